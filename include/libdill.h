@@ -1,0 +1,595 @@
+/*
+  dill: structured concurrency and layered network protocols for C.
+  Source-compatible with the public API of libdill 2.14.
+
+  Every blocking function takes a deadline: a point in time in milliseconds
+  as returned by now(); 0 means "do not block", -1 means "no deadline".
+  Functions report failure by returning -1 and setting errno.
+  Short names (go, chsend, tcp_connect, ...) are macros over the dill_
+  names unless DILL_DISABLE_RAW_NAMES is defined before inclusion.
+*/
+
+#ifndef LIBDILL_H_INCLUDED
+#define LIBDILL_H_INCLUDED
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+#if defined __linux__
+#include <alloca.h>
+#endif
+
+/* Interface version (libtool style), as libdill 2.14 declares it. */
+#define DILL_VERSION_CURRENT 24
+#define DILL_VERSION_REVISION 0
+#define DILL_VERSION_AGE 4
+
+#if !defined __GNUC__ && !defined __clang__
+#error "dill needs GCC or clang (statement expressions, inline assembly)"
+#endif
+
+#if defined DILL_NO_EXPORTS
+#define DILL_EXPORT
+#else
+#define DILL_EXPORT __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/******************************************************************************/
+/*  Time and file descriptors                                                 */
+/******************************************************************************/
+
+/* Monotonic time in milliseconds.  Deadlines are expressed in this clock. */
+DILL_EXPORT int64_t dill_now(void);
+/* Suspends the calling coroutine until the deadline.  Returns 0, or -1 with
+   ECANCELED when the coroutine is cancelled. */
+DILL_EXPORT int dill_msleep(int64_t deadline);
+/* Waits until fd is readable (fdin) or writable (fdout), or the deadline
+   expires.  Errors: EBADF, EBUSY (another coroutine waits on the same fd in
+   the same direction), ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_fdin(int fd, int64_t deadline);
+DILL_EXPORT int dill_fdout(int fd, int64_t deadline);
+/* Forgets what the scheduler caches about fd.  Call before closing fd or
+   handing it to other code.  Always returns 0. */
+DILL_EXPORT int dill_fdclean(int fd);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define now dill_now
+#define msleep dill_msleep
+#define fdin dill_fdin
+#define fdout dill_fdout
+#define fdclean dill_fdclean
+#endif
+
+/******************************************************************************/
+/*  Handles                                                                   */
+/******************************************************************************/
+
+/* Gives the object behind h a new handle number and invalidates h.  On
+   failure h is closed.  Errors: EBADF, ENOMEM. */
+DILL_EXPORT int dill_hown(int h);
+/* Closes a handle: cancels a coroutine or bundle and waits for it to exit,
+   hard-closes a socket (and every layer below it).  Errors: EBADF. */
+DILL_EXPORT int dill_hclose(int h);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define hown dill_hown
+#define hclose dill_hclose
+#endif
+
+/******************************************************************************/
+/*  Coroutines                                                                */
+/******************************************************************************/
+
+/* Callee-saved state of a suspended execution context. */
+struct dill_jmpbuf {void *regs[24];};
+
+#define dill_coroutine __attribute__((noinline))
+
+DILL_EXPORT extern volatile void *dill_unoptimisable;
+
+/* Internals of the go() family; not for direct use.  dill_prologue creates
+   the coroutine, returns its handle and where to save the caller's context
+   (*ctx) and where the new stack starts (*ptr); dill_enter_ runs first on the
+   new stack; dill_epilogue ends the coroutine and never returns. */
+DILL_EXPORT __attribute__((noinline)) int dill_prologue(struct dill_jmpbuf **ctx,
+    void **ptr, size_t len, int bndl, const char *file, int line);
+DILL_EXPORT void dill_enter_(void);
+DILL_EXPORT __attribute__((noinline, noreturn)) void dill_epilogue(void);
+
+#if defined(__x86_64__) && !defined DILL_ARCH_FALLBACK
+DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twice));
+#define dill_setjmp(jb) dill_setjmp_(jb)
+/* The alloca forces a frame pointer, so the coroutine's arguments are read
+   relative to it after the stack pointer moves. */
+#define dill_setsp(x) \
+    __asm__ volatile("" :: "r"(alloca(sizeof(size_t)))); \
+    __asm__ volatile("movq %0, %%rsp" :: "r"(x) : "memory");
+#elif defined(__aarch64__) && !defined DILL_ARCH_FALLBACK
+DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twice));
+#define dill_setjmp(jb) dill_setjmp_(jb)
+#define dill_setsp(x) \
+    __asm__ volatile("" :: "r"(alloca(sizeof(size_t)))); \
+    __asm__ volatile("mov sp, %0" :: "r"(x) : "memory");
+#else
+/* Portable fallback: the compiler's own non-local goto, which does not mangle
+   pointers and is not subject to _FORTIFY_SOURCE's longjmp checks. */
+#define DILL_PORTABLE_CTX 1
+#define dill_setjmp(jb) __builtin_setjmp((void**)(jb)->regs)
+#define dill_setsp(x) \
+    dill_unoptimisable = alloca((char*)alloca(sizeof(size_t)) - (char*)(x));
+#endif
+
+#define dill_go_(fn, ptr, len, bndl) \
+    ({\
+        struct dill_jmpbuf *dill_ctx__;\
+        void *dill_stk__ = (ptr);\
+        int dill_handle__ = dill_prologue(&dill_ctx__, &dill_stk__, (len),\
+            (bndl), __FILE__, __LINE__);\
+        if(dill_handle__ >= 0) {\
+            if(!dill_setjmp(dill_ctx__)) {\
+                dill_setsp(dill_stk__);\
+                dill_enter_();\
+                fn;\
+                dill_epilogue();\
+            }\
+        }\
+        dill_handle__;\
+    })
+
+/* go(fn(args)) runs fn(args) as a new coroutine on a fresh stack and returns
+   a handle (a bundle holding that one coroutine).  hclose on the handle
+   cancels the coroutine and waits for it to exit.  Arguments must not be
+   function calls.  Errors: ECANCELED, ENOMEM. */
+#define dill_go(fn) dill_go_(fn, NULL, 0, -1)
+/* Like go, but the stack is the caller's memory [ptr, ptr+len). */
+#define dill_go_mem(fn, ptr, len) dill_go_(fn, ptr, len, -1)
+/* Adds a new coroutine to bundle bndl.  Returns 0 or -1 (EBADF, ENOTSUP,
+   ECANCELED, ENOMEM). */
+#define dill_bundle_go(bndl, fn) dill_go_(fn, NULL, 0, bndl)
+#define dill_bundle_go_mem(bndl, fn, ptr, len) dill_go_(fn, ptr, len, bndl)
+
+struct dill_bundle_storage {char _[64];} __attribute__((aligned(8)));
+
+/* Creates an empty bundle of coroutines. */
+DILL_EXPORT int dill_bundle(void);
+DILL_EXPORT int dill_bundle_mem(struct dill_bundle_storage *mem);
+/* Waits until every coroutine in the bundle has finished.  Errors: EBADF,
+   ENOTSUP, ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_bundle_wait(int bndl, int64_t deadline);
+/* Lets other ready coroutines run.  Errors: ECANCELED. */
+DILL_EXPORT int dill_yield(void);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define coroutine dill_coroutine
+#define go dill_go
+#define go_mem dill_go_mem
+#define bundle_go dill_bundle_go
+#define bundle_go_mem dill_bundle_go_mem
+#define bundle_storage dill_bundle_storage
+#define bundle dill_bundle
+#define bundle_mem dill_bundle_mem
+#define bundle_wait dill_bundle_wait
+#define yield dill_yield
+#endif
+
+/******************************************************************************/
+/*  Channels                                                                  */
+/******************************************************************************/
+
+#define DILL_CHSEND 1
+#define DILL_CHRECV 2
+
+struct dill_chclause {
+    int op;
+    int ch;
+    void *val;
+    size_t len;
+};
+
+struct dill_chstorage {char _[144];} __attribute__((aligned(8)));
+
+/* Creates an unbuffered channel; chv[0] and chv[1] are its two ends: what is
+   sent to one end is received from the other.  Errors: ECANCELED, ENOMEM. */
+DILL_EXPORT int dill_chmake(int chv[2]);
+DILL_EXPORT int dill_chmake_mem(struct dill_chstorage *mem, int chv[2]);
+/* Rendezvous send and receive; len must equal the receiver's len.  Errors:
+   EBADF, ENOTSUP, EINVAL, EMSGSIZE, EPIPE, ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_chsend(int ch, const void *val, size_t len,
+    int64_t deadline);
+DILL_EXPORT int dill_chrecv(int ch, void *val, size_t len, int64_t deadline);
+/* Marks the channel finished: blocked and later chsend/chrecv on either end
+   fail with EPIPE.  Errors: EBADF, ENOTSUP, EPIPE (already done). */
+DILL_EXPORT int dill_chdone(int ch);
+/* Performs the first clause that can be performed; returns its index (errno
+   0 on success or the clause's error), or -1 (ECANCELED, ETIMEDOUT,
+   EINVAL). */
+DILL_EXPORT int dill_choose(struct dill_chclause *clauses, int nclauses,
+    int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define CHSEND DILL_CHSEND
+#define CHRECV DILL_CHRECV
+#define chclause dill_chclause
+#define chstorage dill_chstorage
+#define chmake dill_chmake
+#define chmake_mem dill_chmake_mem
+#define chsend dill_chsend
+#define chrecv dill_chrecv
+#define chdone dill_chdone
+#define choose dill_choose
+#endif
+
+#if !defined DILL_DISABLE_SOCKETS
+
+/******************************************************************************/
+/*  Gather/scatter lists                                                      */
+/******************************************************************************/
+
+/* A chain of buffers.  iol_rsvd must be 0.  A NULL iol_base on receive means
+   "skip iol_len bytes". */
+struct dill_iolist {
+    void *iol_base;
+    size_t iol_len;
+    struct dill_iolist *iol_next;
+    int iol_rsvd;
+};
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define iolist dill_iolist
+#endif
+
+/******************************************************************************/
+/*  Bytestream sockets                                                        */
+/******************************************************************************/
+
+/* Sends all len bytes or fails.  Errors: EBADF, ENOTSUP, EINVAL, ECONNRESET,
+   EPIPE, ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_bsend(int s, const void *buf, size_t len,
+    int64_t deadline);
+/* Receives exactly len bytes or fails (buf NULL skips them).  Errors: EBADF,
+   ENOTSUP, EINVAL, ECONNRESET, EPIPE (peer closed), ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_brecv(int s, void *buf, size_t len, int64_t deadline);
+DILL_EXPORT int dill_bsendl(int s, struct dill_iolist *first,
+    struct dill_iolist *last, int64_t deadline);
+DILL_EXPORT int dill_brecvl(int s, struct dill_iolist *first,
+    struct dill_iolist *last, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define bsend dill_bsend
+#define brecv dill_brecv
+#define bsendl dill_bsendl
+#define brecvl dill_brecvl
+#endif
+
+/******************************************************************************/
+/*  Message sockets                                                           */
+/******************************************************************************/
+
+/* Sends one message.  Errors: EBADF, ENOTSUP, EINVAL, EMSGSIZE, EPIPE,
+   ECONNRESET, ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_msend(int s, const void *buf, size_t len,
+    int64_t deadline);
+/* Receives one message; returns its size.  EMSGSIZE if it does not fit. */
+DILL_EXPORT ssize_t dill_mrecv(int s, void *buf, size_t len, int64_t deadline);
+DILL_EXPORT int dill_msendl(int s, struct dill_iolist *first,
+    struct dill_iolist *last, int64_t deadline);
+DILL_EXPORT ssize_t dill_mrecvl(int s, struct dill_iolist *first,
+    struct dill_iolist *last, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define msend dill_msend
+#define mrecv dill_mrecv
+#define msendl dill_msendl
+#define mrecvl dill_mrecvl
+#endif
+
+/******************************************************************************/
+/*  IP addresses                                                              */
+/******************************************************************************/
+
+struct sockaddr;
+
+#define DILL_IPADDR_IPV4 1
+#define DILL_IPADDR_IPV6 2
+#define DILL_IPADDR_PREF_IPV4 3
+#define DILL_IPADDR_PREF_IPV6 4
+#define DILL_IPADDR_MAXSTRLEN 46
+
+struct dill_ipaddr {char _[32];} __attribute__((aligned(4)));
+
+/* Local address for binding; name is an interface address literal, or NULL
+   for "any".  Errors: EINVAL, ENODEV. */
+DILL_EXPORT int dill_ipaddr_local(struct dill_ipaddr *addr, const char *name,
+    int port, int mode);
+/* Resolves a remote name without blocking other coroutines.  Errors: EINVAL,
+   EADDRNOTAVAIL (no such name), ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_ipaddr_remote(struct dill_ipaddr *addr, const char *name,
+    int port, int mode, int64_t deadline);
+/* Like ipaddr_remote, but fills up to naddrs addresses; returns how many. */
+DILL_EXPORT int dill_ipaddr_remotes(struct dill_ipaddr *addrs, int naddrs,
+    const char *name, int port, int mode, int64_t deadline);
+/* Formats the address (no port) into ipstr of IPADDR_MAXSTRLEN bytes. */
+DILL_EXPORT const char *dill_ipaddr_str(const struct dill_ipaddr *addr,
+    char *ipstr);
+/* AF_INET or AF_INET6. */
+DILL_EXPORT int dill_ipaddr_family(const struct dill_ipaddr *addr);
+DILL_EXPORT const struct sockaddr *dill_ipaddr_sockaddr(
+    const struct dill_ipaddr *addr);
+DILL_EXPORT int dill_ipaddr_len(const struct dill_ipaddr *addr);
+DILL_EXPORT int dill_ipaddr_port(const struct dill_ipaddr *addr);
+DILL_EXPORT void dill_ipaddr_setport(struct dill_ipaddr *addr, int port);
+/* 1 if equal, 0 if not; ports are ignored when ignore_port is set. */
+DILL_EXPORT int dill_ipaddr_equal(const struct dill_ipaddr *addr1,
+    const struct dill_ipaddr *addr2, int ignore_port);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define IPADDR_IPV4 DILL_IPADDR_IPV4
+#define IPADDR_IPV6 DILL_IPADDR_IPV6
+#define IPADDR_PREF_IPV4 DILL_IPADDR_PREF_IPV4
+#define IPADDR_PREF_IPV6 DILL_IPADDR_PREF_IPV6
+#define IPADDR_MAXSTRLEN DILL_IPADDR_MAXSTRLEN
+#define ipaddr dill_ipaddr
+#define ipaddr_local dill_ipaddr_local
+#define ipaddr_remote dill_ipaddr_remote
+#define ipaddr_remotes dill_ipaddr_remotes
+#define ipaddr_str dill_ipaddr_str
+#define ipaddr_family dill_ipaddr_family
+#define ipaddr_sockaddr dill_ipaddr_sockaddr
+#define ipaddr_len dill_ipaddr_len
+#define ipaddr_port dill_ipaddr_port
+#define ipaddr_setport dill_ipaddr_setport
+#define ipaddr_equal dill_ipaddr_equal
+#endif
+
+/******************************************************************************/
+/*  TCP                                                                       */
+/******************************************************************************/
+
+struct dill_tcp_listener_storage {char _[56];} __attribute__((aligned(8)));
+struct dill_tcp_storage {char _[72];} __attribute__((aligned(8)));
+
+/* Listens on addr.  When addr's port is 0 the kernel picks one and it is
+   written back into addr.  Errors: EADDRINUSE, EINVAL, EMFILE, ENOMEM... */
+DILL_EXPORT int dill_tcp_listen(struct dill_ipaddr *addr, int backlog);
+DILL_EXPORT int dill_tcp_listen_mem(struct dill_ipaddr *addr, int backlog,
+    struct dill_tcp_listener_storage *mem);
+/* Accepts a connection; addr (may be NULL) receives the peer's address. */
+DILL_EXPORT int dill_tcp_accept(int s, struct dill_ipaddr *addr,
+    int64_t deadline);
+DILL_EXPORT int dill_tcp_accept_mem(int s, struct dill_ipaddr *addr,
+    struct dill_tcp_storage *mem, int64_t deadline);
+DILL_EXPORT int dill_tcp_connect(const struct dill_ipaddr *addr,
+    int64_t deadline);
+DILL_EXPORT int dill_tcp_connect_mem(const struct dill_ipaddr *addr,
+    struct dill_tcp_storage *mem, int64_t deadline);
+/* Half-closes: later sends fail with EPIPE; receiving still works. */
+DILL_EXPORT int dill_tcp_done(int s, int64_t deadline);
+/* Graceful close: half-close, drain until the peer closes, then close. */
+DILL_EXPORT int dill_tcp_close(int s, int64_t deadline);
+DILL_EXPORT int dill_tcp_listener_fromfd(int fd);
+DILL_EXPORT int dill_tcp_listener_fromfd_mem(int fd,
+    struct dill_tcp_listener_storage *mem);
+DILL_EXPORT int dill_tcp_fromfd(int fd);
+DILL_EXPORT int dill_tcp_fromfd_mem(int fd, struct dill_tcp_storage *mem);
+/* dill extension: the local address of a tcp listener or connection (use it
+   to learn the port picked for port 0). */
+DILL_EXPORT int dill_tcp_localaddr(int s, struct dill_ipaddr *addr);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define tcp_listener_storage dill_tcp_listener_storage
+#define tcp_storage dill_tcp_storage
+#define tcp_listen dill_tcp_listen
+#define tcp_listen_mem dill_tcp_listen_mem
+#define tcp_accept dill_tcp_accept
+#define tcp_accept_mem dill_tcp_accept_mem
+#define tcp_connect dill_tcp_connect
+#define tcp_connect_mem dill_tcp_connect_mem
+#define tcp_done dill_tcp_done
+#define tcp_close dill_tcp_close
+#define tcp_listener_fromfd dill_tcp_listener_fromfd
+#define tcp_listener_fromfd_mem dill_tcp_listener_fromfd_mem
+#define tcp_fromfd dill_tcp_fromfd
+#define tcp_fromfd_mem dill_tcp_fromfd_mem
+#define tcp_localaddr dill_tcp_localaddr
+#endif
+
+/******************************************************************************/
+/*  IPC (UNIX domain sockets)                                                 */
+/******************************************************************************/
+
+struct dill_ipc_listener_storage {char _[24];} __attribute__((aligned(8)));
+struct dill_ipc_storage {char _[72];} __attribute__((aligned(8)));
+struct dill_ipc_pair_storage {char _[144];} __attribute__((aligned(8)));
+
+DILL_EXPORT int dill_ipc_listen(const char *addr, int backlog);
+DILL_EXPORT int dill_ipc_listen_mem(const char *addr, int backlog,
+    struct dill_ipc_listener_storage *mem);
+DILL_EXPORT int dill_ipc_accept(int s, int64_t deadline);
+DILL_EXPORT int dill_ipc_accept_mem(int s, struct dill_ipc_storage *mem,
+    int64_t deadline);
+DILL_EXPORT int dill_ipc_connect(const char *addr, int64_t deadline);
+DILL_EXPORT int dill_ipc_connect_mem(const char *addr,
+    struct dill_ipc_storage *mem, int64_t deadline);
+/* Passes a file descriptor to the peer / receives one. */
+DILL_EXPORT int dill_ipc_sendfd(int s, int fd, int64_t deadline);
+DILL_EXPORT int dill_ipc_recvfd(int s, int64_t deadline);
+DILL_EXPORT int dill_ipc_done(int s, int64_t deadline);
+DILL_EXPORT int dill_ipc_close(int s, int64_t deadline);
+DILL_EXPORT int dill_ipc_listener_fromfd(int fd);
+DILL_EXPORT int dill_ipc_listener_fromfd_mem(int fd,
+    struct dill_ipc_listener_storage *mem);
+DILL_EXPORT int dill_ipc_fromfd(int fd);
+DILL_EXPORT int dill_ipc_fromfd_mem(int fd, struct dill_ipc_storage *mem);
+/* A connected pair of ipc sockets. */
+DILL_EXPORT int dill_ipc_pair(int s[2]);
+DILL_EXPORT int dill_ipc_pair_mem(struct dill_ipc_pair_storage *mem, int s[2]);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define ipc_listener_storage dill_ipc_listener_storage
+#define ipc_storage dill_ipc_storage
+#define ipc_pair_storage dill_ipc_pair_storage
+#define ipc_listen dill_ipc_listen
+#define ipc_listen_mem dill_ipc_listen_mem
+#define ipc_accept dill_ipc_accept
+#define ipc_accept_mem dill_ipc_accept_mem
+#define ipc_connect dill_ipc_connect
+#define ipc_connect_mem dill_ipc_connect_mem
+#define ipc_sendfd dill_ipc_sendfd
+#define ipc_recvfd dill_ipc_recvfd
+#define ipc_done dill_ipc_done
+#define ipc_close dill_ipc_close
+#define ipc_listener_fromfd dill_ipc_listener_fromfd
+#define ipc_listener_fromfd_mem dill_ipc_listener_fromfd_mem
+#define ipc_fromfd dill_ipc_fromfd
+#define ipc_fromfd_mem dill_ipc_fromfd_mem
+#define ipc_pair dill_ipc_pair
+#define ipc_pair_mem dill_ipc_pair_mem
+#endif
+
+/******************************************************************************/
+/*  UDP                                                                       */
+/******************************************************************************/
+
+struct dill_udp_storage {char _[72];} __attribute__((aligned(8)));
+
+/* Opens a UDP socket bound to local (port 0: picked and written back);
+   remote, if not NULL, is the default destination for msend. */
+DILL_EXPORT int dill_udp_open(struct dill_ipaddr *local,
+    const struct dill_ipaddr *remote);
+DILL_EXPORT int dill_udp_open_mem(struct dill_ipaddr *local,
+    const struct dill_ipaddr *remote, struct dill_udp_storage *mem);
+DILL_EXPORT int dill_udp_send(int s, const struct dill_ipaddr *addr,
+    const void *buf, size_t len);
+DILL_EXPORT ssize_t dill_udp_recv(int s, struct dill_ipaddr *addr, void *buf,
+    size_t len, int64_t deadline);
+DILL_EXPORT int dill_udp_sendl(int s, const struct dill_ipaddr *addr,
+    struct dill_iolist *first, struct dill_iolist *last);
+DILL_EXPORT ssize_t dill_udp_recvl(int s, struct dill_ipaddr *addr,
+    struct dill_iolist *first, struct dill_iolist *last, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define udp_storage dill_udp_storage
+#define udp_open dill_udp_open
+#define udp_open_mem dill_udp_open_mem
+#define udp_send dill_udp_send
+#define udp_recv dill_udp_recv
+#define udp_sendl dill_udp_sendl
+#define udp_recvl dill_udp_recvl
+#endif
+
+/******************************************************************************/
+/*  HTTP/1.1 (request and status lines plus header fields)                    */
+/******************************************************************************/
+
+struct dill_http_storage {char _[1296];} __attribute__((aligned(8)));
+
+DILL_EXPORT int dill_http_attach(int s);
+DILL_EXPORT int dill_http_attach_mem(int s, struct dill_http_storage *mem);
+DILL_EXPORT int dill_http_done(int s, int64_t deadline);
+DILL_EXPORT int dill_http_detach(int s, int64_t deadline);
+DILL_EXPORT int dill_http_sendrequest(int s, const char *command,
+    const char *resource, int64_t deadline);
+DILL_EXPORT int dill_http_recvrequest(int s, char *command, size_t commandlen,
+    char *resource, size_t resourcelen, int64_t deadline);
+DILL_EXPORT int dill_http_sendstatus(int s, int status, const char *reason,
+    int64_t deadline);
+DILL_EXPORT int dill_http_recvstatus(int s, char *reason, size_t reasonlen,
+    int64_t deadline);
+DILL_EXPORT int dill_http_sendfield(int s, const char *name, const char *value,
+    int64_t deadline);
+DILL_EXPORT int dill_http_recvfield(int s, char *name, size_t namelen,
+    char *value, size_t valuelen, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define http_storage dill_http_storage
+#define http_attach dill_http_attach
+#define http_attach_mem dill_http_attach_mem
+#define http_done dill_http_done
+#define http_detach dill_http_detach
+#define http_sendrequest dill_http_sendrequest
+#define http_recvrequest dill_http_recvrequest
+#define http_sendstatus dill_http_sendstatus
+#define http_recvstatus dill_http_recvstatus
+#define http_sendfield dill_http_sendfield
+#define http_recvfield dill_http_recvfield
+#endif
+
+/* @@TLS@@ (the TLS section is added by the TLS layer) */
+
+/******************************************************************************/
+/*  WebSocket (RFC 6455)                                                      */
+/******************************************************************************/
+
+struct dill_ws_storage {char _[176];} __attribute__((aligned(8)));
+
+#define DILL_WS_BINARY 0
+#define DILL_WS_TEXT 1
+#define DILL_WS_NOHTTP 2
+
+DILL_EXPORT int dill_ws_attach_client(int s, int flags, const char *resource,
+    const char *host, int64_t deadline);
+DILL_EXPORT int dill_ws_attach_client_mem(int s, int flags,
+    const char *resource, const char *host, struct dill_ws_storage *mem,
+    int64_t deadline);
+DILL_EXPORT int dill_ws_attach_server(int s, int flags, char *resource,
+    size_t resourcelen, char *host, size_t hostlen, int64_t deadline);
+DILL_EXPORT int dill_ws_attach_server_mem(int s, int flags, char *resource,
+    size_t resourcelen, char *host, size_t hostlen,
+    struct dill_ws_storage *mem, int64_t deadline);
+DILL_EXPORT int dill_ws_send(int s, int flags, const void *buf, size_t len,
+    int64_t deadline);
+DILL_EXPORT ssize_t dill_ws_recv(int s, int *flags, void *buf, size_t len,
+    int64_t deadline);
+DILL_EXPORT int dill_ws_sendl(int s, int flags, struct dill_iolist *first,
+    struct dill_iolist *last, int64_t deadline);
+DILL_EXPORT ssize_t dill_ws_recvl(int s, int *flags, struct dill_iolist *first,
+    struct dill_iolist *last, int64_t deadline);
+DILL_EXPORT int dill_ws_done(int s, int status, const void *buf, size_t len,
+    int64_t deadline);
+DILL_EXPORT int dill_ws_detach(int s, int status, const void *buf, size_t len,
+    int64_t deadline);
+DILL_EXPORT ssize_t dill_ws_status(int s, int *status, void *buf, size_t len);
+
+#define DILL_WS_KEY_SIZE 32
+
+DILL_EXPORT int dill_ws_request_key(char *request_key);
+DILL_EXPORT int dill_ws_response_key(const char *request_key,
+    char *response_key);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define WS_BINARY DILL_WS_BINARY
+#define WS_TEXT DILL_WS_TEXT
+#define WS_NOHTTP DILL_WS_NOHTTP
+#define WS_KEY_SIZE DILL_WS_KEY_SIZE
+#define ws_storage dill_ws_storage
+#define ws_attach_server dill_ws_attach_server
+#define ws_attach_server_mem dill_ws_attach_server_mem
+#define ws_attach_client dill_ws_attach_client
+#define ws_attach_client_mem dill_ws_attach_client_mem
+#define ws_send dill_ws_send
+#define ws_recv dill_ws_recv
+#define ws_sendl dill_ws_sendl
+#define ws_recvl dill_ws_recvl
+#define ws_done dill_ws_done
+#define ws_detach dill_ws_detach
+#define ws_status dill_ws_status
+#define ws_request_key dill_ws_request_key
+#define ws_response_key dill_ws_response_key
+#endif
+
+/* @@WS_EXT@@ (extended WebSocket API is added by the WebSocket layer) */
+
+#endif /* !DILL_DISABLE_SOCKETS */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

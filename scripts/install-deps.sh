@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs what the build and the test suite need on Debian 12.
+# Run as root it installs what is missing; otherwise it prints the apt-get line.
+PKGS="cmake make gcc clang pkg-config libssl-dev openssl zlib1g-dev libc-ares-dev
+      valgrind python3 python3-websockets nodejs node-ws nginx-light"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+    || { echo "install-deps: apt-get install failed for:$missing" >&2; exit 1; }
+else
+  echo "Missing packages. Run:" >&2
+  echo "  sudo apt-get install -y$missing" >&2
+  exit 1
+fi
