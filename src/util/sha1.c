@@ -21,40 +21,42 @@ static inline void dill__store_be32(uint8_t *p, uint32_t x) {
     p[3] = (uint8_t)x;
 }
 
-/* Processes one 512-bit block.  The message schedule is kept as a rolling
-   16-word window instead of the full 80 words of the specification. */
+/* Message schedule word t (t >= 16), computed in place in a rolling
+   16-word window instead of the 80-word array of the specification. */
+#define DILL__SHA1_W(w, t) \
+    (w[(t) & 15] = dill__rol32(w[((t) - 3) & 15] ^ w[((t) - 8) & 15] ^ \
+        w[((t) - 14) & 15] ^ w[(t) & 15], 1))
+
+/* One round: f is the round function's value, k the round constant. */
+#define DILL__SHA1_ROUND(f, k, wt) \
+    do {\
+        uint32_t tmp = dill__rol32(a, 5) + (f) + e + (k) + (wt);\
+        e = d;\
+        d = c;\
+        c = dill__rol32(b, 30);\
+        b = a;\
+        a = tmp;\
+    } while(0)
+
+/* Processes one 512-bit block.  The four groups of 20 rounds use the
+   functions Ch, Parity, Maj and Parity of FIPS 180-4, section 4.1.1. */
 static void dill__sha1_block(uint32_t h[5], const uint8_t *blk) {
     uint32_t w[16];
     for(int t = 0; t < 16; t++)
         w[t] = dill__load_be32(blk + 4 * t);
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-    for(int t = 0; t < 80; t++) {
-        if(t >= 16) {
-            uint32_t x = w[(t - 3) & 15] ^ w[(t - 8) & 15] ^
-                w[(t - 14) & 15] ^ w[t & 15];
-            w[t & 15] = dill__rol32(x, 1);
-        }
-        uint32_t f, k;
-        if(t < 20) {
-            f = (b & c) | (~b & d);
-            k = 0x5a827999;
-        } else if(t < 40) {
-            f = b ^ c ^ d;
-            k = 0x6ed9eba1;
-        } else if(t < 60) {
-            f = (b & c) | (b & d) | (c & d);
-            k = 0x8f1bbcdc;
-        } else {
-            f = b ^ c ^ d;
-            k = 0xca62c1d6;
-        }
-        uint32_t tmp = dill__rol32(a, 5) + f + e + k + w[t & 15];
-        e = d;
-        d = c;
-        c = dill__rol32(b, 30);
-        b = a;
-        a = tmp;
-    }
+    int t = 0;
+    for(; t < 16; t++)
+        DILL__SHA1_ROUND((b & c) | (~b & d), 0x5a827999, w[t]);
+    for(; t < 20; t++)
+        DILL__SHA1_ROUND((b & c) | (~b & d), 0x5a827999, DILL__SHA1_W(w, t));
+    for(; t < 40; t++)
+        DILL__SHA1_ROUND(b ^ c ^ d, 0x6ed9eba1, DILL__SHA1_W(w, t));
+    for(; t < 60; t++)
+        DILL__SHA1_ROUND((b & c) | (b & d) | (c & d), 0x8f1bbcdc,
+            DILL__SHA1_W(w, t));
+    for(; t < 80; t++)
+        DILL__SHA1_ROUND(b ^ c ^ d, 0xca62c1d6, DILL__SHA1_W(w, t));
     h[0] += a;
     h[1] += b;
     h[2] += c;
