@@ -25,9 +25,11 @@ static void check(const void *p, size_t n, const char *expect) {
 int main(void) {
     /* FIPS 180 examples (one-block, two-block, long message). */
     check("abc", 3, "a9993e364706816aba3e25717850c26c9cd0d89d");
-    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    const char *two =
+        "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
     check(two, strlen(two), "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
-    const char *four = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn"
+    const char *four =
+        "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn"
         "hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
     check(four, strlen(four), "a49b2446a02c645bf419f995b67091253a04a259");
     check("", 0, "da39a3ee5e6b4b0d3255bfef95601890afd80709");

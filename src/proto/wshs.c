@@ -49,7 +49,7 @@ const char *dill__ws_fail_str(enum dill__ws_fail f) {
     case DILL__WS_FAIL_PROTOCOLS: return "bad Sec-WebSocket-Protocol offer";
     case DILL__WS_FAIL_STATUS: return "response status is not 101";
     case DILL__WS_FAIL_ACCEPT: return "bad Sec-WebSocket-Accept";
-    case DILL__WS_FAIL_PROTOCOL: return "server chose a subprotocol not offered";
+    case DILL__WS_FAIL_PROTOCOL: return "subprotocol was not offered";
     case DILL__WS_FAIL_EXTENSIONS: return "unexpected Sec-WebSocket-Extensions";
     }
     return "unknown error";
