@@ -99,7 +99,8 @@ void dill__timer_term(void);
 void dill__handles_term(void);
 
 /* Stacks. */
-void *dill__stack_alloc(size_t *size);
+/* Returns a stack of *size bytes; *fresh tells whether it was never used. */
+void *dill__stack_alloc(size_t *size, int *fresh);
 void dill__stack_free(void *stack, size_t size);
 void dill__stacks_term(void);
 

@@ -457,6 +457,7 @@ int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
     }
     char *stk = *ptr;
     size_t sz = len;
+    int fresh = 0;
     if(stk) {
         if(dill__slow(sz < sizeof(struct dill__cr) + DILL_STACK_SLACK + 1024)) {
             errno = EINVAL;
@@ -464,7 +465,7 @@ int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
         }
     }
     else {
-        stk = dill__stack_alloc(&sz);
+        stk = dill__stack_alloc(&sz, &fresh);
         if(dill__slow(!stk)) {errno = ENOMEM; return -1;}
     }
     uintptr_t top = ((uintptr_t)stk + sz - sizeof(struct dill__cr)) & ~(uintptr_t)63;
@@ -507,9 +508,10 @@ int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
     cr->asan_size = (size_t)(sp - stk);
     dill__c.asan_from = parent;
     __sanitizer_start_switch_fiber(&parent->asan_fake, stk, cr->asan_size);
-    __asan_unpoison_memory_region(stk, (size_t)((char*)cr - stk));
+    /* Frames of the stack's previous coroutine left their redzones. */
+    if(!fresh) __asan_unpoison_memory_region(stk, (size_t)((char*)cr - stk));
 #endif
-    (void)file; (void)line;
+    (void)file; (void)line; (void)fresh;
     return h;
 }
 

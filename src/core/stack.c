@@ -83,9 +83,11 @@ static int dill__new_chunk(void) {
     return 0;
 }
 
-void *dill__stack_alloc(size_t *size) {
+void *dill__stack_alloc(size_t *size, int *fresh) {
     *size = DILL_STACK_SIZE;
+    *fresh = 0;
     if(dill__nfree) return dill__free[--dill__nfree];
+    *fresh = 1;
     if(!dill__nfresh && dill__new_chunk() < 0) return NULL;
     char *slot = dill__fresh;
     if(dill__guard(slot) < 0) return NULL;
