@@ -97,10 +97,12 @@ DILL_EXPORT extern volatile void *dill_unoptimisable;
 /* Internals of the go() family; not for direct use.  dill_prologue creates
    the coroutine, returns its handle and where to save the caller's context
    (*ctx) and where the new stack starts (*ptr); dill_enter_ runs first on the
-   new stack; dill_epilogue ends the coroutine and never returns. */
+   new stack, dill_resume_ when the caller is resumed; dill_epilogue ends the
+   coroutine and never returns. */
 DILL_EXPORT __attribute__((noinline)) int dill_prologue(struct dill_jmpbuf **ctx,
     void **ptr, size_t len, int bndl, const char *file, int line);
 DILL_EXPORT void dill_enter_(void);
+DILL_EXPORT void dill_resume_(void);
 DILL_EXPORT __attribute__((noinline, noreturn)) void dill_epilogue(void);
 
 #if defined(__x86_64__) && !defined DILL_ARCH_FALLBACK
@@ -139,6 +141,7 @@ DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twic
                 fn;\
                 dill_epilogue();\
             }\
+            dill_resume_();\
         }\
         dill_handle__;\
     })

@@ -1,0 +1,231 @@
+/* Channels: unbuffered rendezvous between the two ends of a pair.  What is
+   sent to end 0 is received from end 1 and vice versa. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+struct dill__chan;
+
+struct dill__half {
+    struct dill_hvfs vfs;
+    struct dill__chan *ch;
+    int index;
+};
+
+/* Coroutines blocked on one direction of the channel: at any moment at most
+   one of the two lists is non-empty. */
+struct dill__dir {
+    struct dill__list senders;
+    struct dill__list receivers;
+};
+
+struct dill__chan {
+    struct dill__half half[2];
+    struct dill__dir dir[2];       /* dir[i]: messages sent to end i */
+    unsigned int done : 1;
+    unsigned int mem : 1;
+    unsigned int closed : 2;       /* ends closed so far */
+};
+
+_Static_assert(sizeof(struct dill__chan) <= sizeof(struct dill_chstorage),
+    "channel does not fit its storage");
+
+/* One blocked operation of chsend/chrecv/choose. */
+struct dill__chop {
+    struct dill__clause cl;
+    struct dill__list item;
+    void *val;
+    size_t len;
+};
+
+static const int dill__chan_type_placeholder = 0;
+static const void *dill__chan_type = &dill__chan_type_placeholder;
+
+static void *dill__half_query(struct dill_hvfs *vfs, const void *type) {
+    if(dill__fast(type == dill__chan_type))
+        return dill__cont(vfs, struct dill__half, vfs);
+    errno = ENOTSUP;
+    return NULL;
+}
+
+static void dill__wake_all(struct dill__list *l, int err) {
+    while(!dill__list_empty(l)) {
+        struct dill__chop *op = dill__cont(l->next, struct dill__chop, item);
+        dill__list_erase(&op->item);
+        dill__trigger(&op->cl, err);
+    }
+}
+
+static void dill__chan_finish(struct dill__chan *ch) {
+    ch->done = 1;
+    for(int i = 0; i != 2; i++) {
+        dill__wake_all(&ch->dir[i].senders, EPIPE);
+        dill__wake_all(&ch->dir[i].receivers, EPIPE);
+    }
+}
+
+static void dill__half_close(struct dill_hvfs *vfs) {
+    struct dill__half *h = dill__cont(vfs, struct dill__half, vfs);
+    struct dill__chan *ch = h->ch;
+    /* Whoever still waits on the other end would wait forever. */
+    dill__chan_finish(ch);
+    if(++ch->closed == 2 && !ch->mem) free(ch);
+}
+
+static void dill__chan_init(struct dill__chan *ch) {
+    for(int i = 0; i != 2; i++) {
+        ch->half[i].vfs.query = dill__half_query;
+        ch->half[i].vfs.close = dill__half_close;
+        ch->half[i].ch = ch;
+        ch->half[i].index = i;
+        dill__list_init(&ch->dir[i].senders);
+        dill__list_init(&ch->dir[i].receivers);
+    }
+    ch->done = 0;
+    ch->closed = 0;
+}
+
+static int dill__chan_handles(struct dill__chan *ch, int chv[2]) {
+    int h0 = dill_hmake(&ch->half[0].vfs);
+    if(dill__slow(h0 < 0)) return -1;
+    int h1 = dill_hmake(&ch->half[1].vfs);
+    if(dill__slow(h1 < 0)) {
+        int err = errno;
+        /* Closing one end of a half-made channel must not free it. */
+        ch->mem = 1;
+        dill_hclose(h0);
+        errno = err;
+        return -1;
+    }
+    chv[0] = h0;
+    chv[1] = h1;
+    return 0;
+}
+
+int dill_chmake_mem(struct dill_chstorage *mem, int chv[2]) {
+    if(dill__slow(!mem || !chv)) {errno = EINVAL; return -1;}
+    struct dill__chan *ch = (struct dill__chan*)mem;
+    dill__chan_init(ch);
+    ch->mem = 1;
+    return dill__chan_handles(ch, chv);
+}
+
+int dill_chmake(int chv[2]) {
+    if(dill__slow(!chv)) {errno = EINVAL; return -1;}
+    struct dill__chan *ch = malloc(sizeof(struct dill__chan));
+    if(dill__slow(!ch)) {errno = ENOMEM; return -1;}
+    dill__chan_init(ch);
+    ch->mem = 0;
+    if(dill__chan_handles(ch, chv) < 0) {
+        int err = errno;
+        free(ch);
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int dill_chdone(int h) {
+    struct dill__half *hf = dill_hquery(h, dill__chan_type);
+    if(dill__slow(!hf)) return -1;
+    if(dill__slow(hf->ch->done)) {errno = EPIPE; return -1;}
+    dill__chan_finish(hf->ch);
+    return 0;
+}
+
+static void dill__chop_cancel(struct dill__clause *cl) {
+    dill__list_erase(&dill__cont(cl, struct dill__chop, cl)->item);
+}
+
+/* Tries to perform one operation at once.  Returns 1 when done (errno 0 or
+   the operation's error), 0 when it would have to wait, -1 when the clause
+   is invalid (errno set). */
+static int dill__chtry(struct dill__half *hf, int op, void *val, size_t len) {
+    struct dill__chan *ch = hf->ch;
+    if(dill__slow(ch->done)) {errno = EPIPE; return 1;}
+    struct dill__list *peers;
+    if(op == DILL_CHSEND) peers = &ch->dir[!hf->index].receivers;
+    else peers = &ch->dir[hf->index].senders;
+    if(dill__list_empty(peers)) return 0;
+    struct dill__chop *peer = dill__cont(peers->next, struct dill__chop, item);
+    dill__list_erase(&peer->item);
+    if(dill__slow(peer->len != len)) {
+        dill__trigger(&peer->cl, EMSGSIZE);
+        errno = EMSGSIZE;
+        return 1;
+    }
+    if(op == DILL_CHSEND) memcpy(peer->val, val, len);
+    else memcpy(val, peer->val, len);
+    dill__trigger(&peer->cl, 0);
+    errno = 0;
+    return 1;
+}
+
+static void dill__chpark(struct dill__half *hf, int op, struct dill__chop *o,
+      void *val, size_t len, int id) {
+    struct dill__chan *ch = hf->ch;
+    o->val = val;
+    o->len = len;
+    struct dill__list *l = op == DILL_CHSEND ?
+        &ch->dir[!hf->index].senders : &ch->dir[hf->index].receivers;
+    dill__list_push(l, &o->item);
+    dill__waitfor(&o->cl, id, dill__chop_cancel);
+}
+
+static int dill__chop1(int h, int op, void *val, size_t len,
+      int64_t deadline) {
+    if(dill__slow(dill__canblock() < 0)) return -1;
+    if(dill__slow(!val && len)) {errno = EINVAL; return -1;}
+    struct dill__half *hf = dill_hquery(h, dill__chan_type);
+    if(dill__slow(!hf)) return -1;
+    if(dill__chtry(hf, op, val, len)) return errno ? -1 : 0;
+    struct dill__chop o;
+    dill__chpark(hf, op, &o, val, len, 0);
+    int id = dill__wait(deadline, 1);
+    if(id < 0 || errno) return -1;
+    return 0;
+}
+
+int dill_chsend(int h, const void *val, size_t len, int64_t deadline) {
+    return dill__chop1(h, DILL_CHSEND, (void*)val, len, deadline);
+}
+
+int dill_chrecv(int h, void *val, size_t len, int64_t deadline) {
+    return dill__chop1(h, DILL_CHRECV, val, len, deadline);
+}
+
+int dill_choose(struct dill_chclause *cls, int ncls, int64_t deadline) {
+    if(dill__slow(dill__canblock() < 0)) return -1;
+    if(dill__slow(ncls < 0 || (ncls && !cls))) {errno = EINVAL; return -1;}
+    /* The first clause that can be performed, or that is invalid, decides
+       the result. */
+    for(int i = 0; i != ncls; i++) {
+        struct dill_chclause *c = &cls[i];
+        if(dill__slow((c->op != DILL_CHSEND && c->op != DILL_CHRECV) ||
+              (!c->val && c->len))) {
+            errno = EINVAL;
+            return i;
+        }
+        struct dill__half *hf = dill_hquery(c->ch, dill__chan_type);
+        if(dill__slow(!hf)) return i;
+        if(dill__chtry(hf, c->op, c->val, c->len)) return i;
+    }
+    struct dill__chop stackops[16];
+    struct dill__chop *ops = stackops;
+    if(ncls > 16) {
+        ops = malloc(sizeof(struct dill__chop) * (size_t)ncls);
+        if(dill__slow(!ops)) {errno = ENOMEM; return -1;}
+    }
+    for(int i = 0; i != ncls; i++) {
+        struct dill__half *hf = dill_hquery(cls[i].ch, dill__chan_type);
+        dill__chpark(hf, cls[i].op, &ops[i], cls[i].val, cls[i].len, i);
+    }
+    int id = dill__wait(deadline, 1);
+    int err = errno;
+    if(ops != stackops) free(ops);
+    errno = err;
+    return id;
+}

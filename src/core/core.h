@@ -1,0 +1,109 @@
+/* Internal interface of the coroutine runtime, shared by src/core files and
+   by the socket and protocol layers. */
+
+#ifndef DILL_CORE_H_INCLUDED
+#define DILL_CORE_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "libdillimpl.h"
+
+#define dill__slow(x) __builtin_expect(!!(x), 0)
+#define dill__fast(x) __builtin_expect(!!(x), 1)
+#define dill__cont(ptr, type, member) \
+    ((type*)(((char*)(ptr)) - offsetof(type, member)))
+
+/* Circular doubly linked list; an empty list points at itself. */
+struct dill__list {
+    struct dill__list *next;
+    struct dill__list *prev;
+};
+
+static inline void dill__list_init(struct dill__list *l) {
+    l->next = l; l->prev = l;
+}
+static inline int dill__list_empty(const struct dill__list *l) {
+    return l->next == l;
+}
+/* Appends item at the end of list l. */
+static inline void dill__list_push(struct dill__list *l,
+      struct dill__list *item) {
+    item->prev = l->prev; item->next = l;
+    l->prev->next = item; l->prev = item;
+}
+/* Unlinks item and makes it a self-linked (empty) node, so erasing twice is
+   harmless. */
+static inline void dill__list_erase(struct dill__list *item) {
+    item->prev->next = item->next; item->next->prev = item->prev;
+    item->next = item; item->prev = item;
+}
+
+struct dill__cr;
+
+/* Something a coroutine waits for.  When it fires (dill__trigger) the
+   coroutine is resumed and every other clause it waited on is cancelled
+   through its cancel function. */
+struct dill__clause {
+    struct dill__cr *cr;
+    struct dill__clause *next;     /* other clauses of the same wait */
+    void (*cancel)(struct dill__clause *cl);
+    int id;
+};
+
+/* Registers cl as part of the current coroutine's next wait.  cancel removes
+   it from whatever object holds it (may be NULL). */
+void dill__waitfor(struct dill__clause *cl, int id,
+    void (*cancel)(struct dill__clause *cl));
+/* Suspends the current coroutine until a registered clause fires, the
+   deadline expires or the coroutine is cancelled.  Returns the firing
+   clause's id with errno set to the error it fired with (0 if none), or -1
+   with errno ETIMEDOUT or ECANCELED; all clauses are unregistered on return.
+   With cancellable == 0 the wait ignores cancellation (used by hclose). */
+int dill__wait(int64_t deadline, int cancellable);
+/* Fires cl with error err if its coroutine is still waiting. */
+void dill__trigger(struct dill__clause *cl, int err);
+/* Fails with ECANCELED if the current coroutine is cancelled or may not
+   block (inside a close callback). */
+int dill__canblock(void);
+/* Call from a loop that made progress without blocking: fails with
+   ECANCELED when the current coroutine is cancelled and with ETIMEDOUT once
+   the deadline (other than -1) has passed; every so often it yields so that
+   other coroutines run.  Returns 0 or -1. */
+int dill__busy(int64_t deadline);
+
+/* Handle type id of bundles (go() returns a bundle). */
+extern const void *dill__bundle_type;
+
+/* Poller (one per thread): the scheduler calls it when no coroutine is
+   ready (timeout in ms, -1 forever) and now and then with timeout 0. */
+int dill__poller_wait(int timeout);
+/* Whether any coroutine waits for a file descriptor. */
+int dill__poller_busy(void);
+void dill__poller_term(void);
+
+/* Timer heap.  A timer fires its clause with ETIMEDOUT. */
+struct dill__timer {
+    struct dill__clause cl;
+    int64_t deadline;
+    size_t idx;                    /* position in the heap, 0 = none */
+};
+void dill__timer_add(struct dill__timer *t, int64_t deadline, int id);
+/* Deadline of the earliest timer, or -1 if there is none. */
+int64_t dill__timer_next(void);
+/* Fires the timers that expired by now; returns how many fired. */
+int dill__timer_fire(int64_t now);
+void dill__timer_term(void);
+
+/* Handles. */
+void dill__handles_term(void);
+
+/* Stacks. */
+void *dill__stack_alloc(size_t *size);
+void dill__stack_free(void *stack, size_t size);
+void dill__stacks_term(void);
+
+/* Milliseconds from the monotonic clock, read afresh (no caching). */
+int64_t dill__now_exact(void);
+
+#endif

@@ -1,0 +1,563 @@
+/* Coroutines, the scheduler and bundles. */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#include "core.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define DILL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DILL_ASAN 1
+#endif
+#endif
+#if DILL_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if DILL_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+DILL_EXPORT volatile void *dill_unoptimisable = NULL;
+
+#if defined(DILL_PORTABLE_CTX)
+/* The fallback saves and resumes contexts with the compiler's builtins. */
+static void dill__longjmp(struct dill_jmpbuf *jb)
+    __attribute__((noreturn, noinline));
+static void dill__longjmp(struct dill_jmpbuf *jb) {
+    __builtin_longjmp((void**)jb->regs, 1);
+}
+static void dill__swap(struct dill_jmpbuf *save, struct dill_jmpbuf *load)
+    __attribute__((noinline));
+static void dill__swap(struct dill_jmpbuf *save, struct dill_jmpbuf *load) {
+    if(!__builtin_setjmp((void**)save->regs)) dill__longjmp(load);
+}
+#else
+void dill__longjmp(struct dill_jmpbuf *jb) __attribute__((noreturn));
+void dill__swap(struct dill_jmpbuf *save, struct dill_jmpbuf *load);
+#endif
+
+struct dill__bundle {
+    struct dill_hvfs vfs;
+    struct dill__list crs;         /* coroutines running in the bundle */
+    struct dill__list waiters;     /* bundle_wait and hclose callers */
+    unsigned int mem : 1;
+    unsigned int embedded : 1;     /* lives inside a coroutine (go()) */
+};
+
+/* Memory under the stack top of each coroutine: the coroutine itself and,
+   for go(), the bundle that its handle refers to. */
+struct dill__cr {
+    struct dill_jmpbuf ctx;
+    struct dill__cr *next_ready;
+    struct dill__clause *clauses;
+    struct dill__timer timer;
+    int wait_id;
+    int wait_err;
+    unsigned int waiting : 1;
+    unsigned int cancellable : 1;
+    unsigned int canceled : 1;
+    unsigned int done : 1;
+    int noblock;                   /* inside a close callback */
+    struct dill__bundle *bundle;
+    struct dill__list bundle_item;
+    struct dill__bundle own;
+    void *stack;                   /* NULL when the caller gave the memory */
+    size_t stacksz;
+#if DILL_VALGRIND
+    unsigned int vgid;
+#endif
+#if DILL_ASAN
+    void *asan_fake;
+    const void *asan_bottom;
+    size_t asan_size;
+#endif
+};
+
+_Static_assert(sizeof(struct dill__bundle) <= sizeof(struct dill_bundle_storage),
+    "bundle does not fit its storage");
+
+/* Stack room left free above the initial stack pointer: outgoing arguments
+   of the coroutine's first call are written above it. */
+#define DILL_STACK_SLACK 256
+
+struct dill__ctx {
+    int initialized;
+    struct dill__cr *r;            /* running coroutine */
+    struct dill__cr *ready;        /* FIFO of coroutines ready to run */
+    struct dill__cr **ready_tail;
+    struct dill__cr *zombie;       /* finished, memory to free */
+    unsigned int ticks;
+    unsigned int busy;
+    uint64_t last_tsc;
+    int64_t last_now;
+#if DILL_ASAN
+    struct dill__cr *asan_from;
+#endif
+    struct dill__cr main;
+};
+
+static __thread struct dill__ctx dill__c
+    __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t dill__key;
+static pthread_once_t dill__key_once = PTHREAD_ONCE_INIT;
+
+static void dill__ctx_term(void *p) {
+    dill__timer_term();
+    dill__poller_term();
+    dill__handles_term();
+    dill__stacks_term();
+    dill__c.initialized = 0;
+}
+
+static void dill__key_make(void) {
+    pthread_key_create(&dill__key, dill__ctx_term);
+}
+
+static void dill__ctx_init(void) {
+    struct dill__ctx *c = &dill__c;
+    c->initialized = 1;
+    c->r = &c->main;
+    c->ready = NULL;
+    c->ready_tail = &c->ready;
+    dill__list_init(&c->main.bundle_item);
+    /* Threads other than main get their state released at exit. */
+    pthread_once(&dill__key_once, dill__key_make);
+    pthread_setspecific(dill__key, c);
+}
+
+static inline struct dill__cr *dill__cur(void) {
+    if(dill__slow(!dill__c.initialized)) dill__ctx_init();
+    return dill__c.r;
+}
+
+/******************************************************************************/
+/*  Time                                                                      */
+/******************************************************************************/
+
+int64_t dill__now_exact(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t dill_now(void) {
+#if defined(__x86_64__)
+    /* Reading the TSC is several times cheaper than the clock; within a few
+       hundred thousand cycles (well under a millisecond) the last reading of
+       the clock is still exact to the millisecond often enough. */
+    uint64_t tsc = __rdtsc();
+    struct dill__ctx *c = &dill__c;
+    if(dill__fast(tsc - c->last_tsc < 300000)) return c->last_now;
+    c->last_tsc = tsc;
+    c->last_now = dill__now_exact();
+    return c->last_now;
+#else
+    return dill__now_exact();
+#endif
+}
+
+/******************************************************************************/
+/*  Switching                                                                 */
+/******************************************************************************/
+
+static void dill__reap(void);
+
+/* Runs first in every context that has just been switched to. */
+static inline void dill__arrived(struct dill__cr *cr, int fresh) {
+#if DILL_ASAN
+    struct dill__cr *from = dill__c.asan_from;
+    __sanitizer_finish_switch_fiber(fresh ? NULL : cr->asan_fake,
+        from ? &from->asan_bottom : NULL, from ? &from->asan_size : NULL);
+#endif
+    if(dill__slow(dill__c.zombie != NULL)) dill__reap();
+}
+
+static inline void dill__push_ready(struct dill__cr *cr) {
+    struct dill__ctx *c = &dill__c;
+    cr->next_ready = NULL;
+    *c->ready_tail = cr;
+    c->ready_tail = &cr->next_ready;
+}
+
+/* Picks the next coroutine to run, polling for events as needed. */
+static struct dill__cr *dill__next(void) {
+    struct dill__ctx *c = &dill__c;
+    while(1) {
+        if(dill__fast(c->ready != NULL)) {
+            /* Even when coroutines are always ready, file descriptors and
+               timers get their turn. */
+            if(dill__slow(++c->ticks >= 64)) {
+                c->ticks = 0;
+                if(dill__poller_busy()) dill__poller_wait(0);
+                if(dill__timer_next() >= 0) dill__timer_fire(dill_now());
+            }
+            struct dill__cr *cr = c->ready;
+            c->ready = cr->next_ready;
+            if(!c->ready) c->ready_tail = &c->ready;
+            return cr;
+        }
+        int64_t nt = dill__timer_next();
+        int timeout = -1;
+        if(nt >= 0) {
+            int64_t n = dill__now_exact();
+            c->last_now = n;
+            timeout = nt > n ? (int)(nt - n < 0x7fffffff ? nt - n : 0x7fffffff)
+                : 0;
+        }
+        dill__poller_wait(timeout);
+        if(nt >= 0) {
+            int64_t n = dill__now_exact();
+            c->last_now = n;
+            dill__timer_fire(n);
+        }
+    }
+}
+
+/* Suspends the running coroutine (which must already be registered
+   somewhere to be resumed) and runs others until it is resumed. */
+static void dill__suspend(void) {
+    struct dill__ctx *c = &dill__c;
+    struct dill__cr *cur = c->r;
+    struct dill__cr *next = dill__next();
+    if(next == cur) return;
+    c->r = next;
+#if DILL_ASAN
+    c->asan_from = cur;
+    __sanitizer_start_switch_fiber(&cur->asan_fake, next->asan_bottom,
+        next->asan_size);
+#endif
+    dill__swap(&cur->ctx, &next->ctx);
+    dill__arrived(cur, 0);
+}
+
+/******************************************************************************/
+/*  Waiting                                                                   */
+/******************************************************************************/
+
+void dill__waitfor(struct dill__clause *cl, int id,
+      void (*cancel)(struct dill__clause *cl)) {
+    struct dill__cr *cr = dill__cur();
+    cl->cr = cr;
+    cl->id = id;
+    cl->cancel = cancel;
+    cl->next = cr->clauses;
+    cr->clauses = cl;
+}
+
+static void dill__resume(struct dill__cr *cr, int id, int err) {
+    struct dill__clause *cl = cr->clauses;
+    while(cl) {
+        struct dill__clause *next = cl->next;
+        if(cl->cancel) cl->cancel(cl);
+        cl = next;
+    }
+    cr->clauses = NULL;
+    cr->waiting = 0;
+    cr->wait_id = id;
+    cr->wait_err = err;
+    dill__push_ready(cr);
+}
+
+void dill__trigger(struct dill__clause *cl, int err) {
+    if(cl->cr->waiting) dill__resume(cl->cr, cl->id, err);
+}
+
+static void dill__unwait(struct dill__cr *cr) {
+    struct dill__clause *cl = cr->clauses;
+    while(cl) {
+        struct dill__clause *next = cl->next;
+        if(cl->cancel) cl->cancel(cl);
+        cl = next;
+    }
+    cr->clauses = NULL;
+}
+
+int dill__wait(int64_t deadline, int cancellable) {
+    struct dill__cr *cr = dill__cur();
+    if(cancellable && dill__slow(cr->canceled || cr->noblock)) {
+        dill__unwait(cr);
+        errno = ECANCELED;
+        return -1;
+    }
+    if(deadline >= 0) {
+        if(deadline == 0 || deadline <= dill_now()) {
+            dill__unwait(cr);
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        dill__timer_add(&cr->timer, deadline, -1);
+    }
+    cr->waiting = 1;
+    cr->cancellable = !!cancellable;
+    dill__suspend();
+    errno = cr->wait_err;
+    return cr->wait_id;
+}
+
+void dill__noblock(int on) {
+    dill__cur()->noblock += on ? 1 : -1;
+}
+
+int dill__canblock(void) {
+    struct dill__cr *cr = dill__cur();
+    if(dill__slow(cr->canceled || cr->noblock)) {
+        errno = ECANCELED;
+        return -1;
+    }
+    return 0;
+}
+
+int dill_yield(void) {
+    struct dill__cr *cr = dill__cur();
+    if(dill__slow(cr->canceled || cr->noblock)) {errno = ECANCELED; return -1;}
+    dill__push_ready(cr);
+    dill__suspend();
+    return 0;
+}
+
+int dill__busy(int64_t deadline) {
+    struct dill__ctx *c = &dill__c;
+    if(dill__fast(++c->busy & 63)) return 0;
+    if(dill__canblock() < 0) return -1;
+    if(deadline != -1 && (deadline == 0 || dill_now() >= deadline)) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return dill_yield();
+}
+
+int dill_msleep(int64_t deadline) {
+    if(dill__canblock() < 0) return -1;
+    int rc = dill__wait(deadline, 1);
+    if(rc < 0 && errno == ETIMEDOUT) {errno = 0; return 0;}
+    return -1;
+}
+
+/* Marks cr cancelled; if it is blocked its wait fails with ECANCELED. */
+static void dill__cancel(struct dill__cr *cr) {
+    cr->canceled = 1;
+    if(cr->waiting && cr->cancellable) dill__resume(cr, -1, ECANCELED);
+}
+
+/******************************************************************************/
+/*  Bundles                                                                   */
+/******************************************************************************/
+
+static const int dill__bundle_type_placeholder = 0;
+const void *dill__bundle_type = &dill__bundle_type_placeholder;
+
+struct dill__bwaiter {
+    struct dill__clause cl;
+    struct dill__list item;
+};
+
+static void dill__bwaiter_cancel(struct dill__clause *cl) {
+    dill__list_erase(&dill__cont(cl, struct dill__bwaiter, cl)->item);
+}
+
+static void *dill__bundle_query(struct dill_hvfs *vfs, const void *type) {
+    if(dill__fast(type == dill__bundle_type))
+        return dill__cont(vfs, struct dill__bundle, vfs);
+    errno = ENOTSUP;
+    return NULL;
+}
+
+/* Waits until the bundle has no coroutines; cancellable as asked. */
+static int dill__bundle_drain(struct dill__bundle *b, int64_t deadline,
+      int cancellable) {
+    while(!dill__list_empty(&b->crs)) {
+        struct dill__bwaiter w;
+        dill__list_push(&b->waiters, &w.item);
+        dill__waitfor(&w.cl, 0, dill__bwaiter_cancel);
+        if(dill__wait(deadline, cancellable) < 0) return -1;
+    }
+    return 0;
+}
+
+static void dill__stack_release(struct dill__cr *cr) {
+#if DILL_VALGRIND
+    VALGRIND_STACK_DEREGISTER(cr->vgid);
+#endif
+    if(cr->stack) dill__stack_free(cr->stack, cr->stacksz);
+}
+
+static void dill__bundle_close(struct dill_hvfs *vfs) {
+    struct dill__bundle *b = dill__cont(vfs, struct dill__bundle, vfs);
+    struct dill__list *it;
+    for(it = b->crs.next; it != &b->crs; it = it->next)
+        dill__cancel(dill__cont(it, struct dill__cr, bundle_item));
+    /* Structured concurrency: nothing outlives its owner. */
+    dill__bundle_drain(b, -1, 0);
+    if(b->embedded) {
+        dill__stack_release(dill__cont(b, struct dill__cr, own));
+        return;
+    }
+    if(!b->mem) free(b);
+}
+
+static void dill__bundle_init(struct dill__bundle *b) {
+    b->vfs.query = dill__bundle_query;
+    b->vfs.close = dill__bundle_close;
+    dill__list_init(&b->crs);
+    dill__list_init(&b->waiters);
+    b->mem = 0;
+    b->embedded = 0;
+}
+
+int dill_bundle_mem(struct dill_bundle_storage *mem) {
+    if(dill__slow(!mem)) {errno = EINVAL; return -1;}
+    struct dill__bundle *b = (struct dill__bundle*)mem;
+    dill__bundle_init(b);
+    b->mem = 1;
+    return dill_hmake(&b->vfs);
+}
+
+int dill_bundle(void) {
+    struct dill__bundle *b = malloc(sizeof(struct dill__bundle));
+    if(dill__slow(!b)) {errno = ENOMEM; return -1;}
+    dill__bundle_init(b);
+    int h = dill_hmake(&b->vfs);
+    if(dill__slow(h < 0)) {int err = errno; free(b); errno = err; return -1;}
+    return h;
+}
+
+int dill_bundle_wait(int bndl, int64_t deadline) {
+    struct dill__bundle *b = dill_hquery(bndl, dill__bundle_type);
+    if(dill__slow(!b)) return -1;
+    if(dill__list_empty(&b->crs)) return 0;
+    if(dill__canblock() < 0) return -1;
+    return dill__bundle_drain(b, deadline, 1);
+}
+
+/******************************************************************************/
+/*  Coroutine life cycle                                                      */
+/******************************************************************************/
+
+int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
+      const char *file, int line) {
+    struct dill__cr *parent = dill__cur();
+    if(dill__slow(parent->canceled || parent->noblock)) {
+        errno = ECANCELED;
+        return -1;
+    }
+    struct dill__bundle *b = NULL;
+    if(bndl >= 0) {
+        b = dill_hquery(bndl, dill__bundle_type);
+        if(dill__slow(!b)) return -1;
+    }
+    char *stk = *ptr;
+    size_t sz = len;
+    if(stk) {
+        if(dill__slow(sz < sizeof(struct dill__cr) + DILL_STACK_SLACK + 1024)) {
+            errno = EINVAL;
+            return -1;
+        }
+    }
+    else {
+        stk = dill__stack_alloc(&sz);
+        if(dill__slow(!stk)) {errno = ENOMEM; return -1;}
+    }
+    uintptr_t top = ((uintptr_t)stk + sz - sizeof(struct dill__cr)) & ~(uintptr_t)63;
+    struct dill__cr *cr = (struct dill__cr*)top;
+    cr->clauses = NULL;
+    cr->timer.idx = 0;
+    cr->waiting = 0;
+    cr->canceled = 0;
+    cr->done = 0;
+    cr->noblock = 0;
+    cr->stack = *ptr ? NULL : stk;
+    cr->stacksz = sz;
+    int h = 0;
+    if(!b) {
+        b = &cr->own;
+        dill__bundle_init(b);
+        b->embedded = 1;
+        h = dill_hmake(&b->vfs);
+        if(dill__slow(h < 0)) {
+            int err = errno;
+            if(cr->stack) dill__stack_free(stk, sz);
+            errno = err;
+            return -1;
+        }
+    }
+    cr->bundle = b;
+    dill__list_push(&b->crs, &cr->bundle_item);
+#if DILL_VALGRIND
+    cr->vgid = VALGRIND_STACK_REGISTER(stk, (char*)cr);
+#endif
+    char *sp = (char*)(((uintptr_t)cr - DILL_STACK_SLACK) & ~(uintptr_t)15);
+    *ptr = sp;
+    *jb = &parent->ctx;
+    /* The new coroutine runs at once; the parent waits its turn. */
+    dill__push_ready(parent);
+    dill__c.r = cr;
+#if DILL_ASAN
+    cr->asan_fake = NULL;
+    cr->asan_bottom = stk;
+    cr->asan_size = (size_t)(sp - stk);
+    dill__c.asan_from = parent;
+    __sanitizer_start_switch_fiber(&parent->asan_fake, stk, cr->asan_size);
+    __asan_unpoison_memory_region(stk, (size_t)((char*)cr - stk));
+#endif
+    (void)file; (void)line;
+    return h;
+}
+
+void dill_enter_(void) {
+    dill__arrived(dill__c.r, 1);
+}
+
+void dill_epilogue(void) {
+    struct dill__ctx *c = &dill__c;
+    struct dill__cr *cr = c->r;
+    cr->done = 1;
+    dill__unwait(cr);
+    struct dill__bundle *b = cr->bundle;
+    dill__list_erase(&cr->bundle_item);
+    if(dill__list_empty(&b->crs)) {
+        while(!dill__list_empty(&b->waiters)) {
+            struct dill__bwaiter *w = dill__cont(b->waiters.next,
+                struct dill__bwaiter, item);
+            dill__list_erase(&w->item);
+            dill__trigger(&w->cl, 0);
+        }
+    }
+    /* A go() coroutine's memory holds its handle's bundle: hclose frees it.
+       Otherwise free the stack once we are off it. */
+    if(!b->embedded) c->zombie = cr;
+    struct dill__cr *next = dill__next();
+    c->r = next;
+#if DILL_ASAN
+    c->asan_from = cr;
+    __sanitizer_start_switch_fiber(NULL, next->asan_bottom, next->asan_size);
+#endif
+    dill__longjmp(&next->ctx);
+}
+
+static void dill__reap(void) {
+    struct dill__cr *z = dill__c.zombie;
+    dill__c.zombie = NULL;
+    dill__stack_release(z);
+}
+
+/* Called in the go() macro when the parent is resumed. */
+DILL_EXPORT void dill_resume_(void);
+__attribute__((noinline)) void dill_resume_(void) {
+#if DILL_ASAN
+    /* The go() macro's alloca left poisoned redzones below the caller's
+       stack pointer and the jump back skipped their cleanup. */
+    char *fa = __builtin_frame_address(0);
+    __asan_unpoison_memory_region(fa - 2048, 2048 + 16);
+#endif
+    dill__arrived(dill__c.r, 0);
+}

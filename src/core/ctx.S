@@ -1,0 +1,131 @@
+/* Context switching: save/restore of the callee-saved registers.
+   dill_setjmp_(jb)         saves the caller's context, returns 0 (and 1
+                            when resumed through dill__longjmp).
+   dill__longjmp(jb)        resumes a saved context; never returns.
+   dill__swap(save, load)   saves into save, resumes load; returns when
+                            something resumes save. */
+
+#if defined(__x86_64__) && !defined(DILL_ARCH_FALLBACK)
+    .text
+    .globl dill_setjmp_
+    .type dill_setjmp_, @function
+dill_setjmp_:
+    movq (%rsp), %rax
+    movq %rbx, 0(%rdi)
+    movq %rbp, 8(%rdi)
+    movq %r12, 16(%rdi)
+    movq %r13, 24(%rdi)
+    movq %r14, 32(%rdi)
+    movq %r15, 40(%rdi)
+    leaq 8(%rsp), %rdx
+    movq %rdx, 48(%rdi)
+    movq %rax, 56(%rdi)
+    xorl %eax, %eax
+    ret
+    .size dill_setjmp_, .-dill_setjmp_
+
+    .globl dill__longjmp
+    .hidden dill__longjmp
+    .type dill__longjmp, @function
+dill__longjmp:
+    movq 0(%rdi), %rbx
+    movq 8(%rdi), %rbp
+    movq 16(%rdi), %r12
+    movq 24(%rdi), %r13
+    movq 32(%rdi), %r14
+    movq 40(%rdi), %r15
+    movq 48(%rdi), %rsp
+    movl $1, %eax
+    jmpq *56(%rdi)
+    .size dill__longjmp, .-dill__longjmp
+
+    .globl dill__swap
+    .hidden dill__swap
+    .type dill__swap, @function
+dill__swap:
+    movq (%rsp), %rax
+    movq %rbx, 0(%rdi)
+    movq %rbp, 8(%rdi)
+    movq %r12, 16(%rdi)
+    movq %r13, 24(%rdi)
+    movq %r14, 32(%rdi)
+    movq %r15, 40(%rdi)
+    leaq 8(%rsp), %rdx
+    movq %rdx, 48(%rdi)
+    movq %rax, 56(%rdi)
+    movq 0(%rsi), %rbx
+    movq 8(%rsi), %rbp
+    movq 16(%rsi), %r12
+    movq 24(%rsi), %r13
+    movq 32(%rsi), %r14
+    movq 40(%rsi), %r15
+    movq 48(%rsi), %rsp
+    movl $1, %eax
+    jmpq *56(%rsi)
+    .size dill__swap, .-dill__swap
+
+#elif defined(__aarch64__) && !defined(DILL_ARCH_FALLBACK)
+    .text
+    .globl dill_setjmp_
+    .type dill_setjmp_, %function
+dill_setjmp_:
+    stp x19, x20, [x0, #0]
+    stp x21, x22, [x0, #16]
+    stp x23, x24, [x0, #32]
+    stp x25, x26, [x0, #48]
+    stp x27, x28, [x0, #64]
+    stp x29, x30, [x0, #80]
+    mov x2, sp
+    str x2, [x0, #96]
+    stp d8, d9, [x0, #104]
+    stp d10, d11, [x0, #120]
+    stp d12, d13, [x0, #136]
+    stp d14, d15, [x0, #152]
+    mov w0, #0
+    ret
+    .size dill_setjmp_, .-dill_setjmp_
+
+    .globl dill__longjmp
+    .hidden dill__longjmp
+    .type dill__longjmp, %function
+dill__longjmp:
+    ldp x19, x20, [x0, #0]
+    ldp x21, x22, [x0, #16]
+    ldp x23, x24, [x0, #32]
+    ldp x25, x26, [x0, #48]
+    ldp x27, x28, [x0, #64]
+    ldp x29, x30, [x0, #80]
+    ldr x2, [x0, #96]
+    mov sp, x2
+    ldp d8, d9, [x0, #104]
+    ldp d10, d11, [x0, #120]
+    ldp d12, d13, [x0, #136]
+    ldp d14, d15, [x0, #152]
+    mov w0, #1
+    ret
+    .size dill__longjmp, .-dill__longjmp
+
+    .globl dill__swap
+    .hidden dill__swap
+    .type dill__swap, %function
+dill__swap:
+    stp x19, x20, [x0, #0]
+    stp x21, x22, [x0, #16]
+    stp x23, x24, [x0, #32]
+    stp x25, x26, [x0, #48]
+    stp x27, x28, [x0, #64]
+    stp x29, x30, [x0, #80]
+    mov x2, sp
+    str x2, [x0, #96]
+    stp d8, d9, [x0, #104]
+    stp d10, d11, [x0, #120]
+    stp d12, d13, [x0, #136]
+    stp d14, d15, [x0, #152]
+    mov x0, x1
+    b dill__longjmp
+    .size dill__swap, .-dill__swap
+#endif
+
+#if defined(__linux__) && defined(__ELF__)
+    .section .note.GNU-stack,"",%progbits
+#endif

@@ -1,0 +1,183 @@
+/* Waiting for file descriptors: epoll, one instance per thread.
+
+   Registrations are lazy: a direction is armed in epoll when a coroutine
+   first waits for it and stays armed afterwards, so a socket read in a loop
+   costs no epoll_ctl per wait.  A direction is disarmed only when it fires
+   with nobody waiting.  Level-triggered, so no readiness is ever lost. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "core.h"
+
+struct dill__fdinfo {
+    struct dill__clause *in;
+    struct dill__clause *out;
+    uint32_t armed;                /* EPOLLIN / EPOLLOUT as registered */
+    unsigned int registered : 1;   /* known to epoll */
+};
+
+struct dill__fdwait {
+    struct dill__clause cl;
+    int fd;
+    int dir;
+};
+
+static __thread int dill__epfd __attribute__((tls_model("initial-exec")));
+static __thread struct dill__fdinfo *dill__fds
+    __attribute__((tls_model("initial-exec")));
+static __thread int dill__nfds __attribute__((tls_model("initial-exec")));
+static __thread int dill__waiting __attribute__((tls_model("initial-exec")));
+
+static int dill__epoll(void) {
+    /* Stored as fd + 1 so that zeroed TLS means "not created". */
+    if(dill__fast(dill__epfd)) return dill__epfd - 1;
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    if(fd < 0) return -1;
+    dill__epfd = fd + 1;
+    return fd;
+}
+
+static struct dill__fdinfo *dill__fdinfo(int fd) {
+    if(dill__fast(fd < dill__nfds)) return &dill__fds[fd];
+    int n = dill__nfds ? dill__nfds : 64;
+    while(n <= fd) n *= 2;
+    struct dill__fdinfo *f = realloc(dill__fds, n * sizeof(*f));
+    if(!f) return NULL;
+    memset(f + dill__nfds, 0, (n - dill__nfds) * sizeof(*f));
+    dill__fds = f;
+    dill__nfds = n;
+    return &f[fd];
+}
+
+static int dill__arm(int fd, struct dill__fdinfo *fi, uint32_t ev) {
+    int ep = dill__epoll();
+    if(dill__slow(ep < 0)) return -1;
+    struct epoll_event e;
+    e.events = fi->armed | ev;
+    e.data.fd = fd;
+    int rc = epoll_ctl(ep, fi->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+        fd, &e);
+    if(dill__slow(rc < 0 && errno == ENOENT && fi->registered))
+        rc = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+    else if(dill__slow(rc < 0 && errno == EEXIST))
+        rc = epoll_ctl(ep, EPOLL_CTL_MOD, fd, &e);
+    if(rc < 0) return -1;
+    fi->registered = 1;
+    fi->armed |= ev;
+    return 0;
+}
+
+static void dill__fdwait_cancel(struct dill__clause *cl) {
+    struct dill__fdwait *w = dill__cont(cl, struct dill__fdwait, cl);
+    struct dill__fdinfo *fi = &dill__fds[w->fd];
+    if(w->dir == EPOLLIN) {
+        if(fi->in == cl) {fi->in = NULL; dill__waiting--;}
+    }
+    else {
+        if(fi->out == cl) {fi->out = NULL; dill__waiting--;}
+    }
+}
+
+static int dill__fdwait(int fd, uint32_t dir, int64_t deadline) {
+    if(dill__slow(dill__canblock() < 0)) return -1;
+    if(dill__slow(fd < 0)) {errno = EBADF; return -1;}
+    struct dill__fdinfo *fi = dill__fdinfo(fd);
+    if(dill__slow(!fi)) {errno = ENOMEM; return -1;}
+    struct dill__clause **slot = dir == EPOLLIN ? &fi->in : &fi->out;
+    if(dill__slow(*slot != NULL)) {errno = EBUSY; return -1;}
+    if(!(fi->armed & dir) && dill__arm(fd, fi, dir) < 0) {
+        /* Regular files cannot be polled; they are always ready. */
+        if(errno == EPERM) return 0;
+        return -1;
+    }
+    struct dill__fdwait w;
+    w.fd = fd;
+    w.dir = (int)dir;
+    *slot = &w.cl;
+    dill__waiting++;
+    dill__waitfor(&w.cl, 0, dill__fdwait_cancel);
+    int id = dill__wait(deadline, 1);
+    if(id < 0) return -1;
+    if(dill__slow(errno != 0)) return -1;
+    return 0;
+}
+
+int dill_fdin(int fd, int64_t deadline) {
+    return dill__fdwait(fd, EPOLLIN, deadline);
+}
+
+int dill_fdout(int fd, int64_t deadline) {
+    return dill__fdwait(fd, EPOLLOUT, deadline);
+}
+
+int dill_fdclean(int fd) {
+    if(fd < 0 || fd >= dill__nfds) return 0;
+    struct dill__fdinfo *fi = &dill__fds[fd];
+    if(fi->in) dill__trigger(fi->in, EBADF);
+    if(fi->out) dill__trigger(fi->out, EBADF);
+    if(fi->registered && dill__epfd)
+        epoll_ctl(dill__epfd - 1, EPOLL_CTL_DEL, fd, NULL);
+    fi->armed = 0;
+    fi->registered = 0;
+    return 0;
+}
+
+int dill__poller_busy(void) {
+    return dill__waiting > 0;
+}
+
+int dill__poller_wait(int timeout) {
+    int ep = dill__epoll();
+    if(ep < 0) return -1;
+    struct epoll_event ev[128];
+    int n = epoll_wait(ep, ev, 128, timeout);
+    if(n < 0) return errno == EINTR ? 0 : -1;
+    for(int i = 0; i != n; i++) {
+        int fd = ev[i].data.fd;
+        struct dill__fdinfo *fi = &dill__fds[fd];
+        uint32_t e = ev[i].events;
+        uint32_t fired = 0;
+        if(e & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) fired |= EPOLLIN;
+        if(e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) fired |= EPOLLOUT;
+        uint32_t idle = 0;
+        if(fired & EPOLLIN) {
+            if(fi->in) dill__trigger(fi->in, 0);
+            else idle |= EPOLLIN;
+        }
+        if(fired & EPOLLOUT) {
+            if(fi->out) dill__trigger(fi->out, 0);
+            else idle |= EPOLLOUT;
+        }
+        /* Nobody wants what fired: stop listening for it, or the level
+           trigger would report it again and again. */
+        idle &= fi->armed;
+        if(idle || ((e & (EPOLLERR | EPOLLHUP)) && !fi->in && !fi->out)) {
+            uint32_t keep = fi->armed & ~idle;
+            if((e & (EPOLLERR | EPOLLHUP)) && !fi->in && !fi->out) keep = 0;
+            if(keep) {
+                struct epoll_event m;
+                m.events = keep;
+                m.data.fd = fd;
+                epoll_ctl(ep, EPOLL_CTL_MOD, fd, &m);
+            }
+            else {
+                epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+                fi->registered = 0;
+            }
+            fi->armed = keep;
+        }
+    }
+    return n;
+}
+
+void dill__poller_term(void) {
+    if(dill__epfd) close(dill__epfd - 1);
+    dill__epfd = 0;
+    free(dill__fds);
+    dill__fds = NULL;
+    dill__nfds = 0;
+}
