@@ -27,6 +27,7 @@ static int dill__stream_bsendl(struct dill_bsock_vfs *bvfs,
     /* Part of the data went out: the stream can no longer be resumed.  A
        timeout with nothing sent leaves the socket usable. */
     if(sent || errno == ECONNRESET) self->outerr = 1;
+    if(errno == ECONNRESET) self->reset = 1;
     return -1;
 }
 
@@ -34,6 +35,7 @@ static int dill__stream_bsendl(struct dill_bsock_vfs *bvfs,
 static void dill__stream_inerr(struct dill__stream *self, size_t got) {
     if(errno == EPIPE) self->indone = 1;
     else if(got || errno == ECONNRESET || errno == EPROTO) self->inerr = 1;
+    if(errno == ECONNRESET) self->reset = 1;
 }
 
 static int dill__stream_brecvl(struct dill_bsock_vfs *bvfs,
@@ -117,9 +119,13 @@ int dill__stream_done(struct dill__stream *self) {
 
 int dill__stream_close(int h, struct dill__stream *self, int64_t deadline) {
     int err = 0;
-    if(self->outerr) err = ECONNRESET;
-    else if(!self->outdone && dill__stream_done(self) < 0) err = errno;
-    if(!err && self->inerr) err = ECONNRESET;
+    /* A receive or send that merely timed out midway does not stop the
+       terminal handshake; a connection that failed does. */
+    if(self->reset) err = ECONNRESET;
+    if(!err && !self->outdone) {
+        if(shutdown(self->fd, SHUT_WR) < 0) err = ECONNRESET;
+        else self->outdone = 1;
+    }
     if(!err && !self->indone) {
         if(self->pendfd >= 0) {
             dill__fd_close(self->pendfd);

@@ -20,6 +20,7 @@ struct dill__stream {
     unsigned int inerr : 1;   /* receive side broken: ECONNRESET */
     unsigned int outdone : 1; /* we half-closed: bsend fails with EPIPE */
     unsigned int outerr : 1;  /* send side broken: ECONNRESET */
+    unsigned int reset : 1;   /* the connection itself failed */
     unsigned int ipc : 1;     /* AF_UNIX: descriptors may arrive */
     unsigned int mem : 1;     /* caller's storage: do not free */
 };
