@@ -335,6 +335,7 @@ static void test_close(void) {
     errno_assert(h >= 0);
     errno_assert(bsend(c, "ABCD", 4, -1) == 0);
     errno_assert(tcp_close(c, now() + 1000) == 0);
+    errno_assert(bundle_wait(h, now() + 1000) == 0);
     errno_assert(hclose(h) == 0);
     /* Unread data is discarded by tcp_close. */
     pair(&c, &s);
