@@ -13,6 +13,8 @@
 #include "net/fd.h"
 #include "net/iol.h"
 
+_Static_assert(DILL__RXBUF_SIZE <= UINT16_MAX, "rx offsets are 16-bit");
+
 /* Most iovec entries handed to one system call. */
 #define DILL__IOV_MAX 64
 /* Most descriptors accepted in one control message; extras are closed. */
@@ -56,8 +58,8 @@ static int dill__fd_maperr(int err) {
 /* Delivers n buffered bytes.  If that empties a buffer whose last byte
    carried a descriptor, the caller consumed the marker as data: close it. */
 static void dill__fd_rxtake(struct dill__fdrx *rx, int *pendfd, size_t n) {
-    rx->pos += n;
-    rx->len -= n;
+    rx->pos = (uint16_t)(rx->pos + n);
+    rx->len = (uint16_t)(rx->len - n);
     if(rx->len == 0 && pendfd && *pendfd >= 0) {
         close(*pendfd);
         *pendfd = -1;
@@ -125,7 +127,7 @@ static ssize_t dill__fd_read1(int fd, struct dill__fdrx *rx, int pass,
     }
     if((size_t)r > ucap) {
         rx->pos = 0;
-        rx->len = (uint32_t)((size_t)r - ucap);
+        rx->len = (uint16_t)((size_t)r - ucap);
     }
     return r;
 }
@@ -159,6 +161,9 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
     }
     int rc = 0;
     while(left) {
+        /* Deadline 0 means "if possible now": always try. */
+        if(rx->drained && deadline != 0 &&
+           dill__fd_waitin(fd, rx, deadline) < 0) {rc = -1; break;}
         struct iovec iov[DILL__IOV_MAX + 1];
         size_t ucap;
         int n = dill__iol_toiov(&cur, iov, DILL__IOV_MAX, left, &ucap);
@@ -170,9 +175,11 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
             withbuf, &rfd);
         if(r < 0) {
             if(errno != EAGAIN) {rc = -1; break;}
-            if(dill__fd_waitin(fd, rx, deadline) < 0) {rc = -1; break;}
+            rx->drained = 1;
+            if(deadline == 0) {errno = ETIMEDOUT; rc = -1; break;}
             continue;
         }
+        rx->drained = (size_t)r < ucap + (withbuf ? DILL__RXBUF_SIZE : 0);
         if(pendfd) dill__fd_placefd(pendfd, rfd, (size_t)r > ucap);
         size_t u = (size_t)r < ucap ? (size_t)r : ucap;
         dill__iol_advance(&cur, u);
@@ -197,22 +204,27 @@ ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, int *pendfd,
         return (ssize_t)n;
     }
     while(1) {
+        if(rx->drained && deadline != 0 &&
+           dill__fd_waitin(fd, rx, deadline) < 0) break;
         struct iovec iov[2] = {{buf, len}};
         int rfd;
+        int withbuf = len < DILL__RXBUF_SIZE;
         ssize_t r = dill__fd_read1(fd, rx, pendfd != NULL, iov, 1, len,
-            len < DILL__RXBUF_SIZE, &rfd);
+            withbuf, &rfd);
         if(r > 0) {
+            rx->drained = (size_t)r < len + (withbuf ? DILL__RXBUF_SIZE : 0);
             if(pendfd) dill__fd_placefd(pendfd, rfd, (size_t)r > len);
             if(rx->buf && rx->len == 0) dill__fd_rxfree(rx);
             return (size_t)r < len ? r : (ssize_t)len;
         }
-        if(errno != EAGAIN || dill__fd_waitin(fd, rx, deadline) < 0) {
-            int err = errno;
-            if(rx->buf && rx->len == 0) dill__fd_rxfree(rx);
-            errno = err;
-            return -1;
-        }
+        if(errno != EAGAIN) break;
+        rx->drained = 1;
+        if(deadline == 0) {errno = ETIMEDOUT; break;}
     }
+    int err = errno;
+    if(rx->buf && rx->len == 0) dill__fd_rxfree(rx);
+    errno = err;
+    return -1;
 }
 
 int dill__fd_sendl(int fd, struct dill_iolist *first, int64_t deadline,

@@ -16,11 +16,16 @@
 
 /* Receive buffer of one socket.  buf is allocated on first need and freed
    whenever it is empty and the socket is about to wait (idle sockets hold
-   no buffer).  Bytes pos..pos+len are buffered, not yet delivered. */
+   no buffer).  Bytes pos..pos+len are buffered, not yet delivered.
+   drained is set when the last read found the kernel queue empty (it
+   returned less than it could take): the next read then waits for
+   readiness first instead of trying and failing with EAGAIN, which saves
+   a system call per message in request/response traffic. */
 struct dill__fdrx {
     uint8_t *buf;
-    uint32_t pos;
-    uint32_t len;
+    uint16_t pos;
+    uint16_t len;
+    uint8_t drained;
 };
 
 /* Makes fd non-blocking and close-on-exec.  Returns 0 or -1 (errno). */
