@@ -232,7 +232,11 @@ int dill__fd_sendl(int fd, struct dill_iolist *first, int64_t deadline,
     struct dill__iolcur cur = {first, 0};
     dill__iol_advance(&cur, 0);
     size_t left = dill__iol_size(first);
+    /* Set after the kernel took less than offered: its buffer is full, so
+       wait for room before trying again rather than fail with EAGAIN. */
+    int full = 0;
     while(left) {
+        if(full && deadline != 0 && dill_fdout(fd, deadline) < 0) return -1;
         struct iovec iov[DILL__IOV_MAX];
         size_t cap;
         struct msghdr msg;
@@ -243,12 +247,14 @@ int dill__fd_sendl(int fd, struct dill_iolist *first, int64_t deadline,
         if(r < 0) {
             if(errno == EINTR) continue;
             if(errno == EAGAIN || errno == EWOULDBLOCK) {
-                if(dill_fdout(fd, deadline) < 0) return -1;
+                if(deadline == 0) {errno = ETIMEDOUT; return -1;}
+                full = 1;
                 continue;
             }
             errno = dill__fd_maperr(errno);
             return -1;
         }
+        full = (size_t)r < cap;
         dill__iol_advance(&cur, (size_t)r);
         left -= (size_t)r;
         *sent += (size_t)r;
