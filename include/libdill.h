@@ -132,7 +132,7 @@ DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twic
     ({\
         struct dill_jmpbuf *dill_ctx__;\
         void *dill_stk__ = (ptr);\
-        int dill_handle__ = dill_prologue(&dill_ctx__, &dill_stk__, (len),\
+        volatile int dill_handle__ = dill_prologue(&dill_ctx__, &dill_stk__, (len),\
             (bndl), __FILE__, __LINE__);\
         if(dill_handle__ >= 0) {\
             if(!dill_setjmp(dill_ctx__)) {\
