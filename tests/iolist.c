@@ -123,7 +123,7 @@ static void test_cursor(void) {
 static void test_public_args(void) {
     int s[2];
     errno_assert(ipc_pair(s) == 0);
-    char buf[10];
+    char buf[10] = {0};
     struct iolist i2 = {buf, 5, NULL, 0}, i1 = {buf, 5, &i2, 0};
     errno_assert(bsendl(s[0], &i1, &i2, -1) == 0);
     errno_assert(brecvl(s[1], &i1, &i2, -1) == 0);

@@ -9,6 +9,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#if defined __has_include
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #include "assert.h"
 #include "libdillimpl.h"
 #include "net/bsockx.h"
@@ -365,7 +374,7 @@ static void test_reset(void) {
     errno_assert(write(fd, "12345", 5) == 5);
     struct linger lg = {1, 0};
     errno_assert(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0);
-    char buf[100];
+    char buf[100] = {0};
     int64_t t = now();
     /* Let the 5 bytes arrive first so brecv is mid-message at the reset. */
     msleep(now() + 20);
@@ -420,8 +429,18 @@ static void test_cancel(void) {
     errno_assert(bsend(c, "0123456789", 10, -1) == 0);
     char buf[10];
     errno_assert(brecv(s, buf, 10, now() + 1000) == 0);
-    errno_assert(hclose(c) == 0);
+    /* The socket closed under a blocked reader: it sees EBADF and does not
+       touch the freed object (ASan/valgrind check that). */
+    cancel_errno = -1;
+    int h = go(blocked_brecv(s));
+    errno_assert(h >= 0);
+    msleep(now() + 20);
+    assert(cancel_errno == -1);
     errno_assert(hclose(s) == 0);
+    errno_assert(bundle_wait(h, now() + 1000) == 0);
+    assert(cancel_errno == EBADF);
+    errno_assert(hclose(h) == 0);
+    errno_assert(hclose(c) == 0);
     struct ipaddr addr;
     int ls = listener(&addr, 10);
     cancel_after(go(blocked_accept(ls)));
@@ -475,6 +494,9 @@ static void test_strict(void) {
 /******************************************************************************/
 
 static void test_emfile(void) {
+    /* valgrind enforces its own descriptor limit by closing descriptors
+       the kernel already handed out, which eats the pending connection. */
+    if(RUNNING_ON_VALGRIND) return;
     struct ipaddr addr;
     int ls = listener(&addr, 10);
     int c = tcp_connect(&addr, now() + 1000);

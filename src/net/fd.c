@@ -163,7 +163,13 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
     while(left) {
         /* Deadline 0 means "if possible now": always try. */
         if(rx->drained && deadline != 0 &&
-           dill__fd_waitin(fd, rx, deadline) < 0) {rc = -1; break;}
+           dill__fd_waitin(fd, rx, deadline) < 0) {
+            /* EBADF: the socket was closed under us; its memory, rx
+               included, may be gone. */
+            if(errno == EBADF) return -1;
+            rc = -1;
+            break;
+        }
         struct iovec iov[DILL__IOV_MAX + 1];
         size_t ucap;
         int n = dill__iol_toiov(&cur, iov, DILL__IOV_MAX, left, &ucap);
@@ -205,7 +211,10 @@ ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, int *pendfd,
     }
     while(1) {
         if(rx->drained && deadline != 0 &&
-           dill__fd_waitin(fd, rx, deadline) < 0) break;
+           dill__fd_waitin(fd, rx, deadline) < 0) {
+            if(errno == EBADF) return -1;
+            break;
+        }
         struct iovec iov[2] = {{buf, len}};
         int rfd;
         int withbuf = len < DILL__RXBUF_SIZE;

@@ -125,6 +125,7 @@ int dill_ipc_sendfd(int s, int fd, int64_t deadline) {
     if(self->outdone) {errno = EPIPE; return -1;}
     if(self->outerr) {errno = ECONNRESET; return -1;}
     int rc = dill__fd_sendfd(self->fd, fd, deadline);
+    if(rc < 0 && errno == EBADF) return -1;
     if(rc < 0 && errno == ECONNRESET) self->outerr = self->reset = 1;
     return rc;
 }
@@ -136,6 +137,7 @@ int dill_ipc_recvfd(int s, int64_t deadline) {
     if(self->inerr) {errno = ECONNRESET; return -1;}
     int fd = dill__fd_recvfd(self->fd, &self->rx, &self->pendfd, deadline);
     if(fd >= 0) return fd;
+    if(errno == EBADF) return -1;
     if(errno == EPIPE) self->indone = 1;
     else if(errno == ECONNRESET || errno == EPROTO) self->inerr = 1;
     if(errno == ECONNRESET) self->reset = 1;

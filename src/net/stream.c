@@ -24,6 +24,8 @@ static int dill__stream_bsendl(struct dill_bsock_vfs *bvfs,
     if(self->outerr) {errno = ECONNRESET; return -1;}
     size_t sent = 0;
     if(dill__fd_sendl(self->fd, first, deadline, &sent) == 0) return 0;
+    /* EBADF: closed while we waited; self may be freed already. */
+    if(errno == EBADF) return -1;
     /* Part of the data went out: the stream can no longer be resumed.  A
        timeout with nothing sent leaves the socket usable. */
     if(sent || errno == ECONNRESET) self->outerr = 1;
@@ -47,6 +49,7 @@ static int dill__stream_brecvl(struct dill_bsock_vfs *bvfs,
     int rc = dill__fd_recvl(self->fd, &self->rx,
         self->ipc ? &self->pendfd : NULL, first, deadline, &got);
     if(rc == 0) return 0;
+    if(errno == EBADF) return -1;
     dill__stream_inerr(self, got);
     return -1;
 }
@@ -58,7 +61,7 @@ static ssize_t dill__stream_brecvsome(struct dill__bsockx_vfs *xvfs,
     if(self->inerr) {errno = ECONNRESET; return -1;}
     ssize_t r = dill__fd_recvsome(self->fd, &self->rx,
         self->ipc ? &self->pendfd : NULL, buf, len, deadline);
-    if(r < 0) dill__stream_inerr(self, 0);
+    if(r < 0 && errno != EBADF) dill__stream_inerr(self, 0);
     return r;
 }
 
@@ -131,7 +134,11 @@ int dill__stream_close(int h, struct dill__stream *self, int64_t deadline) {
             dill__fd_close(self->pendfd);
             self->pendfd = -1;
         }
-        if(dill__fd_drain(self->fd, &self->rx, deadline) < 0) err = errno;
+        if(dill__fd_drain(self->fd, &self->rx, deadline) < 0) {
+            /* Closed by someone else meanwhile: h is not ours any more. */
+            if(errno == EBADF) return -1;
+            err = errno;
+        }
     }
     dill_hclose(h);
     if(err) {errno = err; return -1;}
