@@ -201,8 +201,9 @@ static void test_lists(void) {
     static uint8_t data[N * 5], got[N * 5];
     fill(data, sizeof(data), 3);
     for(int i = 0; i != N; i++) {
-        out[i] = (struct iolist){data + i * 5, 5, i + 1 < N ? &out[i + 1] : NULL, 0};
-        in[i] = (struct iolist){got + i * 5, 5, i + 1 < N ? &in[i + 1] : NULL, 0};
+        int more = i + 1 < N;
+        out[i] = (struct iolist){data + i * 5, 5, more ? &out[i + 1] : NULL, 0};
+        in[i] = (struct iolist){got + i * 5, 5, more ? &in[i + 1] : NULL, 0};
     }
     in[7].iol_base = NULL;  /* skipped */
     in[8].iol_len = 0;      /* empty */
@@ -259,6 +260,10 @@ static void test_deadlines(void) {
     errno_assert(bsend(c, "0123456789", 10, 0) == 0);
     msleep(now() + 20);
     errno_assert(brecv(s, buf, 10, 0) == 0);
+    assert_err(brecv(s, buf, 10, 0), ETIMEDOUT);
+    errno_assert(bsend(c, "0123456789", 10, 0) == 0);
+    msleep(now() + 20);
+    errno_assert(brecv(s, buf, 10, now() - 1000) == 0);
     /* A timeout in the middle of a message breaks the receive side. */
     errno_assert(bsend(c, "01234", 5, 0) == 0);
     assert_err(brecv(s, buf, 10, now() + 30), ETIMEDOUT);

@@ -141,6 +141,12 @@ static void dill__fd_placefd(int *pendfd, int rfd, int inbuf) {
     *pendfd = rfd;
 }
 
+/* Whether waiting makes sense: a deadline of 0 or in the past means "only
+   if possible now", so such calls always try the system call instead. */
+static int dill__fd_canwait(int64_t deadline) {
+    return deadline < 0 || (deadline > 0 && deadline > dill_now());
+}
+
 /* Before sleeping: an idle socket keeps no buffer. */
 static int dill__fd_waitin(int fd, struct dill__fdrx *rx, int64_t deadline) {
     if(rx->buf && rx->len == 0) dill__fd_rxfree(rx);
@@ -161,8 +167,7 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
     }
     int rc = 0;
     while(left) {
-        /* Deadline 0 means "if possible now": always try. */
-        if(rx->drained && deadline != 0 &&
+        if(rx->drained && dill__fd_canwait(deadline) &&
            dill__fd_waitin(fd, rx, deadline) < 0) {
             /* EBADF: the socket was closed under us; its memory, rx
                included, may be gone. */
@@ -182,7 +187,7 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
         if(r < 0) {
             if(errno != EAGAIN) {rc = -1; break;}
             rx->drained = 1;
-            if(deadline == 0) {errno = ETIMEDOUT; rc = -1; break;}
+            if(!dill__fd_canwait(deadline)) {errno = ETIMEDOUT; rc = -1; break;}
             continue;
         }
         rx->drained = (size_t)r < ucap + (withbuf ? DILL__RXBUF_SIZE : 0);
@@ -210,7 +215,7 @@ ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, int *pendfd,
         return (ssize_t)n;
     }
     while(1) {
-        if(rx->drained && deadline != 0 &&
+        if(rx->drained && dill__fd_canwait(deadline) &&
            dill__fd_waitin(fd, rx, deadline) < 0) {
             if(errno == EBADF) return -1;
             break;
@@ -228,7 +233,7 @@ ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, int *pendfd,
         }
         if(errno != EAGAIN) break;
         rx->drained = 1;
-        if(deadline == 0) {errno = ETIMEDOUT; break;}
+        if(!dill__fd_canwait(deadline)) {errno = ETIMEDOUT; break;}
     }
     int err = errno;
     if(rx->buf && rx->len == 0) dill__fd_rxfree(rx);
@@ -245,7 +250,8 @@ int dill__fd_sendl(int fd, struct dill_iolist *first, int64_t deadline,
        wait for room before trying again rather than fail with EAGAIN. */
     int full = 0;
     while(left) {
-        if(full && deadline != 0 && dill_fdout(fd, deadline) < 0) return -1;
+        if(full && dill__fd_canwait(deadline) && dill_fdout(fd, deadline) < 0)
+            return -1;
         struct iovec iov[DILL__IOV_MAX];
         size_t cap;
         struct msghdr msg;
@@ -256,7 +262,7 @@ int dill__fd_sendl(int fd, struct dill_iolist *first, int64_t deadline,
         if(r < 0) {
             if(errno == EINTR) continue;
             if(errno == EAGAIN || errno == EWOULDBLOCK) {
-                if(deadline == 0) {errno = ETIMEDOUT; return -1;}
+                if(!dill__fd_canwait(deadline)) {errno = ETIMEDOUT; return -1;}
                 full = 1;
                 continue;
             }

@@ -104,7 +104,8 @@ static int dill__ipaddr_args(const void *addr, int port, int *mode) {
     return 0;
 }
 
-static void dill__ipaddr_v4(struct dill_ipaddr *addr, const void *in, int port) {
+static void dill__ipaddr_v4(struct dill_ipaddr *addr, const void *in,
+    int port) {
     struct dill__ipa *a = DILL__IPA(addr);
     memset(addr, 0, sizeof(*addr));
     a->u.sin.sin_family = AF_INET;
@@ -338,7 +339,8 @@ static int dill__dns_step(ares_channel ch, struct dill__dns *d,
     int n = d->nfds;
     for(int i = 0; i != n; i++) {
         p[i].fd = d->fds[i].fd;
-        p[i].events = (d->fds[i].rd ? POLLIN : 0) | (d->fds[i].wr ? POLLOUT : 0);
+        p[i].events = (short)((d->fds[i].rd ? POLLIN : 0) |
+            (d->fds[i].wr ? POLLOUT : 0));
         p[i].revents = 0;
     }
     if(n && poll(p, n, 0) > 0) {
