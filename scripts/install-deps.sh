@@ -2,7 +2,8 @@
 # Installs what the build and the test suite need on Debian 12.
 # Run as root it installs what is missing; otherwise it prints the apt-get line.
 PKGS="cmake make gcc clang pkg-config libssl-dev openssl zlib1g-dev libc-ares-dev
-      valgrind python3 python3-websockets nodejs node-ws nginx-light"
+      valgrind python3 python3-websockets nodejs node-ws nginx-light
+      binutils groff-base"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
