@@ -1,0 +1,77 @@
+/* Shared machinery for non-blocking stream socket fds: buffered receive,
+   gathered send, waiting through the scheduler, errno mapping. */
+
+#ifndef DILL_NET_FD_H
+#define DILL_NET_FD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "libdill.h"
+
+/* Size of the per-socket receive buffer.  Reads of at least this many
+   bytes bypass it and land straight in the caller's memory. */
+#define DILL__RXBUF_SIZE 8192
+
+/* Receive buffer of one socket.  buf is allocated on first need and freed
+   whenever it is empty and the socket is about to wait (idle sockets hold
+   no buffer).  Bytes pos..pos+len are buffered, not yet delivered.
+   drained is set when the last read found the kernel queue empty (it
+   returned less than it could take): the next read then waits for
+   readiness first instead of trying and failing with EAGAIN, which saves
+   a system call per message in request/response traffic. */
+struct dill__fdrx {
+    uint8_t *buf;
+    uint16_t pos;
+    uint16_t len;
+    uint8_t drained;
+};
+
+/* Makes fd non-blocking and close-on-exec.  Returns 0 or -1 (errno). */
+int dill__fd_unblock(int fd);
+
+/* Forgets fd in the scheduler and closes it, keeping errno. */
+void dill__fd_close(int fd);
+
+/* Frees the buffer (buffered bytes are dropped). */
+void dill__fd_rxfree(struct dill__fdrx *rx);
+
+/* Sends the whole valid list first..last with as few sendmsg calls as
+   possible (MSG_NOSIGNAL).  *sent (must be 0 on entry) gets the number of
+   bytes handed to the kernel, also on failure.  Errors: ECONNRESET (peer
+   reset or gone), ETIMEDOUT, ECANCELED, EBUSY (another coroutine sends). */
+int dill__fd_sendl(int fd, struct dill_iolist *first, int64_t deadline,
+    size_t *sent);
+
+/* Fills the whole valid list first..last from rx and fd.  When pendfd is
+   not NULL the socket may carry file descriptors (AF_UNIX): see
+   dill__fd_recvfd.  *got (must be 0 on entry) gets the number of bytes
+   taken from the stream, also on failure.  Errors: EPIPE (peer closed),
+   ECONNRESET, ETIMEDOUT, ECANCELED, EBUSY, ENOMEM. */
+int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
+    struct dill_iolist *first, int64_t deadline, size_t *got);
+
+/* Receives between 1 and len bytes; returns the count or -1 (errors as for
+   dill__fd_recvl). */
+ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, int *pendfd,
+    void *buf, size_t len, int64_t deadline);
+
+/* Sends one marker byte carrying file descriptor sfd (SCM_RIGHTS).
+   Errors as for dill__fd_sendl. */
+int dill__fd_sendfd(int fd, int sfd, int64_t deadline);
+
+/* Receives the marker byte sent by dill__fd_sendfd and returns the
+   descriptor (close-on-exec).  A descriptor arrives together with the last
+   byte of one read; it is kept in *pendfd while that byte sits in rx and is
+   closed if the byte is consumed as ordinary data.  Errors: EPROTO (the
+   next byte carries no descriptor; nothing is consumed), plus those of
+   dill__fd_recvl. */
+int dill__fd_recvfd(int fd, struct dill__fdrx *rx, int *pendfd,
+    int64_t deadline);
+
+/* Reads and discards everything until the peer closes (returns 0) or an
+   error: ECONNRESET, ETIMEDOUT, ECANCELED. */
+int dill__fd_drain(int fd, struct dill__fdrx *rx, int64_t deadline);
+
+#endif
