@@ -6,6 +6,7 @@
 #ifndef DILL_TESTS_WSDRIVE_H
 #define DILL_TESTS_WSDRIVE_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
