@@ -389,6 +389,57 @@ static void randomized(void) {
     }
 }
 
+/* Long inputs are validated as two interleaved halves cut at a character
+   start near the middle: damage around the cut, and characters spanning
+   it, must be judged exactly as elsewhere. */
+static void around_the_middle(void) {
+    static const uint8_t bad[] = {0x80, 0xBF, 0xC0, 0xC2, 0xE0, 0xED, 0xF0,
+        0xF4, 0xF5, 0xFF, 'a'};
+    uint8_t buf[2100];
+    for(int round = 0; round != 300; round++) {
+        size_t n = 0, want = 256 + rnd() % 1800;
+        while(n + 4 < want) {
+            uint32_t cp = (uint32_t)(rnd() % (rnd() % 3 ? 0x800 : 0x110000));
+            if(cp >= 0xD800 && cp <= 0xDFFF) continue;
+            n += encode(cp, natural_len(cp), buf + n);
+        }
+        assert(whole(buf, n) == 1);
+        for(size_t i = n / 2 - 8; i != n / 2 + 8; i++) {
+            uint8_t old = buf[i];
+            for(size_t k = 0; k != sizeof(bad); k++) {
+                buf[i] = bad[k];
+                check(buf, n);
+            }
+            /* Truncate the text right there, too. */
+            check(buf, i);
+            buf[i] = old;
+        }
+    }
+    /* A character left open and followed by ASCII runs long enough for
+       the fast path: the continuation bytes arriving later must not
+       complete it. */
+    for(size_t j = 0; j != 600; j += (j > 40 && j < 250) ? 13 : 1) {
+        for(size_t gap = 14; gap != 40; gap++) {
+            memset(buf, 'a', 650);
+            buf[j] = 0xE2;
+            buf[j + 1 + gap] = 0x82;
+            buf[j + 2 + gap] = 0xAC;
+            check(buf, 650);
+            size_t f;
+            assert(dfa_utf8(buf, 650, &f) == -1 && f == j + 1);
+        }
+    }
+    /* Continuation runs at the cut longer than any character allows. */
+    memset(buf, 'x', 600);
+    for(size_t run = 1; run != 8; run++) {
+        for(size_t at = 290; at != 310; at++) {
+            memset(buf + at, 0x80, run);
+            check(buf, 600);
+            memset(buf + at, 'x', run);
+        }
+    }
+}
+
 int main(void) {
     const char *seed = getenv("DILL_TEST_SEED");
     if(seed) rng_state = strtoull(seed, NULL, 0) | 1;
@@ -400,5 +451,6 @@ int main(void) {
     kuhn_cases();
     every_code_point();
     randomized();
+    around_the_middle();
     return 0;
 }

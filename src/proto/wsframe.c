@@ -124,28 +124,62 @@ size_t dill__ws_build_header(uint8_t out[DILL__WS_HDR_MAX], int fin,
 /*  Masking                                                                   */
 /******************************************************************************/
 
+/* Rotates a key held as a 32-bit word (in memory byte order) so that
+   its first byte becomes the one at position by (0..3).  Kept in a
+   register: building the key byte by byte in memory and reading it back
+   as a word would stall on store forwarding, which dominates short
+   payloads. */
+static inline uint32_t dill__ws_rotkey(uint32_t k, size_t by) {
+    unsigned r = (unsigned)(by & 3) * 8;
+    if(!r) return k;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (k >> r) | (k << (32 - r));
+#else
+    return (k << r) | (k >> (32 - r));
+#endif
+}
+
+/* XORs the n (< 8) bytes at s with the key word k, into d. */
+static inline void dill__ws_mask_tail(uint8_t *d, const uint8_t *s,
+      size_t n, uint32_t k) {
+    if(n >= 4) {
+        uint32_t w;
+        memcpy(&w, s, 4);
+        w ^= k;
+        memcpy(d, &w, 4);
+        d += 4;
+        s += 4;
+        n -= 4;
+    }
+    uint8_t kb[4];
+    memcpy(kb, &k, 4);
+    for(size_t i = 0; i != n; i++) d[i] = s[i] ^ kb[i];
+}
+
 void dill__ws_mask(void *dst, const void *src, size_t n,
       const uint8_t key[4], size_t offset) {
     uint8_t *d = dst;
     const uint8_t *s = src;
-    /* k is the key rotated so that k[0] applies to s[0]. */
-    uint8_t k[4];
-    for(int i = 0; i != 4; i++) k[i] = key[(offset + i) & 3];
+    /* k is the key rotated so that its first byte applies to s[0]; every
+       step below is a multiple of 4 bytes, which keeps it in phase. */
+    uint32_t k;
+    memcpy(&k, key, 4);
+    k = dill__ws_rotkey(k, offset);
 #if defined DILL_WS_SSE2
-    if(n >= 64) {
+    if(n >= 128) {
         /* Align the stores; loads stay unaligned (dst and src may differ
            in alignment). */
         size_t head = (16 - ((uintptr_t)d & 15)) & 15;
-        for(size_t i = 0; i != head; i++) d[i] = s[i] ^ k[i & 3];
-        d += head;
-        s += head;
-        n -= head;
-        uint8_t r[4];
-        for(int i = 0; i != 4; i++) r[i] = k[(head + i) & 3];
-        memcpy(k, r, 4);
-        uint32_t k32;
-        memcpy(&k32, k, 4);
-        __m128i kv = _mm_set1_epi32((int)k32);
+        if(head) {
+            uint8_t kb[4];
+            memcpy(kb, &k, 4);
+            for(size_t i = 0; i != head; i++) d[i] = s[i] ^ kb[i & 3];
+            d += head;
+            s += head;
+            n -= head;
+            k = dill__ws_rotkey(k, head);
+        }
+        __m128i kv = _mm_set1_epi32((int)k);
         while(n >= 64) {
             __m128i a = _mm_loadu_si128((const __m128i*)s);
             __m128i b = _mm_loadu_si128((const __m128i*)(s + 16));
@@ -161,23 +195,18 @@ void dill__ws_mask(void *dst, const void *src, size_t n,
         }
     }
     if(n >= 16) {
-        uint32_t k32;
-        memcpy(&k32, k, 4);
-        __m128i kv = _mm_set1_epi32((int)k32);
-        while(n >= 16) {
+        __m128i kv = _mm_set1_epi32((int)k);
+        do {
             __m128i a = _mm_loadu_si128((const __m128i*)s);
             _mm_storeu_si128((__m128i*)d, _mm_xor_si128(a, kv));
             d += 16;
             s += 16;
             n -= 16;
-        }
+        } while(n >= 16);
     }
 #endif
-    /* Words of 8 (the whole loop on targets without SSE2).  Every step
-       is a multiple of 4 bytes, so k stays in phase. */
-    uint32_t k32;
-    memcpy(&k32, k, 4);
-    uint64_t k64 = (uint64_t)k32 << 32 | k32;
+    /* Words of 8 (the whole loop on targets without SSE2). */
+    uint64_t k64 = (uint64_t)k << 32 | k;
     while(n >= 8) {
         uint64_t w;
         memcpy(&w, s, 8);
@@ -187,7 +216,7 @@ void dill__ws_mask(void *dst, const void *src, size_t n,
         s += 8;
         n -= 8;
     }
-    for(size_t i = 0; i != n; i++) d[i] = s[i] ^ k[i & 3];
+    dill__ws_mask_tail(d, s, n, k);
 }
 
 size_t dill__ws_build_frame(uint8_t *out, int fin, int opcode, int rsv,

@@ -107,31 +107,97 @@ static const uint8_t *dill__utf8_skip_ascii(const uint8_t *p,
     return p;
 }
 
+/* Only the low 6 bits of a state are meaningful.  Masking the shift count
+   with 63 is free on x86 (the instruction masks it anyway) and lets the
+   loops skip clearing the garbage high bits at every step. */
+#define STEP(s, byte) ((s) = dill__utf8_rows[(byte)] >> ((s) & 63))
+
+/* Single stream: runs the DFA from state s over [p, end), skipping ASCII
+   runs while at a character boundary.  Returns the final state. */
+static uint64_t dill__utf8_run(uint64_t s, const uint8_t *p,
+      const uint8_t *end) {
+    while(p < end) {
+        if((s & 63) == ACC) {
+            p = dill__utf8_skip_ascii(p, end);
+            if(p == end) break;
+        }
+        if(end - p >= DILL_UTF8_BLOCK) {
+#pragma GCC unroll 32
+            for(int i = 0; i != DILL_UTF8_BLOCK; i++) STEP(s, p[i]);
+            p += DILL_UTF8_BLOCK;
+        }
+        else {
+            while(p < end) STEP(s, *p++);
+        }
+        if((s & 63) == REJ) break;
+    }
+    return s & 63;
+}
+
+static int dill__utf8_ascii16(const uint8_t *p) {
+#if defined DILL_UTF8_SSE2
+    return !_mm_movemask_epi8(_mm_loadu_si128((const __m128i*)p));
+#else
+    uint64_t a, b;
+    memcpy(&a, p, 8);
+    memcpy(&b, p + 8, 8);
+    return !((a | b) & 0x8080808080808080ull);
+#endif
+}
+
+/* Two streams: a single DFA is bound by the latency of one shift per
+   byte, so long inputs are cut in two at a character start and both
+   halves run interleaved.  The first half must then end on a boundary:
+   the byte at the cut is not a continuation byte, so a character left
+   open before it could never be completed.  Returns the final state. */
+static uint64_t dill__utf8_run2(uint64_t s, const uint8_t *p,
+      const uint8_t *end) {
+    const uint8_t *mid = p + (end - p) / 2;
+    /* A valid text has at most 3 continuation bytes in a row; should the
+       cut still land on one, the second stream rejects it at once. */
+    for(int i = 0; i != 3 && (*mid & 0xC0) == 0x80; i++) mid++;
+    const uint8_t *a = p, *b = mid;
+    uint64_t t = ACC;
+    while(mid - a >= 16 && end - b >= 16) {
+        int skip_a = (s & 63) == ACC && dill__utf8_ascii16(a);
+        int skip_b = (t & 63) == ACC && dill__utf8_ascii16(b);
+        if(!skip_a && !skip_b) {
+#pragma GCC unroll 16
+            for(int i = 0; i != 16; i++) {
+                STEP(s, a[i]);
+                STEP(t, b[i]);
+            }
+        }
+        else if(!skip_a) {
+            for(int i = 0; i != 16; i++) STEP(s, a[i]);
+        }
+        else if(!skip_b) {
+            for(int i = 0; i != 16; i++) STEP(t, b[i]);
+        }
+        a += 16;
+        b += 16;
+        if((s & 63) == REJ || (t & 63) == REJ) return REJ;
+    }
+    if(dill__utf8_run(s, a, mid) != ACC) return REJ;
+    return dill__utf8_run(t, b, end);
+}
+
+/* Below this size the second stream does not pay for its setup. */
+#define DILL_UTF8_TWO_STREAMS 256
+
 void dill__utf8_init(struct dill__utf8 *u) {
     u->state = ACC;
 }
 
 int dill__utf8_feed(struct dill__utf8 *u, const void *buf, size_t n) {
     const uint8_t *p = buf;
-    const uint8_t *end = p + n;
-    /* Only the low 6 bits of s are meaningful.  Masking the shift count
-       with 63 is free on x86 (the instruction masks it anyway) and lets
-       the loop skip clearing the garbage high bits at every step. */
-    uint64_t s = u->state;
-    if(s == REJ) return -1;
+    if(u->state == REJ) return -1;
     if(n == 0) return 0;
-    while(p < end) {
-        if((s & 63) == ACC) {
-            p = dill__utf8_skip_ascii(p, end);
-            if(p == end) break;
-        }
-        const uint8_t *stop = end - p > DILL_UTF8_BLOCK ?
-            p + DILL_UTF8_BLOCK : end;
-        while(p < stop) s = dill__utf8_rows[*p++] >> (s & 63);
-        if((s & 63) == REJ) break;
-    }
-    u->state = (uint32_t)(s & 63);
-    return u->state == REJ ? -1 : 0;
+    uint64_t s = u->state;
+    if(n >= DILL_UTF8_TWO_STREAMS) s = dill__utf8_run2(s, p, p + n);
+    else s = dill__utf8_run(s, p, p + n);
+    u->state = (uint32_t)s;
+    return s == REJ ? -1 : 0;
 }
 
 int dill__utf8_complete(const struct dill__utf8 *u) {
