@@ -215,6 +215,7 @@ static void headers(void) {
                         size_t want = 2 + (lens[li] < 126 ? 0 :
                             lens[li] <= 0xFFFF ? 2 : 8) + (m ? 4 : 0);
                         assert(n == want);
+                        assert(dill__ws_header_len(b[1]) == n);
                         struct dill__ws_hdr h;
                         /* Every proper prefix asks for more. */
                         for(size_t k = 0; k != n; k++)

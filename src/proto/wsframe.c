@@ -14,6 +14,12 @@
 /*  Headers                                                                   */
 /******************************************************************************/
 
+size_t dill__ws_header_len(uint8_t second) {
+    unsigned len7 = second & 0x7F;
+    size_t extlen = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
+    return 2 + extlen + ((second & 0x80) ? 4 : 0);
+}
+
 int dill__ws_parse_header(const uint8_t *buf, size_t n,
       struct dill__ws_hdr *h) {
     if(n < 2) return 0;
@@ -23,7 +29,7 @@ int dill__ws_parse_header(const uint8_t *buf, size_t n,
        soon as its first byte is there rather than waiting for the rest. */
     if(len7 == 127 && n >= 3 && (buf[2] & 0x80)) return -EPROTO;
     size_t extlen = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
-    size_t hlen = 2 + extlen + (masked ? 4 : 0);
+    size_t hlen = dill__ws_header_len(buf[1]);
     if(n < hlen) return 0;
     uint64_t len = len7;
     int minimal = 1;

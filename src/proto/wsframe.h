@@ -3,6 +3,7 @@
    Pure functions over memory buffers; nothing here reads or writes a
    socket, allocates or blocks.  Pieces, from low level to high level:
 
+     dill__ws_header_len     header length from its second byte
      dill__ws_parse_header   bytes -> struct dill__ws_hdr
      dill__ws_check          hdr + per-connection rules -> 0 or close code
      dill__ws_mask           XOR payload bytes with the masking key
@@ -18,7 +19,8 @@
    until it has consumed everything; it reports headers, unmasked payload
    chunks, frame ends and errors (with the close code to fail with).
    Callers that prefer to read headers and payloads separately (for example
-   payload straight into the user's buffer) use dill__ws_parse_header,
+   2 header bytes, then dill__ws_header_len - 2 more, then the payload
+   straight into the user's buffer) use dill__ws_parse_header,
    dill__ws_check and dill__ws_mask directly.
 
    Send side: dill__ws_build_header gives the header bytes for one writev
@@ -89,6 +91,11 @@ struct dill__ws_hdr {
     uint8_t key[4]; /* masking key (zeros when !masked) */
     uint64_t len; /* payload length */
 };
+
+/* Returns the length (2..14) of a frame header from its second byte
+   (MASK bit and 7-bit length), for callers that read a header with exact
+   reads: first 2 bytes, then the rest. */
+size_t dill__ws_header_len(uint8_t second);
 
 /* Parses a frame header from the first n bytes of buf.  Returns the header
    length (2..14) once buf holds the whole header, 0 when more bytes are
