@@ -74,7 +74,8 @@ static void reference(const struct wsd_cfg *cfg, const uint8_t *in,
             error = 1007;
             break;
         }
-        WSD_CHECK(f->len <= avail && !memcmp(f->data, pl, f->len));
+        WSD_CHECK(f->len <= avail &&
+            (f->len == 0 || !memcmp(f->data, pl, f->len)));
         if(avail < h.len) break;
         WSD_CHECK(f->len == avail);
         if(!ctl && h.fin && uon && !dill__utf8_complete(&u)) {
