@@ -5,14 +5,17 @@
    offset, so one step is a table load and a shift:
        state = row[byte] >> state
    The chain of dependent operations per byte is a single shift, which
-   keeps multi-byte text fast.  Runs of ASCII at a character boundary are
-   skipped 16 bytes at a time (SSE2) or 8 at a time (plain 64-bit words). */
+   keeps multi-byte text fast; inputs of 256 bytes or more are cut in two
+   and both halves run interleaved, which hides that latency.  Runs of
+   ASCII at a character boundary are skipped 16 bytes at a time (SSE2) or
+   8 at a time (plain 64-bit words; define DILL_NO_SIMD to test that path
+   on x86-64). */
 
 #include <string.h>
 
 #include "utf8.h"
 
-#if defined __x86_64__ || defined __SSE2__
+#if (defined __x86_64__ || defined __SSE2__) && !defined DILL_NO_SIMD
 #include <emmintrin.h>
 #define DILL_UTF8_SSE2 1
 #endif
