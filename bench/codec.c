@@ -1,6 +1,8 @@
 /* Codec micro-benchmarks: WebSocket masking and UTF-8 validation, each
    compared in the same run with a naive byte-by-byte loop (compiled with
-   auto-vectorization disabled, so it really is byte by byte).
+   auto-vectorization disabled, so it really is byte by byte).  Buffers are
+   64 KiB and stay in cache; figures are best of 3, in GB/s of thread CPU
+   time.
 
    Usage: bench_codec [seconds per measurement, default 0.3] */
 
@@ -22,9 +24,11 @@
 
 #define BARRIER() __asm__ volatile("" ::: "memory")
 
+/* CPU time of this thread: the machine may be shared, and time spent
+   descheduled says nothing about the code. */
 static double now_s(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 

@@ -196,9 +196,12 @@ int dill__utf8_feed(struct dill__utf8 *u, const void *buf, size_t n) {
     const uint8_t *p = buf;
     if(u->state == REJ) return -1;
     if(n == 0) return 0;
+    const uint8_t *end = p + n;
     uint64_t s = u->state;
-    if(n >= DILL_UTF8_TWO_STREAMS) s = dill__utf8_run2(s, p, p + n);
-    else s = dill__utf8_run(s, p, p + n);
+    /* Leading ASCII goes at full speed before any splitting. */
+    if(s == ACC) p = dill__utf8_skip_ascii(p, end);
+    if(end - p >= DILL_UTF8_TWO_STREAMS) s = dill__utf8_run2(s, p, end);
+    else s = dill__utf8_run(s, p, end);
     u->state = (uint32_t)s;
     return s == REJ ? -1 : 0;
 }
