@@ -1,0 +1,157 @@
+# Shared by tests/interop_*.sh (sourced, not run).  Starts peers with
+# bounded waits, records their output under $work, kills every child on
+# exit, and counts failed checks.
+#
+# Environment: DILL_TEST_SRCDIR (source tree), DILL_TEST_BINDIR (build tree
+# holding peers/ws_echo_server and peers/ws_client).
+
+src=${DILL_TEST_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+bin=${DILL_TEST_BINDIR:-$src/build}
+peers=$bin/peers
+idir=$src/tests/interop
+# Debian's interpreter: its python3-websockets is not visible to others
+# (e.g. a pyenv python3 first on PATH).
+PY=/usr/bin/python3
+export NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}
+# Let ASan-built peers report leaks and errors as failures.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dill-interop.XXXXXX")
+pids=()
+failures=0
+name=$(basename "$0" .sh)
+
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do
+        kill -TERM -- "$p" 2>/dev/null || true
+    done
+    for p in "${pids[@]}"; do
+        wait_exit "$p" 3 || kill -KILL -- "$p" 2>/dev/null || true
+    done
+    if [ "$failures" -ne 0 ] || [ -n "${DILL_INTEROP_KEEP:-}" ]; then
+        echo "$name: logs kept in $work"
+    else
+        rm -rf "$work"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+skip() {
+    echo "$name: SKIP: $*"
+    exit 77
+}
+
+need() {
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || skip "$c is not installed"
+    done
+}
+
+need_peers() {
+    [ -x "$peers/ws_echo_server" ] && [ -x "$peers/ws_client" ] \
+        || skip "peer programs not built in $peers"
+}
+
+fail() {
+    echo "$name: FAIL: $*"
+    failures=$((failures + 1))
+}
+
+# wait_exit PID SECONDS: waits for a child to exit, at most SECONDS.
+# Returns 0 if it exited (its status is not checked here).
+wait_exit() {
+    local pid=$1 deadline=$((SECONDS + $2))
+    while kill -0 "$pid" 2>/dev/null; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+    wait "$pid" 2>/dev/null || true
+    return 0
+}
+
+# start_server LOGNAME COMMAND...: runs a server in the background (with
+# its own lifetime limit in COMMAND) and waits up to 15 s for its
+# "PORT <n>" line; sets $PORT and $SERVER_PID.
+start_server() {
+    local log=$work/$1.log
+    shift
+    "$@" >"$log" 2>"$log.err" &
+    SERVER_PID=$!
+    pids+=("$SERVER_PID")
+    local deadline=$((SECONDS + 15))
+    PORT=
+    while [ -z "$PORT" ]; do
+        PORT=$(sed -n 's/^PORT \([0-9][0-9]*\)$/\1/p' "$log" | head -n1)
+        [ -n "$PORT" ] && break
+        if ! kill -0 "$SERVER_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]
+        then
+            echo "$name: server $* did not start:"
+            cat "$log" "$log.err"
+            exit 1
+        fi
+        sleep 0.1
+    done
+}
+
+# stop_server LOGNAME: waits up to 20 s for the current server to finish
+# its connections and exit, then shows its diagnostics on failure.
+stop_server() {
+    if ! wait_exit "$SERVER_PID" 20; then
+        fail "server $1 did not exit"
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [ -s "$work/$1.log.err" ]; then
+        echo "--- $1 stderr:"
+        cat "$work/$1.log.err"
+    fi
+}
+
+# run LOGNAME SECONDS COMMAND...: runs a client with a time limit; its
+# output goes to $work/LOGNAME.out; sets $RC.
+run() {
+    local out=$work/$1.out secs=$2
+    shift 2
+    RC=0
+    timeout -k 3 "$secs" "$@" >"$out" 2>&1 </dev/null || RC=$?
+}
+
+# has FILE REGEX: FILE has a line matching the extended REGEX.
+has() {
+    grep -Eq -- "$2" "$1"
+}
+
+# expect_pass LOGNAME [REGEX...]: the client passed and printed each REGEX.
+expect_pass() {
+    local out=$work/$1.out ok=1 re
+    shift
+    [ "$RC" -eq 0 ] && has "$out" '^RESULT PASS$' || ok=0
+    for re in "$@"; do has "$out" "$re" || ok=0; done
+    if [ "$ok" -eq 1 ]; then
+        echo "ok   $(basename "$out" .out)"
+    else
+        fail "$(basename "$out" .out) (exit $RC; wanted: $*)"
+        tail -n 20 "$out"
+    fi
+}
+
+# expect_log LOGNAME REGEX DESCRIPTION: a server log has the line.
+expect_log() {
+    if has "$work/$1.log" "$2"; then
+        echo "ok   $3"
+    else
+        fail "$3: no line /$2/ in $1 log:"
+        cat "$work/$1.log"
+    fi
+}
+
+finish() {
+    if [ "$failures" -ne 0 ]; then
+        echo "$name: $failures check(s) failed"
+        exit 1
+    fi
+    echo "$name: all checks passed"
+    exit 0
+}
