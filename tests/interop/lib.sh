@@ -18,11 +18,16 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dill-interop.XXXXXX")
 pids=()
+pgroups=()  # process groups started with setsid (browsers)
 failures=0
 name=$(basename "$0" .sh)
 
 cleanup() {
     local p
+    for p in "${pgroups[@]}"; do
+        kill -TERM -- "-$p" 2>/dev/null || true
+        wait_exit "$p" 5 || kill -KILL -- "-$p" 2>/dev/null || true
+    done
     for p in "${pids[@]}"; do
         kill -TERM -- "$p" 2>/dev/null || true
     done
