@@ -83,13 +83,17 @@ wait_exit() {
 start_server() {
     local log=$work/$1.log
     shift
+    # Created here: the child opens it only after the fork, and a read of a
+    # missing file must not end the script (set -e).
+    : >"$log"
     "$@" >"$log" 2>"$log.err" &
     SERVER_PID=$!
     pids+=("$SERVER_PID")
     local deadline=$((SECONDS + 15))
     PORT=
     while [ -z "$PORT" ]; do
-        PORT=$(sed -n 's/^PORT \([0-9][0-9]*\)$/\1/p' "$log" | head -n1)
+        PORT=$(sed -n 's/^PORT \([0-9][0-9]*\)$/\1/p' "$log" | head -n1) \
+            || PORT=
         [ -n "$PORT" ] && break
         if ! kill -0 "$SERVER_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]
         then
