@@ -14,7 +14,10 @@ idir=$src/tests/interop
 PY=/usr/bin/python3
 export NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}
 # Let ASan-built peers report leaks and errors as failures.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+# A distinct exit status, so that an expected failure (status 1) of a peer
+# cannot hide a sanitizer report; finish() also scans every log for them.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=66}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dill-interop.XXXXXX")
 pids=()
@@ -124,7 +127,10 @@ run() {
     local out=$work/$1.out secs=$2
     shift 2
     RC=0
+    local t0=$EPOCHREALTIME
     timeout -k 3 "$secs" "$@" >"$out" 2>&1 </dev/null || RC=$?
+    ELAPSED=$(awk -v a="$t0" -v b="$EPOCHREALTIME" \
+        'BEGIN { printf "%.1fs", b - a }')
 }
 
 # has FILE REGEX: FILE has a line matching the extended REGEX.
@@ -139,7 +145,7 @@ expect_pass() {
     [ "$RC" -eq 0 ] && has "$out" '^RESULT PASS$' || ok=0
     for re in "$@"; do has "$out" "$re" || ok=0; done
     if [ "$ok" -eq 1 ]; then
-        echo "ok   $(basename "$out" .out)"
+        echo "ok   $(basename "$out" .out) ($ELAPSED)"
     else
         fail "$(basename "$out" .out) (exit $RC; wanted: $*)"
         tail -n 20 "$out"
@@ -157,6 +163,14 @@ expect_log() {
 }
 
 finish() {
+    local f
+    for f in "$work"/*.out "$work"/*.log "$work"/*.err; do
+        [ -e "$f" ] || continue
+        if grep -Eq 'Sanitizer|runtime error:' "$f"; then
+            fail "sanitizer report in $(basename "$f"):"
+            grep -E -A30 'Sanitizer|runtime error:' "$f" | head -n 60
+        fi
+    done
     if [ "$failures" -ne 0 ]; then
         echo "$name: $failures check(s) failed"
         exit 1

@@ -46,6 +46,13 @@ def payload(is_text, size, seq):
     rnd = random.Random(seq)
     if not is_text:
         return rnd.randbytes(size)
+    # A block of random characters repeated, then a tail: fast for 16 MiB.
+    block = _text(rnd, min(size, 4096))
+    reps = size // 4096 if size > 4096 else 0
+    return block * reps + _text(rnd, size - 4096 * reps) if reps else block
+
+
+def _text(rnd, size):
     out, used = [], 0
     while used < size:
         c = _CHARS[rnd.randrange(len(_CHARS))]
