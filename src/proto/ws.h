@@ -79,6 +79,10 @@ struct dill__ws {
        is open; dataq for new messages, which wait until it ends. */
     struct dill__list ctlq;
     struct dill__list dataq;
+    /* Set by the running receiving call to a flag on its stack, which
+       closing the handle clears: after yielding (dill__busy) the call
+       learns whether the object still exists. */
+    int *rxalive;
     int u;                         /* handle of the underlying socket */
     int rerr;                      /* receiving fails with this, if set */
     int serr;                      /* sending fails with this, if set */
