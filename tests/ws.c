@@ -744,6 +744,135 @@ static void test_close_waiters(void) {
     errno_assert(hclose(s) == 0);
 }
 
+/* A user-defined bytestream socket without partial reads: the WebSocket
+   layer falls back to exact reads. */
+struct plain {
+    struct hvfs hvfs;
+    struct bsock_vfs bvfs;
+    int u;
+};
+
+static void *plain_query(struct hvfs *vfs, const void *type) {
+    struct plain *p = (struct plain*)vfs;
+    if(type == bsock_type) return &p->bvfs;
+    errno = ENOTSUP;
+    return NULL;
+}
+
+static void plain_close(struct hvfs *vfs) {
+    struct plain *p = (struct plain*)vfs;
+    hclose(p->u);
+    free(p);
+}
+
+static int plain_bsendl(struct bsock_vfs *vfs, struct iolist *first,
+      struct iolist *last, int64_t deadline) {
+    struct plain *p = (struct plain*)((char*)vfs - offsetof(struct plain,
+        bvfs));
+    return bsendl(p->u, first, last, deadline);
+}
+
+static int plain_brecvl(struct bsock_vfs *vfs, struct iolist *first,
+      struct iolist *last, int64_t deadline) {
+    struct plain *p = (struct plain*)((char*)vfs - offsetof(struct plain,
+        bvfs));
+    return brecvl(p->u, first, last, deadline);
+}
+
+static int plain_wrap(int u) {
+    struct plain *p = malloc(sizeof(*p));
+    assert(p);
+    p->hvfs.query = plain_query;
+    p->hvfs.close = plain_close;
+    p->bvfs.bsendl = plain_bsendl;
+    p->bvfs.brecvl = plain_brecvl;
+    p->u = u;
+    int h = hmake(&p->hvfs);
+    errno_assert(h >= 0);
+    return h;
+}
+
+coroutine static void plain_server(int s, int ch) {
+    char res[64], host[64];
+    int h = ws_attach_server(s, 0, res, sizeof(res), host, sizeof(host),
+        now() + 2000);
+    errno_assert(h >= 0);
+    assert(strcmp(res, "/plain") == 0);
+    errno_assert(chsend(ch, &h, sizeof(h), -1) == 0);
+}
+
+static void test_fallback(void) {
+    int p[2];
+    errno_assert(ipc_pair(p) == 0);
+    int a = plain_wrap(p[0]), b = plain_wrap(p[1]);
+    int ch[2];
+    errno_assert(chmake(ch) == 0);
+    int cr = go(plain_server(b, ch[1]));
+    int c = ws_attach_client(a, 0, "/plain", "x", now() + 2000);
+    errno_assert(c >= 0);
+    int s;
+    errno_assert(chrecv(ch[0], &s, sizeof(s), now() + 2000) == 0);
+    errno_assert(hclose(cr) == 0);
+    static const size_t sizes[] = {0, 1, 126, 70000, 1 << 20};
+    uint8_t *pat = pattern(1 << 20, 4);
+    uint8_t *buf = malloc(1 << 20);
+    for(size_t i = 0; i != 5; i++) {
+        for(int dir = 0; dir != 2; dir++) {
+            int from = dir ? s : c, to = dir ? c : s;
+            errno_assert(ws_ping(from, "p", 1, -1) == 0);
+            cr = go(sender(from, 0, pat, sizes[i]));
+            int flags;
+            assert(ws_recv(to, &flags, buf, 1 << 20, now() + 5000) ==
+                (ssize_t)sizes[i]);
+            assert(memcmp(buf, pat, sizes[i]) == 0);
+            errno_assert(hclose(cr) == 0);
+        }
+    }
+    errno_assert(ws_send_part(c, WS_TEXT | WS_MORE, "ab", 2, -1) == 0);
+    errno_assert(ws_send_part(c, 0, "c", 1, -1) == 0);
+    int flags;
+    assert(ws_recv(s, &flags, buf, 100, now() + 1000) == 3);
+    assert(flags == WS_TEXT);
+    errno_assert(ws_done(c, 1000, NULL, 0, -1) == 0);
+    assert_err(ws_recv(s, &flags, buf, 100, now() + 1000), EPIPE);
+    assert_err(ws_recv(c, &flags, buf, 100, now() + 1000), EPIPE);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+    errno_assert(hclose(ch[0]) == 0);
+    errno_assert(hclose(ch[1]) == 0);
+    free(buf);
+    free(pat);
+}
+
+coroutine static void blocked_receiver(int s) {
+    uint8_t buf[16];
+    int flags;
+    assert_err(ws_recv(s, &flags, buf, sizeof(buf), now() + 5000), EBADF);
+}
+
+coroutine static void blocked_sender(int s) {
+    static uint8_t big[4 << 20];
+    assert_err(ws_send(s, 0, big, sizeof(big), now() + 5000), EBADF);
+}
+
+/* Closing the handle under blocked calls fails them with EBADF. */
+static void test_close_under(void) {
+    int c, s;
+    wst_pair(0, 0, &c, &s);
+    int r = go(blocked_receiver(c));
+    int w1 = go(blocked_sender(c));
+    int w2 = go(blocked_sender(c));
+    errno_assert(msleep(now() + 50) == 0);
+    errno_assert(hclose(c) == 0);
+    errno_assert(bundle_wait(r, now() + 1000) == 0);
+    errno_assert(bundle_wait(w1, now() + 1000) == 0);
+    errno_assert(bundle_wait(w2, now() + 1000) == 0);
+    errno_assert(hclose(r) == 0);
+    errno_assert(hclose(w1) == 0);
+    errno_assert(hclose(w2) == 0);
+    errno_assert(hclose(s) == 0);
+}
+
 int main(void) {
     test_types();
     test_msgsize();
@@ -761,5 +890,7 @@ int main(void) {
     test_options();
     test_keepalive();
     test_close_waiters();
+    test_fallback();
+    test_close_under();
     return 0;
 }

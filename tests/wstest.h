@@ -48,7 +48,7 @@ static void wst_bpair(int tcp, int *a, int *b) {
 /* A connected WebSocket pair: *c client, *s server.  copts may be NULL.
    Returns 0, or -1 with errno from the failing side (server's errno in
    *serr when given). */
-static int wst_pair_opts(int tcp, int cflags, int sflags,
+__attribute__((unused)) static int wst_pair_opts(int tcp, int cflags, int sflags,
       const struct dill_ws_options *copts, int *c, int *s, int *serr) {
     int ch[2];
     errno_assert(chmake(ch) == 0);
@@ -73,7 +73,7 @@ static int wst_pair_opts(int tcp, int cflags, int sflags,
     return 0;
 }
 
-static void wst_pair(int tcp, int flags, int *c, int *s) {
+__attribute__((unused)) static void wst_pair(int tcp, int flags, int *c, int *s) {
     errno_assert(wst_pair_opts(tcp, flags, flags, NULL, c, s, NULL) == 0);
 }
 

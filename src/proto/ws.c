@@ -32,20 +32,37 @@ const void *dill__ws_type = &dill__ws_type_id;
 
 #define DILL__WS_POOL 8
 
-static __thread uint8_t *dill__ws_pool[DILL__WS_POOL];
-static __thread int dill__ws_npool;
+/* Two size classes: DILL__WS_BUFSZ (receive, handshake, small frames) and
+   DILL__WS_BIGSZ (masking scratch for big client frames: fewer, larger
+   writes). */
+struct dill__ws_pool {
+    uint8_t *bufs[DILL__WS_POOL];
+    int n;
+};
 
-uint8_t *dill__ws_buf_get(void) {
-    if(dill__ws_npool) return dill__ws_pool[--dill__ws_npool];
-    uint8_t *b = malloc(DILL__WS_BUFSZ);
+static __thread struct dill__ws_pool dill__ws_pools[2];
+
+static uint8_t *dill__ws_pool_get(int big) {
+    struct dill__ws_pool *p = &dill__ws_pools[big];
+    if(p->n) return p->bufs[--p->n];
+    uint8_t *b = malloc(big ? DILL__WS_BIGSZ : DILL__WS_BUFSZ);
     if(!b) errno = ENOMEM;
     return b;
 }
 
-void dill__ws_buf_put(uint8_t *buf) {
+static void dill__ws_pool_put(int big, uint8_t *buf) {
     if(!buf) return;
-    if(dill__ws_npool < DILL__WS_POOL) dill__ws_pool[dill__ws_npool++] = buf;
+    struct dill__ws_pool *p = &dill__ws_pools[big];
+    if(p->n < DILL__WS_POOL) p->bufs[p->n++] = buf;
     else free(buf);
+}
+
+uint8_t *dill__ws_buf_get(void) {
+    return dill__ws_pool_get(0);
+}
+
+void dill__ws_buf_put(uint8_t *buf) {
+    dill__ws_pool_put(0, buf);
 }
 
 /******************************************************************************/
@@ -70,6 +87,7 @@ static void *dill__ws_query(struct dill_hvfs *vfs, const void *type) {
 static void dill__ws_wake_all(struct dill__ws *self);
 
 static void dill__ws_free(struct dill__ws *self) {
+    if(self->rxalive) *self->rxalive = 0;
     dill__ws_wake_all(self);
     if(self->u >= 0) dill_hclose(self->u);
     if(self->rbuf && self->rbuf != self->st->stage)
@@ -250,7 +268,9 @@ static void dill__ws_gather(uint8_t *dst, struct dill__iolcur *cur, size_t n,
 static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
       size_t hl, const uint8_t *key, struct dill_iolist *first, size_t total,
       int64_t deadline) {
-    uint8_t *scr = dill__ws_buf_get();
+    int big = total + hl > DILL__WS_BUFSZ;
+    size_t cap = big ? DILL__WS_BIGSZ : DILL__WS_BUFSZ;
+    uint8_t *scr = dill__ws_pool_get(big);
     if(!scr) return -1;
     struct dill__iolcur cur = {first, 0};
     if(first) dill__iol_advance(&cur, 0);
@@ -259,7 +279,7 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
     uint64_t off = 0;
     int rc;
     do {
-        size_t n = DILL__WS_BUFSZ - fill;
+        size_t n = cap - fill;
         if(n > total - off) n = total - off;
         dill__ws_gather(scr + fill, &cur, n, key, off);
         off += n;
@@ -267,7 +287,7 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
         rc = dill__ws_wr(self, &io, &io, deadline);
         fill = 0;
     } while(rc == 0 && off < total);
-    dill__ws_buf_put(scr);
+    dill__ws_pool_put(big, scr);
     return rc;
 }
 
@@ -474,6 +494,15 @@ int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
 /******************************************************************************/
 /*  Receiving                                                                 */
 /******************************************************************************/
+
+/* dill__busy for receiving calls: the handle may be closed while the
+   call yields, which then fails with EBADF without touching the object. */
+static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
+    int *alive = self->rxalive;
+    int rc = dill__busy(deadline);
+    if(alive && !*alive) {errno = EBADF; return -1;}
+    return rc;
+}
 
 /* Keepalive step after a read timed out at the keepalive deadline: fail
    when a pong is overdue, else send a ping.  Returns 0 to go on reading. */
@@ -685,7 +714,7 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
                 if(drop && errno == EPIPE && self->rdone) return 1;
                 return -1;
             }
-            return dill__busy(deadline) < 0 ? -1 : 0;
+            return dill__ws_busy(self, deadline) < 0 ? -1 : 0;
         }
         if(!ev->msg_end) return 0;
         st->msgop = 0;
@@ -737,7 +766,10 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
             if(ipos != ilen) continue;
             if(part && c->got) {*more = 1; rc = 1; break;}
             if(direct) {in = self->rbuf; ipos = ilen = 0; direct = 0;}
-            if(reads++ && dill__busy(deadline) < 0) {rc = -1; break;}
+            if(reads++ && dill__ws_busy(self, deadline) < 0) {
+                rc = -1;
+                break;
+            }
             if(dill__ws_fill(self, &c->cur, c->room, capped, &in, &ilen,
                &direct, deadline) < 0) {rc = -1; break;}
             ipos = 0;
@@ -751,6 +783,12 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     else {
         self->rpos = (uint32_t)ipos;
         self->rlen = (uint32_t)ilen;
+    }
+    /* Between calls an empty buffer goes back to the pool. */
+    if(self->rpos == self->rlen && self->rbuf) {
+        if(self->rbuf != st->stage) dill__ws_buf_put(self->rbuf);
+        self->rbuf = NULL;
+        self->rpos = self->rlen = 0;
     }
     if(rc > 0) {
         if(more && !*more) *more = st->msgop ? 1 : 0;
@@ -772,10 +810,12 @@ static ssize_t dill__ws_recvany(struct dill__ws *self, int want, int *type,
     struct dill__ws_rxc c = {{first, 0}, cap, 0, mode, want, 0,
         type ? type : &t};
     if(first) dill__iol_advance(&c.cur, 0);
-    int m = 0;
+    int m = 0, alive = 1;
     self->receiving = 1;
+    self->rxalive = &alive;
     ssize_t r = dill__ws_rx(self, &c, more ? more : &m, deadline);
-    if(r < 0 && errno == EBADF) return -1;
+    if(!alive) return -1;
+    self->rxalive = NULL;
     self->receiving = 0;
     return r;
 }
@@ -868,7 +908,7 @@ static int dill__ws_waiteof(struct dill__ws *self, int64_t deadline) {
             r = self->b->brecvl(self->b, &io, &io, deadline) < 0 ? -1 : 1;
         }
         if(r < 0) return errno == EPIPE ? 0 : -1;
-        if(dill__busy(deadline) < 0) return -1;
+        if(dill__ws_busy(self, deadline) < 0) return -1;
     }
 }
 
@@ -886,18 +926,23 @@ int dill_ws_detach(int s, int status, const void *buf, size_t len,
         else {
             struct dill__ws_rxc c = {{NULL, 0}, 0, 0, DILL__WS_RX_DROP, 0,
                 0, NULL};
-            int t, m = 0;
+            int t, m = 0, alive = 1;
             c.type = &t;
             self->receiving = 1;
+            self->rxalive = &alive;
             ssize_t r = dill__ws_rx(self, &c, &m, deadline);
-            if(r < 0 && errno == EBADF) return -1;
+            if(!alive) return -1;
+            self->rxalive = NULL;
             self->receiving = 0;
             rc = r < 0 ? -1 : 0;
         }
     }
-    if(rc == 0 && !self->server && dill__ws_waiteof(self, deadline) < 0) {
-        if(errno == EBADF) return -1;
-        rc = -1;
+    if(rc == 0 && !self->server) {
+        int alive = 1;
+        self->rxalive = &alive;
+        rc = dill__ws_waiteof(self, deadline);
+        if(!alive) return -1;
+        self->rxalive = NULL;
     }
     if(rc < 0) {
         int err = errno;

@@ -20,6 +20,8 @@
 /* Size of pooled buffers: receive buffer, client masking scratch, and the
    handshake buffer (an HTTP head may use all of it). */
 #define DILL__WS_BUFSZ 16384
+/* Masking scratch for client frames bigger than DILL__WS_BUFSZ. */
+#define DILL__WS_BIGSZ 65536
 /* Payloads at least this big are read straight into the caller's memory. */
 #define DILL__WS_DIRECT_MIN 2048
 /* Default largest message. */
@@ -79,6 +81,10 @@ struct dill__ws {
        is open; dataq for new messages, which wait until it ends. */
     struct dill__list ctlq;
     struct dill__list dataq;
+    /* Set by the running receiving call to a flag on its stack, which
+       closing the handle clears: after yielding (dill__busy) the call
+       learns whether the object still exists. */
+    int *rxalive;
     int u;                         /* handle of the underlying socket */
     int rerr;                      /* receiving fails with this, if set */
     int serr;                      /* sending fails with this, if set */
