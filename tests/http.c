@@ -703,11 +703,13 @@ coroutine void blocked_reader(int h) {
     cancel_err[3] = errno;
 }
 
-coroutine void reader_until_closed(int h, int *err) {
+static int closed_err;
+
+coroutine void reader_until_closed(int h) {
     char a[16], b[16];
     errno = 0;
     int rc = http_recvfield(h, a, sizeof(a), b, sizeof(b), -1);
-    *err = rc == -1 ? errno : 0;
+    closed_err = rc == -1 ? errno : 0;
 }
 
 static void test_cancel_and_close(void) {
@@ -727,13 +729,13 @@ static void test_cancel_and_close(void) {
 
     /* The stack closed under a blocked call. */
     mkhttp(&raw, &h);
-    int err = -1;
-    cr = go(reader_until_closed(h, &err));
+    closed_err = -1;
+    cr = go(reader_until_closed(h));
     errno_assert(cr >= 0);
     errno_assert(msleep(now() + 20) == 0);
     errno_assert(hclose(h) == 0);
     errno_assert(bundle_wait(cr, now() + 1000) == 0);
-    assert(err == EBADF);
+    assert(closed_err == EBADF);
     errno_assert(hclose(cr) == 0);
     errno_assert(hclose(raw) == 0);
 }
