@@ -781,6 +781,87 @@ static void test_hclose_stack(void) {
 }
 
 /******************************************************************************/
+/*  A layer below that has only the public bytestream interface               */
+/******************************************************************************/
+
+/* Forwards to an inner socket; has no partial-read interface, so the HTTP
+   layer reads through brecvl. */
+struct plain {
+    struct hvfs hvfs;
+    struct bsock_vfs bvfs;
+    int inner;
+};
+
+static void *plain_query(struct hvfs *vfs, const void *type) {
+    struct plain *self = (struct plain*)vfs;
+    if(type == bsock_type) return &self->bvfs;
+    errno = ENOTSUP;
+    return NULL;
+}
+
+static void plain_close(struct hvfs *vfs) {
+    struct plain *self = (struct plain*)vfs;
+    hclose(self->inner);
+    free(self);
+}
+
+static int plain_bsendl(struct bsock_vfs *vfs, struct iolist *first,
+    struct iolist *last, int64_t deadline) {
+    struct plain *self = (struct plain*)((char*)vfs -
+        offsetof(struct plain, bvfs));
+    return bsendl(self->inner, first, last, deadline);
+}
+
+static int plain_brecvl(struct bsock_vfs *vfs, struct iolist *first,
+    struct iolist *last, int64_t deadline) {
+    struct plain *self = (struct plain*)((char*)vfs -
+        offsetof(struct plain, bvfs));
+    return brecvl(self->inner, first, last, deadline);
+}
+
+static int plain_wrap(int inner) {
+    struct plain *self = malloc(sizeof(*self));
+    assert(self);
+    self->hvfs.query = plain_query;
+    self->hvfs.close = plain_close;
+    self->bvfs.bsendl = plain_bsendl;
+    self->bvfs.brecvl = plain_brecvl;
+    self->inner = inner;
+    int h = hmake(&self->hvfs);
+    errno_assert(h >= 0);
+    return h;
+}
+
+static void test_plain_lower(void) {
+    for(int mode = 0; mode != 3; mode++) {
+        int raw, b;
+        mkpair(&raw, &b);
+        int h = http_attach(plain_wrap(b));
+        errno_assert(h >= 0);
+        int f = start_feeder(raw, good_request, mode);
+        read_good_request(h);
+        errno_assert(bundle_wait(f, now() + 2000) == 0);
+        errno_assert(hclose(f) == 0);
+        errno_assert(hclose(raw) == 0);
+    }
+    /* Timeouts and resumption through brecvl. */
+    int raw, b;
+    mkpair(&raw, &b);
+    int h = http_attach(plain_wrap(b));
+    errno_assert(h >= 0);
+    char a[16], v[16];
+    sendstr(raw, "HTTP/1.1 2");
+    assert_err(http_recvstatus(h, a, sizeof(a), now() + 30), ETIMEDOUT);
+    sendstr(raw, "04 No Content\r\n\r\n");
+    assert(http_recvstatus(h, a, sizeof(a), now() + 1000) == 204);
+    assert(strcmp(a, "No Content") == 0);
+    assert_err(http_recvfield(h, a, sizeof(a), v, sizeof(v), now() + 1000),
+        EPIPE);
+    errno_assert(hclose(h) == 0);
+    errno_assert(hclose(raw) == 0);
+}
+
+/******************************************************************************/
 /*  Detaching                                                                 */
 /******************************************************************************/
 
@@ -897,6 +978,7 @@ int main(void) {
         test_deadlines();
         test_cancel_and_close();
         test_hclose_stack();
+        test_plain_lower();
         test_detach();
     }
     return 0;
