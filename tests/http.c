@@ -694,10 +694,10 @@ static void test_deadlines(void) {
     errno_assert(hclose(raw) == 0);
 }
 
-static int cancel_rc[4];
-static int cancel_err[4];
+static int cancel_rc[5];
+static int cancel_err[5];
 
-coroutine void blocked_reader(int h) {
+coroutine void blocked_reader(int h, int spare) {
     char a[16], b[16];
     errno = 0;
     cancel_rc[0] = http_recvrequest(h, a, sizeof(a), b, sizeof(b), -1);
@@ -712,6 +712,9 @@ coroutine void blocked_reader(int h) {
     errno = 0;
     cancel_rc[3] = http_detach(h, -1);
     cancel_err[3] = errno;
+    errno = 0;
+    cancel_rc[4] = http_attach(spare);
+    cancel_err[4] = errno;
 }
 
 static int closed_err;
@@ -724,14 +727,20 @@ coroutine void reader_until_closed(int h) {
 }
 
 static void test_cancel_and_close(void) {
-    int raw, h;
+    int raw, h, x, spare;
     mkhttp(&raw, &h);
-    int cr = go(blocked_reader(h));
+    mkpair(&x, &spare);
+    int cr = go(blocked_reader(h, spare));
     errno_assert(cr >= 0);
     errno_assert(msleep(now() + 20) == 0);
     errno_assert(hclose(cr) == 0);
-    for(int i = 0; i != 4; i++)
+    for(int i = 0; i != 5; i++)
         assert(cancel_rc[i] == -1 && cancel_err[i] == ECANCELED);
+    /* The failed attach closed the socket it was given. */
+    char c0;
+    int rc0 = brecv(x, &c0, 1, now() + 1000);
+    assert(rc0 == -1 && (errno == EPIPE || errno == ECONNRESET));
+    errno_assert(hclose(x) == 0);
     assert_err(hclose(h), EBADF);        /* detach closed it */
     char c;
     int rc = brecv(raw, &c, 1, now() + 1000);
@@ -876,7 +885,7 @@ coroutine void flood_fields(int s) {
 }
 
 static void test_detach(void) {
-    int raw, h;
+    int raw, h, rc;
     char a[16], b[16];
     /* Nothing exchanged: nothing is sent, nothing is waited for. */
     mkhttp(&raw, &h);
@@ -917,13 +926,42 @@ static void test_detach(void) {
     errno_assert(hclose(u) == 0);
     errno_assert(hclose(raw) == 0);
 
+    /* Only part of an empty line was taken: detach completes it and
+       waits for nothing more. */
+    mkhttp(&raw, &h);
+    sendstr(raw, "\r");
+    assert_err(http_recvrequest(h, a, sizeof(a), b, sizeof(b), now() + 20),
+        ETIMEDOUT);
+    sendstr(raw, "\nrest");
+    u = http_detach(h, now() + 1000);
+    errno_assert(u >= 0);
+    expect_raw(u, "rest");
+    errno_assert(hclose(u) == 0);
+    errno_assert(hclose(raw) == 0);
+
+    /* The empty line that finishes our head cannot be sent. */
+    mkhttp(&raw, &h);
+    errno_assert(http_sendrequest(h, "GET", "/", now() + 1000) == 0);
+    errno_assert(hclose(raw) == 0);
+    errno_assert(msleep(now() + 20) == 0);
+    rc = http_detach(h, now() + 1000);
+    assert(rc == -1 && (errno == EPIPE || errno == ECONNRESET));
+    assert_err(hclose(h), EBADF);
+
+    /* The HTTP socket is no bytestream. */
+    mkhttp(&raw, &h);
+    assert_err(bsend(h, "x", 1, -1), ENOTSUP);
+    assert_err(brecv(h, a, 1, -1), ENOTSUP);
+    errno_assert(hclose(h) == 0);
+    errno_assert(hclose(raw) == 0);
+
     /* The peer goes away in the middle of its head. */
     mkhttp(&raw, &h);
     sendstr(raw, "GET / HTTP/1.1\r\nA: 1\r\n");
     errno_assert(http_recvrequest(h, a, sizeof(a), b, sizeof(b),
         now() + 1000) == 0);
     errno_assert(hclose(raw) == 0);
-    int rc = http_detach(h, now() + 1000);
+    rc = http_detach(h, now() + 1000);
     assert(rc == -1 && (errno == EPIPE || errno == ECONNRESET));
     assert_err(hclose(h), EBADF);
 
