@@ -12,6 +12,8 @@
 //                 pongs must arrive
 //   --close CODE  close with CODE (default 1000) and --reason (default done)
 //   --wait-close  do not close: wait for the server's Close frame
+//   --burst N     after the script, write N small messages back to back,
+//                 then check their N echoes
 // Output: "OK <item>" lines, "PONGS <got>/<sent>", "PEER_CLOSE <code>
 // <reason>", then "RESULT PASS" or "RESULT FAIL".
 'use strict';
@@ -42,9 +44,30 @@ function fail(msg) {
 const ws = new WebSocket(url, { maxPayload: 64 << 20 });
 let seq = 0, pings = 0, pongs = 0, sent = null, finished = false;
 
+// After the script: `burst` small messages written back to back, then
+// their echoes (several frames per read on the other side).
+const burst = Number(opt('--burst', 0));
+function sendBurst() {
+    const msgs = [];
+    for (let i = 0; i < burst; i++) {
+        msgs.push({ name: 'burst' + i, text: i % 2 === 0,
+            data: u.payload(i % 2 === 0, i % 300, i) });
+        ws.send(msgs[i].data, { binary: i % 2 !== 0 });
+    }
+    return msgs;
+}
+
+let pending = null; // burst messages whose echo is awaited, in order
 function sendNext() {
+    if (seq === items.length && burst && pending === null)
+        pending = sendBurst();
+    if (pending && pending.length) {
+        sent = pending.shift();
+        return;
+    }
     if (seq === items.length) {
         finished = true;
+        if (burst) console.log('BURST ' + burst);
         if (pongs !== pings) fail(`pongs ${pongs}/${pings}`);
         if (pings) console.log(`PONGS ${pongs}/${pings}`);
         if (!flag('--wait-close')) ws.close(closeCode, reason);
@@ -71,6 +94,10 @@ ws.on('message', (data, isBinary) => {
     if (isBinary === sent.text) fail(`echo of ${sent.name} has the wrong type`);
     if (!Buffer.from(data).equals(sent.data))
         fail(`echo of ${sent.name} differs (${data.length} bytes)`);
+    if (pending) {
+        sendNext();
+        return;
+    }
     console.log('OK ' + sent.name);
     // Pongs are answered before the echo that follows the ping.
     setImmediate(sendNext);

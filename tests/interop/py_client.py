@@ -12,7 +12,9 @@ Usage: py_client.py [--script S] [--large] [--frag] [--ping]
                 must arrive
   --close CODE  close with CODE (default 1000) and --reason (default "done")
   --wait-close  do not close: wait for the server's Close frame
-Output: "OK <item>" lines, "PONGS <got>/<sent>", "PEER_CLOSE <code> <reason>",
+  --burst N     after the script, write N small messages back to back, then
+                read and check their N echoes
+Output: "OK <item>" lines, "BURST <n>", "PONGS <got>/<sent>", "PEER_CLOSE <code> <reason>",
 then "RESULT PASS" or "RESULT FAIL".
 """
 
@@ -31,11 +33,23 @@ async def fragments(ws, msg, ping, waiters):
         yield piece
 
 
+async def burst(ws, n):
+    """n small messages written back to back, then their n echoes: several
+    frames per read on the other side."""
+    msgs = [wsutil.payload(i % 2 == 0, i % 300, i) for i in range(n)]
+    for m in msgs:
+        await ws.send(m)
+    for i, m in enumerate(msgs):
+        if await ws.recv() != m:
+            wsutil.die("echo %d of the burst differs" % i)
+    wsutil.out("BURST %d" % n)
+
+
 async def run(args):
     items = wsutil.parse_script(args.script, args.large)
     waiters = []
-    async with websockets.connect(args.url, max_size=None, ping_interval=None,
-                                  close_timeout=5) as ws:
+    async with websockets.connect(args.url, max_size=None, max_queue=None,
+                                  ping_interval=None, close_timeout=5) as ws:
         for seq, (is_text, size) in enumerate(items):
             name = "%s%d" % ("t" if is_text else "b", size)
             msg = wsutil.payload(is_text, size, seq)
@@ -51,6 +65,8 @@ async def run(args):
             if echo != msg:
                 wsutil.die("echo of %s differs (%d bytes)" % (name, len(echo)))
             wsutil.out("OK", name)
+        if args.burst:
+            await burst(ws, args.burst)
         if waiters:
             await asyncio.wait_for(asyncio.gather(*waiters), 10)
             wsutil.out("PONGS %d/%d" % (len(waiters), len(waiters)))
@@ -76,6 +92,7 @@ def main():
     ap.add_argument("--close", type=int, default=1000)
     ap.add_argument("--reason", default="done")
     ap.add_argument("--wait-close", action="store_true")
+    ap.add_argument("--burst", type=int, default=0)
     ap.add_argument("-t", type=int, default=60)
     ap.add_argument("url")
     args = ap.parse_args()

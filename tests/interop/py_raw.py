@@ -10,7 +10,8 @@ with Close status 1007 (RFC 6455 8.1).
   py_raw.py cases         prints the number of cases
 Output: "CASE <name> close=<code> PASS|FAIL ..." per case, then "RESULT PASS"
 or "RESULT FAIL".  Each case first exchanges one valid message (client
-mode), so a failure cannot come from a broken handshake.
+mode; every other case sends it in the same write as the upgrade request),
+so a failure cannot come from a broken handshake.
 """
 
 import base64
@@ -119,14 +120,20 @@ def finish(sock, f, code, masked):
         return type(e).__name__
 
 
-def client_case(port, name, frames, codes):
+def client_case(port, name, frames, codes, pipelined):
+    """With `pipelined`, the first message goes in the same write as the
+    upgrade request, before the 101 answer."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     f = sock.makefile("rb")
     key = base64.b64encode(os.urandom(16))
-    sock.sendall(b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                 b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                 % (port, key))
+    hello = "h\u00e9llo \u20ac".encode()
+    request = (b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+               b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+               % (port, key))
+    if pipelined:
+        request += frame(1, TEXT, hello, True)
+    sock.sendall(request)
     head = read_head(f)
     if b" 101 " not in head[0] + b" ":
         raise ValueError("status line %r" % head[0])
@@ -136,8 +143,8 @@ def client_case(port, name, frames, codes):
         fields[k.strip().lower()] = v.strip()
     if fields.get(b"sec-websocket-accept") != accept_key(key):
         raise ValueError("bad Sec-WebSocket-Accept")
-    hello = "h\u00e9llo \u20ac".encode()
-    sock.sendall(frame(1, TEXT, hello, True))
+    if not pipelined:
+        sock.sendall(frame(1, TEXT, hello, True))
     fin, op, masked, data = read_frame(f)
     if (fin, op, masked, data) != (1, TEXT, False, hello):
         raise ValueError("bad echo %r" % ((fin, op, masked, data),))
@@ -188,15 +195,18 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     ok = True
-    for name, frames, codes in CASES:
+    for i, (name, frames, codes) in enumerate(CASES):
+        pipelined = i % 2 == 1
         try:
             if lsock:
                 code, end = server_case(lsock, name, frames, codes)
             else:
-                code, end = client_case(int(sys.argv[2]), name, frames, codes)
+                code, end = client_case(int(sys.argv[2]), name, frames, codes,
+                                        pipelined)
             good = code in codes
-            wsutil.out("CASE %s close=%d %s end=%s" %
-                       (name, code, "PASS" if good else "FAIL", end))
+            wsutil.out("CASE %s close=%d %s end=%s%s" %
+                       (name, code, "PASS" if good else "FAIL", end,
+                        " (pipelined)" if pipelined and not lsock else ""))
         except Exception as e:
             good = False
             wsutil.out("CASE %s FAIL %s: %s" % (name, type(e).__name__, e))
