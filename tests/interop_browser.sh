@@ -46,9 +46,12 @@ sed -n 's/^RESULT /page: /p' "$work/page.log"
 has "$work/page.log" '^RESULT PASS ' || fail "the page did not pass"
 stop_server ours
 cat "$work/ours.log"
-expect_log ours '^CONN [0-9]+ path=/echo msgs=4 bytes=70229 end=peer-close status=4001 reason=browser_done$' \
+expect_log ours \
+    '^CONN [0-9]+ path=/echo msgs=4 bytes=70229 end=peer-close status=4001 '\
+'reason=browser_done$' \
     "our server reports the browser's close 4001"
-expect_log ours '^CONN [0-9]+ path=/close/1001/1 msgs=1 .* end=closed status=1001 ' \
+expect_log ours \
+    '^CONN [0-9]+ path=/close/1001/1 msgs=1 .* end=closed status=1001 ' \
     "our close 1001 answered by the browser"
 
 finish

@@ -33,7 +33,8 @@ run c-large 40 "$peers/ws_client" -s t0 -L "$url/frag/ping"
 expect_pass c-large '^OK t16M$' '^OK b16M$'
 stop_server nodeserver
 expect_log nodeserver \
-    '^CONN path=/frag/ping msgs=14 pings=42 pongs=42 close_code=1001 close_reason=going_away$' \
+    '^CONN path=/frag/ping msgs=14 pings=42 pongs=42 close_code=1001 '\
+'close_reason=going_away$' \
     "node server: 42 pongs from us, our close 1001 received"
 expect_log nodeserver '^CONN path=/close/4000/2 msgs=2 .* close_code=4000 ' \
     "node server: our answer to its close 4000 echoes the code"
@@ -55,11 +56,15 @@ run n-large 40 node "$idir/node_client.js" --script t0 --large --frag \
     "$url/echo"
 expect_pass n-large '^OK t16777216$' '^OK b16777216$'
 stop_server ours
-expect_log ours '^CONN [0-9]+ path=/echo msgs=14 .* end=peer-close status=4000 reason=bye$' \
+expect_log ours \
+    '^CONN [0-9]+ path=/echo msgs=14 .* end=peer-close status=4000 '\
+'reason=bye$' \
     "our server reports the node client's close 4000 bye"
-expect_log ours '^CONN [0-9]+ path=/close/1001/2 msgs=2 .* end=closed status=1001 ' \
+expect_log ours \
+    '^CONN [0-9]+ path=/close/1001/2 msgs=2 .* end=closed status=1001 ' \
     "our close 1001 answered by the node client"
-expect_log ours '^CONN [0-9]+ path=/echo msgs=3 .* end=peer-close status=1000 ' \
+expect_log ours \
+    '^CONN [0-9]+ path=/echo msgs=3 .* end=peer-close status=1000 ' \
     "16 MiB messages from the node client"
 
 finish

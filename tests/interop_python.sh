@@ -34,7 +34,8 @@ run c-large 40 "$peers/ws_client" -s t0 -L "$url/frag"
 expect_pass c-large '^OK t16M$' '^OK b16M$'
 stop_server pyserver
 expect_log pyserver \
-    '^CONN path=/frag/ping msgs=14 pings=42 pongs=42 close_code=1001 close_reason=going_away$' \
+    '^CONN path=/frag/ping msgs=14 pings=42 pongs=42 close_code=1001 '\
+'close_reason=going_away$' \
     "python server: 42 pongs from us, our close 1001 received"
 expect_log pyserver '^CONN path=/close/4000/2 msgs=2 .* close_code=4000 ' \
     "python server: our answer to its close 4000 echoes the code"
@@ -58,9 +59,12 @@ expect_pass p-large '^OK t16777216$' '^OK b16777216$'
 run p-raw 30 "$PY" "$idir/py_raw.py" client "$PORT"
 expect_pass p-raw '^CASE invalid-byte close=1007 PASS'
 stop_server ours
-expect_log ours '^CONN [0-9]+ path=/echo msgs=14 .* end=peer-close status=4000 reason=bye$' \
+expect_log ours \
+    '^CONN [0-9]+ path=/echo msgs=14 .* end=peer-close status=4000 '\
+'reason=bye$' \
     "our server reports the python client's close 4000 bye"
-expect_log ours '^CONN [0-9]+ path=/close/1001/2 msgs=2 .* end=closed status=1001 ' \
+expect_log ours \
+    '^CONN [0-9]+ path=/close/1001/2 msgs=2 .* end=closed status=1001 ' \
     "our close 1001 answered by the python client"
 n=$(grep -Ec '^CONN [0-9]+ path=/echo msgs=1 bytes=[0-9]+ end=EPROTO ' \
     "$work/ours.log" || true)

@@ -14,8 +14,8 @@ Usage: py_client.py [--script S] [--large] [--frag] [--ping]
   --wait-close  do not close: wait for the server's Close frame
   --burst N     after the script, write N small messages back to back, then
                 read and check their N echoes
-Output: "OK <item>" lines, "BURST <n>", "PONGS <got>/<sent>", "PEER_CLOSE <code> <reason>",
-then "RESULT PASS" or "RESULT FAIL".
+Output: "OK <item>" lines, "BURST <n>", "PONGS <got>/<sent>",
+"PEER_CLOSE <code> <reason>", then "RESULT PASS" or "RESULT FAIL".
 """
 
 import argparse

@@ -58,8 +58,9 @@ async def echo(ws, path=None):
     pongs = sum(1 for w in waiters
                 if w.done() and not w.cancelled() and w.exception() is None)
     wsutil.out("CONN path=%s msgs=%d pings=%d pongs=%d close_code=%s "
-               "close_reason=%s" % (path, stats["msgs"], len(waiters), pongs,
-                                    ws.close_code, wsutil.clean(ws.close_reason)))
+               "close_reason=%s" % (path, stats["msgs"], len(waiters),
+                                    pongs, ws.close_code,
+                                    wsutil.clean(ws.close_reason)))
     echo.done += 1
     if echo.limit and echo.done >= echo.limit:
         echo.finished.set()
