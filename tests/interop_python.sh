@@ -7,7 +7,9 @@
 # messages fragmented by the peer (async iterator), pings from the peer
 # between messages and between fragments, close codes both ways (4000 'bye'
 # from the peer, 1001 from us), and a raw-socket peer sending text that is
-# not valid UTF-8, to which our side must answer with Close 1007.
+# not valid UTF-8, to which our side must answer with Close 1007, and other
+# protocol violations (bad Close frames, bad control frames, reserved opcode
+# and bits, broken fragmentation, wrong masking), answered with 1002.
 set -euo pipefail
 . "$(dirname "$0")/interop/lib.sh"
 
@@ -57,7 +59,8 @@ expect_pass p-our-close '^PEER_CLOSE 1001 going_away$'
 run p-large 40 "$PY" "$idir/py_client.py" --script t0 --large --frag "$url/echo"
 expect_pass p-large '^OK t16777216$' '^OK b16777216$'
 run p-raw 30 "$PY" "$idir/py_raw.py" client "$PORT"
-expect_pass p-raw '^CASE invalid-byte close=1007 PASS'
+expect_pass p-raw '^CASE invalid-byte close=1007 PASS' \
+    '^CASE wrong-masking close=1002 PASS'
 stop_server ours
 expect_log ours \
     '^CONN [0-9]+ path=/echo msgs=14 .* end=peer-close status=4000 '\

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Interop peer: a raw-socket WebSocket endpoint (no library) that sends
 text which is not valid UTF-8, and checks that our side fails the connection
-with Close status 1007 (RFC 6455 8.1).
+with Close status 1007 (RFC 6455 8.1); then other protocol violations, which
+must be answered with 1002.
 
   py_raw.py client PORT   connects to our echo server once per case
   py_raw.py server        prints "PORT <n>", then serves one case per
@@ -24,7 +25,9 @@ import sys
 import wsutil
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-TEXT, CONT, CLOSE = 1, 0, 8
+TEXT, CONT, CLOSE, PING = 1, 0, 8, 9
+RSV1 = 0x40
+WRONG_MASK = 0x100  # not on the wire: send this frame with the wrong masking
 
 # name -> ([(fin, opcode, payload), ...], acceptable close codes)
 CASES = [
@@ -39,10 +42,26 @@ CASES = [
     # Autobahn 7.5.1 accepts 1002 or 1007 for a bad reason in a Close frame.
     ("close-reason", [(1, CLOSE, struct.pack("!H", 1000) + b"\xff")],
      {1002, 1007}),
+    # Protocol errors (RFC 6455 5.2, 5.4, 5.5, 7.4): Close 1002.
+    ("close-1-byte", [(1, CLOSE, b"\x03")], {1002}),
+    ("close-code-1005", [(1, CLOSE, struct.pack("!H", 1005))], {1002}),
+    ("close-code-999", [(1, CLOSE, struct.pack("!H", 999))], {1002}),
+    ("close-code-5000", [(1, CLOSE, struct.pack("!H", 5000))], {1002}),
+    ("ping-fragmented", [(0, PING, b"x")], {1002}),
+    ("ping-126-bytes", [(1, PING, b"x" * 126)], {1002}),
+    ("opcode-3", [(1, 3, b"")], {1002}),
+    ("rsv1-no-extension", [(1, RSV1 | TEXT, b"a")], {1002}),
+    ("continuation-first", [(1, CONT, b"a")], {1002}),
+    ("text-inside-message", [(0, TEXT, b"a"), (1, TEXT, b"b")], {1002}),
+    # The wrong masking for the direction (a client must mask, a server
+    # must not).
+    ("wrong-masking", [(1, TEXT | WRONG_MASK, b"a")], {1002}),
 ]
 
 
 def frame(fin, op, payload, mask):
+    if op & WRONG_MASK:
+        op, mask = op & ~WRONG_MASK, not mask
     b0 = (0x80 if fin else 0) | op
     m = 0x80 if mask else 0
     n = len(payload)
