@@ -634,6 +634,60 @@ static void test_timeouts(void) {
     hclose(a);
 }
 
+coroutine void big_writer(int t, int *err) {
+    static uint8_t buf[1 << 20];
+    *err = 0;
+    for(int i = 0; i < 64; i++) {
+        if(bsend(t, buf, sizeof(buf), now() + 5000) < 0) {
+            *err = errno;
+            return;
+        }
+    }
+}
+
+coroutine void cancel_reader(int t, int *err) {
+    char buf[4];
+    *err = brecv(t, buf, 4, -1) < 0 ? errno : 0;
+}
+
+/* Blocked senders: closed under, peer gone (no SIGPIPE), second sender;
+   a cancelled receive leaves the connection usable. */
+static void test_writers(void) {
+    int c, a;
+    tlspair(&c, &a);
+    int err = -1;
+    int h = go(big_writer(c, &err));
+    errno_assert(msleep(now() + 50) == 0);
+    assert_err(bsend(c, "x", 1, now() + 100), EBUSY);
+    errno_assert(hclose(c) == 0);
+    errno_assert(bundle_wait(h, now() + 2000) == 0);
+    assert(err == EBADF);
+    hclose(h);
+    hclose(a);
+    /* The peer goes away while we send. */
+    tlspair(&c, &a);
+    h = go(big_writer(c, &err));
+    errno_assert(msleep(now() + 50) == 0);
+    hclose(a);
+    errno_assert(bundle_wait(h, now() + 5000) == 0);
+    assert(err == ECONNRESET);
+    hclose(h);
+    assert_err(bsend(c, "x", 1, now() + 100), ECONNRESET);
+    hclose(c);
+    /* Cancelled while waiting for data: nothing lost. */
+    tlspair(&c, &a);
+    h = go(cancel_reader(c, &err));
+    errno_assert(msleep(now() + 20) == 0);
+    hclose(h);
+    assert(err == ECANCELED);
+    errno_assert(bsend(a, "abcd", 4, now() + 1000) == 0);
+    char buf[4];
+    errno_assert(brecv(c, buf, 4, now() + 1000) == 0);
+    assert(memcmp(buf, "abcd", 4) == 0);
+    hclose(c);
+    hclose(a);
+}
+
 /******************************************************************************/
 /*  Large transfers                                                           */
 /******************************************************************************/
@@ -893,6 +947,7 @@ int main(void) {
     RUN(test_truncation);
     RUN(test_deadlines);
     RUN(test_timeouts);
+    RUN(test_writers);
     RUN(test_large);
     RUN(test_compat);
     RUN(test_ctx);
