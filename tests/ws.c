@@ -414,7 +414,12 @@ static void test_handshake_bad(void) {
     memcpy(huge, "GET / HTTP/1.1\r\nX: ", 19);
     memset(huge + 19, 'a', sizeof(huge) - 19 - 5);
     memcpy(huge + sizeof(huge) - 5, "\r\n\r\n", 5);
-    static const struct badreq reqs[] = {
+    static char many[4096];
+    strcpy(many, "GET / HTTP/1.1\r\n");
+    for(int i = 0; i != 70; i++)
+        sprintf(many + strlen(many), "X-%d: y\r\n", i);
+    strcat(many, "\r\n");
+    const struct badreq reqs[] = {
         {"POST / HTTP/1.1\r\nHost: x\r\n" UPG KEY
             "Sec-WebSocket-Version: 13\r\n\r\n", 405},
         {"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n" KEY
@@ -434,6 +439,12 @@ static void test_handshake_bad(void) {
             "Sec-WebSocket-Version: 13\r\n\r\n", 400},
         {"garbage\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: x\r\n" UPG KEY
+            "Sec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: a b\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n" UPG KEY
+            "Sec-WebSocket-Version: 13\r\n\r\n", 400},
+        {many, 431},
         {huge, 431},
     };
     for(size_t i = 0; i != sizeof(reqs) / sizeof(reqs[0]); i++) {
@@ -690,8 +701,14 @@ coroutine static void big_sender(int s, int n, volatile int *done) {
 coroutine static void ping_recv_loop(int s, volatile int *count) {
     static uint8_t buf[300000];
     int flags;
-    while(ws_recv(s, &flags, buf, sizeof(buf), now() + 10000) >= 0)
+    static const uint8_t zero[300000];
+    ssize_t r;
+    /* A control frame written inside a message would show up as payload
+       bytes or break the framing. */
+    while((r = ws_recv(s, &flags, buf, sizeof(buf), now() + 10000)) >= 0) {
+        assert(r == 300000 && memcmp(buf, zero, 300000) == 0);
         ++*count;
+    }
 }
 
 coroutine static void pinger(int s) {

@@ -518,10 +518,12 @@ static int dill__ws_keepalive(struct dill__ws *self, int64_t now) {
     if(now >= st->next_ping) {
         uint8_t p[8];
         for(int i = 0; i != 8; i++) p[i] = (uint8_t)(now >> (56 - 8 * i));
-        if(!self->sdone && dill__ws_ctl(self, DILL__WS_PING, p, 8, 0) < 0 &&
-           errno == EBADF) return -1;
-        st->pong_due = now + st->pong_tmo;
         st->next_ping = now + st->ping_ivl;
+        /* After our Close no ping may be sent, so none is awaited. */
+        if(self->sdone) return 0;
+        if(dill__ws_ctl(self, DILL__WS_PING, p, 8, 0) < 0 && errno == EBADF)
+            return -1;
+        st->pong_due = now + st->pong_tmo;
     }
     return 0;
 }
@@ -907,7 +909,8 @@ static int dill__ws_waiteof(struct dill__ws *self, int64_t deadline) {
             struct dill_iolist io = {b, 1, NULL, 0};
             r = self->b->brecvl(self->b, &io, &io, deadline) < 0 ? -1 : 1;
         }
-        if(r < 0) return errno == EPIPE ? 0 : -1;
+        /* Closed, cleanly or not: either way the server went first. */
+        if(r < 0) return errno == EPIPE || errno == ECONNRESET ? 0 : -1;
         if(dill__ws_busy(self, deadline) < 0) return -1;
     }
 }
