@@ -46,7 +46,7 @@ expect_log pyserver '^CONN path=/echo msgs=14 .* close_code=1000 ' \
 
 # --- The python client against our echo server. -------------------------
 ncases=$("$PY" "$idir/py_raw.py" cases)
-start_server ours "$peers/ws_echo_server" -n $((4 + ncases)) -t 55
+start_server ours "$peers/ws_echo_server" -n $((24 + ncases)) -t 55
 url=ws://127.0.0.1:$PORT
 run p-sizes 30 "$PY" "$idir/py_client.py" --burst 300 "$url/echo"
 expect_pass p-sizes '^OK b1048576$' '^BURST 300$' '^PEER_CLOSE 1000 '
@@ -58,6 +58,9 @@ run p-our-close 30 "$PY" "$idir/py_client.py" --script t5,b6 --wait-close \
 expect_pass p-our-close '^PEER_CLOSE 1001 going_away$'
 run p-large 40 "$PY" "$idir/py_client.py" --script t0 --large --frag "$url/echo"
 expect_pass p-large '^OK t16777216$' '^OK b16777216$'
+run p-parallel 30 "$PY" "$idir/py_client.py" --parallel 20 --ping \
+    --script t0,b1,t125,b126,t65536,b65536 "$url/echo"
+expect_pass p-parallel '^PARALLEL 20$'
 run p-raw 30 "$PY" "$idir/py_raw.py" client "$PORT"
 expect_pass p-raw '^CASE invalid-byte close=1007 PASS' \
     '^CASE wrong-masking close=1002 PASS'

@@ -14,6 +14,7 @@ Usage: py_client.py [--script S] [--large] [--frag] [--ping]
   --wait-close  do not close: wait for the server's Close frame
   --burst N     after the script, write N small messages back to back, then
                 read and check their N echoes
+  --parallel N  run N such clients at once
 Output: "OK <item>" lines, "BURST <n>", "PONGS <got>/<sent>",
 "PEER_CLOSE <code> <reason>", then "RESULT PASS" or "RESULT FAIL".
 """
@@ -83,6 +84,12 @@ async def run(args):
                                      wsutil.clean(ws.close_reason)))
 
 
+async def parallel(args):
+    """args.parallel clients at once, their messages interleaved."""
+    await asyncio.gather(*(run(args) for _ in range(args.parallel)))
+    wsutil.out("PARALLEL %d" % args.parallel)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--script", default=wsutil.DEFAULT_SCRIPT)
@@ -93,12 +100,16 @@ def main():
     ap.add_argument("--reason", default="done")
     ap.add_argument("--wait-close", action="store_true")
     ap.add_argument("--burst", type=int, default=0)
+    ap.add_argument("--parallel", type=int, default=1)
     ap.add_argument("-t", type=int, default=60)
     ap.add_argument("url")
     args = ap.parse_args()
     wsutil.lifetime(args.t)
     try:
-        asyncio.run(run(args))
+        if args.parallel > 1:
+            asyncio.run(parallel(args))
+        else:
+            asyncio.run(run(args))
     except Exception as e:  # report, do not crash with a traceback only
         wsutil.die("%s: %s" % (type(e).__name__, e))
     wsutil.out("RESULT PASS")
