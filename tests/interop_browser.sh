@@ -20,7 +20,7 @@ done
 [ -n "$browser" ] || skip "chromium is not installed"
 echo "$name: $("$browser" --version 2>/dev/null || echo "$browser")"
 
-start_server ours "$peers/ws_echo_server" -n 2 -t 55
+start_server ours "${server[@]}" -n 2 -t 55
 wsport=$PORT
 start_server page "$PY" "$idir/browser_page.py" "$wsport"
 profile=$work/profile

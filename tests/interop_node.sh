@@ -20,16 +20,16 @@ echo "$name: node $(node --version), ws $(node -p \
 # --- Our client against the node echo server. ----------------------------
 start_server nodeserver node "$idir/node_echo_server.js" -n 5 -t 55
 url=ws://127.0.0.1:$PORT
-run c-sizes 30 "$peers/ws_client" "$url/echo"
+run c-sizes 30 "${client[@]}" "$url/echo"
 expect_pass c-sizes '^OK b1M$' '^PEER_CLOSE 1000 done$'
-run c-frag-ping 30 "$peers/ws_client" -c 1001 -r "going away" "$url/frag/ping"
+run c-frag-ping 30 "${client[@]}" -c 1001 -r "going away" "$url/frag/ping"
 expect_pass c-frag-ping '^OK t65536$' '^PEER_CLOSE 1001 going away$'
-run c-peer-close 30 "$peers/ws_client" -s t5,b3 -W "$url/close/4000/2"
+run c-peer-close 30 "${client[@]}" -s t5,b3 -W "$url/close/4000/2"
 expect_pass c-peer-close '^PEER_CLOSE 4000 bye$'
 # The Close frame may arrive in the same read as the 101 answer.
-run c-close-at-once 30 "$peers/ws_client" -s "" -W "$url/close/4000/0"
+run c-close-at-once 30 "${client[@]}" -s "" -W "$url/close/4000/0"
 expect_pass c-close-at-once '^PEER_CLOSE 4000 bye$'
-run c-large 40 "$peers/ws_client" -s t0 -L "$url/frag/ping"
+run c-large 40 "${client[@]}" -s t0 -L "$url/frag/ping"
 expect_pass c-large '^OK t16M$' '^OK b16M$'
 stop_server nodeserver
 expect_log nodeserver \
@@ -42,7 +42,7 @@ expect_log nodeserver '^CONN path=/echo msgs=14 .* close_code=1000 ' \
     "node server: normal close"
 
 # --- The node client against our echo server. ----------------------------
-start_server ours "$peers/ws_echo_server" -n 4 -t 55
+start_server ours "${server[@]}" -n 4 -t 55
 url=ws://127.0.0.1:$PORT
 run n-sizes 30 node "$idir/node_client.js" --burst 300 "$url/echo"
 expect_pass n-sizes '^OK b1048576$' '^BURST 300$' '^PEER_CLOSE 1000 '

@@ -23,16 +23,16 @@ echo "$name: python3-websockets $("$PY" -c \
 # --- Our client against the python echo server. -------------------------
 start_server pyserver "$PY" "$idir/py_echo_server.py" -n 5 -t 55
 url=ws://127.0.0.1:$PORT
-run c-sizes 30 "$peers/ws_client" "$url/echo"
+run c-sizes 30 "${client[@]}" "$url/echo"
 expect_pass c-sizes '^OK b1M$' '^PEER_CLOSE 1000 done$'
-run c-frag-ping 30 "$peers/ws_client" -c 1001 -r "going away" "$url/frag/ping"
+run c-frag-ping 30 "${client[@]}" -c 1001 -r "going away" "$url/frag/ping"
 expect_pass c-frag-ping '^OK t65536$' '^PEER_CLOSE 1001 going away$'
-run c-peer-close 30 "$peers/ws_client" -s t5,b3 -W "$url/close/4000/2"
+run c-peer-close 30 "${client[@]}" -s t5,b3 -W "$url/close/4000/2"
 expect_pass c-peer-close '^PEER_CLOSE 4000 bye$'
 # The Close frame may arrive in the same read as the 101 answer.
-run c-close-at-once 30 "$peers/ws_client" -s "" -W "$url/close/4000/0"
+run c-close-at-once 30 "${client[@]}" -s "" -W "$url/close/4000/0"
 expect_pass c-close-at-once '^PEER_CLOSE 4000 bye$'
-run c-large 40 "$peers/ws_client" -s t0 -L "$url/frag"
+run c-large 40 "${client[@]}" -s t0 -L "$url/frag"
 expect_pass c-large '^OK t16M$' '^OK b16M$'
 stop_server pyserver
 expect_log pyserver \
@@ -46,7 +46,7 @@ expect_log pyserver '^CONN path=/echo msgs=14 .* close_code=1000 ' \
 
 # --- The python client against our echo server. -------------------------
 ncases=$("$PY" "$idir/py_raw.py" cases)
-start_server ours "$peers/ws_echo_server" -n $((24 + ncases)) -t 55
+start_server ours "${server[@]}" -n $((24 + ncases)) -t 55
 url=ws://127.0.0.1:$PORT
 run p-sizes 30 "$PY" "$idir/py_client.py" --burst 300 "$url/echo"
 expect_pass p-sizes '^OK b1048576$' '^BURST 300$' '^PEER_CLOSE 1000 '
@@ -80,7 +80,7 @@ n=$(grep -Ec '^CONN [0-9]+ path=/echo msgs=1 bytes=[0-9]+ end=EPROTO ' \
 # --- Raw python server sending bad UTF-8 to our client. ------------------
 start_server raw "$PY" "$idir/py_raw.py" server
 for i in $(seq "$ncases"); do
-    run "c-raw-$i" 20 "$peers/ws_client" -s t5 "ws://127.0.0.1:$PORT/"
+    run "c-raw-$i" 20 "${client[@]}" -s t5 "ws://127.0.0.1:$PORT/"
     if [ "$RC" -eq 1 ] && has "$work/c-raw-$i.out" '^ERROR recv t5: EPROTO$'
     then
         echo "ok   c-raw-$i: our client failed with EPROTO"

@@ -3,7 +3,8 @@
 # exit, and counts failed checks.
 #
 # Environment: DILL_TEST_SRCDIR (source tree), DILL_TEST_BINDIR (build tree
-# holding peers/ws_echo_server and peers/ws_client).
+# holding peers/ws_echo_server and peers/ws_client), DILL_INTEROP_WRAP (see
+# below), DILL_INTEROP_KEEP (keep the logs).
 
 src=${DILL_TEST_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 bin=${DILL_TEST_BINDIR:-$src/build}
@@ -18,6 +19,12 @@ export NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}
 # cannot hide a sanitizer report; finish() also scans every log for them.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=66}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+# Optional wrapper for our peer programs, e.g.
+# DILL_INTEROP_WRAP="valgrind -q --error-exitcode=99".
+read -r -a wrap <<<"${DILL_INTEROP_WRAP:-}"
+client=("${wrap[@]}" "$peers/ws_client")
+server=("${wrap[@]}" "$peers/ws_echo_server")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dill-interop.XXXXXX")
 pids=()
