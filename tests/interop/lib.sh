@@ -76,14 +76,15 @@ fail() {
 }
 
 # wait_exit PID SECONDS: waits for a child to exit, at most SECONDS.
-# Returns 0 if it exited (its status is not checked here).
+# Returns 0 if it exited, and sets $EXIT_STATUS to its exit status.
 wait_exit() {
     local pid=$1 deadline=$((SECONDS + $2))
     while kill -0 "$pid" 2>/dev/null; do
         [ "$SECONDS" -lt "$deadline" ] || return 1
         sleep 0.1
     done
-    wait "$pid" 2>/dev/null || true
+    EXIT_STATUS=0
+    wait "$pid" 2>/dev/null || EXIT_STATUS=$?
     return 0
 }
 
@@ -116,11 +117,13 @@ start_server() {
 }
 
 # stop_server LOGNAME: waits up to 20 s for the current server to finish
-# its connections and exit, then shows its diagnostics on failure.
+# its connections and exit with status 0, and shows its stderr if any.
 stop_server() {
     if ! wait_exit "$SERVER_PID" 20; then
         fail "server $1 did not exit"
         kill -KILL "$SERVER_PID" 2>/dev/null || true
+    elif [ "$EXIT_STATUS" -ne 0 ]; then
+        fail "server $1 exited with status $EXIT_STATUS"
     fi
     if [ -s "$work/$1.log.err" ]; then
         echo "--- $1 stderr:"
