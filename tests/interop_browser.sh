@@ -7,14 +7,16 @@
 # the page must see as clean.  The page reports its verdict both in its DOM
 # and to the page server (tests/interop/browser_page.py), which prints it;
 # the test waits for that line (a DOM dump would race with the sessions).
-# Skipped (exit 77) when chromium is not installed.
+# Skipped (exit 77) when chromium is not installed (scripts/install-deps.sh
+# installs it on CI).
 set -euo pipefail
 . "$(dirname "$0")/interop/lib.sh"
 
 need_peers
 [ -x "$PY" ] || skip "$PY is not installed"
+# DILL_CHROMIUM: the browser to use (default: chromium from PATH).
 browser=
-for b in chromium chromium-browser; do
+for b in ${DILL_CHROMIUM:-chromium chromium-browser}; do
     if command -v "$b" >/dev/null 2>&1; then browser=$b; break; fi
 done
 [ -n "$browser" ] || skip "chromium is not installed"

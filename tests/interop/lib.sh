@@ -65,9 +65,12 @@ need() {
     done
 }
 
+# The peers are part of the build: missing ones are an error, not a skip.
 need_peers() {
-    [ -x "$peers/ws_echo_server" ] && [ -x "$peers/ws_client" ] \
-        || skip "peer programs not built in $peers"
+    if ! [ -x "$peers/ws_echo_server" ] || ! [ -x "$peers/ws_client" ]; then
+        echo "$name: peer programs not built in $peers"
+        exit 1
+    fi
 }
 
 fail() {
