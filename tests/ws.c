@@ -3,6 +3,7 @@
    closing path, deadlines, cancellation, hostile handshakes, WS_NOHTTP,
    typed message-socket calls, EMSGSIZE, options, concurrency. */
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include "wstest.h"
@@ -890,6 +891,35 @@ static void test_close_under(void) {
     errno_assert(hclose(s) == 0);
 }
 
+/* WebSockets in other threads; each thread frees its buffers at exit. */
+static void *thread_main(void *arg) {
+    int c, s;
+    wst_pair(0, 0, &c, &s);
+    uint8_t *p = pattern(100000, 8);
+    uint8_t *buf = malloc(100000);
+    for(int i = 0; i != 10; i++) {
+        int cr = go(sender(c, 0, p, 100000));
+        int flags;
+        assert(ws_recv(s, &flags, buf, 100000, now() + 5000) == 100000);
+        assert(memcmp(buf, p, 100000) == 0);
+        errno_assert(hclose(cr) == 0);
+    }
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+    free(buf);
+    free(p);
+    return arg;
+}
+
+static void test_threads(void) {
+    for(int i = 0; i != 3; i++) {
+        pthread_t t[2];
+        for(int j = 0; j != 2; j++)
+            assert(pthread_create(&t[j], NULL, thread_main, NULL) == 0);
+        for(int j = 0; j != 2; j++) assert(pthread_join(t[j], NULL) == 0);
+    }
+}
+
 int main(void) {
     test_types();
     test_msgsize();
@@ -909,5 +939,6 @@ int main(void) {
     test_close_waiters();
     test_fallback();
     test_close_under();
+    test_threads();
     return 0;
 }

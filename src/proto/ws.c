@@ -8,6 +8,7 @@
    holder writes it after its frame, before letting the next sender in. */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,21 @@ struct dill__ws_pool {
 };
 
 static __thread struct dill__ws_pool dill__ws_pools[2];
+static __thread int dill__ws_pool_reg;
+static pthread_key_t dill__ws_pool_key;
+static pthread_once_t dill__ws_pool_once = PTHREAD_ONCE_INIT;
+
+/* A thread that ends frees its cached buffers. */
+static void dill__ws_pool_term(void *arg) {
+    struct dill__ws_pool *pools = arg;
+    for(int i = 0; i != 2; i++) {
+        while(pools[i].n) free(pools[i].bufs[--pools[i].n]);
+    }
+}
+
+static void dill__ws_pool_key_make(void) {
+    pthread_key_create(&dill__ws_pool_key, dill__ws_pool_term);
+}
 
 static uint8_t *dill__ws_pool_get(int big) {
     struct dill__ws_pool *p = &dill__ws_pools[big];
@@ -53,6 +69,11 @@ static uint8_t *dill__ws_pool_get(int big) {
 static void dill__ws_pool_put(int big, uint8_t *buf) {
     if(!buf) return;
     struct dill__ws_pool *p = &dill__ws_pools[big];
+    if(dill__slow(!dill__ws_pool_reg)) {
+        pthread_once(&dill__ws_pool_once, dill__ws_pool_key_make);
+        pthread_setspecific(dill__ws_pool_key, dill__ws_pools);
+        dill__ws_pool_reg = 1;
+    }
     if(p->n < DILL__WS_POOL) p->bufs[p->n++] = buf;
     else free(buf);
 }
