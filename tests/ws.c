@@ -768,7 +768,10 @@ struct plain {
     struct hvfs hvfs;
     struct bsock_vfs bvfs;
     int u;
+    int failsend; /* fail the next send with ETIMEDOUT, sending nothing */
 };
+
+static struct plain *last_plain;
 
 static void *plain_query(struct hvfs *vfs, const void *type) {
     struct plain *p = (struct plain*)vfs;
@@ -787,6 +790,11 @@ static int plain_bsendl(struct bsock_vfs *vfs, struct iolist *first,
       struct iolist *last, int64_t deadline) {
     struct plain *p = (struct plain*)((char*)vfs - offsetof(struct plain,
         bvfs));
+    if(p->failsend) {
+        p->failsend = 0;
+        errno = ETIMEDOUT;
+        return -1;
+    }
     return bsendl(p->u, first, last, deadline);
 }
 
@@ -805,6 +813,8 @@ static int plain_wrap(int u) {
     p->bvfs.bsendl = plain_bsendl;
     p->bvfs.brecvl = plain_brecvl;
     p->u = u;
+    p->failsend = 0;
+    last_plain = p;
     int h = hmake(&p->hvfs);
     errno_assert(h >= 0);
     return h;
@@ -822,7 +832,9 @@ coroutine static void plain_server(int s, int ch) {
 static void test_fallback(void) {
     int p[2];
     errno_assert(ipc_pair(p) == 0);
-    int a = plain_wrap(p[0]), b = plain_wrap(p[1]);
+    int a = plain_wrap(p[0]);
+    struct plain *pa = last_plain;
+    int b = plain_wrap(p[1]);
     int ch[2];
     errno_assert(chmake(ch) == 0);
     int cr = go(plain_server(b, ch[1]));
@@ -846,6 +858,10 @@ static void test_fallback(void) {
             errno_assert(hclose(cr) == 0);
         }
     }
+    /* A send that times out before writing anything leaves the socket
+       usable. */
+    pa->failsend = 1;
+    assert_err(ws_send(c, 0, "lost", 4, 0), ETIMEDOUT);
     errno_assert(ws_send_part(c, WS_TEXT | WS_MORE, "ab", 2, -1) == 0);
     errno_assert(ws_send_part(c, 0, "c", 1, -1) == 0);
     int flags;

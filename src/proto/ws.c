@@ -258,12 +258,16 @@ static int dill__ws_unlock(struct dill__ws *self, int64_t deadline) {
 /*  Writing frames (send lock held)                                           */
 /******************************************************************************/
 
-/* Sends a list to the underlying socket.  A failure leaves the send side
-   unusable: part of a frame may have gone out. */
+/* Sends a list to the underlying socket.  midframe says that part of the
+   frame has already been written.  A failure leaves the send side unusable,
+   except a timeout or cancellation of a frame's first write: whether that
+   wrote anything is the lower layer's to tell (dill's sockets fail later
+   sends with ECONNRESET when it did), so the socket stays usable. */
 static int dill__ws_wr(struct dill__ws *self, struct dill_iolist *first,
-      struct dill_iolist *last, int64_t deadline) {
+      struct dill_iolist *last, int midframe, int64_t deadline) {
     int rc = self->b->bsendl(self->b, first, last, deadline);
-    if(dill__slow(rc < 0) && errno != EBADF && !self->serr)
+    if(dill__slow(rc < 0) && errno != EBADF && !self->serr &&
+       (midframe || (errno != ETIMEDOUT && errno != ECANCELED)))
         self->serr = ECONNRESET;
     return rc;
 }
@@ -305,7 +309,7 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
         dill__ws_gather(scr + fill, &cur, n, key, off);
         off += n;
         struct dill_iolist io = {scr, fill + n, NULL, 0};
-        rc = dill__ws_wr(self, &io, &io, deadline);
+        rc = dill__ws_wr(self, &io, &io, off != n, deadline);
         fill = 0;
     } while(rc == 0 && off < total);
     dill__ws_pool_put(big, scr);
@@ -320,7 +324,7 @@ static int dill__ws_frame(struct dill__ws *self, int fin, int op,
     if(self->server) {
         size_t hl = dill__ws_build_header(hdr, fin, op, 0, NULL, total);
         struct dill_iolist h = {hdr, hl, first, 0};
-        return dill__ws_wr(self, &h, first ? last : &h, deadline);
+        return dill__ws_wr(self, &h, first ? last : &h, 0, deadline);
     }
     uint8_t key[4];
     dill__random(key, sizeof(key));
@@ -336,7 +340,7 @@ static int dill__ws_ctlframe(struct dill__ws *self, int op, const void *p,
     size_t len = dill__ws_build_frame(f, 1, op, 0,
         self->server ? NULL : key, p, n);
     struct dill_iolist io = {f, len, NULL, 0};
-    return dill__ws_wr(self, &io, &io, deadline);
+    return dill__ws_wr(self, &io, &io, 0, deadline);
 }
 
 /* A control frame from the receiving side: written at once when the lock
