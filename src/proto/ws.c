@@ -471,16 +471,13 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
     int fin = !(flags & DILL_WS_MORE);
     int text = first ? (flags & DILL_WS_TEXT) != 0 : self->stext;
     int rc = dill__ws_cansend(self);
-    if(rc == 0 && text) {
-        struct dill__utf8 u = st->sutf8;
-        if(first) dill__utf8_init(&u);
-        if(dill__utf8_feed(&u, buf, len) < 0 ||
-           (fin && !dill__utf8_complete(&u))) {
-            /* Nothing is sent; an open message stays open. */
-            errno = EINVAL;
-            rc = -1;
-        }
-        else st->sutf8 = u;
+    struct dill__utf8 u = st->sutf8;
+    if(first) dill__utf8_init(&u);
+    if(rc == 0 && text && (dill__utf8_feed(&u, buf, len) < 0 ||
+       (fin && !dill__utf8_complete(&u)))) {
+        /* Nothing is sent; an open message stays open. */
+        errno = EINVAL;
+        rc = -1;
     }
     if(rc == 0) {
         int op = !first ? DILL__WS_CONT :
@@ -489,7 +486,13 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
         rc = dill__ws_frame(self, fin, op, &io, &io, len, deadline);
         if(rc < 0 && errno == EBADF) return -1;
         if(first) self->stext = text ? 1 : 0;
-        self->smsg = rc == 0 && !fin;
+        /* A piece that failed without writing anything may be retried:
+           an open message stays open. */
+        if(rc == 0) {
+            self->smsg = !fin;
+            st->sutf8 = u;
+        }
+        else if(first) self->smsg = 0;
     }
     int err = errno;
     if(dill__ws_unlock(self, deadline) < 0) return -1;
