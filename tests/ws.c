@@ -936,6 +936,62 @@ static void test_threads(void) {
     }
 }
 
+/* Assorted paths: EMSGSIZE with lists, detach after the peer's close,
+   detach while another coroutine receives, client-side keepalive. */
+static void test_misc(void) {
+    int c, s, flags;
+    char buf[64];
+    wst_pair(0, 0, &c, &s);
+    errno_assert(ws_send(c, 0, "0123456789", 10, -1) == 0);
+    errno_assert(ws_send(c, 0, "ok", 2, -1) == 0);
+    char a[3], b[3];
+    struct iolist i2 = {b, sizeof(b), NULL, 0};
+    struct iolist i1 = {a, sizeof(a), &i2, 0};
+    assert_err(ws_recvl(s, &flags, &i1, &i2, now() + 1000), EMSGSIZE);
+    assert(ws_recvl(s, &flags, &i1, &i2, now() + 1000) == 2);
+    assert(memcmp(a, "ok", 2) == 0);
+    /* The peer closed; ws_detach just hands the socket back. */
+    errno_assert(ws_done(c, 1000, NULL, 0, -1) == 0);
+    assert_err(ws_recv(s, &flags, buf, sizeof(buf), now() + 1000), EPIPE);
+    int u = ws_detach(s, 1000, NULL, 0, now() + 1000);
+    errno_assert(u >= 0);
+    errno_assert(hclose(u) == 0);
+    errno_assert(hclose(c) == 0);
+    /* ws_detach while another coroutine receives: EBUSY, all closed. */
+    wst_pair(0, 0, &c, &s);
+    int r = go(blocked_receiver(c));
+    errno_assert(msleep(now() + 20) == 0);
+    assert_err(ws_detach(c, 1000, NULL, 0, now() + 1000), EBUSY);
+    assert_err(hclose(c), EBADF);
+    errno_assert(bundle_wait(r, now() + 1000) == 0);
+    errno_assert(hclose(r) == 0);
+    errno_assert(hclose(s) == 0);
+    /* Keepalive on the client side; the server answers while it waits. */
+    struct dill_ws_options o = {0};
+    o.ping_interval = 20;
+    errno_assert(wst_pair_opts(0, 0, 0, &o, &c, &s, NULL) == 0);
+    r = go(receiver_cancelled(s));
+    assert_err(ws_recv(c, &flags, buf, sizeof(buf), now() + 200), ETIMEDOUT);
+    errno_assert(ws_send(s, 0, "x", 1, -1) == 0);
+    assert(ws_recv(c, &flags, buf, sizeof(buf), now() + 200) == 1);
+    errno_assert(hclose(r) == 0);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+    /* A close arriving in the middle of a message read in pieces. */
+    wst_pair(0, 0, &c, &s);
+    errno_assert(ws_send_part(s, WS_MORE, "abc", 3, -1) == 0);
+    assert(ws_recv_part(c, &flags, buf, sizeof(buf), now() + 1000) == 3);
+    assert(flags == (WS_BINARY | WS_MORE));
+    errno_assert(ws_done(s, 1001, NULL, 0, -1) == 0);
+    assert_err(ws_send_part(s, 0, "d", 1, -1), EPIPE);
+    assert_err(ws_recv_part(c, &flags, buf, sizeof(buf), now() + 1000),
+        EPIPE);
+    int status;
+    assert(ws_status(c, &status, NULL, 0) == 0 && status == 1001);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+}
+
 int main(void) {
     test_types();
     test_msgsize();
@@ -956,5 +1012,6 @@ int main(void) {
     test_fallback();
     test_close_under();
     test_threads();
+    test_misc();
     return 0;
 }
