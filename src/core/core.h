@@ -4,6 +4,7 @@
 #ifndef DILL_CORE_H_INCLUDED
 #define DILL_CORE_H_INCLUDED
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,9 +64,28 @@ void dill__waitfor(struct dill__clause *cl, int id,
 int dill__wait(int64_t deadline, int cancellable);
 /* Fires cl with error err if its coroutine is still waiting. */
 void dill__trigger(struct dill__clause *cl, int err);
+/* Per-coroutine flags that every blocking call checks. */
+struct dill__crflags {
+    int canceled;
+    int noblock;                   /* inside close callbacks (nesting) */
+};
+/* Flags of the running coroutine; NULL before the thread's first use. */
+extern __thread struct dill__crflags *dill__flags
+    __attribute__((tls_model("initial-exec")));
+int dill__canblock_slow(void);
 /* Fails with ECANCELED if the current coroutine is cancelled or may not
    block (inside a close callback). */
-int dill__canblock(void);
+static inline int dill__canblock(void) {
+    struct dill__crflags *f = dill__flags;
+    if(dill__slow(!f)) return dill__canblock_slow();
+    if(dill__slow(f->canceled | f->noblock)) {errno = ECANCELED; return -1;}
+    return 0;
+}
+/* Enters (on = 1) or leaves (on = 0) a close callback. */
+static inline void dill__noblock(int on) {
+    if(dill__slow(!dill__flags)) dill__canblock_slow();
+    dill__flags->noblock += on ? 1 : -1;
+}
 /* Call from a loop that made progress without blocking: fails with
    ECANCELED when the current coroutine is cancelled and with ETIMEDOUT once
    the deadline (other than -1) has passed; every so often it yields so that

@@ -99,8 +99,6 @@ int dill_hown(int h) {
     return n;
 }
 
-void dill__noblock(int on);
-
 int dill_hclose(int h) {
     struct dill__hslot *s = dill__hget(h);
     if(dill__slow(!s)) return -1;

@@ -6,11 +6,12 @@
    mapping of its own, so a process can hold hundreds of thousands of
    coroutines within the default vm.max_map_count; elsewhere the guard page
    is mprotect()ed, which splits the mapping.  Freed stacks are cached per
-   thread; past a threshold their memory is given back to the kernel (the
-   address range and its guard stay). */
+   thread; past a threshold their memory is given back to the kernel in
+   batches (the address range and its guard stay). */
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -34,6 +35,11 @@ struct dill__chunk {
 static __thread void **dill__free __attribute__((tls_model("initial-exec")));
 static __thread size_t dill__nfree __attribute__((tls_model("initial-exec")));
 static __thread size_t dill__capfree
+    __attribute__((tls_model("initial-exec")));
+/* Free stacks whose memory was returned to the kernel. */
+static __thread void **dill__cold __attribute__((tls_model("initial-exec")));
+static __thread size_t dill__ncold __attribute__((tls_model("initial-exec")));
+static __thread size_t dill__capcold
     __attribute__((tls_model("initial-exec")));
 static __thread struct dill__chunk *dill__chunks
     __attribute__((tls_model("initial-exec")));
@@ -87,6 +93,7 @@ void *dill__stack_alloc(size_t *size, int *fresh) {
     *size = DILL_STACK_SIZE;
     *fresh = 0;
     if(dill__nfree) return dill__free[--dill__nfree];
+    if(dill__ncold) return dill__cold[--dill__ncold];
     *fresh = 1;
     if(!dill__nfresh && dill__new_chunk() < 0) return NULL;
     char *slot = dill__fresh;
@@ -94,6 +101,40 @@ void *dill__stack_alloc(size_t *size, int *fresh) {
     dill__fresh += dill__slot();
     dill__nfresh--;
     return slot + dill__page();
+}
+
+static int dill__addr_cmp(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t)*(void*const*)a, y = (uintptr_t)*(void*const*)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Gives the memory of all but DILL_STACK_CACHE warm stacks back to the
+   kernel.  Syscalls (and page faults) are expensive, so adjacent stacks are
+   released by one madvise: guard markers survive MADV_DONTNEED. */
+static void dill__trim(void) {
+    qsort(dill__free, dill__nfree, sizeof(void*), dill__addr_cmp);
+    size_t n = dill__nfree - DILL_STACK_CACHE;
+    if(dill__ncold + n > dill__capcold) {
+        size_t cap = dill__capcold ? dill__capcold : 256;
+        while(cap < dill__ncold + n) cap *= 2;
+        void **v = realloc(dill__cold, cap * sizeof(void*));
+        if(!v) return;
+        dill__cold = v;
+        dill__capcold = cap;
+    }
+    size_t slot = dill__slot(), i = 0;
+    while(i < n) {
+        size_t j = i + 1;
+        while(j < n && (char*)dill__free[j] == (char*)dill__free[j - 1] + slot)
+            j++;
+        madvise(dill__free[i], (size_t)((char*)dill__free[j - 1] -
+            (char*)dill__free[i]) + DILL_STACK_SIZE, MADV_DONTNEED);
+        i = j;
+    }
+    memcpy(dill__cold + dill__ncold, dill__free, n * sizeof(void*));
+    dill__ncold += n;
+    memmove(dill__free, dill__free + n, DILL_STACK_CACHE * sizeof(void*));
+    dill__nfree = DILL_STACK_CACHE;
 }
 
 void dill__stack_free(void *stack, size_t size) {
@@ -108,11 +149,8 @@ void dill__stack_free(void *stack, size_t size) {
         dill__free = v;
         dill__capfree = cap;
     }
-    /* Past the cache size the stack keeps its address range and guard but
-       its pages go back to the kernel. */
-    if(dill__nfree >= DILL_STACK_CACHE)
-        madvise(stack, DILL_STACK_SIZE, MADV_DONTNEED);
     dill__free[dill__nfree++] = stack;
+    if(dill__slow(dill__nfree >= DILL_STACK_CACHE * 4)) dill__trim();
 }
 
 void dill__stacks_term(void) {
@@ -126,6 +164,10 @@ void dill__stacks_term(void) {
     dill__free = NULL;
     dill__nfree = 0;
     dill__capfree = 0;
+    free(dill__cold);
+    dill__cold = NULL;
+    dill__ncold = 0;
+    dill__capcold = 0;
     dill__fresh = NULL;
     dill__nfresh = 0;
 }
