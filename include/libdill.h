@@ -90,7 +90,19 @@ DILL_EXPORT int dill_hclose(int h);
 /* Callee-saved state of a suspended execution context. */
 struct dill_jmpbuf {void *regs[24];};
 
+/* A coroutine's pointer arguments outlive the call expression that started
+   it, which interprocedural analysis does not expect: it would let the
+   caller cache its locals in registers while the coroutine writes them.
+   GCC's noipa turns that analysis off; clang has no such switch short of
+   optnone, so with clang coroutine bodies are compiled unoptimised (put
+   hot loops in ordinary functions). */
+#if defined __clang__
+#define dill_coroutine __attribute__((noinline, optnone))
+#elif defined __GNUC__ && __GNUC__ >= 8
+#define dill_coroutine __attribute__((noinline, noipa))
+#else
 #define dill_coroutine __attribute__((noinline))
+#endif
 
 DILL_EXPORT extern volatile void *dill_unoptimisable;
 
@@ -150,10 +162,8 @@ DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twic
 /* go(fn(args)) runs fn(args) as a new coroutine on a fresh stack and returns
    a handle (a bundle holding that one coroutine).  hclose on the handle
    cancels the coroutine and waits for it to exit.  Arguments must not be
-   function calls.  Memory that the caller and the coroutine both use while
-   both run must not be a plain local of the caller (clang may keep such a
-   local in a register): use static, heap or volatile memory.  Errors:
-   ECANCELED, ENOMEM. */
+   function calls; fn must be declared with the coroutine specifier.
+   Errors: ECANCELED, ENOMEM. */
 #define dill_go(fn) dill_go_(fn, NULL, 0, -1)
 /* Like go, but the stack is the caller's memory [ptr, ptr+len). */
 #define dill_go_mem(fn, ptr, len) dill_go_(fn, ptr, len, -1)
@@ -809,6 +819,65 @@ DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
 #define ws_ping dill_ws_ping
 #define ws_send_part dill_ws_send_part
 #define ws_recv_part dill_ws_recv_part
+#endif
+
+/******************************************************************************/
+/*  WebSocket by URL (dill only; not in libdill 2.14)                         */
+/******************************************************************************/
+
+struct dill_tls_client_options;
+struct dill_tls_server_ctx;
+
+/* Connects to url, "ws://host[:port]/path?query" or "wss://...": resolves
+   the host (IPv6 literals in brackets), connects with the deadline, runs
+   TLS for wss (certificate verified and SNI sent for the URL's host unless
+   tls->server_name says otherwise; tls may be NULL), then the WebSocket
+   handshake with the URL's Host and resource.  ws may be NULL.  Returns a
+   ws handle.  Errors: EINVAL (malformed URL), EMSGSIZE (URL part too long),
+   EADDRNOTAVAIL (unknown host), ECONNREFUSED, EACCES (certificate
+   verification failed, or the server refused the upgrade), EPROTO
+   (handshake failed), ENOTSUP (wss in a build without TLS), ECONNRESET,
+   ETIMEDOUT, ECANCELED. */
+DILL_EXPORT int dill_ws_connect(const char *url,
+    const struct dill_ws_options *ws, const struct dill_tls_client_options *tls,
+    int64_t deadline);
+
+/* Settings of dill_ws_listen; a zero-initialised structure (or NULL) gives
+   plain ws with default WebSocket options. */
+struct dill_ws_listen_options {
+    /* Options of every accepted connection (flags, protocols, check...). */
+    const struct dill_ws_options *ws;
+    /* TLS server context for wss, or NULL for plain ws. */
+    struct dill_tls_server_ctx *tls;
+    /* Time allowed for the TLS and WebSocket handshakes of one connection,
+       in ms (0: 10,000). */
+    int64_t handshake_timeout;
+    /* Listen backlog (0: 128). */
+    int backlog;
+    /* Handshakes in progress at once; more connections wait in the backlog
+       (0: 256). */
+    int max_pending;
+};
+
+/* Listens on addr (port 0: picked and written back into addr) and runs the
+   TLS and WebSocket server handshakes of incoming connections concurrently
+   in the background, so that a slow or hostile client never delays
+   others.  Returns a listener handle; hclose stops it and closes the
+   connections not yet accepted.  Errors: as tcp_listen. */
+DILL_EXPORT int dill_ws_listen(struct dill_ipaddr *addr,
+    const struct dill_ws_listen_options *opts);
+/* Returns the next connection whose handshakes have completed, as a ws
+   handle; resource (may be NULL) gets the request target and peer (may be
+   NULL) the client's address.  Errors: EBADF, ENOTSUP, EMSGSIZE (resource
+   does not fit; that connection is closed), ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_ws_accept(int s, char *resource, size_t resourcelen,
+    struct dill_ipaddr *peer, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define ws_connect dill_ws_connect
+#define ws_listen_options dill_ws_listen_options
+#define ws_listen dill_ws_listen
+#define ws_accept dill_ws_accept
 #endif
 
 #endif /* !DILL_DISABLE_SOCKETS */
