@@ -5,6 +5,7 @@
    closes and reports the Close frame the peer sent.
 
    Usage: ws_client [options] ws://HOST:PORT/PATH
+          ws_client [options] --ca FILE wss://HOST:PORT/PATH
      -s SCRIPT  comma-separated messages: 't' (text) or 'b' (binary) and a
                 size with an optional k or M suffix, e.g. "t0,b125,t1M";
                 the default covers every frame length encoding:
@@ -15,6 +16,13 @@
      -W         do not close: wait for the peer to close after the script,
                 then answer with the same status
      -t SECS    deadline for the whole run (default 60)
+     --ca FILE  wss only: trust the CA certificates of FILE (PEM); the
+                server's certificate must match the URL's host
+     --server-name NAME  wss only: check the certificate against NAME
+                (also sent as SNI) instead of the URL's host
+
+   A ws:// URL goes through tcp_connect and ws_attach_client; a wss:// URL
+   through dill_ws_connect (TLS with verification, then the handshake).
 
    Output, one line each: "OK <item>" per echoed message, "PEER_CLOSE <code>
    <reason>" once the peer's Close frame arrived, "ERROR <what>: <errno>" on
@@ -61,6 +69,17 @@ static int parse_url(const char *url, char *host, size_t hostlen, int *port,
     *port = (int)p;
     *path = *end == '/' ? end : "/";
     return 0;
+}
+
+/* wss: TLS with the server's certificate verified against ca (or the
+   system store), then the WebSocket handshake, all by dill_ws_connect. */
+static int connect_wss(const char *url, const char *ca, const char *sni) {
+    struct tls_client_options to = {0};
+    to.ca_file = ca;
+    to.server_name = sni;
+    struct ws_options wo = {0};
+    wo.flags = WS_BINARY;
+    return ws_connect(url, &wo, &to, deadline);
 }
 
 /* Parses one script item such as "t125" or "b1M". */
@@ -150,6 +169,7 @@ static int await_close(int ws) {
 
 int main(int argc, char *argv[]) {
     const char *script = DEFAULT_SCRIPT, *reason = "done", *url = NULL;
+    const char *ca = NULL, *sni = NULL;
     int code = 1000, wait = 0, large = 0;
     long secs = 60;
     for(int i = 1; i < argc; i++) {
@@ -162,27 +182,40 @@ int main(int argc, char *argv[]) {
             secs = atol(argv[++i]);
         else if(strcmp(argv[i], "-W") == 0) wait = 1;
         else if(strcmp(argv[i], "-L") == 0) large = 1;
+        else if(strcmp(argv[i], "--ca") == 0 && i + 1 < argc) ca = argv[++i];
+        else if(strcmp(argv[i], "--server-name") == 0 && i + 1 < argc)
+            sni = argv[++i];
         else if(!url && argv[i][0] != '-') url = argv[i];
         else url = NULL, i = argc;
     }
+    int secure = url && strncmp(url, "wss://", 6) == 0;
     char host[256];
     int port;
     const char *path;
-    if(!url || parse_url(url, host, sizeof(host), &port, &path) < 0) {
+    if(!url || (!secure && (ca || sni)) ||
+          (!secure && parse_url(url, host, sizeof(host), &port, &path) < 0)) {
         fprintf(stderr, "usage: %s [-s script] [-L] [-c code] [-r reason] "
-            "[-W] [-t secs] ws://host:port/path\n", argv[0]);
+            "[-W] [-t secs] ws://host:port/path\n"
+            "       %s [options] [--ca file] [--server-name name] "
+            "wss://host:port/path\n", argv[0], argv[0]);
         return 2;
     }
     deadline = now() + secs * 1000;
-    struct ipaddr addr;
-    if(ipaddr_remote(&addr, host, port, IPADDR_PREF_IPV4, deadline) < 0)
-        return fail("resolve");
-    int s = tcp_connect(&addr, deadline);
-    if(s < 0) return fail("connect");
-    char hostfield[300];
-    snprintf(hostfield, sizeof(hostfield), "%s:%d", host, port);
-    int ws = ws_attach_client(s, WS_BINARY, path, hostfield, deadline);
-    if(ws < 0) return fail("handshake");
+    int ws;
+    if(secure) {
+        ws = connect_wss(url, ca, sni);
+        if(ws < 0) return fail("connect");
+    } else {
+        struct ipaddr addr;
+        if(ipaddr_remote(&addr, host, port, IPADDR_PREF_IPV4, deadline) < 0)
+            return fail("resolve");
+        int s = tcp_connect(&addr, deadline);
+        if(s < 0) return fail("connect");
+        char hostfield[300];
+        snprintf(hostfield, sizeof(hostfield), "%s:%d", host, port);
+        ws = ws_attach_client(s, WS_BINARY, path, hostfield, deadline);
+        if(ws < 0) return fail("handshake");
+    }
 
     char *items = malloc(strlen(script) + 32);
     if(!items) return fail("malloc");

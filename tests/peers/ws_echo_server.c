@@ -21,9 +21,14 @@
    connection with the matching close code, e.g. 1007).
 
    Usage: ws_echo_server [-n connections] [-t seconds] [-m max-message]
+                         [--tls-cert FILE --tls-key FILE]
      -n  exit after serving that many connections (default 0: forever)
      -t  lifetime; exit with status 1 when it is over (default 60)
      -m  largest message echoed, in bytes (default 17 MiB)
+     --tls-cert, --tls-key  serve wss: the PEM certificate chain and key
+         go into a dill_tls_server_ctx, and connections come from
+         dill_ws_listen / dill_ws_accept (TLS and WebSocket handshakes in
+         the listener) instead of tcp_accept + ws_attach_server
    Exit status: 0 when -n connections were served, 1 on setup failure or
    timeout. */
 
@@ -33,6 +38,8 @@
 #include <string.h>
 
 #include <libdill.h>
+
+#define RESOURCE_LEN 256
 
 static size_t maxmsg = 17 * 1024 * 1024;
 static int64_t deadline;
@@ -59,16 +66,18 @@ static void print_reason(const char *r, ssize_t n) {
     }
 }
 
-coroutine static void serve(int s, int id) {
-    char resource[256] = "", host[256] = "";
+/* Serves one connection: s is a TCP socket, or with ws_ready set a ws
+   handle whose handshakes are done, with resource already filled in. */
+static void serve_ws(int s, int ws_ready, char *resource, int id) {
+    char host[256] = "";
     const char *end = "closed";
     int status = 0;
     char reason[128];
     ssize_t rlen = 0;
     size_t msgs = 0, bytes = 0;
     uint8_t *buf = NULL;
-    int ws = ws_attach_server(s, WS_BINARY, resource, sizeof(resource), host,
-        sizeof(host), deadline);
+    int ws = ws_ready ? s : ws_attach_server(s, WS_BINARY, resource,
+        RESOURCE_LEN, host, sizeof(host), deadline);
     if(ws < 0) {
         end = errname(errno);
         goto out;
@@ -128,8 +137,81 @@ out:
     if(ws >= 0) hclose(ws);
 }
 
+coroutine static void serve(int s, int id) {
+    char resource[RESOURCE_LEN] = "";
+    serve_ws(s, 0, resource, id);
+}
+
+coroutine static void serve_accepted(int ws, char *resource, int id) {
+    serve_ws(ws, 1, resource, id);
+    free(resource);
+}
+
+/* wss: the listener runs the TLS and WebSocket handshakes; we echo. */
+static int run_tls(const char *cert, const char *key, long nconns) {
+    struct tls_server_options to = {0};
+    to.cert_file = cert;
+    to.key_file = key;
+    struct tls_server_ctx *ctx = tls_server_ctx_new(&to);
+    if(!ctx) {
+        fprintf(stderr, "ws_echo_server: tls_server_ctx_new: %s\n",
+            errname(errno));
+        return 1;
+    }
+    struct ws_options wo = {0};
+    wo.flags = WS_BINARY;
+    wo.max_message = maxmsg;
+    struct ws_listen_options lo = {0};
+    lo.ws = &wo;
+    lo.tls = ctx;
+    struct ipaddr addr;
+    if(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) < 0) {
+        perror("ipaddr_local");
+        return 1;
+    }
+    int ls = ws_listen(&addr, &lo);
+    if(ls < 0) {
+        perror("ws_listen");
+        return 1;
+    }
+    printf("PORT %d\n", ipaddr_port(&addr));
+    fflush(stdout);
+    int b = bundle();
+    if(b < 0) {
+        perror("bundle");
+        return 1;
+    }
+    for(long id = 0; nconns == 0 || id < nconns; id++) {
+        char *resource = calloc(1, RESOURCE_LEN);
+        if(!resource) {
+            perror("calloc");
+            return 1;
+        }
+        int ws = ws_accept(ls, resource, RESOURCE_LEN, NULL, deadline);
+        if(ws < 0) {
+            fprintf(stderr, "ws_echo_server: ws_accept: %s\n",
+                errname(errno));
+            return 1;
+        }
+        if(bundle_go(b, serve_accepted(ws, resource, (int)id)) < 0) {
+            perror("bundle_go");
+            return 1;
+        }
+    }
+    if(bundle_wait(b, deadline) < 0) {
+        fprintf(stderr, "ws_echo_server: connections still open: %s\n",
+            errname(errno));
+        return 1;
+    }
+    hclose(b);
+    hclose(ls);
+    tls_server_ctx_free(ctx);
+    return 0;
+}
+
 int main(int argc, char *argv[]) {
     long nconns = 0, secs = 60;
+    const char *cert = NULL, *key = NULL;
     for(int i = 1; i < argc; i++) {
         if(i + 1 < argc && strcmp(argv[i], "-n") == 0)
             nconns = atol(argv[++i]);
@@ -137,13 +219,23 @@ int main(int argc, char *argv[]) {
             secs = atol(argv[++i]);
         else if(i + 1 < argc && strcmp(argv[i], "-m") == 0)
             maxmsg = (size_t)atol(argv[++i]);
+        else if(i + 1 < argc && strcmp(argv[i], "--tls-cert") == 0)
+            cert = argv[++i];
+        else if(i + 1 < argc && strcmp(argv[i], "--tls-key") == 0)
+            key = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [-n conns] [-t secs] [-m bytes]\n",
-                argv[0]);
+            fprintf(stderr, "usage: %s [-n conns] [-t secs] [-m bytes] "
+                "[--tls-cert file --tls-key file]\n", argv[0]);
             return 2;
         }
     }
+    if(!cert != !key) {
+        fprintf(stderr, "%s: --tls-cert and --tls-key go together\n",
+            argv[0]);
+        return 2;
+    }
     deadline = now() + secs * 1000;
+    if(cert) return run_tls(cert, key, nconns);
     struct ipaddr addr;
     if(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) < 0) {
         perror("ipaddr_local");
