@@ -14,10 +14,13 @@
 //   --wait-close  do not close: wait for the server's Close frame
 //   --burst N     after the script, write N small messages back to back,
 //                 then check their N echoes
+//   --ca FILE     for wss URLs: trust the CA certificates of FILE (the
+//                 server's certificate is verified, host name included)
 // Output: "OK <item>" lines, "PONGS <got>/<sent>", "PEER_CLOSE <code>
 // <reason>", then "RESULT PASS" or "RESULT FAIL".
 'use strict';
 
+const fs = require('fs');
 const WebSocket = require('ws');
 const u = require('./wsutil.js');
 
@@ -41,7 +44,9 @@ function fail(msg) {
 }
 
 // perMessageDeflate stays at its default (offered): the server must decline.
-const ws = new WebSocket(url, { maxPayload: 64 << 20 });
+const ca = opt('--ca', null);
+const ws = new WebSocket(url, Object.assign({ maxPayload: 64 << 20 },
+    ca ? { ca: fs.readFileSync(ca) } : {}));
 let seq = 0, pings = 0, pongs = 0, sent = null, finished = false;
 
 // After the script: `burst` small messages written back to back, then

@@ -13,8 +13,12 @@
 // where close_code/close_reason are what the client sent in its Close frame.
 //
 // Usage: node_echo_server.js [-n connections] [-t seconds]
+//                            [--tls-cert FILE --tls-key FILE]
+// With --tls-cert and --tls-key it serves wss (an https server).
 'use strict';
 
+const fs = require('fs');
+const https = require('https');
 const { WebSocketServer } = require('ws');
 const u = require('./wsutil.js');
 
@@ -23,13 +27,28 @@ const opt = (name, dflt) => {
     const i = args.indexOf(name);
     return i >= 0 ? Number(args[i + 1]) : dflt;
 };
+const sopt = (name) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : null;
+};
 const limit = opt('-n', 0);
 u.lifetime(opt('-t', 60));
+const cert = sopt('--tls-cert'), key = sopt('--tls-key');
 
 let done = 0;
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0,
-    maxPayload: 64 << 20, perMessageDeflate: false });
-wss.on('listening', () => console.log('PORT ' + wss.address().port));
+let wss;
+if (cert) {
+    const server = https.createServer({ cert: fs.readFileSync(cert),
+        key: fs.readFileSync(key) });
+    wss = new WebSocketServer({ server, maxPayload: 64 << 20,
+        perMessageDeflate: false });
+    server.listen(0, '127.0.0.1',
+        () => console.log('PORT ' + server.address().port));
+} else {
+    wss = new WebSocketServer({ host: '127.0.0.1', port: 0,
+        maxPayload: 64 << 20, perMessageDeflate: false });
+    wss.on('listening', () => console.log('PORT ' + wss.address().port));
+}
 wss.on('connection', (ws, req) => {
     const path = req.url;
     const o = u.pathOptions(path);

@@ -15,12 +15,15 @@ Usage: py_client.py [--script S] [--large] [--frag] [--ping]
   --burst N     after the script, write N small messages back to back, then
                 read and check their N echoes
   --parallel N  run N such clients at once
+  --ca FILE     for wss URLs: trust the CA certificates of FILE (the
+                server's certificate is verified, host name included)
 Output: "OK <item>" lines, "BURST <n>", "PONGS <got>/<sent>",
 "PEER_CLOSE <code> <reason>", then "RESULT PASS" or "RESULT FAIL".
 """
 
 import argparse
 import asyncio
+import ssl
 
 import websockets
 
@@ -49,8 +52,14 @@ async def burst(ws, n):
 async def run(args):
     items = wsutil.parse_script(args.script, args.large)
     waiters = []
+    # ssl=None would mean plain TCP even for a wss URL: pass it only when set.
+    tls = {}
+    if args.ca:
+        tls["ssl"] = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
+                                                cafile=args.ca)
     async with websockets.connect(args.url, max_size=None, max_queue=None,
-                                  ping_interval=None, close_timeout=5) as ws:
+                                  ping_interval=None, close_timeout=5,
+                                  **tls) as ws:
         for seq, (is_text, size) in enumerate(items):
             name = "%s%d" % ("t" if is_text else "b", size)
             msg = wsutil.payload(is_text, size, seq)
@@ -102,6 +111,7 @@ def main():
     ap.add_argument("--burst", type=int, default=0)
     ap.add_argument("--parallel", type=int, default=1)
     ap.add_argument("-t", type=int, default=60)
+    ap.add_argument("--ca")
     ap.add_argument("url")
     args = ap.parse_args()
     wsutil.lifetime(args.t)

@@ -13,10 +13,13 @@ One line per finished connection:
 where close_code/close_reason are what the client sent in its Close frame.
 
 Usage: py_echo_server.py [-n connections] [-t seconds]
+                         [--tls-cert FILE --tls-key FILE]
+With --tls-cert and --tls-key it serves wss (ssl.SSLContext).
 """
 
 import argparse
 import asyncio
+import ssl
 
 import websockets
 
@@ -70,12 +73,19 @@ async def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=0)
     ap.add_argument("-t", type=int, default=60)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
+    tls = None
+    if args.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     wsutil.lifetime(args.t)
     echo.done, echo.limit = 0, args.n
     echo.finished = asyncio.Event()
     async with websockets.serve(echo, "127.0.0.1", 0, max_size=None,
-                                ping_interval=None, close_timeout=5) as srv:
+                                ping_interval=None, close_timeout=5,
+                                ssl=tls) as srv:
         wsutil.out("PORT %d" % srv.sockets[0].getsockname()[1])
         await echo.finished.wait()
 
