@@ -10,7 +10,9 @@
 #     fragments and pings from the peer, close codes both ways;
 #   - certificate checks: no CA or a wrong name fails with EACCES on our
 #     side and with a verification error on theirs, and a plain-TCP client
-#     cannot break our wss listener;
+#     cannot break our wss listener; TLS clients ending without a Close
+#     frame (mid-frame or not, with or without close_notify) make our
+#     server fail the connection with ECONNRESET;
 #   - nginx as a TLS-terminating WebSocket reverse proxy in front of our
 #     plain ws echo server, with our wss client and the python and node
 #     clients going through it (16 MiB messages too).
@@ -91,7 +93,7 @@ expect_log pyserver '^CONN path=/echo msgs=14 .* close_code=1000 ' \
     "python wss server: normal close"
 
 # --- The python client against our wss echo server. ----------------------
-start_server ours-py "${server[@]}" -n 13 -t 50 "${tlsopts[@]}"
+start_server ours-py "${server[@]}" -n 17 -t 50 "${tlsopts[@]}"
 url=wss://localhost:$PORT
 run p-sizes 30 "$PY" "$idir/py_client.py" --ca "$ca" --burst 300 "$url/echo"
 expect_pass p-sizes '^OK t0$' '^OK b126$' '^OK b1048576$' '^BURST 300$' \
@@ -110,7 +112,15 @@ expect_fail c-plain-to-tls '^ERROR handshake: '
 run p-parallel 30 "$PY" "$idir/py_client.py" --ca "$ca" --parallel 10 \
     --ping --script t0,b1,t125,b126,t65536,b65536 "$url/echo"
 expect_pass p-parallel '^PARALLEL 10$'
+# TLS clients vanishing mid-frame or after a message, with and without
+# close_notify: 4 connections that must end with ECONNRESET.
+run p-abrupt 20 "$PY" "$idir/py_tls_abrupt.py" "$PORT" "$ca"
+expect_pass p-abrupt '^CASE whole-notify PASS$'
 stop_server ours-py
+n=$(grep -Ec '^CONN [0-9]+ path=/echo msgs=[01] .* end=ECONNRESET ' \
+    "$work/ours-py.log" || true)
+[ "$n" -eq 4 ] && echo "ok   our wss server: 4 abnormal TLS endings" \
+    || fail "our wss server ended $n of 4 abnormal TLS endings with ECONNRESET"
 expect_log ours-py \
     '^CONN [0-9]+ path=/echo msgs=14 .* end=peer-close status=4000 '\
 'reason=bye$' \
