@@ -587,7 +587,94 @@ DILL_EXPORT int dill_ws_response_key(const char *request_key,
 #define ws_response_key dill_ws_response_key
 #endif
 
-/* @@WS_EXT@@ (extended WebSocket API is added by the WebSocket layer) */
+/******************************************************************************/
+/*  WebSocket extensions (dill only; not in libdill 2.14)                     */
+/******************************************************************************/
+
+/* Flag for dill_ws_send_part and dill_ws_recv_part: more pieces of the same
+   message follow. */
+#define DILL_WS_MORE 4
+
+/* The client's opening request, as seen by dill_ws_options.check during
+   dill_ws_attach_server_opts.  Valid only during that call. */
+struct dill_ws_request;
+
+/* Options of dill_ws_attach_client_opts and dill_ws_attach_server_opts.  A
+   zero-initialised structure gives the defaults. */
+struct dill_ws_options {
+    /* WS_TEXT (default message type for msend/mrecv) and WS_NOHTTP. */
+    int flags;
+    /* Storage for the object, as in ws_attach_*_mem, or NULL to allocate. */
+    struct dill_ws_storage *mem;
+    /* Largest message accepted, in bytes; 0 means 16 MiB, SIZE_MAX means
+       no limit.  A bigger message fails the connection with close code 1009
+       and EMSGSIZE. */
+    size_t max_message;
+    /* Client: subprotocols to offer, in order of preference.  Server:
+       subprotocols accepted, in order of preference; the first one the
+       client offered is agreed.  nprotocols may be 0. */
+    const char *const *protocols;
+    size_t nprotocols;
+    /* Extra header lines for the request (client) or the 101 response
+       (server): "Name: value" lines separated by CRLF, or NULL. */
+    const char *headers;
+    /* Client: value of the Origin header, or NULL for none. */
+    const char *origin;
+    /* Server: called with the valid upgrade request before it is answered.
+       Return 0 to accept it, or an HTTP status from 400 to 599 to refuse it
+       (the client gets that status; the attach fails with EACCES). */
+    int (*check)(const struct dill_ws_request *req, void *arg);
+    void *check_arg;
+    /* Keepalive: while a receiving call waits and nothing has arrived for
+       ping_interval ms, a ping is sent; when no pong follows within
+       pong_timeout ms (0: ping_interval) the receiving call fails with
+       ETIMEDOUT.  0 disables it. */
+    int64_t ping_interval;
+    int64_t pong_timeout;
+};
+
+/* Like ws_attach_client, with options (o may be NULL for defaults). */
+DILL_EXPORT int dill_ws_attach_client_opts(int s, const char *resource,
+    const char *host, const struct dill_ws_options *o, int64_t deadline);
+/* Like ws_attach_server, with options (o may be NULL for defaults). */
+DILL_EXPORT int dill_ws_attach_server_opts(int s, char *resource,
+    size_t resourcelen, char *host, size_t hostlen,
+    const struct dill_ws_options *o, int64_t deadline);
+/* Copies the value of the first request header called name (any case;
+   ":path" gives the request target) to buf, NUL-terminated; returns its
+   length.  Errors: EINVAL, ENOENT (no such header), EMSGSIZE. */
+DILL_EXPORT ssize_t dill_ws_request_header(const struct dill_ws_request *req,
+    const char *name, char *buf, size_t len);
+/* Copies the agreed subprotocol to buf, NUL-terminated, and returns its
+   length (0 and "" when none was agreed).  Errors: EBADF, ENOTSUP,
+   EMSGSIZE. */
+DILL_EXPORT ssize_t dill_ws_protocol(int s, char *buf, size_t len);
+/* Sends a ping carrying len <= 125 bytes of buf.  Errors as for ws_send. */
+DILL_EXPORT int dill_ws_ping(int s, const void *buf, size_t len,
+    int64_t deadline);
+/* Sends one piece of a message as one frame.  The first piece's flags give
+   the type (WS_TEXT or WS_BINARY); DILL_WS_MORE means more pieces follow.
+   While a message is in progress other sends on the socket wait. */
+DILL_EXPORT int dill_ws_send_part(int s, int flags, const void *buf,
+    size_t len, int64_t deadline);
+/* Receives the next piece of a message into buf (at most len bytes) and
+   returns its size; *flags gets the message type, plus DILL_WS_MORE when
+   the message has not ended yet. */
+DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
+    size_t len, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define WS_MORE DILL_WS_MORE
+#define ws_request dill_ws_request
+#define ws_options dill_ws_options
+#define ws_attach_client_opts dill_ws_attach_client_opts
+#define ws_attach_server_opts dill_ws_attach_server_opts
+#define ws_request_header dill_ws_request_header
+#define ws_protocol dill_ws_protocol
+#define ws_ping dill_ws_ping
+#define ws_send_part dill_ws_send_part
+#define ws_recv_part dill_ws_recv_part
+#endif
 
 #endif /* !DILL_DISABLE_SOCKETS */
 

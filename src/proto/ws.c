@@ -1,0 +1,942 @@
+/* WebSocket handles (RFC 6455): frames, messages, control frames, closing.
+   The opening handshakes are in wsattach.c.  See ws.h.
+
+   Concurrency: one coroutine may receive while others send.  Frames are
+   written under a send lock (a flag plus a FIFO of waiting coroutines), so
+   frames never interleave.  The receiving side never waits for the lock:
+   when it is taken, a pong or close reply is queued in st->pend and the
+   holder writes it after its frame, before letting the next sender in. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/iol.h"
+#include "proto/ws.h"
+#include "util/random.h"
+#include "util/utf8.h"
+
+_Static_assert(sizeof(struct dill__ws) <= sizeof(struct dill_ws_storage),
+    "ws object must fit dill_ws_storage");
+
+static const int dill__ws_type_id = 0;
+const void *dill__ws_type = &dill__ws_type_id;
+
+/* Receive modes. */
+#define DILL__WS_RX_PART 1 /* return pieces (dill_ws_recv_part) */
+#define DILL__WS_RX_DROP 2 /* discard everything until the peer's Close */
+
+/******************************************************************************/
+/*  Buffer pool                                                               */
+/******************************************************************************/
+
+#define DILL__WS_POOL 8
+
+static __thread uint8_t *dill__ws_pool[DILL__WS_POOL];
+static __thread int dill__ws_npool;
+
+uint8_t *dill__ws_buf_get(void) {
+    if(dill__ws_npool) return dill__ws_pool[--dill__ws_npool];
+    uint8_t *b = malloc(DILL__WS_BUFSZ);
+    if(!b) errno = ENOMEM;
+    return b;
+}
+
+void dill__ws_buf_put(uint8_t *buf) {
+    if(!buf) return;
+    if(dill__ws_npool < DILL__WS_POOL) dill__ws_pool[dill__ws_npool++] = buf;
+    else free(buf);
+}
+
+/******************************************************************************/
+/*  Object                                                                    */
+/******************************************************************************/
+
+static int dill__ws_msendl(struct dill_msock_vfs *mvfs,
+    struct dill_iolist *first, struct dill_iolist *last, int64_t deadline);
+static ssize_t dill__ws_mrecvl(struct dill_msock_vfs *mvfs,
+    struct dill_iolist *first, struct dill_iolist *last, int64_t deadline);
+
+static void *dill__ws_query(struct dill_hvfs *vfs, const void *type) {
+    struct dill__ws *self = dill__cont(vfs, struct dill__ws, hvfs);
+    if(type == dill_msock_type) return &self->mvfs;
+    if(type == dill__ws_type) return self;
+    errno = ENOTSUP;
+    return NULL;
+}
+
+/* Wakes every coroutine waiting for the send lock with EBADF: the object
+   is going away and they must not touch it. */
+static void dill__ws_wake_all(struct dill__ws *self);
+
+static void dill__ws_free(struct dill__ws *self) {
+    dill__ws_wake_all(self);
+    if(self->u >= 0) dill_hclose(self->u);
+    if(self->rbuf && self->rbuf != self->st->stage)
+        dill__ws_buf_put(self->rbuf);
+    free(self->st->protocol);
+    free(self->st);
+    if(!self->mem) free(self);
+}
+
+static void dill__ws_hclose(struct dill_hvfs *vfs) {
+    dill__ws_free(dill__cont(vfs, struct dill__ws, hvfs));
+}
+
+struct dill__ws *dill__ws_new(int s, int server, int text, size_t max_msg,
+      void *mem) {
+    struct dill_bsock_vfs *b = dill_hquery(s, dill_bsock_type);
+    if(!b) return NULL;
+    struct dill__bsockx_vfs *x = dill_hquery(s, dill__bsockx_type);
+    struct dill__ws *self = mem;
+    if(!self) {
+        self = malloc(sizeof(*self));
+        if(!self) {errno = ENOMEM; return NULL;}
+    }
+    memset(self, 0, sizeof(*self));
+    self->st = calloc(1, sizeof(*self->st));
+    if(!self->st) {
+        if(!mem) free(self);
+        errno = ENOMEM;
+        return NULL;
+    }
+    self->hvfs.query = dill__ws_query;
+    self->hvfs.close = dill__ws_hclose;
+    self->mvfs.msendl = dill__ws_msendl;
+    self->mvfs.mrecvl = dill__ws_mrecvl;
+    self->b = b;
+    self->x = x;
+    self->u = s;
+    self->server = server ? 1 : 0;
+    self->text = text ? 1 : 0;
+    self->mem = mem ? 1 : 0;
+    dill__list_init(&self->sendq);
+    uint64_t lim = max_msg == 0 ? DILL__WS_DEFAULT_MAX :
+        max_msg == SIZE_MAX ? 0 : (uint64_t)max_msg;
+    dill__ws_dec_init(&self->st->dec, server ? DILL__WS_SERVER : 0, 0, lim,
+        DILL__WS_DEC_UTF8);
+    return self;
+}
+
+int dill__ws_publish(struct dill__ws *self) {
+    int h = dill_hmake(&self->hvfs);
+    if(h < 0) dill__ws_discard(self);
+    return h;
+}
+
+void dill__ws_discard(struct dill__ws *self) {
+    int err = errno;
+    dill__ws_free(self);
+    errno = err;
+}
+
+/******************************************************************************/
+/*  Send lock                                                                 */
+/******************************************************************************/
+
+struct dill__ws_waiter {
+    struct dill__clause cl;
+    struct dill__list item;
+};
+
+static void dill__ws_waiter_cancel(struct dill__clause *cl) {
+    struct dill__ws_waiter *w = dill__cont(cl, struct dill__ws_waiter, cl);
+    dill__list_erase(&w->item);
+}
+
+static void dill__ws_wake_all(struct dill__ws *self) {
+    while(!dill__list_empty(&self->sendq)) {
+        struct dill__list *it = self->sendq.next;
+        dill__list_erase(it);
+        struct dill__ws_waiter *w = dill__cont(it, struct dill__ws_waiter,
+            item);
+        dill__trigger(&w->cl, EBADF);
+    }
+}
+
+/* Takes the send lock, waiting in FIFO order.  On EBADF the object is gone. */
+static int dill__ws_lock(struct dill__ws *self, int64_t deadline) {
+    if(!self->sending) {
+        if(dill__canblock() < 0) return -1;
+        self->sending = 1;
+        return 0;
+    }
+    struct dill__ws_waiter w;
+    dill__list_init(&w.item);
+    dill__list_push(&self->sendq, &w.item);
+    dill__waitfor(&w.cl, 0, dill__ws_waiter_cancel);
+    if(dill__wait(deadline, 1) < 0) return -1;
+    if(errno) return -1;
+    /* The previous holder handed the lock over; sending is still set. */
+    return 0;
+}
+
+static int dill__ws_ctlframe(struct dill__ws *self, int op, const void *p,
+    size_t n, int64_t deadline);
+
+/* Writes queued control frames, then passes the lock on.  Returns -1 with
+   EBADF when the object went away meanwhile, else 0. */
+static int dill__ws_unlock(struct dill__ws *self, int64_t deadline) {
+    struct dill__ws_st *st = self->st;
+    while(st->pendop && !self->serr) {
+        uint8_t p[DILL__WS_CONTROL_MAX];
+        int op = st->pendop;
+        size_t n = st->pendlen;
+        memcpy(p, st->pend, n);
+        st->pendop = 0;
+        if(dill__ws_ctlframe(self, op, p, n, deadline) < 0 && errno == EBADF)
+            return -1;
+    }
+    st->pendop = 0;
+    if(dill__list_empty(&self->sendq)) {
+        self->sending = 0;
+        return 0;
+    }
+    struct dill__list *it = self->sendq.next;
+    dill__list_erase(it);
+    dill__trigger(&dill__cont(it, struct dill__ws_waiter, item)->cl, 0);
+    return 0;
+}
+
+/******************************************************************************/
+/*  Writing frames (send lock held)                                           */
+/******************************************************************************/
+
+/* Sends a list to the underlying socket.  A failure leaves the send side
+   unusable: part of a frame may have gone out. */
+static int dill__ws_wr(struct dill__ws *self, struct dill_iolist *first,
+      struct dill_iolist *last, int64_t deadline) {
+    int rc = self->b->bsendl(self->b, first, last, deadline);
+    if(dill__slow(rc < 0) && errno != EBADF && !self->serr)
+        self->serr = ECONNRESET;
+    return rc;
+}
+
+/* Copies n bytes from the list at cur to dst, masking them with key as
+   payload bytes starting at offset off. */
+static void dill__ws_gather(uint8_t *dst, struct dill__iolcur *cur, size_t n,
+      const uint8_t key[4], uint64_t off) {
+    while(n) {
+        size_t k = cur->it->iol_len - cur->off;
+        if(k > n) k = n;
+        dill__ws_mask(dst, (uint8_t*)cur->it->iol_base + cur->off, k, key,
+            (size_t)(off & 3));
+        dill__iol_advance(cur, k);
+        dst += k;
+        off += k;
+        n -= k;
+    }
+}
+
+/* Client frames: masked through a pooled scratch buffer in big chunks;
+   the header goes out with the first chunk. */
+static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
+      size_t hl, const uint8_t *key, struct dill_iolist *first, size_t total,
+      int64_t deadline) {
+    uint8_t *scr = dill__ws_buf_get();
+    if(!scr) return -1;
+    struct dill__iolcur cur = {first, 0};
+    if(first) dill__iol_advance(&cur, 0);
+    memcpy(scr, hdr, hl);
+    size_t fill = hl;
+    uint64_t off = 0;
+    int rc;
+    do {
+        size_t n = DILL__WS_BUFSZ - fill;
+        if(n > total - off) n = total - off;
+        dill__ws_gather(scr + fill, &cur, n, key, off);
+        off += n;
+        struct dill_iolist io = {scr, fill + n, NULL, 0};
+        rc = dill__ws_wr(self, &io, &io, deadline);
+        fill = 0;
+    } while(rc == 0 && off < total);
+    dill__ws_buf_put(scr);
+    return rc;
+}
+
+/* Sends one frame whose payload is the list first..last of total bytes. */
+static int dill__ws_frame(struct dill__ws *self, int fin, int op,
+      struct dill_iolist *first, struct dill_iolist *last, size_t total,
+      int64_t deadline) {
+    uint8_t hdr[DILL__WS_HDR_MAX];
+    if(self->server) {
+        size_t hl = dill__ws_build_header(hdr, fin, op, 0, NULL, total);
+        struct dill_iolist h = {hdr, hl, first, 0};
+        return dill__ws_wr(self, &h, first ? last : &h, deadline);
+    }
+    uint8_t key[4];
+    dill__random(key, sizeof(key));
+    size_t hl = dill__ws_build_header(hdr, fin, op, 0, key, total);
+    return dill__ws_frame_masked(self, hdr, hl, key, first, total, deadline);
+}
+
+static int dill__ws_ctlframe(struct dill__ws *self, int op, const void *p,
+      size_t n, int64_t deadline) {
+    uint8_t f[DILL__WS_CONTROL_FRAME_MAX];
+    uint8_t key[4];
+    if(!self->server) dill__random(key, sizeof(key));
+    size_t len = dill__ws_build_frame(f, 1, op, 0,
+        self->server ? NULL : key, p, n);
+    struct dill_iolist io = {f, len, NULL, 0};
+    return dill__ws_wr(self, &io, &io, deadline);
+}
+
+/* A control frame from the receiving side: written at once when the lock
+   is free, else queued for the holder (a Close replaces a queued pong). */
+static int dill__ws_ctl(struct dill__ws *self, int op, const void *p,
+      size_t n, int64_t deadline) {
+    if(self->serr) {errno = self->serr; return -1;}
+    struct dill__ws_st *st = self->st;
+    if(self->sending) {
+        if(st->pendop == DILL__WS_CLOSE) return 0;
+        if(op == DILL__WS_PING && st->pendop) return 0;
+        st->pendop = (uint8_t)op;
+        st->pendlen = (uint8_t)n;
+        if(n) memcpy(st->pend, p, n);
+        return 0;
+    }
+    self->sending = 1;
+    int rc = dill__ws_ctlframe(self, op, p, n, deadline);
+    if(rc < 0 && errno == EBADF) return -1;
+    int err = errno;
+    if(dill__ws_unlock(self, deadline) < 0) return -1;
+    errno = err;
+    return rc;
+}
+
+/* Fails the connection: best-effort Close with code (0: none), then every
+   receiving call fails with err. */
+static int dill__ws_fail(struct dill__ws *self, int code, int err) {
+    self->rerr = err;
+    if(code && !self->sdone && !self->serr) {
+        uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)(code & 0xff)};
+        self->sdone = 1;
+        if(dill__ws_ctl(self, DILL__WS_CLOSE, p, 2, 0) < 0 && errno == EBADF)
+            return -1;
+    }
+    self->sdone = 1;
+    errno = err;
+    return -1;
+}
+
+/******************************************************************************/
+/*  Sending messages                                                          */
+/******************************************************************************/
+
+static int dill__ws_utf8_list(struct dill_iolist *first) {
+    struct dill__utf8 u;
+    dill__utf8_init(&u);
+    for(struct dill_iolist *it = first; it; it = it->iol_next)
+        if(dill__utf8_feed(&u, it->iol_base, it->iol_len) < 0) return 0;
+    return dill__utf8_complete(&u);
+}
+
+static int dill__ws_cansend(struct dill__ws *self) {
+    if(self->serr) {errno = self->serr; return -1;}
+    if(self->sdone) {errno = EPIPE; return -1;}
+    return 0;
+}
+
+/* Sends a whole message as one frame.  The list is already validated. */
+static int dill__ws_sendmsg(struct dill__ws *self, int text,
+      struct dill_iolist *first, struct dill_iolist *last, size_t total,
+      int64_t deadline) {
+    if(dill__ws_cansend(self) < 0) return -1;
+    if(text && !dill__ws_utf8_list(first)) {errno = EINVAL; return -1;}
+    if(dill__ws_lock(self, deadline) < 0) return -1;
+    if(dill__ws_cansend(self) < 0) {
+        int err = errno;
+        if(dill__ws_unlock(self, deadline) < 0) return -1;
+        errno = err;
+        return -1;
+    }
+    int rc = dill__ws_frame(self, 1, text ? DILL__WS_TEXT : DILL__WS_BINARY,
+        first, last, total, deadline);
+    if(rc < 0 && errno == EBADF) return -1;
+    int err = errno;
+    if(dill__ws_unlock(self, deadline) < 0) return -1;
+    errno = err;
+    return rc;
+}
+
+static int dill__ws_msendl(struct dill_msock_vfs *mvfs,
+      struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
+    struct dill__ws *self = dill__cont(mvfs, struct dill__ws, mvfs);
+    size_t total = dill__iol_size(first);
+    return dill__ws_sendmsg(self, self->text, first, last, total, deadline);
+}
+
+static struct dill__ws *dill__ws_get(int s) {
+    return dill_hquery(s, dill__ws_type);
+}
+
+int dill_ws_sendl(int s, int flags, struct dill_iolist *first,
+      struct dill_iolist *last, int64_t deadline) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    if(flags & ~DILL_WS_TEXT) {errno = EINVAL; return -1;}
+    size_t total;
+    int rc = dill__iol_check(first, last, 1, &total);
+    if(rc < 0) {errno = -rc; return -1;}
+    return dill__ws_sendmsg(self, flags & DILL_WS_TEXT, first, last, total,
+        deadline);
+}
+
+int dill_ws_send(int s, int flags, const void *buf, size_t len,
+      int64_t deadline) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    if((flags & ~DILL_WS_TEXT) || (!buf && len)) {errno = EINVAL; return -1;}
+    struct dill_iolist io = {(void*)buf, len, NULL, 0};
+    return dill__ws_sendmsg(self, flags & DILL_WS_TEXT, &io, &io, len,
+        deadline);
+}
+
+/* A piece of a fragmented message.  The lock stays held from the first
+   piece to the last, so that whole messages from other coroutines wait;
+   queued control frames go out between the pieces. */
+int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
+      int64_t deadline) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    if((flags & ~(DILL_WS_TEXT | DILL_WS_MORE)) || (!buf && len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct dill__ws_st *st = self->st;
+    int op = DILL__WS_CONT;
+    if(!self->smsg) {
+        if(dill__ws_cansend(self) < 0) return -1;
+        if(dill__ws_lock(self, deadline) < 0) return -1;
+        if(dill__ws_cansend(self) < 0) {
+            int err = errno;
+            if(dill__ws_unlock(self, deadline) < 0) return -1;
+            errno = err;
+            return -1;
+        }
+        self->smsg = 1;
+        self->stext = (flags & DILL_WS_TEXT) ? 1 : 0;
+        dill__utf8_init(&st->sutf8);
+        op = self->stext ? DILL__WS_TEXT : DILL__WS_BINARY;
+    }
+    int fin = !(flags & DILL_WS_MORE);
+    if(self->stext) {
+        struct dill__utf8 u = st->sutf8;
+        if(dill__utf8_feed(&u, buf, len) < 0 ||
+           (fin && !dill__utf8_complete(&u))) {
+            /* Nothing was sent; the message stays open. */
+            if(op != DILL__WS_CONT) {
+                self->smsg = 0;
+                if(dill__ws_unlock(self, deadline) < 0) return -1;
+            }
+            errno = EINVAL;
+            return -1;
+        }
+        st->sutf8 = u;
+    }
+    struct dill_iolist io = {(void*)buf, len, NULL, 0};
+    int rc = dill__ws_frame(self, fin, op, &io, &io, len, deadline);
+    if(rc < 0 && errno == EBADF) return -1;
+    int err = errno;
+    if(rc < 0 || fin) {
+        self->smsg = 0;
+        if(dill__ws_unlock(self, deadline) < 0) return -1;
+    }
+    else {
+        while(st->pendop && !self->serr) {
+            uint8_t p[DILL__WS_CONTROL_MAX];
+            int pop = st->pendop;
+            size_t n = st->pendlen;
+            memcpy(p, st->pend, n);
+            st->pendop = 0;
+            if(dill__ws_ctlframe(self, pop, p, n, deadline) < 0 &&
+               errno == EBADF) return -1;
+        }
+    }
+    errno = err;
+    return rc;
+}
+
+int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    if((!buf && len) || len > DILL__WS_CONTROL_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if(dill__ws_cansend(self) < 0) return -1;
+    if(dill__ws_lock(self, deadline) < 0) return -1;
+    int rc = dill__ws_cansend(self);
+    if(rc == 0) rc = dill__ws_ctlframe(self, DILL__WS_PING, buf, len,
+        deadline);
+    if(rc < 0 && errno == EBADF) return -1;
+    int err = errno;
+    if(dill__ws_unlock(self, deadline) < 0) return -1;
+    errno = err;
+    return rc;
+}
+
+/******************************************************************************/
+/*  Receiving                                                                 */
+/******************************************************************************/
+
+/* Keepalive step after a read timed out at the keepalive deadline: fail
+   when a pong is overdue, else send a ping.  Returns 0 to go on reading. */
+static int dill__ws_keepalive(struct dill__ws *self, int64_t now) {
+    struct dill__ws_st *st = self->st;
+    if(st->pong_due) {
+        if(now < st->pong_due) return 0;
+        if(dill__ws_fail(self, DILL__WS_GOING_AWAY, ECONNRESET) < 0 &&
+           errno == EBADF) return -1;
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if(now >= st->next_ping) {
+        uint8_t p[8];
+        for(int i = 0; i != 8; i++) p[i] = (uint8_t)(now >> (56 - 8 * i));
+        if(!self->sdone && dill__ws_ctl(self, DILL__WS_PING, p, 8, 0) < 0 &&
+           errno == EBADF) return -1;
+        st->pong_due = now + st->pong_tmo;
+        st->next_ping = now + st->ping_ivl;
+    }
+    return 0;
+}
+
+/* The deadline of a read: the caller's, or earlier for keepalive. */
+static int64_t dill__ws_kadl(struct dill__ws_st *st, int64_t deadline) {
+    if(!st->ping_ivl) return deadline;
+    int64_t k = st->pong_due ? st->pong_due : st->next_ping;
+    return deadline < 0 || k < deadline ? k : deadline;
+}
+
+/* Exact-read fallback: how many bytes the decoder needs next. */
+static size_t dill__ws_want(struct dill__ws_st *st, size_t cap) {
+    if(st->infr) return st->frem < cap ? (size_t)st->frem : cap;
+    if(st->hb < 2) return 2 - st->hb;
+    return dill__ws_header_len(st->h2) - st->hb;
+}
+
+/* Reads at most cap bytes into dst.  Returns the count or -1. */
+static ssize_t dill__ws_read1(struct dill__ws *self, uint8_t *dst, size_t cap,
+      int64_t deadline) {
+    struct dill__ws_st *st = self->st;
+    while(1) {
+        int64_t dl = dill__ws_kadl(st, deadline);
+        ssize_t r;
+        if(self->x) r = self->x->brecvsome(self->x, dst, cap, dl);
+        else {
+            size_t want = dill__ws_want(st, cap);
+            struct dill_iolist io = {dst, want, NULL, 0};
+            r = self->b->brecvl(self->b, &io, &io, dl) < 0 ? -1 :
+                (ssize_t)want;
+            if(r > 0 && !st->infr) {
+                for(ssize_t i = 0; i != r; i++, st->hb++)
+                    if(st->hb == 1) st->h2 = dst[i];
+            }
+        }
+        if(r > 0) {
+            if(st->ping_ivl) st->next_ping = dill_now() + st->ping_ivl;
+            return r;
+        }
+        if(errno == EBADF) return -1;
+        if(errno == ETIMEDOUT && dl != deadline) {
+            if(dill__ws_keepalive(self, dill_now()) < 0) return -1;
+            continue;
+        }
+        if(errno == ETIMEDOUT || errno == ECANCELED) return -1;
+        /* The connection ended without a Close frame, or broke. */
+        self->st->pcode = DILL__WS_ABNORMAL;
+        self->rerr = ECONNRESET;
+        errno = ECONNRESET;
+        return -1;
+    }
+}
+
+/* Reads more input for the decoder.  Large payloads go straight to the
+   caller's memory at cur (*direct set); otherwise into the receive
+   buffer, or the small staging area when no message is in progress (so an
+   idle connection holds no buffer). */
+static int dill__ws_fill(struct dill__ws *self, struct dill__iolcur *cur,
+      size_t room, int direct_ok, uint8_t **in, size_t *inlen, int *direct,
+      int64_t deadline) {
+    struct dill__ws_st *st = self->st;
+    *direct = 0;
+    if(direct_ok && st->infr && !st->ctlfr && st->frem >= DILL__WS_DIRECT_MIN &&
+       cur->it && cur->it->iol_base) {
+        size_t k = cur->it->iol_len - cur->off;
+        if(k > room) k = room;
+        if(k > st->frem) k = (size_t)st->frem;
+        if(k >= DILL__WS_DIRECT_MIN) {
+            uint8_t *dst = (uint8_t*)cur->it->iol_base + cur->off;
+            ssize_t r = dill__ws_read1(self, dst, k, deadline);
+            if(r < 0) return -1;
+            *in = dst;
+            *inlen = (size_t)r;
+            *direct = 1;
+            return 0;
+        }
+    }
+    uint8_t *stage = st->stage;
+    if(!st->infr && !st->msgop) {
+        if(self->rbuf && self->rbuf != stage) dill__ws_buf_put(self->rbuf);
+        self->rbuf = stage;
+    }
+    else if(!self->rbuf || self->rbuf == stage) {
+        self->rbuf = dill__ws_buf_get();
+        if(!self->rbuf) {self->rbuf = stage; return -1;}
+    }
+    size_t cap = self->rbuf == stage ? DILL__WS_STAGE : DILL__WS_BUFSZ;
+    self->rpos = self->rlen = 0;
+    ssize_t r = dill__ws_read1(self, self->rbuf, cap, deadline);
+    if(r < 0) return -1;
+    self->rlen = (uint32_t)r;
+    *in = self->rbuf;
+    *inlen = (size_t)r;
+    return 0;
+}
+
+/* A complete control frame has arrived.  Returns 0, or -1: EPIPE after a
+   valid Close, EPROTO after an invalid one, or a send error. */
+static int dill__ws_control(struct dill__ws *self, int op, int64_t deadline) {
+    struct dill__ws_st *st = self->st;
+    if(op == DILL__WS_PING) {
+        if(self->sdone) return 0;
+        return dill__ws_ctl(self, DILL__WS_PONG, st->ctl, st->ctllen,
+            deadline);
+    }
+    if(op == DILL__WS_PONG) {
+        st->pong_due = 0;
+        return 0;
+    }
+    int code;
+    const uint8_t *reason;
+    size_t rlen;
+    int rc = dill__ws_close_parse(st->ctl, st->ctllen, &code, &reason, &rlen);
+    if(rc) return dill__ws_fail(self, rc, EPROTO);
+    st->pcode = code == DILL__WS_NO_STATUS ? 0 : (uint16_t)code;
+    st->plen = (uint8_t)rlen;
+    memcpy(st->preason, reason, rlen);
+    self->rdone = 1;
+    if(!self->sdone) {
+        /* Echo the status code, as section 5.5.1 suggests. */
+        uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)(code & 0xff)};
+        self->sdone = 1;
+        if(dill__ws_ctl(self, DILL__WS_CLOSE, p,
+           code == DILL__WS_NO_STATUS ? 0 : 2, deadline) < 0 &&
+           errno == EBADF) return -1;
+    }
+    errno = EPIPE;
+    return -1;
+}
+
+/* What one receiving call is doing. */
+struct dill__ws_rxc {
+    struct dill__iolcur cur;
+    size_t room;   /* space left in the caller's buffers */
+    size_t got;    /* bytes delivered by this call */
+    int mode;
+    int want;      /* required opcode (mrecv) or 0 */
+    int err;       /* error to report at the end of a dropped message */
+    int *type;
+};
+
+/* Handles one decoder event.  Returns 1 when the call is complete, 0 to go
+   on, -1 on error. */
+static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
+      struct dill__ws_ev *ev, int64_t deadline) {
+    struct dill__ws_st *st = self->st;
+    int drop = c->mode & DILL__WS_RX_DROP;
+    switch(ev->type) {
+    case DILL__WS_EV_HEADER: {
+        int op = ev->hdr.opcode;
+        st->hb = 0;
+        st->infr = 1;
+        st->frem = ev->hdr.len;
+        st->ctlfr = dill__ws_is_control(op) ? 1 : 0;
+        st->ctllen = 0;
+        if(st->ctlfr || op == DILL__WS_CONT) return 0;
+        st->msgop = (uint8_t)op;
+        st->msgpos = 0;
+        if(drop || self->skipping) return 0;
+        *c->type = op == DILL__WS_TEXT ? DILL_WS_TEXT : DILL_WS_BINARY;
+        if(c->want && op != c->want) {
+            self->skipping = 1;
+            c->err = EPROTO;
+        }
+        return 0;
+    }
+    case DILL__WS_EV_DATA:
+        st->frem -= ev->len;
+        if(st->ctlfr) {
+            memcpy(st->ctl + st->ctllen, ev->data, ev->len);
+            st->ctllen = (uint8_t)(st->ctllen + ev->len);
+            return 0;
+        }
+        if(drop || self->skipping) return 0;
+        if(c->cur.it->iol_base &&
+           ev->data == (uint8_t*)c->cur.it->iol_base + c->cur.off)
+            dill__iol_advance(&c->cur, ev->len);
+        else
+            dill__iol_copyin(&c->cur, ev->data, ev->len);
+        c->room -= ev->len;
+        c->got += ev->len;
+        st->msgpos += ev->len;
+        return 0;
+    case DILL__WS_EV_END:
+        st->infr = 0;
+        if(st->ctlfr) {
+            st->ctlfr = 0;
+            if(dill__ws_control(self, ev->hdr.opcode, deadline) < 0) {
+                if(drop && errno == EPIPE && self->rdone) return 1;
+                return -1;
+            }
+            return dill__busy(deadline) < 0 ? -1 : 0;
+        }
+        if(!ev->msg_end) return 0;
+        st->msgop = 0;
+        st->msgpos = 0;
+        if(self->skipping) {
+            self->skipping = 0;
+            if(c->err) {errno = c->err; return -1;}
+            return 0;
+        }
+        return drop ? 0 : 1;
+    default:
+        return dill__ws_fail(self, ev->code,
+            ev->code == DILL__WS_TOO_BIG ? EMSGSIZE : EPROTO);
+    }
+}
+
+/* The receiving engine behind every receiving call.  Returns bytes
+   delivered or -1.  *more is set in part mode. */
+static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
+      int *more, int64_t deadline) {
+    struct dill__ws_st *st = self->st;
+    int part = c->mode & DILL__WS_RX_PART;
+    int drop = c->mode & DILL__WS_RX_DROP;
+    if(st->msgop && !self->skipping && !drop) {
+        /* A message is in progress (pieces, or a timed out call that had
+           delivered nothing). */
+        *c->type = st->msgop == DILL__WS_TEXT ? DILL_WS_TEXT : DILL_WS_BINARY;
+        if(c->want && st->msgop != c->want) {
+            self->skipping = 1;
+            c->err = EPROTO;
+        }
+    }
+    uint8_t *in = self->rbuf;
+    size_t ipos = self->rpos, ilen = self->rlen;
+    int direct = 0, reads = 0, rc;
+    while(1) {
+        int capped = st->infr && !st->ctlfr && !self->skipping && !drop;
+        if(capped && st->frem && !c->room) {
+            if(part) {*more = 1; rc = 1; break;}
+            self->skipping = 1;
+            c->err = EMSGSIZE;
+            capped = 0;
+        }
+        size_t n = ilen - ipos;
+        if(capped && n > c->room) n = c->room;
+        struct dill__ws_ev ev;
+        ipos += dill__ws_decode(&st->dec, in ? in + ipos : st->stage, n, &ev);
+        if(ev.type == DILL__WS_EV_MORE) {
+            if(ipos != ilen) continue;
+            if(part && c->got) {*more = 1; rc = 1; break;}
+            if(direct) {in = self->rbuf; ipos = ilen = 0; direct = 0;}
+            if(reads++ && dill__busy(deadline) < 0) {rc = -1; break;}
+            if(dill__ws_fill(self, &c->cur, c->room, capped, &in, &ilen,
+               &direct, deadline) < 0) {rc = -1; break;}
+            ipos = 0;
+            continue;
+        }
+        rc = dill__ws_event(self, c, &ev, deadline);
+        if(rc) break;
+    }
+    if(rc < 0 && errno == EBADF) return -1;
+    if(direct) self->rpos = self->rlen = 0;
+    else {
+        self->rpos = (uint32_t)ipos;
+        self->rlen = (uint32_t)ilen;
+    }
+    if(rc > 0) {
+        if(more && !*more) *more = st->msgop ? 1 : 0;
+        return (ssize_t)c->got;
+    }
+    if((errno == ETIMEDOUT || errno == ECANCELED) && !part && !drop &&
+       st->msgpos)
+        self->skipping = 1;
+    return -1;
+}
+
+static ssize_t dill__ws_recvany(struct dill__ws *self, int want, int *type,
+      struct dill_iolist *first, size_t cap, int mode, int *more,
+      int64_t deadline) {
+    if(self->rerr) {errno = self->rerr; return -1;}
+    if(self->rdone) {errno = EPIPE; return -1;}
+    if(self->receiving) {errno = EBUSY; return -1;}
+    int t;
+    struct dill__ws_rxc c = {{first, 0}, cap, 0, mode, want, 0,
+        type ? type : &t};
+    if(first) dill__iol_advance(&c.cur, 0);
+    int m = 0;
+    self->receiving = 1;
+    ssize_t r = dill__ws_rx(self, &c, more ? more : &m, deadline);
+    if(r < 0 && errno == EBADF) return -1;
+    self->receiving = 0;
+    return r;
+}
+
+static ssize_t dill__ws_mrecvl(struct dill_msock_vfs *mvfs,
+      struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
+    struct dill__ws *self = dill__cont(mvfs, struct dill__ws, mvfs);
+    size_t cap = first ? dill__iol_size(first) : 0;
+    /* No list at all: receive the message and drop it. */
+    struct dill_iolist sink = {NULL, SIZE_MAX, NULL, 0};
+    if(!first) {first = &sink; cap = SIZE_MAX;}
+    return dill__ws_recvany(self, self->text ? DILL__WS_TEXT :
+        DILL__WS_BINARY, NULL, first, cap, 0, NULL, deadline);
+}
+
+ssize_t dill_ws_recvl(int s, int *flags, struct dill_iolist *first,
+      struct dill_iolist *last, int64_t deadline) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    if(!flags) {errno = EINVAL; return -1;}
+    size_t cap;
+    int rc = dill__iol_check(first, last, 0, &cap);
+    if(rc < 0) {errno = -rc; return -1;}
+    return dill__ws_recvany(self, 0, flags, first, cap, 0, NULL, deadline);
+}
+
+ssize_t dill_ws_recv(int s, int *flags, void *buf, size_t len,
+      int64_t deadline) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    if(!flags || (!buf && len)) {errno = EINVAL; return -1;}
+    struct dill_iolist io = {buf, len, NULL, 0};
+    return dill__ws_recvany(self, 0, flags, &io, len, 0, NULL, deadline);
+}
+
+ssize_t dill_ws_recv_part(int s, int *flags, void *buf, size_t len,
+      int64_t deadline) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    if(!flags || (!buf && len)) {errno = EINVAL; return -1;}
+    struct dill_iolist io = {buf, len, NULL, 0};
+    int type = 0, more = 0;
+    ssize_t r = dill__ws_recvany(self, 0, &type, &io, len, DILL__WS_RX_PART,
+        &more, deadline);
+    if(r >= 0) *flags = type | (more ? DILL_WS_MORE : 0);
+    return r;
+}
+
+/******************************************************************************/
+/*  Closing                                                                   */
+/******************************************************************************/
+
+/* Sends our Close frame (status 0: without a status). */
+static int dill__ws_sendclose(struct dill__ws *self, int status,
+      const void *buf, size_t len, int64_t deadline) {
+    if((!buf && len) || (!status && len)) {errno = EINVAL; return -1;}
+    uint8_t p[DILL__WS_CONTROL_MAX];
+    int n = dill__ws_close_build(p, status, buf, len);
+    if(n < 0) {errno = EINVAL; return -1;}
+    if(dill__ws_cansend(self) < 0) return -1;
+    if(dill__ws_lock(self, deadline) < 0) return -1;
+    int rc = dill__ws_cansend(self);
+    if(rc == 0) {
+        rc = dill__ws_ctlframe(self, DILL__WS_CLOSE, p, (size_t)n, deadline);
+        if(rc < 0 && errno == EBADF) return -1;
+        self->sdone = 1;
+    }
+    int err = errno;
+    if(dill__ws_unlock(self, deadline) < 0) return -1;
+    errno = err;
+    return rc;
+}
+
+int dill_ws_done(int s, int status, const void *buf, size_t len,
+      int64_t deadline) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    return dill__ws_sendclose(self, status, buf, len, deadline);
+}
+
+/* Client side after the closing handshake: the server closes the TCP
+   connection first (section 7.1.1); wait for its end of stream. */
+static int dill__ws_waiteof(struct dill__ws *self, int64_t deadline) {
+    while(1) {
+        uint8_t b[64];
+        ssize_t r;
+        if(self->x) r = self->x->brecvsome(self->x, b, sizeof(b), deadline);
+        else {
+            struct dill_iolist io = {b, 1, NULL, 0};
+            r = self->b->brecvl(self->b, &io, &io, deadline) < 0 ? -1 : 1;
+        }
+        if(r < 0) return errno == EPIPE ? 0 : -1;
+        if(dill__busy(deadline) < 0) return -1;
+    }
+}
+
+int dill_ws_detach(int s, int status, const void *buf, size_t len,
+      int64_t deadline) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    int rc = 0;
+    if(!self->sdone)
+        rc = dill__ws_sendclose(self, status, buf, len, deadline);
+    if(rc < 0 && errno == EBADF) return -1;
+    if(rc == 0 && !self->rdone) {
+        if(self->rerr) {errno = self->rerr; rc = -1;}
+        else if(self->receiving) {errno = EBUSY; rc = -1;}
+        else {
+            struct dill__ws_rxc c = {{NULL, 0}, 0, 0, DILL__WS_RX_DROP, 0,
+                0, NULL};
+            int t, m = 0;
+            c.type = &t;
+            self->receiving = 1;
+            ssize_t r = dill__ws_rx(self, &c, &m, deadline);
+            if(r < 0 && errno == EBADF) return -1;
+            self->receiving = 0;
+            rc = r < 0 ? -1 : 0;
+        }
+    }
+    if(rc == 0 && !self->server && dill__ws_waiteof(self, deadline) < 0) {
+        if(errno == EBADF) return -1;
+        rc = -1;
+    }
+    if(rc < 0) {
+        int err = errno;
+        dill_hclose(s);
+        errno = err;
+        return -1;
+    }
+    int u = self->u;
+    self->u = -1;
+    dill_hclose(s);
+    return u;
+}
+
+ssize_t dill_ws_status(int s, int *status, void *buf, size_t len) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    if(!status) {errno = EINVAL; return -1;}
+    struct dill__ws_st *st = self->st;
+    if(!self->rdone && st->pcode != DILL__WS_ABNORMAL) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if(buf && len < st->plen) {errno = EMSGSIZE; return -1;}
+    *status = st->pcode;
+    if(buf) memcpy(buf, st->preason, st->plen);
+    return st->plen;
+}
+
+ssize_t dill_ws_protocol(int s, char *buf, size_t len) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    const char *p = self->st->protocol ? self->st->protocol : "";
+    size_t n = strlen(p);
+    if(!buf || len <= n) {errno = EMSGSIZE; return -1;}
+    memcpy(buf, p, n + 1);
+    return (ssize_t)n;
+}

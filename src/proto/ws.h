@@ -1,0 +1,113 @@
+/* WebSocket handles (RFC 6455): internal interface shared by ws.c (frames,
+   messages, closing) and wsattach.c (opening handshakes, options).
+
+   A ws object sits on top of a bytestream socket.  The object itself is
+   small (it must fit struct dill_ws_storage); the decoder and the other
+   per-connection state live in one heap block (struct dill__ws_st), and the
+   receive buffer is borrowed from a per-thread pool only while bytes are
+   buffered, so an idle connection holds no buffer. */
+
+#ifndef DILL_PROTO_WS_H
+#define DILL_PROTO_WS_H
+
+#include <stdint.h>
+
+#include "libdillimpl.h"
+#include "core/core.h"
+#include "net/bsockx.h"
+#include "proto/wsframe.h"
+
+/* Size of pooled buffers: receive buffer, client masking scratch, and the
+   handshake buffer (an HTTP head may use all of it). */
+#define DILL__WS_BUFSZ 16384
+/* Payloads at least this big are read straight into the caller's memory. */
+#define DILL__WS_DIRECT_MIN 2048
+/* Default largest message. */
+#define DILL__WS_DEFAULT_MAX (16u * 1024 * 1024)
+/* Small area an idle connection reads into before it takes a buffer. */
+#define DILL__WS_STAGE 32
+
+/* Per-connection state kept outside the handle object. */
+struct dill__ws_st {
+    struct dill__ws_dec dec;
+    /* Payload bytes left in the current frame. */
+    uint64_t frem;
+    /* Payload bytes of the current data message handed to the caller. */
+    uint64_t msgpos;
+    /* Keepalive: interval and pong timeout (0: off), when the next ping is
+       due and when the pong is due (0: none awaited). */
+    int64_t ping_ivl, pong_tmo, next_ping, pong_due;
+    /* Agreed subprotocol (heap), or NULL. */
+    char *protocol;
+    /* UTF-8 state of a text message being sent in parts. */
+    struct dill__utf8 sutf8;
+    /* Inside a frame (after its header, before its end). */
+    uint8_t infr;
+    /* The current frame is a control frame. */
+    uint8_t ctlfr;
+    /* Opcode of the data message in progress (TEXT/BINARY) or 0. */
+    uint8_t msgop;
+    /* Exact-read fallback: header bytes fed since the frame boundary and
+       the header's second byte. */
+    uint8_t hb, h2;
+    /* Control frame payload being collected. */
+    uint8_t ctllen;
+    uint8_t ctl[DILL__WS_CONTROL_MAX];
+    /* What the peer's Close frame said: status (0 = none, 1006 = the
+       connection ended without one) and reason. */
+    uint16_t pcode;
+    uint8_t plen;
+    uint8_t preason[DILL__WS_CONTROL_MAX];
+    /* A control frame waiting for the send lock: opcode (0 = none) and
+       payload. */
+    uint8_t pendop;
+    uint8_t pendlen;
+    uint8_t pend[DILL__WS_CONTROL_MAX];
+    uint8_t stage[DILL__WS_STAGE];
+};
+
+struct dill__ws {
+    struct dill_hvfs hvfs;
+    struct dill_msock_vfs mvfs;
+    struct dill_bsock_vfs *b;      /* the underlying socket */
+    struct dill__bsockx_vfs *x;    /* its partial reads, or NULL */
+    struct dill__ws_st *st;
+    uint8_t *rbuf;                 /* pooled receive buffer or NULL */
+    uint32_t rpos, rlen;           /* buffered bytes: rbuf[rpos..rlen) */
+    struct dill__list sendq;       /* coroutines waiting for the send lock */
+    int u;                         /* handle of the underlying socket */
+    int rerr;                      /* receiving fails with this, if set */
+    int serr;                      /* sending fails with this, if set */
+    unsigned int server : 1;
+    unsigned int text : 1;         /* msend/mrecv type is TEXT */
+    unsigned int mem : 1;          /* caller's storage */
+    unsigned int sdone : 1;        /* Close sent (or queued) */
+    unsigned int rdone : 1;        /* peer's Close received */
+    unsigned int sending : 1;      /* send lock held */
+    unsigned int receiving : 1;    /* a receiving call is running */
+    unsigned int skipping : 1;     /* dropping the rest of a message */
+    unsigned int smsg : 1;         /* a message sent in parts is open */
+    unsigned int stext : 1;        /* ... and it is TEXT */
+};
+
+/* Type id answered by ws handles. */
+extern const void *dill__ws_type;
+
+/* Per-thread pool of DILL__WS_BUFSZ buffers.  get returns NULL (ENOMEM)
+   when memory is exhausted; put takes NULL too. */
+uint8_t *dill__ws_buf_get(void);
+void dill__ws_buf_put(uint8_t *buf);
+
+/* Sets up the object in mem (or allocates it when mem is NULL) over the
+   underlying socket s; no handle is made yet.  Returns NULL with errno
+   set (ENOTSUP, ENOMEM); s is left alone. */
+struct dill__ws *dill__ws_new(int s, int server, int text, size_t max_msg,
+    void *mem);
+/* Makes the handle for a set up object.  On failure the object and s are
+   released (hclose) and -1 returned. */
+int dill__ws_publish(struct dill__ws *self);
+/* Releases an object that has no handle yet, and closes its underlying
+   socket.  Keeps errno. */
+void dill__ws_discard(struct dill__ws *self);
+
+#endif

@@ -1,0 +1,324 @@
+/* WebSocket handles: attaching to a bytestream socket, with the opening
+   handshake (RFC 6455 section 4) done through the sans-I/O pieces in
+   wshs.c and httpparse.c.  Bytes that follow the handshake head are
+   WebSocket frames and stay in the receive buffer. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/httpparse.h"
+#include "proto/ws.h"
+#include "proto/wshs.h"
+
+struct dill_ws_request {
+    const struct dill__ws_server_req *r;
+};
+
+/* Receives an HTTP head into the receive buffer.  Returns its size, -1 on
+   an I/O error (errno), or -2 with *perr = -EPROTO/-EMSGSIZE when the head
+   is malformed or too big. */
+static int dill__ws_readhead(struct dill__ws *self, int request,
+      struct dill__http_head *h, int *perr, int64_t deadline) {
+    self->rbuf = dill__ws_buf_get();
+    if(!self->rbuf) return -1;
+    self->rpos = self->rlen = 0;
+    while(1) {
+        if(self->rlen) {
+            const char *p = (const char*)self->rbuf;
+            int r = request ? dill__http_parse_request(p, self->rlen, h) :
+                dill__http_parse_response(p, self->rlen, h);
+            if(r > 0) return r;
+            if(r < 0) {*perr = r; return -2;}
+            if(self->rlen == DILL__WS_BUFSZ) {*perr = -EMSGSIZE; return -2;}
+            /* A peer trickling bytes is bound by the deadline. */
+            if(dill__busy(deadline) < 0) return -1;
+        }
+        uint8_t *dst = self->rbuf + self->rlen;
+        ssize_t r;
+        if(self->x)
+            r = self->x->brecvsome(self->x, dst, DILL__WS_BUFSZ - self->rlen,
+                deadline);
+        else {
+            /* Without partial reads, byte by byte: nothing past the head
+               may be taken from the stream. */
+            struct dill_iolist io = {dst, 1, NULL, 0};
+            r = self->b->brecvl(self->b, &io, &io, deadline) < 0 ? -1 : 1;
+        }
+        if(r < 0) return -1;
+        self->rlen += (uint32_t)r;
+    }
+}
+
+/* The head has been used: keep only the bytes after it. */
+static void dill__ws_headdone(struct dill__ws *self, int hl) {
+    self->rpos = (uint32_t)hl;
+    if(self->rpos == self->rlen) {
+        dill__ws_buf_put(self->rbuf);
+        self->rbuf = NULL;
+        self->rpos = self->rlen = 0;
+    }
+}
+
+static int dill__ws_sendtext(struct dill__ws *self, const char *p, size_t n,
+      int64_t deadline) {
+    struct dill_iolist io = {(void*)p, n, NULL, 0};
+    return self->b->bsendl(self->b, &io, &io, deadline);
+}
+
+static void dill__ws_setup(struct dill__ws *self,
+      const struct dill_ws_options *o) {
+    if(o->ping_interval > 0) {
+        struct dill__ws_st *st = self->st;
+        st->ping_ivl = o->ping_interval;
+        st->pong_tmo = o->pong_timeout > 0 ? o->pong_timeout :
+            o->ping_interval;
+        st->next_ping = dill_now() + st->ping_ivl;
+    }
+}
+
+static int dill__ws_setproto(struct dill__ws *self, const char *p) {
+    if(!p) return 0;
+    self->st->protocol = strdup(p);
+    if(!self->st->protocol) {errno = ENOMEM; return -1;}
+    return 0;
+}
+
+/******************************************************************************/
+/*  Client                                                                    */
+/******************************************************************************/
+
+static int dill__ws_client_hs(struct dill__ws *self, const char *resource,
+      const char *host, const struct dill_ws_options *o, int64_t deadline) {
+    struct dill__ws_client_opts co = {resource, host, o->origin,
+        o->protocols, o->nprotocols, NULL, o->headers};
+    char key[DILL__WS_KEY_LEN + 1];
+    dill__ws_make_key(key);
+    uint8_t *buf = dill__ws_buf_get();
+    if(!buf) return -1;
+    ssize_t n = dill__ws_build_request((char*)buf, DILL__WS_BUFSZ, &co, key);
+    if(n < 0) {
+        dill__ws_buf_put(buf);
+        errno = EINVAL;
+        return -1;
+    }
+    int rc = dill__ws_sendtext(self, (char*)buf, (size_t)n, deadline);
+    dill__ws_buf_put(buf);
+    if(rc < 0) return -1;
+    /* The head structure is big: keep it off the coroutine's stack. */
+    struct dill__http_head *h = malloc(sizeof(*h));
+    if(!h) {errno = ENOMEM; return -1;}
+    int perr;
+    int hl = dill__ws_readhead(self, 0, h, &perr, deadline);
+    if(hl == -2) errno = EPROTO;
+    if(hl < 0) {free(h); return -1;}
+    struct dill__ws_client_result res;
+    rc = dill__ws_check_response(h, &co, key, &res);
+    free(h);
+    if(rc < 0) {errno = EPROTO; return -1;}
+    if(res.protocol >= 0 && dill__ws_setproto(self, res.protocol_name) < 0)
+        return -1;
+    dill__ws_headdone(self, hl);
+    return 0;
+}
+
+int dill_ws_attach_client_opts(int s, const char *resource, const char *host,
+      const struct dill_ws_options *o, int64_t deadline) {
+    struct dill_ws_options def = {0};
+    if(!o) o = &def;
+    int nohttp = o->flags & DILL_WS_NOHTTP;
+    if((o->flags & ~(DILL_WS_TEXT | DILL_WS_NOHTTP)) ||
+       (!nohttp && (!resource || !host)) ||
+       (o->nprotocols && !o->protocols)) {
+        dill_hclose(s);
+        errno = EINVAL;
+        return -1;
+    }
+    struct dill__ws *self = dill__ws_new(s, 0, o->flags & DILL_WS_TEXT,
+        o->max_message, o->mem);
+    if(!self) {
+        int err = errno;
+        dill_hclose(s);
+        errno = err;
+        return -1;
+    }
+    dill__ws_setup(self, o);
+    if(!nohttp && dill__ws_client_hs(self, resource, host, o, deadline) < 0) {
+        dill__ws_discard(self);
+        return -1;
+    }
+    return dill__ws_publish(self);
+}
+
+int dill_ws_attach_client_mem(int s, int flags, const char *resource,
+      const char *host, struct dill_ws_storage *mem, int64_t deadline) {
+    if(!mem) {dill_hclose(s); errno = EINVAL; return -1;}
+    struct dill_ws_options o = {0};
+    o.flags = flags;
+    o.mem = mem;
+    return dill_ws_attach_client_opts(s, resource, host, &o, deadline);
+}
+
+int dill_ws_attach_client(int s, int flags, const char *resource,
+      const char *host, int64_t deadline) {
+    struct dill_ws_options o = {0};
+    o.flags = flags;
+    return dill_ws_attach_client_opts(s, resource, host, &o, deadline);
+}
+
+/******************************************************************************/
+/*  Server                                                                    */
+/******************************************************************************/
+
+/* Answers a refused request (best effort) and fails with err. */
+static int dill__ws_refuse(struct dill__ws *self, int status, int err,
+      int64_t deadline) {
+    uint8_t *buf = dill__ws_buf_get();
+    if(buf) {
+        ssize_t n = dill__ws_build_error((char*)buf, DILL__WS_BUFSZ, status,
+            NULL, NULL);
+        if(n > 0) dill__ws_sendtext(self, (char*)buf, (size_t)n, deadline);
+        dill__ws_buf_put(buf);
+    }
+    errno = err;
+    return -1;
+}
+
+static int dill__ws_copystr(char *dst, size_t len, struct dill__ws_str s) {
+    if(s.len >= len) return -1;
+    memcpy(dst, s.p, s.len);
+    dst[s.len] = 0;
+    return 0;
+}
+
+struct dill__ws_srvhs {
+    struct dill__http_head h;
+    struct dill__ws_server_req r;
+};
+
+/* Validates the request, lets the application look at it, answers. */
+static int dill__ws_server_answer(struct dill__ws *self,
+      struct dill__ws_server_req *r, char *resource, size_t resourcelen,
+      char *host, size_t hostlen, const struct dill_ws_options *o,
+      int64_t deadline) {
+    if(dill__ws_copystr(resource, resourcelen, r->resource) < 0)
+        return dill__ws_refuse(self, 414, EMSGSIZE, deadline);
+    if(dill__ws_copystr(host, hostlen, r->host) < 0)
+        return dill__ws_refuse(self, 400, EMSGSIZE, deadline);
+    if(o->check) {
+        struct dill_ws_request req = {r};
+        int status = o->check(&req, o->check_arg);
+        if(status) {
+            if(status < 400 || status > 599) status = 403;
+            return dill__ws_refuse(self, status, EACCES, deadline);
+        }
+    }
+    const char *proto = NULL;
+    if(o->nprotocols) {
+        int i = dill__ws_choose_protocol(r, o->protocols, o->nprotocols);
+        if(i >= 0) proto = o->protocols[i];
+    }
+    uint8_t *buf = dill__ws_buf_get();
+    if(!buf) return -1;
+    ssize_t n = dill__ws_build_response((char*)buf, DILL__WS_BUFSZ, r, proto,
+        NULL, o->headers);
+    if(n < 0) {
+        dill__ws_buf_put(buf);
+        return dill__ws_refuse(self, 500, EINVAL, deadline);
+    }
+    int rc = dill__ws_sendtext(self, (char*)buf, (size_t)n, deadline);
+    dill__ws_buf_put(buf);
+    if(rc < 0) return -1;
+    return dill__ws_setproto(self, proto);
+}
+
+static int dill__ws_server_hs(struct dill__ws *self, char *resource,
+      size_t resourcelen, char *host, size_t hostlen,
+      const struct dill_ws_options *o, int64_t deadline) {
+    struct dill__ws_srvhs *hs = malloc(sizeof(*hs));
+    if(!hs) {errno = ENOMEM; return -1;}
+    int perr, rc;
+    int hl = dill__ws_readhead(self, 1, &hs->h, &perr, deadline);
+    if(hl == -2)
+        rc = dill__ws_refuse(self, perr == -EMSGSIZE ? 431 : 400, EPROTO,
+            deadline);
+    else if(hl < 0) rc = -1;
+    else {
+        int status = dill__ws_check_request(&hs->h, &hs->r);
+        if(status) rc = dill__ws_refuse(self, status, EPROTO, deadline);
+        else rc = dill__ws_server_answer(self, &hs->r, resource, resourcelen,
+            host, hostlen, o, deadline);
+    }
+    int err = errno;
+    free(hs);
+    if(rc < 0) {errno = err; return -1;}
+    dill__ws_headdone(self, hl);
+    return 0;
+}
+
+int dill_ws_attach_server_opts(int s, char *resource, size_t resourcelen,
+      char *host, size_t hostlen, const struct dill_ws_options *o,
+      int64_t deadline) {
+    struct dill_ws_options def = {0};
+    if(!o) o = &def;
+    int nohttp = o->flags & DILL_WS_NOHTTP;
+    if((o->flags & ~(DILL_WS_TEXT | DILL_WS_NOHTTP)) ||
+       (!nohttp && (!resource || !resourcelen || !host || !hostlen)) ||
+       (o->nprotocols && !o->protocols)) {
+        dill_hclose(s);
+        errno = EINVAL;
+        return -1;
+    }
+    struct dill__ws *self = dill__ws_new(s, 1, o->flags & DILL_WS_TEXT,
+        o->max_message, o->mem);
+    if(!self) {
+        int err = errno;
+        dill_hclose(s);
+        errno = err;
+        return -1;
+    }
+    dill__ws_setup(self, o);
+    if(!nohttp && dill__ws_server_hs(self, resource, resourcelen, host,
+       hostlen, o, deadline) < 0) {
+        dill__ws_discard(self);
+        return -1;
+    }
+    return dill__ws_publish(self);
+}
+
+int dill_ws_attach_server_mem(int s, int flags, char *resource,
+      size_t resourcelen, char *host, size_t hostlen,
+      struct dill_ws_storage *mem, int64_t deadline) {
+    if(!mem) {dill_hclose(s); errno = EINVAL; return -1;}
+    struct dill_ws_options o = {0};
+    o.flags = flags;
+    o.mem = mem;
+    return dill_ws_attach_server_opts(s, resource, resourcelen, host, hostlen,
+        &o, deadline);
+}
+
+int dill_ws_attach_server(int s, int flags, char *resource,
+      size_t resourcelen, char *host, size_t hostlen, int64_t deadline) {
+    struct dill_ws_options o = {0};
+    o.flags = flags;
+    return dill_ws_attach_server_opts(s, resource, resourcelen, host, hostlen,
+        &o, deadline);
+}
+
+ssize_t dill_ws_request_header(const struct dill_ws_request *req,
+      const char *name, char *buf, size_t len) {
+    if(!req || !name || (!buf && len)) {errno = EINVAL; return -1;}
+    struct dill__ws_str v;
+    if(strcmp(name, ":path") == 0) v = req->r->resource;
+    else {
+        const struct dill__http_head *h = req->r->head;
+        int i = dill__http_find(h, name, 0);
+        if(i < 0) {errno = ENOENT; return -1;}
+        v.p = h->headers[i].value;
+        v.len = h->headers[i].valuelen;
+    }
+    if(v.len >= len) {errno = EMSGSIZE; return -1;}
+    memcpy(buf, v.p, v.len);
+    buf[v.len] = 0;
+    return (ssize_t)v.len;
+}
