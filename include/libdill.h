@@ -524,7 +524,138 @@ DILL_EXPORT int dill_http_recvfield(int s, char *name, size_t namelen,
 #define http_recvfield dill_http_recvfield
 #endif
 
-/* @@TLS@@ (the TLS section is added by the TLS layer) */
+#if !defined DILL_DISABLE_TLS
+
+/******************************************************************************/
+/*  TLS (OpenSSL)                                                             */
+/******************************************************************************/
+
+/* A TLS connection is a bytestream socket on top of another bytestream
+   socket (tcp, ipc or any bsock).  bsend fails with EPIPE after tls_done;
+   brecv fails with EPIPE after the peer's close_notify and with ECONNRESET
+   when the connection ends without one (truncation). */
+struct dill_tls_storage {char _[72];} __attribute__((aligned(8)));
+
+/* Client side of a TLS connection over s (which is taken over: on any
+   failure it is closed).  The peer is NOT authenticated: no certificate or
+   name is checked; use dill_tls_attach_client_opts for that.  Errors:
+   EBADF, EPROTO (s is not a bytestream, or the peer does not speak TLS),
+   ECONNRESET, ENOMEM, ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_tls_attach_client(int s, int64_t deadline);
+DILL_EXPORT int dill_tls_attach_client_mem(int s, struct dill_tls_storage *mem,
+    int64_t deadline);
+/* Server side over s with the PEM certificate chain and private key read
+   from the named files (cached per file names; reloaded when the files
+   change).  s is closed on failure.  Errors as for tls_attach_client plus
+   EINVAL (unusable certificate or key), ENOENT/EACCES (cannot read a file),
+   EACCES (client certificate refused). */
+DILL_EXPORT int dill_tls_attach_server(int s, const char *cert,
+    const char *pkey, int64_t deadline);
+DILL_EXPORT int dill_tls_attach_server_mem(int s, const char *cert,
+    const char *pkey, struct dill_tls_storage *mem, int64_t deadline);
+/* Sends close_notify; later sends fail with EPIPE, receiving still works.
+   Errors: EBADF, ENOTSUP, EPIPE (already done), ECONNRESET, ECANCELED,
+   ETIMEDOUT. */
+DILL_EXPORT int dill_tls_done(int s, int64_t deadline);
+/* Terminal handshake both ways (data still arriving is discarded), then
+   returns the underlying socket.  On failure everything is closed.
+   Errors: EBADF, ENOTSUP, ECONNRESET, EPROTO, ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_tls_detach(int s, int64_t deadline);
+
+/* dill extension: protocol versions for min_version (0 means 1.2). */
+#define DILL_TLS_VERSION_1_2 0x0303
+#define DILL_TLS_VERSION_1_3 0x0304
+
+/* dill extension: client settings.  Zero-initialise and set what is
+   needed.  Unless insecure_skip_verify is set, the server's chain must
+   lead to a trusted CA (ca_file and/or ca_dir, else the system store), and
+   when server_name is set the certificate must match it (a DNS name, also
+   sent as SNI, or an IP address literal).  alpn is a NULL-terminated list
+   of protocol names in preference order. */
+struct dill_tls_client_options {
+    const char *server_name;
+    const char *ca_file;
+    const char *ca_dir;
+    const char *cert_file;     /* client certificate chain (PEM) */
+    const char *key_file;      /* its private key (PEM) */
+    const char *const *alpn;
+    int min_version;
+    int insecure_skip_verify;
+};
+
+/* dill extension: client side with verification.  mem may be NULL.  s is
+   closed on any failure.  Errors: as tls_attach_client plus EACCES (the
+   server's certificate failed verification, or the server refused ours),
+   EINVAL (bad options), ENOENT (a file is missing). */
+DILL_EXPORT int dill_tls_attach_client_opts(int s,
+    const struct dill_tls_client_options *opts, struct dill_tls_storage *mem,
+    int64_t deadline);
+
+#define DILL_TLS_CLIENT_AUTH_NONE 0
+#define DILL_TLS_CLIENT_AUTH_REQUEST 1
+#define DILL_TLS_CLIENT_AUTH_REQUIRE 2
+
+/* dill extension: server settings.  The certificate chain and key come
+   from files (cert_file, key_file) or from PEM text in memory (cert_pem,
+   key_pem, NUL-terminated).  client_auth asks for (REQUEST) or insists on
+   (REQUIRE) a client certificate issued by a CA of client_ca_file or
+   client_ca_pem.  alpn lists the accepted protocols in server preference;
+   a client offering none of them is refused. */
+struct dill_tls_server_options {
+    const char *cert_file;
+    const char *key_file;
+    const char *cert_pem;
+    const char *key_pem;
+    const char *const *alpn;
+    int min_version;
+    int client_auth;
+    const char *client_ca_file;
+    const char *client_ca_pem;
+};
+
+/* dill extension: a reusable server configuration (files are read once).
+   Thread-safe; may be freed while connections made from it are open. */
+struct dill_tls_server_ctx;
+
+/* Returns NULL with errno: EINVAL (bad options, certificate, key or CA),
+   ENOENT/EACCES (cannot read a file), ENOMEM. */
+DILL_EXPORT struct dill_tls_server_ctx *dill_tls_server_ctx_new(
+    const struct dill_tls_server_options *opts);
+DILL_EXPORT void dill_tls_server_ctx_free(struct dill_tls_server_ctx *ctx);
+/* Server side of a TLS connection over s using ctx.  mem may be NULL.  s
+   is closed on any failure.  Errors as for tls_attach_server. */
+DILL_EXPORT int dill_tls_attach_server_ctx(int s,
+    struct dill_tls_server_ctx *ctx, struct dill_tls_storage *mem,
+    int64_t deadline);
+/* Copies the negotiated ALPN protocol, NUL-terminated, into buf; returns
+   its length, 0 when none was agreed.  Errors: EBADF, ENOTSUP,
+   EMSGSIZE. */
+DILL_EXPORT ssize_t dill_tls_alpn(int s, char *buf, size_t len);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define tls_storage dill_tls_storage
+#define tls_attach_client dill_tls_attach_client
+#define tls_attach_client_mem dill_tls_attach_client_mem
+#define tls_attach_server dill_tls_attach_server
+#define tls_attach_server_mem dill_tls_attach_server_mem
+#define tls_done dill_tls_done
+#define tls_detach dill_tls_detach
+#define TLS_VERSION_1_2 DILL_TLS_VERSION_1_2
+#define TLS_VERSION_1_3 DILL_TLS_VERSION_1_3
+#define TLS_CLIENT_AUTH_NONE DILL_TLS_CLIENT_AUTH_NONE
+#define TLS_CLIENT_AUTH_REQUEST DILL_TLS_CLIENT_AUTH_REQUEST
+#define TLS_CLIENT_AUTH_REQUIRE DILL_TLS_CLIENT_AUTH_REQUIRE
+#define tls_client_options dill_tls_client_options
+#define tls_attach_client_opts dill_tls_attach_client_opts
+#define tls_server_options dill_tls_server_options
+#define tls_server_ctx dill_tls_server_ctx
+#define tls_server_ctx_new dill_tls_server_ctx_new
+#define tls_server_ctx_free dill_tls_server_ctx_free
+#define tls_attach_server_ctx dill_tls_attach_server_ctx
+#define tls_alpn dill_tls_alpn
+#endif
+
+#endif /* !DILL_DISABLE_TLS */
 
 /******************************************************************************/
 /*  WebSocket (RFC 6455)                                                      */

@@ -1,0 +1,753 @@
+/* TLS connections over any dill bytestream socket.
+
+   OpenSSL never blocks here: it talks to a custom BIO that only takes
+   bytes the lower socket can give at once (deadline 0) and appends its
+   output to a buffer of ours.  Waiting happens outside OpenSSL: for input
+   we block on the lower socket for one byte and stash it for the BIO; for
+   output we send the buffer.  So the SSL object is never in use while a
+   coroutine sleeps, and one coroutine may read while another writes. */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "core/core.h"
+#include "net/bsockx.h"
+#include "proto/tls.h"
+
+#define DILL__TLS_CONT(ptr, type, member) \
+    ((type*)(void*)((char*)(ptr) - offsetof(type, member)))
+
+/* Output buffer: room for three full records and part of a fourth, so a
+   large send goes out in 64 KiB system calls. */
+#define DILL__TLS_OBUF 65536
+/* Small pieces of a gather list are sent as one record. */
+#define DILL__TLS_GATHER 4096
+
+struct dill__tls {
+    struct dill_hvfs hvfs;
+    struct dill_bsock_vfs bvfs;
+    struct dill__bsockx_vfs xvfs;
+    SSL *ssl;
+    /* Ciphertext waiting to be sent; allocated while non-empty. */
+    uint8_t *obuf;
+    int u;                          /* lower socket; -1 once detached */
+    uint32_t olen;
+    uint8_t stage;                  /* byte taken while waiting for input */
+    unsigned int staged : 1;
+    unsigned int leof : 1;          /* lower socket reported its end */
+    unsigned int indone : 1;        /* close_notify received: EPIPE */
+    unsigned int inerr : 1;         /* receive side broken: ECONNRESET */
+    unsigned int outdone : 1;       /* close_notify sent: EPIPE */
+    unsigned int outerr : 1;        /* send side broken: ECONNRESET */
+    unsigned int flushing : 1;      /* a coroutine is sending obuf */
+    unsigned int rbusy : 1;         /* a receive is in progress */
+    unsigned int wbusy : 1;         /* a send is in progress */
+    unsigned int zombie : 1;        /* closed during a call: see below */
+    unsigned int mem : 1;           /* caller's storage */
+};
+
+_Static_assert(sizeof(struct dill__tls) <= sizeof(struct dill_tls_storage),
+    "tls object must fit tls_storage");
+
+static const int dill__tls_type_id = 0;
+static const void *dill__tls_type = &dill__tls_type_id;
+
+/* Hard failure reported by the BIO during one OpenSSL call.  OpenSSL calls
+   never block, so no other coroutine runs between setting and reading. */
+static __thread int dill__tls_ioerr;
+
+/******************************************************************************/
+/*  BIO over the lower socket                                                 */
+/******************************************************************************/
+
+/* Takes what the lower socket has right now.  Returns the count, 0 at its
+   end, -1 with ETIMEDOUT when nothing is there, or -1 with another errno. */
+static ssize_t dill__tls_lowread(int u, void *buf, size_t len) {
+    struct dill__bsockx_vfs *x = dill_hquery(u, dill__bsockx_type);
+    if(x) {
+        ssize_t r = x->brecvsome(x, buf, len, 0);
+        if(r < 0 && errno == EPIPE) return 0;
+        return r;
+    }
+    if(errno != ENOTSUP) return -1;
+    /* A plain bytestream: byte by byte, as long as bytes come. */
+    size_t n = 0;
+    while(n < len && dill_brecv(u, (uint8_t*)buf + n, 1, 0) == 0) n++;
+    if(n) return (ssize_t)n;
+    return errno == EPIPE ? 0 : -1;
+}
+
+static int dill__tls_bread(BIO *b, char *buf, size_t len, size_t *got) {
+    struct dill__tls *self = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if(len == 0) {*got = 0; return 1;}
+    size_t n = 0;
+    if(self->staged) {
+        buf[0] = (char)self->stage;
+        self->staged = 0;
+        n = 1;
+        if(len == 1 || self->leof) {*got = n; return 1;}
+    }
+    if(self->leof) return 0;
+    ssize_t r = dill__tls_lowread(self->u, buf + n, len - n);
+    if(r > 0) {*got = n + (size_t)r; return 1;}
+    if(r == 0) self->leof = 1;
+    else if(errno != ETIMEDOUT) dill__tls_ioerr = errno;
+    if(n) {*got = n; return 1;}
+    if(r < 0 && errno == ETIMEDOUT) BIO_set_retry_read(b);
+    return 0;
+}
+
+static int dill__tls_bwrite(BIO *b, const char *buf, size_t len,
+      size_t *put) {
+    struct dill__tls *self = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if(!self->obuf) {
+        self->obuf = malloc(DILL__TLS_OBUF);
+        if(!self->obuf) {dill__tls_ioerr = ENOMEM; return 0;}
+    }
+    size_t room = DILL__TLS_OBUF - self->olen;
+    if(room == 0) {BIO_set_retry_write(b); return 0;}
+    size_t n = len < room ? len : room;
+    memcpy(self->obuf + self->olen, buf, n);
+    self->olen += (uint32_t)n;
+    *put = n;
+    return 1;
+}
+
+static long dill__tls_bctrl(BIO *b, int cmd, long num, void *ptr) {
+    /* Flushing happens outside OpenSSL; tell it the data is on its way. */
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int dill__tls_bcreate(BIO *b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static BIO_METHOD *dill__tls_bmeth;
+static pthread_once_t dill__tls_bonce = PTHREAD_ONCE_INIT;
+
+static void dill__tls_binit(void) {
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+        "dill bytestream");
+    if(!m) return;
+    BIO_meth_set_read_ex(m, dill__tls_bread);
+    BIO_meth_set_write_ex(m, dill__tls_bwrite);
+    BIO_meth_set_ctrl(m, dill__tls_bctrl);
+    BIO_meth_set_create(m, dill__tls_bcreate);
+    dill__tls_bmeth = m;
+}
+
+__attribute__((destructor)) static void dill__tls_bterm(void) {
+    if(dill__tls_bmeth) BIO_meth_free(dill__tls_bmeth);
+}
+
+/******************************************************************************/
+/*  Waiting and errors                                                        */
+/******************************************************************************/
+
+/* hclose may run while a call sleeps in this object: the close callback
+   then releases everything but the object itself and marks it a zombie;
+   the sleeping call notices on waking, frees the object and fails with
+   EBADF.  Returns nonzero (errno EBADF) when that is the case. */
+static int dill__tls_gone(struct dill__tls *self, unsigned int busybit) {
+    if(!self->zombie) return 0;
+    if(busybit == 1) self->rbusy = 0;
+    if(busybit == 2) self->wbusy = 0;
+    if(busybit == 3) {self->rbusy = 0; self->wbusy = 0;}
+    if(!self->rbusy && !self->wbusy && !self->mem) free(self);
+    errno = EBADF;
+    return 1;
+}
+
+/* Sends obuf.  When another coroutine is already sending, our bytes are
+   behind its bytes and it sends them too (returns 0 at once).  Any failure
+   breaks the send side: records already made cannot be taken back. */
+static int dill__tls_flush(struct dill__tls *self, int64_t deadline) {
+    if(self->flushing || !self->olen) return 0;
+    if(self->outerr) {errno = ECONNRESET; return -1;}
+    self->flushing = 1;
+    while(self->olen) {
+        uint32_t n = self->olen;
+        int rc = dill_bsend(self->u, self->obuf, n, deadline);
+        if(self->zombie) {errno = EBADF; return -1;}
+        if(rc < 0) {
+            int err = errno;
+            self->flushing = 0;
+            self->outerr = 1;
+            errno = err == EPIPE ? ECONNRESET : err;
+            return -1;
+        }
+        /* Bytes added meanwhile (only at the end: obuf never moves while
+           it is being sent). */
+        memmove(self->obuf, self->obuf + n, self->olen - n);
+        self->olen -= n;
+    }
+    self->flushing = 0;
+    free(self->obuf);
+    self->obuf = NULL;
+    return 0;
+}
+
+/* Makes room in obuf for OpenSSL (it asked to write more). */
+static int dill__tls_room(struct dill__tls *self, int64_t deadline) {
+    if(self->flushing) {errno = EBUSY; return -1;}
+    return dill__tls_flush(self, deadline);
+}
+
+/* Blocks until the lower socket has input (its first byte is stashed) or
+   has ended. */
+static int dill__tls_wait(struct dill__tls *self, int64_t deadline) {
+    if(self->staged || self->leof) return 0;
+    uint8_t c;
+    int rc;
+    struct dill__bsockx_vfs *x = dill_hquery(self->u, dill__bsockx_type);
+    if(x) {
+        rc = x->brecvsome(x, &c, 1, deadline) == 1 ? 0 : -1;
+    } else {
+        if(errno != ENOTSUP) return -1;
+        rc = dill_brecv(self->u, &c, 1, deadline);
+    }
+    if(self->zombie) {errno = EBADF; return -1;}
+    if(rc == 0) {
+        self->stage = c;
+        self->staged = 1;
+        return 0;
+    }
+    if(errno == EPIPE) {self->leof = 1; return 0;}
+    return -1;
+}
+
+/* errno for an OpenSSL call on self that returned r with SSL error e. */
+static int dill__tls_errno(struct dill__tls *self, int e) {
+    int err = 0;
+    if(e == SSL_ERROR_ZERO_RETURN) err = EPIPE;
+    else if(e == SSL_ERROR_SSL) err = dill__tls_queue_errno();
+    if(!err && dill__tls_ioerr) err = dill__tls_ioerr;
+    if(!err && e == SSL_ERROR_SYSCALL) err = ECONNRESET;
+    if(!err) err = EPROTO;
+    if(err == EPIPE && e != SSL_ERROR_ZERO_RETURN) err = ECONNRESET;
+    /* The client learns that its chain was refused only now. */
+    if(err != EACCES && SSL_get_verify_result(self->ssl) != X509_V_OK &&
+       SSL_get_verify_mode(self->ssl) != SSL_VERIFY_NONE) err = EACCES;
+    ERR_clear_error();
+    return err;
+}
+
+static void dill__tls_callstart(void) {
+    ERR_clear_error();
+    dill__tls_ioerr = 0;
+}
+
+/******************************************************************************/
+/*  Receiving                                                                 */
+/******************************************************************************/
+
+/* Between 1 and len bytes of plaintext.  The caller holds rbusy and has
+   checked indone/inerr.  -1 with EBADF means self is gone. */
+static ssize_t dill__tls_read(struct dill__tls *self, void *buf, size_t len,
+      int64_t deadline) {
+    while(1) {
+        dill__tls_callstart();
+        size_t n = 0;
+        int r = SSL_read_ex(self->ssl, buf, len, &n);
+        int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(self->ssl, r);
+        if(e == SSL_ERROR_NONE || e == SSL_ERROR_WANT_READ) {
+            /* Reading can produce output (key updates); a failure to send
+               it shows up on the send side. */
+            if(self->olen && dill__tls_flush(self, deadline) < 0 &&
+               errno == EBADF) return -1;
+            if(e == SSL_ERROR_NONE) return (ssize_t)n;
+            if(dill__tls_wait(self, deadline) < 0) return -1;
+            continue;
+        }
+        if(e == SSL_ERROR_WANT_WRITE) {
+            if(dill__tls_room(self, deadline) < 0) {
+                if(errno != EBADF) self->inerr = 1;
+                return -1;
+            }
+            continue;
+        }
+        int err = dill__tls_errno(self, e);
+        if(err == EPIPE) {
+            self->indone = 1;
+        } else {
+            self->inerr = 1;
+            self->outerr = 1;
+        }
+        errno = err;
+        return -1;
+    }
+}
+
+static int dill__tls_rcheck(struct dill__tls *self) {
+    if(self->indone) {errno = EPIPE; return -1;}
+    if(self->inerr) {errno = ECONNRESET; return -1;}
+    if(self->rbusy) {errno = EBUSY; return -1;}
+    return 0;
+}
+
+static ssize_t dill__tls_brecvsome(struct dill__bsockx_vfs *xvfs, void *buf,
+      size_t len, int64_t deadline) {
+    struct dill__tls *self = DILL__TLS_CONT(xvfs, struct dill__tls, xvfs);
+    if(dill__tls_rcheck(self) < 0) return -1;
+    if(len == 0) return 0;
+    self->rbusy = 1;
+    ssize_t r = dill__tls_read(self, buf, len, deadline);
+    if(dill__tls_gone(self, 1)) return -1;
+    self->rbusy = 0;
+    return r;
+}
+
+/* Fills one buffer (NULL: skips len bytes).  *got counts what arrived. */
+static int dill__tls_readall(struct dill__tls *self, uint8_t *buf,
+      size_t len, int64_t deadline, size_t *got) {
+    uint8_t skip[512];
+    size_t pos = 0;
+    while(pos < len) {
+        size_t want = len - pos;
+        uint8_t *dst = buf ? buf + pos : skip;
+        if(!buf && want > sizeof(skip)) want = sizeof(skip);
+        ssize_t r = dill__tls_read(self, dst, want, deadline);
+        if(r < 0) return -1;
+        pos += (size_t)r;
+        *got += (size_t)r;
+        if(pos < len) {
+            int rc = dill__busy(deadline);
+            if(self->zombie) {errno = EBADF; return -1;}
+            if(rc < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static int dill__tls_brecvl(struct dill_bsock_vfs *bvfs,
+      struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
+    struct dill__tls *self = DILL__TLS_CONT(bvfs, struct dill__tls, bvfs);
+    if(dill__tls_rcheck(self) < 0) return -1;
+    self->rbusy = 1;
+    size_t got = 0;
+    int rc = 0;
+    for(struct dill_iolist *it = first; it && rc == 0; it = it->iol_next)
+        rc = dill__tls_readall(self, it->iol_base, it->iol_len, deadline,
+            &got);
+    if(dill__tls_gone(self, 1)) return -1;
+    self->rbusy = 0;
+    /* A stream read halfway cannot be resumed. */
+    if(rc < 0 && got && errno != EPIPE) {
+        int err = errno;
+        self->inerr = 1;
+        errno = err;
+    }
+    return rc;
+}
+
+/******************************************************************************/
+/*  Sending                                                                   */
+/******************************************************************************/
+
+/* Encrypts all of buf into obuf, sending whenever it fills up.  The caller
+   holds wbusy. */
+static int dill__tls_write(struct dill__tls *self, const void *buf,
+      size_t len, int64_t deadline) {
+    while(1) {
+        dill__tls_callstart();
+        size_t n = 0;
+        int r = SSL_write_ex(self->ssl, buf, len, &n);
+        if(r == 1) return 0;
+        int e = SSL_get_error(self->ssl, r);
+        if(e == SSL_ERROR_WANT_WRITE) {
+            if(dill__tls_room(self, deadline) < 0) return -1;
+            int rc = dill__busy(deadline);
+            if(self->zombie) {errno = EBADF; return -1;}
+            if(rc < 0) return -1;
+            continue;
+        }
+        errno = dill__tls_errno(self, e);
+        if(errno == EPIPE) errno = ECONNRESET;
+        return -1;
+    }
+}
+
+static int dill__tls_wcheck(struct dill__tls *self) {
+    if(self->outdone) {errno = EPIPE; return -1;}
+    if(self->outerr) {errno = ECONNRESET; return -1;}
+    if(self->wbusy) {errno = EBUSY; return -1;}
+    return 0;
+}
+
+/* Small consecutive pieces are gathered so that each becomes part of one
+   record instead of a record each. */
+static int dill__tls_sendlist(struct dill__tls *self,
+      struct dill_iolist *first, int64_t deadline) {
+    uint8_t gather[DILL__TLS_GATHER];
+    size_t glen = 0;
+    for(struct dill_iolist *it = first; it; it = it->iol_next) {
+        size_t len = it->iol_len;
+        if(len == 0) continue;
+        if(glen + len <= sizeof(gather)) {
+            memcpy(gather + glen, it->iol_base, len);
+            glen += len;
+            continue;
+        }
+        if(glen && dill__tls_write(self, gather, glen, deadline) < 0)
+            return -1;
+        glen = 0;
+        if(len < sizeof(gather)) {
+            memcpy(gather, it->iol_base, len);
+            glen = len;
+        } else if(dill__tls_write(self, it->iol_base, len, deadline) < 0) {
+            return -1;
+        }
+    }
+    if(glen && dill__tls_write(self, gather, glen, deadline) < 0) return -1;
+    return dill__tls_flush(self, deadline);
+}
+
+static int dill__tls_bsendl(struct dill_bsock_vfs *bvfs,
+      struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
+    struct dill__tls *self = DILL__TLS_CONT(bvfs, struct dill__tls, bvfs);
+    if(dill__tls_wcheck(self) < 0) return -1;
+    self->wbusy = 1;
+    int rc = dill__tls_sendlist(self, first, deadline);
+    if(dill__tls_gone(self, 2)) return -1;
+    self->wbusy = 0;
+    if(rc < 0) {
+        int err = errno;
+        self->outerr = 1;
+        errno = err;
+    }
+    return rc;
+}
+
+/******************************************************************************/
+/*  Handle                                                                    */
+/******************************************************************************/
+
+static void *dill__tls_query(struct dill_hvfs *hvfs, const void *type) {
+    struct dill__tls *self = DILL__TLS_CONT(hvfs, struct dill__tls, hvfs);
+    if(type == dill_bsock_type) return &self->bvfs;
+    if(type == dill__bsockx_type) return &self->xvfs;
+    if(type == dill__tls_type) return self;
+    errno = ENOTSUP;
+    return NULL;
+}
+
+/* Frees everything but the object. */
+static void dill__tls_release(struct dill__tls *self) {
+    /* The lower socket goes first: a send sleeping on obuf wakes up with
+       EBADF and does not look at the buffer again. */
+    if(self->u >= 0) dill_hclose(self->u);
+    self->u = -1;
+    SSL_free(self->ssl);
+    self->ssl = NULL;
+    free(self->obuf);
+    self->obuf = NULL;
+    self->olen = 0;
+}
+
+static void dill__tls_hclose(struct dill_hvfs *hvfs) {
+    struct dill__tls *self = DILL__TLS_CONT(hvfs, struct dill__tls, hvfs);
+    dill__tls_release(self);
+    if(self->rbusy || self->wbusy) {self->zombie = 1; return;}
+    if(!self->mem) free(self);
+}
+
+/******************************************************************************/
+/*  Attaching                                                                 */
+/******************************************************************************/
+
+/* Runs the handshake to its end.  Output is sent after every step, before
+   waiting for input. */
+static int dill__tls_handshake(struct dill__tls *self, int64_t deadline) {
+    while(1) {
+        dill__tls_callstart();
+        int r = SSL_do_handshake(self->ssl);
+        int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(self->ssl, r);
+        if(e != SSL_ERROR_NONE && e != SSL_ERROR_WANT_READ &&
+           e != SSL_ERROR_WANT_WRITE) {
+            int err = dill__tls_errno(self, e);
+            /* Let the peer see our alert if it fits in the socket now. */
+            dill__tls_flush(self, 0);
+            errno = err;
+            return -1;
+        }
+        if(dill__tls_flush(self, deadline) < 0) return -1;
+        if(e == SSL_ERROR_NONE) return 0;
+        if(e == SSL_ERROR_WANT_READ && dill__tls_wait(self, deadline) < 0)
+            return -1;
+        if(dill__busy(deadline) < 0) return -1;
+    }
+}
+
+/* Wraps lower socket s into a TLS connection using ctx (a reference the
+   caller keeps) and runs the handshake.  setup, if not NULL, adjusts the
+   SSL object first.  s is closed on any failure. */
+static int dill__tls_attach(int s, SSL_CTX *ctx, int server, void *mem,
+      int (*setup)(SSL *ssl, const void *arg), const void *arg,
+      int64_t deadline) {
+    int err;
+    if(!dill_hquery(s, dill_bsock_type)) {
+        if(errno == EBADF) return -1;
+        err = errno == ENOTSUP ? EPROTO : errno;
+        goto fail0;
+    }
+    if(dill__canblock() < 0) {err = errno; goto fail0;}
+    pthread_once(&dill__tls_bonce, dill__tls_binit);
+    if(!dill__tls_bmeth) {err = ENOMEM; goto fail0;}
+    struct dill__tls *self = mem ? mem : malloc(sizeof(*self));
+    if(!self) {err = ENOMEM; goto fail0;}
+    memset(self, 0, sizeof(*self));
+    self->mem = mem ? 1 : 0;
+    self->u = s;
+    self->hvfs.query = dill__tls_query;
+    self->hvfs.close = dill__tls_hclose;
+    self->bvfs.bsendl = dill__tls_bsendl;
+    self->bvfs.brecvl = dill__tls_brecvl;
+    self->xvfs.brecvsome = dill__tls_brecvsome;
+    self->ssl = SSL_new(ctx);
+    BIO *bio = BIO_new(dill__tls_bmeth);
+    if(!self->ssl || !bio) {BIO_free(bio); err = ENOMEM; goto fail1;}
+    BIO_set_data(bio, self);
+    SSL_set_bio(self->ssl, bio, bio);
+    if(server) SSL_set_accept_state(self->ssl);
+    else SSL_set_connect_state(self->ssl);
+    if(setup && setup(self->ssl, arg) < 0) {err = errno; goto fail1;}
+    if(dill__tls_handshake(self, deadline) < 0) {err = errno; goto fail1;}
+    int h = dill_hmake(&self->hvfs);
+    if(h < 0) {err = errno; goto fail1;}
+    return h;
+fail1:
+    dill__tls_release(self);
+    if(!mem) free(self);
+    ERR_clear_error();
+    errno = err;
+    return -1;
+fail0:
+    dill_hclose(s);
+    errno = err;
+    return -1;
+}
+
+/* Per-connection client settings: name, ALPN, minimum version. */
+static int dill__tls_csetup(SSL *ssl, const void *arg) {
+    const struct dill_tls_client_options *o = arg;
+    if(!o) return 0;
+    int minv = o->min_version == DILL_TLS_VERSION_1_3 ? TLS1_3_VERSION :
+        TLS1_2_VERSION;
+    if(SSL_set_min_proto_version(ssl, minv) != 1) {errno = EINVAL; return -1;}
+    if(o->server_name) {
+        unsigned char ip[16];
+        int isip = inet_pton(AF_INET, o->server_name, ip) == 1 ||
+            inet_pton(AF_INET6, o->server_name, ip) == 1;
+        int verify = !o->insecure_skip_verify;
+        /* SNI carries host names only (RFC 6066). */
+        if(!isip && SSL_set_tlsext_host_name(ssl, o->server_name) != 1) {
+            errno = EINVAL;
+            return -1;
+        }
+        if(verify && isip && X509_VERIFY_PARAM_set1_ip_asc(
+           SSL_get0_param(ssl), o->server_name) != 1) {
+            errno = EINVAL;
+            return -1;
+        }
+        if(verify && !isip) {
+            SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            if(SSL_set1_host(ssl, o->server_name) != 1) {
+                errno = EINVAL;
+                return -1;
+            }
+        }
+    }
+    unsigned char *w;
+    size_t len;
+    int rc = dill__tls_alpn_wire(o->alpn, &w, &len);
+    if(rc < 0) {errno = -rc; return -1;}
+    if(w) {
+        /* Note: 0 means success for this one. */
+        rc = SSL_set_alpn_protos(ssl, w, (unsigned int)len);
+        free(w);
+        if(rc != 0) {errno = ENOMEM; return -1;}
+    }
+    return 0;
+}
+
+int dill_tls_attach_client_opts(int s,
+      const struct dill_tls_client_options *opts,
+      struct dill_tls_storage *mem, int64_t deadline) {
+    if(!opts || (opts->min_version != 0 &&
+       opts->min_version != DILL_TLS_VERSION_1_2 &&
+       opts->min_version != DILL_TLS_VERSION_1_3)) {
+        dill_hclose(s);
+        errno = EINVAL;
+        return -1;
+    }
+    SSL_CTX *ctx = dill__tls_client_ctx(opts, !opts->insecure_skip_verify);
+    if(!ctx) {
+        int err = errno;
+        dill_hclose(s);
+        errno = err;
+        return -1;
+    }
+    int h = dill__tls_attach(s, ctx, 0, mem, dill__tls_csetup, opts,
+        deadline);
+    int err = errno;
+    SSL_CTX_free(ctx);
+    errno = err;
+    return h;
+}
+
+int dill_tls_attach_client_mem(int s, struct dill_tls_storage *mem,
+      int64_t deadline) {
+    if(!mem) {dill_hclose(s); errno = EINVAL; return -1;}
+    struct dill_tls_client_options opts;
+    memset(&opts, 0, sizeof(opts));
+    opts.insecure_skip_verify = 1;
+    return dill_tls_attach_client_opts(s, &opts, mem, deadline);
+}
+
+int dill_tls_attach_client(int s, int64_t deadline) {
+    struct dill_tls_client_options opts;
+    memset(&opts, 0, sizeof(opts));
+    opts.insecure_skip_verify = 1;
+    return dill_tls_attach_client_opts(s, &opts, NULL, deadline);
+}
+
+int dill_tls_attach_server_ctx(int s, struct dill_tls_server_ctx *ctx,
+      struct dill_tls_storage *mem, int64_t deadline) {
+    if(!ctx) {dill_hclose(s); errno = EINVAL; return -1;}
+    return dill__tls_attach(s, (SSL_CTX*)ctx, 1, mem, NULL, NULL, deadline);
+}
+
+int dill_tls_attach_server_mem(int s, const char *cert, const char *pkey,
+      struct dill_tls_storage *mem, int64_t deadline) {
+    if(!mem) {dill_hclose(s); errno = EINVAL; return -1;}
+    SSL_CTX *ctx = dill__tls_server_ctx_files(cert, pkey);
+    if(!ctx) {
+        int err = errno;
+        dill_hclose(s);
+        errno = err;
+        return -1;
+    }
+    int h = dill__tls_attach(s, ctx, 1, mem, NULL, NULL, deadline);
+    int err = errno;
+    SSL_CTX_free(ctx);
+    errno = err;
+    return h;
+}
+
+int dill_tls_attach_server(int s, const char *cert, const char *pkey,
+      int64_t deadline) {
+    SSL_CTX *ctx = dill__tls_server_ctx_files(cert, pkey);
+    if(!ctx) {
+        int err = errno;
+        dill_hclose(s);
+        errno = err;
+        return -1;
+    }
+    int h = dill__tls_attach(s, ctx, 1, NULL, NULL, NULL, deadline);
+    int err = errno;
+    SSL_CTX_free(ctx);
+    errno = err;
+    return h;
+}
+
+/******************************************************************************/
+/*  Termination and queries                                                   */
+/******************************************************************************/
+
+/* Queues close_notify and sends it.  The caller holds wbusy. */
+static int dill__tls_shutsend(struct dill__tls *self, int64_t deadline) {
+    while(1) {
+        dill__tls_callstart();
+        int r = SSL_shutdown(self->ssl);
+        if(r >= 0) break;
+        int e = SSL_get_error(self->ssl, r);
+        if(e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) {
+            errno = dill__tls_errno(self, e);
+            if(errno == EPIPE) errno = ECONNRESET;
+            self->outerr = 1;
+            return -1;
+        }
+        if(dill__tls_room(self, deadline) < 0) return -1;
+        int rc = dill__busy(deadline);
+        if(self->zombie) {errno = EBADF; return -1;}
+        if(rc < 0) return -1;
+    }
+    ERR_clear_error();
+    if(dill__tls_flush(self, deadline) < 0) return -1;
+    self->outdone = 1;
+    return 0;
+}
+
+int dill_tls_done(int s, int64_t deadline) {
+    struct dill__tls *self = dill_hquery(s, dill__tls_type);
+    if(!self) return -1;
+    if(dill__tls_wcheck(self) < 0) return -1;
+    self->wbusy = 1;
+    int rc = dill__tls_shutsend(self, deadline);
+    if(dill__tls_gone(self, 2)) return -1;
+    self->wbusy = 0;
+    return rc;
+}
+
+/* Reads and discards until the peer's close_notify. */
+static int dill__tls_drain(struct dill__tls *self, int64_t deadline) {
+    uint8_t buf[512];
+    while(!self->indone) {
+        if(self->inerr) {errno = ECONNRESET; return -1;}
+        if(dill__tls_read(self, buf, sizeof(buf), deadline) < 0) {
+            if(errno == EPIPE) break;
+            return -1;
+        }
+        int rc = dill__busy(deadline);
+        if(self->zombie) {errno = EBADF; return -1;}
+        if(rc < 0) return -1;
+    }
+    return 0;
+}
+
+int dill_tls_detach(int s, int64_t deadline) {
+    struct dill__tls *self = dill_hquery(s, dill__tls_type);
+    if(!self) return -1;
+    if(self->rbusy || self->wbusy) {errno = EBUSY; return -1;}
+    self->rbusy = 1;
+    self->wbusy = 1;
+    int rc = 0;
+    if(self->outerr) {errno = ECONNRESET; rc = -1;}
+    if(rc == 0 && !self->outdone) rc = dill__tls_shutsend(self, deadline);
+    if(rc == 0) rc = dill__tls_drain(self, deadline);
+    if(dill__tls_gone(self, 3)) return -1;
+    self->rbusy = 0;
+    self->wbusy = 0;
+    if(rc < 0) {
+        int err = errno;
+        dill_hclose(s);
+        errno = err;
+        return -1;
+    }
+    int u = self->u;
+    self->u = -1;
+    dill_hclose(s);
+    return u;
+}
+
+ssize_t dill_tls_alpn(int s, char *buf, size_t len) {
+    struct dill__tls *self = dill_hquery(s, dill__tls_type);
+    if(!self) return -1;
+    const unsigned char *p = NULL;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(self->ssl, &p, &n);
+    if(!p) n = 0;
+    if(!buf || len < (size_t)n + 1) {errno = EMSGSIZE; return -1;}
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    return (ssize_t)n;
+}
