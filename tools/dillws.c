@@ -398,9 +398,12 @@ static int connect_url(const struct url *u, int64_t deadline) {
 static void hs_send(int h, const char *name, const char *value,
       int64_t deadline) {
     if(http_sendfield(h, name, value, deadline) < 0)
-        die(errno == EINVAL ? EX_USAGE : EX_HANDSHAKE,
-            "cannot send header '%s': %s", name,
-            errno == EINVAL ? "invalid name or value" : strerror(errno));
+    {
+        if(errno == EINVAL)
+            die(EX_USAGE, "invalid header '%s: %s'", name, value);
+        die(EX_HANDSHAKE, "the connection broke during the handshake: %s",
+            strerror(errno));
+    }
     vlog("> %s: %s", name, value);
 }
 
@@ -442,7 +445,9 @@ static void hs_request(int h, const struct url *u, const char *key,
         const char *c = strchr(cfg.hdr[i], ':');
         snprintf(name, sizeof(name), "%.*s", (int)(c - cfg.hdr[i]),
             cfg.hdr[i]);
-        hs_send(h, name, c + 1, deadline);
+        c++;
+        while(*c == ' ' || *c == '\t') c++;
+        hs_send(h, name, c, deadline);
     }
     if(http_done(h, deadline) < 0)
         die(EX_HANDSHAKE, "cannot send the request: %s", strerror(errno));
