@@ -374,6 +374,8 @@ int main(int argc, char *argv[]) {
     }
     printf("ws_chat: open %s://%s:%d/ in two browser windows and chat\n",
         cert ? "https" : "http", host, ipaddr_port(&addr));
+    printf("ws_chat: or from a terminal: dillws %s://%s:%d/ws\n",
+        cert ? "wss" : "ws", host, ipaddr_port(&addr));
     fflush(stdout);
     if(chmake(hub_ch) < 0) {perror("chmake"); return 1;}
     int h = go(hub(hub_ch[0]));
