@@ -13,26 +13,10 @@
 
 #include "proto/httpparse.h"
 #include "proto/wshs.h"
+#include "../tests/ws_samples.h"
 
-static const char request[] =
-    "GET /chat HTTP/1.1\r\n"
-    "Host: example.com:8000\r\n"
-    "Connection: Upgrade\r\n"
-    "Pragma: no-cache\r\n"
-    "Cache-Control: no-cache\r\n"
-    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
-        "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36\r\n"
-    "Upgrade: websocket\r\n"
-    "Origin: http://example.com\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "Accept-Encoding: gzip, deflate, br\r\n"
-    "Accept-Language: en-US,en;q=0.9\r\n"
-    "Cookie: session=abc123; theme=dark\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Sec-WebSocket-Extensions: permessage-deflate; "
-        "client_max_window_bits\r\n"
-    "Sec-WebSocket-Protocol: chat, superchat\r\n"
-    "\r\n";
+/* The Chrome-style request of the test suite's samples. */
+#define request (ws_samples[0].text)
 
 static const char response[] =
     "HTTP/1.1 101 Switching Protocols\r\n"
@@ -52,7 +36,7 @@ static volatile int sink;
 
 static int run_parse(void) {
     struct dill__http_head h;
-    return dill__http_parse_request(request, sizeof(request) - 1, &h);
+    return dill__http_parse_request(request, strlen(request), &h);
 }
 
 static int run_server(void) {
@@ -60,7 +44,7 @@ static int run_server(void) {
     struct dill__http_head h;
     struct dill__ws_server_req r;
     char out[512];
-    int n = dill__http_parse_request(request, sizeof(request) - 1, &h);
+    int n = dill__http_parse_request(request, strlen(request), &h);
     if(n <= 0 || dill__ws_check_request(&h, &r) != 0) abort();
     int p = dill__ws_choose_protocol(&r, protos, 2);
     return (int)dill__ws_build_response(out, sizeof(out), &r, protos[p],
@@ -96,14 +80,14 @@ static void measure(const char *name, int (*fn)(void), size_t bytes,
 
 int main(int argc, char *argv[]) {
     double secs = argc > 1 ? atof(argv[1]) : 1.0;
-    if(run_parse() != (int)sizeof(request) - 1 || run_client() != 0) {
+    if(run_parse() != (int)strlen(request) || run_client() != 0) {
         fprintf(stderr, "self-check failed\n");
         return 1;
     }
     printf("request: %zu bytes, 14 headers (Chrome style)\n",
-        sizeof(request) - 1);
-    measure("parse", run_parse, sizeof(request) - 1, secs);
-    measure("server", run_server, sizeof(request) - 1, secs);
+        strlen(request));
+    measure("parse", run_parse, strlen(request), secs);
+    measure("server", run_server, strlen(request), secs);
     measure("client", run_client, sizeof(response) - 1, secs);
     return 0;
 }

@@ -98,12 +98,13 @@ DILL_EXPORT extern volatile void *dill_unoptimisable;
    the coroutine, returns its handle and where to save the caller's context
    (*ctx) and where the new stack starts (*ptr); dill_enter_ runs first on the
    new stack, dill_resume_ when the caller is resumed; dill_epilogue ends the
-   coroutine and never returns. */
+   coroutine and never returns (it is not declared noreturn so that, to the
+   compiler, the coroutine's path rejoins the caller's). */
 DILL_EXPORT __attribute__((noinline)) int dill_prologue(struct dill_jmpbuf **ctx,
     void **ptr, size_t len, int bndl, const char *file, int line);
 DILL_EXPORT void dill_enter_(void);
 DILL_EXPORT void dill_resume_(void);
-DILL_EXPORT __attribute__((noinline, noreturn)) void dill_epilogue(void);
+DILL_EXPORT __attribute__((noinline)) void dill_epilogue(void);
 
 #if defined(__x86_64__) && !defined DILL_ARCH_FALLBACK
 DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twice));
@@ -149,7 +150,10 @@ DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twic
 /* go(fn(args)) runs fn(args) as a new coroutine on a fresh stack and returns
    a handle (a bundle holding that one coroutine).  hclose on the handle
    cancels the coroutine and waits for it to exit.  Arguments must not be
-   function calls.  Errors: ECANCELED, ENOMEM. */
+   function calls.  Memory that the caller and the coroutine both use while
+   both run must not be a plain local of the caller (clang may keep such a
+   local in a register): use static, heap or volatile memory.  Errors:
+   ECANCELED, ENOMEM. */
 #define dill_go(fn) dill_go_(fn, NULL, 0, -1)
 /* Like go, but the stack is the caller's memory [ptr, ptr+len). */
 #define dill_go_mem(fn, ptr, len) dill_go_(fn, ptr, len, -1)

@@ -32,6 +32,9 @@ int main(void) {
     HAS(ipc_listener_fromfd_mem); HAS(ipc_pair); HAS(ipc_pair_mem);
     HAS(udp_open); HAS(udp_open_mem); HAS(udp_send); HAS(udp_recv);
     HAS(udp_sendl); HAS(udp_recvl);
+    HAS(http_attach); HAS(http_attach_mem); HAS(http_done); HAS(http_detach);
+    HAS(http_sendrequest); HAS(http_recvrequest); HAS(http_sendstatus);
+    HAS(http_recvstatus); HAS(http_sendfield); HAS(http_recvfield);
     /* Storage sizes of libdill 2.14 (x86-64). */
     static_assert(sizeof(struct bundle_storage) == 64, "bundle");
     static_assert(sizeof(struct chstorage) == 144, "channel");

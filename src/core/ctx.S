@@ -6,10 +6,10 @@
                             something resumes save. */
 
 #if defined(__x86_64__) && !defined(DILL_ARCH_FALLBACK)
-    .text
-    .globl dill_setjmp_
-    .type dill_setjmp_, @function
-dill_setjmp_:
+
+/* Saves rbx, rbp, r12-r15, the caller's stack pointer and return address
+   into the buffer at %rdi. */
+.macro DILL_SAVE
     movq (%rsp), %rax
     movq %rbx, 0(%rdi)
     movq %rbp, 8(%rdi)
@@ -20,6 +20,26 @@ dill_setjmp_:
     leaq 8(%rsp), %rdx
     movq %rdx, 48(%rdi)
     movq %rax, 56(%rdi)
+.endm
+
+/* Resumes the context in the buffer at \buf: the saving call returns 1. */
+.macro DILL_LOAD buf
+    movq 0(\buf), %rbx
+    movq 8(\buf), %rbp
+    movq 16(\buf), %r12
+    movq 24(\buf), %r13
+    movq 32(\buf), %r14
+    movq 40(\buf), %r15
+    movq 48(\buf), %rsp
+    movl $1, %eax
+    jmpq *56(\buf)
+.endm
+
+    .text
+    .globl dill_setjmp_
+    .type dill_setjmp_, @function
+dill_setjmp_:
+    DILL_SAVE
     xorl %eax, %eax
     ret
     .size dill_setjmp_, .-dill_setjmp_
@@ -28,47 +48,21 @@ dill_setjmp_:
     .hidden dill__longjmp
     .type dill__longjmp, @function
 dill__longjmp:
-    movq 0(%rdi), %rbx
-    movq 8(%rdi), %rbp
-    movq 16(%rdi), %r12
-    movq 24(%rdi), %r13
-    movq 32(%rdi), %r14
-    movq 40(%rdi), %r15
-    movq 48(%rdi), %rsp
-    movl $1, %eax
-    jmpq *56(%rdi)
+    DILL_LOAD %rdi
     .size dill__longjmp, .-dill__longjmp
 
     .globl dill__swap
     .hidden dill__swap
     .type dill__swap, @function
 dill__swap:
-    movq (%rsp), %rax
-    movq %rbx, 0(%rdi)
-    movq %rbp, 8(%rdi)
-    movq %r12, 16(%rdi)
-    movq %r13, 24(%rdi)
-    movq %r14, 32(%rdi)
-    movq %r15, 40(%rdi)
-    leaq 8(%rsp), %rdx
-    movq %rdx, 48(%rdi)
-    movq %rax, 56(%rdi)
-    movq 0(%rsi), %rbx
-    movq 8(%rsi), %rbp
-    movq 16(%rsi), %r12
-    movq 24(%rsi), %r13
-    movq 32(%rsi), %r14
-    movq 40(%rsi), %r15
-    movq 48(%rsi), %rsp
-    movl $1, %eax
-    jmpq *56(%rsi)
+    DILL_SAVE
+    DILL_LOAD %rsi
     .size dill__swap, .-dill__swap
 
 #elif defined(__aarch64__) && !defined(DILL_ARCH_FALLBACK)
-    .text
-    .globl dill_setjmp_
-    .type dill_setjmp_, %function
-dill_setjmp_:
+
+/* Saves x19-x30, sp and d8-d15 into the buffer at x0. */
+.macro DILL_SAVE
     stp x19, x20, [x0, #0]
     stp x21, x22, [x0, #16]
     stp x23, x24, [x0, #32]
@@ -81,6 +75,13 @@ dill_setjmp_:
     stp d10, d11, [x0, #120]
     stp d12, d13, [x0, #136]
     stp d14, d15, [x0, #152]
+.endm
+
+    .text
+    .globl dill_setjmp_
+    .type dill_setjmp_, %function
+dill_setjmp_:
+    DILL_SAVE
     mov w0, #0
     ret
     .size dill_setjmp_, .-dill_setjmp_
@@ -109,18 +110,7 @@ dill__longjmp:
     .hidden dill__swap
     .type dill__swap, %function
 dill__swap:
-    stp x19, x20, [x0, #0]
-    stp x21, x22, [x0, #16]
-    stp x23, x24, [x0, #32]
-    stp x25, x26, [x0, #48]
-    stp x27, x28, [x0, #64]
-    stp x29, x30, [x0, #80]
-    mov x2, sp
-    str x2, [x0, #96]
-    stp d8, d9, [x0, #104]
-    stp d10, d11, [x0, #120]
-    stp d12, d13, [x0, #136]
-    stp d14, d15, [x0, #152]
+    DILL_SAVE
     mov x0, x1
     b dill__longjmp
     .size dill__swap, .-dill__swap

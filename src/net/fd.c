@@ -354,3 +354,17 @@ int dill__fd_drain(int fd, struct dill__fdrx *rx, int64_t deadline) {
         return -1;
     }
 }
+
+int dill__fd_checksock(int fd, int family1, int family2, int listening) {
+    int val;
+    socklen_t len = sizeof(val);
+    if(getsockopt(fd, SOL_SOCKET, SO_TYPE, &val, &len) < 0) return -1;
+    if(val != SOCK_STREAM) {errno = EINVAL; return -1;}
+    len = sizeof(val);
+    if(getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &val, &len) < 0) return -1;
+    if(val != family1 && val != family2) {errno = EINVAL; return -1;}
+    len = sizeof(val);
+    if(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) < 0) return -1;
+    if(!val != !listening) {errno = EINVAL; return -1;}
+    return dill__fd_unblock(fd);
+}

@@ -74,4 +74,8 @@ int dill__fd_recvfd(int fd, struct dill__fdrx *rx, int *pendfd,
    error: ECONNRESET, ETIMEDOUT, ECANCELED. */
 int dill__fd_drain(int fd, struct dill__fdrx *rx, int64_t deadline);
 
+/* Checks that fd is a stream socket of one of the two address families,
+   listening or not as asked, and makes it non-blocking (EINVAL if not). */
+int dill__fd_checksock(int fd, int family1, int family2, int listening);
+
 #endif

@@ -160,19 +160,8 @@ int dill_ipc_close(int s, int64_t deadline) {
     return dill__stream_close(s, self, deadline);
 }
 
-/* Checks that fd is a UNIX stream socket of the wanted kind. */
 static int dill__ipc_checkfd(int fd, int listening) {
-    int val;
-    socklen_t len = sizeof(val);
-    if(getsockopt(fd, SOL_SOCKET, SO_TYPE, &val, &len) < 0) return -1;
-    if(val != SOCK_STREAM) {errno = EINVAL; return -1;}
-    len = sizeof(val);
-    if(getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &val, &len) < 0) return -1;
-    if(val != AF_UNIX) {errno = EINVAL; return -1;}
-    len = sizeof(val);
-    if(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) < 0) return -1;
-    if(!val != !listening) {errno = EINVAL; return -1;}
-    return dill__fd_unblock(fd);
+    return dill__fd_checksock(fd, AF_UNIX, AF_UNIX, listening);
 }
 
 int dill_ipc_listener_fromfd_mem(int fd,

@@ -132,19 +132,8 @@ int dill_tcp_close(int s, int64_t deadline) {
     return dill__stream_close(s, self, deadline);
 }
 
-/* Checks that fd is a TCP socket; listening says which kind we need. */
 static int dill__tcp_checkfd(int fd, int listening) {
-    int val;
-    socklen_t len = sizeof(val);
-    if(getsockopt(fd, SOL_SOCKET, SO_TYPE, &val, &len) < 0) return -1;
-    if(val != SOCK_STREAM) {errno = EINVAL; return -1;}
-    len = sizeof(val);
-    if(getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &val, &len) < 0) return -1;
-    if(val != AF_INET && val != AF_INET6) {errno = EINVAL; return -1;}
-    len = sizeof(val);
-    if(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) < 0) return -1;
-    if(!val != !listening) {errno = EINVAL; return -1;}
-    return dill__fd_unblock(fd);
+    return dill__fd_checksock(fd, AF_INET, AF_INET6, listening);
 }
 
 int dill_tcp_listener_fromfd_mem(int fd,
