@@ -70,6 +70,7 @@ static void *dill__ws_query(struct dill_hvfs *vfs, const void *type) {
 static void dill__ws_wake_all(struct dill__ws *self);
 
 static void dill__ws_free(struct dill__ws *self) {
+    if(self->rxalive) *self->rxalive = 0;
     dill__ws_wake_all(self);
     if(self->u >= 0) dill_hclose(self->u);
     if(self->rbuf && self->rbuf != self->st->stage)
@@ -110,7 +111,8 @@ struct dill__ws *dill__ws_new(int s, int server, int text, size_t max_msg,
     self->server = server ? 1 : 0;
     self->text = text ? 1 : 0;
     self->mem = mem ? 1 : 0;
-    dill__list_init(&self->sendq);
+    dill__list_init(&self->ctlq);
+    dill__list_init(&self->dataq);
     uint64_t lim = max_msg == 0 ? DILL__WS_DEFAULT_MAX :
         max_msg == SIZE_MAX ? 0 : (uint64_t)max_msg;
     dill__ws_dec_init(&self->st->dec, server ? DILL__WS_SERVER : 0, 0, lim,
@@ -144,9 +146,9 @@ static void dill__ws_waiter_cancel(struct dill__clause *cl) {
     dill__list_erase(&w->item);
 }
 
-static void dill__ws_wake_all(struct dill__ws *self) {
-    while(!dill__list_empty(&self->sendq)) {
-        struct dill__list *it = self->sendq.next;
+static void dill__ws_wake_list(struct dill__list *q) {
+    while(!dill__list_empty(q)) {
+        struct dill__list *it = q->next;
         dill__list_erase(it);
         struct dill__ws_waiter *w = dill__cont(it, struct dill__ws_waiter,
             item);
@@ -154,16 +156,29 @@ static void dill__ws_wake_all(struct dill__ws *self) {
     }
 }
 
-/* Takes the send lock, waiting in FIFO order.  On EBADF the object is gone. */
-static int dill__ws_lock(struct dill__ws *self, int64_t deadline) {
-    if(!self->sending) {
+static void dill__ws_wake_all(struct dill__ws *self) {
+    dill__ws_wake_list(&self->ctlq);
+    dill__ws_wake_list(&self->dataq);
+}
+
+/* Takes the send lock, waiting in FIFO order; data (a new message) also
+   waits for an open fragmented message to end.  On EBADF the object is
+   gone. */
+/* An open fragmented message holds back new ones, unless the send side
+   has ended (they then fail at once). */
+static int dill__ws_held(struct dill__ws *self) {
+    return self->smsg && !self->sdone && !self->serr;
+}
+
+static int dill__ws_lock(struct dill__ws *self, int data, int64_t deadline) {
+    if(!self->sending && !(data && dill__ws_held(self))) {
         if(dill__canblock() < 0) return -1;
         self->sending = 1;
         return 0;
     }
     struct dill__ws_waiter w;
     dill__list_init(&w.item);
-    dill__list_push(&self->sendq, &w.item);
+    dill__list_push(data ? &self->dataq : &self->ctlq, &w.item);
     dill__waitfor(&w.cl, 0, dill__ws_waiter_cancel);
     if(dill__wait(deadline, 1) < 0) return -1;
     if(errno) return -1;
@@ -188,11 +203,14 @@ static int dill__ws_unlock(struct dill__ws *self, int64_t deadline) {
             return -1;
     }
     st->pendop = 0;
-    if(dill__list_empty(&self->sendq)) {
+    struct dill__list *it;
+    if(!dill__list_empty(&self->ctlq)) it = self->ctlq.next;
+    else if(!dill__ws_held(self) && !dill__list_empty(&self->dataq))
+        it = self->dataq.next;
+    else {
         self->sending = 0;
         return 0;
     }
-    struct dill__list *it = self->sendq.next;
     dill__list_erase(it);
     dill__trigger(&dill__cont(it, struct dill__ws_waiter, item)->cl, 0);
     return 0;
@@ -343,7 +361,7 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text,
       int64_t deadline) {
     if(dill__ws_cansend(self) < 0) return -1;
     if(text && !dill__ws_utf8_list(first)) {errno = EINVAL; return -1;}
-    if(dill__ws_lock(self, deadline) < 0) return -1;
+    if(dill__ws_lock(self, 1, deadline) < 0) return -1;
     if(dill__ws_cansend(self) < 0) {
         int err = errno;
         if(dill__ws_unlock(self, deadline) < 0) return -1;
@@ -392,9 +410,8 @@ int dill_ws_send(int s, int flags, const void *buf, size_t len,
         deadline);
 }
 
-/* A piece of a fragmented message.  The lock stays held from the first
-   piece to the last, so that whole messages from other coroutines wait;
-   queued control frames go out between the pieces. */
+/* A piece of a fragmented message.  While it is open (smsg) new messages
+   wait; control frames and the following pieces do not. */
 int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
       int64_t deadline) {
     struct dill__ws *self = dill__ws_get(s);
@@ -404,55 +421,34 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
         return -1;
     }
     struct dill__ws_st *st = self->st;
-    int op = DILL__WS_CONT;
-    if(!self->smsg) {
-        if(dill__ws_cansend(self) < 0) return -1;
-        if(dill__ws_lock(self, deadline) < 0) return -1;
-        if(dill__ws_cansend(self) < 0) {
-            int err = errno;
-            if(dill__ws_unlock(self, deadline) < 0) return -1;
-            errno = err;
-            return -1;
-        }
-        self->smsg = 1;
-        self->stext = (flags & DILL_WS_TEXT) ? 1 : 0;
-        dill__utf8_init(&st->sutf8);
-        op = self->stext ? DILL__WS_TEXT : DILL__WS_BINARY;
-    }
+    int first = !self->smsg;
+    if(dill__ws_cansend(self) < 0) return -1;
+    if(dill__ws_lock(self, first, deadline) < 0) return -1;
     int fin = !(flags & DILL_WS_MORE);
-    if(self->stext) {
+    int text = first ? (flags & DILL_WS_TEXT) != 0 : self->stext;
+    int rc = dill__ws_cansend(self);
+    if(rc == 0 && text) {
         struct dill__utf8 u = st->sutf8;
+        if(first) dill__utf8_init(&u);
         if(dill__utf8_feed(&u, buf, len) < 0 ||
            (fin && !dill__utf8_complete(&u))) {
-            /* Nothing was sent; the message stays open. */
-            if(op != DILL__WS_CONT) {
-                self->smsg = 0;
-                if(dill__ws_unlock(self, deadline) < 0) return -1;
-            }
+            /* Nothing is sent; an open message stays open. */
             errno = EINVAL;
-            return -1;
+            rc = -1;
         }
-        st->sutf8 = u;
+        else st->sutf8 = u;
     }
-    struct dill_iolist io = {(void*)buf, len, NULL, 0};
-    int rc = dill__ws_frame(self, fin, op, &io, &io, len, deadline);
-    if(rc < 0 && errno == EBADF) return -1;
+    if(rc == 0) {
+        int op = !first ? DILL__WS_CONT :
+            text ? DILL__WS_TEXT : DILL__WS_BINARY;
+        struct dill_iolist io = {(void*)buf, len, NULL, 0};
+        rc = dill__ws_frame(self, fin, op, &io, &io, len, deadline);
+        if(rc < 0 && errno == EBADF) return -1;
+        if(first) self->stext = text ? 1 : 0;
+        self->smsg = rc == 0 && !fin;
+    }
     int err = errno;
-    if(rc < 0 || fin) {
-        self->smsg = 0;
-        if(dill__ws_unlock(self, deadline) < 0) return -1;
-    }
-    else {
-        while(st->pendop && !self->serr) {
-            uint8_t p[DILL__WS_CONTROL_MAX];
-            int pop = st->pendop;
-            size_t n = st->pendlen;
-            memcpy(p, st->pend, n);
-            st->pendop = 0;
-            if(dill__ws_ctlframe(self, pop, p, n, deadline) < 0 &&
-               errno == EBADF) return -1;
-        }
-    }
+    if(dill__ws_unlock(self, deadline) < 0) return -1;
     errno = err;
     return rc;
 }
@@ -465,7 +461,7 @@ int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
         return -1;
     }
     if(dill__ws_cansend(self) < 0) return -1;
-    if(dill__ws_lock(self, deadline) < 0) return -1;
+    if(dill__ws_lock(self, 0, deadline) < 0) return -1;
     int rc = dill__ws_cansend(self);
     if(rc == 0) rc = dill__ws_ctlframe(self, DILL__WS_PING, buf, len,
         deadline);
@@ -479,6 +475,15 @@ int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
 /******************************************************************************/
 /*  Receiving                                                                 */
 /******************************************************************************/
+
+/* dill__busy for receiving calls: the handle may be closed while the
+   call yields, which then fails with EBADF without touching the object. */
+static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
+    int *alive = self->rxalive;
+    int rc = dill__busy(deadline);
+    if(alive && !*alive) {errno = EBADF; return -1;}
+    return rc;
+}
 
 /* Keepalive step after a read timed out at the keepalive deadline: fail
    when a pong is overdue, else send a ping.  Returns 0 to go on reading. */
@@ -690,7 +695,7 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
                 if(drop && errno == EPIPE && self->rdone) return 1;
                 return -1;
             }
-            return dill__busy(deadline) < 0 ? -1 : 0;
+            return dill__ws_busy(self, deadline) < 0 ? -1 : 0;
         }
         if(!ev->msg_end) return 0;
         st->msgop = 0;
@@ -742,7 +747,10 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
             if(ipos != ilen) continue;
             if(part && c->got) {*more = 1; rc = 1; break;}
             if(direct) {in = self->rbuf; ipos = ilen = 0; direct = 0;}
-            if(reads++ && dill__busy(deadline) < 0) {rc = -1; break;}
+            if(reads++ && dill__ws_busy(self, deadline) < 0) {
+                rc = -1;
+                break;
+            }
             if(dill__ws_fill(self, &c->cur, c->room, capped, &in, &ilen,
                &direct, deadline) < 0) {rc = -1; break;}
             ipos = 0;
@@ -756,6 +764,12 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     else {
         self->rpos = (uint32_t)ipos;
         self->rlen = (uint32_t)ilen;
+    }
+    /* Between calls an empty buffer goes back to the pool. */
+    if(self->rpos == self->rlen && self->rbuf) {
+        if(self->rbuf != st->stage) dill__ws_buf_put(self->rbuf);
+        self->rbuf = NULL;
+        self->rpos = self->rlen = 0;
     }
     if(rc > 0) {
         if(more && !*more) *more = st->msgop ? 1 : 0;
@@ -777,10 +791,12 @@ static ssize_t dill__ws_recvany(struct dill__ws *self, int want, int *type,
     struct dill__ws_rxc c = {{first, 0}, cap, 0, mode, want, 0,
         type ? type : &t};
     if(first) dill__iol_advance(&c.cur, 0);
-    int m = 0;
+    int m = 0, alive = 1;
     self->receiving = 1;
+    self->rxalive = &alive;
     ssize_t r = dill__ws_rx(self, &c, more ? more : &m, deadline);
-    if(r < 0 && errno == EBADF) return -1;
+    if(!alive) return -1;
+    self->rxalive = NULL;
     self->receiving = 0;
     return r;
 }
@@ -841,7 +857,7 @@ static int dill__ws_sendclose(struct dill__ws *self, int status,
     int n = dill__ws_close_build(p, status, buf, len);
     if(n < 0) {errno = EINVAL; return -1;}
     if(dill__ws_cansend(self) < 0) return -1;
-    if(dill__ws_lock(self, deadline) < 0) return -1;
+    if(dill__ws_lock(self, 0, deadline) < 0) return -1;
     int rc = dill__ws_cansend(self);
     if(rc == 0) {
         rc = dill__ws_ctlframe(self, DILL__WS_CLOSE, p, (size_t)n, deadline);
@@ -873,7 +889,7 @@ static int dill__ws_waiteof(struct dill__ws *self, int64_t deadline) {
             r = self->b->brecvl(self->b, &io, &io, deadline) < 0 ? -1 : 1;
         }
         if(r < 0) return errno == EPIPE ? 0 : -1;
-        if(dill__busy(deadline) < 0) return -1;
+        if(dill__ws_busy(self, deadline) < 0) return -1;
     }
 }
 
@@ -891,18 +907,23 @@ int dill_ws_detach(int s, int status, const void *buf, size_t len,
         else {
             struct dill__ws_rxc c = {{NULL, 0}, 0, 0, DILL__WS_RX_DROP, 0,
                 0, NULL};
-            int t, m = 0;
+            int t, m = 0, alive = 1;
             c.type = &t;
             self->receiving = 1;
+            self->rxalive = &alive;
             ssize_t r = dill__ws_rx(self, &c, &m, deadline);
-            if(r < 0 && errno == EBADF) return -1;
+            if(!alive) return -1;
+            self->rxalive = NULL;
             self->receiving = 0;
             rc = r < 0 ? -1 : 0;
         }
     }
-    if(rc == 0 && !self->server && dill__ws_waiteof(self, deadline) < 0) {
-        if(errno == EBADF) return -1;
-        rc = -1;
+    if(rc == 0 && !self->server) {
+        int alive = 1;
+        self->rxalive = &alive;
+        rc = dill__ws_waiteof(self, deadline);
+        if(!alive) return -1;
+        self->rxalive = NULL;
     }
     if(rc < 0) {
         int err = errno;

@@ -74,7 +74,15 @@ struct dill__ws {
     struct dill__ws_st *st;
     uint8_t *rbuf;                 /* pooled receive buffer or NULL */
     uint32_t rpos, rlen;           /* buffered bytes: rbuf[rpos..rlen) */
-    struct dill__list sendq;       /* coroutines waiting for the send lock */
+    /* Coroutines waiting for the send lock: ctlq for control frames and
+       further pieces of the open fragmented message, which may go while it
+       is open; dataq for new messages, which wait until it ends. */
+    struct dill__list ctlq;
+    struct dill__list dataq;
+    /* Set by the running receiving call to a flag on its stack, which
+       closing the handle clears: after yielding (dill__busy) the call
+       learns whether the object still exists. */
+    int *rxalive;
     int u;                         /* handle of the underlying socket */
     int rerr;                      /* receiving fails with this, if set */
     int serr;                      /* sending fails with this, if set */
@@ -83,10 +91,12 @@ struct dill__ws {
     unsigned int mem : 1;          /* caller's storage */
     unsigned int sdone : 1;        /* Close sent (or queued) */
     unsigned int rdone : 1;        /* peer's Close received */
-    unsigned int sending : 1;      /* send lock held */
+    unsigned int sending : 1;      /* send lock held (a frame is written) */
     unsigned int receiving : 1;    /* a receiving call is running */
     unsigned int skipping : 1;     /* dropping the rest of a message */
-    unsigned int smsg : 1;         /* a message sent in parts is open */
+    unsigned int smsg : 1;         /* a message sent in parts is open:
+                                      only control frames and its own
+                                      pieces may be sent */
     unsigned int stext : 1;        /* ... and it is TEXT */
 };
 

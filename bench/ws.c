@@ -1,0 +1,240 @@
+/* WebSocket benchmark: an echo server (forked process, one coroutine per
+   connection) and a load client (coroutines) over loopback TCP.
+
+   Prints:
+     - echo round trips per second with 1 and 100 connections for 16 B,
+       1 KiB and 64 KiB messages (client masks, server unmasks and echoes),
+     - one-way throughput of 1 MiB messages (MB/s),
+     - the server's resident memory per idle connection with N open
+       WebSocket connections (VmRSS before/after, N = 10000 by default).
+
+   Usage: bench_ws [seconds per test] [idle connections]
+   (defaults 1.0 and 10000) */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libdill.h"
+
+static double secs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what) {
+    perror(what);
+    exit(1);
+}
+
+static long rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if(!f) return -1;
+    char line[256];
+    long v = -1;
+    while(fgets(line, sizeof(line), f))
+        if(sscanf(line, "VmRSS: %ld", &v) == 1) break;
+    fclose(f);
+    return v;
+}
+
+#define MAXMSG (1 << 20)
+
+/******************************************************************************/
+/*  Server                                                                    */
+/******************************************************************************/
+
+coroutine static void serve(int s) {
+    char res[64], host[64];
+    int ws = ws_attach_server(s, 0, res, sizeof(res), host, sizeof(host),
+        now() + 10000);
+    if(ws < 0) return;
+    int flags;
+    if(strcmp(res, "/idle") == 0) {
+        char b[16];
+        while(ws_recv(ws, &flags, b, sizeof(b), -1) >= 0)
+            ;
+    }
+    else if(strcmp(res, "/rss") == 0) {
+        char b[16];
+        while(ws_recv(ws, &flags, b, sizeof(b), -1) >= 0) {
+            char out[32];
+            int n = snprintf(out, sizeof(out), "%ld", rss_kib());
+            if(ws_send(ws, WS_TEXT, out, (size_t)n, -1) < 0) break;
+        }
+    }
+    else if(strcmp(res, "/sink") == 0) {
+        uint8_t *b = malloc(MAXMSG);
+        /* Counts bytes; a 1-byte message asks for an acknowledgement. */
+        while(1) {
+            ssize_t n = ws_recv(ws, &flags, b, MAXMSG, -1);
+            if(n < 0) break;
+            if(n == 1 && ws_send(ws, 0, "k", 1, -1) < 0) break;
+        }
+        free(b);
+    }
+    else {
+        uint8_t *b = malloc(MAXMSG);
+        while(1) {
+            ssize_t n = ws_recv(ws, &flags, b, MAXMSG, -1);
+            if(n < 0 || ws_send(ws, flags, b, (size_t)n, -1) < 0) break;
+        }
+        free(b);
+    }
+    hclose(ws);
+}
+
+static void server(int ls) {
+    int b = bundle();
+    if(b < 0) die("bundle");
+    while(1) {
+        int s = tcp_accept(ls, NULL, -1);
+        if(s < 0) {
+            if(errno == EMFILE || errno == ENFILE) {
+                msleep(now() + 10);
+                continue;
+            }
+            die("tcp_accept");
+        }
+        if(bundle_go(b, serve(s)) < 0) die("bundle_go");
+    }
+}
+
+/******************************************************************************/
+/*  Client                                                                    */
+/******************************************************************************/
+
+static struct ipaddr addr;
+
+static int connect_ws(const char *res) {
+    int s = tcp_connect(&addr, now() + 10000);
+    if(s < 0) die("tcp_connect");
+    int ws = ws_attach_client(s, 0, res, "localhost", now() + 10000);
+    if(ws < 0) die("ws_attach_client");
+    return ws;
+}
+
+static volatile long trips;
+static volatile int stop;
+
+coroutine static void echo_loop(int ws, size_t size) {
+    uint8_t *b = malloc(size);
+    memset(b, 'x', size);
+    int flags;
+    while(!stop) {
+        if(ws_send(ws, 0, b, size, -1) < 0) die("ws_send");
+        if(ws_recv(ws, &flags, b, size, -1) != (ssize_t)size) die("ws_recv");
+        trips++;
+    }
+    free(b);
+}
+
+static void bench_echo(int nconn, size_t size, double dur) {
+    int *ws = malloc(sizeof(int) * (size_t)nconn);
+    for(int i = 0; i != nconn; i++) ws[i] = connect_ws("/echo");
+    int b = bundle();
+    trips = 0;
+    stop = 0;
+    double t0 = secs();
+    for(int i = 0; i != nconn; i++)
+        if(bundle_go(b, echo_loop(ws[i], size)) < 0) die("go");
+    msleep(now() + (int64_t)(dur * 1000));
+    stop = 1;
+    bundle_wait(b, -1);
+    double t = secs() - t0;
+    hclose(b);
+    printf("echo %3d conn %6zu B: %9.0f msgs/s (round trips), %8.1f MB/s "
+        "each way\n", nconn, size, trips / t, trips * (double)size / t / 1e6);
+    for(int i = 0; i != nconn; i++) hclose(ws[i]);
+    free(ws);
+}
+
+static void bench_throughput(double dur) {
+    int ws = connect_ws("/sink");
+    uint8_t *b = malloc(MAXMSG);
+    memset(b, 'y', MAXMSG);
+    long n = 0;
+    double t0 = secs();
+    while(secs() - t0 < dur) {
+        for(int i = 0; i != 16; i++, n++)
+            if(ws_send(ws, 0, b, MAXMSG, -1) < 0) die("ws_send");
+    }
+    int flags;
+    if(ws_send(ws, 0, "?", 1, -1) < 0) die("ws_send");
+    if(ws_recv(ws, &flags, b, MAXMSG, -1) != 1) die("ws_recv");
+    double t = secs() - t0;
+    printf("throughput 1 MiB messages: %.0f MB/s (%.0f msgs/s)\n",
+        n * (double)MAXMSG / t / 1e6, n / t);
+    free(b);
+    hclose(ws);
+}
+
+static long server_rss(int ctl) {
+    char b[32];
+    int flags;
+    if(ws_send(ctl, WS_TEXT, "?", 1, -1) < 0) die("ws_send");
+    ssize_t n = ws_recv(ctl, &flags, b, sizeof(b) - 1, -1);
+    if(n < 0) die("ws_recv");
+    b[n] = 0;
+    return atol(b);
+}
+
+static void bench_idle(int nidle) {
+    int ctl = connect_ws("/rss");
+    msleep(now() + 100);
+    long before = server_rss(ctl);
+    int *ws = malloc(sizeof(int) * (size_t)nidle);
+    double t0 = secs();
+    for(int i = 0; i != nidle; i++) ws[i] = connect_ws("/idle");
+    double t = secs() - t0;
+    /* Let the server settle into its receiving calls. */
+    msleep(now() + 300);
+    long after = server_rss(ctl);
+    printf("idle: %d connections opened in %.2f s (%.0f handshakes/s); "
+        "server VmRSS %ld -> %ld KiB: %.2f KiB per connection\n", nidle, t,
+        nidle / t, before, after, (double)(after - before) / nidle);
+    for(int i = 0; i != nidle; i++) hclose(ws[i]);
+    free(ws);
+    hclose(ctl);
+}
+
+int main(int argc, char *argv[]) {
+    double dur = argc > 1 ? atof(argv[1]) : 1.0;
+    int nidle = argc > 2 ? atoi(argv[2]) : 10000;
+    struct rlimit rl;
+    if(getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        if(rl.rlim_cur < (rlim_t)nidle + 200) {
+            nidle = (int)rl.rlim_cur - 200;
+            printf("(RLIMIT_NOFILE %ld: %d idle connections)\n",
+                (long)rl.rlim_cur, nidle);
+        }
+    }
+    if(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) < 0) die("ipaddr");
+    int ls = tcp_listen(&addr, 1024);
+    if(ls < 0) die("tcp_listen");
+    pid_t pid = fork();
+    if(pid < 0) die("fork");
+    if(pid == 0) {
+        server(ls);
+        _exit(0);
+    }
+    hclose(ls);
+    static const size_t sizes[] = {16, 1024, 65536};
+    for(size_t i = 0; i != 3; i++) {
+        bench_echo(1, sizes[i], dur);
+        bench_echo(100, sizes[i], dur);
+    }
+    bench_throughput(dur);
+    if(nidle > 0) bench_idle(nidle);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    return 0;
+}
