@@ -747,7 +747,7 @@ ssize_t dill_tls_alpn(int s, char *buf, size_t len) {
     SSL_get0_alpn_selected(self->ssl, &p, &n);
     if(!p) n = 0;
     if(!buf || len < (size_t)n + 1) {errno = EMSGSIZE; return -1;}
-    memcpy(buf, p, n);
+    if(n) memcpy(buf, p, n);
     buf[n] = 0;
     return (ssize_t)n;
 }
