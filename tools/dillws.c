@@ -23,6 +23,8 @@
 
 #include <libdill.h>
 
+#include "proto/url.h"
+
 /* Exit statuses (documented in dillws.1). */
 #define EX_OK 0
 #define EX_FAIL 1      /* abnormal close, protocol error, bench errors */
@@ -89,61 +91,19 @@ static int64_t setup_deadline(void) {
 /*  URLs and options                                                          */
 /******************************************************************************/
 
-struct url {
-    int tls;
-    char host[256];     /* without brackets */
-    int port;
-    char hostport[300]; /* the Host field */
-    char path[2048];
-};
-
-static const char *parse_url(const char *s, struct url *u) {
-    memset(u, 0, sizeof(*u));
-    if(!strncasecmp(s, "ws://", 5)) s += 5;
-    else if(!strncasecmp(s, "wss://", 6)) {s += 6; u->tls = 1;}
-    else return "the scheme must be ws:// or wss://";
-    size_t alen = strcspn(s, "/?#");
-    const char *a = s, *rest = s + alen;
-    if(memchr(a, '@', alen)) return "user information is not supported";
-    const char *h = a, *colon;
-    size_t hlen;
-    if(alen && a[0] == '[') {
-        const char *rb = memchr(a, ']', alen);
-        if(!rb) return "missing ']' after an IPv6 address";
-        h = a + 1;
-        hlen = (size_t)(rb - h);
-        colon = rb + 1 < a + alen ? rb + 1 : NULL;
-        if(colon && *colon != ':') return "garbage after ']'";
-    }
-    else {
-        colon = memchr(a, ':', alen);
-        hlen = colon ? (size_t)(colon - a) : alen;
-    }
-    if(hlen == 0) return "no host";
-    if(hlen >= sizeof(u->host)) return "host name too long";
-    memcpy(u->host, h, hlen);
-    u->port = u->tls ? 443 : 80;
-    if(colon) {
-        const char *p = colon + 1;
-        size_t plen = (size_t)(a + alen - p);
-        if(plen == 0 || plen > 5 || strspn(p, "0123456789") < plen)
-            return "bad port";
-        u->port = atoi(p);
-        if(u->port < 1 || u->port > 65535) return "bad port";
-    }
-    int ipv6 = strchr(u->host, ':') != NULL;
-    int dflt = u->port == (u->tls ? 443 : 80);
-    snprintf(u->hostport, sizeof(u->hostport), "%s%s%s%s%.0d",
-        ipv6 ? "[" : "", u->host, ipv6 ? "]" : "", dflt ? "" : ":",
-        dflt ? 0 : u->port);
-    size_t plen = strcspn(rest, "#");
-    if(plen + 2 > sizeof(u->path)) return "path too long";
-    if(rest[0] != '/') u->path[0] = '/';
-    strncat(u->path, rest, plen);
-    for(const char *p = u->path; *p; p++)
-        if((unsigned char)*p <= ' ' || *p == 0x7f)
-            return "the path contains spaces or control characters";
-    return NULL;
+/* The library's own ws/wss URL parser (internal; dillws links the static
+   library).  Adds a reason to its verdict. */
+static const char *parse_url(const char *s, struct dill__url *u) {
+    int rc = dill__url_parse(s, u);
+    if(rc == 0) return NULL;
+    if(strncasecmp(s, "ws://", 5) && strncasecmp(s, "wss://", 6))
+        return "the scheme must be ws:// or wss://";
+    if(rc == -EMSGSIZE) return "too long";
+    const char *a = s + (s[2] == ':' ? 5 : 6);
+    if(!*a || *a == '/' || *a == ':') return "no host";
+    if(strchr(s, '#')) return "fragments are not allowed";
+    if(strcspn(a, "/?") > strcspn(a, "@")) return "user information is not supported";
+    return "malformed host, port or path";
 }
 
 /* "1.5" -> 1500 ms. */
@@ -361,7 +321,7 @@ static ssize_t recv_msg(int ws, int *type, struct dbuf *b, int64_t deadline) {
 /*  Client: connecting and the handshake                                      */
 /******************************************************************************/
 
-static int connect_url(const struct url *u, int64_t deadline) {
+static int connect_url(const struct dill__url *u, int64_t deadline) {
     struct ipaddr addr;
     if(ipaddr_remote(&addr, u->host, u->port, 0, deadline) < 0)
         die(EX_CONNECT, "cannot resolve %s: %s", u->host,
@@ -371,7 +331,7 @@ static int connect_url(const struct url *u, int64_t deadline) {
         die(EX_CONNECT, "cannot connect to %s port %d: %s", u->host, u->port,
             errno == ECONNREFUSED ? "connection refused" : strerror(errno));
     vlog("* connected to %s port %d", u->host, u->port);
-    if(!u->tls) return s;
+    if(!u->secure) return s;
 #if defined DILL_DISABLE_TLS
     die(EX_TLS, "this dillws was built without TLS");
     return -1;
@@ -421,12 +381,12 @@ static int has_token(const char *list, const char *tok) {
     return 0;
 }
 
-static void hs_request(int h, const struct url *u, const char *key,
+static void hs_request(int h, const struct dill__url *u, const char *key,
       int64_t deadline) {
-    if(http_sendrequest(h, "GET", u->path, deadline) < 0)
+    if(http_sendrequest(h, "GET", u->resource, deadline) < 0)
         die(EX_HANDSHAKE, "cannot send the request: %s", strerror(errno));
-    vlog("> GET %s HTTP/1.1", u->path);
-    hs_send(h, "Host", u->hostport, deadline);
+    vlog("> GET %s HTTP/1.1", u->resource);
+    hs_send(h, "Host", u->hosthdr, deadline);
     hs_send(h, "Upgrade", "websocket", deadline);
     hs_send(h, "Connection", "Upgrade", deadline);
     hs_send(h, "Sec-WebSocket-Key", key, deadline);
@@ -487,7 +447,7 @@ static void hs_fields(int h, const char *expect, struct hs_result *r,
 /* The opening handshake, done here with the HTTP layer rather than inside
    ws_attach_client so that -v can show it and a refusal's status is known.
    Returns the WebSocket. */
-static int client_handshake(int s, const struct url *u, int64_t deadline) {
+static int client_handshake(int s, const struct dill__url *u, int64_t deadline) {
     char key[WS_KEY_SIZE], expect[WS_KEY_SIZE];
     if(ws_request_key(key) < 0 || ws_response_key(key, expect) < 0)
         die(EX_FAIL, "cannot make a key: %s", strerror(errno));
@@ -668,7 +628,7 @@ static int client_result(void) {
 }
 
 static int run_client(void) {
-    struct url u;
+    struct dill__url u;
     const char *bad = parse_url(cfg.url, &u);
     if(bad) die(EX_USAGE, "bad URL '%s': %s", cfg.url, bad);
     struct stat st;
@@ -1110,7 +1070,7 @@ static double pct(double p) {
     return bs.lat[i] / 1e6;
 }
 
-static int bench_connect(const struct url *u) {
+static int bench_connect(const struct dill__url *u) {
     int64_t dl = setup_deadline();
     int s = connect_url(u, dl);
     struct ws_options o = {0};
@@ -1119,7 +1079,7 @@ static int bench_connect(const struct url *u) {
     o.origin = cfg.origin;
     o.headers = cfg.nhdr ? cfg.hdrtext : NULL;
     o.max_message = cfg.size + 8 > (16 << 20) ? cfg.size + 8 : 0;
-    int ws = ws_attach_client_opts(s, u->path, u->hostport, &o, dl);
+    int ws = ws_attach_client_opts(s, u->resource, u->hosthdr, &o, dl);
     if(ws < 0)
         die(EX_HANDSHAKE, "WebSocket handshake failed: %s",
             errno == EPROTO ? "the server refused or answered badly" :
@@ -1127,7 +1087,7 @@ static int bench_connect(const struct url *u) {
     return ws;
 }
 
-static void bench_report(const struct url *u, double secs) {
+static void bench_report(const struct dill__url *u, double secs) {
     qsort(bs.lat, bs.nlat, sizeof(*bs.lat), cmp_u32);
     double rate = bs.msgs / secs;
     printf("dillws bench %s: %d connection%s, %zu-byte messages, %.1f s\n",
@@ -1144,7 +1104,7 @@ static void bench_report(const struct url *u, double secs) {
 }
 
 static int run_bench(void) {
-    struct url u;
+    struct dill__url u;
     const char *bad = parse_url(cfg.url, &u);
     if(bad) die(EX_USAGE, "bad URL '%s': %s", cfg.url, bad);
     int *ws = malloc(sizeof(int) * (size_t)cfg.conns);
