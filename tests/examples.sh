@@ -28,8 +28,9 @@ wait_port() {
     done
     echo "no port in $1:"; cat "$1"; exit 1
 }
+PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 for p in sieve ws_echo_server ws_echo_client ws_chat wss_server \
          reconnect_client dillws; do
@@ -61,7 +62,7 @@ CHAT=$!
 PIDS="$PIDS $CHAT"
 wait_port "$T/chat.out"
 CP=$PORT
-python3 - "$CP" >"$T/http" 2>&1 <<'PY'
+$PY - "$CP" >"$T/http" 2>&1 <<'PY'
 import http.client, sys
 port = int(sys.argv[1])
 def get(path):
@@ -119,7 +120,7 @@ if command -v openssl >/dev/null; then
     (echo secure; sleep 0.3) | DW --cacert "$T/cert.pem" "wss://localhost:$PORT/ws?name=eve" >"$T/out"
     check "ws_chat over wss" "grep -qx 'eve: secure' $T/out"
     curl -s --cacert "$T/cert.pem" "https://localhost:$PORT/" >"$T/page" 2>&1 \
-        || python3 -c 'import ssl,sys,urllib.request as u; c=ssl.create_default_context(cafile=sys.argv[1]); print(u.urlopen(sys.argv[2],context=c,timeout=10).read().decode())' \
+        || $PY -c 'import ssl,sys,urllib.request as u; c=ssl.create_default_context(cafile=sys.argv[1]); print(u.urlopen(sys.argv[2],context=c,timeout=10).read().decode())' \
            "$T/cert.pem" "https://localhost:$PORT/" >"$T/page"
     check "ws_chat page over https" "grep -q 'new WebSocket' $T/page"
 fi
