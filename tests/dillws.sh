@@ -145,5 +145,9 @@ check "bench reports rates" "grep -q 'msg/s' $T/bench && grep -q 'MB/s' $T/bench
 check "bench reports percentiles" "grep -q 'p99.9' $T/bench"
 check "bench progress lines" "grep -q '^\[  1s\]' $T/progress"
 
+# Servers still running: memory errors would be in their logs by now.
+check "no sanitizer reports from the servers" \
+    "! grep -l 'AddressSanitizer\|runtime error:' $T/*.log"
+
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" = 0 ]

@@ -43,7 +43,7 @@ timeout 20 "$B/sieve" 200 >"$T/sieve" 2>&1
 check "sieve" "[ \$? = 0 ] && grep -q 'prime #10: 29' $T/sieve"
 
 # echo server and client
-"$B/ws_echo_server" 0 30 >"$T/echo.out" &
+"$B/ws_echo_server" 0 30 >"$T/echo.out" 2>&1 &
 PIDS="$PIDS $!"
 wait_port "$T/echo.out"
 EP=$PORT
@@ -57,7 +57,7 @@ DW --binary --raw "ws://127.0.0.1:$EP/" <"$T/in.bin" >"$T/out.bin"
 check "ws_echo_server echoes binary" "cmp -s $T/in.bin $T/out.bin"
 
 # chat: the page, other paths, and two clients talking
-"$B/ws_chat" --port 0 --seconds 30 >"$T/chat.out" &
+"$B/ws_chat" --port 0 --seconds 30 >"$T/chat.out" 2>&1 &
 CHAT=$!
 PIDS="$PIDS $CHAT"
 wait_port "$T/chat.out"
@@ -107,14 +107,14 @@ if command -v openssl >/dev/null; then
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" \
         -out "$T/cert.pem" -days 2 -subj /CN=localhost \
         -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' 2>/dev/null
-    "$B/wss_server" "$T/cert.pem" "$T/key.pem" 0 30 >"$T/wss.out" &
+    "$B/wss_server" "$T/cert.pem" "$T/key.pem" 0 30 >"$T/wss.out" 2>&1 &
     PIDS="$PIDS $!"
     wait_port "$T/wss.out"
     echo 'over tls' | DW --cacert "$T/cert.pem" "wss://localhost:$PORT/" >"$T/out"
     check "wss_server echoes over TLS" \
         "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = 'over tls' ]"
     "$B/ws_chat" --port 0 --seconds 30 --tls-cert "$T/cert.pem" \
-        --tls-key "$T/key.pem" >"$T/chats.out" &
+        --tls-key "$T/key.pem" >"$T/chats.out" 2>&1 &
     PIDS="$PIDS $!"
     wait_port "$T/chats.out"
     (echo secure; sleep 0.3) | DW --cacert "$T/cert.pem" "wss://localhost:$PORT/ws?name=eve" >"$T/out"
@@ -141,6 +141,10 @@ check "reconnect_client connected twice" \
     "[ \$(grep -c '^connected' $T/rc.out) -ge 2 ]"
 check "reconnect_client got echoes" "grep -q '^echo: ping' $T/rc.out"
 check "reconnect_client noticed the loss" "grep -q 'connection lost' $T/rc.out"
+
+# Servers still running: memory errors would be in their output by now.
+check "no sanitizer reports from the servers" \
+    "! grep -l 'AddressSanitizer\|runtime error:' $T/*.out"
 
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" = 0 ]
