@@ -4,7 +4,12 @@
        ECDSA P-256 and RSA-2048 certificates, client verifies chain and
        name),
      - throughput of 64 KiB writes over plain tcp and over TLS in the same
-       run (MB/s), each the best of several repetitions.
+       run (MB/s),
+     - ping-pong of 64-byte messages over tcp and over TLS (round trips
+       per second),
+   each the best of several repetitions.  Next to wall-clock rates it
+   prints what the server thread's CPU time alone would allow, which is
+   the steadier figure on a loaded machine.
    Certificates are made with the openssl command in a temporary directory.
 
    Usage: bench_tls [repetitions] [scale]   (defaults 3, 1.0) */
@@ -85,7 +90,7 @@ static void rmcerts(void) {
 
 struct job {
     int tls;
-    int handshakes;    /* 1: handshake loop, 0: throughput */
+    int handshakes;    /* 1: handshake loop, 0: throughput, 2: ping-pong */
     size_t wsize;
     size_t total;
     double seconds;    /* handshake loop length */
@@ -114,7 +119,7 @@ static int client_attach(int s) {
 
 static void *client(void *arg) {
     struct job *j = arg;
-    if(j->handshakes) {
+    if(j->handshakes == 1) {
         double end = secs() + j->seconds;
         while(secs() < end) {
             int t = client_attach(dial(j->port));
@@ -131,6 +136,15 @@ static void *client(void *arg) {
     }
     int s = dial(j->port);
     if(j->tls) s = client_attach(s);
+    if(j->handshakes == 2) {
+        char msg[64] = {0};
+        for(size_t i = 0; i < j->total; i++) {
+            if(bsend(s, msg, sizeof(msg), now() + 10000) < 0) die("bsend");
+            if(brecv(s, msg, sizeof(msg), now() + 10000) < 0) die("brecv");
+        }
+        hclose(s);
+        return NULL;
+    }
     char *buf = calloc(1, j->wsize);
     if(!buf) die("calloc");
     for(size_t sent = 0; sent < j->total; sent += j->wsize)
@@ -155,7 +169,7 @@ static double serve(struct job *j, struct tls_server_ctx *ctx, double *cpu) {
     double start = secs();
     double cstart = cpusecs();
     if(pthread_create(&th, NULL, client, j) != 0) die("pthread_create");
-    if(j->handshakes) {
+    if(j->handshakes == 1) {
         while(1) {
             int s = tcp_accept(ls, NULL, now() + 10000);
             if(s < 0) die("tcp_accept");
@@ -173,6 +187,21 @@ static double serve(struct job *j, struct tls_server_ctx *ctx, double *cpu) {
         if(j->tls) {
             s = tls_attach_server_ctx(s, ctx, NULL, now() + 5000);
             if(s < 0) die("tls_attach_server_ctx");
+        }
+        if(j->handshakes == 2) {
+            char msg[64];
+            for(size_t i = 0; i < j->total; i++) {
+                if(brecv(s, msg, sizeof(msg), now() + 10000) < 0)
+                    die("brecv");
+                if(bsend(s, msg, sizeof(msg), now() + 10000) < 0)
+                    die("bsend");
+            }
+            double el = secs() - start;
+            *cpu = cpusecs() - cstart;
+            pthread_join(th, NULL);
+            hclose(s);
+            hclose(ls);
+            return el;
         }
         char *buf = malloc(j->wsize);
         if(!buf) die("malloc");
@@ -239,6 +268,20 @@ int main(int argc, char *argv[]) {
         "MB/s\n  (receiving thread CPU alone: tcp %.0f, tls %.0f MB per "
         "core-second)\n", total >> 20, best[0], best[1], bestcpu[0],
         bestcpu[1]);
+    size_t trips = (size_t)(50000 * scale);
+    double rt[2] = {0, 0}, rtcpu[2] = {0, 0};
+    for(int r = 0; r < reps; r++) {
+        for(int tls = 0; tls < 2; tls++) {
+            struct job j = {tls, 2, 64, trips, 0, 0, 0};
+            double cpu;
+            double el = serve(&j, ec, &cpu);
+            if(trips / el > rt[tls]) rt[tls] = trips / el;
+            if(trips / cpu > rtcpu[tls]) rtcpu[tls] = trips / cpu;
+        }
+    }
+    printf("ping-pong, 64-byte messages: tcp %.0f, tls %.0f round trips/s\n"
+        "  (echoing thread CPU alone: tcp %.0f, tls %.0f per core-second)\n",
+        rt[0], rt[1], rtcpu[0], rtcpu[1]);
     tls_server_ctx_free(ec);
     tls_server_ctx_free(rsa);
     rmcerts();

@@ -551,8 +551,8 @@ DILL_EXPORT int dill_tls_attach_client_mem(int s, struct dill_tls_storage *mem,
 /* Server side over s with the PEM certificate chain and private key read
    from the named files (cached per file names; reloaded when the files
    change).  s is closed on failure.  Errors as for tls_attach_client plus
-   EINVAL (unusable certificate or key), ENOENT/EACCES (cannot read a file),
-   EACCES (client certificate refused). */
+   EINVAL (unusable certificate or key), ENOENT/EACCES (cannot read a
+   file). */
 DILL_EXPORT int dill_tls_attach_server(int s, const char *cert,
     const char *pkey, int64_t deadline);
 DILL_EXPORT int dill_tls_attach_server_mem(int s, const char *cert,

@@ -6,15 +6,6 @@
    the openssl command in a temporary directory. */
 
 #if defined DILL_DISABLE_TLS
-/* Runs a test; DILL_TEST_VERBOSE=1 prints how long it took. */
-#define RUN(f) \
-    do {\
-        int64_t t0__ = now();\
-        f();\
-        if(getenv("DILL_TEST_VERBOSE"))\
-            fprintf(stderr, "%s: %d ms\n", #f, (int)(now() - t0__));\
-    } while(0)
-
 int main(void) {return 0;}
 #else
 
@@ -926,6 +917,113 @@ static void test_layers(void) {
     hclose(a);
 }
 
+/* A bytestream that offers only the public bsock interface (no partial
+   reads): TLS falls back to byte-at-a-time non-blocking reads. */
+struct plain {
+    struct hvfs hvfs;
+    struct bsock_vfs bvfs;
+    int u;
+};
+
+static void *plain_query(struct hvfs *vfs, const void *type) {
+    struct plain *self = (struct plain*)vfs;
+    if(type == bsock_type) return &self->bvfs;
+    errno = ENOTSUP;
+    return NULL;
+}
+
+static void plain_close(struct hvfs *vfs) {
+    struct plain *self = (struct plain*)vfs;
+    hclose(self->u);
+    free(self);
+}
+
+static int plain_bsendl(struct bsock_vfs *vfs, struct iolist *first,
+      struct iolist *last, int64_t deadline) {
+    struct plain *self = (struct plain*)((char*)vfs -
+        offsetof(struct plain, bvfs));
+    return bsendl(self->u, first, last, deadline);
+}
+
+static int plain_brecvl(struct bsock_vfs *vfs, struct iolist *first,
+      struct iolist *last, int64_t deadline) {
+    struct plain *self = (struct plain*)((char*)vfs -
+        offsetof(struct plain, bvfs));
+    return brecvl(self->u, first, last, deadline);
+}
+
+static int plain_wrap(int u) {
+    struct plain *self = malloc(sizeof(*self));
+    assert(self);
+    self->hvfs.query = plain_query;
+    self->hvfs.close = plain_close;
+    self->bvfs.bsendl = plain_bsendl;
+    self->bvfs.brecvl = plain_brecvl;
+    self->u = u;
+    int h = hmake(&self->hvfs);
+    errno_assert(h >= 0);
+    return h;
+}
+
+static void test_plain_lower(void) {
+    int s[2];
+    errno_assert(ipc_pair(s) == 0);
+    int a;
+    int h = go(ipc_server(plain_wrap(s[1]), gctx, &a));
+    struct tls_client_options co = cliopts("localhost");
+    int c = tls_attach_client_opts(plain_wrap(s[0]), &co, NULL,
+        now() + 5000);
+    errno_assert(c >= 0);
+    errno_assert(bundle_wait(h, now() + 5000) == 0);
+    hclose(h);
+    duplex(c, a, 256 * 1024);
+    /* Truncation and close_notify are still told apart. */
+    errno_assert(tls_done(a, now() + 1000) == 0);
+    char buf[1];
+    assert_err(brecv(c, buf, 1, now() + 1000), EPIPE);
+    hclose(a);
+    hclose(c);
+}
+
+/* Replaced certificate files are noticed by tls_attach_server. */
+coroutine void rotate_server(int ls, const char *cert, int *err) {
+    int c = tcp_accept(ls, NULL, now() + 5000);
+    errno_assert(c >= 0);
+    int t = tls_attach_server(c, cert, p("srv.key"), now() + 5000);
+    *err = t < 0 ? errno : 0;
+    if(t >= 0) {
+        char b[1];
+        brecv(t, b, 1, now() + 5000);
+        hclose(t);
+    }
+}
+
+static void test_rotation(void) {
+    char cert[256];
+    snprintf(cert, sizeof(cert), "%s/rotating.pem", dir);
+    const char *names[] = {"localhost", "example.com"};
+    const char *files[] = {"chain.pem", "otherchain.pem"};
+    int port;
+    int ls = listener(&port);
+    for(int i = 0; i < 4; i++) {
+        char cmd[1200];
+        snprintf(cmd, sizeof(cmd), "cp %s %s.tmp && mv %s.tmp %s",
+            p(files[i & 1]), cert, cert, cert);
+        assert(system(cmd) == 0);
+        int err = -1;
+        int h = go(rotate_server(ls, cert, &err));
+        struct tls_client_options co = cliopts(names[i & 1]);
+        int t = tls_attach_client_opts(dial(port), &co, NULL, now() + 5000);
+        errno_assert(t >= 0);
+        errno_assert(bsend(t, "x", 1, now() + 1000) == 0);
+        errno_assert(bundle_wait(h, now() + 5000) == 0);
+        hclose(h);
+        hclose(t);
+        assert(err == 0);
+    }
+    hclose(ls);
+}
+
 /* Runs a test; DILL_TEST_VERBOSE=1 prints how long it took. */
 #define RUN(f) \
     do {\
@@ -952,6 +1050,8 @@ int main(void) {
     RUN(test_compat);
     RUN(test_ctx);
     RUN(test_layers);
+    RUN(test_plain_lower);
+    RUN(test_rotation);
     tls_server_ctx_free(gctx);
     rmcerts();
     return 0;

@@ -134,6 +134,11 @@ static int dill__tls_bcreate(BIO *b) {
 static BIO_METHOD *dill__tls_bmeth;
 static pthread_once_t dill__tls_bonce = PTHREAD_ONCE_INIT;
 
+static void dill__tls_bterm(void) {
+    BIO_meth_free(dill__tls_bmeth);
+    dill__tls_bmeth = NULL;
+}
+
 static void dill__tls_binit(void) {
     BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
         "dill bytestream");
@@ -143,10 +148,7 @@ static void dill__tls_binit(void) {
     BIO_meth_set_ctrl(m, dill__tls_bctrl);
     BIO_meth_set_create(m, dill__tls_bcreate);
     dill__tls_bmeth = m;
-}
-
-__attribute__((destructor)) static void dill__tls_bterm(void) {
-    if(dill__tls_bmeth) BIO_meth_free(dill__tls_bmeth);
+    OPENSSL_atexit(dill__tls_bterm);
 }
 
 /******************************************************************************/
@@ -254,6 +256,11 @@ static void dill__tls_callstart(void) {
    checked indone/inerr.  -1 with EBADF means self is gone. */
 static ssize_t dill__tls_read(struct dill__tls *self, void *buf, size_t len,
       int64_t deadline) {
+    /* With nothing inside OpenSSL, a read needs input: waiting for it
+       first spares OpenSSL a try at the socket that would find it empty
+       (one failing system call per message). */
+    if(!SSL_has_pending(self->ssl) && dill__tls_wait(self, deadline) < 0)
+        return -1;
     while(1) {
         dill__tls_callstart();
         size_t n = 0;

@@ -217,9 +217,14 @@ static void dill__tls_alpn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
     free(ptr);
 }
 
+static void dill__tls_cache_term(void);
+
 static void dill__tls_init(void) {
     dill__tls_alpn_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
         dill__tls_alpn_free);
+    /* Cached contexts go when OpenSSL shuts down (at exit), while OpenSSL
+       still works; a destructor of ours might run after that. */
+    OPENSSL_atexit(dill__tls_cache_term);
 }
 
 /* Server preference: the first of our names that the client offers. */
@@ -485,7 +490,7 @@ static void dill__tls_insert(int kind, const char *const *keys,
     pthread_mutex_unlock(&dill__tls_cmutex);
 }
 
-__attribute__((destructor)) static void dill__tls_cache_term(void) {
+static void dill__tls_cache_term(void) {
     for(int i = 0; i < DILL__TLS_CACHE; i++)
         if(dill__tls_cache[i].kind) dill__tls_evict(&dill__tls_cache[i]);
 }

@@ -32,20 +32,37 @@ const void *dill__ws_type = &dill__ws_type_id;
 
 #define DILL__WS_POOL 8
 
-static __thread uint8_t *dill__ws_pool[DILL__WS_POOL];
-static __thread int dill__ws_npool;
+/* Two size classes: DILL__WS_BUFSZ (receive, handshake, small frames) and
+   DILL__WS_BIGSZ (masking scratch for big client frames: fewer, larger
+   writes). */
+struct dill__ws_pool {
+    uint8_t *bufs[DILL__WS_POOL];
+    int n;
+};
 
-uint8_t *dill__ws_buf_get(void) {
-    if(dill__ws_npool) return dill__ws_pool[--dill__ws_npool];
-    uint8_t *b = malloc(DILL__WS_BUFSZ);
+static __thread struct dill__ws_pool dill__ws_pools[2];
+
+static uint8_t *dill__ws_pool_get(int big) {
+    struct dill__ws_pool *p = &dill__ws_pools[big];
+    if(p->n) return p->bufs[--p->n];
+    uint8_t *b = malloc(big ? DILL__WS_BIGSZ : DILL__WS_BUFSZ);
     if(!b) errno = ENOMEM;
     return b;
 }
 
-void dill__ws_buf_put(uint8_t *buf) {
+static void dill__ws_pool_put(int big, uint8_t *buf) {
     if(!buf) return;
-    if(dill__ws_npool < DILL__WS_POOL) dill__ws_pool[dill__ws_npool++] = buf;
+    struct dill__ws_pool *p = &dill__ws_pools[big];
+    if(p->n < DILL__WS_POOL) p->bufs[p->n++] = buf;
     else free(buf);
+}
+
+uint8_t *dill__ws_buf_get(void) {
+    return dill__ws_pool_get(0);
+}
+
+void dill__ws_buf_put(uint8_t *buf) {
+    dill__ws_pool_put(0, buf);
 }
 
 /******************************************************************************/
@@ -251,7 +268,9 @@ static void dill__ws_gather(uint8_t *dst, struct dill__iolcur *cur, size_t n,
 static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
       size_t hl, const uint8_t *key, struct dill_iolist *first, size_t total,
       int64_t deadline) {
-    uint8_t *scr = dill__ws_buf_get();
+    int big = total + hl > DILL__WS_BUFSZ;
+    size_t cap = big ? DILL__WS_BIGSZ : DILL__WS_BUFSZ;
+    uint8_t *scr = dill__ws_pool_get(big);
     if(!scr) return -1;
     struct dill__iolcur cur = {first, 0};
     if(first) dill__iol_advance(&cur, 0);
@@ -260,7 +279,7 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
     uint64_t off = 0;
     int rc;
     do {
-        size_t n = DILL__WS_BUFSZ - fill;
+        size_t n = cap - fill;
         if(n > total - off) n = total - off;
         dill__ws_gather(scr + fill, &cur, n, key, off);
         off += n;
@@ -268,7 +287,7 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
         rc = dill__ws_wr(self, &io, &io, deadline);
         fill = 0;
     } while(rc == 0 && off < total);
-    dill__ws_buf_put(scr);
+    dill__ws_pool_put(big, scr);
     return rc;
 }
 

@@ -20,6 +20,8 @@
 /* Size of pooled buffers: receive buffer, client masking scratch, and the
    handshake buffer (an HTTP head may use all of it). */
 #define DILL__WS_BUFSZ 16384
+/* Masking scratch for client frames bigger than DILL__WS_BUFSZ. */
+#define DILL__WS_BIGSZ 65536
 /* Payloads at least this big are read straight into the caller's memory. */
 #define DILL__WS_DIRECT_MIN 2048
 /* Default largest message. */
