@@ -690,8 +690,14 @@ coroutine static void big_sender(int s, int n, volatile int *done) {
 coroutine static void ping_recv_loop(int s, volatile int *count) {
     static uint8_t buf[300000];
     int flags;
-    while(ws_recv(s, &flags, buf, sizeof(buf), now() + 10000) >= 0)
+    static const uint8_t zero[300000];
+    ssize_t r;
+    /* A control frame written inside a message would show up as payload
+       bytes or break the framing. */
+    while((r = ws_recv(s, &flags, buf, sizeof(buf), now() + 10000)) >= 0) {
+        assert(r == 300000 && memcmp(buf, zero, 300000) == 0);
         ++*count;
+    }
 }
 
 coroutine static void pinger(int s) {

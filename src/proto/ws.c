@@ -518,10 +518,12 @@ static int dill__ws_keepalive(struct dill__ws *self, int64_t now) {
     if(now >= st->next_ping) {
         uint8_t p[8];
         for(int i = 0; i != 8; i++) p[i] = (uint8_t)(now >> (56 - 8 * i));
-        if(!self->sdone && dill__ws_ctl(self, DILL__WS_PING, p, 8, 0) < 0 &&
-           errno == EBADF) return -1;
-        st->pong_due = now + st->pong_tmo;
         st->next_ping = now + st->ping_ivl;
+        /* After our Close no ping may be sent, so none is awaited. */
+        if(self->sdone) return 0;
+        if(dill__ws_ctl(self, DILL__WS_PING, p, 8, 0) < 0 && errno == EBADF)
+            return -1;
+        st->pong_due = now + st->pong_tmo;
     }
     return 0;
 }
