@@ -853,7 +853,8 @@ static void test_ctx(void) {
     errno_assert(ctx);
     tls_server_ctx_free(ctx);
     so.client_auth = 0;
-    so.key_pem = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+    so.key_pem =
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
     assert_null(tls_server_ctx_new(&so), EINVAL);
     so.key_pem = NULL;
     so.key_file = p("missing.key");

@@ -60,7 +60,8 @@ static const void *dill__tls_type = &dill__tls_type_id;
 
 /* Hard failure reported by the BIO during one OpenSSL call.  OpenSSL calls
    never block, so no other coroutine runs between setting and reading. */
-static __thread int dill__tls_ioerr;
+static __thread int dill__tls_ioerr
+    __attribute__((tls_model("initial-exec")));
 
 /******************************************************************************/
 /*  BIO over the lower socket                                                 */
