@@ -108,6 +108,18 @@ head -c 5000 /dev/zero | tr '\0' a | C --max-message 1k "$URL" \
     >/dev/null 2>"$T/err"
 check "max message" "[ \$? = 1 ] && grep -q 'max-message' $T/err"
 
+# Printing server: what clients send shows up on its standard output.
+"$D" --listen 127.0.0.1:0 --timeout 60 -1 >"$T/print.out" 2>"$T/print.log" &
+PIDS="$PIDS $!"
+PRINTER=$!
+for _ in $(seq 100); do grep -q listening "$T/print.log" && break; sleep 0.05; done
+PP=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$T/print.log")
+printf 'to the server\033[31m\n' | C "ws://127.0.0.1:$PP/" >/dev/null 2>&1
+for _ in $(seq 100); do kill -0 $PRINTER 2>/dev/null || break; sleep 0.05; done
+check "printing server shows the message, escaped" \
+    "[ \"\$(cat $T/print.out)\" = 'to the server\\x1b[31m' ]"
+check "-1 server exits after one connection" "! kill -0 $PRINTER 2>/dev/null"
+
 # Broadcast: a message from B reaches A.
 start_server bc --broadcast -v
 BP=$PORT
