@@ -85,7 +85,7 @@ print("http ok")
 PY
 check "chat page served on / (404 elsewhere, 400 for plain GET /ws)" \
     "grep -q 'http ok' $T/http || { cat $T/http; false; }"
-(sleep 3 | DW "ws://127.0.0.1:$CP/ws?name=alice" >"$T/alice" 2>&1; echo "rc=$?" >>"$T/alice") &
+(sleep 4 | DW "ws://127.0.0.1:$CP/ws?name=alice" >"$T/alice" 2>&1; echo "rc=$?" >>"$T/alice") &
 A=$!
 for _ in $(seq 100); do grep -q 'alice joined' "$T/alice" && break; sleep 0.05; done
 (echo 'hello alice'; sleep 0.5) | DW "ws://127.0.0.1:$CP/ws?name=bob" >"$T/bob" 2>&1
@@ -132,7 +132,7 @@ R=$!
 sleep 0.6
 timeout 10 "$B/ws_echo_server" "$RP" 2 >/dev/null
 sleep 0.3
-timeout 10 "$B/ws_echo_server" "$RP" 1 >/dev/null
+timeout 10 "$B/ws_echo_server" "$RP" 2 >/dev/null
 wait $R
 check "reconnect_client exits 0" "[ \$? = 0 ]"
 check "reconnect_client retried before the server came" \
