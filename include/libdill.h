@@ -811,6 +811,65 @@ DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
 #define ws_recv_part dill_ws_recv_part
 #endif
 
+/******************************************************************************/
+/*  WebSocket by URL (dill only; not in libdill 2.14)                         */
+/******************************************************************************/
+
+struct dill_tls_client_options;
+struct dill_tls_server_ctx;
+
+/* Connects to url, "ws://host[:port]/path?query" or "wss://...": resolves
+   the host (IPv6 literals in brackets), connects with the deadline, runs
+   TLS for wss (certificate verified and SNI sent for the URL's host unless
+   tls->server_name says otherwise; tls may be NULL), then the WebSocket
+   handshake with the URL's Host and resource.  ws may be NULL.  Returns a
+   ws handle.  Errors: EINVAL (malformed URL), EMSGSIZE (URL part too long),
+   EADDRNOTAVAIL (unknown host), ECONNREFUSED, EACCES (certificate
+   verification failed, or the server refused the upgrade), EPROTO
+   (handshake failed), ENOTSUP (wss in a build without TLS), ECONNRESET,
+   ETIMEDOUT, ECANCELED. */
+DILL_EXPORT int dill_ws_connect(const char *url,
+    const struct dill_ws_options *ws, const struct dill_tls_client_options *tls,
+    int64_t deadline);
+
+/* Settings of dill_ws_listen; a zero-initialised structure (or NULL) gives
+   plain ws with default WebSocket options. */
+struct dill_ws_listen_options {
+    /* Options of every accepted connection (flags, protocols, check...). */
+    const struct dill_ws_options *ws;
+    /* TLS server context for wss, or NULL for plain ws. */
+    struct dill_tls_server_ctx *tls;
+    /* Time allowed for the TLS and WebSocket handshakes of one connection,
+       in ms (0: 10,000). */
+    int64_t handshake_timeout;
+    /* Listen backlog (0: 128). */
+    int backlog;
+    /* Handshakes in progress at once; more connections wait in the backlog
+       (0: 256). */
+    int max_pending;
+};
+
+/* Listens on addr (port 0: picked and written back into addr) and runs the
+   TLS and WebSocket server handshakes of incoming connections concurrently
+   in the background, so that a slow or hostile client never delays
+   others.  Returns a listener handle; hclose stops it and closes the
+   connections not yet accepted.  Errors: as tcp_listen. */
+DILL_EXPORT int dill_ws_listen(struct dill_ipaddr *addr,
+    const struct dill_ws_listen_options *opts);
+/* Returns the next connection whose handshakes have completed, as a ws
+   handle; resource (may be NULL) gets the request target and peer (may be
+   NULL) the client's address.  Errors: EBADF, ENOTSUP, EMSGSIZE (resource
+   does not fit; that connection is closed), ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_ws_accept(int s, char *resource, size_t resourcelen,
+    struct dill_ipaddr *peer, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define ws_connect dill_ws_connect
+#define ws_listen_options dill_ws_listen_options
+#define ws_listen dill_ws_listen
+#define ws_accept dill_ws_accept
+#endif
+
 #endif /* !DILL_DISABLE_SOCKETS */
 
 #ifdef __cplusplus

@@ -35,6 +35,15 @@ int main(void) {
     HAS(http_attach); HAS(http_attach_mem); HAS(http_done); HAS(http_detach);
     HAS(http_sendrequest); HAS(http_recvrequest); HAS(http_sendstatus);
     HAS(http_recvstatus); HAS(http_sendfield); HAS(http_recvfield);
+    HAS(ws_attach_client); HAS(ws_attach_client_mem); HAS(ws_attach_server);
+    HAS(ws_attach_server_mem); HAS(ws_send); HAS(ws_recv); HAS(ws_sendl);
+    HAS(ws_recvl); HAS(ws_done); HAS(ws_detach); HAS(ws_status);
+    HAS(ws_request_key); HAS(ws_response_key);
+#if !defined DILL_DISABLE_TLS
+    HAS(tls_attach_client); HAS(tls_attach_client_mem); HAS(tls_attach_server);
+    HAS(tls_attach_server_mem); HAS(tls_done); HAS(tls_detach);
+    static_assert(sizeof(struct tls_storage) == 72, "tls");
+#endif
     /* Storage sizes of libdill 2.14 (x86-64). */
     static_assert(sizeof(struct bundle_storage) == 64, "bundle");
     static_assert(sizeof(struct chstorage) == 144, "channel");

@@ -1,0 +1,162 @@
+/* dill_ws_connect by URL and the dill_ws_listen / dill_ws_accept listener,
+   over ws:// and wss:// (certificates made at test time). */
+
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "assert.h"
+#include "libdill.h"
+
+static char dir[64];
+
+static void makecerts(void) {
+    strcpy(dir, "/tmp/dill-wsurl-XXXXXX");
+    assert(mkdtemp(dir));
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+        "cd %s && K='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes' && "
+        "openssl req -x509 $K -keyout ca.key -out ca.crt -subj /CN=wsurl-ca "
+        "-days 2 -addext basicConstraints=critical,CA:TRUE "
+        "-addext keyUsage=critical,keyCertSign >log 2>&1 && "
+        "openssl req $K -keyout srv.key -out srv.csr -subj /CN=localhost "
+        ">>log 2>&1 && "
+        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > srv.ext && "
+        "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key "
+        "-set_serial 9 -days 2 -extfile srv.ext -out srv.crt >>log 2>&1",
+        dir);
+    assert(system(cmd) == 0);
+}
+
+static const char *path(const char *name) {
+    static char buf[4][128];
+    static int n;
+    char *b = buf[n++ % 4];
+    snprintf(b, 128, "%s/%s", dir, name);
+    return b;
+}
+
+coroutine static void echo_one(int s) {
+    char buf[256];
+    int flags;
+    ssize_t n = ws_recv(s, &flags, buf, sizeof(buf), now() + 5000);
+    if(n >= 0) ws_send(s, flags, buf, (size_t)n, now() + 5000);
+    ws_recv(s, &flags, buf, sizeof(buf), now() + 5000);
+    hclose(s);
+}
+
+coroutine static void server(int l, int n, int *accepted) {
+    for(int i = 0; i != n; i++) {
+        char resource[256];
+        struct ipaddr peer;
+        int s = ws_accept(l, resource, sizeof(resource), &peer, -1);
+        if(s < 0) return;
+        assert(!strcmp(resource, "/chat?room=1"));
+        assert(ipaddr_family(&peer) == AF_INET);
+        (*accepted)++;
+        go(echo_one(s));
+    }
+}
+
+static void roundtrip(const char *url, const struct tls_client_options *t) {
+    int s = ws_connect(url, NULL, t, now() + 5000);
+    errno_assert(s >= 0);
+    errno_assert(ws_send(s, WS_TEXT, "hello", 5, now() + 5000) == 0);
+    char buf[16];
+    int flags;
+    ssize_t n = ws_recv(s, &flags, buf, sizeof(buf), now() + 5000);
+    assert(n == 5 && !memcmp(buf, "hello", 5) && flags == WS_TEXT);
+    errno_assert(ws_done(s, 1000, NULL, 0, now() + 5000) == 0);
+    hclose(s);
+}
+
+coroutine static void silent_client(int port) {
+    struct ipaddr a;
+    ipaddr_remote(&a, "127.0.0.1", port, 0, -1);
+    int s = tcp_connect(&a, -1);
+    if(s < 0) return;
+    msleep(-1);
+    hclose(s);
+}
+
+int main(void) {
+    /* Malformed URLs. */
+    assert_err(ws_connect("http://127.0.0.1/", NULL, NULL, now() + 1000),
+        EINVAL);
+    assert_err(ws_connect("ws://127.0.0.1:99999/", NULL, NULL, now() + 1000),
+        EINVAL);
+    assert_err(ws_connect("ws://a/#f", NULL, NULL, now() + 1000), EINVAL);
+    assert_err(ws_connect(NULL, NULL, NULL, now() + 1000), EINVAL);
+
+    /* Plain ws: listener + connect by URL. */
+    struct ipaddr addr;
+    errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    int l = ws_listen(&addr, NULL);
+    errno_assert(l >= 0);
+    int port = ipaddr_port(&addr);
+    assert(port > 0);
+    static int accepted = 0;
+    int srv = go(server(l, 2, &accepted));
+    char url[128];
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/chat?room=1", port);
+    roundtrip(url, NULL);
+    /* A client that connects and never speaks does not block others. */
+    int silent = go(silent_client(port));
+    snprintf(url, sizeof(url), "ws://localhost:%d/chat?room=1", port);
+    roundtrip(url, NULL);
+    errno_assert(bundle_wait(srv, now() + 5000) == 0);
+    assert(accepted == 2);
+    hclose(srv);
+    /* Accept with a deadline and nothing coming. */
+    assert_err(ws_accept(l, NULL, 0, NULL, now() + 20), ETIMEDOUT);
+    assert_err(ws_accept(srv, NULL, 0, NULL, 0), EBADF);
+    int ch[2];
+    errno_assert(chmake(ch) == 0);
+    assert_err(ws_accept(ch[0], NULL, 0, NULL, 0), ENOTSUP);
+    hclose(ch[0]);
+    hclose(ch[1]);
+    /* Closing the listener with a handshake in progress. */
+    errno_assert(hclose(l) == 0);
+    hclose(silent);
+    /* Nobody listens there any more. */
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
+    assert_err(ws_connect(url, NULL, NULL, now() + 2000), ECONNREFUSED);
+
+#if !defined DILL_DISABLE_TLS
+    /* wss: listener with a TLS context, client verifying the chain. */
+    makecerts();
+    struct tls_server_options so = {0};
+    so.cert_file = path("srv.crt");
+    so.key_file = path("srv.key");
+    struct tls_server_ctx *ctx = tls_server_ctx_new(&so);
+    errno_assert(ctx != NULL);
+    struct ws_listen_options lo = {0};
+    lo.tls = ctx;
+    lo.handshake_timeout = 2000;
+    errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    l = ws_listen(&addr, &lo);
+    errno_assert(l >= 0);
+    port = ipaddr_port(&addr);
+    accepted = 0;
+    srv = go(server(l, 2, &accepted));
+    struct tls_client_options co = {0};
+    co.ca_file = path("ca.crt");
+    snprintf(url, sizeof(url), "wss://localhost:%d/chat?room=1", port);
+    roundtrip(url, &co);
+    snprintf(url, sizeof(url), "wss://127.0.0.1:%d/chat?room=1", port);
+    roundtrip(url, &co);
+    /* The system store does not know our CA: verification fails. */
+    assert_err(ws_connect(url, NULL, NULL, now() + 5000), EACCES);
+    /* Wrong name for the certificate. */
+    co.server_name = "example.com";
+    assert_err(ws_connect(url, NULL, &co, now() + 5000), EACCES);
+    errno_assert(bundle_wait(srv, now() + 5000) == 0);
+    assert(accepted == 2);
+    hclose(srv);
+    hclose(l);
+    tls_server_ctx_free(ctx);
+    snprintf(url, sizeof(url), "rm -rf %s", dir);
+    assert(system(url) == 0);
+#endif
+    return 0;
+}
