@@ -4,6 +4,8 @@
    Prints:
      - echo round trips per second with 1 and 100 connections for 16 B,
        1 KiB and 64 KiB messages (client masks, server unmasks and echoes),
+       and the CPU time each side spent per round trip (a figure that
+       holds up better than rates on a busy machine),
      - one-way throughput of 1 MiB messages (MB/s),
      - the server's resident memory per idle connection with N open
        WebSocket connections (VmRSS before/after, N = 10000 by default).
@@ -31,6 +33,14 @@ static double secs(void) {
 static void die(const char *what) {
     perror(what);
     exit(1);
+}
+
+/* CPU time (user + system) of this process in microseconds. */
+static long cpu_us(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L +
+        ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
 static long rss_kib(void) {
@@ -64,8 +74,9 @@ coroutine static void serve(int s) {
     else if(strcmp(res, "/rss") == 0) {
         char b[16];
         while(ws_recv(ws, &flags, b, sizeof(b), -1) >= 0) {
-            char out[32];
-            int n = snprintf(out, sizeof(out), "%ld", rss_kib());
+            char out[64];
+            int n = snprintf(out, sizeof(out), "%ld %ld", rss_kib(),
+                cpu_us());
             if(ws_send(ws, WS_TEXT, out, (size_t)n, -1) < 0) break;
         }
     }
@@ -120,6 +131,19 @@ static int connect_ws(const char *res) {
     return ws;
 }
 
+static int ctl = -1;
+
+/* The server's VmRSS (KiB) and CPU time (microseconds). */
+static void server_stats(long *rss, long *cpu) {
+    char b[64];
+    int flags;
+    if(ws_send(ctl, WS_TEXT, "?", 1, -1) < 0) die("ws_send");
+    ssize_t n = ws_recv(ctl, &flags, b, sizeof(b) - 1, -1);
+    if(n < 0) die("ws_recv");
+    b[n] = 0;
+    if(sscanf(b, "%ld %ld", rss, cpu) != 2) die("stats");
+}
+
 static volatile long trips;
 static volatile int stop;
 
@@ -141,6 +165,8 @@ static void bench_echo(int nconn, size_t size, double dur) {
     int b = bundle();
     trips = 0;
     stop = 0;
+    long rss, scpu0, scpu1, ccpu0 = cpu_us();
+    server_stats(&rss, &scpu0);
     double t0 = secs();
     for(int i = 0; i != nconn; i++)
         if(bundle_go(b, echo_loop(ws[i], size)) < 0) die("go");
@@ -148,9 +174,13 @@ static void bench_echo(int nconn, size_t size, double dur) {
     stop = 1;
     bundle_wait(b, -1);
     double t = secs() - t0;
+    server_stats(&rss, &scpu1);
+    long ccpu = cpu_us() - ccpu0;
     hclose(b);
-    printf("echo %3d conn %6zu B: %9.0f msgs/s (round trips), %8.1f MB/s "
-        "each way\n", nconn, size, trips / t, trips * (double)size / t / 1e6);
+    printf("echo %3d conn %6zu B: %7.0f msgs/s, %7.1f MB/s each way; CPU "
+        "per message: server %.1f us, client %.1f us\n", nconn, size,
+        trips / t, trips * (double)size / t / 1e6,
+        (double)(scpu1 - scpu0) / trips, (double)ccpu / trips);
     for(int i = 0; i != nconn; i++) hclose(ws[i]);
     free(ws);
 }
@@ -175,33 +205,22 @@ static void bench_throughput(double dur) {
     hclose(ws);
 }
 
-static long server_rss(int ctl) {
-    char b[32];
-    int flags;
-    if(ws_send(ctl, WS_TEXT, "?", 1, -1) < 0) die("ws_send");
-    ssize_t n = ws_recv(ctl, &flags, b, sizeof(b) - 1, -1);
-    if(n < 0) die("ws_recv");
-    b[n] = 0;
-    return atol(b);
-}
-
 static void bench_idle(int nidle) {
-    int ctl = connect_ws("/rss");
     msleep(now() + 100);
-    long before = server_rss(ctl);
+    long before, after, cpu;
+    server_stats(&before, &cpu);
     int *ws = malloc(sizeof(int) * (size_t)nidle);
     double t0 = secs();
     for(int i = 0; i != nidle; i++) ws[i] = connect_ws("/idle");
     double t = secs() - t0;
     /* Let the server settle into its receiving calls. */
     msleep(now() + 300);
-    long after = server_rss(ctl);
+    server_stats(&after, &cpu);
     printf("idle: %d connections opened in %.2f s (%.0f handshakes/s); "
         "server VmRSS %ld -> %ld KiB: %.2f KiB per connection\n", nidle, t,
         nidle / t, before, after, (double)(after - before) / nidle);
     for(int i = 0; i != nidle; i++) hclose(ws[i]);
     free(ws);
-    hclose(ctl);
 }
 
 int main(int argc, char *argv[]) {
@@ -227,6 +246,7 @@ int main(int argc, char *argv[]) {
         _exit(0);
     }
     hclose(ls);
+    ctl = connect_ws("/rss");
     static const size_t sizes[] = {16, 1024, 65536};
     for(size_t i = 0; i != 3; i++) {
         bench_echo(1, sizes[i], dur);
@@ -234,6 +254,7 @@ int main(int argc, char *argv[]) {
     }
     bench_throughput(dur);
     if(nidle > 0) bench_idle(nidle);
+    hclose(ctl);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     return 0;

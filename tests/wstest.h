@@ -12,6 +12,8 @@
 /* Allowed lateness of a deadline (loaded machines, sanitizers). */
 #define SLACK 300
 
+#define WST_UNUSED __attribute__((unused))
+
 static struct dill_ws_options wst_sopts;
 
 coroutine static void wst_server(int s, int ch, int flags) {
@@ -48,7 +50,7 @@ static void wst_bpair(int tcp, int *a, int *b) {
 /* A connected WebSocket pair: *c client, *s server.  copts may be NULL.
    Returns 0, or -1 with errno from the failing side (server's errno in
    *serr when given). */
-__attribute__((unused)) static int wst_pair_opts(int tcp, int cflags, int sflags,
+WST_UNUSED static int wst_pair_opts(int tcp, int cflags, int sflags,
       const struct dill_ws_options *copts, int *c, int *s, int *serr) {
     int ch[2];
     errno_assert(chmake(ch) == 0);
@@ -73,7 +75,7 @@ __attribute__((unused)) static int wst_pair_opts(int tcp, int cflags, int sflags
     return 0;
 }
 
-__attribute__((unused)) static void wst_pair(int tcp, int flags, int *c, int *s) {
+WST_UNUSED static void wst_pair(int tcp, int flags, int *c, int *s) {
     errno_assert(wst_pair_opts(tcp, flags, flags, NULL, c, s, NULL) == 0);
 }
 
@@ -83,7 +85,8 @@ __attribute__((unused)) static void wst_pair(int tcp, int flags, int *c, int *s)
 
 /* Writes one frame with arbitrary header bits.  mask: 1 to mask with a
    fixed key.  len64: force the 64-bit length form. */
-__attribute__((unused)) static void raw_frame(int s, int b0, int mask, const void *p, size_t n) {
+WST_UNUSED static void raw_frame(int s, int b0, int mask, const void *p,
+      size_t n) {
     uint8_t f[DILL__WS_HDR_MAX + 65536 + 16];
     assert(n <= 65536 + 16);
     static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
@@ -102,7 +105,7 @@ struct raw_rx {
 };
 
 /* Reads one frame (unmasking it).  Returns 0 or -1 (errno from brecv). */
-__attribute__((unused)) static int raw_read(int s, struct raw_rx *f, int64_t deadline) {
+WST_UNUSED static int raw_read(int s, struct raw_rx *f, int64_t deadline) {
     uint8_t h[DILL__WS_HDR_MAX];
     if(brecv(s, h, 2, deadline) < 0) return -1;
     size_t hl = dill__ws_header_len(h[1]);
@@ -122,7 +125,7 @@ __attribute__((unused)) static int raw_read(int s, struct raw_rx *f, int64_t dea
 
 /* Reads frames until a Close; returns its status (0 = none, -1 = the
    stream ended first).  Pings and data are skipped. */
-__attribute__((unused)) static int raw_until_close(int s, int64_t deadline) {
+WST_UNUSED static int raw_until_close(int s, int64_t deadline) {
     static struct raw_rx f;
     while(1) {
         if(raw_read(s, &f, deadline) < 0) return -1;

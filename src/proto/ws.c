@@ -909,7 +909,8 @@ static int dill__ws_waiteof(struct dill__ws *self, int64_t deadline) {
             struct dill_iolist io = {b, 1, NULL, 0};
             r = self->b->brecvl(self->b, &io, &io, deadline) < 0 ? -1 : 1;
         }
-        if(r < 0) return errno == EPIPE ? 0 : -1;
+        /* Closed, cleanly or not: either way the server went first. */
+        if(r < 0) return errno == EPIPE || errno == ECONNRESET ? 0 : -1;
         if(dill__ws_busy(self, deadline) < 0) return -1;
     }
 }
