@@ -218,6 +218,78 @@ static double serve(struct job *j, struct tls_server_ctx *ctx, double *cpu) {
     return el;
 }
 
+/* Resident memory of the process in bytes. */
+static long rss(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    if(!f) return 0;
+    long size = 0, res = 0;
+    if(fscanf(f, "%ld %ld", &size, &res) != 2) res = 0;
+    fclose(f);
+    return res * 4096;
+}
+
+struct idle {
+    int ls;
+    struct tls_server_ctx *ctx;
+    int *out;
+    int n;
+};
+
+coroutine void idle_accept(struct idle *d) {
+    for(int i = 0; i < d->n; i++) {
+        int s = tcp_accept(d->ls, NULL, now() + 10000);
+        if(s < 0) die("tcp_accept");
+        d->out[i] = tls_attach_server_ctx(s, d->ctx, NULL, now() + 10000);
+        if(d->out[i] < 0) die("tls_attach_server_ctx");
+        /* One message each way so that both sides did real work. */
+        char c;
+        if(brecv(d->out[i], &c, 1, now() + 5000) < 0) die("brecv");
+        if(bsend(d->out[i], &c, 1, now() + 5000) < 0) die("bsend");
+    }
+}
+
+/* Memory held by idle TLS connections (both ends, after one exchange),
+   less what the same number of idle tcp connections holds. */
+static void idle_memory(struct tls_server_ctx *ctx, int n) {
+    int *cs = malloc(sizeof(int) * n), *as = malloc(sizeof(int) * n);
+    if(!cs || !as) die("malloc");
+    long base[2];
+    for(int tls = 0; tls < 2; tls++) {
+        struct ipaddr a;
+        if(ipaddr_local(&a, "127.0.0.1", 0, IPADDR_IPV4) < 0) die("ipaddr");
+        int ls = tcp_listen(&a, 1024);
+        if(ls < 0) die("tcp_listen");
+        long before = rss();
+        struct idle d = {ls, ctx, as, n};
+        int h = -1;
+        if(tls) h = go(idle_accept(&d));
+        for(int i = 0; i < n; i++) {
+            cs[i] = dial(ipaddr_port(&a));
+            if(!tls) {
+                as[i] = tcp_accept(ls, NULL, now() + 5000);
+                if(as[i] < 0) die("tcp_accept");
+                continue;
+            }
+            cs[i] = client_attach(cs[i]);
+            char c = 'x';
+            if(bsend(cs[i], &c, 1, now() + 5000) < 0) die("bsend");
+            if(brecv(cs[i], &c, 1, now() + 5000) < 0) die("brecv");
+        }
+        if(tls) {
+            if(bundle_wait(h, now() + 10000) < 0) die("bundle_wait");
+            hclose(h);
+        }
+        base[tls] = rss() - before;
+        for(int i = 0; i < n; i++) {hclose(cs[i]); hclose(as[i]);}
+        hclose(ls);
+    }
+    printf("idle memory per TLS connection pair (client + server end, "
+        "%d pairs): %.1f KiB (tcp alone: %.1f KiB)\n", n,
+        (base[1] - base[0]) / 1024.0 / n, base[0] / 1024.0 / n);
+    free(cs);
+    free(as);
+}
+
 static struct tls_server_ctx *ctx_for(const char *cert, const char *key) {
     struct tls_server_options o;
     memset(&o, 0, sizeof(o));
@@ -282,6 +354,7 @@ int main(int argc, char *argv[]) {
     printf("ping-pong, 64-byte messages: tcp %.0f, tls %.0f round trips/s\n"
         "  (echoing thread CPU alone: tcp %.0f, tls %.0f per core-second)\n",
         rt[0], rt[1], rtcpu[0], rtcpu[1]);
+    idle_memory(ec, 500);
     tls_server_ctx_free(ec);
     tls_server_ctx_free(rsa);
     rmcerts();

@@ -1025,6 +1025,69 @@ static void test_rotation(void) {
     hclose(ls);
 }
 
+/* WebSocket and HTTP run unchanged over TLS. */
+coroutine void ws_server(int t, int *err) {
+    char res[64], host[64];
+    int w = ws_attach_server(t, WS_BINARY, res, sizeof(res), host,
+        sizeof(host), now() + 5000);
+    if(w < 0) {*err = errno; return;}
+    assert(strcmp(res, "/chat") == 0 && strcmp(host, "localhost") == 0);
+    static char buf[200000];
+    for(int i = 0; i < 3; i++) {
+        int flags;
+        ssize_t n = ws_recv(w, &flags, buf, sizeof(buf), now() + 5000);
+        if(n < 0) {*err = errno; hclose(w); return;}
+        if(ws_send(w, flags, buf, (size_t)n, now() + 5000) < 0) {
+            *err = errno; hclose(w); return;
+        }
+    }
+    *err = 0;
+    hclose(w);
+}
+
+static void test_ws_http(void) {
+    int c, a;
+    tlspair(&c, &a);
+    int err = -1;
+    int h = go(ws_server(a, &err));
+    int w = ws_attach_client(c, WS_BINARY, "/chat", "localhost",
+        now() + 5000);
+    errno_assert(w >= 0);
+    static char out[150000], in[200000];
+    size_t sizes[] = {5, 70000, 150000};
+    for(int i = 0; i < 3; i++) {
+        fill((uint8_t*)out, sizes[i], (unsigned)i);
+        errno_assert(ws_send(w, WS_BINARY, out, sizes[i], now() + 5000) == 0);
+        int flags;
+        ssize_t n = ws_recv(w, &flags, in, sizeof(in), now() + 5000);
+        assert(n == (ssize_t)sizes[i]);
+        assert(check((uint8_t*)in, sizes[i], (unsigned)i));
+    }
+    errno_assert(bundle_wait(h, now() + 5000) == 0);
+    hclose(h);
+    assert(err == 0);
+    hclose(w);
+    /* HTTP request line and fields. */
+    tlspair(&c, &a);
+    int hc = http_attach(c);
+    int ha = http_attach(a);
+    errno_assert(hc >= 0 && ha >= 0);
+    errno_assert(http_sendrequest(hc, "GET", "/x", now() + 1000) == 0);
+    errno_assert(http_sendfield(hc, "Host", "localhost", now() + 1000) == 0);
+    errno_assert(http_done(hc, now() + 1000) == 0);
+    char cmd[16], res[16], name[16], val[16];
+    errno_assert(http_recvrequest(ha, cmd, sizeof(cmd), res, sizeof(res),
+        now() + 1000) == 0);
+    assert(strcmp(cmd, "GET") == 0 && strcmp(res, "/x") == 0);
+    errno_assert(http_recvfield(ha, name, sizeof(name), val, sizeof(val),
+        now() + 1000) == 0);
+    assert(strcmp(name, "Host") == 0 && strcmp(val, "localhost") == 0);
+    assert_err(http_recvfield(ha, name, sizeof(name), val, sizeof(val),
+        now() + 1000), EPIPE);
+    hclose(hc);
+    hclose(ha);
+}
+
 /* Runs a test; DILL_TEST_VERBOSE=1 prints how long it took. */
 #define RUN(f) \
     do {\
@@ -1053,6 +1116,7 @@ int main(void) {
     RUN(test_layers);
     RUN(test_plain_lower);
     RUN(test_rotation);
+    RUN(test_ws_http);
     tls_server_ctx_free(gctx);
     rmcerts();
     return 0;

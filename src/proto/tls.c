@@ -228,7 +228,8 @@ static int dill__tls_wait(struct dill__tls *self, int64_t deadline) {
     return -1;
 }
 
-/* errno for an OpenSSL call on self that returned r with SSL error e. */
+/* errno for a failed OpenSSL call on self whose SSL_get_error was e.
+   Clears the error queue. */
 static int dill__tls_errno(struct dill__tls *self, int e) {
     int err = 0;
     if(e == SSL_ERROR_ZERO_RETURN) err = EPIPE;
@@ -237,7 +238,7 @@ static int dill__tls_errno(struct dill__tls *self, int e) {
     if(!err && e == SSL_ERROR_SYSCALL) err = ECONNRESET;
     if(!err) err = EPROTO;
     if(err == EPIPE && e != SSL_ERROR_ZERO_RETURN) err = ECONNRESET;
-    /* The client learns that its chain was refused only now. */
+    /* A failed certificate check explains whatever error it caused. */
     if(err != EACCES && SSL_get_verify_result(self->ssl) != X509_V_OK &&
        SSL_get_verify_mode(self->ssl) != SSL_VERIFY_NONE) err = EACCES;
     ERR_clear_error();
