@@ -6,9 +6,13 @@
    some random jitter so that many clients restarted together do not all
    come back at the same instant.  A successful connection resets the pause.
 
-   Usage: reconnect_client host port [seconds]
-   Try it: start it first, then ws_echo_server on that port; stop and
-   restart the server and watch it come back. */
+   ws_connect() (a dill extension) does all of connecting in one call: it
+   parses the URL, resolves the host, connects, adds TLS for wss:// (with
+   certificate checks) and performs the WebSocket handshake.
+
+   Usage: reconnect_client url [seconds]
+   Try it: reconnect_client ws://127.0.0.1:8080/ & ws_echo_server 8080 5
+   (start it first; stop and restart the server and watch it come back). */
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,17 +20,6 @@
 #include <string.h>
 
 #include <libdill.h>
-
-static int connect_ws(const char *host, int port) {
-    int64_t deadline = now() + 3000;
-    struct ipaddr addr;
-    if(ipaddr_remote(&addr, host, port, 0, deadline) < 0) return -1;
-    int s = tcp_connect(&addr, deadline);
-    if(s < 0) return -1;
-    char hostport[300];
-    snprintf(hostport, sizeof(hostport), "%s:%d", host, port);
-    return ws_attach_client(s, WS_TEXT, "/", hostport, deadline);
-}
 
 /* Talks until the connection fails or the end comes.  Returns 0 at the
    end, -1 when the connection was lost. */
@@ -46,23 +39,30 @@ static int talk(int ws, int64_t end, int *seq) {
 }
 
 int main(int argc, char *argv[]) {
-    if(argc < 3) {
-        fprintf(stderr, "usage: reconnect_client host port [seconds]\n");
+    if(argc < 2) {
+        fprintf(stderr, "usage: reconnect_client url [seconds]\n");
         return 2;
     }
-    const char *host = argv[1];
-    int port = atoi(argv[2]);
-    int64_t end = argc > 3 ? now() + atoi(argv[3]) * 1000 : -1;
+    const char *url = argv[1];
+    int64_t end = argc > 2 ? now() + atoi(argv[2]) * 1000 : -1;
+    struct ws_options o = {0};
+    o.flags = WS_TEXT;
     int64_t pause = 100;
     int seq = 0, attempt = 0;
     while(end < 0 || now() < end) {
         attempt++;
-        int ws = connect_ws(host, port);
+        int ws = ws_connect(url, &o, NULL, now() + 3000);
+        if(ws < 0 && errno == EINVAL) {
+            fprintf(stderr, "reconnect_client: bad URL %s\n", url);
+            return 2;
+        }
         const char *what = "attempt failed";
+        int err = errno;
         if(ws >= 0) {
             printf("connected (attempt %d)\n", attempt);
             pause = 100;
             int rc = talk(ws, end, &seq);
+            err = errno;
             if(rc == 0) ws_done(ws, 1000, NULL, 0, now() + 1000);
             hclose(ws);
             if(rc == 0) break;
@@ -70,7 +70,7 @@ int main(int argc, char *argv[]) {
         }
         /* Jitter: between 75% and 125% of the pause. */
         int64_t wait = pause * (75 + rand() % 51) / 100;
-        printf("%s (%s), retrying in %lld ms\n", what, strerror(errno),
+        printf("%s (%s), retrying in %lld ms\n", what, strerror(err),
             (long long)wait);
         fflush(stdout);
         msleep(now() + wait);

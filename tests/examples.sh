@@ -127,7 +127,7 @@ fi
 
 # reconnecting client: no server at first, then one, then it goes away
 RP=$(free_port)
-timeout 20 "$B/reconnect_client" 127.0.0.1 "$RP" 5 >"$T/rc.out" 2>&1 &
+timeout 20 "$B/reconnect_client" "ws://127.0.0.1:$RP/" 5 >"$T/rc.out" 2>&1 &
 R=$!
 sleep 0.6
 timeout 10 "$B/ws_echo_server" "$RP" 2 >/dev/null
