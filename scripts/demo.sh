@@ -4,7 +4,8 @@
 # chat server after N seconds (for scripts).
 B=${1:-build}
 echo "== dill demo 1/2: a concurrent prime sieve (examples/sieve.c) =="
-echo "   one coroutine per prime, connected by channels, cancelled by a deadline"
+echo "   one coroutine per prime, connected by channels, cancelled by a"
+echo "   deadline"
 "$B/sieve" 2000 || exit 1
 echo "== done: every coroutine was cancelled and joined by one hclose() =="
 echo

@@ -102,7 +102,8 @@ static const char *parse_url(const char *s, struct dill__url *u) {
     const char *a = s + (s[2] == ':' ? 5 : 6);
     if(!*a || *a == '/' || *a == ':') return "no host";
     if(strchr(s, '#')) return "fragments are not allowed";
-    if(strcspn(a, "/?") > strcspn(a, "@")) return "user information is not supported";
+    if(strcspn(a, "/?") > strcspn(a, "@"))
+        return "user information is not supported";
     return "malformed host, port or path";
 }
 
@@ -447,7 +448,8 @@ static void hs_fields(int h, const char *expect, struct hs_result *r,
 /* The opening handshake, done here with the HTTP layer rather than inside
    ws_attach_client so that -v can show it and a refusal's status is known.
    Returns the WebSocket. */
-static int client_handshake(int s, const struct dill__url *u, int64_t deadline) {
+static int client_handshake(int s, const struct dill__url *u,
+      int64_t deadline) {
     char key[WS_KEY_SIZE], expect[WS_KEY_SIZE];
     if(ws_request_key(key) < 0 || ws_response_key(key, expect) < 0)
         die(EX_FAIL, "cannot make a key: %s", strerror(errno));
