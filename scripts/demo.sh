@@ -4,8 +4,7 @@
 # chat server after N seconds (for scripts).
 B=${1:-build}
 echo "== dill demo 1/2: a concurrent prime sieve (examples/sieve.c) =="
-echo "   one coroutine per prime, connected by channels, cancelled by a"
-echo "   deadline"
+echo "   one coroutine per prime, linked by channels, cancelled at a deadline"
 "$B/sieve" 2000 || exit 1
 echo "== done: every coroutine was cancelled and joined by one hclose() =="
 echo
