@@ -38,7 +38,8 @@ start_server() {
 }
 PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 free_port() {
-    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 C() { timeout 20 "$D" --timeout 15 "$@"; }
 

@@ -30,7 +30,8 @@ wait_port() {
 }
 PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 free_port() {
-    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 for p in sieve ws_echo_server ws_echo_client ws_chat wss_server \
          reconnect_client dillws; do
@@ -85,7 +86,8 @@ print("http ok")
 PY
 check "chat page served on / (404 elsewhere, 400 for plain GET /ws)" \
     "grep -q 'http ok' $T/http || { cat $T/http; false; }"
-(sleep 4 | DW "ws://127.0.0.1:$CP/ws?name=alice" >"$T/alice" 2>&1; echo "rc=$?" >>"$T/alice") &
+(sleep 4 | DW "ws://127.0.0.1:$CP/ws?name=alice" >"$T/alice" 2>&1
+ echo "rc=$?" >>"$T/alice") &
 A=$!
 for _ in $(seq 100); do grep -q 'alice joined' "$T/alice" && break; sleep 0.05; done
 (echo 'hello alice'; sleep 0.5) | DW "ws://127.0.0.1:$CP/ws?name=bob" >"$T/bob" 2>&1
@@ -117,10 +119,13 @@ if command -v openssl >/dev/null; then
         --tls-key "$T/key.pem" >"$T/chats.out" 2>&1 &
     PIDS="$PIDS $!"
     wait_port "$T/chats.out"
-    (echo secure; sleep 0.3) | DW --cacert "$T/cert.pem" "wss://localhost:$PORT/ws?name=eve" >"$T/out"
+    (echo secure; sleep 0.3) | DW --cacert "$T/cert.pem" \
+        "wss://localhost:$PORT/ws?name=eve" >"$T/out"
     check "ws_chat over wss" "grep -qx 'eve: secure' $T/out"
     curl -s --cacert "$T/cert.pem" "https://localhost:$PORT/" >"$T/page" 2>&1 \
-        || $PY -c 'import ssl,sys,urllib.request as u; c=ssl.create_default_context(cafile=sys.argv[1]); print(u.urlopen(sys.argv[2],context=c,timeout=10).read().decode())' \
+        || $PY -c 'import ssl, sys, urllib.request as u
+c = ssl.create_default_context(cafile=sys.argv[1])
+print(u.urlopen(sys.argv[2], context=c, timeout=10).read().decode())' \
            "$T/cert.pem" "https://localhost:$PORT/" >"$T/page"
     check "ws_chat page over https" "grep -q 'new WebSocket' $T/page"
 fi
