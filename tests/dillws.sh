@@ -160,7 +160,7 @@ check "bench progress lines" "grep -q '^\[  1s\]' $T/progress"
 
 # Servers still running: memory errors would be in their logs by now.
 check "no sanitizer reports from the servers" \
-    "! grep -l 'AddressSanitizer\|runtime error:' $T/*.log"
+    "! grep -l 'AddressSanitizer\|LeakSanitizer\|runtime error:' $T/*.log"
 
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" = 0 ]

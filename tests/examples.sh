@@ -149,7 +149,7 @@ check "reconnect_client noticed the loss" "grep -q 'connection lost' $T/rc.out"
 
 # Servers still running: memory errors would be in their output by now.
 check "no sanitizer reports from the servers" \
-    "! grep -l 'AddressSanitizer\|runtime error:' $T/*.out"
+    "! grep -l 'AddressSanitizer\|LeakSanitizer\|runtime error:' $T/*.out"
 
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" = 0 ]
