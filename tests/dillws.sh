@@ -100,6 +100,26 @@ check "extra response header" "grep -q '< X-Server: dill' $T/err"
 check "close code shown" "grep -q 'closed: 1000' $T/err"
 check "server saw the origin" "grep -q 'Origin: http://me' $T/proto.log"
 
+# SIGTERM (like Ctrl-C) closes with 1000 and exits 128 + 15.
+mkfifo "$T/fifo"
+CLOSED=$(grep -c 'closed by the client: 1000' "$T/echo.log")
+"$D" --timeout 15 "ws://127.0.0.1:$E/term" <"$T/fifo" >/dev/null 2>&1 &
+CL=$!
+exec 7>"$T/fifo"
+for _ in $(seq 100); do grep -q 'open: /term' "$T/echo.log" && break; sleep 0.05; done
+kill -TERM $CL
+wait $CL
+rc=$?
+exec 7>&-
+for _ in $(seq 100); do
+    [ "$(grep -c 'closed by the client: 1000' "$T/echo.log")" -gt "$CLOSED" ] &&
+        break
+    sleep 0.05
+done
+check "SIGTERM: exit status 143" "[ $rc = 143 ]"
+check "SIGTERM: clean close seen by the server" \
+    "[ \$(grep -c 'closed by the client: 1000' $T/echo.log) -gt $CLOSED ]"
+
 # Keepalive pings do not disturb a quiet connection.
 (sleep 1.2; echo late) | C --ping-interval 0.2 "$URL" >"$T/out"
 check "ping interval" "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = late ]"

@@ -494,6 +494,7 @@ static int client_handshake(int s, const struct dill__url *u,
 
 #define EV_STDIN_END 1
 #define EV_RECV_END 2
+#define EV_SIGNAL 3
 
 static struct {
     int err;          /* errno that ended receiving */
@@ -629,6 +630,65 @@ static int client_result(void) {
     return EX_FAIL;
 }
 
+/* Ctrl-C and SIGTERM: the handler only writes to a pipe, and a coroutine
+   waiting on the pipe turns that into an event for the main loop. */
+static int sigfd[2] = {-1, -1};
+static volatile sig_atomic_t signo;
+
+static void on_signal(int sig) {
+    signo = sig;
+    signal(sig, SIG_DFL);      /* a second one ends the program at once */
+    char c = 0;
+    ssize_t n = write(sigfd[1], &c, 1);
+    (void)n;
+}
+
+coroutine static void signal_task(int ev) {
+    if(fdin(sigfd[0], -1) < 0) return;
+    int e = EV_SIGNAL;
+    chsend(ev, &e, sizeof(e), -1);
+}
+
+static void catch_signals(void) {
+    if(pipe(sigfd) < 0) return;
+    fcntl(sigfd[0], F_SETFL, O_NONBLOCK);
+    fcntl(sigfd[1], F_SETFL, O_NONBLOCK);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Waits for the receiver to finish: the server closed, the end of stdin
+   or a signal started our closing handshake (the server then has a few
+   seconds to answer), or the time is up. */
+static int client_loop(int ws, int ev, int *txc) {
+    int64_t end = deadline_in(cfg.timeout_ms), closing = -1;
+    int e = 0;
+    while(1) {
+        int64_t d = closing >= 0 ? closing : end;
+        if(end >= 0 && d > end) d = end;
+        if(chrecv(ev, &e, sizeof(e), d) < 0) {
+            fprintf(stderr, "dillws: %s\n", closing >= 0 ?
+                "the server did not answer the Close frame" : "timed out");
+            return signo ? 128 + signo : EX_FAIL;
+        }
+        if(e == EV_RECV_END) break;
+        if(e == EV_STDIN_END) closing = now() + 5000;
+        if(e == EV_SIGNAL) {
+            hclose(*txc);
+            *txc = -1;
+            vlog("* interrupted: closing");
+            ws_done(ws, 1000, NULL, 0, now() + 1000);
+            closing = now() + 2000;
+        }
+    }
+    int rc = client_result();
+    return signo ? 128 + signo : rc;
+}
+
 static int run_client(void) {
     struct dill__url u;
     const char *bad = parse_url(cfg.url, &u);
@@ -640,25 +700,15 @@ static int run_client(void) {
     int ws = client_handshake(s, &u, dl);
     int ev[2];
     if(chmake(ev) < 0) die(EX_FAIL, "chmake: %s", strerror(errno));
+    catch_signals();
     int rxc = go(recv_task(ws, ev[1]));
     int txc = go(stdin_task(ws, ev[1]));
+    int sgc = sigfd[0] >= 0 ? go(signal_task(ev[1])) : -1;
     if(rxc < 0 || txc < 0) die(EX_FAIL, "go: %s", strerror(errno));
-    int64_t end = deadline_in(cfg.timeout_ms);
-    int e = 0, rc = EX_OK;
-    while(e != EV_RECV_END) {
-        /* After our Close frame the server has 5 s to answer it. */
-        int64_t d = e == EV_STDIN_END ? now() + 5000 : end;
-        if(end >= 0 && (d < 0 || d > end)) d = end;
-        if(chrecv(ev[0], &e, sizeof(e), d) < 0) {
-            fprintf(stderr, "dillws: %s\n", e == EV_STDIN_END ?
-                "the server did not answer the Close frame" : "timed out");
-            rc = EX_FAIL;
-            break;
-        }
-    }
-    hclose(txc);
+    int rc = client_loop(ws, ev[0], &txc);
+    if(txc >= 0) hclose(txc);
+    if(sgc >= 0) hclose(sgc);
     hclose(rxc);
-    if(e == EV_RECV_END) rc = client_result();
     hclose(ws);
     fdclean(0);
     return rc;
