@@ -1051,7 +1051,7 @@ static int run_server(void) {
 static struct {
     uint64_t msgs, errors, last_msgs;
     uint32_t *lat;      /* round trips in ns */
-    size_t nlat, caplat;
+    size_t nlat, caplat, last_nlat;
     int firsterr;
 } bs;
 
@@ -1122,6 +1122,21 @@ static double pct(double p) {
     return bs.lat[i] / 1e6;
 }
 
+/* Percentiles of the round trips since the last call. */
+static void interval_pct(double *p50, double *p99) {
+    size_t n = bs.nlat - bs.last_nlat;
+    *p50 = *p99 = 0;
+    uint32_t *v = n ? malloc(n * sizeof(*v)) : NULL;
+    if(v) {
+        memcpy(v, bs.lat + bs.last_nlat, n * sizeof(*v));
+        qsort(v, n, sizeof(*v), cmp_u32);
+        *p50 = v[(n - 1) / 2] / 1e6;
+        *p99 = v[(size_t)((double)(n - 1) * 0.99)] / 1e6;
+        free(v);
+    }
+    bs.last_nlat = bs.nlat;
+}
+
 static int bench_connect(const struct dill__url *u) {
     int64_t dl = setup_deadline();
     int s = connect_url(u, dl);
@@ -1174,8 +1189,11 @@ static int run_bench(void) {
         if(now() < tick) break;
         uint64_t d = bs.msgs - bs.last_msgs;
         bs.last_msgs = bs.msgs;
-        fprintf(stderr, "[%3ds] %8" PRIu64 " msg/s  %8.2f MB/s  errors %"
-            PRIu64 "\n", sec, d, d * (double)cfg.size / 1e6, bs.errors);
+        double p50, p99;
+        interval_pct(&p50, &p99);
+        fprintf(stderr, "[%3ds] %8" PRIu64 " msg/s  %8.2f MB/s  p50 %.3f ms"
+            "  p99 %.3f ms  errors %" PRIu64 "\n", sec, d,
+            d * (double)cfg.size / 1e6, p50, p99, bs.errors);
     }
     double secs = (ns_now() - t0) / 1e9;
     if(bundle_wait(b, now() + 15000) < 0) bench_error(ETIMEDOUT);
