@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build demo test test-release test-asan test-valgrind clean
+.PHONY: all deps build demo test test-release test-asan test-clang test-valgrind clean
 
 all: build
 
@@ -19,7 +19,7 @@ build: deps $(BUILD)/CMakeCache.txt
 demo: build
 	@sh scripts/demo.sh $(BUILD)
 
-test: test-release test-asan
+test: test-release test-asan test-clang
 
 test-release: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
@@ -30,8 +30,15 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest -j $(JOBS) --output-on-failure
 
+# The same suite built by clang: compilers optimise coroutine code differently.
+test-clang: deps
+	CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DDILL_BENCH=OFF >/dev/null
+	cmake --build build-clang -j $(JOBS)
+	cd build-clang && ctest -j $(JOBS) --output-on-failure
+
 test-valgrind: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure -T memcheck
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-clang

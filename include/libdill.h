@@ -90,7 +90,19 @@ DILL_EXPORT int dill_hclose(int h);
 /* Callee-saved state of a suspended execution context. */
 struct dill_jmpbuf {void *regs[24];};
 
+/* A coroutine's pointer arguments outlive the call expression that started
+   it, which interprocedural analysis does not expect: it would let the
+   caller cache its locals in registers while the coroutine writes them.
+   GCC's noipa turns that analysis off; clang has no such switch short of
+   optnone, so with clang coroutine bodies are compiled unoptimised (put
+   hot loops in ordinary functions). */
+#if defined __clang__
+#define dill_coroutine __attribute__((noinline, optnone))
+#elif defined __GNUC__ && __GNUC__ >= 8
+#define dill_coroutine __attribute__((noinline, noipa))
+#else
 #define dill_coroutine __attribute__((noinline))
+#endif
 
 DILL_EXPORT extern volatile void *dill_unoptimisable;
 
@@ -150,10 +162,8 @@ DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twic
 /* go(fn(args)) runs fn(args) as a new coroutine on a fresh stack and returns
    a handle (a bundle holding that one coroutine).  hclose on the handle
    cancels the coroutine and waits for it to exit.  Arguments must not be
-   function calls.  Memory that the caller and the coroutine both use while
-   both run must not be a plain local of the caller (clang may keep such a
-   local in a register): use static, heap or volatile memory.  Errors:
-   ECANCELED, ENOMEM. */
+   function calls; fn must be declared with the coroutine specifier.
+   Errors: ECANCELED, ENOMEM. */
 #define dill_go(fn) dill_go_(fn, NULL, 0, -1)
 /* Like go, but the stack is the caller's memory [ptr, ptr+len). */
 #define dill_go_mem(fn, ptr, len) dill_go_(fn, ptr, len, -1)
