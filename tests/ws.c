@@ -3,6 +3,7 @@
    closing path, deadlines, cancellation, hostile handshakes, WS_NOHTTP,
    typed message-socket calls, EMSGSIZE, options, concurrency. */
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include "wstest.h"
@@ -414,7 +415,12 @@ static void test_handshake_bad(void) {
     memcpy(huge, "GET / HTTP/1.1\r\nX: ", 19);
     memset(huge + 19, 'a', sizeof(huge) - 19 - 5);
     memcpy(huge + sizeof(huge) - 5, "\r\n\r\n", 5);
-    static const struct badreq reqs[] = {
+    static char many[4096];
+    strcpy(many, "GET / HTTP/1.1\r\n");
+    for(int i = 0; i != 70; i++)
+        sprintf(many + strlen(many), "X-%d: y\r\n", i);
+    strcat(many, "\r\n");
+    const struct badreq reqs[] = {
         {"POST / HTTP/1.1\r\nHost: x\r\n" UPG KEY
             "Sec-WebSocket-Version: 13\r\n\r\n", 405},
         {"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n" KEY
@@ -434,6 +440,12 @@ static void test_handshake_bad(void) {
             "Sec-WebSocket-Version: 13\r\n\r\n", 400},
         {"garbage\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: x\r\n" UPG KEY
+            "Sec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: a b\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n" UPG KEY
+            "Sec-WebSocket-Version: 13\r\n\r\n", 400},
+        {many, 431},
         {huge, 431},
     };
     for(size_t i = 0; i != sizeof(reqs) / sizeof(reqs[0]); i++) {
@@ -756,7 +768,10 @@ struct plain {
     struct hvfs hvfs;
     struct bsock_vfs bvfs;
     int u;
+    int failsend; /* fail the next send with ETIMEDOUT, sending nothing */
 };
+
+static struct plain *last_plain;
 
 static void *plain_query(struct hvfs *vfs, const void *type) {
     struct plain *p = (struct plain*)vfs;
@@ -775,6 +790,11 @@ static int plain_bsendl(struct bsock_vfs *vfs, struct iolist *first,
       struct iolist *last, int64_t deadline) {
     struct plain *p = (struct plain*)((char*)vfs - offsetof(struct plain,
         bvfs));
+    if(p->failsend) {
+        p->failsend = 0;
+        errno = ETIMEDOUT;
+        return -1;
+    }
     return bsendl(p->u, first, last, deadline);
 }
 
@@ -793,6 +813,8 @@ static int plain_wrap(int u) {
     p->bvfs.bsendl = plain_bsendl;
     p->bvfs.brecvl = plain_brecvl;
     p->u = u;
+    p->failsend = 0;
+    last_plain = p;
     int h = hmake(&p->hvfs);
     errno_assert(h >= 0);
     return h;
@@ -810,7 +832,9 @@ coroutine static void plain_server(int s, int ch) {
 static void test_fallback(void) {
     int p[2];
     errno_assert(ipc_pair(p) == 0);
-    int a = plain_wrap(p[0]), b = plain_wrap(p[1]);
+    int a = plain_wrap(p[0]);
+    struct plain *pa = last_plain;
+    int b = plain_wrap(p[1]);
     int ch[2];
     errno_assert(chmake(ch) == 0);
     int cr = go(plain_server(b, ch[1]));
@@ -834,6 +858,10 @@ static void test_fallback(void) {
             errno_assert(hclose(cr) == 0);
         }
     }
+    /* A send that times out before writing anything leaves the socket
+       usable. */
+    pa->failsend = 1;
+    assert_err(ws_send(c, 0, "lost", 4, 0), ETIMEDOUT);
     errno_assert(ws_send_part(c, WS_TEXT | WS_MORE, "ab", 2, -1) == 0);
     errno_assert(ws_send_part(c, 0, "c", 1, -1) == 0);
     int flags;
@@ -879,6 +907,91 @@ static void test_close_under(void) {
     errno_assert(hclose(s) == 0);
 }
 
+/* WebSockets in other threads; each thread frees its buffers at exit. */
+static void *thread_main(void *arg) {
+    int c, s;
+    wst_pair(0, 0, &c, &s);
+    uint8_t *p = pattern(100000, 8);
+    uint8_t *buf = malloc(100000);
+    for(int i = 0; i != 10; i++) {
+        int cr = go(sender(c, 0, p, 100000));
+        int flags;
+        assert(ws_recv(s, &flags, buf, 100000, now() + 5000) == 100000);
+        assert(memcmp(buf, p, 100000) == 0);
+        errno_assert(hclose(cr) == 0);
+    }
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+    free(buf);
+    free(p);
+    return arg;
+}
+
+static void test_threads(void) {
+    for(int i = 0; i != 3; i++) {
+        pthread_t t[2];
+        for(int j = 0; j != 2; j++)
+            assert(pthread_create(&t[j], NULL, thread_main, NULL) == 0);
+        for(int j = 0; j != 2; j++) assert(pthread_join(t[j], NULL) == 0);
+    }
+}
+
+/* Assorted paths: EMSGSIZE with lists, detach after the peer's close,
+   detach while another coroutine receives, client-side keepalive. */
+static void test_misc(void) {
+    int c, s, flags;
+    char buf[64];
+    wst_pair(0, 0, &c, &s);
+    errno_assert(ws_send(c, 0, "0123456789", 10, -1) == 0);
+    errno_assert(ws_send(c, 0, "ok", 2, -1) == 0);
+    char a[3], b[3];
+    struct iolist i2 = {b, sizeof(b), NULL, 0};
+    struct iolist i1 = {a, sizeof(a), &i2, 0};
+    assert_err(ws_recvl(s, &flags, &i1, &i2, now() + 1000), EMSGSIZE);
+    assert(ws_recvl(s, &flags, &i1, &i2, now() + 1000) == 2);
+    assert(memcmp(a, "ok", 2) == 0);
+    /* The peer closed; ws_detach just hands the socket back. */
+    errno_assert(ws_done(c, 1000, NULL, 0, -1) == 0);
+    assert_err(ws_recv(s, &flags, buf, sizeof(buf), now() + 1000), EPIPE);
+    int u = ws_detach(s, 1000, NULL, 0, now() + 1000);
+    errno_assert(u >= 0);
+    errno_assert(hclose(u) == 0);
+    errno_assert(hclose(c) == 0);
+    /* ws_detach while another coroutine receives: EBUSY, all closed. */
+    wst_pair(0, 0, &c, &s);
+    int r = go(blocked_receiver(c));
+    errno_assert(msleep(now() + 20) == 0);
+    assert_err(ws_detach(c, 1000, NULL, 0, now() + 1000), EBUSY);
+    assert_err(hclose(c), EBADF);
+    errno_assert(bundle_wait(r, now() + 1000) == 0);
+    errno_assert(hclose(r) == 0);
+    errno_assert(hclose(s) == 0);
+    /* Keepalive on the client side; the server answers while it waits. */
+    struct dill_ws_options o = {0};
+    o.ping_interval = 20;
+    errno_assert(wst_pair_opts(0, 0, 0, &o, &c, &s, NULL) == 0);
+    r = go(receiver_cancelled(s));
+    assert_err(ws_recv(c, &flags, buf, sizeof(buf), now() + 200), ETIMEDOUT);
+    errno_assert(ws_send(s, 0, "x", 1, -1) == 0);
+    assert(ws_recv(c, &flags, buf, sizeof(buf), now() + 200) == 1);
+    errno_assert(hclose(r) == 0);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+    /* A close arriving in the middle of a message read in pieces. */
+    wst_pair(0, 0, &c, &s);
+    errno_assert(ws_send_part(s, WS_MORE, "abc", 3, -1) == 0);
+    assert(ws_recv_part(c, &flags, buf, sizeof(buf), now() + 1000) == 3);
+    assert(flags == (WS_BINARY | WS_MORE));
+    errno_assert(ws_done(s, 1001, NULL, 0, -1) == 0);
+    assert_err(ws_send_part(s, 0, "d", 1, -1), EPIPE);
+    assert_err(ws_recv_part(c, &flags, buf, sizeof(buf), now() + 1000),
+        EPIPE);
+    int status;
+    assert(ws_status(c, &status, NULL, 0) == 0 && status == 1001);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+}
+
 int main(void) {
     test_types();
     test_msgsize();
@@ -898,5 +1011,7 @@ int main(void) {
     test_close_waiters();
     test_fallback();
     test_close_under();
+    test_threads();
+    test_misc();
     return 0;
 }

@@ -8,6 +8,7 @@
    holder writes it after its frame, before letting the next sender in. */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,21 @@ struct dill__ws_pool {
 };
 
 static __thread struct dill__ws_pool dill__ws_pools[2];
+static __thread int dill__ws_pool_reg;
+static pthread_key_t dill__ws_pool_key;
+static pthread_once_t dill__ws_pool_once = PTHREAD_ONCE_INIT;
+
+/* A thread that ends frees its cached buffers. */
+static void dill__ws_pool_term(void *arg) {
+    struct dill__ws_pool *pools = arg;
+    for(int i = 0; i != 2; i++) {
+        while(pools[i].n) free(pools[i].bufs[--pools[i].n]);
+    }
+}
+
+static void dill__ws_pool_key_make(void) {
+    pthread_key_create(&dill__ws_pool_key, dill__ws_pool_term);
+}
 
 static uint8_t *dill__ws_pool_get(int big) {
     struct dill__ws_pool *p = &dill__ws_pools[big];
@@ -53,6 +69,11 @@ static uint8_t *dill__ws_pool_get(int big) {
 static void dill__ws_pool_put(int big, uint8_t *buf) {
     if(!buf) return;
     struct dill__ws_pool *p = &dill__ws_pools[big];
+    if(dill__slow(!dill__ws_pool_reg)) {
+        pthread_once(&dill__ws_pool_once, dill__ws_pool_key_make);
+        pthread_setspecific(dill__ws_pool_key, dill__ws_pools);
+        dill__ws_pool_reg = 1;
+    }
     if(p->n < DILL__WS_POOL) p->bufs[p->n++] = buf;
     else free(buf);
 }
@@ -237,12 +258,16 @@ static int dill__ws_unlock(struct dill__ws *self, int64_t deadline) {
 /*  Writing frames (send lock held)                                           */
 /******************************************************************************/
 
-/* Sends a list to the underlying socket.  A failure leaves the send side
-   unusable: part of a frame may have gone out. */
+/* Sends a list to the underlying socket.  midframe says that part of the
+   frame has already been written.  A failure leaves the send side unusable,
+   except a timeout or cancellation of a frame's first write: whether that
+   wrote anything is the lower layer's to tell (dill's sockets fail later
+   sends with ECONNRESET when it did), so the socket stays usable. */
 static int dill__ws_wr(struct dill__ws *self, struct dill_iolist *first,
-      struct dill_iolist *last, int64_t deadline) {
+      struct dill_iolist *last, int midframe, int64_t deadline) {
     int rc = self->b->bsendl(self->b, first, last, deadline);
-    if(dill__slow(rc < 0) && errno != EBADF && !self->serr)
+    if(dill__slow(rc < 0) && errno != EBADF && !self->serr &&
+       (midframe || (errno != ETIMEDOUT && errno != ECANCELED)))
         self->serr = ECONNRESET;
     return rc;
 }
@@ -284,7 +309,7 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
         dill__ws_gather(scr + fill, &cur, n, key, off);
         off += n;
         struct dill_iolist io = {scr, fill + n, NULL, 0};
-        rc = dill__ws_wr(self, &io, &io, deadline);
+        rc = dill__ws_wr(self, &io, &io, off != n, deadline);
         fill = 0;
     } while(rc == 0 && off < total);
     dill__ws_pool_put(big, scr);
@@ -299,7 +324,7 @@ static int dill__ws_frame(struct dill__ws *self, int fin, int op,
     if(self->server) {
         size_t hl = dill__ws_build_header(hdr, fin, op, 0, NULL, total);
         struct dill_iolist h = {hdr, hl, first, 0};
-        return dill__ws_wr(self, &h, first ? last : &h, deadline);
+        return dill__ws_wr(self, &h, first ? last : &h, 0, deadline);
     }
     uint8_t key[4];
     dill__random(key, sizeof(key));
@@ -315,7 +340,7 @@ static int dill__ws_ctlframe(struct dill__ws *self, int op, const void *p,
     size_t len = dill__ws_build_frame(f, 1, op, 0,
         self->server ? NULL : key, p, n);
     struct dill_iolist io = {f, len, NULL, 0};
-    return dill__ws_wr(self, &io, &io, deadline);
+    return dill__ws_wr(self, &io, &io, 0, deadline);
 }
 
 /* A control frame from the receiving side: written at once when the lock
@@ -446,16 +471,13 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
     int fin = !(flags & DILL_WS_MORE);
     int text = first ? (flags & DILL_WS_TEXT) != 0 : self->stext;
     int rc = dill__ws_cansend(self);
-    if(rc == 0 && text) {
-        struct dill__utf8 u = st->sutf8;
-        if(first) dill__utf8_init(&u);
-        if(dill__utf8_feed(&u, buf, len) < 0 ||
-           (fin && !dill__utf8_complete(&u))) {
-            /* Nothing is sent; an open message stays open. */
-            errno = EINVAL;
-            rc = -1;
-        }
-        else st->sutf8 = u;
+    struct dill__utf8 u = st->sutf8;
+    if(first) dill__utf8_init(&u);
+    if(rc == 0 && text && (dill__utf8_feed(&u, buf, len) < 0 ||
+       (fin && !dill__utf8_complete(&u)))) {
+        /* Nothing is sent; an open message stays open. */
+        errno = EINVAL;
+        rc = -1;
     }
     if(rc == 0) {
         int op = !first ? DILL__WS_CONT :
@@ -464,7 +486,13 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
         rc = dill__ws_frame(self, fin, op, &io, &io, len, deadline);
         if(rc < 0 && errno == EBADF) return -1;
         if(first) self->stext = text ? 1 : 0;
-        self->smsg = rc == 0 && !fin;
+        /* A piece that failed without writing anything may be retried:
+           an open message stays open. */
+        if(rc == 0) {
+            self->smsg = !fin;
+            st->sutf8 = u;
+        }
+        else if(first) self->smsg = 0;
     }
     int err = errno;
     if(dill__ws_unlock(self, deadline) < 0) return -1;
