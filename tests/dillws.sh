@@ -168,6 +168,47 @@ if command -v openssl >/dev/null && "$D" --help | grep -q tls-cert; then
     check "wss to a plain server: status 4" "[ \$? = 4 ]"
 fi
 
+# Interoperability with another implementation (Python websockets), both
+# ways, when the module is there.
+if $PY -c 'import websockets' 2>/dev/null; then
+    $PY - >"$T/py.port" 2>"$T/py.err" <<'PYSRV' &
+import asyncio, websockets
+async def echo(ws, path=None):
+    async for m in ws:
+        await ws.send(m)
+async def main():
+    async with websockets.serve(echo, "127.0.0.1", 0,
+                                subprotocols=["x1"]) as srv:
+        print(srv.sockets[0].getsockname()[1], flush=True)
+        await asyncio.sleep(30)
+asyncio.run(main())
+PYSRV
+    PIDS="$PIDS $!"
+    for _ in $(seq 200); do [ -s "$T/py.port" ] && break; sleep 0.05; done
+    PYP=$(head -1 "$T/py.port")
+    printf 'to python\nü\n' | C -v --subprotocol x1 "ws://127.0.0.1:$PYP/" \
+        >"$T/out" 2>"$T/err"
+    check "dillws against a Python echo server (replies before close)" \
+        "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = \"\$(printf 'to python\nü')\" ]"
+    check "Python server agreed the subprotocol" \
+        "grep -q '< Sec-WebSocket-Protocol: x1' $T/err"
+    C --binary --raw "ws://127.0.0.1:$PYP/" <"$T/in.bin" >"$T/out.bin"
+    check "binary round trip through Python" "cmp -s $T/in.bin $T/out.bin"
+    timeout 20 $PY - "$E" >"$T/pyc" 2>&1 <<'PYCLI'
+import asyncio, sys, websockets
+async def main():
+    uri = "ws://127.0.0.1:%s/py" % sys.argv[1]
+    async with websockets.connect(uri) as ws:
+        await ws.send("text from python")
+        assert await ws.recv() == "text from python"
+        await ws.send(bytes(range(256)) * 300)
+        assert await ws.recv() == bytes(range(256)) * 300
+    print("python client ok")
+asyncio.run(main())
+PYCLI
+    check "Python client against dillws --echo" "grep -q 'python client ok' $T/pyc"
+fi
+
 # bench: a couple of seconds, figures and no errors.
 timeout 30 "$D" bench -c 8 -s 256 -d 2 "$URL" >"$T/bench" 2>"$T/progress"
 rc=$?

@@ -53,10 +53,11 @@ static struct {
     int insecure;
     const char *cacert, *cert, *key;
     int64_t timeout_ms;             /* 0: none */
+    int64_t linger_ms;
     int conns;
     size_t size;
     double seconds;
-} cfg = {.conns = 1, .size = 16, .seconds = 5};
+} cfg = {.conns = 1, .size = 16, .seconds = 5, .linger_ms = 1000};
 
 static void die(int code, const char *fmt, ...) {
     va_list ap;
@@ -143,6 +144,8 @@ static void usage(FILE *f) {
 "  --ping-interval S   keepalive pings every S seconds of silence\n"
 "  --max-message N     largest message accepted (k/M suffixes)\n"
 "  --timeout S         give up after S seconds (server: stop after S)\n"
+"  --linger S          at the end of input, wait for replies until S\n"
+"                      seconds pass without one (default 1; 0: close now)\n"
 "  --cacert FILE       trust the CA certificates in FILE (wss)\n"
 "  --insecure          do not verify the server's certificate (wss)\n"
 "  --tls-cert FILE     server certificate chain, PEM (serves wss)\n"
@@ -204,6 +207,8 @@ static void parse_args(int argc, char **argv) {
             cfg.max_message = parse_size(name, v);
         else if(!strcmp(name, "--timeout"))
             cfg.timeout_ms = parse_seconds(name, v);
+        else if(!strcmp(name, "--linger"))
+            cfg.linger_ms = parse_seconds(name, v);
         else if(!strcmp(name, "--cacert")) cfg.cacert = v;
         else if(!strcmp(name, "--tls-cert")) cfg.cert = v;
         else if(!strcmp(name, "--tls-key")) cfg.key = v;
@@ -502,7 +507,14 @@ static struct {
     char reason[128];
     size_t rlen;
     uint64_t msgs;
+    uint64_t replies;    /* messages received after our first send */
+    int64_t last;        /* when the last message arrived */
 } rx;
+
+/* Messages sent; the stdin coroutine lingers until as many replies came. */
+static uint64_t tx_sent;
+static int lingering;
+static int linger_ch[2] = {-1, -1};
 
 static int stdin_fdin = 1;   /* 0: stdin cannot be polled (regular file) */
 
@@ -520,12 +532,14 @@ static ssize_t read_stdin(void *buf, size_t len) {
 
 static int send_piece(int ws, int type, const uint8_t *p, size_t n) {
     static int warned;
-    if(ws_send(ws, type, p, n, -1) == 0) return 0;
+    if(ws_send(ws, type, p, n, -1) == 0) {tx_sent++; return 0;}
     if(errno == EINVAL && type == WS_TEXT) {
         if(!warned++)
             fprintf(stderr, "dillws: a line is not valid UTF-8; such lines"
                 " are sent as binary messages\n");
-        return ws_send(ws, WS_BINARY, p, n, -1);
+        if(ws_send(ws, WS_BINARY, p, n, -1) < 0) return -1;
+        tx_sent++;
+        return 0;
     }
     return -1;
 }
@@ -554,6 +568,7 @@ static int pump(int ws) {
         }
         if(cfg.binary) {
             if(ws_send(ws, WS_BINARY, buf, (size_t)n, -1) < 0) break;
+            tx_sent++;
             sent++;
             continue;
         }
@@ -575,9 +590,30 @@ out:
     return sent;
 }
 
+/* At the end of the input: a server may drop replies it has not sent yet
+   when our Close frame arrives (RFC 6455 lets it), so first wait until as
+   many messages came back as were sent, or until --linger passes without
+   any message. */
+static int linger(void) {
+    int64_t start = now();
+    if(cfg.linger_ms > 0 && rx.replies < tx_sent)
+        vlog("* end of input: waiting for %" PRIu64 " more message(s)",
+            tx_sent - rx.replies);
+    while(cfg.linger_ms > 0 && rx.replies < tx_sent) {
+        int64_t from = rx.last > start ? rx.last : start;
+        int one;
+        lingering = 1;
+        int rc = chrecv(linger_ch[0], &one, sizeof(one), from + cfg.linger_ms);
+        lingering = 0;
+        if(rc < 0) return errno == ECANCELED ? -1 : 0;
+    }
+    return 0;
+}
+
 coroutine static void stdin_task(int ws, int ev) {
     int n = pump(ws);
     if(n < 0) return;   /* cancelled */
+    if(!(cfg.once && n > 0) && linger() < 0) return;
     /* In -1 mode the receiver closes after the answer; otherwise the end
        of stdin starts the closing handshake. */
     if(!(cfg.once && n > 0))
@@ -594,6 +630,10 @@ coroutine static void recv_task(int ws, int ev) {
         if(n < 0) {rx.err = errno; break;}
         if(cfg.once && rx.msgs) continue; /* in flight after our Close */
         print_msg(type, b.p, (size_t)n);
+        rx.last = now();
+        if(tx_sent) rx.replies++;
+        int one = 1;
+        if(lingering) chsend(linger_ch[1], &one, sizeof(one), 0);
         if(++rx.msgs == 1 && cfg.once)
             ws_done(ws, 1000, NULL, 0, now() + 5000);
     }
@@ -699,7 +739,8 @@ static int run_client(void) {
     int s = connect_url(&u, dl);
     int ws = client_handshake(s, &u, dl);
     int ev[2];
-    if(chmake(ev) < 0) die(EX_FAIL, "chmake: %s", strerror(errno));
+    if(chmake(ev) < 0 || chmake(linger_ch) < 0)
+        die(EX_FAIL, "chmake: %s", strerror(errno));
     catch_signals();
     int rxc = go(recv_task(ws, ev[1]));
     int txc = go(stdin_task(ws, ev[1]));
