@@ -4,6 +4,11 @@
 PKGS="cmake make gcc clang pkg-config libssl-dev openssl zlib1g-dev libc-ares-dev
       valgrind python3 python3-websockets nodejs node-ws nginx-light
       binutils groff-base"
+# Chromium (for tests/interop_browser.sh, which is skipped without it) is
+# large: installed on CI, or when DILL_BROWSER_TESTS=1.
+if [ -n "${CI:-}" ] || [ "${DILL_BROWSER_TESTS:-}" = 1 ]; then
+  PKGS="$PKGS chromium"
+fi
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

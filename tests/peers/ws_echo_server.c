@@ -1,0 +1,183 @@
+/* Interop peer: our WebSocket echo server, driven by tests/interop_*.sh.
+
+   Listens on 127.0.0.1 with a kernel-chosen port, prints "PORT <n>" on
+   stdout, then serves connections concurrently, one coroutine each.  Every
+   message is echoed with its type.  The requested resource selects the
+   behaviour:
+
+     /close/<code>/<k>   echo k messages (default 0), then start the closing
+                         handshake with <code> and the reason "going away";
+     anything else       echo until the peer closes, then answer its Close
+                         frame with the same status.
+
+   One line per finished connection goes to stdout, for the scripts to check:
+
+     CONN <id> path=<resource> msgs=<n> bytes=<n> end=<how> status=<code>
+         reason=<peer's reason>
+
+   where <how> is "peer-close" (the peer started the close), "closed" (we
+   started it and the peer answered), or the errno name of the failure
+   (EPROTO when the peer broke the protocol: dill has then failed the
+   connection with the matching close code, e.g. 1007).
+
+   Usage: ws_echo_server [-n connections] [-t seconds] [-m max-message]
+     -n  exit after serving that many connections (default 0: forever)
+     -t  lifetime; exit with status 1 when it is over (default 60)
+     -m  largest message echoed, in bytes (default 17 MiB)
+   Exit status: 0 when -n connections were served, 1 on setup failure or
+   timeout. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libdill.h>
+
+static size_t maxmsg = 17 * 1024 * 1024;
+static int64_t deadline;
+
+static const char *errname(int err) {
+    const char *n = strerrorname_np(err);
+    return n ? n : "E?";
+}
+
+/* Parses "/close/<code>/<k>"; returns the code or 0 for a plain echo. */
+static int parse_close(const char *resource, int *after) {
+    int code = 0, k = 0;
+    *after = 0;
+    if(sscanf(resource, "/close/%d/%d", &code, &k) < 1) return 0;
+    *after = k;
+    return code;
+}
+
+/* Prints the reason as-is but keeps the line single: no spaces/controls. */
+static void print_reason(const char *r, ssize_t n) {
+    for(ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)r[i];
+        putchar(c <= ' ' || c == 0x7f ? '_' : c);
+    }
+}
+
+coroutine static void serve(int s, int id) {
+    char resource[256] = "", host[256] = "";
+    const char *end = "closed";
+    int status = 0;
+    char reason[128];
+    ssize_t rlen = 0;
+    size_t msgs = 0, bytes = 0;
+    uint8_t *buf = NULL;
+    int ws = ws_attach_server(s, WS_BINARY, resource, sizeof(resource), host,
+        sizeof(host), deadline);
+    if(ws < 0) {
+        end = errname(errno);
+        goto out;
+    }
+    buf = malloc(maxmsg);
+    if(!buf) {
+        end = "ENOMEM";
+        goto out;
+    }
+    int after;
+    int code = parse_close(resource, &after);
+    int closing = 0;
+    while(1) {
+        if(code && !closing && msgs == (size_t)after) {
+            if(ws_done(ws, code, "going away", 10, deadline) < 0) {
+                end = errname(errno);
+                goto out;
+            }
+            closing = 1;
+        }
+        int flags;
+        ssize_t n = ws_recv(ws, &flags, buf, maxmsg, deadline);
+        if(n < 0) break;
+        /* After our Close frame, messages still arriving are dropped. */
+        if(closing) continue;
+        if(ws_send(ws, flags, buf, n, deadline) < 0) {
+            end = errname(errno);
+            goto out;
+        }
+        msgs++;
+        bytes += n;
+    }
+    if(errno != EPIPE) {
+        end = errname(errno);
+        goto out;
+    }
+    rlen = ws_status(ws, &status, reason, sizeof(reason));
+    if(rlen < 0) {
+        end = errname(errno);
+        rlen = 0;
+        goto out;
+    }
+    if(!closing) {
+        end = "peer-close";
+        /* Echo the peer's status, as RFC 6455 5.5.1 suggests.  EPIPE means
+           the layer has already answered. */
+        if(ws_done(ws, status, NULL, 0, deadline) < 0 && errno != EPIPE)
+            end = errname(errno);
+    }
+out:
+    printf("CONN %d path=%s msgs=%zu bytes=%zu end=%s status=%d reason=", id,
+        resource[0] ? resource : "-", msgs, bytes, end, status);
+    print_reason(reason, rlen);
+    putchar('\n');
+    fflush(stdout);
+    free(buf);
+    if(ws >= 0) hclose(ws);
+}
+
+int main(int argc, char *argv[]) {
+    long nconns = 0, secs = 60;
+    for(int i = 1; i < argc; i++) {
+        if(i + 1 < argc && strcmp(argv[i], "-n") == 0)
+            nconns = atol(argv[++i]);
+        else if(i + 1 < argc && strcmp(argv[i], "-t") == 0)
+            secs = atol(argv[++i]);
+        else if(i + 1 < argc && strcmp(argv[i], "-m") == 0)
+            maxmsg = (size_t)atol(argv[++i]);
+        else {
+            fprintf(stderr, "usage: %s [-n conns] [-t secs] [-m bytes]\n",
+                argv[0]);
+            return 2;
+        }
+    }
+    deadline = now() + secs * 1000;
+    struct ipaddr addr;
+    if(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) < 0) {
+        perror("ipaddr_local");
+        return 1;
+    }
+    int ls = tcp_listen(&addr, 64);
+    if(ls < 0) {
+        perror("tcp_listen");
+        return 1;
+    }
+    printf("PORT %d\n", ipaddr_port(&addr));
+    fflush(stdout);
+    int b = bundle();
+    if(b < 0) {
+        perror("bundle");
+        return 1;
+    }
+    for(long id = 0; nconns == 0 || id < nconns; id++) {
+        int s = tcp_accept(ls, NULL, deadline);
+        if(s < 0) {
+            fprintf(stderr, "ws_echo_server: accept: %s\n", errname(errno));
+            return 1;
+        }
+        if(bundle_go(b, serve(s, (int)id)) < 0) {
+            perror("bundle_go");
+            return 1;
+        }
+    }
+    if(bundle_wait(b, deadline) < 0) {
+        fprintf(stderr, "ws_echo_server: connections still open: %s\n",
+            errname(errno));
+        return 1;
+    }
+    hclose(b);
+    hclose(ls);
+    return 0;
+}
