@@ -3,12 +3,14 @@
 # into the input box, then Enter) must appear in bob's page, and bob's
 # reply in alice's.  Driven over the DevTools protocol by a small Python
 # client (python3-websockets).  Exit 77 (skipped) without chromium or the
-# Python module.  127.0.0.1 and kernel-picked ports only; bounded waits.
+# Python module (scripts/install-deps.sh installs chromium on CI).
+# DILL_CHROMIUM: the browser to use (default: chromium from PATH).
+# 127.0.0.1 and kernel-picked ports only; bounded waits.
 set -u
 B=${DILL_TEST_BINDIR:-build}
 PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 BROWSER=""
-for b in chromium chromium-browser; do
+for b in ${DILL_CHROMIUM:-chromium chromium-browser}; do
     command -v "$b" >/dev/null 2>&1 && { BROWSER=$b; break; }
 done
 [ -n "$BROWSER" ] || { echo "skip: chromium is not installed"; exit 77; }
