@@ -22,7 +22,7 @@
 #include "proto/http.h"
 
 /* Allowed lateness of a deadline (loaded machines, sanitizers). */
-#define SLACK 150
+#define SLACK 3000  /* upper bounds only prove that a wait was bounded; loaded CI machines are slow */
 
 /* Transports: 0 = ipc_pair, 1 = TCP over 127.0.0.1. */
 static int tr;

@@ -28,7 +28,7 @@ int main(void) {return 0;}
 #include "libdillimpl.h"
 #include "net/bsockx.h"
 
-#define SLACK 300
+#define SLACK 3000  /* upper bounds only prove that a wait was bounded; loaded CI machines are slow */
 
 /* Checks that a pointer-returning call failed with err. */
 #define assert_null(expr, err) \
