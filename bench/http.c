@@ -13,26 +13,10 @@
 #include <string.h>
 
 #include "libdill.h"
+#include "../tests/ws_samples.h"
 
-static const char request[] =
-    "GET /chat HTTP/1.1\r\n"
-    "Host: example.com:8000\r\n"
-    "Connection: Upgrade\r\n"
-    "Pragma: no-cache\r\n"
-    "Cache-Control: no-cache\r\n"
-    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
-        "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36\r\n"
-    "Upgrade: websocket\r\n"
-    "Origin: http://example.com\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "Accept-Encoding: gzip, deflate, br\r\n"
-    "Accept-Language: en-US,en;q=0.9\r\n"
-    "Cookie: session=abc123; theme=dark\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Sec-WebSocket-Extensions: permessage-deflate; "
-        "client_max_window_bits\r\n"
-    "Sec-WebSocket-Protocol: chat, superchat\r\n"
-    "\r\n";
+/* The Chrome-style request of the test suite's samples. */
+#define request (ws_samples[0].text)
 
 static void die(const char *what) {
     perror(what);
@@ -41,8 +25,8 @@ static void die(const char *what) {
 
 coroutine void writer(int s) {
     /* Several heads per write, as a pipelining client would send them. */
-    char buf[sizeof(request) * 8];
-    size_t n = sizeof(request) - 1;
+    char buf[8 * 1024];
+    size_t n = strlen(request);
     for(int i = 0; i != 8; i++) memcpy(buf + i * n, request, n);
     while(bsend(s, buf, n * 8, -1) == 0) {}
 }
@@ -79,7 +63,7 @@ static void bench_recv(double secs) {
     }
     double t = (double)(now() - start) / 1000;
     printf("recv:      %9.0f heads/s  %7.1f MB/s\n", heads / t,
-        heads * (double)(sizeof(request) - 1) / t / 1e6);
+        heads * (double)(strlen(request)) / t / 1e6);
     hclose(w);
     hclose(s[0]);
     hclose(u);

@@ -25,10 +25,11 @@ int main(void) {return 0;}
 #endif
 
 #include "assert.h"
+#include "plainsock.h"
 #include "libdillimpl.h"
 #include "net/bsockx.h"
 
-#define SLACK 300
+#define SLACK 3000  /* upper bounds only prove that a wait was bounded; loaded CI machines are slow */
 
 /* Checks that a pointer-returning call failed with err. */
 #define assert_null(expr, err) \
@@ -918,53 +919,6 @@ static void test_layers(void) {
     hclose(a);
 }
 
-/* A bytestream that offers only the public bsock interface (no partial
-   reads): TLS falls back to byte-at-a-time non-blocking reads. */
-struct plain {
-    struct hvfs hvfs;
-    struct bsock_vfs bvfs;
-    int u;
-};
-
-static void *plain_query(struct hvfs *vfs, const void *type) {
-    struct plain *self = (struct plain*)vfs;
-    if(type == bsock_type) return &self->bvfs;
-    errno = ENOTSUP;
-    return NULL;
-}
-
-static void plain_close(struct hvfs *vfs) {
-    struct plain *self = (struct plain*)vfs;
-    hclose(self->u);
-    free(self);
-}
-
-static int plain_bsendl(struct bsock_vfs *vfs, struct iolist *first,
-      struct iolist *last, int64_t deadline) {
-    struct plain *self = (struct plain*)((char*)vfs -
-        offsetof(struct plain, bvfs));
-    return bsendl(self->u, first, last, deadline);
-}
-
-static int plain_brecvl(struct bsock_vfs *vfs, struct iolist *first,
-      struct iolist *last, int64_t deadline) {
-    struct plain *self = (struct plain*)((char*)vfs -
-        offsetof(struct plain, bvfs));
-    return brecvl(self->u, first, last, deadline);
-}
-
-static int plain_wrap(int u) {
-    struct plain *self = malloc(sizeof(*self));
-    assert(self);
-    self->hvfs.query = plain_query;
-    self->hvfs.close = plain_close;
-    self->bvfs.bsendl = plain_bsendl;
-    self->bvfs.brecvl = plain_brecvl;
-    self->u = u;
-    int h = hmake(&self->hvfs);
-    errno_assert(h >= 0);
-    return h;
-}
 
 static void test_plain_lower(void) {
     int s[2];

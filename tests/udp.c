@@ -7,7 +7,7 @@
 #include "assert.h"
 #include "libdillimpl.h"
 
-#define SLACK 150
+#define SLACK 3000  /* upper bounds only prove that a wait was bounded; loaded CI machines are slow */
 
 static struct ipaddr lo4(int port) {
     struct ipaddr a;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "wstest.h"
+#include "plainsock.h"
 
 static uint8_t *pattern(size_t n, unsigned seed) {
     uint8_t *p = malloc(n ? n : 1);
@@ -762,63 +763,6 @@ static void test_close_waiters(void) {
     errno_assert(hclose(s) == 0);
 }
 
-/* A user-defined bytestream socket without partial reads: the WebSocket
-   layer falls back to exact reads. */
-struct plain {
-    struct hvfs hvfs;
-    struct bsock_vfs bvfs;
-    int u;
-    int failsend; /* fail the next send with ETIMEDOUT, sending nothing */
-};
-
-static struct plain *last_plain;
-
-static void *plain_query(struct hvfs *vfs, const void *type) {
-    struct plain *p = (struct plain*)vfs;
-    if(type == bsock_type) return &p->bvfs;
-    errno = ENOTSUP;
-    return NULL;
-}
-
-static void plain_close(struct hvfs *vfs) {
-    struct plain *p = (struct plain*)vfs;
-    hclose(p->u);
-    free(p);
-}
-
-static int plain_bsendl(struct bsock_vfs *vfs, struct iolist *first,
-      struct iolist *last, int64_t deadline) {
-    struct plain *p = (struct plain*)((char*)vfs - offsetof(struct plain,
-        bvfs));
-    if(p->failsend) {
-        p->failsend = 0;
-        errno = ETIMEDOUT;
-        return -1;
-    }
-    return bsendl(p->u, first, last, deadline);
-}
-
-static int plain_brecvl(struct bsock_vfs *vfs, struct iolist *first,
-      struct iolist *last, int64_t deadline) {
-    struct plain *p = (struct plain*)((char*)vfs - offsetof(struct plain,
-        bvfs));
-    return brecvl(p->u, first, last, deadline);
-}
-
-static int plain_wrap(int u) {
-    struct plain *p = malloc(sizeof(*p));
-    assert(p);
-    p->hvfs.query = plain_query;
-    p->hvfs.close = plain_close;
-    p->bvfs.bsendl = plain_bsendl;
-    p->bvfs.brecvl = plain_brecvl;
-    p->u = u;
-    p->failsend = 0;
-    last_plain = p;
-    int h = hmake(&p->hvfs);
-    errno_assert(h >= 0);
-    return h;
-}
 
 coroutine static void plain_server(int s, int ch) {
     char res[64], host[64];

@@ -10,7 +10,7 @@
 #include "proto/wsframe.h"
 
 /* Allowed lateness of a deadline (loaded machines, sanitizers). */
-#define SLACK 300
+#define SLACK 3000  /* upper bounds only prove that a wait was bounded; loaded CI machines are slow */
 
 #define WST_UNUSED __attribute__((unused))
 

@@ -229,14 +229,20 @@ static int dill__ws_ctlframe(struct dill__ws *self, int op, const void *p,
 
 /* Writes queued control frames, then passes the lock on.  Returns -1 with
    EBADF when the object went away meanwhile, else 0. */
+static int dill__ws_wrpongs(struct dill__ws *self, int64_t deadline);
+
 static int dill__ws_unlock(struct dill__ws *self, int64_t deadline) {
     struct dill__ws_st *st = self->st;
+    if(st->pblen && dill__ws_wrpongs(self, deadline) < 0 && errno == EBADF)
+        return -1;
     while(st->pendop && !self->serr) {
         uint8_t p[DILL__WS_CONTROL_MAX];
         int op = st->pendop;
         size_t n = st->pendlen;
         memcpy(p, st->pend, n);
         st->pendop = 0;
+        /* Nothing but the Close itself goes out after a Close. */
+        if(op != DILL__WS_CLOSE && self->sdone) continue;
         if(dill__ws_ctlframe(self, op, p, n, deadline) < 0 && errno == EBADF)
             return -1;
     }
@@ -332,15 +338,30 @@ static int dill__ws_frame(struct dill__ws *self, int fin, int op,
     return dill__ws_frame_masked(self, hdr, hl, key, first, total, deadline);
 }
 
+/* Writes the queued pongs (send lock held). */
+static int dill__ws_wrpongs(struct dill__ws *self, int64_t deadline) {
+    struct dill__ws_st *st = self->st;
+    if(self->serr) {st->pblen = 0; errno = self->serr; return -1;}
+    struct dill_iolist io = {st->pb, st->pblen, NULL, 0};
+    st->pblen = 0;
+    return dill__ws_wr(self, &io, &io, 0, deadline);
+}
+
+/* A Close takes the queued pongs along (they answer earlier pings); no
+   pong follows it. */
 static int dill__ws_ctlframe(struct dill__ws *self, int op, const void *p,
       size_t n, int64_t deadline) {
+    struct dill__ws_st *st = self->st;
     uint8_t f[DILL__WS_CONTROL_FRAME_MAX];
     uint8_t key[4];
     if(!self->server) dill__random(key, sizeof(key));
     size_t len = dill__ws_build_frame(f, 1, op, 0,
         self->server ? NULL : key, p, n);
     struct dill_iolist io = {f, len, NULL, 0};
-    return dill__ws_wr(self, &io, &io, 0, deadline);
+    struct dill_iolist pio = {st->pb, st->pblen, &io, 0};
+    int pongs = op == DILL__WS_CLOSE && st->pblen;
+    st->pblen = 0;
+    return dill__ws_wr(self, pongs ? &pio : &io, &io, 0, deadline);
 }
 
 /* A control frame from the receiving side: written at once when the lock
@@ -364,6 +385,20 @@ static int dill__ws_ctl(struct dill__ws *self, int op, const void *p,
     if(dill__ws_unlock(self, deadline) < 0) return -1;
     errno = err;
     return rc;
+}
+
+/* Writes a queued control frame now, unless a sender holds the lock (it
+   writes it after its frame).  Returns -1 only with EBADF. */
+static int dill__ws_flush(struct dill__ws *self, int64_t deadline) {
+    struct dill__ws_st *st = self->st;
+    if((!st->pendop && !st->pblen) || self->sending) return 0;
+    if(self->serr) {
+        st->pendop = 0;
+        st->pblen = 0;
+        return 0;
+    }
+    self->sending = 1;
+    return dill__ws_unlock(self, deadline);
 }
 
 /* Fails the connection: best-effort Close with code (0: none), then every
@@ -654,9 +689,21 @@ static int dill__ws_fill(struct dill__ws *self, struct dill__iolcur *cur,
 static int dill__ws_control(struct dill__ws *self, int op, int64_t deadline) {
     struct dill__ws_st *st = self->st;
     if(op == DILL__WS_PING) {
+        /* The pong waits until the buffered input has been processed (or
+           the lock holder's frame is out), so that a burst of pings is
+           answered with one write. */
         if(self->sdone) return 0;
-        return dill__ws_ctl(self, DILL__WS_PONG, st->ctl, st->ctllen,
-            deadline);
+        size_t need = DILL__WS_HDR_MAX + st->ctllen;
+        if(st->pblen + need > DILL__WS_PONGBUF &&
+           dill__ws_flush(self, deadline) < 0) return -1;
+        /* Still full: a sender holds the lock; keep the latest only. */
+        if(st->pblen + need > DILL__WS_PONGBUF) st->pblen = 0;
+        uint8_t key[4];
+        if(!self->server) dill__random(key, sizeof(key));
+        st->pblen = (uint16_t)(st->pblen + dill__ws_build_frame(
+            st->pb + st->pblen, 1, DILL__WS_PONG, 0,
+            self->server ? NULL : key, st->ctl, st->ctllen));
+        return 0;
     }
     if(op == DILL__WS_PONG) {
         st->pong_due = 0;
@@ -795,6 +842,7 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
         if(ev.type == DILL__WS_EV_MORE) {
             if(ipos != ilen) continue;
             if(part && c->got) {*more = 1; rc = 1; break;}
+            if(dill__ws_flush(self, deadline) < 0) return -1;
             if(direct) {in = self->rbuf; ipos = ilen = 0; direct = 0;}
             if(reads++ && dill__ws_busy(self, deadline) < 0) {
                 rc = -1;
@@ -820,6 +868,10 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
         self->rbuf = NULL;
         self->rpos = self->rlen = 0;
     }
+    /* Pongs for the pings processed go out on every way out. */
+    int err = errno;
+    if(dill__ws_flush(self, deadline) < 0) return -1;
+    errno = err;
     if(rc > 0) {
         if(more && !*more) *more = st->msgop ? 1 : 0;
         return (ssize_t)c->got;

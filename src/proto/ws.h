@@ -26,6 +26,8 @@
 #define DILL__WS_DIRECT_MIN 2048
 /* Default largest message. */
 #define DILL__WS_DEFAULT_MAX (16u * 1024 * 1024)
+/* Room for pong frames waiting to be written together. */
+#define DILL__WS_PONGBUF 256
 /* Small area an idle connection reads into before it takes a buffer. */
 #define DILL__WS_STAGE 32
 
@@ -66,6 +68,10 @@ struct dill__ws_st {
     uint8_t pendlen;
     uint8_t pend[DILL__WS_CONTROL_MAX];
     uint8_t stage[DILL__WS_STAGE];
+    /* Pongs waiting to be written, whole frames: a burst of pings is
+       answered with one write. */
+    uint16_t pblen;
+    uint8_t pb[DILL__WS_PONGBUF];
 };
 
 struct dill__ws {

@@ -1,0 +1,395 @@
+/* ws_chat: a chat server.  One port serves both the chat page (GET /) and
+   the WebSocket behind it (GET /ws).
+
+   Each connection gets a coroutine that reads the HTTP request with the
+   HTTP layer (http_attach, http_recvrequest, http_recvfield).  A request for
+   the page is answered with the page.  An upgrade request on /ws is answered
+   here too: 101 with Sec-WebSocket-Accept computed by ws_response_key();
+   then http_detach() gives the socket back and ws_attach_server(...,
+   WS_NOHTTP) starts WebSocket framing on it, without a second handshake.
+
+   Broadcasting goes through channels: receivers send every message to a
+   hub coroutine, which puts it on each client's queue and wakes that
+   client's writer coroutine, so a slow browser never holds up the others.
+
+   Usage: ws_chat [--host ADDR] [--port N] [--seconds N]
+                  [--tls-cert FILE --tls-key FILE]
+   Port 0 picks a free port.  With a certificate the server speaks https
+   and wss.  Exit status 3: the port is taken. */
+
+#define _GNU_SOURCE          /* strcasestr */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libdill.h>
+
+static const char page[] =
+"<!doctype html>\n"
+"<html><head><meta charset=\"utf-8\"><title>dill chat</title>\n"
+"<meta name=\"viewport\" content=\"width=device-width\">\n"
+"<style>body{font:16px sans-serif;max-width:40em;margin:2em auto}\n"
+"#log{border:1px solid #ccc;height:20em;overflow-y:auto;padding:.5em}\n"
+".sys{color:#888}#f{display:flex;margin-top:.5em}#msg{flex:1}</style>\n"
+"</head><body><h1>dill chat</h1><div id=\"log\"></div>\n"
+"<form id=\"f\"><input id=\"msg\" autocomplete=\"off\" autofocus\n"
+" placeholder=\"Say something\"><button>Send</button></form>\n"
+"<script>\n"
+"const log = document.getElementById('log');\n"
+"function add(text, cls) {\n"
+"  const d = document.createElement('div');\n"
+"  d.textContent = text;\n"
+"  if(cls) d.className = cls;\n"
+"  log.appendChild(d);\n"
+"  log.scrollTop = log.scrollHeight;\n"
+"}\n"
+"const q = new URLSearchParams(location.search);\n"
+"const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' :\n"
+"  'ws://') + location.host + '/ws' +\n"
+"  (q.get('name') ? '?name=' + encodeURIComponent(q.get('name')) : ''));\n"
+"ws.onopen = () => {\n"
+"  add('connected', 'sys');\n"
+"  if(q.get('say')) ws.send(q.get('say'));\n"
+"};\n"
+"ws.onmessage = e => add(e.data, e.data.startsWith('* ') ? 'sys' : 'msg');\n"
+"ws.onclose = e => add('disconnected (' + e.code + ')', 'sys');\n"
+"document.getElementById('f').onsubmit = e => {\n"
+"  e.preventDefault();\n"
+"  const m = document.getElementById('msg');\n"
+"  if(m.value) ws.send(m.value);\n"
+"  m.value = '';\n"
+"};\n"
+"</script></body></html>\n";
+
+static const char *cert, *key;      /* set: https and wss */
+
+/******************************************************************************/
+/*  The hub: who is connected, and who gets what                              */
+/******************************************************************************/
+
+struct msg {
+    int refs;
+    size_t len;
+    char data[];
+};
+
+#define QMAX 256
+
+struct client {
+    struct client *next;
+    char name[24];
+    int ws;
+    struct msg *q[QMAX];   /* messages waiting for the writer */
+    unsigned head, count;
+    int waiting;           /* the writer is blocked on wake[0] */
+    int wake[2];
+};
+
+enum {JOIN, LEAVE, SAY};
+
+struct event {
+    int what;
+    struct client *c;
+    struct msg *m;
+};
+
+static int hub_ch[2];
+
+static struct msg *msg_new(const char *fmt, const char *a, const char *b,
+      size_t blen) {
+    size_t n = strlen(fmt) + strlen(a) + blen;
+    struct msg *m = malloc(sizeof(*m) + n + 1);
+    if(!m) return NULL;
+    m->refs = 1;
+    m->len = (size_t)snprintf(m->data, n + 1, fmt, a, (int)blen, b);
+    return m;
+}
+
+static void msg_unref(struct msg *m) {
+    if(--m->refs == 0) free(m);
+}
+
+/* Queues m for every client and wakes the idle writers.  A client too slow
+   to keep up is cut off: its wake channel is marked done. */
+static void fanout(struct client *list, struct msg *m) {
+    for(struct client *c = list; c; c = c->next) {
+        if(c->count == QMAX) {
+            chdone(c->wake[1]);
+            continue;
+        }
+        m->refs++;
+        c->q[(c->head + c->count++) % QMAX] = m;
+        int one = 1;
+        if(c->waiting) chsend(c->wake[1], &one, sizeof(one), 0);
+    }
+}
+
+coroutine static void hub(int in) {
+    struct client *list = NULL;
+    int online = 0;
+    struct event ev;
+    while(chrecv(in, &ev, sizeof(ev), -1) == 0) {
+        struct msg *m = ev.m;
+        if(ev.what == JOIN) {
+            ev.c->next = list;
+            list = ev.c;
+            char n[16];
+            snprintf(n, sizeof(n), "%d", ++online);
+            m = msg_new("* %s joined (%.*s online)", ev.c->name, n,
+                strlen(n));
+        }
+        else if(ev.what == LEAVE) {
+            for(struct client **p = &list; *p; p = &(*p)->next)
+                if(*p == ev.c) {*p = ev.c->next; break;}
+            online--;
+            m = msg_new("* %s left%.*s", ev.c->name, "", 0);
+        }
+        if(m) {
+            fanout(list, m);
+            msg_unref(m);
+        }
+    }
+}
+
+/******************************************************************************/
+/*  One chat participant                                                      */
+/******************************************************************************/
+
+coroutine static void writer(struct client *c) {
+    while(1) {
+        while(c->count) {
+            struct msg *m = c->q[c->head];
+            c->head = (c->head + 1) % QMAX;
+            c->count--;
+            int rc = ws_send(c->ws, WS_TEXT, m->data, m->len, -1);
+            msg_unref(m);
+            if(rc < 0) return;
+        }
+        int one;
+        c->waiting = 1;
+        int rc = chrecv(c->wake[0], &one, sizeof(one), -1);
+        c->waiting = 0;
+        if(rc < 0) {
+            if(errno == EPIPE)   /* cut off by the hub */
+                ws_done(c->ws, 1008, "too slow", 8, now() + 1000);
+            return;
+        }
+    }
+}
+
+static void chat(int ws, const char *name) {
+    static int guests;
+    struct client *c = calloc(1, sizeof(*c));
+    if(!c || chmake(c->wake) < 0) {free(c); hclose(ws); return;}
+    c->ws = ws;
+    if(name[0]) snprintf(c->name, sizeof(c->name), "%s", name);
+    else snprintf(c->name, sizeof(c->name), "guest-%d", ++guests);
+    struct event ev = {JOIN, c, NULL};
+    int w = go(writer(c));
+    int joined = w >= 0 && chsend(hub_ch[1], &ev, sizeof(ev), -1) == 0;
+    while(joined) {
+        char buf[4096];
+        int type;
+        ssize_t n = ws_recv(ws, &type, buf, sizeof(buf), -1);
+        if(n < 0) break;               /* closed, broken or cancelled */
+        if(type != WS_TEXT) continue;
+        ev.what = SAY;
+        ev.m = msg_new("%s: %.*s", c->name, buf, (size_t)n);
+        if(ev.m && chsend(hub_ch[1], &ev, sizeof(ev), -1) < 0) {
+            free(ev.m);
+            break;
+        }
+    }
+    /* Cancelled (shutting down): the hub is going away too. */
+    if(joined && errno != ECANCELED) {
+        ev.what = LEAVE;
+        ev.m = NULL;
+        chsend(hub_ch[1], &ev, sizeof(ev), -1);
+    }
+    if(w >= 0) hclose(w);
+    while(c->count) {
+        msg_unref(c->q[c->head]);
+        c->head = (c->head + 1) % QMAX;
+        c->count--;
+    }
+    hclose(c->wake[0]);
+    hclose(c->wake[1]);
+    free(c);
+    hclose(ws);
+}
+
+/******************************************************************************/
+/*  HTTP: the page, or the upgrade to WebSocket                               */
+/******************************************************************************/
+
+struct request {
+    char method[16];
+    char target[512];
+    int upgrade, connection, version13;
+    char key[64];
+};
+
+static int read_request(int h, struct request *r, int64_t deadline) {
+    memset(r, 0, sizeof(*r));
+    if(http_recvrequest(h, r->method, sizeof(r->method), r->target,
+       sizeof(r->target), deadline) < 0)
+        return -1;
+    while(1) {
+        char name[64], value[512];
+        if(http_recvfield(h, name, sizeof(name), value, sizeof(value),
+           deadline) < 0) {
+            if(errno == EPIPE) return 0;     /* end of the head */
+            if(errno == EMSGSIZE) continue;  /* too long for us: skip */
+            return -1;
+        }
+        if(!strcasecmp(name, "Upgrade"))
+            r->upgrade = !strcasecmp(value, "websocket");
+        else if(!strcasecmp(name, "Connection"))
+            r->connection = strcasestr(value, "upgrade") != NULL;
+        else if(!strcasecmp(name, "Sec-WebSocket-Version"))
+            r->version13 = !strcmp(value, "13");
+        else if(!strcasecmp(name, "Sec-WebSocket-Key"))
+            snprintf(r->key, sizeof(r->key), "%.63s", value);
+    }
+}
+
+/* Sends a complete response with a body and closes the connection. */
+static void respond(int h, int status, const char *reason, const char *type,
+      const char *body, int64_t deadline) {
+    char len[24];
+    snprintf(len, sizeof(len), "%zu", strlen(body));
+    if(http_sendstatus(h, status, reason, deadline) < 0 ||
+       http_sendfield(h, "Content-Type", type, deadline) < 0 ||
+       http_sendfield(h, "Content-Length", len, deadline) < 0 ||
+       http_sendfield(h, "Connection", "close", deadline) < 0 ||
+       http_done(h, deadline) < 0) {
+        hclose(h);
+        return;
+    }
+    int s = http_detach(h, deadline);
+    if(s < 0) return;
+    bsend(s, body, strlen(body), deadline);
+#if !defined DILL_DISABLE_TLS
+    if(cert) tls_done(s, deadline);
+#endif
+    hclose(s);
+}
+
+/* "/ws?name=bob" -> "bob", keeping letters, digits, '-' and '_'. */
+static void name_from(const char *target, char *name, size_t len) {
+    const char *p = strstr(target, "name=");
+    size_t n = 0;
+    while(p && p[5 + n] && n + 1 < len && n < 20) {
+        char ch = p[5 + n];
+        if(!(ch == '-' || ch == '_' || (ch >= '0' && ch <= '9') ||
+             ((ch | 32) >= 'a' && (ch | 32) <= 'z'))) break;
+        name[n] = ch;
+        n++;
+    }
+    name[n] = 0;
+}
+
+coroutine static void connection(int s) {
+    int64_t deadline = now() + 10000;    /* for the HTTP part */
+#if !defined DILL_DISABLE_TLS
+    if(cert && (s = tls_attach_server(s, cert, key, deadline)) < 0) return;
+#endif
+    int h = http_attach(s);
+    if(h < 0) {hclose(s); return;}
+    struct request r;
+    if(read_request(h, &r, deadline) < 0) {hclose(h); return;}
+    size_t plen = strcspn(r.target, "?");
+    int get = !strcmp(r.method, "GET");
+    if(get && (!strcmp(r.target, "/") || !strncmp(r.target, "/?", 2))) {
+        respond(h, 200, "OK", "text/html; charset=utf-8", page, deadline);
+        return;
+    }
+    if(plen != 3 || strncmp(r.target, "/ws", 3)) {
+        respond(h, 404, "Not Found", "text/plain", "not found\n", deadline);
+        return;
+    }
+    if(!get || !r.upgrade || !r.connection || !r.version13 || !r.key[0]) {
+        respond(h, 400, "Bad Request", "text/plain",
+            "this is a WebSocket endpoint\n", deadline);
+        return;
+    }
+    char accept[WS_KEY_SIZE];
+    if(ws_response_key(r.key, accept) < 0) {
+        respond(h, 400, "Bad Request", "text/plain", "bad key\n", deadline);
+        return;
+    }
+    if(http_sendstatus(h, 101, "Switching Protocols", deadline) < 0 ||
+       http_sendfield(h, "Upgrade", "websocket", deadline) < 0 ||
+       http_sendfield(h, "Connection", "Upgrade", deadline) < 0 ||
+       http_sendfield(h, "Sec-WebSocket-Accept", accept, deadline) < 0 ||
+       http_done(h, deadline) < 0) {
+        hclose(h);
+        return;
+    }
+    s = http_detach(h, deadline);
+    if(s < 0) return;
+    /* The handshake is done: frames from here on. */
+    int ws = ws_attach_server(s, WS_TEXT | WS_NOHTTP, NULL, 0, NULL, 0, -1);
+    if(ws < 0) return;
+    char name[24];
+    name_from(r.target, name, sizeof(name));
+    chat(ws, name);
+}
+
+/******************************************************************************/
+/*  main                                                                      */
+/******************************************************************************/
+
+int main(int argc, char *argv[]) {
+    const char *host = "127.0.0.1";
+    int port = 8080;
+    int64_t deadline = -1;
+    for(int i = 1; i + 1 < argc; i += 2) {
+        if(!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
+        else if(!strcmp(argv[i], "--host")) host = argv[i + 1];
+        else if(!strcmp(argv[i], "--seconds"))
+            deadline = now() + atoi(argv[i + 1]) * 1000;
+        else if(!strcmp(argv[i], "--tls-cert")) cert = argv[i + 1];
+        else if(!strcmp(argv[i], "--tls-key")) key = argv[i + 1];
+        else {
+            fprintf(stderr, "usage: ws_chat [--host ADDR] [--port N] "
+                "[--seconds N] [--tls-cert FILE --tls-key FILE]\n");
+            return 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct ipaddr addr;
+    if(ipaddr_local(&addr, host, port, 0) < 0) {
+        perror("ipaddr_local");
+        return 2;
+    }
+    int ls = tcp_listen(&addr, 64);
+    if(ls < 0) {
+        fprintf(stderr, "ws_chat: cannot listen on %s:%d: %s\n", host, port,
+            strerror(errno));
+        return errno == EADDRINUSE ? 3 : 1;
+    }
+    printf("ws_chat: open %s://%s:%d/ in two browser windows and chat\n",
+        cert ? "https" : "http", host, ipaddr_port(&addr));
+    printf("ws_chat: or from a terminal: dillws %s://%s:%d/ws\n",
+        cert ? "wss" : "ws", host, ipaddr_port(&addr));
+    fflush(stdout);
+    if(chmake(hub_ch) < 0) {perror("chmake"); return 1;}
+    int h = go(hub(hub_ch[0]));
+    int b = bundle();
+    while(1) {
+        int s = tcp_accept(ls, NULL, deadline);
+        if(s < 0) break;     /* ETIMEDOUT: --seconds elapsed */
+        bundle_go(b, connection(s));
+    }
+    hclose(b);               /* cancels every connection */
+    hclose(h);
+    hclose(hub_ch[0]);
+    hclose(hub_ch[1]);
+    hclose(ls);
+    printf("ws_chat: stopped\n");
+    return 0;
+}

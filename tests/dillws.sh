@@ -1,0 +1,227 @@
+# dillws against itself: echo (text, binary byte for byte), exit statuses
+# (bad URL, refused connection, refused handshake with its status), the
+# options that show up on the wire, broadcast, wss, and a short bench.
+# Only 127.0.0.1 and ports picked by the kernel; every wait is bounded.
+set -u
+B=${DILL_TEST_BINDIR:-build}
+D=$B/dillws
+[ -x "$D" ] || { echo "no $D"; exit 1; }
+T=$(mktemp -d)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+FAILS=0
+PASSES=0
+ok() { PASSES=$((PASSES + 1)); echo "ok: $1"; }
+bad() { FAILS=$((FAILS + 1)); echo "FAIL: $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+# start_server NAME ARGS...: runs dillws --listen 127.0.0.1:0 ARGS in the
+# background and sets PORT from the "listening on" line.
+start_server() {
+    local name=$1; shift
+    "$D" --listen 127.0.0.1:0 --timeout 60 "$@" 2>"$T/$name.log" &
+    PIDS="$PIDS $!"
+    PORT=""
+    for _ in $(seq 100); do
+        PORT=$(sed -n 's/.*listening on wss*:\/\/127.0.0.1:\([0-9]*\).*/\1/p' \
+               "$T/$name.log")
+        [ -n "$PORT" ] && return 0
+        sleep 0.05
+    done
+    echo "server $name did not start:"; cat "$T/$name.log"
+    exit 1
+}
+PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
+free_port() {
+    $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+C() { timeout 20 "$D" --timeout 15 "$@"; }
+
+start_server echo --echo -v
+E=$PORT
+URL=ws://127.0.0.1:$E/echo
+
+# Text lines come back as lines, control characters escaped.
+printf 'hello\nsecond\tline\nno newline at the end' | C "$URL" >"$T/out" 2>"$T/err"
+rc=$?
+check "text echo exits 0" "[ $rc = 0 ]"
+printf 'hello\nsecond\\tline\nno newline at the end\n' >"$T/want"
+check "text echo lines" "cmp -s $T/out $T/want"
+
+# -1: one answer, then close, even though stdin stays open.
+(echo once; sleep 2) | C -1 "$URL" >"$T/out" 2>&1
+check "-1 exits after one message" "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = once ]"
+
+# Binary: stdin in chunks, echoed byte for byte (--raw).
+head -c 3000000 /dev/urandom >"$T/in.bin"
+C --binary --raw "$URL" <"$T/in.bin" >"$T/out.bin"
+check "binary round trip (file stdin)" "[ \$? = 0 ] && cmp -s $T/in.bin $T/out.bin"
+cat "$T/in.bin" | C --binary --raw "$URL" >"$T/out.bin"
+check "binary round trip (pipe stdin)" "[ \$? = 0 ] && cmp -s $T/in.bin $T/out.bin"
+printf '\001\377' | C --binary "$URL" >"$T/out"
+check "binary shown as hex" "[ \"\$(cat $T/out)\" = 01ff ]"
+
+# Exit statuses.
+C http://127.0.0.1:$E/ </dev/null 2>"$T/err"
+check "bad URL: status 2" "[ \$? = 2 ] && grep -q 'bad URL' $T/err"
+C "ws://127.0.0.1:99999/" </dev/null 2>"$T/err"
+check "bad port: status 2" "[ \$? = 2 ]"
+FP=$(free_port)
+C "ws://127.0.0.1:$FP/" </dev/null 2>"$T/err"
+check "refused connection: status 3" \
+    "[ \$? = 3 ] && grep -q 'connection refused' $T/err"
+start_server origin --echo --origin http://good.example
+O=$PORT
+C "ws://127.0.0.1:$O/" </dev/null 2>"$T/err"
+check "refused handshake: status 5, HTTP status shown" \
+    "[ \$? = 5 ] && grep -q 'HTTP 403' $T/err"
+echo fine | C --origin http://good.example "ws://127.0.0.1:$O/" >"$T/out"
+check "accepted origin" "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = fine ]"
+C "ws://127.0.0.1:$O/" --bogus </dev/null 2>/dev/null
+check "unknown option: status 2" "[ \$? = 2 ]"
+
+# Options on the wire, seen with -v.
+start_server proto --echo -v --subprotocol v2.chat -H 'X-Server: dill'
+echo p | C -v --subprotocol v1.chat --subprotocol v2.chat \
+    -H 'X-Trace: 42' --origin http://me "ws://127.0.0.1:$PORT/p" \
+    >"$T/out" 2>"$T/err"
+check "subprotocol agreed" \
+    "grep -q '< Sec-WebSocket-Protocol: v2.chat' $T/err"
+check "offered subprotocols sent" \
+    "grep -q '> Sec-WebSocket-Protocol: v1.chat, v2.chat' $T/err"
+check "extra request header" "grep -q '> X-Trace: 42' $T/err"
+check "extra response header" "grep -q '< X-Server: dill' $T/err"
+check "close code shown" "grep -q 'closed: 1000' $T/err"
+check "server saw the origin" "grep -q 'Origin: http://me' $T/proto.log"
+
+# SIGTERM (like Ctrl-C) closes with 1000 and exits 128 + 15.
+mkfifo "$T/fifo"
+CLOSED=$(grep -c 'closed by the client: 1000' "$T/echo.log")
+"$D" --timeout 15 "ws://127.0.0.1:$E/term" <"$T/fifo" >/dev/null 2>&1 &
+CL=$!
+exec 7>"$T/fifo"
+for _ in $(seq 100); do grep -q 'open: /term' "$T/echo.log" && break; sleep 0.05; done
+kill -TERM $CL
+wait $CL
+rc=$?
+exec 7>&-
+for _ in $(seq 100); do
+    [ "$(grep -c 'closed by the client: 1000' "$T/echo.log")" -gt "$CLOSED" ] &&
+        break
+    sleep 0.05
+done
+check "SIGTERM: exit status 143" "[ $rc = 143 ]"
+check "SIGTERM: clean close seen by the server" \
+    "[ \$(grep -c 'closed by the client: 1000' $T/echo.log) -gt $CLOSED ]"
+
+# Keepalive pings do not disturb a quiet connection.
+(sleep 1.2; echo late) | C --ping-interval 0.2 "$URL" >"$T/out"
+check "ping interval" "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = late ]"
+
+# --max-message: a bigger echo fails the connection.
+head -c 5000 /dev/zero | tr '\0' a | C --max-message 1k "$URL" \
+    >/dev/null 2>"$T/err"
+check "max message" "[ \$? = 1 ] && grep -q 'max-message' $T/err"
+
+# Printing server: what clients send shows up on its standard output.
+"$D" --listen 127.0.0.1:0 --timeout 60 -1 >"$T/print.out" 2>"$T/print.log" &
+PIDS="$PIDS $!"
+PRINTER=$!
+for _ in $(seq 100); do grep -q listening "$T/print.log" && break; sleep 0.05; done
+PP=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$T/print.log")
+printf 'to the server\033[31m\n' | C "ws://127.0.0.1:$PP/" >/dev/null 2>&1
+for _ in $(seq 100); do kill -0 $PRINTER 2>/dev/null || break; sleep 0.05; done
+check "printing server shows the message, escaped" \
+    "[ \"\$(cat $T/print.out)\" = 'to the server\\x1b[31m' ]"
+check "-1 server exits after one connection" "! kill -0 $PRINTER 2>/dev/null"
+
+# Broadcast: a message from B reaches A.
+start_server bc --broadcast -v
+BP=$PORT
+(sleep 3 | C -1 "ws://127.0.0.1:$BP/" >"$T/a.out" 2>&1; echo "rc=$?" >>"$T/a.out") &
+for _ in $(seq 100); do grep -q '\[1\] open' "$T/bc.log" && break; sleep 0.05; done
+(echo from-b; sleep 0.5) | C "ws://127.0.0.1:$BP/" >"$T/b.out"
+wait $!
+check "broadcast reaches the other client" \
+    "[ \"\$(cat $T/a.out)\" = \"\$(printf 'from-b\nrc=0')\" ]"
+check "broadcast reaches the sender" "grep -qx from-b $T/b.out"
+
+# wss with a self-signed certificate.
+if command -v openssl >/dev/null && "$D" --help | grep -q tls-cert; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" \
+        -out "$T/cert.pem" -days 2 -subj /CN=localhost \
+        -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' 2>/dev/null
+    start_server tls --echo --tls-cert "$T/cert.pem" --tls-key "$T/key.pem"
+    echo secret | C --cacert "$T/cert.pem" "wss://localhost:$PORT/" >"$T/out"
+    check "wss echo (verified)" "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = secret ]"
+    C "wss://127.0.0.1:$PORT/" </dev/null 2>"$T/err"
+    check "wss unverified certificate: status 4" "[ \$? = 4 ]"
+    echo x | C --insecure "wss://127.0.0.1:$PORT/" >"$T/out"
+    check "wss --insecure" "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = x ]"
+    C "wss://127.0.0.1:$E/" </dev/null 2>"$T/err"
+    check "wss to a plain server: status 4" "[ \$? = 4 ]"
+fi
+
+# Interoperability with another implementation (Python websockets), both
+# ways, when the module is there.
+if $PY -c 'import websockets' 2>/dev/null; then
+    $PY - >"$T/py.port" 2>"$T/py.err" <<'PYSRV' &
+import asyncio, websockets
+async def echo(ws, path=None):
+    async for m in ws:
+        await ws.send(m)
+async def main():
+    async with websockets.serve(echo, "127.0.0.1", 0,
+                                subprotocols=["x1"]) as srv:
+        print(srv.sockets[0].getsockname()[1], flush=True)
+        await asyncio.sleep(30)
+asyncio.run(main())
+PYSRV
+    PIDS="$PIDS $!"
+    for _ in $(seq 200); do [ -s "$T/py.port" ] && break; sleep 0.05; done
+    PYP=$(head -1 "$T/py.port")
+    printf 'to python\nü\n' | C -v --subprotocol x1 "ws://127.0.0.1:$PYP/" \
+        >"$T/out" 2>"$T/err"
+    check "dillws against a Python echo server (replies before close)" \
+        "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = \"\$(printf 'to python\nü')\" ]"
+    check "Python server agreed the subprotocol" \
+        "grep -q '< Sec-WebSocket-Protocol: x1' $T/err"
+    C --binary --raw "ws://127.0.0.1:$PYP/" <"$T/in.bin" >"$T/out.bin"
+    check "binary round trip through Python" "cmp -s $T/in.bin $T/out.bin"
+    timeout 20 $PY - "$E" >"$T/pyc" 2>&1 <<'PYCLI'
+import asyncio, sys, websockets
+async def main():
+    uri = "ws://127.0.0.1:%s/py" % sys.argv[1]
+    async with websockets.connect(uri) as ws:
+        await ws.send("text from python")
+        assert await ws.recv() == "text from python"
+        await ws.send(bytes(range(256)) * 300)
+        assert await ws.recv() == bytes(range(256)) * 300
+    print("python client ok")
+asyncio.run(main())
+PYCLI
+    check "Python client against dillws --echo" "grep -q 'python client ok' $T/pyc"
+fi
+
+# bench: a couple of seconds, figures and no errors.
+timeout 30 "$D" bench -c 8 -s 256 -d 2 "$URL" >"$T/bench" 2>"$T/progress"
+rc=$?
+cat "$T/bench"
+check "bench exits 0" "[ $rc = 0 ]"
+check "bench reports zero errors" "grep -q '^errors: *0$' $T/bench"
+check "bench reports rates" "grep -q 'msg/s' $T/bench && grep -q 'MB/s' $T/bench"
+check "bench reports percentiles" "grep -q 'p99.9' $T/bench"
+check "bench progress lines" "grep -q '^\[  1s\]' $T/progress"
+
+# Servers still running: memory errors would be in their logs by now.
+check "no sanitizer reports from the servers" \
+    "! grep -l 'AddressSanitizer\|LeakSanitizer\|runtime error:' $T/*.log"
+
+echo "$PASSES passed, $FAILS failed"
+[ "$FAILS" = 0 ]

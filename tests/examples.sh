@@ -1,0 +1,155 @@
+# The example programs do what their comments say: echo server and client,
+# the chat server (page on /, two WebSocket clients chatting on /ws), the
+# wss echo server, the reconnecting client.  127.0.0.1 and kernel-picked
+# ports only; every program is started with a time limit.
+set -u
+B=${DILL_TEST_BINDIR:-build}
+T=$(mktemp -d)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+FAILS=0
+PASSES=0
+check() {
+    if eval "$2"; then PASSES=$((PASSES + 1)); echo "ok: $1"
+    else FAILS=$((FAILS + 1)); echo "FAIL: $1"; fi
+}
+# wait_port FILE: the port from the first "...:PORT/" in FILE.
+wait_port() {
+    PORT=""
+    for _ in $(seq 100); do
+        PORT=$(sed -n 's/.*127\.0\.0\.1:\([0-9][0-9]*\)\/.*/\1/p' "$1" | head -1)
+        [ -n "$PORT" ] && return 0
+        sleep 0.05
+    done
+    echo "no port in $1:"; cat "$1"; exit 1
+}
+PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
+free_port() {
+    $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+for p in sieve ws_echo_server ws_echo_client ws_chat wss_server \
+         reconnect_client dillws; do
+    [ -x "$B/$p" ] || { echo "missing $B/$p"; exit 1; }
+done
+DW() { timeout 20 "$B/dillws" --timeout 15 "$@"; }
+
+# sieve
+timeout 20 "$B/sieve" 200 >"$T/sieve" 2>&1
+check "sieve" "[ \$? = 0 ] && grep -q 'prime #10: 29' $T/sieve"
+
+# echo server and client
+"$B/ws_echo_server" 0 30 >"$T/echo.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$T/echo.out"
+EP=$PORT
+timeout 20 "$B/ws_echo_client" 127.0.0.1 "$EP" one 'two words' ünï >"$T/out" 2>"$T/err"
+check "ws_echo_client exits 0" "[ \$? = 0 ]"
+check "ws_echo_client gets the echoes" \
+    "[ \"\$(cat $T/out)\" = \"\$(printf 'one\ntwo words\nünï')\" ]"
+check "ws_echo_server answers the close" "grep -q 'status 1000' $T/err"
+head -c 200000 /dev/urandom >"$T/in.bin"
+DW --binary --raw "ws://127.0.0.1:$EP/" <"$T/in.bin" >"$T/out.bin"
+check "ws_echo_server echoes binary" "cmp -s $T/in.bin $T/out.bin"
+
+# chat: the page, other paths, and two clients talking
+"$B/ws_chat" --port 0 --seconds 30 >"$T/chat.out" 2>&1 &
+CHAT=$!
+PIDS="$PIDS $CHAT"
+wait_port "$T/chat.out"
+CP=$PORT
+$PY - "$CP" >"$T/http" 2>&1 <<'PY'
+import http.client, sys
+port = int(sys.argv[1])
+def get(path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read().decode()
+    c.close()
+    return r.status, r.getheader("Content-Type"), body
+s, t, b = get("/")
+assert s == 200 and t.startswith("text/html"), (s, t)
+assert "<html" in b and "new WebSocket" in b and "/ws" in b
+s, t, b = get("/?name=x")
+assert s == 200
+s, t, b = get("/nope")
+assert s == 404, s
+s, t, b = get("/ws")
+assert s == 400, s
+print("http ok")
+PY
+check "chat page served on / (404 elsewhere, 400 for plain GET /ws)" \
+    "grep -q 'http ok' $T/http || { cat $T/http; false; }"
+(sleep 4 | DW "ws://127.0.0.1:$CP/ws?name=alice" >"$T/alice" 2>&1
+ echo "rc=$?" >>"$T/alice") &
+A=$!
+for _ in $(seq 100); do grep -q 'alice joined' "$T/alice" && break; sleep 0.05; done
+(echo 'hello alice'; sleep 0.5) | DW "ws://127.0.0.1:$CP/ws?name=bob" >"$T/bob" 2>&1
+check "bob's client exits 0" "[ \$? = 0 ]"
+wait $A
+check "alice gets bob's message" "grep -qx 'bob: hello alice' $T/alice"
+check "alice sees bob join and leave" \
+    "grep -q '^\* bob joined' $T/alice && grep -qx '\* bob left' $T/alice"
+check "alice's client exits 0" "grep -qx 'rc=0' $T/alice"
+check "bob gets his own message" "grep -qx 'bob: hello alice' $T/bob"
+echo x | DW "ws://127.0.0.1:$CP/other" >/dev/null 2>"$T/err"
+check "chat refuses WebSocket on other paths (404 shown)" \
+    "[ \$? = 5 ] && grep -q 'HTTP 404' $T/err"
+kill -0 "$CHAT" 2>/dev/null
+check "chat server still running" "[ \$? = 0 ]"
+
+# wss
+if command -v openssl >/dev/null; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" \
+        -out "$T/cert.pem" -days 2 -subj /CN=localhost \
+        -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' 2>/dev/null
+    "$B/wss_server" "$T/cert.pem" "$T/key.pem" 0 30 >"$T/wss.out" 2>&1 &
+    PIDS="$PIDS $!"
+    wait_port "$T/wss.out"
+    echo 'over tls' | DW --cacert "$T/cert.pem" "wss://localhost:$PORT/" >"$T/out"
+    check "wss_server echoes over TLS" \
+        "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = 'over tls' ]"
+    "$B/ws_chat" --port 0 --seconds 30 --tls-cert "$T/cert.pem" \
+        --tls-key "$T/key.pem" >"$T/chats.out" 2>&1 &
+    PIDS="$PIDS $!"
+    wait_port "$T/chats.out"
+    (echo secure; sleep 0.3) | DW --cacert "$T/cert.pem" \
+        "wss://localhost:$PORT/ws?name=eve" >"$T/out"
+    check "ws_chat over wss" "grep -qx 'eve: secure' $T/out"
+    curl -s --cacert "$T/cert.pem" "https://localhost:$PORT/" >"$T/page" 2>&1 \
+        || $PY -c 'import ssl, sys, urllib.request as u
+c = ssl.create_default_context(cafile=sys.argv[1])
+print(u.urlopen(sys.argv[2], context=c, timeout=10).read().decode())' \
+           "$T/cert.pem" "https://localhost:$PORT/" >"$T/page"
+    check "ws_chat page over https" "grep -q 'new WebSocket' $T/page"
+fi
+
+# reconnecting client: no server at first, then one, then it goes away
+RP=$(free_port)
+timeout 20 "$B/reconnect_client" "ws://127.0.0.1:$RP/" 5 >"$T/rc.out" 2>&1 &
+R=$!
+sleep 0.6
+timeout 10 "$B/ws_echo_server" "$RP" 2 >/dev/null
+sleep 0.3
+timeout 10 "$B/ws_echo_server" "$RP" 2 >/dev/null
+wait $R
+check "reconnect_client exits 0" "[ \$? = 0 ]"
+check "reconnect_client retried before the server came" \
+    "grep -q 'attempt failed' $T/rc.out"
+check "reconnect_client connected twice" \
+    "[ \$(grep -c '^connected' $T/rc.out) -ge 2 ]"
+check "reconnect_client got echoes" "grep -q '^echo: ping' $T/rc.out"
+check "reconnect_client noticed the loss" "grep -q 'connection lost' $T/rc.out"
+
+# Servers still running: memory errors would be in their output by now.
+check "no sanitizer reports from the servers" \
+    "! grep -l 'AddressSanitizer\|LeakSanitizer\|runtime error:' $T/*.out"
+
+echo "$PASSES passed, $FAILS failed"
+[ "$FAILS" = 0 ]

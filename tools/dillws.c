@@ -1,0 +1,1257 @@
+/* dillws: a command-line WebSocket client, server and load generator.
+
+     dillws [options] ws://host:port/path        interactive client
+     dillws --listen [host:]port [options]       server (--echo, --broadcast)
+     dillws bench [-c N] [-s BYTES] [-d SECONDS] ws://host:port/path
+
+   Everything runs in one thread: coroutines read stdin and the socket at the
+   same time, and a server gives every connection its own coroutine.  The
+   manual is man/dillws.1. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libdill.h>
+
+#include "proto/url.h"
+
+/* Exit statuses (documented in dillws.1). */
+#define EX_OK 0
+#define EX_FAIL 1      /* abnormal close, protocol error, bench errors */
+#define EX_USAGE 2     /* bad option or URL */
+#define EX_CONNECT 3   /* name not found, connection refused, timeout */
+#define EX_TLS 4       /* TLS handshake or certificate verification */
+#define EX_HANDSHAKE 5 /* HTTP upgrade refused or invalid */
+
+#define MAX_HEADERS 32
+#define MAX_PROTOCOLS 16
+#define CHUNK 65536
+
+static struct {
+    const char *url;
+    const char *listen;
+    int bench;
+    int echo, broadcast, binary, raw, once, verbose;
+    const char *hdr[MAX_HEADERS];
+    int nhdr;
+    char *hdrtext;                  /* hdr[] joined with CRLF */
+    const char *proto[MAX_PROTOCOLS];
+    size_t nproto;
+    const char *origin;
+    int64_t ping_ms;
+    size_t max_message;
+    int insecure;
+    const char *cacert, *cert, *key;
+    int64_t timeout_ms;             /* 0: none */
+    int64_t linger_ms;
+    int conns;
+    size_t size;
+    double seconds;
+} cfg = {.conns = 1, .size = 16, .seconds = 5, .linger_ms = 1000};
+
+static void die(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("dillws: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    fflush(stdout);
+    exit(code);
+}
+
+static void vlog(const char *fmt, ...) {
+    if(!cfg.verbose) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static int64_t deadline_in(int64_t ms) {
+    return ms > 0 ? now() + ms : -1;
+}
+
+/* Deadline for connecting and handshaking. */
+static int64_t setup_deadline(void) {
+    return now() + (cfg.timeout_ms > 0 ? cfg.timeout_ms : 10000);
+}
+
+/******************************************************************************/
+/*  URLs and options                                                          */
+/******************************************************************************/
+
+/* The library's own ws/wss URL parser (internal; dillws links the static
+   library).  Adds a reason to its verdict. */
+static const char *parse_url(const char *s, struct dill__url *u) {
+    int rc = dill__url_parse(s, u);
+    if(rc == 0) return NULL;
+    if(strncasecmp(s, "ws://", 5) && strncasecmp(s, "wss://", 6))
+        return "the scheme must be ws:// or wss://";
+    if(rc == -EMSGSIZE) return "too long";
+    const char *a = s + (s[2] == ':' ? 5 : 6);
+    if(!*a || *a == '/' || *a == ':') return "no host";
+    if(strchr(s, '#')) return "fragments are not allowed";
+    if(strcspn(a, "/?") > strcspn(a, "@"))
+        return "user information is not supported";
+    return "malformed host, port or path";
+}
+
+/* "1.5" -> 1500 ms. */
+static int64_t parse_seconds(const char *opt, const char *s) {
+    char *end;
+    double v = strtod(s, &end);
+    if(end == s || *end || v < 0 || v > 1e9)
+        die(EX_USAGE, "%s: bad number of seconds '%s'", opt, s);
+    return (int64_t)(v * 1000 + 0.5);
+}
+
+/* "64k" -> 65536. */
+static size_t parse_size(const char *opt, const char *s) {
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if(end == s) die(EX_USAGE, "%s: bad size '%s'", opt, s);
+    if(*end == 'k' || *end == 'K') {v <<= 10; end++;}
+    else if(*end == 'm' || *end == 'M') {v <<= 20; end++;}
+    else if(*end == 'g' || *end == 'G') {v <<= 30; end++;}
+    if(*end) die(EX_USAGE, "%s: bad size '%s'", opt, s);
+    return (size_t)v;
+}
+
+static void usage(FILE *f) {
+    fputs(
+"usage: dillws [options] ws://host[:port]/path   (or wss://)\n"
+"       dillws --listen [host:]port [--echo | --broadcast] [options]\n"
+"       dillws bench [-c conns] [-s bytes] [-d seconds] ws://host:port/path\n"
+"options:\n"
+"  --binary            send stdin as binary messages (chunks), not lines\n"
+"  --raw               print payloads exactly as received\n"
+"  -1                  one message, then close\n"
+"  -H 'Name: value'    extra header (request, or 101 response)\n"
+"  --subprotocol P     offer (client) / accept (server) P; repeatable\n"
+"  --origin O          send Origin O (client) / require it (server)\n"
+"  --ping-interval S   keepalive pings every S seconds of silence\n"
+"  --max-message N     largest message accepted (k/M suffixes)\n"
+"  --timeout S         give up after S seconds (server: stop after S)\n"
+"  --linger S          at the end of input, wait for replies until S\n"
+"                      seconds pass without one (default 1; 0: close now)\n"
+"  --cacert FILE       trust the CA certificates in FILE (wss)\n"
+"  --insecure          do not verify the server's certificate (wss)\n"
+"  --tls-cert FILE     server certificate chain, PEM (serves wss)\n"
+"  --tls-key FILE      server private key, PEM\n"
+"  -v                  show the handshake, connections and close codes\n"
+"  -h, --help          this text\n", f);
+}
+
+/* Returns the value of option argv[*i] (also "--opt=value"). */
+static const char *optval(int argc, char **argv, int *i, const char *eq) {
+    if(eq) return eq + 1;
+    if(*i + 1 >= argc) die(EX_USAGE, "%s needs a value", argv[*i]);
+    return argv[++*i];
+}
+
+static int parse_flag(const char *a) {
+    if(!strcmp(a, "--echo")) cfg.echo = 1;
+    else if(!strcmp(a, "--broadcast")) cfg.broadcast = 1;
+    else if(!strcmp(a, "--binary")) cfg.binary = 1;
+    else if(!strcmp(a, "--raw")) cfg.raw = 1;
+    else if(!strcmp(a, "-1")) cfg.once = 1;
+    else if(!strcmp(a, "-v") || !strcmp(a, "--verbose")) cfg.verbose = 1;
+    else if(!strcmp(a, "--insecure") || !strcmp(a, "-k")) cfg.insecure = 1;
+    else if(!strcmp(a, "-h") || !strcmp(a, "--help")) {usage(stdout); exit(0);}
+    else return 0;
+    return 1;
+}
+
+static void parse_args(int argc, char **argv) {
+    int i = 1;
+    if(argc > 1 && !strcmp(argv[1], "bench")) {cfg.bench = 1; i = 2;}
+    for(; i < argc; i++) {
+        char *a = argv[i];
+        if(a[0] != '-' || !a[1]) {
+            if(cfg.url) die(EX_USAGE, "more than one URL ('%s')", a);
+            cfg.url = a;
+            continue;
+        }
+        if(parse_flag(a)) continue;
+        char name[32];
+        const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
+        snprintf(name, sizeof(name), "%.*s",
+            eq ? (int)(eq - a) : (int)strlen(a), a);
+        const char *v = optval(argc, argv, &i, eq);
+        if(!strcmp(name, "--listen") || !strcmp(name, "-l")) cfg.listen = v;
+        else if(!strcmp(name, "-H") || !strcmp(name, "--header")) {
+            if(cfg.nhdr == MAX_HEADERS) die(EX_USAGE, "too many headers");
+            if(!strchr(v, ':')) die(EX_USAGE, "-H wants 'Name: value'");
+            cfg.hdr[cfg.nhdr++] = v;
+        }
+        else if(!strcmp(name, "--subprotocol")) {
+            if(cfg.nproto == MAX_PROTOCOLS) die(EX_USAGE, "too many protocols");
+            cfg.proto[cfg.nproto++] = v;
+        }
+        else if(!strcmp(name, "--origin")) cfg.origin = v;
+        else if(!strcmp(name, "--ping-interval"))
+            cfg.ping_ms = parse_seconds(name, v);
+        else if(!strcmp(name, "--max-message"))
+            cfg.max_message = parse_size(name, v);
+        else if(!strcmp(name, "--timeout"))
+            cfg.timeout_ms = parse_seconds(name, v);
+        else if(!strcmp(name, "--linger"))
+            cfg.linger_ms = parse_seconds(name, v);
+        else if(!strcmp(name, "--cacert")) cfg.cacert = v;
+        else if(!strcmp(name, "--tls-cert")) cfg.cert = v;
+        else if(!strcmp(name, "--tls-key")) cfg.key = v;
+        else if(!strcmp(name, "-c") || !strcmp(name, "--connections"))
+            cfg.conns = atoi(v);
+        else if(!strcmp(name, "-s") || !strcmp(name, "--size"))
+            cfg.size = parse_size(name, v);
+        else if(!strcmp(name, "-d") || !strcmp(name, "--duration"))
+            cfg.seconds = parse_seconds(name, v) / 1000.0;
+        else {
+            usage(stderr);
+            die(EX_USAGE, "unknown option %s", name);
+        }
+    }
+    if(!!cfg.cert != !!cfg.key)
+        die(EX_USAGE, "--tls-cert and --tls-key go together");
+    if(cfg.echo && cfg.broadcast)
+        die(EX_USAGE, "--echo and --broadcast exclude each other");
+    if(cfg.bench && (cfg.conns < 1 || cfg.conns > 10000))
+        die(EX_USAGE, "-c must be between 1 and 10000");
+    if(cfg.listen && cfg.url) die(EX_USAGE, "--listen takes no URL");
+    if(!cfg.listen && !cfg.url) {usage(stderr); exit(EX_USAGE);}
+    /* Extra headers as one CRLF-separated block (server's 101 response). */
+    size_t n = 1;
+    for(int k = 0; k < cfg.nhdr; k++) n += strlen(cfg.hdr[k]) + 2;
+    cfg.hdrtext = calloc(1, n);
+    if(!cfg.hdrtext) die(EX_FAIL, "out of memory");
+    for(int k = 0; k < cfg.nhdr; k++) {
+        if(k) strcat(cfg.hdrtext, "\r\n");
+        strcat(cfg.hdrtext, cfg.hdr[k]);
+    }
+}
+
+/******************************************************************************/
+/*  Output                                                                    */
+/******************************************************************************/
+
+/* Prints a text message on one line: control characters (C0, DEL, C1) and
+   backslashes are escaped, so that a message can never forge a line. */
+static void put_text(FILE *f, const uint8_t *p, size_t n) {
+    for(size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if(c == '\\') fputs("\\\\", f);
+        else if(c == '\n') fputs("\\n", f);
+        else if(c == '\r') fputs("\\r", f);
+        else if(c == '\t') fputs("\\t", f);
+        else if(c < 0x20 || c == 0x7f) fprintf(f, "\\x%02x", c);
+        else if(c == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 &&
+                p[i + 1] <= 0x9f) {
+            fprintf(f, "\\u%04x", p[i + 1]);
+            i++;
+        }
+        else fputc(c, f);
+    }
+}
+
+static void print_msg(int type, const uint8_t *p, size_t n) {
+    if(cfg.raw) fwrite(p, 1, n, stdout);
+    else if(type == WS_TEXT) {
+        put_text(stdout, p, n);
+        fputc('\n', stdout);
+    }
+    else {
+        for(size_t i = 0; i < n; i++) printf("%02x", p[i]);
+        fputc('\n', stdout);
+    }
+    fflush(stdout);
+}
+
+static const char *close_name(int code) {
+    switch(code) {
+    case 0: return "no status";
+    case 1000: return "normal closure";
+    case 1001: return "going away";
+    case 1002: return "protocol error";
+    case 1003: return "unsupported data";
+    case 1007: return "invalid payload";
+    case 1008: return "policy violation";
+    case 1009: return "message too big";
+    case 1010: return "extension required";
+    case 1011: return "internal error";
+    default: return "application code";
+    }
+}
+
+/* A growable receive buffer. */
+struct dbuf {
+    uint8_t *p;
+    size_t cap;
+};
+
+/* Receives one whole message, piece by piece, into b (grown as needed; the
+   library enforces the size limit).  Returns its size. */
+static ssize_t recv_msg(int ws, int *type, struct dbuf *b, int64_t deadline) {
+    size_t len = 0;
+    while(1) {
+        if(b->cap - len < 4096) {
+            size_t cap = b->cap ? b->cap * 2 : CHUNK;
+            uint8_t *p = realloc(b->p, cap);
+            if(!p) {errno = ENOMEM; return -1;}
+            b->p = p;
+            b->cap = cap;
+        }
+        int fl;
+        ssize_t n = ws_recv_part(ws, &fl, b->p + len, b->cap - len, deadline);
+        if(n < 0) return -1;
+        len += (size_t)n;
+        if(!(fl & WS_MORE)) {
+            *type = fl & WS_TEXT;
+            return (ssize_t)len;
+        }
+    }
+}
+
+/******************************************************************************/
+/*  Client: connecting and the handshake                                      */
+/******************************************************************************/
+
+static int connect_url(const struct dill__url *u, int64_t deadline) {
+    struct ipaddr addr;
+    if(ipaddr_remote(&addr, u->host, u->port, 0, deadline) < 0)
+        die(EX_CONNECT, "cannot resolve %s: %s", u->host,
+            errno == EADDRNOTAVAIL ? "no such host" : strerror(errno));
+    int s = tcp_connect(&addr, deadline);
+    if(s < 0)
+        die(EX_CONNECT, "cannot connect to %s port %d: %s", u->host, u->port,
+            errno == ECONNREFUSED ? "connection refused" : strerror(errno));
+    vlog("* connected to %s port %d", u->host, u->port);
+    if(!u->secure) return s;
+#if defined DILL_DISABLE_TLS
+    die(EX_TLS, "this dillws was built without TLS");
+    return -1;
+#else
+    struct tls_client_options o = {0};
+    o.server_name = u->host;
+    o.ca_file = cfg.cacert;
+    o.insecure_skip_verify = cfg.insecure;
+    s = tls_attach_client_opts(s, &o, NULL, deadline);
+    if(s < 0) {
+        if(errno == EACCES)
+            die(EX_TLS, "TLS: the server's certificate failed verification"
+                " for %s (try --cacert FILE, or --insecure)", u->host);
+        if(errno == ENOENT) die(EX_TLS, "TLS: cannot read %s", cfg.cacert);
+        die(EX_TLS, "TLS handshake with %s failed: %s", u->host,
+            errno == EPROTO ? "the server does not speak TLS" :
+            strerror(errno));
+    }
+    vlog("* TLS established%s", cfg.insecure ? " (not verified)" : "");
+    return s;
+#endif
+}
+
+static void hs_send(int h, const char *name, const char *value,
+      int64_t deadline) {
+    if(http_sendfield(h, name, value, deadline) < 0)
+    {
+        if(errno == EINVAL)
+            die(EX_USAGE, "invalid header '%s: %s'", name, value);
+        die(EX_HANDSHAKE, "the connection broke during the handshake: %s",
+            strerror(errno));
+    }
+    vlog("> %s: %s", name, value);
+}
+
+/* Whether the comma-separated list has the token (any case). */
+static int has_token(const char *list, const char *tok) {
+    size_t tl = strlen(tok);
+    while(*list) {
+        list += strspn(list, " \t,");
+        size_t n = strcspn(list, ",");
+        size_t m = n;
+        while(m && (list[m - 1] == ' ' || list[m - 1] == '\t')) m--;
+        if(m == tl && !strncasecmp(list, tok, tl)) return 1;
+        list += n;
+    }
+    return 0;
+}
+
+static void hs_request(int h, const struct dill__url *u, const char *key,
+      int64_t deadline) {
+    if(http_sendrequest(h, "GET", u->resource, deadline) < 0)
+        die(EX_HANDSHAKE, "cannot send the request: %s", strerror(errno));
+    vlog("> GET %s HTTP/1.1", u->resource);
+    hs_send(h, "Host", u->hosthdr, deadline);
+    hs_send(h, "Upgrade", "websocket", deadline);
+    hs_send(h, "Connection", "Upgrade", deadline);
+    hs_send(h, "Sec-WebSocket-Key", key, deadline);
+    hs_send(h, "Sec-WebSocket-Version", "13", deadline);
+    if(cfg.nproto) {
+        char list[1024] = "";
+        for(size_t i = 0; i < cfg.nproto; i++) {
+            if(i) strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+            strncat(list, cfg.proto[i], sizeof(list) - strlen(list) - 1);
+        }
+        hs_send(h, "Sec-WebSocket-Protocol", list, deadline);
+    }
+    if(cfg.origin) hs_send(h, "Origin", cfg.origin, deadline);
+    for(int i = 0; i < cfg.nhdr; i++) {
+        char name[128];
+        const char *c = strchr(cfg.hdr[i], ':');
+        snprintf(name, sizeof(name), "%.*s", (int)(c - cfg.hdr[i]),
+            cfg.hdr[i]);
+        c++;
+        while(*c == ' ' || *c == '\t') c++;
+        hs_send(h, name, c, deadline);
+    }
+    if(http_done(h, deadline) < 0)
+        die(EX_HANDSHAKE, "cannot send the request: %s", strerror(errno));
+    vlog(">");
+}
+
+struct hs_result {
+    int upgrade, connection, accept_ok, extensions;
+    char protocol[1024];
+};
+
+static void hs_fields(int h, const char *expect, struct hs_result *r,
+      int64_t deadline) {
+    while(1) {
+        char name[256], value[1024];
+        if(http_recvfield(h, name, sizeof(name), value, sizeof(value),
+           deadline) < 0) {
+            if(errno == EPIPE) break;
+            if(errno == EMSGSIZE) continue; /* too long for us: skipped */
+            die(EX_HANDSHAKE, "bad response head: %s", strerror(errno));
+        }
+        vlog("< %s: %s", name, value);
+        if(!strcasecmp(name, "Upgrade"))
+            r->upgrade |= has_token(value, "websocket");
+        else if(!strcasecmp(name, "Connection"))
+            r->connection |= has_token(value, "upgrade");
+        else if(!strcasecmp(name, "Sec-WebSocket-Accept"))
+            r->accept_ok = !strcmp(value, expect);
+        else if(!strcasecmp(name, "Sec-WebSocket-Extensions"))
+            r->extensions = 1;
+        else if(!strcasecmp(name, "Sec-WebSocket-Protocol"))
+            snprintf(r->protocol, sizeof(r->protocol), "%s", value);
+    }
+    vlog("<");
+}
+
+/* The opening handshake, done here with the HTTP layer rather than inside
+   ws_attach_client so that -v can show it and a refusal's status is known.
+   Returns the WebSocket. */
+static int client_handshake(int s, const struct dill__url *u,
+      int64_t deadline) {
+    char key[WS_KEY_SIZE], expect[WS_KEY_SIZE];
+    if(ws_request_key(key) < 0 || ws_response_key(key, expect) < 0)
+        die(EX_FAIL, "cannot make a key: %s", strerror(errno));
+    int h = http_attach(s);
+    if(h < 0) die(EX_FAIL, "http_attach: %s", strerror(errno));
+    hs_request(h, u, key, deadline);
+    char reason[256];
+    int status = http_recvstatus(h, reason, sizeof(reason), deadline);
+    if(status < 0)
+        die(EX_HANDSHAKE, "no valid HTTP response from the server: %s",
+            errno == EPIPE ? "connection closed" : strerror(errno));
+    vlog("< HTTP/1.1 %d %s", status, reason);
+    struct hs_result r = {0};
+    hs_fields(h, expect, &r, deadline);
+    if(status != 101)
+        die(EX_HANDSHAKE, "handshake refused: HTTP %d %s", status, reason);
+    const char *bad = !r.upgrade ? "no 'Upgrade: websocket'" :
+        !r.connection ? "no 'Connection: upgrade'" :
+        !r.accept_ok ? "wrong or missing Sec-WebSocket-Accept" :
+        r.extensions ? "an extension that was not offered" : NULL;
+    int known = !r.protocol[0];
+    for(size_t i = 0; i < cfg.nproto; i++)
+        if(!strcmp(r.protocol, cfg.proto[i])) known = 1;
+    if(!bad && !known) bad = "a subprotocol that was not offered";
+    if(!bad && cfg.nproto && !r.protocol[0] && cfg.verbose)
+        vlog("* the server agreed to none of the subprotocols");
+    if(bad) die(EX_HANDSHAKE, "invalid handshake response: %s", bad);
+    s = http_detach(h, deadline);
+    if(s < 0) die(EX_HANDSHAKE, "http_detach: %s", strerror(errno));
+    struct ws_options o = {0};
+    o.flags = WS_NOHTTP | (cfg.binary ? 0 : WS_TEXT);
+    o.max_message = cfg.max_message;
+    o.ping_interval = cfg.ping_ms;
+    int ws = ws_attach_client_opts(s, NULL, NULL, &o, deadline);
+    if(ws < 0) die(EX_FAIL, "ws_attach_client: %s", strerror(errno));
+    return ws;
+}
+
+/******************************************************************************/
+/*  Client: the session                                                       */
+/******************************************************************************/
+
+#define EV_STDIN_END 1
+#define EV_RECV_END 2
+#define EV_SIGNAL 3
+
+static struct {
+    int err;          /* errno that ended receiving */
+    int code;         /* peer's close code */
+    char reason[128];
+    size_t rlen;
+    uint64_t msgs;
+    uint64_t replies;    /* messages received after our first send */
+    int64_t last;        /* when the last message arrived */
+} rx;
+
+/* Messages sent; the stdin coroutine lingers until as many replies came. */
+static uint64_t tx_sent;
+static int lingering;
+static int linger_ch[2] = {-1, -1};
+
+static int stdin_fdin = 1;   /* 0: stdin cannot be polled (regular file) */
+
+/* read(0) without blocking other coroutines. */
+static ssize_t read_stdin(void *buf, size_t len) {
+    while(1) {
+        if(stdin_fdin && fdin(0, -1) < 0) {
+            if(errno == ECANCELED) return -1;
+            stdin_fdin = 0;   /* e.g. EPERM for files epoll cannot watch */
+        }
+        ssize_t n = read(0, buf, len);
+        if(n >= 0 || (errno != EAGAIN && errno != EINTR)) return n;
+    }
+}
+
+static int send_piece(int ws, int type, const uint8_t *p, size_t n) {
+    static int warned;
+    if(ws_send(ws, type, p, n, -1) == 0) {tx_sent++; return 0;}
+    if(errno == EINVAL && type == WS_TEXT) {
+        if(!warned++)
+            fprintf(stderr, "dillws: a line is not valid UTF-8; such lines"
+                " are sent as binary messages\n");
+        if(ws_send(ws, WS_BINARY, p, n, -1) < 0) return -1;
+        tx_sent++;
+        return 0;
+    }
+    return -1;
+}
+
+/* Sends stdin: lines as text messages, or with --binary every chunk read as
+   one binary message.  Returns the number sent, or -1. */
+static int pump(int ws) {
+    size_t cap = CHUNK, len = 0;
+    uint8_t *buf = malloc(cap);
+    int sent = 0;
+    if(!buf) return -1;
+    while(!(cfg.once && sent)) {
+        if(len == cap) {
+            uint8_t *p = realloc(buf, cap * 2);
+            if(!p) break;
+            buf = p;
+            cap *= 2;
+        }
+        ssize_t n = read_stdin(buf + len, cfg.binary ? CHUNK : cap - len);
+        if(n < 0) {sent = errno == ECANCELED ? -1 : sent; break;}
+        if(n == 0) {
+            /* A last line without a newline is still a line. */
+            if(!cfg.binary && len && send_piece(ws, WS_TEXT, buf, len) == 0)
+                sent++;
+            break;
+        }
+        if(cfg.binary) {
+            if(ws_send(ws, WS_BINARY, buf, (size_t)n, -1) < 0) break;
+            tx_sent++;
+            sent++;
+            continue;
+        }
+        len += (size_t)n;
+        uint8_t *nl, *start = buf;
+        while(!(cfg.once && sent) &&
+              (nl = memchr(start, '\n', len - (size_t)(start - buf)))) {
+            size_t l = (size_t)(nl - start);
+            if(l && start[l - 1] == '\r') l--;
+            if(send_piece(ws, WS_TEXT, start, l) < 0) goto out;
+            sent++;
+            start = nl + 1;
+        }
+        len -= (size_t)(start - buf);
+        memmove(buf, start, len);
+    }
+out:
+    free(buf);
+    return sent;
+}
+
+/* At the end of the input: a server may drop replies it has not sent yet
+   when our Close frame arrives (RFC 6455 lets it), so first wait until as
+   many messages came back as were sent, or until --linger passes without
+   any message. */
+static int linger(void) {
+    int64_t start = now();
+    if(cfg.linger_ms > 0 && rx.replies < tx_sent)
+        vlog("* end of input: waiting for %" PRIu64 " more message(s)",
+            tx_sent - rx.replies);
+    while(cfg.linger_ms > 0 && rx.replies < tx_sent) {
+        int64_t from = rx.last > start ? rx.last : start;
+        int one;
+        lingering = 1;
+        int rc = chrecv(linger_ch[0], &one, sizeof(one), from + cfg.linger_ms);
+        lingering = 0;
+        if(rc < 0) return errno == ECANCELED ? -1 : 0;
+    }
+    return 0;
+}
+
+coroutine static void stdin_task(int ws, int ev) {
+    int n = pump(ws);
+    if(n < 0) return;   /* cancelled */
+    if(!(cfg.once && n > 0) && linger() < 0) return;
+    /* In -1 mode the receiver closes after the answer; otherwise the end
+       of stdin starts the closing handshake. */
+    if(!(cfg.once && n > 0))
+        ws_done(ws, 1000, NULL, 0, now() + 5000);
+    int e = EV_STDIN_END;
+    chsend(ev, &e, sizeof(e), -1);
+}
+
+coroutine static void recv_task(int ws, int ev) {
+    struct dbuf b = {NULL, 0};
+    while(1) {
+        int type;
+        ssize_t n = recv_msg(ws, &type, &b, -1);
+        if(n < 0) {rx.err = errno; break;}
+        if(cfg.once && rx.msgs) continue; /* in flight after our Close */
+        print_msg(type, b.p, (size_t)n);
+        rx.last = now();
+        if(tx_sent) rx.replies++;
+        int one = 1;
+        if(lingering) chsend(linger_ch[1], &one, sizeof(one), 0);
+        if(++rx.msgs == 1 && cfg.once)
+            ws_done(ws, 1000, NULL, 0, now() + 5000);
+    }
+    free(b.p);
+    if(rx.err == EPIPE) {
+        int code;
+        ssize_t l = ws_status(ws, &code, rx.reason, sizeof(rx.reason) - 1);
+        rx.code = code;
+        rx.rlen = l > 0 ? (size_t)l : 0;
+    }
+    if(rx.err == ECANCELED) return;
+    int e = EV_RECV_END;
+    chsend(ev, &e, sizeof(e), -1);
+}
+
+/* Exit status from how receiving ended. */
+static int client_result(void) {
+    if(rx.err == EPIPE) {
+        vlog("* closed: %d (%s)%s%.*s", rx.code, close_name(rx.code),
+            rx.rlen ? ": " : "", (int)rx.rlen, rx.reason);
+        if(rx.code == 1000 || rx.code == 1001 || rx.code == 0) return EX_OK;
+        fprintf(stderr, "dillws: closed by the peer with status %d (%s)%s"
+            "%.*s\n", rx.code, close_name(rx.code), rx.rlen ? ": " : "",
+            (int)rx.rlen, rx.reason);
+        return EX_FAIL;
+    }
+    const char *why = rx.err == ECONNRESET ?
+        "the connection ended without a Close frame" :
+        rx.err == EPROTO ? "the peer violated the protocol" :
+        rx.err == EMSGSIZE ? "a message exceeded --max-message" :
+        rx.err == ETIMEDOUT ? "no answer to a keepalive ping" :
+        strerror(rx.err);
+    fprintf(stderr, "dillws: %s\n", why);
+    return EX_FAIL;
+}
+
+/* Ctrl-C and SIGTERM: the handler only writes to a pipe, and a coroutine
+   waiting on the pipe turns that into an event for the main loop. */
+static int sigfd[2] = {-1, -1};
+static volatile sig_atomic_t signo;
+
+static void on_signal(int sig) {
+    signo = sig;
+    signal(sig, SIG_DFL);      /* a second one ends the program at once */
+    char c = 0;
+    ssize_t n = write(sigfd[1], &c, 1);
+    (void)n;
+}
+
+coroutine static void signal_task(int ev) {
+    if(fdin(sigfd[0], -1) < 0) return;
+    int e = EV_SIGNAL;
+    chsend(ev, &e, sizeof(e), -1);
+}
+
+static void catch_signals(void) {
+    if(pipe(sigfd) < 0) return;
+    fcntl(sigfd[0], F_SETFL, O_NONBLOCK);
+    fcntl(sigfd[1], F_SETFL, O_NONBLOCK);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Waits for the receiver to finish: the server closed, the end of stdin
+   or a signal started our closing handshake (the server then has a few
+   seconds to answer), or the time is up. */
+static int client_loop(int ws, int ev, int *txc) {
+    int64_t end = deadline_in(cfg.timeout_ms), closing = -1;
+    int e = 0;
+    while(1) {
+        int64_t d = closing >= 0 ? closing : end;
+        if(end >= 0 && d > end) d = end;
+        if(chrecv(ev, &e, sizeof(e), d) < 0) {
+            fprintf(stderr, "dillws: %s\n", closing >= 0 ?
+                "the server did not answer the Close frame" : "timed out");
+            return signo ? 128 + signo : EX_FAIL;
+        }
+        if(e == EV_RECV_END) break;
+        if(e == EV_STDIN_END) closing = now() + 5000;
+        if(e == EV_SIGNAL) {
+            hclose(*txc);
+            *txc = -1;
+            vlog("* interrupted: closing");
+            ws_done(ws, 1000, NULL, 0, now() + 1000);
+            closing = now() + 2000;
+        }
+    }
+    int rc = client_result();
+    return signo ? 128 + signo : rc;
+}
+
+static int run_client(void) {
+    struct dill__url u;
+    const char *bad = parse_url(cfg.url, &u);
+    if(bad) die(EX_USAGE, "bad URL '%s': %s", cfg.url, bad);
+    struct stat st;
+    if(fstat(0, &st) == 0 && S_ISREG(st.st_mode)) stdin_fdin = 0;
+    int64_t dl = setup_deadline();
+    int s = connect_url(&u, dl);
+    int ws = client_handshake(s, &u, dl);
+    int ev[2];
+    if(chmake(ev) < 0 || chmake(linger_ch) < 0)
+        die(EX_FAIL, "chmake: %s", strerror(errno));
+    catch_signals();
+    int rxc = go(recv_task(ws, ev[1]));
+    int txc = go(stdin_task(ws, ev[1]));
+    int sgc = sigfd[0] >= 0 ? go(signal_task(ev[1])) : -1;
+    if(rxc < 0 || txc < 0) die(EX_FAIL, "go: %s", strerror(errno));
+    int rc = client_loop(ws, ev[0], &txc);
+    if(txc >= 0) hclose(txc);
+    if(sgc >= 0) hclose(sgc);
+    hclose(rxc);
+    hclose(ws);
+    fdclean(0);
+    return rc;
+}
+
+/******************************************************************************/
+/*  Server                                                                    */
+/******************************************************************************/
+
+#if !defined DILL_DISABLE_TLS
+static struct tls_server_ctx *tlsctx;
+#endif
+static int hub_in = -1;   /* broadcast: events for the hub */
+
+/* A message shared by every client's queue. */
+struct msg {
+    int refs;
+    int type;
+    size_t len;
+    uint8_t data[];
+};
+
+static void msg_unref(struct msg *m) {
+    if(--m->refs == 0) free(m);
+}
+
+#define QMAX 1024
+
+/* A broadcast client.  The hub appends to its queue and wakes its writer
+   through the wake channel; a client whose queue overflows is dropped. */
+struct client {
+    struct client *next;
+    int id;
+    int ws;
+    struct msg *q[QMAX];
+    unsigned head, count;
+    int waiting;       /* the writer waits on wake[0] */
+    int dropped;
+    int wake[2];
+};
+
+#define HUB_JOIN 1
+#define HUB_LEAVE 2
+#define HUB_MSG 3
+
+struct hub_ev {
+    int kind;
+    struct client *c;
+    struct msg *m;
+};
+
+static void hub_fanout(struct client *list, struct msg *m) {
+    for(struct client *c = list; c; c = c->next) {
+        if(c->dropped) continue;
+        if(c->count == QMAX) {
+            vlog("[%d] too slow: dropped", c->id);
+            c->dropped = 1;
+            chdone(c->wake[1]);
+            continue;
+        }
+        m->refs++;
+        c->q[(c->head + c->count++) % QMAX] = m;
+        int one = 1;
+        if(c->waiting) chsend(c->wake[1], &one, sizeof(one), 0);
+    }
+}
+
+coroutine static void hub(int in) {
+    struct client *list = NULL;
+    struct hub_ev ev;
+    while(chrecv(in, &ev, sizeof(ev), -1) == 0) {
+        if(ev.kind == HUB_JOIN) {
+            ev.c->next = list;
+            list = ev.c;
+        }
+        else if(ev.kind == HUB_LEAVE) {
+            for(struct client **p = &list; *p; p = &(*p)->next)
+                if(*p == ev.c) {*p = ev.c->next; break;}
+        }
+        else {
+            hub_fanout(list, ev.m);
+            msg_unref(ev.m);
+        }
+    }
+}
+
+coroutine static void writer(struct client *c) {
+    while(1) {
+        while(c->count) {
+            struct msg *m = c->q[c->head];
+            c->head = (c->head + 1) % QMAX;
+            c->count--;
+            int rc = ws_send(c->ws, m->type, m->data, m->len, -1);
+            msg_unref(m);
+            if(rc < 0) return;
+        }
+        int one;
+        c->waiting = 1;
+        int rc = chrecv(c->wake[0], &one, sizeof(one), -1);
+        c->waiting = 0;
+        if(rc < 0) {
+            /* Dropped: close the connection under the receiving loop. */
+            if(errno == EPIPE) ws_done(c->ws, 1008, "too slow", 8, 0);
+            return;
+        }
+    }
+}
+
+static int check_request(const struct ws_request *req, void *arg) {
+    static const char *show[] = {":path", "Host", "Origin", "User-Agent",
+        "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"};
+    char v[512];
+    int id = *(int*)arg;
+    for(size_t i = 0; cfg.verbose && i < sizeof(show) / sizeof(*show); i++)
+        if(ws_request_header(req, show[i], v, sizeof(v)) >= 0)
+            vlog("[%d] < %s: %s", id, show[i], v);
+    if(cfg.origin) {
+        if(ws_request_header(req, "Origin", v, sizeof(v)) < 0 ||
+           strcmp(v, cfg.origin)) {
+            vlog("[%d] refused: Origin is not %s", id, cfg.origin);
+            return 403;
+        }
+    }
+    return 0;
+}
+
+/* The handshake of one accepted connection; returns the WebSocket. */
+static int server_attach(int s, int id) {
+    int64_t dl = setup_deadline();
+#if !defined DILL_DISABLE_TLS
+    if(tlsctx) {
+        s = tls_attach_server_ctx(s, tlsctx, NULL, dl);
+        if(s < 0) {
+            vlog("[%d] TLS handshake failed: %s", id, strerror(errno));
+            return -1;
+        }
+    }
+#endif
+    struct ws_options o = {0};
+    o.flags = cfg.binary ? 0 : WS_TEXT;
+    o.max_message = cfg.max_message;
+    o.protocols = cfg.proto;
+    o.nprotocols = cfg.nproto;
+    o.headers = cfg.nhdr ? cfg.hdrtext : NULL;
+    o.check = check_request;
+    o.check_arg = &id;
+    o.ping_interval = cfg.ping_ms;
+    char res[1024], host[256], proto[256];
+    int ws = ws_attach_server_opts(s, res, sizeof(res), host, sizeof(host),
+        &o, dl);
+    if(ws < 0) {
+        vlog("[%d] handshake failed: %s", id, strerror(errno));
+        return -1;
+    }
+    if(ws_protocol(ws, proto, sizeof(proto)) < 0) proto[0] = 0;
+    vlog("[%d] open: %s%s%s", id, res, proto[0] ? " protocol " : "", proto);
+    return ws;
+}
+
+static void log_end(int ws, int id, int err) {
+    if(err == EPIPE) {
+        int code;
+        char reason[128];
+        ssize_t l = ws_status(ws, &code, reason, sizeof(reason));
+        vlog("[%d] closed by the client: %d (%s)%s%.*s", id, code,
+            close_name(code), l > 0 ? ": " : "", (int)(l > 0 ? l : 0),
+            reason);
+    }
+    else if(err != ECANCELED)
+        vlog("[%d] connection failed: %s", id, strerror(err));
+}
+
+/* Broadcast: join the hub, feed it what arrives, leave. */
+static int serve_broadcast(int ws, int id, struct dbuf *b) {
+    struct client *c = calloc(1, sizeof(*c));
+    if(!c || chmake(c->wake) < 0) {free(c); return ENOMEM;}
+    c->id = id;
+    c->ws = ws;
+    struct hub_ev ev = {HUB_JOIN, c, NULL};
+    int err = 0, w = -1;
+    if(chsend(hub_in, &ev, sizeof(ev), -1) < 0) {err = errno; goto out;}
+    w = go(writer(c));
+    if(w < 0) err = errno;
+    while(!err) {
+        int type;
+        ssize_t n = recv_msg(ws, &type, b, -1);
+        if(n < 0) {err = errno; break;}
+        struct msg *m = malloc(sizeof(*m) + (size_t)n);
+        if(!m) {err = ENOMEM; break;}
+        m->refs = 1;
+        m->type = type;
+        m->len = (size_t)n;
+        memcpy(m->data, b->p, (size_t)n);
+        ev.kind = HUB_MSG;
+        ev.m = m;
+        if(chsend(hub_in, &ev, sizeof(ev), -1) < 0) {
+            err = errno;
+            free(m);
+        }
+    }
+    if(err != ECANCELED) {
+        ev.kind = HUB_LEAVE;
+        chsend(hub_in, &ev, sizeof(ev), -1);
+    }
+out:
+    if(w >= 0) hclose(w);
+    while(c->count) {
+        msg_unref(c->q[c->head]);
+        c->head = (c->head + 1) % QMAX;
+        c->count--;
+    }
+    hclose(c->wake[0]);
+    hclose(c->wake[1]);
+    free(c);
+    return err;
+}
+
+coroutine static void serve(int s, int id) {
+    int ws = server_attach(s, id);
+    if(ws < 0) return;
+    struct dbuf b = {NULL, 0};
+    int err = 0;
+    if(cfg.broadcast) err = serve_broadcast(ws, id, &b);
+    while(!cfg.broadcast) {
+        int type;
+        ssize_t n = recv_msg(ws, &type, &b, -1);
+        if(n < 0) {err = errno; break;}
+        if(!cfg.echo) print_msg(type, b.p, (size_t)n);
+        else if(ws_send(ws, type, b.p, (size_t)n, -1) < 0) {
+            err = errno;
+            break;
+        }
+        if(cfg.once) {
+            ws_done(ws, 1000, NULL, 0, now() + 1000);
+            while((n = recv_msg(ws, &type, &b, now() + 5000)) >= 0) {}
+            err = errno;
+            break;
+        }
+    }
+    log_end(ws, id, err);
+    free(b.p);
+    hclose(ws);
+}
+
+static int listen_on(const char *spec, struct ipaddr *addr) {
+    char host[256] = "";
+    const char *port = spec;
+    const char *colon = strrchr(spec, ':');
+    if(colon) {
+        const char *h = spec;
+        size_t n = (size_t)(colon - spec);
+        if(n >= 2 && h[0] == '[' && h[n - 1] == ']') {h++; n -= 2;}
+        if(n >= sizeof(host)) die(EX_USAGE, "bad --listen address");
+        memcpy(host, h, n);
+        port = colon + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if(!*port || *end || p < 0 || p > 65535)
+        die(EX_USAGE, "bad --listen port '%s'", port);
+    if(ipaddr_local(addr, host[0] ? host : NULL, (int)p, 0) < 0)
+        die(EX_USAGE, "bad --listen address '%s'", host);
+    int ls = tcp_listen(addr, 128);
+    if(ls < 0)
+        die(EX_CONNECT, "cannot listen on %s: %s", spec, strerror(errno));
+    return ls;
+}
+
+static void server_setup_tls(void) {
+    if(!cfg.cert) return;
+#if defined DILL_DISABLE_TLS
+    die(EX_TLS, "this dillws was built without TLS");
+#else
+    struct tls_server_options o = {0};
+    o.cert_file = cfg.cert;
+    o.key_file = cfg.key;
+    tlsctx = tls_server_ctx_new(&o);
+    if(!tlsctx)
+        die(EX_TLS, "cannot load %s / %s: %s", cfg.cert, cfg.key,
+            errno == EINVAL ? "not a usable certificate and key" :
+            strerror(errno));
+#endif
+}
+
+static int run_server(void) {
+    server_setup_tls();
+    struct ipaddr addr;
+    int ls = listen_on(cfg.listen, &addr);
+    char ip[IPADDR_MAXSTRLEN];
+    ipaddr_str(&addr, ip);
+    int v6 = strchr(ip, ':') != NULL;
+    fprintf(stderr, "dillws: listening on %s://%s%s%s:%d/ (%s)\n",
+        cfg.cert ? "wss" : "ws", v6 ? "[" : "", ip, v6 ? "]" : "",
+        ipaddr_port(&addr), cfg.echo ? "echo" : cfg.broadcast ?
+        "broadcast" : "printing messages");
+    int b = bundle();
+    if(b < 0) die(EX_FAIL, "bundle: %s", strerror(errno));
+    int hubch[2] = {-1, -1}, hubcr = -1;
+    if(cfg.broadcast) {
+        if(chmake(hubch) < 0) die(EX_FAIL, "chmake: %s", strerror(errno));
+        hub_in = hubch[1];
+        hubcr = go(hub(hubch[0]));
+    }
+    int64_t end = deadline_in(cfg.timeout_ms);
+    for(int id = 1;; id++) {
+        struct ipaddr peer;
+        int s = tcp_accept(ls, &peer, end);
+        if(s < 0) {
+            if(errno == ETIMEDOUT || errno == ECANCELED) break;
+            vlog("accept: %s", strerror(errno));
+            msleep(now() + 100);
+            continue;
+        }
+        ipaddr_str(&peer, ip);
+        vlog("[%d] connection from %s port %d", id, ip, ipaddr_port(&peer));
+        if(cfg.once) {
+            /* One connection, served right here, then exit. */
+            serve(s, id);
+            break;
+        }
+        if(bundle_go(b, serve(s, id)) < 0) {
+            vlog("[%d] cannot start a coroutine: %s", id, strerror(errno));
+            hclose(s);
+        }
+    }
+    hclose(ls);
+    hclose(b);
+    if(hubcr >= 0) {
+        hclose(hubcr);
+        hclose(hubch[0]);
+        hclose(hubch[1]);
+    }
+    return EX_OK;
+}
+
+/******************************************************************************/
+/*  Bench                                                                     */
+/******************************************************************************/
+
+static struct {
+    uint64_t msgs, errors, last_msgs;
+    uint32_t *lat;      /* round trips in ns */
+    size_t nlat, caplat, last_nlat;
+    int firsterr;
+} bs;
+
+static uint64_t ns_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void lat_add(uint64_t ns) {
+    if(bs.nlat == bs.caplat) {
+        size_t cap = bs.caplat ? bs.caplat * 2 : 1 << 16;
+        uint32_t *p = realloc(bs.lat, cap * sizeof(*p));
+        if(!p) return;   /* keep counting; percentiles use what fits */
+        bs.lat = p;
+        bs.caplat = cap;
+    }
+    bs.lat[bs.nlat++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+}
+
+static void bench_error(int err) {
+    if(!bs.errors++) bs.firsterr = err;
+}
+
+coroutine static void bench_conn(int ws, int64_t end) {
+    size_t n = cfg.size;
+    uint8_t *out = malloc(n + 8), *in = malloc(n + 8);
+    if(!out || !in) {bench_error(ENOMEM); goto done;}
+    for(size_t i = 0; i < n; i++) out[i] = (uint8_t)rand();
+    for(uint64_t seq = 0; now() < end; seq++) {
+        /* A sequence number in the payload catches stale or mixed echoes. */
+        memcpy(out, &seq, n < 8 ? n : 8);
+        uint64_t t0 = ns_now();
+        if(ws_send(ws, WS_BINARY, out, n, end + 5000) < 0) {
+            bench_error(errno);
+            goto done;
+        }
+        int fl;
+        ssize_t r = ws_recv(ws, &fl, in, n + 8, end + 5000);
+        if(r < 0) {bench_error(errno); goto done;}
+        if((size_t)r != n || memcmp(in, out, n)) {
+            bench_error(EPROTO);
+            goto done;
+        }
+        lat_add(ns_now() - t0);
+        bs.msgs++;
+    }
+    /* Close cleanly: our Close, then the server's answer. */
+    if(ws_done(ws, 1000, NULL, 0, now() + 2000) == 0) {
+        int fl;
+        while(ws_recv(ws, &fl, in, n + 8, now() + 2000) >= 0) {}
+        if(errno != EPIPE) bench_error(errno);
+    }
+done:
+    free(out);
+    free(in);
+    hclose(ws);
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t*)a, y = *(const uint32_t*)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double p) {
+    if(!bs.nlat) return 0;
+    size_t i = (size_t)(p / 100.0 * (double)(bs.nlat - 1) + 0.5);
+    return bs.lat[i] / 1e6;
+}
+
+/* Percentiles of the round trips since the last call. */
+static void interval_pct(double *p50, double *p99) {
+    size_t n = bs.nlat - bs.last_nlat;
+    *p50 = *p99 = 0;
+    uint32_t *v = n ? malloc(n * sizeof(*v)) : NULL;
+    if(v) {
+        memcpy(v, bs.lat + bs.last_nlat, n * sizeof(*v));
+        qsort(v, n, sizeof(*v), cmp_u32);
+        *p50 = v[(n - 1) / 2] / 1e6;
+        *p99 = v[(size_t)((double)(n - 1) * 0.99)] / 1e6;
+        free(v);
+    }
+    bs.last_nlat = bs.nlat;
+}
+
+static int bench_connect(const struct dill__url *u) {
+    int64_t dl = setup_deadline();
+    int s = connect_url(u, dl);
+    struct ws_options o = {0};
+    o.protocols = cfg.proto;
+    o.nprotocols = cfg.nproto;
+    o.origin = cfg.origin;
+    o.headers = cfg.nhdr ? cfg.hdrtext : NULL;
+    o.max_message = cfg.size + 8 > (16 << 20) ? cfg.size + 8 : 0;
+    int ws = ws_attach_client_opts(s, u->resource, u->hosthdr, &o, dl);
+    if(ws < 0)
+        die(EX_HANDSHAKE, "WebSocket handshake failed: %s",
+            errno == EPROTO ? "the server refused or answered badly" :
+            strerror(errno));
+    return ws;
+}
+
+static void bench_report(const struct dill__url *u, double secs) {
+    qsort(bs.lat, bs.nlat, sizeof(*bs.lat), cmp_u32);
+    double rate = bs.msgs / secs;
+    printf("dillws bench %s: %d connection%s, %zu-byte messages, %.1f s\n",
+        cfg.url, cfg.conns, cfg.conns == 1 ? "" : "s", cfg.size, secs);
+    printf("messages:   %" PRIu64 " echoed (%.0f msg/s)\n", bs.msgs, rate);
+    printf("throughput: %.2f MB/s each way (payload)\n",
+        rate * (double)cfg.size / 1e6);
+    printf("latency:    p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  "
+        "max %.3f ms\n", pct(50), pct(99), pct(99.9), pct(100));
+    printf("errors:     %" PRIu64 "%s%s\n", bs.errors,
+        bs.errors ? " (first: " : "", bs.errors ? strerror(bs.firsterr) : "");
+    if(bs.errors) printf(")\n");
+    (void)u;
+}
+
+static int run_bench(void) {
+    struct dill__url u;
+    const char *bad = parse_url(cfg.url, &u);
+    if(bad) die(EX_USAGE, "bad URL '%s': %s", cfg.url, bad);
+    int *ws = malloc(sizeof(int) * (size_t)cfg.conns);
+    if(!ws) die(EX_FAIL, "out of memory");
+    for(int i = 0; i < cfg.conns; i++) ws[i] = bench_connect(&u);
+    int b = bundle();
+    int64_t start = now(), end = start + (int64_t)(cfg.seconds * 1000);
+    uint64_t t0 = ns_now();
+    for(int i = 0; i < cfg.conns; i++)
+        if(bundle_go(b, bench_conn(ws[i], end)) < 0)
+            die(EX_FAIL, "go: %s", strerror(errno));
+    for(int sec = 1; now() < end; sec++) {
+        int64_t tick = start + sec * 1000;
+        if(msleep(tick < end ? tick : end) < 0) break;
+        if(now() < tick) break;
+        uint64_t d = bs.msgs - bs.last_msgs;
+        bs.last_msgs = bs.msgs;
+        double p50, p99;
+        interval_pct(&p50, &p99);
+        fprintf(stderr, "[%3ds] %8" PRIu64 " msg/s  %8.2f MB/s  p50 %.3f ms"
+            "  p99 %.3f ms  errors %" PRIu64 "\n", sec, d,
+            d * (double)cfg.size / 1e6, p50, p99, bs.errors);
+    }
+    double secs = (ns_now() - t0) / 1e9;
+    if(bundle_wait(b, now() + 15000) < 0) bench_error(ETIMEDOUT);
+    hclose(b);
+    free(ws);
+    bench_report(&u, secs);
+    free(bs.lat);
+    return bs.errors || !bs.msgs ? EX_FAIL : EX_OK;
+}
+
+int main(int argc, char **argv) {
+    signal(SIGPIPE, SIG_IGN);
+    parse_args(argc, argv);
+    int rc;
+    if(cfg.bench) rc = run_bench();
+    else if(cfg.listen) rc = run_server();
+    else rc = run_client();
+    fflush(stdout);
+    return rc;
+}
