@@ -151,13 +151,7 @@ int dill_ipc_done(int s, int64_t deadline) {
 }
 
 int dill_ipc_close(int s, int64_t deadline) {
-    struct dill__stream *self = dill_hquery(s, dill__ipc_type);
-    if(!self) {
-        if(errno == ENOTSUP && dill_hquery(s, dill__ipc_listener_type))
-            return dill_hclose(s);
-        return -1;
-    }
-    return dill__stream_close(s, self, deadline);
+    return dill__stream_close_any(s, dill__ipc_type, dill__ipc_listener_type, deadline);
 }
 
 static int dill__ipc_checkfd(int fd, int listening) {

@@ -144,3 +144,15 @@ int dill__stream_close(int h, struct dill__stream *self, int64_t deadline) {
     if(err) {errno = err; return -1;}
     return 0;
 }
+
+int dill__stream_close_any(int s, const void *type, const void *listener_type,
+      int64_t deadline) {
+    struct dill__stream *self = dill_hquery(s, type);
+    if(!self) {
+        /* Listeners have no terminal handshake. */
+        if(errno == ENOTSUP && dill_hquery(s, listener_type))
+            return dill_hclose(s);
+        return -1;
+    }
+    return dill__stream_close(s, self, deadline);
+}

@@ -44,4 +44,9 @@ int dill__stream_done(struct dill__stream *self);
    handle (always).  Errors: ECONNRESET, ETIMEDOUT, ECANCELED. */
 int dill__stream_close(int h, struct dill__stream *self, int64_t deadline);
 
+/* tcp_close / ipc_close: graceful close of a connection of the given type,
+   or plain hclose of a listener of listener_type. */
+int dill__stream_close_any(int s, const void *type, const void *listener_type,
+    int64_t deadline);
+
 #endif

@@ -122,14 +122,7 @@ int dill_tcp_done(int s, int64_t deadline) {
 }
 
 int dill_tcp_close(int s, int64_t deadline) {
-    struct dill__stream *self = dill_hquery(s, dill__tcp_type);
-    if(!self) {
-        /* Listeners have no terminal handshake. */
-        if(errno == ENOTSUP && dill_hquery(s, dill__tcp_listener_type))
-            return dill_hclose(s);
-        return -1;
-    }
-    return dill__stream_close(s, self, deadline);
+    return dill__stream_close_any(s, dill__tcp_type, dill__tcp_listener_type, deadline);
 }
 
 static int dill__tcp_checkfd(int fd, int listening) {
