@@ -38,7 +38,7 @@ test-clang: deps
 	cd build-clang && ctest -j $(JOBS) --output-on-failure
 
 test-valgrind: build
-	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure -T memcheck
+	sh scripts/valgrind.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-clang
