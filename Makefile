@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build demo test test-release test-asan test-clang test-valgrind clean
+.PHONY: all deps build demo test test-release test-asan test-clang test-fuzz test-valgrind clean
 
 all: build
 
@@ -19,7 +19,7 @@ build: deps $(BUILD)/CMakeCache.txt
 demo: build
 	@sh scripts/demo.sh $(BUILD)
 
-test: test-release test-asan test-clang
+test: test-release test-asan test-fuzz test-clang
 
 test-release: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
@@ -37,8 +37,12 @@ test-clang: deps
 	cmake --build build-clang -j $(JOBS)
 	cd build-clang && ctest -j $(JOBS) --output-on-failure
 
+# Every libFuzzer target for a few seconds on its seed corpus.
+test-fuzz: deps
+	sh scripts/fuzz-smoke.sh build-fuzz 10
+
 test-valgrind: build
 	sh scripts/valgrind.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-clang
+	rm -rf $(BUILD) $(ASAN_BUILD) build-clang build-fuzz
