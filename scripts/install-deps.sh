@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what the build and the test suite need on Debian 12.
 # Run as root it installs what is missing; otherwise it prints the apt-get line.
-PKGS="cmake make gcc clang pkg-config libssl-dev openssl zlib1g-dev libc-ares-dev
+PKGS="cmake make gcc clang libclang-rt-14-dev pkg-config libssl-dev openssl zlib1g-dev libc-ares-dev
       valgrind python3 python3-websockets nodejs node-ws nginx-light
       binutils groff-base"
 # Chromium (for tests/interop_browser.sh, which is skipped without it) is
