@@ -635,9 +635,9 @@ int dill_tls_attach_server_ctx(int s, struct dill_tls_server_ctx *ctx,
     return dill__tls_attach(s, (SSL_CTX*)ctx, 1, mem, NULL, NULL, deadline);
 }
 
-int dill_tls_attach_server_mem(int s, const char *cert, const char *pkey,
+/* Server side with a context from the file cache; mem may be NULL. */
+static int dill__tls_attach_files(int s, const char *cert, const char *pkey,
       struct dill_tls_storage *mem, int64_t deadline) {
-    if(!mem) {dill_hclose(s); errno = EINVAL; return -1;}
     SSL_CTX *ctx = dill__tls_server_ctx_files(cert, pkey);
     if(!ctx) {
         int err = errno;
@@ -652,20 +652,15 @@ int dill_tls_attach_server_mem(int s, const char *cert, const char *pkey,
     return h;
 }
 
+int dill_tls_attach_server_mem(int s, const char *cert, const char *pkey,
+      struct dill_tls_storage *mem, int64_t deadline) {
+    if(!mem) {dill_hclose(s); errno = EINVAL; return -1;}
+    return dill__tls_attach_files(s, cert, pkey, mem, deadline);
+}
+
 int dill_tls_attach_server(int s, const char *cert, const char *pkey,
       int64_t deadline) {
-    SSL_CTX *ctx = dill__tls_server_ctx_files(cert, pkey);
-    if(!ctx) {
-        int err = errno;
-        dill_hclose(s);
-        errno = err;
-        return -1;
-    }
-    int h = dill__tls_attach(s, ctx, 1, NULL, NULL, NULL, deadline);
-    int err = errno;
-    SSL_CTX_free(ctx);
-    errno = err;
-    return h;
+    return dill__tls_attach_files(s, cert, pkey, NULL, deadline);
 }
 
 /******************************************************************************/
