@@ -153,7 +153,12 @@ int dill__poller_wait(int timeout) {
             else idle |= EPOLLOUT;
         }
         /* Nobody wants what fired: stop listening for it, or the level
-           trigger would report it again and again. */
+           trigger would make every blocking wait return at once.  A
+           non-blocking poll (the scheduler's fairness check while
+           coroutines are ready) leaves it: the owner is usually among
+           the ready ones and about to wait again, and disarming would
+           cost two epoll_ctl calls per message. */
+        if(timeout == 0) continue;
         idle &= fi->armed;
         if(idle || ((e & (EPOLLERR | EPOLLHUP)) && !fi->in && !fi->out)) {
             uint32_t keep = fi->armed & ~idle;
