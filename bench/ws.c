@@ -6,6 +6,7 @@
        1 KiB and 64 KiB messages (client masks, server unmasks and echoes),
        and the CPU time each side spent per round trip (a figure that
        holds up better than rates on a busy machine),
+     - a client-to-server stream of 16 B messages (messages/s),
      - one-way throughput of 1 MiB messages (MB/s),
      - the server's resident memory per idle connection with N open
        WebSocket connections (VmRSS before/after, N = 10000 by default).
@@ -205,6 +206,29 @@ static void bench_throughput(double dur) {
     hclose(ws);
 }
 
+/* Client-to-server stream of small messages: the client sends as fast as
+   it can; the rate counts until the server has received them all. */
+static void bench_stream(size_t size, double dur) {
+    int ws = connect_ws("/sink");
+    uint8_t b[64];
+    memset(b, 'z', sizeof(b));
+    long n = 0;
+    double t0 = secs();
+    long cpu0 = cpu_us();
+    while(secs() - t0 < dur) {
+        for(int i = 0; i != 1024; i++, n++)
+            if(ws_send(ws, 0, b, size, -1) < 0) die("ws_send");
+    }
+    int flags;
+    if(ws_send(ws, 0, "?", 1, -1) < 0) die("ws_send");
+    if(ws_recv(ws, &flags, b, sizeof(b), -1) != 1) die("ws_recv");
+    double t = secs() - t0;
+    printf("stream client->server %zu B: %.0f msgs/s (%.1f MB/s); client "
+        "CPU %.0f ns per message\n", size, n / t, n * (double)size / t / 1e6,
+        (cpu_us() - cpu0) * 1000.0 / n);
+    hclose(ws);
+}
+
 static void bench_idle(int nidle) {
     msleep(now() + 100);
     long before, after, cpu;
@@ -252,6 +276,7 @@ int main(int argc, char *argv[]) {
         bench_echo(1, sizes[i], dur);
         bench_echo(100, sizes[i], dur);
     }
+    bench_stream(16, dur);
     bench_throughput(dur);
     if(nidle > 0) bench_idle(nidle);
     hclose(ctl);

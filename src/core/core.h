@@ -92,6 +92,40 @@ static inline void dill__noblock(int on) {
    other coroutines run.  Returns 0 or -1. */
 int dill__busy(int64_t deadline);
 
+/* Work deferred to the end of the running coroutine's turn: queued items
+   run (once each, in order) just before the scheduler switches away from
+   the current coroutine, whatever made it stop (blocking, yielding,
+   finishing), and at thread or process exit.  A run function must not
+   block; it may queue items again.  Sockets use it to gather small writes
+   made during one turn into one system call. */
+struct dill__defer {
+    struct dill__list item;        /* self-linked when not queued */
+    void (*run)(struct dill__defer *d);
+};
+/* Prepares d (not queued). */
+static inline void dill__defer_init(struct dill__defer *d,
+      void (*run)(struct dill__defer *d)) {
+    dill__list_init(&d->item);
+    d->run = run;
+}
+/* Queues d unless it is queued already. */
+void dill__defer(struct dill__defer *d);
+/* Unqueues d if it is queued. */
+static inline void dill__undefer(struct dill__defer *d) {
+    dill__list_erase(&d->item);
+}
+
+/* A function the poller calls (in scheduler context, so it must not block)
+   whenever fd is writable, until it is removed. */
+struct dill__fdcb {
+    void (*fn)(struct dill__fdcb *cb);
+};
+/* Calls cb whenever fd is writable, until dill__fdout_cb_clear or
+   dill_fdclean.  At most one per fd.  Returns 0 or -1 (ENOMEM...). */
+int dill__fdout_cb(int fd, struct dill__fdcb *cb);
+/* Stops calling the fd's callback (none set: no-op). */
+void dill__fdout_cb_clear(int fd);
+
 /* Handle type id of bundles (go() returns a bundle). */
 extern const void *dill__bundle_type;
 

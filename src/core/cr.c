@@ -93,6 +93,7 @@ struct dill__ctx {
     struct dill__cr *zombie;       /* finished, memory to free */
     unsigned int ticks;
     unsigned int busy;
+    struct dill__list deferred;    /* dill__defer items */
 #if DILL_ASAN
     struct dill__cr *asan_from;
 #endif
@@ -113,7 +114,10 @@ static inline void dill__setrunning(struct dill__cr *cr) {
 static pthread_key_t dill__key;
 static pthread_once_t dill__key_once = PTHREAD_ONCE_INIT;
 
+static void dill__defer_run(void);
+
 static void dill__ctx_term(void *p) {
+    dill__defer_run();
     dill__timer_term();
     dill__poller_term();
     dill__handles_term();
@@ -131,6 +135,7 @@ static void dill__ctx_init(void) {
     dill__setrunning(&c->main);
     c->ready = NULL;
     c->ready_tail = &c->ready;
+    dill__list_init(&c->deferred);
     dill__list_init(&c->main.bundle_item);
     /* Threads other than main get their state released at exit. */
     pthread_once(&dill__key_once, dill__key_make);
@@ -182,9 +187,58 @@ static inline void dill__push_ready(struct dill__cr *cr) {
     c->ready_tail = &cr->next_ready;
 }
 
+/******************************************************************************/
+/*  Deferred work                                                             */
+/******************************************************************************/
+
+static void dill__defer_run(void) {
+    struct dill__ctx *c = &dill__c;
+    if(!c->initialized) return;
+    /* Items queued while running wait for the next round: a run function
+       that requeues itself cannot loop here forever. */
+    struct dill__list batch;
+    dill__list_init(&batch);
+    if(dill__list_empty(&c->deferred)) return;
+    batch.next = c->deferred.next;
+    batch.prev = c->deferred.prev;
+    batch.next->prev = &batch;
+    batch.prev->next = &batch;
+    dill__list_init(&c->deferred);
+    while(!dill__list_empty(&batch)) {
+        struct dill__defer *d = dill__cont(batch.next, struct dill__defer,
+            item);
+        dill__list_erase(&d->item);
+        d->run(d);
+    }
+}
+
+static void dill__defer_atexit(void) {
+    dill__defer_run();
+}
+
+/* Writes gathered in main's last turn still go out when the program
+   returns from main or calls exit(). */
+static pthread_once_t dill__defer_once = PTHREAD_ONCE_INIT;
+static int dill__defer_registered;
+
+static void dill__defer_register(void) {
+    atexit(dill__defer_atexit);
+    __atomic_store_n(&dill__defer_registered, 1, __ATOMIC_RELEASE);
+}
+
+void dill__defer(struct dill__defer *d) {
+    if(!dill__list_empty(&d->item)) return;
+    if(dill__slow(!__atomic_load_n(&dill__defer_registered,
+       __ATOMIC_ACQUIRE)))
+        pthread_once(&dill__defer_once, dill__defer_register);
+    dill__cur();
+    dill__list_push(&dill__c.deferred, &d->item);
+}
+
 /* Picks the next coroutine to run, polling for events as needed. */
 static struct dill__cr *dill__next(void) {
     struct dill__ctx *c = &dill__c;
+    if(dill__slow(!dill__list_empty(&c->deferred))) dill__defer_run();
     while(1) {
         if(dill__fast(c->ready != NULL)) {
             /* Even when coroutines are always ready, file descriptors and

@@ -16,6 +16,7 @@
 struct dill__fdinfo {
     struct dill__clause *in;
     struct dill__clause *out;
+    struct dill__fdcb *outcb;      /* called while writable */
     uint32_t armed;                /* EPOLLIN / EPOLLOUT as registered */
     unsigned int registered : 1;   /* known to epoll */
 };
@@ -114,9 +115,25 @@ int dill_fdout(int fd, int64_t deadline) {
     return dill__fdwait(fd, EPOLLOUT, deadline);
 }
 
+int dill__fdout_cb(int fd, struct dill__fdcb *cb) {
+    struct dill__fdinfo *fi = dill__fdinfo(fd);
+    if(dill__slow(!fi)) {errno = ENOMEM; return -1;}
+    if(!(fi->armed & EPOLLOUT) && dill__arm(fd, fi, EPOLLOUT) < 0) return -1;
+    if(!fi->outcb) dill__waiting++;
+    fi->outcb = cb;
+    return 0;
+}
+
+void dill__fdout_cb_clear(int fd) {
+    if(fd < 0 || fd >= dill__nfds) return;
+    struct dill__fdinfo *fi = &dill__fds[fd];
+    if(fi->outcb) {fi->outcb = NULL; dill__waiting--;}
+}
+
 int dill_fdclean(int fd) {
     if(fd < 0 || fd >= dill__nfds) return 0;
     struct dill__fdinfo *fi = &dill__fds[fd];
+    dill__fdout_cb_clear(fd);
     if(fi->in) dill__trigger(fi->in, EBADF);
     if(fi->out) dill__trigger(fi->out, EBADF);
     if(fi->registered && dill__epfd)
@@ -150,6 +167,7 @@ int dill__poller_wait(int timeout) {
         }
         if(fired & EPOLLOUT) {
             if(fi->out) dill__trigger(fi->out, 0);
+            else if(fi->outcb) fi->outcb->fn(fi->outcb);
             else idle |= EPOLLOUT;
         }
         /* Nobody wants what fired: stop listening for it, or the level
@@ -160,9 +178,10 @@ int dill__poller_wait(int timeout) {
            cost two epoll_ctl calls per message. */
         if(timeout == 0) continue;
         idle &= fi->armed;
-        if(idle || ((e & (EPOLLERR | EPOLLHUP)) && !fi->in && !fi->out)) {
-            uint32_t keep = fi->armed & ~idle;
-            if((e & (EPOLLERR | EPOLLHUP)) && !fi->in && !fi->out) keep = 0;
+        int dead = (e & (EPOLLERR | EPOLLHUP)) && !fi->in && !fi->out &&
+            !fi->outcb;
+        if(idle || dead) {
+            uint32_t keep = dead ? 0 : fi->armed & ~idle;
             if(keep) {
                 struct epoll_event m;
                 m.events = keep;

@@ -26,6 +26,16 @@ struct dill__fdrx {
     uint16_t pos;
     uint16_t len;
     uint8_t drained;
+    /* State of the socket object that owns this buffer, kept here because
+       it fits in padding: that keeps the stream object within libdill's
+       72-byte tcp_storage. */
+    unsigned int indone : 1;  /* peer closed: brecv fails with EPIPE */
+    unsigned int inerr : 1;   /* receive side broken: ECONNRESET */
+    unsigned int outdone : 1; /* we half-closed: bsend fails with EPIPE */
+    unsigned int outerr : 1;  /* send side broken: ECONNRESET */
+    unsigned int reset : 1;   /* the connection itself failed */
+    unsigned int ipc : 1;     /* AF_UNIX: descriptors may arrive */
+    unsigned int mem : 1;     /* caller's storage: do not free */
 };
 
 /* Makes fd non-blocking and close-on-exec.  Returns 0 or -1 (errno). */

@@ -122,32 +122,33 @@ int dill_ipc_sendfd(int s, int fd, int64_t deadline) {
     struct dill__stream *self = dill_hquery(s, dill__ipc_type);
     if(!self) return -1;
     if(fd < 0) {errno = EBADF; return -1;}
-    if(self->outdone) {errno = EPIPE; return -1;}
-    if(self->outerr) {errno = ECONNRESET; return -1;}
+    if(self->io.outdone) {errno = EPIPE; return -1;}
+    if(self->io.outerr) {errno = ECONNRESET; return -1;}
+    if(self->tx && dill__stream_flush(self, deadline) < 0) return -1;
     int rc = dill__fd_sendfd(self->fd, fd, deadline);
     if(rc < 0 && errno == EBADF) return -1;
-    if(rc < 0 && errno == ECONNRESET) self->outerr = self->reset = 1;
+    if(rc < 0 && errno == ECONNRESET) self->io.outerr = self->io.reset = 1;
     return rc;
 }
 
 int dill_ipc_recvfd(int s, int64_t deadline) {
     struct dill__stream *self = dill_hquery(s, dill__ipc_type);
     if(!self) return -1;
-    if(self->indone) {errno = EPIPE; return -1;}
-    if(self->inerr) {errno = ECONNRESET; return -1;}
-    int fd = dill__fd_recvfd(self->fd, &self->rx, &self->pendfd, deadline);
+    if(self->io.indone) {errno = EPIPE; return -1;}
+    if(self->io.inerr) {errno = ECONNRESET; return -1;}
+    int fd = dill__fd_recvfd(self->fd, &self->io, &self->pendfd, deadline);
     if(fd >= 0) return fd;
     if(errno == EBADF) return -1;
-    if(errno == EPIPE) self->indone = 1;
-    else if(errno == ECONNRESET || errno == EPROTO) self->inerr = 1;
-    if(errno == ECONNRESET) self->reset = 1;
+    if(errno == EPIPE) self->io.indone = 1;
+    else if(errno == ECONNRESET || errno == EPROTO) self->io.inerr = 1;
+    if(errno == ECONNRESET) self->io.reset = 1;
     return -1;
 }
 
 int dill_ipc_done(int s, int64_t deadline) {
     struct dill__stream *self = dill_hquery(s, dill__ipc_type);
     if(!self) return -1;
-    return dill__stream_done(self);
+    return dill__stream_done(self, deadline);
 }
 
 int dill_ipc_close(int s, int64_t deadline) {

@@ -8,21 +8,21 @@
 #include "net/bsockx.h"
 #include "net/fd.h"
 
+/* Gathered writes: small writes made during one coroutine turn are copied
+   here and go out in one system call when the turn ends (dill__defer), or
+   earlier when the buffer fills or a plain send or close needs ordering. */
+#define DILL__TXBUF_SIZE 16384
+struct dill__fdtx;
+
 struct dill__stream {
     struct dill_hvfs hvfs;
     struct dill_bsock_vfs bvfs;
     struct dill__bsockx_vfs xvfs;
-    struct dill__fdrx rx;
+    struct dill__fdrx io;
+    struct dill__fdtx *tx;         /* gathered writes, or NULL */
     int fd;
     /* Descriptor received with the last buffered byte (IPC only), or -1. */
     int pendfd;
-    unsigned int indone : 1;  /* peer closed: brecv fails with EPIPE */
-    unsigned int inerr : 1;   /* receive side broken: ECONNRESET */
-    unsigned int outdone : 1; /* we half-closed: bsend fails with EPIPE */
-    unsigned int outerr : 1;  /* send side broken: ECONNRESET */
-    unsigned int reset : 1;   /* the connection itself failed */
-    unsigned int ipc : 1;     /* AF_UNIX: descriptors may arrive */
-    unsigned int mem : 1;     /* caller's storage: do not free */
 };
 
 /* Wraps connected non-blocking fd into a new handle whose hvfs uses the
@@ -35,9 +35,27 @@ int dill__stream_make(int fd, int ipc, void *mem,
 /* Answers dill_bsock_type and dill__bsockx_type; ENOTSUP otherwise. */
 void *dill__stream_query(struct dill_hvfs *vfs, const void *type);
 
-/* Half-close: shutdown(SHUT_WR); later sends fail with EPIPE.  Errors:
-   EPIPE (already done), ECONNRESET. */
-int dill__stream_done(struct dill__stream *self);
+/* Type id: dill_hquery answers the struct dill__stream itself (tcp and
+   ipc connections), for the gathered-write calls below. */
+extern const void *dill__stream_type;
+/* Returns room for n bytes (n <= DILL__TXBUF_SIZE) at the end of the
+   gathered-write buffer, first writing out what is queued (blocking until
+   the deadline) if it does not fit.  Fill it and call dill__stream_commit
+   before anything can block.  Returns NULL with errno: EPIPE (done),
+   ECONNRESET (also for a failed earlier gathered write), ETIMEDOUT,
+   ECANCELED, EBUSY (another coroutine is writing), ENOMEM. */
+uint8_t *dill__stream_reserve(struct dill__stream *self, size_t n,
+    int64_t deadline);
+/* Queues the n bytes written at dill__stream_reserve's pointer: they go
+   out when the running coroutine's turn ends, or before any later plain
+   send, half-close or close of the socket. */
+void dill__stream_commit(struct dill__stream *self, size_t n);
+/* Writes out the gathered bytes now.  Returns 0 or -1 (as above). */
+int dill__stream_flush(struct dill__stream *self, int64_t deadline);
+/* Half-close: writes out gathered bytes, then shutdown(SHUT_WR); later
+   sends fail with EPIPE.  Errors: EPIPE (already done), ECONNRESET,
+   ETIMEDOUT, ECANCELED. */
+int dill__stream_done(struct dill__stream *self, int64_t deadline);
 
 /* Graceful close of handle h whose object is self: half-close, discard
    incoming data until the peer closes or the deadline, then close the

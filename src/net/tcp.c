@@ -118,7 +118,7 @@ int dill_tcp_connect(const struct dill_ipaddr *addr, int64_t deadline) {
 int dill_tcp_done(int s, int64_t deadline) {
     struct dill__stream *self = dill_hquery(s, dill__tcp_type);
     if(!self) return -1;
-    return dill__stream_done(self);
+    return dill__stream_done(self, deadline);
 }
 
 int dill_tcp_close(int s, int64_t deadline) {

@@ -145,6 +145,7 @@ struct dill__ws *dill__ws_new(int s, int server, int text, size_t max_msg,
     self->mvfs.mrecvl = dill__ws_mrecvl;
     self->b = b;
     self->x = x;
+    self->tx = dill_hquery(s, dill__stream_type);
     self->u = s;
     self->server = server ? 1 : 0;
     self->text = text ? 1 : 0;
@@ -269,24 +270,30 @@ static int dill__ws_unlock(struct dill__ws *self, int64_t deadline) {
    except a timeout or cancellation of a frame's first write: whether that
    wrote anything is the lower layer's to tell (dill's sockets fail later
    sends with ECONNRESET when it did), so the socket stays usable. */
+static int dill__ws_wrfail(struct dill__ws *self, int midframe) {
+    if(errno != EBADF && !self->serr &&
+       (midframe || (errno != ETIMEDOUT && errno != ECANCELED)))
+        self->serr = ECONNRESET;
+    return -1;
+}
+
 static int dill__ws_wr(struct dill__ws *self, struct dill_iolist *first,
       struct dill_iolist *last, int midframe, int64_t deadline) {
     int rc = self->b->bsendl(self->b, first, last, deadline);
-    if(dill__slow(rc < 0) && errno != EBADF && !self->serr &&
-       (midframe || (errno != ETIMEDOUT && errno != ECANCELED)))
-        self->serr = ECONNRESET;
+    if(dill__slow(rc < 0)) return dill__ws_wrfail(self, midframe);
     return rc;
 }
 
-/* Copies n bytes from the list at cur to dst, masking them with key as
-   payload bytes starting at offset off. */
+/* Copies n bytes from the list at cur to dst, masking them with key (if
+   not NULL) as payload bytes starting at offset off. */
 static void dill__ws_gather(uint8_t *dst, struct dill__iolcur *cur, size_t n,
-      const uint8_t key[4], uint64_t off) {
+      const uint8_t *key, uint64_t off) {
     while(n) {
         size_t k = cur->it->iol_len - cur->off;
         if(k > n) k = n;
-        dill__ws_mask(dst, (uint8_t*)cur->it->iol_base + cur->off, k, key,
-            (size_t)(off & 3));
+        const uint8_t *src = (uint8_t*)cur->it->iol_base + cur->off;
+        if(key) dill__ws_mask(dst, src, k, key, (size_t)(off & 3));
+        else memcpy(dst, src, k);
         dill__iol_advance(cur, k);
         dst += k;
         off += k;
@@ -322,19 +329,39 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
     return rc;
 }
 
+/* A small frame is copied (and masked) into the socket's write buffer: a
+   burst of small messages costs one system call, not one each. */
+static int dill__ws_frame_gather(struct dill__ws *self, const uint8_t *hdr,
+      size_t hl, const uint8_t *key, struct dill_iolist *first, size_t total,
+      int64_t deadline) {
+    uint8_t *p = dill__stream_reserve(self->tx, hl + total, deadline);
+    if(dill__slow(!p)) return dill__ws_wrfail(self, 0);
+    memcpy(p, hdr, hl);
+    if(total) {
+        struct dill__iolcur cur = {first, 0};
+        dill__iol_advance(&cur, 0);
+        dill__ws_gather(p + hl, &cur, total, key, 0);
+    }
+    dill__stream_commit(self->tx, hl + total);
+    return 0;
+}
+
 /* Sends one frame whose payload is the list first..last of total bytes. */
 static int dill__ws_frame(struct dill__ws *self, int fin, int op,
       struct dill_iolist *first, struct dill_iolist *last, size_t total,
       int64_t deadline) {
     uint8_t hdr[DILL__WS_HDR_MAX];
+    uint8_t key[4];
+    if(!self->server) dill__random(key, sizeof(key));
+    const uint8_t *k = self->server ? NULL : key;
+    size_t hl = dill__ws_build_header(hdr, fin, op, 0, k, total);
+    if(self->tx && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
+        return dill__ws_frame_gather(self, hdr, hl, k, first, total,
+            deadline);
     if(self->server) {
-        size_t hl = dill__ws_build_header(hdr, fin, op, 0, NULL, total);
         struct dill_iolist h = {hdr, hl, first, 0};
         return dill__ws_wr(self, &h, first ? last : &h, 0, deadline);
     }
-    uint8_t key[4];
-    dill__random(key, sizeof(key));
-    size_t hl = dill__ws_build_header(hdr, fin, op, 0, key, total);
     return dill__ws_frame_masked(self, hdr, hl, key, first, total, deadline);
 }
 

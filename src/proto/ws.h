@@ -15,6 +15,7 @@
 #include "libdillimpl.h"
 #include "core/core.h"
 #include "net/bsockx.h"
+#include "net/stream.h"
 #include "proto/wsframe.h"
 
 /* Size of pooled buffers: receive buffer, client masking scratch, and the
@@ -24,6 +25,9 @@
 #define DILL__WS_BIGSZ 65536
 /* Payloads at least this big are read straight into the caller's memory. */
 #define DILL__WS_DIRECT_MIN 2048
+/* Frames up to this size (header included) over tcp/ipc are gathered in
+   the socket's write buffer and leave together at the end of the turn. */
+#define DILL__WS_GATHER_MAX 4096
 /* Default largest message. */
 #define DILL__WS_DEFAULT_MAX (16u * 1024 * 1024)
 /* Room for pong frames waiting to be written together. */
@@ -79,6 +83,7 @@ struct dill__ws {
     struct dill_msock_vfs mvfs;
     struct dill_bsock_vfs *b;      /* the underlying socket */
     struct dill__bsockx_vfs *x;    /* its partial reads, or NULL */
+    struct dill__stream *tx;       /* its gathered writes, or NULL */
     struct dill__ws_st *st;
     uint8_t *rbuf;                 /* pooled receive buffer or NULL */
     uint32_t rpos, rlen;           /* buffered bytes: rbuf[rpos..rlen) */

@@ -1,0 +1,227 @@
+/* Gathered writes: small WebSocket frames over tcp and ipc are collected in
+   the socket's write buffer during one coroutine turn and written when the
+   turn ends.  These tests check that nothing is lost or delayed on any of
+   the ways a turn can end: blocking in another call, sleeping, a full
+   kernel buffer, hclose, a plain send or half-close on the socket below,
+   and the program's exit; and that a write that fails in the background is
+   reported by the next send. */
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wstest.h"
+
+extern char **environ;
+
+/* Receives message i (of n) and checks its number. */
+static void expect_seq(int s, int from, int n, int64_t deadline) {
+    for(int i = from; i != from + n; i++) {
+        char b[64];
+        int flags;
+        ssize_t r = ws_recv(s, &flags, b, sizeof(b) - 1, deadline);
+        errno_assert(r > 0);
+        b[r] = 0;
+        assert(atoi(b) == i);
+    }
+}
+
+static void send_seq(int s, int from, int n) {
+    for(int i = from; i != from + n; i++) {
+        char b[32];
+        int len = snprintf(b, sizeof(b), "%d", i);
+        errno_assert(ws_send(s, WS_TEXT, b, (size_t)len, -1) == 0);
+    }
+}
+
+/* Messages sent in one turn stay in the buffer until the turn ends. */
+static void test_turn(int tcp) {
+    int c, s;
+    wst_pair(tcp, 0, &c, &s);
+    send_seq(c, 0, 100);
+    char b[8];
+    int flags;
+    /* A deadline of 0 reads without blocking: the turn goes on. */
+    assert_err(ws_recv(s, &flags, b, sizeof(b), 0), ETIMEDOUT);
+    errno_assert(yield() == 0);
+    expect_seq(s, 0, 100, now() + 2000);
+    /* Both directions, and more than one buffer's worth in one turn. */
+    send_seq(s, 0, 5000);
+    expect_seq(c, 0, 5000, now() + 2000);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+}
+
+coroutine static void burst_then_sleep(int s, int n, int64_t sleep_until) {
+    send_seq(s, 0, n);
+    msleep(sleep_until);
+}
+
+/* A sender that goes to sleep right after its burst. */
+static void test_sleep(int tcp) {
+    int c, s;
+    wst_pair(tcp, 0, &c, &s);
+    int64_t start = now();
+    int cr = go(burst_then_sleep(c, 20000, start + 10000));
+    errno_assert(cr >= 0);
+    expect_seq(s, 0, 20000, start + 5000);
+    assert(now() - start < 5000);
+    errno_assert(hclose(cr) == 0);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+}
+
+/* A burst bigger than the kernel's socket buffer, sent in one turn, with
+   the reader only starting later: the rest goes out in the background,
+   when the poller reports room, while the sender sleeps. */
+static void test_full(void) {
+    int fds[2];
+    errno_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+    int small = 1;
+    errno_assert(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small,
+        sizeof(small)) == 0);
+    errno_assert(setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &small,
+        sizeof(small)) == 0);
+    int a = ipc_fromfd(fds[0]);
+    errno_assert(a >= 0);
+    int b = ipc_fromfd(fds[1]);
+    errno_assert(b >= 0);
+    int ch[2];
+    errno_assert(chmake(ch) == 0);
+    int cr = go(wst_server(b, ch[1], 0));
+    errno_assert(cr >= 0);
+    int c = ws_attach_client(a, 0, "/", "localhost", now() + 2000);
+    errno_assert(c >= 0);
+    int s, err;
+    errno_assert(chrecv(ch[0], &s, sizeof(s), -1) == 0);
+    errno_assert(chrecv(ch[0], &err, sizeof(err), -1) == 0);
+    errno_assert(s >= 0);
+    errno_assert(hclose(cr) == 0);
+    /* ~15 KB in one turn: fits the gathering buffer, not the kernel's. */
+    int64_t start = now();
+    cr = go(burst_then_sleep(c, 1500, start + 10000));
+    errno_assert(cr >= 0);
+    errno_assert(msleep(now() + 100) == 0);
+    expect_seq(s, 0, 1500, start + 5000);
+    assert(now() - start < 5000);
+    errno_assert(hclose(cr) == 0);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+    errno_assert(hclose(ch[0]) == 0);
+    errno_assert(hclose(ch[1]) == 0);
+}
+
+/* hclose right after sending still hands the message to the kernel. */
+static void test_hclose(int tcp) {
+    int c, s;
+    wst_pair(tcp, 0, &c, &s);
+    send_seq(c, 0, 10);
+    errno_assert(hclose(c) == 0);
+    expect_seq(s, 0, 10, now() + 2000);
+    char b[8];
+    int flags;
+    ssize_t r = ws_recv(s, &flags, b, sizeof(b), now() + 2000);
+    assert(r < 0 && (errno == EPIPE || errno == ECONNRESET));
+    errno_assert(hclose(s) == 0);
+}
+
+/* ws_detach and ws_done order the gathered frames before their own. */
+static void test_order(int tcp) {
+    int c, s;
+    wst_pair(tcp, 0, &c, &s);
+    send_seq(c, 0, 10);
+    errno_assert(ws_done(c, 1000, NULL, 0, now() + 2000) == 0);
+    expect_seq(s, 0, 10, now() + 2000);
+    char b[8];
+    int flags;
+    assert_err(ws_recv(s, &flags, b, sizeof(b), now() + 2000), EPIPE);
+    int status;
+    errno_assert(ws_status(s, &status, NULL, 0) == 0);
+    assert(status == 1000);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+}
+
+/* The peer resets the connection while frames wait in the buffer: the
+   background write fails and the next send says so. */
+static void test_reset(void) {
+    int c, s;
+    wst_pair(1, 0, &c, &s);
+    /* Make the server's socket reset on close: unread data. */
+    send_seq(c, 0, 1);
+    errno_assert(yield() == 0);
+    errno_assert(msleep(now() + 50) == 0);
+    errno_assert(hclose(s) == 0);
+    errno_assert(msleep(now() + 50) == 0);
+    /* Keep sending until the failure shows up; it must within a few
+       turns (the first write after an RST fails). */
+    int i, rc = 0;
+    for(i = 0; i != 1000 && rc == 0; i++) {
+        rc = ws_send(c, 0, "x", 1, now() + 1000);
+        if(rc == 0) errno_assert(msleep(now() + 5) == 0);
+    }
+    assert(rc < 0);
+    assert(errno == ECONNRESET || errno == EPIPE);
+    errno_assert(hclose(c) == 0);
+}
+
+/* The process returns from main right after sending: the message still
+   goes out.  The child is this program run again with "child PORT". */
+static int child(int port) {
+    struct ipaddr addr;
+    if(ipaddr_local(&addr, "127.0.0.1", port, IPADDR_IPV4) < 0) return 1;
+    int s = tcp_connect(&addr, now() + 5000);
+    if(s < 0) return 1;
+    int ws = ws_attach_client(s, 0, "/", "localhost", now() + 5000);
+    if(ws < 0) return 1;
+    if(ws_send(ws, WS_TEXT, "bye", 3, -1) < 0) return 1;
+    return 0;
+}
+
+static void test_exit(const char *self) {
+    struct ipaddr addr;
+    errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    int ls = tcp_listen(&addr, 10);
+    errno_assert(ls >= 0);
+    char port[16];
+    snprintf(port, sizeof(port), "%d", ipaddr_port(&addr));
+    char *argv[] = {(char*)self, "child", port, NULL};
+    pid_t pid;
+    errno_assert(posix_spawn(&pid, self, NULL, NULL, argv,
+        environ) == 0);
+    int t = tcp_accept(ls, NULL, now() + 5000);
+    errno_assert(t >= 0);
+    char res[64], host[64];
+    int ws = ws_attach_server(t, WS_TEXT, res, sizeof(res), host,
+        sizeof(host), now() + 5000);
+    errno_assert(ws >= 0);
+    char b[8];
+    int flags;
+    ssize_t r = ws_recv(ws, &flags, b, sizeof(b), now() + 5000);
+    errno_assert(r == 3);
+    assert(memcmp(b, "bye", 3) == 0);
+    int status;
+    errno_assert(waitpid(pid, &status, 0) == pid);
+    assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    errno_assert(hclose(ws) == 0);
+    errno_assert(hclose(ls) == 0);
+}
+
+int main(int argc, char *argv[]) {
+    if(argc == 3 && strcmp(argv[1], "child") == 0) return child(atoi(argv[2]));
+    for(int tcp = 0; tcp != 2; tcp++) {
+        test_turn(tcp);
+        test_sleep(tcp);
+        test_hclose(tcp);
+        test_order(tcp);
+    }
+    test_full();
+    test_reset();
+    test_exit(argv[0]);
+    return 0;
+}
