@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -113,8 +112,8 @@ static ssize_t dill__fd_read1(int fd, struct dill__fdrx *rx, int pass,
         msg.msg_controllen = sizeof(cbuf.b);
     }
     ssize_t r;
-    /* readv skips recvmsg's header copy: a little less per message. */
-    do r = pass ? recvmsg(fd, &msg, MSG_CMSG_CLOEXEC) : readv(fd, iov, n);
+    /* Not readv: on sockets it costs more (file position lock). */
+    do r = recvmsg(fd, &msg, pass ? MSG_CMSG_CLOEXEC : 0);
     while(r < 0 && errno == EINTR);
     if(r < 0) {
         errno = errno == EWOULDBLOCK ? EAGAIN : errno;
