@@ -126,6 +126,18 @@ int dill__fdout_cb(int fd, struct dill__fdcb *cb);
 /* Stops calling the fd's callback (none set: no-op). */
 void dill__fdout_cb_clear(int fd);
 
+/* Per-thread caches of buffers, one per kind; every buffer of a kind has
+   the same size.  get returns a cached buffer or mallocs size bytes (NULL
+   with ENOMEM); put caches or frees it (NULL is ignored).  A buffer may be
+   put back by another thread than the one that got it. */
+#define DILL__POOL_FDRX 0      /* stream read-ahead (DILL__RXBUF_SIZE) */
+#define DILL__POOL_FDTX 1      /* stream gathered writes */
+#define DILL__POOL_WS 2        /* WebSocket receive buffer, scratch */
+#define DILL__POOL_WSBIG 3     /* WebSocket masking scratch, big frames */
+#define DILL__POOL_KINDS 4
+void *dill__pool_get(int kind, size_t size);
+void dill__pool_put(int kind, void *buf);
+
 /* Handle type id of bundles (go() returns a bundle). */
 extern const void *dill__bundle_type;
 

@@ -40,7 +40,7 @@ void dill__fd_close(int fd) {
 }
 
 void dill__fd_rxfree(struct dill__fdrx *rx) {
-    free(rx->buf);
+    dill__pool_put(DILL__POOL_FDRX, rx->buf);
     rx->buf = NULL;
     rx->pos = 0;
     rx->len = 0;
@@ -92,8 +92,8 @@ static ssize_t dill__fd_read1(int fd, struct dill__fdrx *rx, int pass,
     *rfd = -1;
     if(withbuf) {
         if(!rx->buf) {
-            rx->buf = malloc(DILL__RXBUF_SIZE);
-            if(!rx->buf) {errno = ENOMEM; return -1;}
+            rx->buf = dill__pool_get(DILL__POOL_FDRX, DILL__RXBUF_SIZE);
+            if(!rx->buf) return -1;
         }
         iov[n].iov_base = rx->buf;
         iov[n].iov_len = DILL__RXBUF_SIZE;

@@ -1,7 +1,6 @@
 /* Connected stream sockets (TCP and IPC share everything but addressing). */
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,42 +35,12 @@ struct dill__fdtx {
     uint8_t buf[DILL__TXBUF_SIZE];
 };
 
-/* A per-thread cache of buffers: request/response traffic takes and
-   returns one per message. */
-#define DILL__TXCACHE 8
-static __thread struct dill__fdtx *dill__txcache[DILL__TXCACHE];
-static __thread int dill__ntxcache;
-static __thread int dill__txcache_reg;
-static pthread_key_t dill__txcache_key;
-static pthread_once_t dill__txcache_once = PTHREAD_ONCE_INIT;
-
-static void dill__txcache_term(void *arg) {
-    (void)arg;
-    while(dill__ntxcache) free(dill__txcache[--dill__ntxcache]);
-}
-
-static void dill__txcache_key_make(void) {
-    pthread_key_create(&dill__txcache_key, dill__txcache_term);
-}
-
 static void dill__stream_txfree(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
     dill__undefer(&tx->d);
     if(tx->cbset) dill__fdout_cb_clear(self->fd);
     self->tx = NULL;
-    if(dill__slow(!dill__txcache_reg)) {
-        /* A thread that ends frees its cache (non-NULL value needed). */
-        pthread_once(&dill__txcache_once, dill__txcache_key_make);
-        pthread_setspecific(dill__txcache_key, dill__txcache);
-        dill__txcache_reg = 1;
-    }
-    if(dill__ntxcache < DILL__TXCACHE) dill__txcache[dill__ntxcache++] = tx;
-    else free(tx);
-}
-
-static struct dill__fdtx *dill__stream_txalloc(void) {
-    if(dill__ntxcache) return dill__txcache[--dill__ntxcache];
-    return malloc(sizeof(struct dill__fdtx));
+    dill__pool_put(DILL__POOL_FDTX, tx);
 }
 
 /* Writes what the kernel takes now without blocking.  What is left waits
@@ -165,8 +134,8 @@ uint8_t *dill__stream_reserve(struct dill__stream *self, size_t n,
     if(self->io.outerr) {errno = ECONNRESET; return NULL;}
     struct dill__fdtx *tx = self->tx;
     if(!tx) {
-        tx = dill__stream_txalloc();
-        if(!tx) {errno = ENOMEM; return NULL;}
+        tx = dill__pool_get(DILL__POOL_FDTX, sizeof(*tx));
+        if(!tx) return NULL;
         dill__defer_init(&tx->d, dill__stream_txrun);
         tx->cb.fn = dill__stream_txcb;
         tx->s = self;

@@ -8,7 +8,6 @@
    holder writes it after its frame, before letting the next sender in. */
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,51 +30,16 @@ const void *dill__ws_type = &dill__ws_type_id;
 /*  Buffer pool                                                               */
 /******************************************************************************/
 
-#define DILL__WS_POOL 8
-
-/* Two size classes: DILL__WS_BUFSZ (receive, handshake, small frames) and
-   DILL__WS_BIGSZ (masking scratch for big client frames: fewer, larger
-   writes). */
-struct dill__ws_pool {
-    uint8_t *bufs[DILL__WS_POOL];
-    int n;
-};
-
-static __thread struct dill__ws_pool dill__ws_pools[2];
-static __thread int dill__ws_pool_reg;
-static pthread_key_t dill__ws_pool_key;
-static pthread_once_t dill__ws_pool_once = PTHREAD_ONCE_INIT;
-
-/* A thread that ends frees its cached buffers. */
-static void dill__ws_pool_term(void *arg) {
-    struct dill__ws_pool *pools = arg;
-    for(int i = 0; i != 2; i++) {
-        while(pools[i].n) free(pools[i].bufs[--pools[i].n]);
-    }
-}
-
-static void dill__ws_pool_key_make(void) {
-    pthread_key_create(&dill__ws_pool_key, dill__ws_pool_term);
-}
-
+/* Two size classes from the per-thread pool: DILL__WS_BUFSZ (receive,
+   handshake, small frames) and DILL__WS_BIGSZ (masking scratch for big
+   client frames: fewer, larger writes). */
 static uint8_t *dill__ws_pool_get(int big) {
-    struct dill__ws_pool *p = &dill__ws_pools[big];
-    if(p->n) return p->bufs[--p->n];
-    uint8_t *b = malloc(big ? DILL__WS_BIGSZ : DILL__WS_BUFSZ);
-    if(!b) errno = ENOMEM;
-    return b;
+    return big ? dill__pool_get(DILL__POOL_WSBIG, DILL__WS_BIGSZ) :
+        dill__pool_get(DILL__POOL_WS, DILL__WS_BUFSZ);
 }
 
 static void dill__ws_pool_put(int big, uint8_t *buf) {
-    if(!buf) return;
-    struct dill__ws_pool *p = &dill__ws_pools[big];
-    if(dill__slow(!dill__ws_pool_reg)) {
-        pthread_once(&dill__ws_pool_once, dill__ws_pool_key_make);
-        pthread_setspecific(dill__ws_pool_key, dill__ws_pools);
-        dill__ws_pool_reg = 1;
-    }
-    if(p->n < DILL__WS_POOL) p->bufs[p->n++] = buf;
-    else free(buf);
+    dill__pool_put(big ? DILL__POOL_WSBIG : DILL__POOL_WS, buf);
 }
 
 uint8_t *dill__ws_buf_get(void) {

@@ -1,0 +1,53 @@
+/* Per-thread caches of fixed-size buffers (see core.h).  Sockets take a
+   buffer while bytes are in flight and give it back as soon as they go
+   idle, so that idle connections hold no memory; in request/response
+   traffic that happens on every message, and the cache makes it a pointer
+   pop instead of a malloc/free pair of 8-64 KiB blocks. */
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "core.h"
+
+#define DILL__POOL_DEPTH 8
+
+struct dill__pool {
+    void *bufs[DILL__POOL_KINDS][DILL__POOL_DEPTH];
+    int n[DILL__POOL_KINDS];
+    int registered;
+};
+
+static __thread struct dill__pool dill__pool;
+static pthread_key_t dill__pool_key;
+static pthread_once_t dill__pool_once = PTHREAD_ONCE_INIT;
+
+/* A thread that ends frees its cached buffers. */
+static void dill__pool_term(void *arg) {
+    struct dill__pool *p = arg;
+    for(int k = 0; k != DILL__POOL_KINDS; k++)
+        while(p->n[k]) free(p->bufs[k][--p->n[k]]);
+}
+
+static void dill__pool_key_make(void) {
+    pthread_key_create(&dill__pool_key, dill__pool_term);
+}
+
+void *dill__pool_get(int kind, size_t size) {
+    struct dill__pool *p = &dill__pool;
+    if(dill__fast(p->n[kind] != 0)) return p->bufs[kind][--p->n[kind]];
+    void *b = malloc(size);
+    if(dill__slow(!b)) errno = ENOMEM;
+    return b;
+}
+
+void dill__pool_put(int kind, void *buf) {
+    if(!buf) return;
+    struct dill__pool *p = &dill__pool;
+    if(dill__slow(!p->registered)) {
+        pthread_once(&dill__pool_once, dill__pool_key_make);
+        pthread_setspecific(dill__pool_key, p);
+        p->registered = 1;
+    }
+    if(p->n[kind] < DILL__POOL_DEPTH) p->bufs[kind][p->n[kind]++] = buf;
+    else free(buf);
+}
