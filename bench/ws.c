@@ -7,7 +7,7 @@
        and the CPU time each side spent per round trip (a figure that
        holds up better than rates on a busy machine),
      - a client-to-server stream of 16 B messages (messages/s),
-     - one-way throughput of 1 MiB messages (MB/s),
+     - one-way throughput of 64 KiB and 1 MiB messages (MB/s),
      - the server's resident memory per idle connection with N open
        WebSocket connections (VmRSS before/after, N = 10000 by default).
 
@@ -186,7 +186,7 @@ static void bench_echo(int nconn, size_t size, double dur) {
     free(ws);
 }
 
-static void bench_throughput(double dur) {
+static void bench_throughput(size_t size, double dur) {
     int ws = connect_ws("/sink");
     uint8_t *b = malloc(MAXMSG);
     memset(b, 'y', MAXMSG);
@@ -194,14 +194,14 @@ static void bench_throughput(double dur) {
     double t0 = secs();
     while(secs() - t0 < dur) {
         for(int i = 0; i != 16; i++, n++)
-            if(ws_send(ws, 0, b, MAXMSG, -1) < 0) die("ws_send");
+            if(ws_send(ws, 0, b, size, -1) < 0) die("ws_send");
     }
     int flags;
     if(ws_send(ws, 0, "?", 1, -1) < 0) die("ws_send");
     if(ws_recv(ws, &flags, b, MAXMSG, -1) != 1) die("ws_recv");
     double t = secs() - t0;
-    printf("throughput 1 MiB messages: %.0f MB/s (%.0f msgs/s)\n",
-        n * (double)MAXMSG / t / 1e6, n / t);
+    printf("throughput %zu B messages, client to server: %.0f MB/s "
+        "(%.0f msgs/s)\n", size, n * (double)size / t / 1e6, n / t);
     free(b);
     hclose(ws);
 }
@@ -277,7 +277,8 @@ int main(int argc, char *argv[]) {
         bench_echo(100, sizes[i], dur);
     }
     bench_stream(16, dur);
-    bench_throughput(dur);
+    bench_throughput(65536, dur);
+    bench_throughput(MAXMSG, dur);
     if(nidle > 0) bench_idle(nidle);
     hclose(ctl);
     kill(pid, SIGTERM);
