@@ -76,10 +76,8 @@ static void test_sleep(int tcp) {
     errno_assert(hclose(s) == 0);
 }
 
-/* A burst bigger than the kernel's socket buffer, sent in one turn, with
-   the reader only starting later: the rest goes out in the background,
-   when the poller reports room, while the sender sleeps. */
-static void test_full(void) {
+/* A WebSocket pair over a socketpair with the smallest kernel buffers. */
+static void small_pair(int *c, int *s) {
     int fds[2];
     errno_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
     int small = 1;
@@ -95,15 +93,26 @@ static void test_full(void) {
     errno_assert(chmake(ch) == 0);
     int cr = go(wst_server(b, ch[1], 0));
     errno_assert(cr >= 0);
-    int c = ws_attach_client(a, 0, "/", "localhost", now() + 2000);
-    errno_assert(c >= 0);
-    int s, err;
-    errno_assert(chrecv(ch[0], &s, sizeof(s), -1) == 0);
+    *c = ws_attach_client(a, 0, "/", "localhost", now() + 2000);
+    errno_assert(*c >= 0);
+    int err;
+    errno_assert(chrecv(ch[0], s, sizeof(*s), -1) == 0);
     errno_assert(chrecv(ch[0], &err, sizeof(err), -1) == 0);
-    errno_assert(s >= 0);
+    errno_assert(*s >= 0);
     errno_assert(hclose(cr) == 0);
+    errno_assert(hclose(ch[0]) == 0);
+    errno_assert(hclose(ch[1]) == 0);
+}
+
+/* A burst bigger than the kernel's socket buffer, sent in one turn, with
+   the reader only starting later: the rest goes out in the background,
+   when the poller reports room, while the sender sleeps. */
+static void test_full(void) {
+    int c, s;
+    small_pair(&c, &s);
     /* ~15 KB in one turn: fits the gathering buffer, not the kernel's. */
     int64_t start = now();
+    int cr;
     cr = go(burst_then_sleep(c, 1500, start + 10000));
     errno_assert(cr >= 0);
     errno_assert(msleep(now() + 100) == 0);
@@ -112,8 +121,32 @@ static void test_full(void) {
     errno_assert(hclose(cr) == 0);
     errno_assert(hclose(c) == 0);
     errno_assert(hclose(s) == 0);
-    errno_assert(hclose(ch[0]) == 0);
-    errno_assert(hclose(ch[1]) == 0);
+}
+
+/* Closing the sender while the rest of a burst waits for room: what the
+   kernel takes at once is delivered, the rest is dropped, nothing leaks
+   and the reader sees the end of the connection. */
+static void test_full_close(void) {
+    int c, s;
+    small_pair(&c, &s);
+    send_seq(c, 0, 1500);
+    errno_assert(yield() == 0);
+    errno_assert(hclose(c) == 0);
+    int n = 0;
+    while(1) {
+        char b[64];
+        int flags;
+        ssize_t r = ws_recv(s, &flags, b, sizeof(b) - 1, now() + 2000);
+        if(r < 0) {
+            assert(errno == ECONNRESET || errno == EPIPE);
+            break;
+        }
+        b[r] = 0;
+        assert(atoi(b) == n);
+        n++;
+    }
+    assert(n < 1500);
+    errno_assert(hclose(s) == 0);
 }
 
 /* hclose right after sending still hands the message to the kernel. */
@@ -221,6 +254,7 @@ int main(int argc, char *argv[]) {
         test_order(tcp);
     }
     test_full();
+    test_full_close();
     test_reset();
     test_exit(argv[0]);
     return 0;
