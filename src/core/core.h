@@ -138,6 +138,41 @@ void dill__fdout_cb_clear(int fd);
 void *dill__pool_get(int kind, size_t size);
 void dill__pool_put(int kind, void *buf);
 
+/* io_uring (src/core/uring.c): one ring per thread beside epoll.  An
+   operation's done function runs from the scheduler (it must not block)
+   with the result: a byte count or a negative errno. */
+struct dill__uop {
+    void (*done)(struct dill__uop *op, int res);
+};
+/* Whether this thread has a ring (created on first call). */
+int dill__uring_active(void);
+/* Queue a receive into buf, a send (MSG_NOSIGNAL) from buf, a one-shot
+   POLLIN wait, or the cancellation of op.  They reach the kernel with
+   the scheduler's next wait.  Return 0 or -1 (EAGAIN: ring full). */
+int dill__uring_recv(struct dill__uop *op, int fd, void *buf, size_t len);
+int dill__uring_send(struct dill__uop *op, int fd, const void *buf,
+    size_t len);
+int dill__uring_pollin(struct dill__uop *op, int fd);
+int dill__uring_cancel(struct dill__uop *op);
+/* Submits queued operations now, without waiting: before an fd they
+   name is closed, so that the kernel holds the file they meant. */
+void dill__uring_submit(void);
+/* At exit: waits (up to ms) for queued and running sends to finish. */
+void dill__uring_settle(int ms);
+/* Whether operations are queued or in flight. */
+int dill__uring_busy(void);
+/* Submits what is queued and waits for completions up to timeout ms (0:
+   do not wait, -1: forever); runs the done functions. */
+int dill__uring_wait(int timeout);
+void dill__uring_term(void);
+/* Ring receives on fd: the waiting reader's clause and operation (NULL
+   when none), so that dill_fdclean can wake it with EBADF and cancel the
+   operation.  set fails with EBUSY when another reader waits; clear
+   returns 1, or 0 when dill_fdclean removed op (the fd was closed). */
+int dill__fd_ringwait_set(int fd, struct dill__clause *cl,
+    struct dill__uop *op);
+int dill__fd_ringwait_clear(int fd, struct dill__uop *op);
+
 /* Handle type id of bundles (go() returns a bundle). */
 extern const void *dill__bundle_type;
 

@@ -118,6 +118,7 @@ static void dill__defer_run(void);
 
 static void dill__ctx_term(void *p) {
     dill__defer_run();
+    dill__uring_settle(1000);
     dill__timer_term();
     dill__poller_term();
     dill__handles_term();
@@ -214,6 +215,7 @@ static void dill__defer_run(void) {
 
 static void dill__defer_atexit(void) {
     dill__defer_run();
+    dill__uring_settle(1000);
 }
 
 /* Writes gathered in main's last turn still go out when the program

@@ -17,6 +17,8 @@ struct dill__fdinfo {
     struct dill__clause *in;
     struct dill__clause *out;
     struct dill__fdcb *outcb;      /* called while writable */
+    struct dill__clause *ringcl;   /* reader waiting for a ring receive */
+    struct dill__uop *ringop;      /* ... and its operation */
     uint32_t armed;                /* EPOLLIN / EPOLLOUT as registered */
     unsigned int registered : 1;   /* known to epoll */
 };
@@ -130,10 +132,34 @@ void dill__fdout_cb_clear(int fd) {
     if(fi->outcb) {fi->outcb = NULL; dill__waiting--;}
 }
 
+int dill__fd_ringwait_set(int fd, struct dill__clause *cl,
+      struct dill__uop *op) {
+    struct dill__fdinfo *fi = dill__fdinfo(fd);
+    if(dill__slow(!fi)) {errno = ENOMEM; return -1;}
+    if(dill__slow(fi->in || fi->ringop)) {errno = EBUSY; return -1;}
+    fi->ringcl = cl;
+    fi->ringop = op;
+    return 0;
+}
+
+int dill__fd_ringwait_clear(int fd, struct dill__uop *op) {
+    if(fd < 0 || fd >= dill__nfds || dill__fds[fd].ringop != op) return 0;
+    dill__fds[fd].ringcl = NULL;
+    dill__fds[fd].ringop = NULL;
+    return 1;
+}
+
 int dill_fdclean(int fd) {
     if(fd < 0 || fd >= dill__nfds) return 0;
     struct dill__fdinfo *fi = &dill__fds[fd];
     dill__fdout_cb_clear(fd);
+    if(fi->ringop) {
+        /* The receive holds the socket open in the kernel: cancel it. */
+        dill__uring_cancel(fi->ringop);
+        dill__trigger(fi->ringcl, EBADF);
+        fi->ringop = NULL;
+        fi->ringcl = NULL;
+    }
     if(fi->in) dill__trigger(fi->in, EBADF);
     if(fi->out) dill__trigger(fi->out, EBADF);
     if(fi->registered && dill__epfd)
@@ -144,10 +170,48 @@ int dill_fdclean(int fd) {
 }
 
 int dill__poller_busy(void) {
-    return dill__waiting > 0;
+    return dill__waiting > 0 || dill__uring_busy();
+}
+
+static int dill__poller_epoll(int timeout, int blocking);
+
+/* The epoll instance watched from the ring, so that one io_uring_enter
+   waits for both. */
+static __thread struct dill__uop dill__epop;
+static __thread int dill__epop_armed;
+static __thread int dill__epop_fired;
+
+static void dill__epop_done(struct dill__uop *op, int res) {
+    (void)op;
+    (void)res;
+    dill__epop_armed = 0;
+    dill__epop_fired = 1;
+}
+
+static int dill__poller_ring(int timeout) {
+    if(dill__waiting && !dill__epop_armed) {
+        int ep = dill__epoll();
+        if(ep < 0) return -1;
+        dill__epop.done = dill__epop_done;
+        if(dill__uring_pollin(&dill__epop, ep) == 0) dill__epop_armed = 1;
+        else timeout = 0;
+    }
+    if(dill__uring_wait(timeout) < 0) return -1;
+    if(dill__epop_fired || (timeout == 0 && dill__waiting)) {
+        dill__epop_fired = 0;
+        return dill__poller_epoll(0, timeout != 0);
+    }
+    return 0;
 }
 
 int dill__poller_wait(int timeout) {
+    if(dill__uring_busy()) return dill__poller_ring(timeout);
+    return dill__poller_epoll(timeout, timeout != 0);
+}
+
+/* blocking: the caller would have slept (nothing else to run), so events
+   nobody waits for are disarmed. */
+static int dill__poller_epoll(int timeout, int blocking) {
     int ep = dill__epoll();
     if(ep < 0) return -1;
     struct epoll_event ev[128];
@@ -176,7 +240,7 @@ int dill__poller_wait(int timeout) {
            coroutines are ready) leaves it: the owner is usually among
            the ready ones and about to wait again, and disarming would
            cost two epoll_ctl calls per message. */
-        if(timeout == 0) continue;
+        if(!blocking) continue;
         idle &= fi->armed;
         int dead = (e & (EPOLLERR | EPOLLHUP)) && !fi->in && !fi->out &&
             !fi->outcb;
@@ -199,6 +263,9 @@ int dill__poller_wait(int timeout) {
 }
 
 void dill__poller_term(void) {
+    dill__uring_term();
+    dill__epop_armed = 0;
+    dill__epop_fired = 0;
     if(dill__epfd) close(dill__epfd - 1);
     dill__epfd = 0;
     free(dill__fds);

@@ -35,6 +35,7 @@ int dill__fd_unblock(int fd) {
 void dill__fd_close(int fd) {
     int err = errno;
     dill_fdclean(fd);
+    dill__uring_submit();
     close(fd);
     errno = err;
 }
@@ -205,6 +206,64 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
     return rc;
 }
 
+/* A receive through the ring: the kernel fills a buffer on this stack
+   (the caller's memory may be released by a close while we wait), which
+   is then copied out.  Whatever ends the wait, the operation is over
+   before returning.  Returns the count, -1 with errno, or -2 when the
+   ring cannot take the operation (use epoll instead). */
+struct dill__fdrop {
+    struct dill__uop op;
+    struct dill__clause cl;
+    int res;
+    int done;
+};
+
+static void dill__fd_ropdone(struct dill__uop *op, int res) {
+    struct dill__fdrop *o = dill__cont(op, struct dill__fdrop, op);
+    o->res = res;
+    o->done = 1;
+    dill__trigger(&o->cl, 0);
+}
+
+static ssize_t dill__fd_ringrecv(int fd, struct dill__fdrx *rx, void *buf,
+      size_t len, int64_t deadline) {
+    /* Sized to the request: an idle connection's small read keeps the
+       waiting coroutine's stack (its resident memory) small. */
+    size_t cap = len < DILL__RXBUF_SIZE ? len : DILL__RXBUF_SIZE;
+    uint8_t tmp[cap];
+    struct dill__fdrop o;
+    o.op.done = dill__fd_ropdone;
+    o.res = 0;
+    o.done = 0;
+    if(dill__fd_ringwait_set(fd, &o.cl, &o.op) < 0) return -1;
+    if(dill__uring_recv(&o.op, fd, tmp, cap) < 0) {
+        dill__fd_ringwait_clear(fd, &o.op);
+        return -2;
+    }
+    if(rx->buf && rx->len == 0) dill__fd_rxfree(rx);
+    dill__waitfor(&o.cl, 0, NULL);
+    int err = dill__wait(deadline, 1) < 0 ? errno : errno == EBADF ? EBADF : 0;
+    if(!o.done && err != EBADF) dill__uring_cancel(&o.op);
+    while(!o.done) {
+        /* Not cancellable: the kernel may still be writing into tmp. */
+        dill__waitfor(&o.cl, 0, NULL);
+        dill__wait(-1, 0);
+    }
+    if(!dill__fd_ringwait_clear(fd, &o.op)) {errno = EBADF; return -1;}
+    if(o.res > 0) {
+        memcpy(buf, tmp, (size_t)o.res);
+        rx->drained = (size_t)o.res < cap;
+        return o.res;
+    }
+    if(o.res == 0) {errno = EPIPE; return -1;}
+    if(o.res == -ECANCELED || o.res == -EINTR || o.res == -EAGAIN) {
+        if(err) {errno = err; return -1;}
+        return -2;
+    }
+    errno = dill__fd_maperr(-o.res);
+    return -1;
+}
+
 ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, int *pendfd,
     void *buf, size_t len, int64_t deadline) {
     if(len == 0) return 0;
@@ -216,6 +275,15 @@ ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, int *pendfd,
         return (ssize_t)n;
     }
     while(1) {
+        if(rx->drained && !pendfd && dill__fd_canwait(deadline) &&
+           dill__uring_active()) {
+            ssize_t r = dill__fd_ringrecv(fd, rx, buf, len, deadline);
+            if(r >= 0) return r;
+            if(r == -1) {
+                if(errno == EBADF) return -1;
+                break;
+            }
+        }
         if(rx->drained && dill__fd_canwait(deadline) &&
            dill__fd_waitin(fd, rx, deadline) < 0) {
             if(errno == EBADF) return -1;

@@ -32,15 +32,36 @@ struct dill__fdtx {
     uint32_t len;
     uint8_t cbset;                 /* cb is registered with the poller */
     uint8_t busy;                  /* a blocking write holds buf */
-    uint8_t buf[DILL__TXBUF_SIZE];
+    /* A ring send of buf[0..inflight) is under way; waiter (if any) is a
+       coroutine waiting for it to end.  s is NULL once the stream closed:
+       the operation then frees the buffer when it ends. */
+    uint32_t inflight;
+    struct dill__uop op;
+    struct dill__clause *waiter;
+    uint32_t cap;                  /* DILL__TXSMALL or DILL__TXBUF_SIZE */
+    uint8_t buf[];
 };
+
+/* Most turns gather a message or two: they start in a small block (plain
+   malloc, cheap at this size) and move to a big pooled one only when a
+   burst needs it.  With writes in flight through the ring, one block per
+   connection may be out at a time, so big blocks for all would churn
+   the heap. */
+#define DILL__TXSMALL 960
+
+static void dill__stream_txdrop(struct dill__fdtx *tx) {
+    if(tx->cap == DILL__TXBUF_SIZE) dill__pool_put(DILL__POOL_FDTX, tx);
+    else free(tx);
+}
+
+static void dill__stream_txsend(struct dill__fdtx *tx, int fd);
 
 static void dill__stream_txfree(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
     dill__undefer(&tx->d);
     if(tx->cbset) dill__fdout_cb_clear(self->fd);
     self->tx = NULL;
-    dill__pool_put(DILL__POOL_FDTX, tx);
+    dill__stream_txdrop(tx);
 }
 
 /* Writes what the kernel takes now without blocking.  What is left waits
@@ -48,6 +69,13 @@ static void dill__stream_txfree(struct dill__stream *self) {
    next send reports it.  Runs from the scheduler: errno is kept. */
 static void dill__stream_txkick(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
+    /* With a ring the write joins the scheduler's next system call; the
+       operation's end continues (dill__stream_txdone). */
+    if(tx->inflight) return;
+    if(!tx->cbset && dill__uring_active()) {
+        dill__stream_txsend(tx, self->fd);
+        if(tx->inflight) return;
+    }
     int err = errno;
     size_t off = 0;
     while(off < tx->len) {
@@ -74,6 +102,59 @@ static void dill__stream_txkick(struct dill__stream *self) {
     errno = err;
 }
 
+static void dill__stream_txsend(struct dill__fdtx *tx, int fd) {
+    if(dill__uring_send(&tx->op, fd, tx->buf, tx->len) == 0)
+        tx->inflight = tx->len;
+}
+
+static void dill__stream_txdone(struct dill__uop *op, int res) {
+    struct dill__fdtx *tx = dill__cont(op, struct dill__fdtx, op);
+    struct dill__stream *self = tx->s;
+    uint32_t n = tx->inflight;
+    tx->inflight = 0;
+    if(!self) {dill__stream_txdrop(tx); return;}
+    if(tx->waiter) dill__trigger(tx->waiter, 0);
+    if(res < 0) {
+        self->io.outerr = 1;
+        if(res != -ENOMEM && res != -ENOBUFS) self->io.reset = 1;
+        if(!tx->waiter) dill__stream_txfree(self);
+        else tx->len = 0;
+        return;
+    }
+    /* A short send leaves the rest (and whatever was gathered meanwhile)
+       for the next operation. */
+    uint32_t k = (uint32_t)res < n ? (uint32_t)res : n;
+    memmove(tx->buf, tx->buf + k, tx->len - k);
+    tx->len -= k;
+    if(tx->waiter) return;
+    if(tx->len) {
+        dill__stream_txsend(tx, self->fd);
+        if(!tx->inflight) dill__defer(&tx->d);
+    }
+    else dill__stream_txfree(self);
+}
+
+/* Waits until no ring send is under way, so that writes stay in order.
+   Returns 0, or -1 with errno: ETIMEDOUT, ECANCELED, EBADF (closed
+   meanwhile: self is gone). */
+static int dill__stream_txsettle(struct dill__stream *self,
+      int64_t deadline) {
+    while(self->tx && self->tx->inflight) {
+        struct dill__clause cl;
+        self->tx->waiter = &cl;
+        dill__waitfor(&cl, 0, NULL);
+        int rc = dill__wait(deadline, 1);
+        if(rc < 0 || errno == EBADF) {
+            int err = rc < 0 ? errno : EBADF;
+            if(err != EBADF && self->tx) self->tx->waiter = NULL;
+            errno = err;
+            return -1;
+        }
+        self->tx->waiter = NULL;
+    }
+    return 0;
+}
+
 static void dill__stream_txrun(struct dill__defer *d) {
     dill__stream_txkick(dill__cont(d, struct dill__fdtx, d)->s);
 }
@@ -89,6 +170,11 @@ static int dill__stream_send(struct dill__stream *self,
       struct dill_iolist *first, int keep, int64_t deadline) {
     if(self->io.outdone) {errno = EPIPE; return -1;}
     if(self->io.outerr) {errno = ECONNRESET; return -1;}
+    if(self->tx && self->tx->inflight) {
+        if(self->tx->busy || self->tx->waiter) {errno = EBUSY; return -1;}
+        if(dill__stream_txsettle(self, deadline) < 0) return -1;
+        if(self->io.outerr) {errno = ECONNRESET; return -1;}
+    }
     struct dill__fdtx *tx = self->tx;
     struct dill_iolist t;
     struct dill_iolist *start = first;
@@ -128,26 +214,63 @@ static int dill__stream_send(struct dill__stream *self,
     return -1;
 }
 
+static struct dill__fdtx *dill__stream_txnew(struct dill__stream *self,
+      int big) {
+    struct dill__fdtx *tx = big ?
+        dill__pool_get(DILL__POOL_FDTX, sizeof(*tx) + DILL__TXBUF_SIZE) :
+        malloc(sizeof(*tx) + DILL__TXSMALL);
+    if(!tx) {errno = ENOMEM; return NULL;}
+    dill__defer_init(&tx->d, dill__stream_txrun);
+    tx->cb.fn = dill__stream_txcb;
+    tx->op.done = dill__stream_txdone;
+    tx->s = self;
+    tx->len = 0;
+    tx->cbset = 0;
+    tx->busy = 0;
+    tx->inflight = 0;
+    tx->waiter = NULL;
+    tx->cap = big ? DILL__TXBUF_SIZE : DILL__TXSMALL;
+    return tx;
+}
+
+/* Moves the gathered bytes of an idle small block into a big one. */
+static int dill__stream_txgrow(struct dill__stream *self) {
+    struct dill__fdtx *old = self->tx;
+    struct dill__fdtx *tx = dill__stream_txnew(self, 1);
+    if(!tx) return -1;
+    memcpy(tx->buf, old->buf, old->len);
+    tx->len = old->len;
+    int queued = !dill__list_empty(&old->d.item);
+    dill__undefer(&old->d);
+    free(old);
+    self->tx = tx;
+    if(queued) dill__defer(&tx->d);
+    return 0;
+}
+
 uint8_t *dill__stream_reserve(struct dill__stream *self, size_t n,
       int64_t deadline) {
     if(self->io.outdone) {errno = EPIPE; return NULL;}
     if(self->io.outerr) {errno = ECONNRESET; return NULL;}
     struct dill__fdtx *tx = self->tx;
     if(!tx) {
-        tx = dill__pool_get(DILL__POOL_FDTX, sizeof(*tx));
+        tx = dill__stream_txnew(self, n > DILL__TXSMALL);
         if(!tx) return NULL;
-        dill__defer_init(&tx->d, dill__stream_txrun);
-        tx->cb.fn = dill__stream_txcb;
-        tx->s = self;
-        tx->len = 0;
-        tx->cbset = 0;
-        tx->busy = 0;
         self->tx = tx;
     }
     else if(tx->busy) {errno = EBUSY; return NULL;}
-    if(tx->len + n > DILL__TXBUF_SIZE &&
-       dill__stream_send(self, NULL, 1, deadline) < 0)
-        return NULL;
+    if(tx->len + n > tx->cap) {
+        if(tx->cap < DILL__TXBUF_SIZE && !tx->inflight && !tx->cbset &&
+           !tx->waiter && tx->len + n <= DILL__TXBUF_SIZE) {
+            if(dill__stream_txgrow(self) < 0) return NULL;
+        }
+        else if(dill__stream_send(self, NULL, 1, deadline) < 0)
+            return NULL;
+        /* Emptied, but maybe still small. */
+        else if(self->tx->len + n > self->tx->cap &&
+           dill__stream_txgrow(self) < 0)
+            return NULL;
+    }
     return self->tx->buf + self->tx->len;
 }
 
@@ -166,14 +289,28 @@ int dill__stream_flush(struct dill__stream *self, int64_t deadline) {
 /* On close: one last non-blocking attempt, like the kernel that keeps
    sending what was queued before close(). */
 static void dill__stream_txlast(struct dill__stream *self) {
-    if(!self->tx->busy && !self->io.outerr) {
-        if(self->tx->cbset) {
+    struct dill__fdtx *tx = self->tx;
+    if(!tx->inflight && !tx->busy && !self->io.outerr) {
+        if(tx->cbset) {
             dill__fdout_cb_clear(self->fd);
-            self->tx->cbset = 0;
+            tx->cbset = 0;
         }
         dill__stream_txkick(self);
+        tx = self->tx;
+        if(!tx) return;
     }
-    if(self->tx) dill__stream_txfree(self);
+    if(tx->inflight) {
+        /* The operation owns the buffer now (and keeps the socket open in
+           the kernel until it is done). */
+        dill__undefer(&tx->d);
+        if(tx->cbset) dill__fdout_cb_clear(self->fd);
+        if(tx->waiter) dill__trigger(tx->waiter, EBADF);
+        tx->waiter = NULL;
+        tx->s = NULL;
+        self->tx = NULL;
+        return;
+    }
+    dill__stream_txfree(self);
 }
 
 /******************************************************************************/
