@@ -165,6 +165,8 @@ int dill__uring_busy(void);
    do not wait, -1: forever); runs the done functions. */
 int dill__uring_wait(int timeout);
 void dill__uring_term(void);
+/* The ring was replaced (after fork): forget operations queued on it. */
+void dill__poller_ringreset(void);
 /* Ring receives on fd: the waiting reader's clause and operation (NULL
    when none), so that dill_fdclean can wake it with EBADF and cancel the
    operation.  set fails with EBUSY when another reader waits; clear

@@ -154,12 +154,14 @@ int dill_fdclean(int fd) {
     struct dill__fdinfo *fi = &dill__fds[fd];
     dill__fdout_cb_clear(fd);
     if(fi->ringop) {
-        /* The receive holds the socket open in the kernel: cancel it. */
+        /* The receive holds the socket open in the kernel: cancel it, and
+           hand that to the kernel before the caller closes the fd. */
         dill__uring_cancel(fi->ringop);
         dill__trigger(fi->ringcl, EBADF);
         fi->ringop = NULL;
         fi->ringcl = NULL;
     }
+    dill__uring_submit();
     if(fi->in) dill__trigger(fi->in, EBADF);
     if(fi->out) dill__trigger(fi->out, EBADF);
     if(fi->registered && dill__epfd)
@@ -186,6 +188,11 @@ static void dill__epop_done(struct dill__uop *op, int res) {
     (void)res;
     dill__epop_armed = 0;
     dill__epop_fired = 1;
+}
+
+void dill__poller_ringreset(void) {
+    dill__epop_armed = 0;
+    dill__epop_fired = 0;
 }
 
 static int dill__poller_ring(int timeout) {

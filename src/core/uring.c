@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <linux/io_uring.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +64,31 @@ static int dill__uring_disabled(void) {
     return 0;
 }
 
+/* A child process must not share its parent's ring (its submissions would
+   land in the parent's queue): it drops the inherited one and starts
+   again.  Operations the parent had in flight do not exist in the child. */
+static void dill__uring_atfork_child(void) {
+    struct dill__ring *r = &dill__ring;
+    if(r->fd >= 0) {
+        close(r->fd);
+        munmap(r->sqes, r->sqes_sz);
+        munmap(r->sq_ring, r->sq_ring_sz);
+    }
+    memset(r, 0, sizeof(*r));
+    r->fd = -1;
+    dill__poller_ringreset();
+}
+
+static pthread_once_t dill__uring_once = PTHREAD_ONCE_INIT;
+
+static void dill__uring_register(void) {
+    pthread_atfork(NULL, NULL, dill__uring_atfork_child);
+}
+
 static int dill__uring_init(struct dill__ring *r) {
     r->fd = -2;
     if(dill__uring_disabled()) return -1;
+    pthread_once(&dill__uring_once, dill__uring_register);
     struct io_uring_params p;
     int fd = dill__uring_setup(&p, IORING_SETUP_SINGLE_ISSUER |
         IORING_SETUP_DEFER_TASKRUN);

@@ -35,7 +35,6 @@ int dill__fd_unblock(int fd) {
 void dill__fd_close(int fd) {
     int err = errno;
     dill_fdclean(fd);
-    dill__uring_submit();
     close(fd);
     errno = err;
 }
