@@ -205,11 +205,7 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
     return rc;
 }
 
-/* A receive through the ring: the kernel fills a buffer on this stack
-   (the caller's memory may be released by a close while we wait), which
-   is then copied out.  Whatever ends the wait, the operation is over
-   before returning.  Returns the count, -1 with errno, or -2 when the
-   ring cannot take the operation (use epoll instead). */
+/* A receive through the ring and the reader waiting for it. */
 struct dill__fdrop {
     struct dill__uop op;
     struct dill__clause cl;
@@ -224,6 +220,11 @@ static void dill__fd_ropdone(struct dill__uop *op, int res) {
     dill__trigger(&o->cl, 0);
 }
 
+/* The kernel fills a buffer on this stack (the caller's memory may be
+   released by a close while we wait), which is then copied out.  Whatever
+   ends the wait, the operation is over before returning.  Returns the
+   count, -1 with errno, or -2 when the ring cannot take the operation
+   (use epoll instead). */
 static ssize_t dill__fd_ringrecv(int fd, struct dill__fdrx *rx, void *buf,
       size_t len, int64_t deadline) {
     /* Sized to the request: an idle connection's small read keeps the
