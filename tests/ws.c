@@ -511,8 +511,8 @@ coroutine static void raw_server(int s, const char *resp) {
 static void test_handshake_client(void) {
     static const char *resps[] = {
         "HTTP/1.1 200 OK\r\n\r\n",
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Accept: xxx\r\n\r\n",
+        ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Accept: xxx\r\n\r\n"),
         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n",
         "nonsense\r\n\r\n",
     };
