@@ -62,6 +62,29 @@ int main(void) {
     assert(memcmp(buf, "hello", 5) == 0);
     errno_assert(hclose(cr) == 0);
 
+    /* A message bigger than the request: the rest is kept for the next
+       reads, in order, without waiting. */
+    char big[1000];
+    for(int i = 0; i != (int)sizeof(big); i++) big[i] = (char)(i * 7);
+    int64_t t0 = now();
+    int snd = go(sender(a, t0 + 30, "x"));
+    errno_assert(snd >= 0);
+    r = recvsome(b, buf, 1, now() + 2000);
+    errno_assert(r == 1 && buf[0] == 'x');
+    errno_assert(hclose(snd) == 0);
+    errno_assert(bsend(a, big, sizeof(big), -1) == 0);
+    char got[1000];
+    size_t have = 0;
+    r = recvsome(b, got, 10, now() + 2000);
+    errno_assert(r == 10);
+    have = 10;
+    while(have < sizeof(got)) {
+        r = recvsome(b, got + have, sizeof(got) - have, now() + 2000);
+        errno_assert(r > 0);
+        have += (size_t)r;
+    }
+    assert(memcmp(got, big, sizeof(big)) == 0);
+
     /* A timeout, then the data sent afterwards is not lost. */
     int64_t start = now();
     assert_err(recvsome(b, buf, sizeof(buf), now() + 50), ETIMEDOUT);

@@ -93,7 +93,9 @@ static ssize_t dill__fd_read1(int fd, struct dill__fdrx *rx, int pass,
     if(withbuf) {
         if(!rx->buf) {
             rx->buf = dill__pool_get(DILL__POOL_FDRX, DILL__RXBUF_SIZE);
-            if(!rx->buf) return -1;
+            /* The surplus left the socket: without memory the stream is
+               broken. */
+            if(!rx->buf) {errno = ECONNRESET; return -1;}
         }
         iov[n].iov_base = rx->buf;
         iov[n].iov_len = DILL__RXBUF_SIZE;
@@ -205,6 +207,9 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
     return rc;
 }
 
+/* Smallest ring receive (see dill__fd_ringrecv). */
+#define DILL__RING_MIN 2048
+
 /* A receive through the ring and the reader waiting for it. */
 struct dill__fdrop {
     struct dill__uop op;
@@ -227,9 +232,12 @@ static void dill__fd_ropdone(struct dill__uop *op, int res) {
    (use epoll instead). */
 static ssize_t dill__fd_ringrecv(int fd, struct dill__fdrx *rx, void *buf,
       size_t len, int64_t deadline) {
-    /* Sized to the request: an idle connection's small read keeps the
-       waiting coroutine's stack (its resident memory) small. */
-    size_t cap = len < DILL__RXBUF_SIZE ? len : DILL__RXBUF_SIZE;
+    /* A little more than a small request, so that a message of a few KiB
+       arriving on an idle connection needs no second read (the surplus is
+       kept in rx); not much more, since the buffer is part of the waiting
+       coroutine's resident stack. */
+    size_t cap = len < DILL__RING_MIN ? DILL__RING_MIN : len;
+    if(cap > DILL__RXBUF_SIZE) cap = DILL__RXBUF_SIZE;
     uint8_t tmp[cap];
     struct dill__fdrop o;
     o.op.done = dill__fd_ropdone;
@@ -251,9 +259,17 @@ static ssize_t dill__fd_ringrecv(int fd, struct dill__fdrx *rx, void *buf,
     }
     if(!dill__fd_ringwait_clear(fd, &o.op)) {errno = EBADF; return -1;}
     if(o.res > 0) {
-        memcpy(buf, tmp, (size_t)o.res);
+        size_t n = (size_t)o.res < len ? (size_t)o.res : len;
+        memcpy(buf, tmp, n);
+        if((size_t)o.res > n) {
+            rx->buf = dill__pool_get(DILL__POOL_FDRX, DILL__RXBUF_SIZE);
+            if(!rx->buf) return -1;
+            memcpy(rx->buf, tmp + n, (size_t)o.res - n);
+            rx->pos = 0;
+            rx->len = (uint16_t)((size_t)o.res - n);
+        }
         rx->drained = (size_t)o.res < cap;
-        return o.res;
+        return (ssize_t)n;
     }
     if(o.res == 0) {errno = EPIPE; return -1;}
     if(o.res == -ECANCELED || o.res == -EINTR || o.res == -EAGAIN) {
