@@ -10,21 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "assert.h"
-#include "libdillimpl.h"
+#include "wstest.h"
 #include "core/core.h"
 #include "net/bsockx.h"
 
 static void pair(int *a, int *b) {
-    struct ipaddr addr;
-    errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
-    int ls = tcp_listen(&addr, 10);
-    errno_assert(ls >= 0);
-    *a = tcp_connect(&addr, now() + 2000);
-    errno_assert(*a >= 0);
-    *b = tcp_accept(ls, NULL, now() + 2000);
-    errno_assert(*b >= 0);
-    errno_assert(hclose(ls) == 0);
+    wst_bpair(1, a, b);
 }
 
 static ssize_t recvsome(int s, void *buf, size_t len, int64_t deadline) {
@@ -105,6 +96,18 @@ int main(void) {
     r = recvsome(b, buf, sizeof(buf), now() + 2000);
     errno_assert(r == 5);
     assert(memcmp(buf, "again", 5) == 0);
+
+    /* A second reader while one waits: EBUSY, and the first still gets
+       the data. */
+    res = 1;
+    cr = go(reader(b, &res));
+    errno_assert(cr >= 0);
+    errno_assert(msleep(now() + 20) == 0);
+    assert_err(recvsome(b, buf, sizeof(buf), now() + 1000), EBUSY);
+    errno_assert(bsend(a, "y", 1, -1) == 0);
+    errno_assert(bundle_wait(cr, now() + 2000) == 0);
+    assert(res == 1);
+    errno_assert(hclose(cr) == 0);
 
     /* Many readers on many sockets at once, each served. */
     enum {N = 50};

@@ -40,8 +40,8 @@ struct dill__ring {
     unsigned *cq_head, *cq_tail, *cq_mask;
     struct io_uring_sqe *sqes;
     struct io_uring_cqe *cqes;
-    void *sq_ring, *cq_ring;
-    size_t sq_ring_sz, cq_ring_sz, sqes_sz;
+    void *ring;                    /* both rings (one mapping) */
+    size_t ring_sz, sqes_sz;
     unsigned sq_local_tail;        /* tail of SQEs filled but unsubmitted */
     unsigned inflight;             /* submitted ops still to complete */
     unsigned sends;                /* ... of which sends */
@@ -67,15 +67,18 @@ static int dill__uring_disabled(void) {
 /* A child process must not share its parent's ring (its submissions would
    land in the parent's queue): it drops the inherited one and starts
    again.  Operations the parent had in flight do not exist in the child. */
-static void dill__uring_atfork_child(void) {
-    struct dill__ring *r = &dill__ring;
+static void dill__uring_close(struct dill__ring *r) {
     if(r->fd >= 0) {
         close(r->fd);
         munmap(r->sqes, r->sqes_sz);
-        munmap(r->sq_ring, r->sq_ring_sz);
+        munmap(r->ring, r->ring_sz);
     }
     memset(r, 0, sizeof(*r));
     r->fd = -1;
+}
+
+static void dill__uring_atfork_child(void) {
+    dill__uring_close(&dill__ring);
     dill__poller_ringreset();
 }
 
@@ -119,10 +122,8 @@ static int dill__uring_init(struct dill__ring *r) {
     r->cq_mask = (unsigned*)(b + p.cq_off.ring_mask);
     r->cqes = (struct io_uring_cqe*)(b + p.cq_off.cqes);
     r->sqes = sqes;
-    r->sq_ring = ring;
-    r->cq_ring = ring;
-    r->sq_ring_sz = sz;
-    r->cq_ring_sz = 0;
+    r->ring = ring;
+    r->ring_sz = sz;
     r->sqes_sz = sqesz;
     r->sq_local_tail = *r->sq_tail;
     r->inflight = 0;
@@ -200,56 +201,49 @@ static struct io_uring_sqe *dill__uring_sqe(struct dill__ring *r) {
     return sqe;
 }
 
-int dill__uring_recv(struct dill__uop *op, int fd, void *buf, size_t len) {
+/* Queues one operation; ud is its completion's user_data (0: no done
+   function to call). */
+static struct io_uring_sqe *dill__uring_prep(int opcode, int fd,
+      const void *addr, size_t len, uint64_t ud) {
     struct dill__ring *r = &dill__ring;
     struct io_uring_sqe *sqe = dill__uring_sqe(r);
-    if(!sqe) {errno = EAGAIN; return -1;}
-    sqe->opcode = IORING_OP_RECV;
+    if(!sqe) {errno = EAGAIN; return NULL;}
+    sqe->opcode = (uint8_t)opcode;
     sqe->fd = fd;
-    sqe->addr = (uint64_t)(uintptr_t)buf;
+    sqe->addr = (uint64_t)(uintptr_t)addr;
     sqe->len = (unsigned)len;
-    sqe->user_data = (uint64_t)(uintptr_t)op;
-    r->inflight++;
-    return 0;
+    sqe->user_data = ud;
+    if(ud) r->inflight++;
+    if(ud & 1) r->sends++;
+    return sqe;
 }
 
+int dill__uring_recv(struct dill__uop *op, int fd, void *buf, size_t len) {
+    return dill__uring_prep(IORING_OP_RECV, fd, buf, len,
+        (uint64_t)(uintptr_t)op) ? 0 : -1;
+}
+
+/* Sends are tagged in the low bit of user_data (ops are aligned). */
 int dill__uring_send(struct dill__uop *op, int fd, const void *buf,
       size_t len) {
-    struct dill__ring *r = &dill__ring;
-    struct io_uring_sqe *sqe = dill__uring_sqe(r);
-    if(!sqe) {errno = EAGAIN; return -1;}
-    sqe->opcode = IORING_OP_SEND;
-    sqe->fd = fd;
-    sqe->addr = (uint64_t)(uintptr_t)buf;
-    sqe->len = (unsigned)len;
+    struct io_uring_sqe *sqe = dill__uring_prep(IORING_OP_SEND, fd, buf,
+        len, (uint64_t)(uintptr_t)op | 1);
+    if(!sqe) return -1;
     sqe->msg_flags = MSG_NOSIGNAL;
-    sqe->user_data = (uint64_t)(uintptr_t)op | 1;
-    r->inflight++;
-    r->sends++;
     return 0;
 }
 
 int dill__uring_pollin(struct dill__uop *op, int fd) {
-    struct dill__ring *r = &dill__ring;
-    struct io_uring_sqe *sqe = dill__uring_sqe(r);
-    if(!sqe) {errno = EAGAIN; return -1;}
-    sqe->opcode = IORING_OP_POLL_ADD;
-    sqe->fd = fd;
+    struct io_uring_sqe *sqe = dill__uring_prep(IORING_OP_POLL_ADD, fd,
+        NULL, 0, (uint64_t)(uintptr_t)op);
+    if(!sqe) return -1;
     sqe->poll32_events = POLLIN;
-    sqe->user_data = (uint64_t)(uintptr_t)op;
-    r->inflight++;
     return 0;
 }
 
+/* Matches receives and polls by user_data (sends are never cancelled). */
 int dill__uring_cancel(struct dill__uop *op) {
-    struct dill__ring *r = &dill__ring;
-    struct io_uring_sqe *sqe = dill__uring_sqe(r);
-    if(!sqe) {errno = EAGAIN; return -1;}
-    sqe->opcode = IORING_OP_ASYNC_CANCEL;
-    sqe->fd = -1;
-    sqe->addr = (uint64_t)(uintptr_t)op;
-    sqe->user_data = 0;
-    return 0;
+    return dill__uring_prep(IORING_OP_ASYNC_CANCEL, -1, op, 0, 0) ? 0 : -1;
 }
 
 int dill__uring_busy(void) {
@@ -290,11 +284,5 @@ void dill__uring_settle(int ms) {
 }
 
 void dill__uring_term(void) {
-    struct dill__ring *r = &dill__ring;
-    if(r->fd >= 0) {
-        close(r->fd);
-        munmap(r->sqes, r->sqes_sz);
-        munmap(r->sq_ring, r->sq_ring_sz);
-    }
-    r->fd = -1;
+    dill__uring_close(&dill__ring);
 }

@@ -122,27 +122,35 @@ static int dill__ws_client_hs(struct dill__ws *self, const char *resource,
     return 0;
 }
 
+/* Common start of the attach calls: checks the options (argsok: the
+   caller's own arguments are valid) and sets up the object over s.  On
+   failure s is closed and NULL returned with errno (EINVAL, ENOMEM...). */
+static struct dill__ws *dill__ws_begin(int s, int server, int argsok,
+      const struct dill_ws_options *o) {
+    int err = EINVAL;
+    if(argsok && !(o->flags & ~(DILL_WS_TEXT | DILL_WS_NOHTTP)) &&
+       (!o->nprotocols || o->protocols)) {
+        struct dill__ws *self = dill__ws_new(s, server,
+            o->flags & DILL_WS_TEXT, o->max_message, o->mem);
+        if(self) {
+            dill__ws_setup(self, o);
+            return self;
+        }
+        err = errno;
+    }
+    dill_hclose(s);
+    errno = err;
+    return NULL;
+}
+
 int dill_ws_attach_client_opts(int s, const char *resource, const char *host,
       const struct dill_ws_options *o, int64_t deadline) {
     struct dill_ws_options def = {0};
     if(!o) o = &def;
     int nohttp = o->flags & DILL_WS_NOHTTP;
-    if((o->flags & ~(DILL_WS_TEXT | DILL_WS_NOHTTP)) ||
-       (!nohttp && (!resource || !host)) ||
-       (o->nprotocols && !o->protocols)) {
-        dill_hclose(s);
-        errno = EINVAL;
-        return -1;
-    }
-    struct dill__ws *self = dill__ws_new(s, 0, o->flags & DILL_WS_TEXT,
-        o->max_message, o->mem);
-    if(!self) {
-        int err = errno;
-        dill_hclose(s);
-        errno = err;
-        return -1;
-    }
-    dill__ws_setup(self, o);
+    struct dill__ws *self = dill__ws_begin(s, 0, nohttp || (resource && host),
+        o);
+    if(!self) return -1;
     if(!nohttp && dill__ws_client_hs(self, resource, host, o, deadline) < 0) {
         dill__ws_discard(self);
         return -1;
@@ -262,22 +270,9 @@ int dill_ws_attach_server_opts(int s, char *resource, size_t resourcelen,
     struct dill_ws_options def = {0};
     if(!o) o = &def;
     int nohttp = o->flags & DILL_WS_NOHTTP;
-    if((o->flags & ~(DILL_WS_TEXT | DILL_WS_NOHTTP)) ||
-       (!nohttp && (!resource || !resourcelen || !host || !hostlen)) ||
-       (o->nprotocols && !o->protocols)) {
-        dill_hclose(s);
-        errno = EINVAL;
-        return -1;
-    }
-    struct dill__ws *self = dill__ws_new(s, 1, o->flags & DILL_WS_TEXT,
-        o->max_message, o->mem);
-    if(!self) {
-        int err = errno;
-        dill_hclose(s);
-        errno = err;
-        return -1;
-    }
-    dill__ws_setup(self, o);
+    struct dill__ws *self = dill__ws_begin(s, 1,
+        nohttp || (resource && resourcelen && host && hostlen), o);
+    if(!self) return -1;
     if(!nohttp && dill__ws_server_hs(self, resource, resourcelen, host,
        hostlen, o, deadline) < 0) {
         dill__ws_discard(self);
