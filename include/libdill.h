@@ -580,13 +580,26 @@ DILL_EXPORT int dill_tls_detach(int s, int64_t deadline);
 #define DILL_TLS_VERSION_1_2 0x0303
 #define DILL_TLS_VERSION_1_3 0x0304
 
-/* dill extension: client settings.  Zero-initialise and set what is
-   needed.  Unless insecure_skip_verify is set, the server's chain must
+/* dill extension: option structures.  Every one of them starts with
+   `size_t size`, which must hold sizeof the structure the program was
+   compiled with: initialise it with its *_OPTIONS_INIT macro, then set the
+   fields needed, e.g.
+       struct dill_tls_client_options o = DILL_TLS_CLIENT_OPTIONS_INIT;
+   The library reads only the first `size` bytes and takes every later
+   field as zero, so a program built against an older header keeps working
+   when fields are added (they are only ever appended, and zero always means
+   the default).  A size smaller than sizeof(size_t), or a larger structure
+   than the library knows whose unknown tail is not all zero, fails with
+   EINVAL.  A NULL pointer means every default.  Lists of strings are
+   NULL-terminated arrays. */
+
+/* dill extension: client settings.  Set what is needed.  Unless insecure_skip_verify is set, the server's chain must
    lead to a trusted CA (ca_file and/or ca_dir, else the system store), and
    when server_name is set the certificate must match it (a DNS name, also
    sent as SNI, or an IP address literal).  alpn is a NULL-terminated list
    of protocol names in preference order. */
 struct dill_tls_client_options {
+    size_t size;               /* DILL_TLS_CLIENT_OPTIONS_INIT sets it */
     const char *server_name;
     const char *ca_file;
     const char *ca_dir;
@@ -596,8 +609,10 @@ struct dill_tls_client_options {
     int min_version;
     int insecure_skip_verify;
 };
+#define DILL_TLS_CLIENT_OPTIONS_INIT {sizeof(struct dill_tls_client_options)}
 
-/* dill extension: client side with verification.  mem may be NULL.  s is
+/* dill extension: client side with verification.  opts and mem may be
+   NULL (opts NULL: verify against the system store, no SNI).  s is
    closed on any failure.  Errors: as tls_attach_client plus EACCES (the
    server's certificate failed verification, or the server refused ours),
    EINVAL (bad options), ENOENT (a file is missing). */
@@ -616,6 +631,7 @@ DILL_EXPORT int dill_tls_attach_client_opts(int s,
    client_ca_pem.  alpn lists the accepted protocols in server preference;
    a client offering none of them is refused. */
 struct dill_tls_server_options {
+    size_t size;               /* DILL_TLS_SERVER_OPTIONS_INIT sets it */
     const char *cert_file;
     const char *key_file;
     const char *cert_pem;
@@ -626,6 +642,7 @@ struct dill_tls_server_options {
     const char *client_ca_file;
     const char *client_ca_pem;
 };
+#define DILL_TLS_SERVER_OPTIONS_INIT {sizeof(struct dill_tls_server_options)}
 
 /* dill extension: a reusable server configuration (files are read once).
    Thread-safe; may be freed while connections made from it are open. */
@@ -660,6 +677,8 @@ DILL_EXPORT ssize_t dill_tls_alpn(int s, char *buf, size_t len);
 #define TLS_CLIENT_AUTH_REQUEST DILL_TLS_CLIENT_AUTH_REQUEST
 #define TLS_CLIENT_AUTH_REQUIRE DILL_TLS_CLIENT_AUTH_REQUIRE
 #define tls_client_options dill_tls_client_options
+#define TLS_CLIENT_OPTIONS_INIT DILL_TLS_CLIENT_OPTIONS_INIT
+#define TLS_SERVER_OPTIONS_INIT DILL_TLS_SERVER_OPTIONS_INIT
 #define tls_attach_client_opts dill_tls_attach_client_opts
 #define tls_server_options dill_tls_server_options
 #define tls_server_ctx dill_tls_server_ctx
@@ -744,22 +763,21 @@ DILL_EXPORT int dill_ws_response_key(const char *request_key,
    dill_ws_attach_server_opts.  Valid only during that call. */
 struct dill_ws_request;
 
-/* Options of dill_ws_attach_client_opts and dill_ws_attach_server_opts.  A
-   zero-initialised structure gives the defaults. */
+/* Options of dill_ws_attach_client_opts and dill_ws_attach_server_opts.
+   Initialise with DILL_WS_OPTIONS_INIT (see "option structures" above);
+   every field left zero takes its default. */
 struct dill_ws_options {
+    size_t size;        /* DILL_WS_OPTIONS_INIT sets it */
     /* WS_TEXT (default message type for msend/mrecv) and WS_NOHTTP. */
     int flags;
-    /* Storage for the object, as in ws_attach_*_mem, or NULL to allocate. */
-    struct dill_ws_storage *mem;
     /* Largest message accepted, in bytes; 0 means 16 MiB, SIZE_MAX means
        no limit.  A bigger message fails the connection with close code 1009
        and EMSGSIZE. */
     size_t max_message;
     /* Client: subprotocols to offer, in order of preference.  Server:
        subprotocols accepted, in order of preference; the first one the
-       client offered is agreed.  nprotocols may be 0. */
+       client offered is agreed.  A NULL-terminated list, or NULL. */
     const char *const *protocols;
-    size_t nprotocols;
     /* Extra header lines for the request (client) or the 101 response
        (server): "Name: value" lines separated by CRLF, or NULL. */
     const char *headers;
@@ -777,14 +795,21 @@ struct dill_ws_options {
     int64_t ping_interval;
     int64_t pong_timeout;
 };
+#define DILL_WS_OPTIONS_INIT {sizeof(struct dill_ws_options)}
 
-/* Like ws_attach_client, with options (o may be NULL for defaults). */
+/* Like ws_attach_client, with options (o may be NULL for defaults) and
+   storage (mem may be NULL: the object is allocated).  s is closed on any
+   failure.  Errors: as ws_attach_client, plus EINVAL for bad options. */
 DILL_EXPORT int dill_ws_attach_client_opts(int s, const char *resource,
-    const char *host, const struct dill_ws_options *o, int64_t deadline);
-/* Like ws_attach_server, with options (o may be NULL for defaults). */
+    const char *host, const struct dill_ws_options *o,
+    struct dill_ws_storage *mem, int64_t deadline);
+/* Like ws_attach_server, with options (o may be NULL for defaults) and
+   storage (mem may be NULL).  s is closed on any failure.  Errors: as
+   ws_attach_server, plus EINVAL for bad options. */
 DILL_EXPORT int dill_ws_attach_server_opts(int s, char *resource,
     size_t resourcelen, char *host, size_t hostlen,
-    const struct dill_ws_options *o, int64_t deadline);
+    const struct dill_ws_options *o, struct dill_ws_storage *mem,
+    int64_t deadline);
 /* Copies the value of the first request header called name (any case;
    ":path" gives the request target) to buf, NUL-terminated; returns its
    length.  Errors: EINVAL, ENOENT (no such header), EMSGSIZE. */
@@ -812,6 +837,7 @@ DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
 #define WS_MORE DILL_WS_MORE
 #define ws_request dill_ws_request
 #define ws_options dill_ws_options
+#define WS_OPTIONS_INIT DILL_WS_OPTIONS_INIT
 #define ws_attach_client_opts dill_ws_attach_client_opts
 #define ws_attach_server_opts dill_ws_attach_server_opts
 #define ws_request_header dill_ws_request_header
@@ -842,9 +868,11 @@ DILL_EXPORT int dill_ws_connect(const char *url,
     const struct dill_ws_options *ws, const struct dill_tls_client_options *tls,
     int64_t deadline);
 
-/* Settings of dill_ws_listen; a zero-initialised structure (or NULL) gives
-   plain ws with default WebSocket options. */
+/* Settings of dill_ws_listen.  Initialise with DILL_WS_LISTEN_OPTIONS_INIT;
+   NULL, or every field left zero, gives plain ws with default WebSocket
+   options. */
 struct dill_ws_listen_options {
+    size_t size;        /* DILL_WS_LISTEN_OPTIONS_INIT sets it */
     /* Options of every accepted connection (flags, protocols, check...). */
     const struct dill_ws_options *ws;
     /* TLS server context for wss, or NULL for plain ws. */
@@ -858,6 +886,7 @@ struct dill_ws_listen_options {
        (0: 256). */
     int max_pending;
 };
+#define DILL_WS_LISTEN_OPTIONS_INIT {sizeof(struct dill_ws_listen_options)}
 
 /* Listens on addr (port 0: picked and written back into addr) and runs the
    TLS and WebSocket server handshakes of incoming connections concurrently
@@ -876,6 +905,7 @@ DILL_EXPORT int dill_ws_accept(int s, char *resource, size_t resourcelen,
 #if !defined DILL_DISABLE_RAW_NAMES
 #define ws_connect dill_ws_connect
 #define ws_listen_options dill_ws_listen_options
+#define WS_LISTEN_OPTIONS_INIT DILL_WS_LISTEN_OPTIONS_INIT
 #define ws_listen dill_ws_listen
 #define ws_accept dill_ws_accept
 #endif

@@ -221,16 +221,14 @@ static int run(const struct tls_server_options *sopts,
 }
 
 static struct tls_server_options srvopts(const char *chain) {
-    struct tls_server_options o;
-    memset(&o, 0, sizeof(o));
+    struct tls_server_options o = TLS_SERVER_OPTIONS_INIT;
     o.cert_file = p(chain);
     o.key_file = p("srv.key");
     return o;
 }
 
 static struct tls_client_options cliopts(const char *name) {
-    struct tls_client_options o;
-    memset(&o, 0, sizeof(o));
+    struct tls_client_options o = TLS_CLIENT_OPTIONS_INIT;
     o.server_name = name;
     o.ca_file = p("ca.crt");
     return o;
@@ -332,7 +330,14 @@ static void test_clientauth(void) {
     assert_err(tls_attach_client_opts(s[0], &co, NULL, now() + 1000), EINVAL);
     /* ... which closed the socket. */
     assert_err(hclose(s[0]), EBADF);
-    hclose(s[1]);
+    errno_assert(hclose(s[1]) == 0);
+    /* Options without their size. */
+    co = cliopts("localhost");
+    co.size = 0;
+    errno_assert(ipc_pair(s) == 0);
+    assert_err(tls_attach_client_opts(s[0], &co, NULL, now() + 1000), EINVAL);
+    assert_err(hclose(s[0]), EBADF);
+    errno_assert(hclose(s[1]) == 0);
 }
 
 static void test_alpn(void) {
@@ -363,6 +368,10 @@ static void test_alpn(void) {
     const char *bad[] = {"", NULL};
     so.alpn = bad;
     assert_null(tls_server_ctx_new(&so), EINVAL);
+    /* A structure without its size is refused even when complete. */
+    struct tls_server_options nosize = srvopts("chain.pem");
+    nosize.size = 0;
+    assert_null(tls_server_ctx_new(&nosize), EINVAL);
 }
 
 /******************************************************************************/
@@ -838,8 +847,7 @@ static void test_compat(void) {
 }
 
 static void test_ctx(void) {
-    struct tls_server_options so;
-    memset(&so, 0, sizeof(so));
+    struct tls_server_options so = TLS_SERVER_OPTIONS_INIT;
     assert_null(tls_server_ctx_new(NULL), EINVAL);
     assert_null(tls_server_ctx_new(&so), EINVAL);
     so.cert_pem = slurp(p("chain.pem"));

@@ -112,11 +112,11 @@ static void test_msgsize(void) {
     errno_assert(hclose(c) == 0);
     errno_assert(hclose(s) == 0);
 
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.max_message = 1000;
     wst_sopts = o;
     wst_pair(0, 0, &c, &s);
-    memset(&wst_sopts, 0, sizeof(wst_sopts));
+    wst_sopts = (struct dill_ws_options)DILL_WS_OPTIONS_INIT;
     int cr = go(sender(c, 0, big, 1001));
     errno_assert(cr >= 0);
     uint8_t *rb = malloc(100000);
@@ -599,19 +599,17 @@ static int check_origin(const struct dill_ws_request *req, void *arg) {
 
 /* Subprotocols, extra headers, the request check. */
 static void test_options(void) {
-    static const char *offer[] = {"v2.chat", "v1.chat"};
-    static const char *accept[] = {"v1.chat", "v3.chat"};
+    static const char *offer[] = {"v2.chat", "v1.chat", NULL};
+    static const char *accept[] = {"v1.chat", "v3.chat", NULL};
     int calls = 0;
-    struct dill_ws_options so = {0};
+    struct dill_ws_options so = DILL_WS_OPTIONS_INIT;
     so.protocols = accept;
-    so.nprotocols = 2;
     so.check = check_origin;
     so.check_arg = &calls;
     so.headers = "X-Server: dill";
     wst_sopts = so;
-    struct dill_ws_options co = {0};
+    struct dill_ws_options co = DILL_WS_OPTIONS_INIT;
     co.protocols = offer;
-    co.nprotocols = 2;
     co.origin = "https://good.example";
     co.headers = "X-Token: abc\r\n";
     int c, s;
@@ -624,8 +622,7 @@ static void test_options(void) {
     errno_assert(hclose(c) == 0);
     errno_assert(hclose(s) == 0);
     /* No common protocol: no protocol at all. */
-    co.protocols = (const char *[]){"other"};
-    co.nprotocols = 1;
+    co.protocols = (const char *[]){"other", NULL};
     errno_assert(wst_pair_opts(0, 0, 0, &co, &c, &s, NULL) == 0);
     assert(ws_protocol(c, pr, sizeof(pr)) == 0 && pr[0] == 0);
     errno_assert(hclose(c) == 0);
@@ -636,7 +633,7 @@ static void test_options(void) {
     assert(wst_pair_opts(0, 0, 0, &co, &c, &s, &serr) < 0);
     assert(c < 0 && errno == EPROTO);
     assert(s < 0 && serr == EACCES);
-    memset(&wst_sopts, 0, sizeof(wst_sopts));
+    wst_sopts = (struct dill_ws_options)DILL_WS_OPTIONS_INIT;
     /* _mem variants. */
     struct ws_storage m1, m2;
     int p[2];
@@ -655,15 +652,71 @@ static void test_options(void) {
     errno_assert(hclose(s) == 0);
 }
 
+/* Option structures are read up to their size field: an older, shorter
+   structure works; size 0 and a longer one with unknown non-zero fields
+   are refused. */
+static void test_optsize(void) {
+    int flags;
+    char buf[8];
+    /* A structure that ends right after flags: max_message and later take
+       their defaults. */
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
+    o.size = offsetof(struct dill_ws_options, flags) + sizeof(int);
+    o.flags = WS_NOHTTP;
+    o.max_message = 1;  /* beyond size: must be ignored */
+    int p[2];
+    errno_assert(ipc_pair(p) == 0);
+    int s = ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, NULL, -1);
+    errno_assert(s >= 0);
+    int c = ws_attach_client(p[0], WS_NOHTTP, NULL, NULL, -1);
+    errno_assert(c >= 0);
+    errno_assert(ws_send(c, 0, "abc", 3, -1) == 0);
+    assert(ws_recv(s, &flags, buf, sizeof(buf), now() + 2000) == 3);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+    /* size 0: EINVAL, and the socket is closed. */
+    o.size = 0;
+    errno_assert(ipc_pair(p) == 0);
+    assert_err(ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, NULL, -1),
+        EINVAL);
+    assert_err(hclose(p[1]), EBADF);
+    errno_assert(hclose(p[0]) == 0);
+    /* A newer program's structure: zero tail accepted, non-zero refused. */
+    struct {struct dill_ws_options o; int future;} big;
+    memset(&big, 0, sizeof(big));
+    big.o.size = sizeof(big);
+    big.o.flags = WS_NOHTTP;
+    errno_assert(ipc_pair(p) == 0);
+    s = ws_attach_client_opts(p[0], NULL, NULL, &big.o, NULL, -1);
+    errno_assert(s >= 0);
+    errno_assert(hclose(s) == 0);
+    errno_assert(hclose(p[1]) == 0);
+    big.future = 1;
+    errno_assert(ipc_pair(p) == 0);
+    assert_err(ws_attach_client_opts(p[0], NULL, NULL, &big.o, NULL, -1),
+        EINVAL);
+    errno_assert(hclose(p[1]) == 0);
+    /* ws_listen checks both of its structures. */
+    struct ipaddr addr;
+    errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    struct ws_listen_options lo = WS_LISTEN_OPTIONS_INIT;
+    lo.size = 0;
+    assert_err(ws_listen(&addr, &lo), EINVAL);
+    lo.size = sizeof(lo);
+    o.size = 0;
+    lo.ws = &o;
+    assert_err(ws_listen(&addr, &lo), EINVAL);
+}
+
 /* Keepalive: pongs keep the connection; a silent peer fails it. */
 static void test_keepalive(void) {
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.ping_interval = 30;
     o.pong_timeout = 100;
     o.flags = WS_NOHTTP;
     int p[2];
     errno_assert(ipc_pair(p) == 0);
-    int s = ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, -1);
+    int s = ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, NULL, -1);
     errno_assert(s >= 0);
     int c = ws_attach_client(p[0], WS_NOHTTP, NULL, NULL, -1);
     errno_assert(c >= 0);
@@ -678,7 +731,7 @@ static void test_keepalive(void) {
     errno_assert(hclose(s) == 0);
     /* Nobody answers. */
     errno_assert(ipc_pair(p) == 0);
-    s = ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, -1);
+    s = ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, NULL, -1);
     errno_assert(s >= 0);
     int64_t t = now();
     assert_err(ws_recv(s, &flags, buf, sizeof(buf), now() + 2000), ETIMEDOUT);
@@ -911,7 +964,7 @@ static void test_misc(void) {
     errno_assert(hclose(r) == 0);
     errno_assert(hclose(s) == 0);
     /* Keepalive on the client side; the server answers while it waits. */
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.ping_interval = 20;
     errno_assert(wst_pair_opts(0, 0, 0, &o, &c, &s, NULL) == 0);
     r = go(receiver_cancelled(s));
@@ -951,6 +1004,7 @@ int main(void) {
     test_handshake_client();
     test_handshake_eager();
     test_options();
+    test_optsize();
     test_keepalive();
     test_close_waiters();
     test_fallback();

@@ -125,12 +125,12 @@ int main(void) {
 #if !defined DILL_DISABLE_TLS
     /* wss: listener with a TLS context, client verifying the chain. */
     makecerts();
-    struct tls_server_options so = {0};
+    struct tls_server_options so = TLS_SERVER_OPTIONS_INIT;
     so.cert_file = path("srv.crt");
     so.key_file = path("srv.key");
     struct tls_server_ctx *ctx = tls_server_ctx_new(&so);
     errno_assert(ctx != NULL);
-    struct ws_listen_options lo = {0};
+    struct ws_listen_options lo = WS_LISTEN_OPTIONS_INIT;
     lo.tls = ctx;
     lo.handshake_timeout = 2000;
     errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
@@ -139,7 +139,7 @@ int main(void) {
     port = ipaddr_port(&addr);
     accepted = 0;
     srv = go(server(l, 2, &accepted));
-    struct tls_client_options co = {0};
+    struct tls_client_options co = TLS_CLIENT_OPTIONS_INIT;
     co.ca_file = path("ca.crt");
     snprintf(url, sizeof(url), "wss://localhost:%d/chat?room=1", port);
     roundtrip(url, &co);

@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "proto/tls.h"
+#include "util/opts.h"
 
 /* Largest PEM file we read (CA bundles are a few hundred KiB). */
 #define DILL__TLS_MAXFILE (16 * 1024 * 1024)
@@ -303,9 +304,11 @@ static SSL_CTX *dill__tls_fail(SSL_CTX *ctx) {
 }
 
 struct dill_tls_server_ctx *dill_tls_server_ctx_new(
-      const struct dill_tls_server_options *opts) {
+      const struct dill_tls_server_options *user) {
     int minv;
-    if(!opts || dill__tls_version(opts->min_version, &minv) < 0 ||
+    struct dill_tls_server_options o, *opts = &o;
+    if(!user || dill__opts_load(&o, sizeof(o), user) < 0 ||
+       dill__tls_version(opts->min_version, &minv) < 0 ||
        (!opts->cert_pem && !opts->cert_file) ||
        (!opts->key_pem && !opts->key_file) ||
        opts->client_auth < DILL_TLS_CLIENT_AUTH_NONE ||
@@ -518,8 +521,7 @@ SSL_CTX *dill__tls_server_ctx_files(const char *cert, const char *key) {
     dill__tls_sigs(keys, 1 | 2, sig);
     SSL_CTX *ctx = dill__tls_lookup(DILL__TLS_SERVER, keys, sig);
     if(ctx) return ctx;
-    struct dill_tls_server_options opts;
-    memset(&opts, 0, sizeof(opts));
+    struct dill_tls_server_options opts = DILL_TLS_SERVER_OPTIONS_INIT;
     opts.cert_file = cert;
     opts.key_file = key;
     ctx = (SSL_CTX*)dill_tls_server_ctx_new(&opts);
