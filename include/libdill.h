@@ -104,6 +104,8 @@ struct dill_jmpbuf {void *regs[24];};
 #define dill_coroutine __attribute__((noinline))
 #endif
 
+/* Internal to the go() macros: a store the compiler cannot remove, which
+   keeps the caller's frame alive across the switch.  Not for direct use. */
 DILL_EXPORT extern volatile void *dill_unoptimisable;
 
 /* Internals of the go() family; not for direct use.  dill_prologue creates
@@ -118,6 +120,9 @@ DILL_EXPORT void dill_enter_(void);
 DILL_EXPORT void dill_resume_(void);
 DILL_EXPORT __attribute__((noinline)) void dill_epilogue(void);
 
+/* dill_setjmp_ (internal, assembly): saves the callee-saved registers and
+   the stack pointer in *jb and returns 0; returns again, with 1, when the
+   scheduler later switches back to that context. */
 #if defined(__x86_64__) && !defined DILL_ARCH_FALLBACK
 DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twice));
 #define dill_setjmp(jb) dill_setjmp_(jb)
@@ -127,6 +132,7 @@ DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twic
     __asm__ volatile("" :: "r"(alloca(sizeof(size_t)))); \
     __asm__ volatile("movq %0, %%rsp" :: "r"(x) : "memory");
 #elif defined(__aarch64__) && !defined DILL_ARCH_FALLBACK
+/* The aarch64 version of dill_setjmp_ (see above). */
 DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twice));
 #define dill_setjmp(jb) dill_setjmp_(jb)
 #define dill_setsp(x) \
@@ -425,12 +431,22 @@ struct dill_ipc_listener_storage {char _[24];} __attribute__((aligned(8)));
 struct dill_ipc_storage {char _[72];} __attribute__((aligned(8)));
 struct dill_ipc_pair_storage {char _[144];} __attribute__((aligned(8)));
 
+/* Listens on the UNIX socket path addr (the file must not exist) with the
+   given backlog; returns a listener handle (mem: caller's storage).
+   Errors: EACCES, EADDRINUSE, EINVAL, ELOOP, EMFILE, ENAMETOOLONG, ENFILE,
+   ENOENT, ENOMEM, ENOTDIR. */
 DILL_EXPORT int dill_ipc_listen(const char *addr, int backlog);
 DILL_EXPORT int dill_ipc_listen_mem(const char *addr, int backlog,
     struct dill_ipc_listener_storage *mem);
+/* Waits for a connection on listener s and returns it as a bytestream
+   handle.  Errors: EBADF, EBUSY, ECANCELED, EMFILE, ENFILE, ENOMEM,
+   ENOTSUP, ETIMEDOUT. */
 DILL_EXPORT int dill_ipc_accept(int s, int64_t deadline);
 DILL_EXPORT int dill_ipc_accept_mem(int s, struct dill_ipc_storage *mem,
     int64_t deadline);
+/* Connects to the UNIX socket path addr; returns a bytestream handle.
+   Errors: EACCES, ECANCELED, ECONNREFUSED, ECONNRESET, EINVAL, ELOOP,
+   EMFILE, ENAMETOOLONG, ENFILE, ENOENT, ENOMEM, ENOTDIR, ETIMEDOUT. */
 DILL_EXPORT int dill_ipc_connect(const char *addr, int64_t deadline);
 DILL_EXPORT int dill_ipc_connect_mem(const char *addr,
     struct dill_ipc_storage *mem, int64_t deadline);
@@ -507,20 +523,42 @@ DILL_EXPORT ssize_t dill_udp_recvl(int s, struct dill_ipaddr *addr,
 
 struct dill_http_storage {char _[1296];} __attribute__((aligned(8)));
 
+/* Starts speaking HTTP/1.1 over the bytestream socket s, which the new
+   handle owns (mem: caller's storage).  s is closed on failure.  Errors:
+   EBADF, ECANCELED, ENOMEM, ENOTSUP. */
 DILL_EXPORT int dill_http_attach(int s);
 DILL_EXPORT int dill_http_attach_mem(int s, struct dill_http_storage *mem);
+/* Ends the head being sent (the empty line).  Errors: EBADF, ECANCELED,
+   ECONNRESET, ENOTSUP, EPIPE, ETIMEDOUT. */
 DILL_EXPORT int dill_http_done(int s, int64_t deadline);
+/* Stops speaking HTTP and returns the underlying socket; bytes received
+   past the head stay readable on it.  Errors: those of http_done plus
+   EMSGSIZE, EPROTO. */
 DILL_EXPORT int dill_http_detach(int s, int64_t deadline);
+/* Sends a request line "command resource HTTP/1.1".  Errors: EBADF,
+   ECANCELED, ECONNRESET, EINVAL (characters not allowed in a request
+   line), ENOTSUP, EPIPE, ETIMEDOUT. */
 DILL_EXPORT int dill_http_sendrequest(int s, const char *command,
     const char *resource, int64_t deadline);
+/* Receives a request line into command and resource (NUL-terminated).
+   Errors: those of http_sendrequest plus EMSGSIZE (does not fit), EPROTO
+   (malformed). */
 DILL_EXPORT int dill_http_recvrequest(int s, char *command, size_t commandlen,
     char *resource, size_t resourcelen, int64_t deadline);
+/* Sends a status line "HTTP/1.1 status reason" (status 100..599).
+   Errors: as http_sendrequest. */
 DILL_EXPORT int dill_http_sendstatus(int s, int status, const char *reason,
     int64_t deadline);
+/* Receives a status line; returns the status code and copies the reason
+   phrase into reason.  Errors: as http_recvrequest. */
 DILL_EXPORT int dill_http_recvstatus(int s, char *reason, size_t reasonlen,
     int64_t deadline);
+/* Sends a header field "name: value".  Errors: as http_sendrequest. */
 DILL_EXPORT int dill_http_sendfield(int s, const char *name, const char *value,
     int64_t deadline);
+/* Receives the next header field into name and value (value trimmed of
+   surrounding whitespace).  Fails with EPIPE at the end of the head.
+   Errors: as http_recvrequest. */
 DILL_EXPORT int dill_http_recvfield(int s, char *name, size_t namelen,
     char *value, size_t valuelen, int64_t deadline);
 
@@ -700,33 +738,71 @@ struct dill_ws_storage {char _[176];} __attribute__((aligned(8)));
 #define DILL_WS_TEXT 1
 #define DILL_WS_NOHTTP 2
 
+/* Starts the client side of a WebSocket over the bytestream socket s
+   (owned by the new handle; closed on failure): sends the opening request
+   for resource with Host host and checks the 101 response.  flags:
+   WS_TEXT (msend/mrecv carry text) and WS_NOHTTP (no handshake; resource
+   and host ignored).  mem: caller's storage.  Errors: EBADF, ECANCELED,
+   ECONNRESET, EINVAL, ENOMEM, ENOTSUP, EPIPE, EPROTO (bad response),
+   ETIMEDOUT. */
 DILL_EXPORT int dill_ws_attach_client(int s, int flags, const char *resource,
     const char *host, int64_t deadline);
 DILL_EXPORT int dill_ws_attach_client_mem(int s, int flags,
     const char *resource, const char *host, struct dill_ws_storage *mem,
     int64_t deadline);
+/* Starts the server side of a WebSocket over s (owned; closed on
+   failure): receives and checks the opening request, copies its target to
+   resource and its Host to host, and answers 101 (or an HTTP error).
+   Errors: as ws_attach_client plus EMSGSIZE (resource or host does not
+   fit; the client got 414 or 400). */
 DILL_EXPORT int dill_ws_attach_server(int s, int flags, char *resource,
     size_t resourcelen, char *host, size_t hostlen, int64_t deadline);
 DILL_EXPORT int dill_ws_attach_server_mem(int s, int flags, char *resource,
     size_t resourcelen, char *host, size_t hostlen,
     struct dill_ws_storage *mem, int64_t deadline);
+/* Sends one message of type flags (WS_TEXT or WS_BINARY; text must be
+   valid UTF-8).  Small messages may be gathered and written when the
+   coroutine next blocks (see ws_send(3)).  Errors: EBADF, ECANCELED,
+   ECONNRESET, EINVAL, ENOTSUP, EPIPE (closing), ETIMEDOUT. */
 DILL_EXPORT int dill_ws_send(int s, int flags, const void *buf, size_t len,
     int64_t deadline);
+/* Receives one whole message into buf and returns its size; *flags (may
+   be NULL) gets its type.  Pings are answered on the way.  Errors: EBADF,
+   EBUSY (another coroutine is receiving), ECANCELED, ECONNRESET, EINVAL,
+   EMSGSIZE (does not fit buf or max_message; the connection fails with
+   1009), ENOTSUP, EPIPE (the peer closed: ws_status tells why), EPROTO
+   (protocol violation; the connection failed with 1002/1007), ETIMEDOUT. */
 DILL_EXPORT ssize_t dill_ws_recv(int s, int *flags, void *buf, size_t len,
     int64_t deadline);
+/* ws_send and ws_recv with the payload in an iolist. */
 DILL_EXPORT int dill_ws_sendl(int s, int flags, struct dill_iolist *first,
     struct dill_iolist *last, int64_t deadline);
 DILL_EXPORT ssize_t dill_ws_recvl(int s, int *flags, struct dill_iolist *first,
     struct dill_iolist *last, int64_t deadline);
+/* Starts the closing handshake: sends a Close frame with status (0: none;
+   else 1000..4999 minus the reserved codes) and a reason of len <= 123
+   bytes.  Errors: EBADF, ECANCELED, ECONNRESET, EINVAL, ENOTSUP, EPIPE
+   (already closing), ETIMEDOUT. */
 DILL_EXPORT int dill_ws_done(int s, int status, const void *buf, size_t len,
     int64_t deadline);
+/* Completes the closing handshake (sending a Close frame as ws_done does
+   unless one was sent), frees the WebSocket and returns the underlying
+   socket.  Errors: those of ws_done plus EPROTO. */
 DILL_EXPORT int dill_ws_detach(int s, int status, const void *buf, size_t len,
     int64_t deadline);
+/* After the peer's Close frame: *status gets its code (0: none) and buf
+   its reason; returns the reason's length.  Errors: EAGAIN (no Close frame
+   received yet), EBADF, EINVAL, EMSGSIZE, ENOTSUP. */
 DILL_EXPORT ssize_t dill_ws_status(int s, int *status, void *buf, size_t len);
 
 #define DILL_WS_KEY_SIZE 32
 
+/* Writes a random Sec-WebSocket-Key (NUL-terminated) into request_key,
+   which holds DILL_WS_KEY_SIZE bytes.  Errors: EINVAL. */
 DILL_EXPORT int dill_ws_request_key(char *request_key);
+/* Computes the Sec-WebSocket-Accept value for request_key into
+   response_key (DILL_WS_KEY_SIZE bytes).  Errors: EINVAL, EPROTO (not a
+   valid key). */
 DILL_EXPORT int dill_ws_response_key(const char *request_key,
     char *response_key);
 
