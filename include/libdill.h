@@ -700,6 +700,14 @@ DILL_EXPORT int dill_tls_attach_server_ctx(int s,
    its length, 0 when none was agreed.  Errors: EBADF, ENOTSUP,
    EMSGSIZE. */
 DILL_EXPORT ssize_t dill_tls_alpn(int s, char *buf, size_t len);
+/* Copies to buf (NUL-terminated) why the last TLS operation (handshake,
+   send, receive, close) that failed in the calling thread failed, e.g.
+   "certificate verification failed: hostname mismatch" or "tlsv1 alert
+   unknown ca"; returns its length, 0 (and "") when no TLS operation has
+   failed in this thread.  Read it right after the
+   failing call, before blocking: another coroutine's failure replaces it.
+   Errors: EINVAL (buf NULL with len > 0), EMSGSIZE (does not fit). */
+DILL_EXPORT ssize_t dill_tls_last_error(char *buf, size_t len);
 
 #if !defined DILL_DISABLE_RAW_NAMES
 #define tls_storage dill_tls_storage
@@ -724,6 +732,7 @@ DILL_EXPORT ssize_t dill_tls_alpn(int s, char *buf, size_t len);
 #define tls_server_ctx_free dill_tls_server_ctx_free
 #define tls_attach_server_ctx dill_tls_attach_server_ctx
 #define tls_alpn dill_tls_alpn
+#define tls_last_error dill_tls_last_error
 #endif
 
 #endif /* !DILL_DISABLE_TLS */

@@ -234,14 +234,21 @@ static int dill__tls_wait(struct dill__tls *self, int64_t deadline) {
 static int dill__tls_errno(struct dill__tls *self, int e) {
     int err = 0;
     if(e == SSL_ERROR_ZERO_RETURN) err = EPIPE;
-    else if(e == SSL_ERROR_SSL) err = dill__tls_queue_errno();
+    int queued = 0;
+    if(e == SSL_ERROR_SSL) err = queued = dill__tls_queue_errno();
     if(!err && dill__tls_ioerr) err = dill__tls_ioerr;
     if(!err && e == SSL_ERROR_SYSCALL) err = ECONNRESET;
     if(!err) err = EPROTO;
     if(err == EPIPE && e != SSL_ERROR_ZERO_RETURN) err = ECONNRESET;
+    /* dill__tls_queue_errno described what it found; else say the errno. */
+    if(e != SSL_ERROR_SSL || err != queued) dill__tls_note("%s", strerror(err));
     /* A failed certificate check explains whatever error it caused. */
-    if(err != EACCES && SSL_get_verify_result(self->ssl) != X509_V_OK &&
-       SSL_get_verify_mode(self->ssl) != SSL_VERIFY_NONE) err = EACCES;
+    long vr = SSL_get_verify_result(self->ssl);
+    if(vr != X509_V_OK && SSL_get_verify_mode(self->ssl) != SSL_VERIFY_NONE) {
+        err = EACCES;
+        dill__tls_note("certificate verification failed: %s",
+            X509_verify_cert_error_string(vr));
+    }
     ERR_clear_error();
     return err;
 }

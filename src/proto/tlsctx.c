@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,24 @@ static int dill__tls_alert_access(int alert) {
     }
 }
 
+/* Why the last TLS call failed in this thread (dill_tls_last_error). */
+static __thread char dill__tls_lasterr[256];
+
+void dill__tls_note(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dill__tls_lasterr, sizeof(dill__tls_lasterr), fmt, ap);
+    va_end(ap);
+}
+
+ssize_t dill_tls_last_error(char *buf, size_t len) {
+    if(!buf && len) {errno = EINVAL; return -1;}
+    size_t n = strlen(dill__tls_lasterr);
+    if(n >= len) {errno = EMSGSIZE; return -1;}
+    memcpy(buf, dill__tls_lasterr, n + 1);
+    return (ssize_t)n;
+}
+
 int dill__tls_queue_errno(void) {
     int err = 0;
     unsigned long e;
@@ -60,7 +79,11 @@ int dill__tls_queue_errno(void) {
                 m = EACCES;
         }
         /* A certificate verdict is the most useful thing to report. */
-        if(!err || m == EACCES) err = m;
+        if(!err || m == EACCES) {
+            err = m;
+            const char *r = ERR_reason_error_string(e);
+            dill__tls_note("%s", r ? r : "TLS error");
+        }
     }
     return err;
 }
