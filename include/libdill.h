@@ -848,6 +848,25 @@ DILL_EXPORT int dill_ws_response_key(const char *request_key,
    dill_ws_attach_server_opts.  Valid only during that call. */
 struct dill_ws_request;
 
+/* The server's answer to a client's opening handshake, filled when
+   dill_ws_options.response points to one (initialise it with
+   DILL_WS_RESPONSE_INIT): when the upgrade succeeded, when the server
+   refused it (any other status: the attach fails with EACCES) and when a
+   101 answer was invalid (EPROTO).  status stays 0 when no complete
+   response head arrived (the connection broke, the deadline passed, or the
+   head was malformed). */
+struct dill_ws_response {
+    size_t size;        /* DILL_WS_RESPONSE_INIT sets it */
+    int status;         /* HTTP status code, e.g. 101, 403; 0: none */
+    char reason[128];   /* reason phrase, NUL-terminated (truncated) */
+    /* The header lines in order, "Name: value\r\n" each, NUL-terminated;
+       lines that do not fit are left out and counted in dropped. */
+    char headers[4096];
+    int nheaders;       /* lines in headers */
+    int dropped;        /* lines left out */
+};
+#define DILL_WS_RESPONSE_INIT {sizeof(struct dill_ws_response)}
+
 /* Options of dill_ws_attach_client_opts and dill_ws_attach_server_opts.
    Initialise with DILL_WS_OPTIONS_INIT (see "option structures" above);
    every field left zero takes its default. */
@@ -879,6 +898,9 @@ struct dill_ws_options {
        ETIMEDOUT.  0 disables it. */
     int64_t ping_interval;
     int64_t pong_timeout;
+    /* Client: where to store the server's answer to the handshake (see
+       struct dill_ws_response), or NULL. */
+    struct dill_ws_response *response;
 };
 #define DILL_WS_OPTIONS_INIT {sizeof(struct dill_ws_options)}
 
@@ -923,6 +945,8 @@ DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
 #define ws_request dill_ws_request
 #define ws_options dill_ws_options
 #define WS_OPTIONS_INIT DILL_WS_OPTIONS_INIT
+#define ws_response dill_ws_response
+#define WS_RESPONSE_INIT DILL_WS_RESPONSE_INIT
 #define ws_attach_client_opts dill_ws_attach_client_opts
 #define ws_attach_server_opts dill_ws_attach_server_opts
 #define ws_request_header dill_ws_request_header

@@ -506,11 +506,78 @@ coroutine static void raw_server(int s, const char *resp) {
     bsend(s, resp, strlen(resp), now() + 2000);
 }
 
+/* Refusals (a well-formed status other than 101) fail with EACCES and are
+   reported through ws_options.response; bad responses fail with EPROTO. */
+static void test_handshake_refused(void) {
+    int p[2];
+    errno_assert(ipc_pair(p) == 0);
+    int cr = go(raw_server(p[1], "HTTP/1.1 403 Go Away\r\nX-Why: banned\r\n"
+        "Retry-After: 60\r\n\r\n"));
+    assert_err(ws_attach_client(p[0], 0, "/", "x", now() + 2000), EACCES);
+    errno_assert(hclose(cr) == 0);
+    errno_assert(hclose(p[1]) == 0);
+    /* The same through the options, with the answer reported. */
+    struct ws_response r = WS_RESPONSE_INIT;
+    r.status = -1;
+    struct ws_options o = WS_OPTIONS_INIT;
+    o.response = &r;
+    errno_assert(ipc_pair(p) == 0);
+    cr = go(raw_server(p[1], "HTTP/1.1 403 Go Away\r\nX-Why: banned\r\n"
+        "Retry-After: 60\r\n\r\n"));
+    assert_err(ws_attach_client_opts(p[0], "/", "x", &o, NULL, now() + 2000),
+        EACCES);
+    assert(r.status == 403 && strcmp(r.reason, "Go Away") == 0);
+    assert(r.nheaders == 2 && r.dropped == 0);
+    assert(strcmp(r.headers, "X-Why: banned\r\nRetry-After: 60\r\n") == 0);
+    errno_assert(hclose(cr) == 0);
+    errno_assert(hclose(p[1]) == 0);
+    /* An invalid 101 is EPROTO, and still reported. */
+    errno_assert(ipc_pair(p) == 0);
+    cr = go(raw_server(p[1], "HTTP/1.1 101 Switching\r\n\r\n"));
+    assert_err(ws_attach_client_opts(p[0], "/", "x", &o, NULL, now() + 2000),
+        EPROTO);
+    assert(r.status == 101 && r.nheaders == 0 && r.headers[0] == 0);
+    errno_assert(hclose(cr) == 0);
+    errno_assert(hclose(p[1]) == 0);
+    /* No head at all: status 0. */
+    errno_assert(ipc_pair(p) == 0);
+    assert_err(ws_attach_client_opts(p[0], "/", "x", &o, NULL, now() + 50),
+        ETIMEDOUT);
+    assert(r.status == 0 && r.reason[0] == 0);
+    errno_assert(hclose(p[1]) == 0);
+    /* Lines that do not fit are counted; an older, shorter structure gets
+       only what it has room for. */
+    char big[8192];
+    size_t n = (size_t)sprintf(big, "HTTP/1.1 404 Not Found\r\n");
+    for(int i = 0; i < 60; i++)
+        n += (size_t)sprintf(big + n, "X-Filler-%02d: %080d\r\n", i, i);
+    strcpy(big + n, "\r\n");
+    struct {struct ws_response r; char canary[8];} old;
+    memset(&old, 0x5a, sizeof(old));
+    old.r.size = offsetof(struct ws_response, reason) + 8;
+    o.response = &old.r;
+    struct ws_response full = WS_RESPONSE_INIT;
+    for(int round = 0; round < 2; round++) {
+        errno_assert(ipc_pair(p) == 0);
+        cr = go(raw_server(p[1], big));
+        assert_err(ws_attach_client_opts(p[0], "/", "x", &o, NULL,
+            now() + 2000), EACCES);
+        errno_assert(hclose(cr) == 0);
+        errno_assert(hclose(p[1]) == 0);
+        o.response = &full;
+    }
+    assert(old.r.status == 404 && memcmp(old.r.reason, "Not Foun", 8) == 0);
+    for(size_t i = old.r.size; i < sizeof(old); i++)
+        assert(((unsigned char*)&old)[i] == 0x5a);
+    assert(full.status == 404 && full.dropped > 0);
+    assert(full.nheaders + full.dropped == 60);
+    assert(strlen(full.headers) < sizeof(full.headers));
+}
+
 /* Bad responses make the client fail with EPROTO; frames after a good
    response head are kept. */
 static void test_handshake_client(void) {
     static const char *resps[] = {
-        "HTTP/1.1 200 OK\r\n\r\n",
         ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Accept: xxx\r\n\r\n"),
         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n",
@@ -631,7 +698,7 @@ static void test_options(void) {
     co.origin = "https://evil.example";
     int serr;
     assert(wst_pair_opts(0, 0, 0, &co, &c, &s, &serr) < 0);
-    assert(c < 0 && errno == EPROTO);
+    assert(c < 0 && errno == EACCES);
     assert(s < 0 && serr == EACCES);
     wst_sopts = (struct dill_ws_options)DILL_WS_OPTIONS_INIT;
     /* _mem variants. */
@@ -1004,6 +1071,7 @@ int main(void) {
     test_handshake_client();
     test_handshake_eager();
     test_options();
+    test_handshake_refused();
     test_optsize();
     test_keepalive();
     test_close_waiters();

@@ -1188,7 +1188,8 @@ static int bench_connect(const struct dill__url *u) {
     int ws = ws_attach_client_opts(s, u->resource, u->hosthdr, &o, NULL, dl);
     if(ws < 0)
         die(EX_HANDSHAKE, "WebSocket handshake failed: %s",
-            errno == EPROTO ? "the server refused or answered badly" :
+            errno == EACCES ? "the server refused the upgrade" :
+            errno == EPROTO ? "the server answered badly" :
             strerror(errno));
     return ws;
 }

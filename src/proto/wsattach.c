@@ -4,6 +4,7 @@
    WebSocket frames and stay in the receive buffer. */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,35 @@ static int dill__ws_setproto(struct dill__ws *self, const char *p) {
 /*  Client                                                                    */
 /******************************************************************************/
 
+static void dill__ws_strcpy(char *dst, size_t size, const char *p, size_t n) {
+    if(n >= size) n = size - 1;
+    if(n) memcpy(dst, p, n);
+    dst[n] = 0;
+}
+
+/* Copies the response head into the caller's structure (as much of it as
+   its size field says it has). */
+static void dill__ws_report(struct dill_ws_response *out,
+      const struct dill__http_head *h) {
+    if(out->size < sizeof(size_t)) return;
+    struct dill_ws_response r;
+    memset(&r, 0, sizeof(r));
+    r.status = h->status;
+    dill__ws_strcpy(r.reason, sizeof(r.reason), h->reason, h->reasonlen);
+    size_t pos = 0;
+    for(int i = 0; i < h->nheaders; i++) {
+        const struct dill__http_header *f = &h->headers[i];
+        size_t n = f->namelen + 2 + f->valuelen + 2;
+        if(pos + n >= sizeof(r.headers)) {r.dropped++; continue;}
+        pos += (size_t)sprintf(r.headers + pos, "%.*s: %.*s\r\n",
+            (int)f->namelen, f->name, (int)f->valuelen, f->value);
+        r.nheaders++;
+    }
+    size_t size = out->size < sizeof(r) ? out->size : sizeof(r);
+    memcpy((char*)out + sizeof(size_t), (char*)&r + sizeof(size_t),
+        size - sizeof(size_t));
+}
+
 static int dill__ws_client_hs(struct dill__ws *self, const char *resource,
       const char *host, const struct dill_ws_options *o, int64_t deadline) {
     struct dill__ws_client_opts co = {resource, host, o->origin,
@@ -110,13 +140,19 @@ static int dill__ws_client_hs(struct dill__ws *self, const char *resource,
     struct dill__http_head *h = malloc(sizeof(*h));
     if(!h) {errno = ENOMEM; return -1;}
     int perr;
+    /* Until a head arrives, the caller's structure says "no response". */
+    static const struct dill__http_head nohead;
+    if(o->response) dill__ws_report(o->response, &nohead);
     int hl = dill__ws_readhead(self, 0, h, &perr, deadline);
     if(hl == -2) errno = EPROTO;
     if(hl < 0) {free(h); return -1;}
+    if(o->response) dill__ws_report(o->response, h);
     struct dill__ws_client_result res;
     rc = dill__ws_check_response(h, &co, key, &res);
+    int refused = h->status != 101;
     free(h);
-    if(rc < 0) {errno = EPROTO; return -1;}
+    /* A well-formed answer other than 101 is a refusal, not an error. */
+    if(rc < 0) {errno = refused ? EACCES : EPROTO; return -1;}
     if(res.protocol >= 0 && dill__ws_setproto(self, res.protocol_name) < 0)
         return -1;
     dill__ws_headdone(self, hl);
