@@ -361,6 +361,10 @@ struct dill_tls_server_ctx *dill_tls_server_ctx_new(
     return (struct dill_tls_server_ctx*)ctx;
 }
 
+void dill__tls_server_ctx_ref(struct dill_tls_server_ctx *ctx) {
+    SSL_CTX_up_ref((SSL_CTX*)ctx);
+}
+
 void dill_tls_server_ctx_free(struct dill_tls_server_ctx *ctx) {
     /* Connections hold their own references. */
     SSL_CTX_free((SSL_CTX*)ctx);
