@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "assert.h"
+#include "emu.h"
 #include "libdillimpl.h"
 #if DILL_VALGRIND
 #include <valgrind/valgrind.h>
@@ -198,8 +199,8 @@ int main(void) {
     errno_assert(many >= 0);
     int sleeping = 0;
     int nmany = RUNNING_ON_VALGRIND ? 2000 : sizeof(void*) < 8 ? 5000 : 100000;
-    const char *emu = getenv("DILL_TEST_EMULATOR");
-    if(emu && *emu && nmany > 5000) {
+    const char *emu = emu_name();
+    if(emu && nmany > 5000) {
         /* qemu-user keeps flags for every guest page it maps: 100,000
            stacks (26 GiB of mappings) take it 20 s and measure that
            bookkeeping, not ours. */

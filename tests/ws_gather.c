@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "emu.h"
 #include "wstest.h"
 
 extern char **environ;
@@ -227,9 +228,9 @@ static void test_exit(const char *self) {
     pid_t pid;
     /* Under user-mode emulation the host kernel cannot run this program
        (tests/emu/spawn_self.c): the emulator runs the child. */
-    char *emu = getenv("DILL_TEST_EMULATOR");
+    char *emu = (char*)emu_name();
     char *eargv[] = {emu, (char*)self, "child", port, NULL};
-    if(emu && *emu)
+    if(emu)
         errno_assert(posix_spawnp(&pid, emu, NULL, NULL, eargv,
             environ) == 0);
     else
