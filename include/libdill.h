@@ -855,6 +855,17 @@ struct dill_ws_options {
        ETIMEDOUT.  0 disables it. */
     int64_t ping_interval;
     int64_t pong_timeout;
+    /* ws_connect only (the attach calls ignore it): the proxy to go
+       through, "http://[user[:password]@]host[:port]" (CONNECT),
+       "https://..." (CONNECT over TLS to the proxy), "socks5://..." (the
+       client resolves the host) or "socks5h://..." (the proxy does), or
+       NULL for a direct connection.  The library does not read
+       http_proxy and the like from the environment; see ws_connect(3). */
+    const char *proxy;
+    /* Trust settings for an https:// proxy's certificate (NULL: the
+       system store); it is checked against the proxy's host name unless
+       server_name says otherwise. */
+    const struct dill_tls_client_options *proxy_tls;
 };
 
 /* Like ws_attach_client, with options (o may be NULL for defaults). */
