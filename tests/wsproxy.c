@@ -214,6 +214,7 @@ static void test_http(void) {
         {"HTTP/1.1 407 Proxy Authentication Required\r\n"
          "Proxy-Authenticate: Basic realm=x\r\nContent-Length: 0\r\n\r\n",
          EACCES},
+        {"HTTP/1.0 401 Unauthorized\r\n\r\n", EACCES},
         {"HTTP/1.1 403 Forbidden\r\n\r\n", EACCES},
         {"HTTP/1.1 502 Bad Gateway\r\n\r\n", ECONNREFUSED},
         {"HTTP/1.1 500 Unable to connect\r\n\r\n", ECONNREFUSED},

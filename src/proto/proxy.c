@@ -117,7 +117,8 @@ ssize_t dill__proxy_connect_request(char *buf, size_t len, const char *host,
 int dill__proxy_status(const struct dill__http_head *h) {
     if(h->status >= 200 && h->status <= 299) return 0;
     if(h->status >= 100 && h->status <= 199 && h->status != 101) return 1;
-    if(h->status == 407 || h->status == 403) return EACCES;
+    if(h->status == 407 || h->status == 401 || h->status == 403)
+        return EACCES;
     if(h->status == 504) return ETIMEDOUT;
     return ECONNREFUSED;
 }

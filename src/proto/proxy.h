@@ -48,10 +48,11 @@ ssize_t dill__proxy_connect_request(char *buf, size_t len, const char *host,
 
 /* What a complete response head to CONNECT means: 0 for a 2xx (the tunnel
    is open; the bytes after the head belong to it), 1 for an interim 1xx
-   other than 101 (another head follows), otherwise the errno: EACCES for 407 (credentials
-   missing or wrong) and 403 (forbidden by the proxy's rules), ETIMEDOUT
-   for 504 (the proxy timed out reaching the host), ECONNREFUSED for any
-   other status (the proxy could not or would not open the tunnel). */
+   other than 101 (another head follows), otherwise the errno: EACCES for
+   407 (credentials missing or wrong; tinyproxy answers wrong ones with
+   401) and 403 (forbidden by the proxy's rules), ETIMEDOUT for 504 (the
+   proxy timed out reaching the host), ECONNREFUSED for any other status
+   (the proxy could not or would not open the tunnel). */
 int dill__proxy_status(const struct dill__http_head *h);
 
 #endif
