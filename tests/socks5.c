@@ -12,6 +12,7 @@
 #include "assert.h"
 #include "plainsock.h"
 #include "wstest.h"
+#include "net/ipaddr.h"
 #include "proto/socks5msg.h"
 
 /* Transports: 0 = ipc_pair, 1 = TCP over 127.0.0.1, 2 = ipc_pair under a
@@ -174,6 +175,41 @@ static void test_auth(void) {
     p.useauth = 1;
     assert_err(exchange(1, "127.0.0.1", 1, "", "", &p), EACCES);
     assert(p.autherr == EACCES);
+}
+
+/* A name the proxy cannot resolve: recvcommand fails, the request is
+   consumed, and the proxy can still answer it. */
+coroutine static void unresolved_proxy(int s, int *err) {
+    errno_assert(socks5_proxy_auth(s, NULL, now() + 5000) == 0);
+    struct ipaddr addr;
+    *err = 0;
+    if(socks5_proxy_recvcommand(s, &addr, now() + 5000) < 0) *err = errno;
+    errno_assert(socks5_proxy_sendreply(s, SOCKS5_HOST_UNREACHABLE, NULL,
+        now() + 5000) == 0);
+}
+
+static void test_unresolved(void) {
+    /* DNS goes to a UDP port where nobody listens. */
+    struct ipaddr dns;
+    errno_assert(ipaddr_local(&dns, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    int u = udp_open(&dns, NULL);
+    errno_assert(u >= 0);
+    char csv[64];
+    snprintf(csv, sizeof(csv), "127.0.0.1:%d", ipaddr_port(&dns));
+    errno_assert(hclose(u) == 0);
+    errno_assert(dill__ipaddr_dns_servers(csv) == 0);
+    int c, s, err = -1;
+    mkpair(&c, &s);
+    int cr = go(unresolved_proxy(s, &err));
+    errno_assert(cr >= 0);
+    assert_err(socks5_client_connectbyname(c, NULL, NULL, "no-such-host.test",
+        80, now() + 5000), EHOSTUNREACH);
+    errno_assert(bundle_wait(cr, now() + 5000) == 0);
+    assert(err == EADDRNOTAVAIL);
+    hclose(cr);
+    hclose(c);
+    hclose(s);
+    errno_assert(dill__ipaddr_dns_servers(NULL) == 0);
 }
 
 /******************************************************************************/
@@ -486,6 +522,7 @@ int main(void) {
     for(tr = 0; tr != 3; tr++) {
         test_success();
         test_replies();
+        test_unresolved();
         test_auth();
         test_malformed_replies();
         test_stream_after_reply();
