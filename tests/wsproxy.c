@@ -9,6 +9,7 @@
    the WebSocket server, so the target is never resolved or dialled: the
    test checks what the client asked the proxy for. */
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -159,12 +160,12 @@ static int run(const struct pcfg *c, const char *url, const char *proxyurl,
     assert(at);
     snprintf(purl, sizeof(purl), "%.*s%d%s", (int)(at - proxyurl), proxyurl,
         ipaddr_port(&addr), at + 4);
-    struct ws_options o = {0};
+    struct ws_options o = WS_OPTIONS_INIT;
     o.proxy = purl;
-    struct tls_client_options ptls = {0};
+    struct tls_client_options ptls = TLS_CLIENT_OPTIONS_INIT;
     ptls.ca_file = c->notrust ? NULL : cert;
     o.proxy_tls = &ptls;
-    struct tls_client_options ttls = {0};
+    struct tls_client_options ttls = TLS_CLIENT_OPTIONS_INIT;
     ttls.ca_file = cert;
     ttls.server_name = "localhost";
     int s = ws_connect(url, &o, &ttls, now() + timeout);
@@ -304,7 +305,7 @@ static void test_socks(void) {
 }
 
 static void test_errors(void) {
-    struct ws_options o = {0};
+    struct ws_options o = WS_OPTIONS_INIT;
     const char *bad[] = {"ftp://127.0.0.1:1", "http://", "http://:80",
         "http://127.0.0.1:0", "http://127.0.0.1:70000", "http://h/path",
         "http://h?q", "http://u%00:p@h", "http://u%4:p@h", "socks4://h",
@@ -325,6 +326,13 @@ static void test_errors(void) {
     o.proxy = purl;
     assert_err(ws_connect("ws://example.test/", &o, NULL, now() + 2000),
         ECONNREFUSED);
+    /* A program built before the proxy fields existed: whatever lies
+       past its size is not read, so the connection is direct. */
+    o.proxy = "ftp://not-a-proxy";
+    o.size = offsetof(struct ws_options, proxy);
+    snprintf(purl, sizeof(purl), "ws://127.0.0.1:%d/", ipaddr_port(&addr));
+    assert_err(ws_connect(purl, &o, NULL, now() + 2000), ECONNREFUSED);
+    o.size = sizeof(o);
     /* A user name over 255 bytes. */
     char longurl[400];
     memset(longurl, 'u', sizeof(longurl));

@@ -7,6 +7,7 @@
 
 #include "libdill.h"
 #include "proto/proxy.h"
+#include "util/opts.h"
 
 /* Reads one response head byte by byte (nothing after it may be taken:
    it belongs to the tunnel) and returns what dill__proxy_status says, or
@@ -82,8 +83,10 @@ static int dill__proxy_open(const struct dill__proxy *p,
     return -1;
 #else
     struct dill_tls_client_options t;
-    if(tls) t = *tls;
-    else memset(&t, 0, sizeof(t));
+    if(dill__opts_load(&t, sizeof(t), tls) < 0) {
+        dill_hclose(s);
+        return -1;
+    }
     if(!t.server_name) t.server_name = p->host;
     return dill_tls_attach_client_opts(s, &t, NULL, deadline);
 #endif
