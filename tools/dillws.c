@@ -376,10 +376,15 @@ static const char *pick_proxy(const struct dill__url *u) {
 
 static int connect_proxy(const char *url, const struct dill__url *u,
       int64_t deadline) {
+#if defined DILL_DISABLE_TLS
+    const struct tls_client_options *t = NULL;
+#else
     struct tls_client_options o = TLS_CLIENT_OPTIONS_INIT;
     o.ca_file = cfg.cacert;
     o.insecure_skip_verify = cfg.insecure;
-    int s = dill__proxy_dial(url, &o, u->host, u->ipv6, u->port, deadline);
+    const struct tls_client_options *t = &o;
+#endif
+    int s = dill__proxy_dial(url, t, u->host, u->ipv6, u->port, deadline);
     if(s >= 0) {
         vlog("* connected to %s port %d through the proxy", u->host, u->port);
         return s;
