@@ -646,6 +646,12 @@ struct dill_tls_client_options {
     const char *const *alpn;
     int min_version;
     int insecure_skip_verify;
+    /* PEM text (NUL-terminated) instead of files: trusted CAs (added to
+       ca_file/ca_dir), the client certificate chain and its key.  A
+       configuration with any of them is not cached between calls. */
+    const char *ca_pem;
+    const char *cert_pem;
+    const char *key_pem;
 };
 #define DILL_TLS_CLIENT_OPTIONS_INIT {sizeof(struct dill_tls_client_options)}
 
@@ -691,6 +697,13 @@ struct dill_tls_server_ctx;
 DILL_EXPORT struct dill_tls_server_ctx *dill_tls_server_ctx_new(
     const struct dill_tls_server_options *opts);
 DILL_EXPORT void dill_tls_server_ctx_free(struct dill_tls_server_ctx *ctx);
+/* Several certificates on one server: a client whose SNI names name (a
+   host name, or "*.example.com" for any one label in front of
+   example.com; case-insensitive) is served with other's certificate and
+   key instead of ctx's, which stay the default.  ctx takes a reference to
+   other.  Call it before ctx is used.  Errors: EINVAL (bad name), ENOMEM. */
+DILL_EXPORT int dill_tls_server_ctx_sni(struct dill_tls_server_ctx *ctx,
+    const char *name, struct dill_tls_server_ctx *other);
 /* Server side of a TLS connection over s using ctx.  mem may be NULL.  s
    is closed on any failure.  Errors as for tls_attach_server. */
 DILL_EXPORT int dill_tls_attach_server_ctx(int s,
@@ -730,6 +743,7 @@ DILL_EXPORT ssize_t dill_tls_last_error(char *buf, size_t len);
 #define tls_server_ctx dill_tls_server_ctx
 #define tls_server_ctx_new dill_tls_server_ctx_new
 #define tls_server_ctx_free dill_tls_server_ctx_free
+#define tls_server_ctx_sni dill_tls_server_ctx_sni
 #define tls_attach_server_ctx dill_tls_attach_server_ctx
 #define tls_alpn dill_tls_alpn
 #define tls_last_error dill_tls_last_error
@@ -1012,6 +1026,19 @@ DILL_EXPORT int dill_ws_attach_server_opts(int s, char *resource,
    length.  Errors: EINVAL, ENOENT (no such header), EMSGSIZE. */
 DILL_EXPORT ssize_t dill_ws_request_header(const struct dill_ws_request *req,
     const char *name, char *buf, size_t len);
+/* The client's address, when the connection was accepted by ws_listen
+   (check callbacks of its options).  Errors: EINVAL, ENOENT (not known:
+   the socket was attached by the application). */
+DILL_EXPORT int dill_ws_request_peer(const struct dill_ws_request *req,
+    struct dill_ipaddr *addr);
+/* From a check callback: attaches data to the connection being accepted;
+   dill_ws_userdata returns it once the connection is established.  Errors:
+   EINVAL. */
+DILL_EXPORT int dill_ws_request_set_userdata(const struct dill_ws_request *req,
+    void *data);
+/* *data gets the pointer the check callback attached to the connection
+   (NULL if none).  Errors: EBADF, ENOTSUP, EINVAL. */
+DILL_EXPORT int dill_ws_userdata(int s, void **data);
 /* Copies the agreed subprotocol to buf, NUL-terminated, and returns its
    length (0 and "" when none was agreed).  Errors: EBADF, ENOTSUP,
    EMSGSIZE. */
@@ -1040,6 +1067,9 @@ DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
 #define ws_attach_client_opts dill_ws_attach_client_opts
 #define ws_attach_server_opts dill_ws_attach_server_opts
 #define ws_request_header dill_ws_request_header
+#define ws_request_peer dill_ws_request_peer
+#define ws_request_set_userdata dill_ws_request_set_userdata
+#define ws_userdata dill_ws_userdata
 #define ws_protocol dill_ws_protocol
 #define ws_ping dill_ws_ping
 #define ws_send_part dill_ws_send_part
@@ -1074,7 +1104,8 @@ struct dill_ws_listen_options {
     size_t size;        /* DILL_WS_LISTEN_OPTIONS_INIT sets it */
     /* Options of every accepted connection (flags, protocols, check...). */
     const struct dill_ws_options *ws;
-    /* TLS server context for wss, or NULL for plain ws. */
+    /* TLS server context for wss, or NULL for plain ws.  The listener keeps
+       a reference of its own: the context may be freed after the call. */
     struct dill_tls_server_ctx *tls;
     /* Time allowed for the TLS and WebSocket handshakes of one connection,
        in ms (0: 10,000). */
@@ -1084,6 +1115,12 @@ struct dill_ws_listen_options {
     /* Handshakes in progress at once; more connections wait in the backlog
        (0: 256). */
     int max_pending;
+    /* Called for each connection whose TLS or WebSocket handshake failed
+       (not for cancellations), with the client's address and the errno of
+       the failure, in the listener's coroutine (it must not block).  May
+       be NULL. */
+    void (*failed)(const struct dill_ipaddr *peer, int err, void *arg);
+    void *failed_arg;
 };
 #define DILL_WS_LISTEN_OPTIONS_INIT {sizeof(struct dill_ws_listen_options)}
 
@@ -1101,10 +1138,45 @@ DILL_EXPORT int dill_ws_listen(struct dill_ipaddr *addr,
 DILL_EXPORT int dill_ws_accept(int s, char *resource, size_t resourcelen,
     struct dill_ipaddr *peer, int64_t deadline);
 
+/* Counters of a listener.  Initialise with DILL_WS_LISTEN_STATS_INIT. */
+struct dill_ws_listen_stats {
+    size_t size;            /* DILL_WS_LISTEN_STATS_INIT sets it */
+    uint64_t accepted;      /* TCP connections accepted */
+    uint64_t handshakes;    /* handshakes that succeeded */
+    uint64_t failed;        /* handshakes that failed */
+    int pending;            /* handshakes in progress or waiting for
+                               ws_accept */
+    int open;               /* connections handed out and not yet closed */
+};
+#define DILL_WS_LISTEN_STATS_INIT {sizeof(struct dill_ws_listen_stats)}
+/* Fills *st (up to st->size bytes).  Errors: EBADF, ENOTSUP, EINVAL. */
+DILL_EXPORT int dill_ws_listen_stats(int s, struct dill_ws_listen_stats *st);
+/* New handshakes use ctx (NULL: plain ws from now on); connections made
+   before keep theirs.  The listener takes a reference: ctx may be freed
+   after the call.  This is how certificates are renewed without dropping
+   connections.  Errors: EBADF, ENOTSUP (not a listener, or ctx in a build
+   without TLS). */
+DILL_EXPORT int dill_ws_listen_set_tls(int s, struct dill_tls_server_ctx *ctx);
+/* Graceful shutdown: stops accepting (handshakes in progress are
+   cancelled; ws_accept fails with EPIPE from now on), sends a Close frame
+   with status (e.g. 1001, going away) and reason (len <= 123 bytes) on
+   every connection the listener handed out that is still open, and waits
+   until the application has closed them all (its receiving calls fail
+   with EPIPE once the peer answers).  The listener still needs hclose.
+   Errors: EBADF, ENOTSUP, EINVAL (bad status or reason), EPIPE (already
+   shut down), ETIMEDOUT (connections remain open: cancel their
+   coroutines), ECANCELED. */
+DILL_EXPORT int dill_ws_listen_shutdown(int s, int status, const void *reason,
+    size_t len, int64_t deadline);
+
 #if !defined DILL_DISABLE_RAW_NAMES
 #define ws_connect dill_ws_connect
 #define ws_listen_options dill_ws_listen_options
 #define WS_LISTEN_OPTIONS_INIT DILL_WS_LISTEN_OPTIONS_INIT
+#define ws_listen_stats dill_ws_listen_stats
+#define WS_LISTEN_STATS_INIT DILL_WS_LISTEN_STATS_INIT
+#define ws_listen_set_tls dill_ws_listen_set_tls
+#define ws_listen_shutdown dill_ws_listen_shutdown
 #define ws_listen dill_ws_listen
 #define ws_accept dill_ws_accept
 #endif
