@@ -17,6 +17,7 @@
 #include "assert.h"
 #include "libdill.h"
 #include "proto/proxy.h"
+#include "tmpdir.h"
 
 #define SLACK 3000  /* upper bounds only prove that a wait was bounded */
 
@@ -27,13 +28,12 @@ int main(void) {
 }
 #else
 
-static char dir[64], cert[128], key[128];
+static char cert[128], key[128];
 
 static void makecert(void) {
-    strcpy(dir, "/tmp/dill-wsproxy-XXXXXX");
-    assert(mkdtemp(dir));
-    snprintf(cert, sizeof(cert), "%s/c.pem", dir);
-    snprintf(key, sizeof(key), "%s/k.pem", dir);
+    tmpdir_make("wsproxy");
+    snprintf(cert, sizeof(cert), "%s", path("c.pem"));
+    snprintf(key, sizeof(key), "%s", path("k.pem"));
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
         "ec_paramgen_curve:P-256 -nodes -keyout %s -out %s -subj /CN=proxy "
@@ -377,9 +377,7 @@ int main(void) {
     test_https();
     test_socks();
     test_errors();
-    unlink(cert);
-    unlink(key);
-    rmdir(dir);
+    tmpdir_remove();
     return 0;
 }
 
