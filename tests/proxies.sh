@@ -122,8 +122,11 @@ check "tinyproxy: target refuses: status 3, ECONNREFUSED" \
 
 start_proxy auth tinyconf "$TINYPROXY" -d -c @CONF@
 TA=$PORT
-C --proxy "http://alice:s3cret@127.0.0.1:$TA" "ws://127.0.0.1:$E/t"
+C -v --proxy "http://alice:s3cret@127.0.0.1:$TA" "ws://127.0.0.1:$E/t"
 check "tinyproxy: Basic credentials" "[ \$? = 0 ] && echoed"
+check "-v names the proxy, not the password" \
+    "grep -q '^\* proxy http://127.0.0.1:$TA (with credentials)' $T/err && \
+    ! grep -q s3cret $T/err"
 C --proxy "http://alice:wrong@127.0.0.1:$TA" "ws://127.0.0.1:$E/t"
 check "tinyproxy: wrong password: status 3, EACCES (401)" \
     "[ \$? = 3 ] && grep -q 'wrong or missing credentials' $T/err"

@@ -384,6 +384,16 @@ static int connect_proxy(const char *url, const struct dill__url *u,
     o.insecure_skip_verify = cfg.insecure;
     const struct tls_client_options *t = &o;
 #endif
+    struct dill__proxy p;
+    if(cfg.verbose && dill__proxy_parse(url, &p) == 0) {
+        static const char *const schemes[] = {"http", "https", "socks5",
+            "socks5h"};
+        /* Without the credentials. */
+        vlog(strchr(p.host, ':') ? "* proxy %s://[%s]:%d%s" :
+            "* proxy %s://%s:%d%s", schemes[p.kind], p.host, p.port,
+            p.auth ? " (with credentials)" : "");
+        memset(&p, 0, sizeof(p));
+    }
     int s = dill__proxy_dial(url, t, u->host, u->ipv6, u->port, deadline);
     if(s >= 0) {
         vlog("* connected to %s port %d through the proxy", u->host, u->port);
