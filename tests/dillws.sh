@@ -81,6 +81,8 @@ done
 check "SIGTERM: exit status 143" "[ $rc = 143 ]"
 check "SIGTERM: clean close seen by the server" \
     "[ \$(grep -c 'closed by the client: 1000' $T/echo.log) -gt $CLOSED ]"
+[ "$(grep -c 'closed by the client: 1000' "$T/echo.log")" -gt "$CLOSED" ] ||
+    { echo "server log:"; grep -a '/term\|\[' "$T/echo.log" | tail -8; }
 
 # Keepalive pings do not disturb a quiet connection.
 (sleep 1.2; echo late) | C --ping-interval 0.2 "$URL" >"$T/out"

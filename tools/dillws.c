@@ -827,13 +827,15 @@ static int run_client(void) {
     if(bad) die(EX_USAGE, "bad URL '%s': %s", cfg.url, bad);
     struct stat st;
     if(fstat(0, &st) == 0 && S_ISREG(st.st_mode)) stdin_fdin = 0;
+    /* Before connecting: a signal during the handshakes is kept in the
+       pipe and closes the connection properly once it is open. */
+    catch_signals();
     int64_t dl = setup_deadline();
     int s = connect_url(&u, dl);
     int ws = client_handshake(s, &u, dl);
     int ev[2];
     if(chmake(ev) < 0 || chmake(linger_ch) < 0)
         die(EX_FAIL, "chmake: %s", strerror(errno));
-    catch_signals();
     int rxc = go(recv_task(ws, ev[1]));
     int txc = go(stdin_task(ws, ev[1]));
     int sgc = sigfd[0] >= 0 ? go(signal_task(ev[1])) : -1;
