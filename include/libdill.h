@@ -88,7 +88,12 @@ DILL_EXPORT int dill_hclose(int h);
 /******************************************************************************/
 
 /* Callee-saved state of a suspended execution context. */
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined DILL_ARCH_FALLBACK
 struct dill_jmpbuf {void *regs[24];};
+#else
+#include <setjmp.h>
+struct dill_jmpbuf {jmp_buf buf;};
+#endif
 
 /* A coroutine's pointer arguments outlive the call expression that started
    it, which interprocedural analysis does not expect: it would let the
@@ -139,10 +144,13 @@ DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twic
     __asm__ volatile("" :: "r"(alloca(sizeof(size_t)))); \
     __asm__ volatile("mov sp, %0" :: "r"(x) : "memory");
 #else
-/* Portable fallback: the compiler's own non-local goto, which does not mangle
-   pointers and is not subject to _FORTIFY_SOURCE's longjmp checks. */
+/* Portable fallback: the C library's _setjmp, which the compiler knows
+   returns twice, like the assembly versions above.  Not __builtin_setjmp:
+   after its non-local label GCC may re-store a caller's local from a stack
+   slot that the caller has since reused, and on s390x it does so right
+   after the coroutine function returns, into the caller's live frame. */
 #define DILL_PORTABLE_CTX 1
-#define dill_setjmp(jb) __builtin_setjmp((void**)(jb)->regs)
+#define dill_setjmp(jb) _setjmp((jb)->buf)
 #define dill_setsp(x) \
     dill_unoptimisable = alloca((char*)alloca(sizeof(size_t)) - (char*)(x));
 #endif

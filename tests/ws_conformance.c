@@ -126,7 +126,12 @@ static void g_framing(int server) {
     rawh(&e, h64, 10, "xyz", 3);
     expect_msg(&e, WS_BINARY, "xyz", 3);
     /* Many small frames in one write. */
-    for(int i = 0; i != 100; i++) rawf(&e, 0x82, &i, 1);
+    /* The byte is (uint8_t)i, not the first byte of i (which is its high
+       byte on a big-endian host). */
+    for(int i = 0; i != 100; i++) {
+        uint8_t b = (uint8_t)i;
+        rawf(&e, 0x82, &b, 1);
+    }
     for(int i = 0; i != 100; i++) {
         uint8_t b = (uint8_t)i;
         expect_msg(&e, WS_BINARY, &b, 1);
@@ -160,7 +165,10 @@ static void g_pingpong(int server) {
     expect_frame(&e, 0xA, "hello", 5);
     expect_frame(&e, 0xA, p125, 125);
     /* 10 pings, 10 pongs. */
-    for(int i = 0; i != 10; i++) rawf(&e, 0x89, &i, 1);
+    for(int i = 0; i != 10; i++) {
+        uint8_t b = (uint8_t)i;
+        rawf(&e, 0x89, &b, 1);
+    }
     rawf(&e, 0x82, "n", 1);
     expect_msg(&e, WS_BINARY, "n", 1);
     for(int i = 0; i != 10; i++) {

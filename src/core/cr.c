@@ -1,5 +1,9 @@
 /* Coroutines, the scheduler and bundles. */
 
+/* The portable context switch jumps between stacks, which glibc's checked
+   longjmp (_FORTIFY_SOURCE) takes for a corrupt stack. */
+#undef _FORTIFY_SOURCE
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,16 +30,17 @@
 DILL_EXPORT volatile void *dill_unoptimisable = NULL;
 
 #if defined(DILL_PORTABLE_CTX)
-/* The fallback saves and resumes contexts with the compiler's builtins. */
+/* The fallback saves and resumes contexts with the C library's
+   _setjmp/_longjmp (no signal mask: coroutines share the thread's). */
 static void dill__longjmp(struct dill_jmpbuf *jb)
     __attribute__((noreturn, noinline));
 static void dill__longjmp(struct dill_jmpbuf *jb) {
-    __builtin_longjmp((void**)jb->regs, 1);
+    _longjmp(jb->buf, 1);
 }
 static void dill__swap(struct dill_jmpbuf *save, struct dill_jmpbuf *load)
     __attribute__((noinline));
 static void dill__swap(struct dill_jmpbuf *save, struct dill_jmpbuf *load) {
-    if(!__builtin_setjmp((void**)save->regs)) dill__longjmp(load);
+    if(!_setjmp(save->buf)) dill__longjmp(load);
 }
 #else
 void dill__longjmp(struct dill_jmpbuf *jb) __attribute__((noreturn));

@@ -27,6 +27,17 @@ struct dill__udp {
 _Static_assert(sizeof(struct dill__udp) <= sizeof(struct dill_udp_storage),
     "udp object must fit udp_storage");
 
+/* An empty datagram still gets one (empty) iovec: qemu-user returns 0
+   from sendmsg and recvmsg with no iovec without calling the kernel, so
+   the datagram was never sent, or never consumed
+   (tests/emu/udp_empty.c shows it). */
+static void dill__udp_iovmin(struct msghdr *msg) {
+    if(msg->msg_iovlen) return;
+    msg->msg_iov[0].iov_base = NULL;
+    msg->msg_iov[0].iov_len = 0;
+    msg->msg_iovlen = 1;
+}
+
 static const int dill__udp_type_id = 0;
 static const void *dill__udp_type = &dill__udp_type_id;
 
@@ -45,6 +56,7 @@ static int dill__udp_sendl(struct dill__udp *self,
     msg.msg_iov = iov;
     msg.msg_iovlen = dill__iol_toiov(&cur, iov, DILL__UDP_IOV_MAX, total, &cap);
     if(cap != total) {errno = EMSGSIZE; return -1;}
+    dill__udp_iovmin(&msg);
     msg.msg_name = (void*)dill_ipaddr_sockaddr(addr);
     msg.msg_namelen = dill_ipaddr_len(addr);
     while(1) {
@@ -79,6 +91,7 @@ static ssize_t dill__udp_recvl(struct dill__udp *self,
     msg.msg_iov = iov;
     msg.msg_iovlen = dill__iol_toiov(&cur, iov, DILL__UDP_IOV_MAX, total, &cap);
     if(cap != total) {errno = EINVAL; return -1;}
+    dill__udp_iovmin(&msg);
     struct sockaddr_storage ss;
     while(1) {
         msg.msg_name = &ss;
