@@ -926,7 +926,8 @@ struct dill_tls_client_options;
 struct dill_tls_server_ctx;
 
 /* Connects to url, "ws://host[:port]/path?query" or "wss://...": resolves
-   the host (IPv6 literals in brackets), connects with the deadline, runs
+   the host (IPv6 literals in brackets), connects with the deadline (as
+   happyeyeballs_connect: both IP families raced), runs
    TLS for wss (certificate verified and SNI sent for the URL's host unless
    tls->server_name says otherwise; tls may be NULL), then the WebSocket
    handshake with the URL's Host and resource.  ws may be NULL.  Returns a

@@ -20,12 +20,7 @@ int dill_ws_connect(const char *url, const struct dill_ws_options *ws,
     int rc = dill__url_parse(url, u);
     if(rc < 0) {free(u); errno = -rc; return -1;}
     int err;
-    struct dill_ipaddr addr;
-    if(dill_ipaddr_remote(&addr, u->host, u->port, 0, deadline) < 0) {
-        err = errno;
-        goto error;
-    }
-    int s = dill_tcp_connect(&addr, deadline);
+    int s = dill_happyeyeballs_connect(u->host, u->port, deadline);
     if(s < 0) {err = errno; goto error;}
     if(u->secure) {
 #if defined DILL_DISABLE_TLS
