@@ -796,8 +796,19 @@ DILL_EXPORT int dill_ws_sendl(int s, int flags, struct dill_iolist *first,
     struct dill_iolist *last, int64_t deadline);
 DILL_EXPORT ssize_t dill_ws_recvl(int s, int *flags, struct dill_iolist *first,
     struct dill_iolist *last, int64_t deadline);
+/* Sends our Close (a half-close, as in libdill): later sends fail with
+   EPIPE, receiving goes on until the peer's Close.  After the peer's Close
+   (receiving calls fail with EPIPE) this side may still send until it
+   calls ws_done, ws_detach or hclose, which answer it.  Errors: EBADF,
+   ENOTSUP, EINVAL, EPIPE (already sent), ECONNRESET, ECANCELED,
+   ETIMEDOUT. */
 DILL_EXPORT int dill_ws_done(int s, int status, const void *buf, size_t len,
     int64_t deadline);
+/* Completes the closing handshake (sending our Close unless sent, then
+   dropping messages until the peer's) and returns the socket below at
+   once, with any bytes read past the peer's Close handed back to it (tcp
+   and ipc).  Everything is closed on failure.  Errors: as ws_done plus
+   ENOBUFS, ENOTSUP (bytes to hand back to another kind of socket). */
 DILL_EXPORT int dill_ws_detach(int s, int status, const void *buf, size_t len,
     int64_t deadline);
 DILL_EXPORT ssize_t dill_ws_status(int s, int *status, void *buf, size_t len);
