@@ -156,6 +156,33 @@ static void test_timeouts(void) {
     errno_assert(hclose(b) == 0);
 }
 
+coroutine static void endless_recv(int s, int *err) {
+    *err = mrecvl(s, NULL, NULL, -1) < 0 ? errno : 0;
+}
+
+/* Closing the socket while a receive works through a long message: the
+   receive yields now and then, learns it is closed and fails with
+   EBADF. */
+static void test_close_under(void) {
+    int p[2];
+    errno_assert(ipc_pair(p) == 0);
+    static char junk[60000];
+    memset(junk, 'j', sizeof(junk));
+    errno_assert(bsend(p[0], junk, sizeof(junk), now() + 1000) == 0);
+    int s = suffix_attach(p[1], "\r\n", 2);
+    errno_assert(s >= 0);
+    int err = -1;
+    int h = go(endless_recv(s, &err));
+    errno_assert(yield() == 0);
+    /* A second receiver at once is refused. */
+    assert_err(mrecv(s, NULL, 0, 0), EBUSY);
+    errno_assert(hclose(s) == 0);
+    errno_assert(bundle_wait(h, now() + 1000) == 0);
+    assert(err == EBADF);
+    errno_assert(hclose(h) == 0);
+    errno_assert(hclose(p[0]) == 0);
+}
+
 static void test_args(void) {
     int p[2];
     errno_assert(ipc_pair(p) == 0);
@@ -186,6 +213,7 @@ int main(void) {
     test_overlap();
     test_limits();
     test_timeouts();
+    test_close_under();
     test_args();
     return 0;
 }

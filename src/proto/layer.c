@@ -31,7 +31,7 @@ int dill__layer_fail(int s, int err) {
 }
 
 int dill__layer_make(struct dill__layer *l, int s) {
-    l->hvfs.close = dill__layer_close;
+    if(!l->hvfs.close) l->hvfs.close = dill__layer_close;
     int err;
     /* hown closes s when it fails. */
     l->u = dill_hown(s);

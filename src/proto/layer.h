@@ -29,7 +29,8 @@ void *dill__layer_new(int s, const void *below, void *mem, size_t size);
 int dill__layer_fail(int s, int err);
 
 /* Takes s over for the object l from dill__layer_new, whose hvfs.query is
-   set (hvfs.close is set here), and returns its new handle.  On failure s
+   set (hvfs.close too, or it is set to dill__layer_close here), and
+   returns its new handle.  On failure s
    is closed and l freed; errno: ECANCELED, ENOMEM. */
 int dill__layer_make(struct dill__layer *l, int s);
 

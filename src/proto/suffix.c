@@ -18,6 +18,9 @@ struct dill__suffix {
     uint8_t sfx[DILL__SUFFIX_MAX];
     uint8_t fail[DILL__SUFFIX_MAX];
     uint8_t len;
+    /* Set by the running receive to a flag on its stack, which closing
+       clears: after yielding, the call learns whether self still exists. */
+    int *alive;
 };
 
 _Static_assert(sizeof(struct dill__suffix) <= sizeof(struct dill_suffix_storage),
@@ -61,6 +64,12 @@ static void *dill__suffix_query(struct dill_hvfs *vfs, const void *type) {
     return NULL;
 }
 
+static void dill__suffix_close(struct dill_hvfs *hvfs) {
+    struct dill__suffix *self = (struct dill__suffix*)hvfs;
+    if(self->alive) *self->alive = 0;
+    dill__layer_close(hvfs);
+}
+
 static int dill__suffix_msendl(struct dill_msock_vfs *mvfs,
     struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__suffix *self = dill__cont(mvfs, struct dill__suffix, mvfs);
@@ -85,10 +94,8 @@ static ssize_t dill__suffix_read(int u, struct dill__bsockx_vfs *x, void *buf,
 /* Never reads past the delimiter: with k bytes of it matched, the message
    ends len - k bytes from here at the earliest.  So the socket below can
    be handed back with the bytes that follow intact. */
-static ssize_t dill__suffix_mrecvl(struct dill_msock_vfs *mvfs,
-    struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
-    struct dill__suffix *self = dill__cont(mvfs, struct dill__suffix, mvfs);
-    if(self->l.inerr) {errno = ECONNRESET; return -1;}
+static ssize_t dill__suffix_recv(struct dill__suffix *self,
+    struct dill_iolist *first, int *alive, int64_t deadline) {
     struct dill__bsockx_vfs *x = dill_hquery(self->l.u, dill__bsockx_type);
     struct dill__iolcur cur = {first, 0};
     size_t cap = first ? dill__iol_size(first) : SIZE_MAX, got = 0, k = 0;
@@ -117,11 +124,25 @@ static ssize_t dill__suffix_mrecvl(struct dill_msock_vfs *mvfs,
         /* A peer that never sends the delimiter must not hold us past the
            deadline nor starve other coroutines. */
         if(dill__busy(deadline) < 0) goto broken;
+        if(!*alive) {errno = EBADF; return -1;}
     }
 broken:
+    if(!*alive) {errno = EBADF; return -1;}
     self->l.inerr = 1;
     if(errno == EPIPE) errno = ECONNRESET;
     return -1;
+}
+
+static ssize_t dill__suffix_mrecvl(struct dill_msock_vfs *mvfs,
+    struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
+    struct dill__suffix *self = dill__cont(mvfs, struct dill__suffix, mvfs);
+    if(self->l.inerr) {errno = ECONNRESET; return -1;}
+    if(self->alive) {errno = EBUSY; return -1;}
+    int alive = 1;
+    self->alive = &alive;
+    ssize_t r = dill__suffix_recv(self, first, &alive, deadline);
+    if(alive) self->alive = NULL;
+    return r;
 }
 
 static int dill__suffix_attach(int s, const void *suffix, size_t suffixlen,
@@ -133,6 +154,7 @@ static int dill__suffix_attach(int s, const void *suffix, size_t suffixlen,
         sizeof(struct dill__suffix));
     if(!self) return -1;
     self->l.hvfs.query = dill__suffix_query;
+    self->l.hvfs.close = dill__suffix_close;
     self->mvfs.msendl = dill__suffix_msendl;
     self->mvfs.mrecvl = dill__suffix_mrecvl;
     memcpy(self->sfx, suffix, suffixlen);

@@ -146,7 +146,8 @@ int dill_term_detach(int s, int64_t deadline) {
     }
     return dill__layer_detach(s, dill__term_type, 0);
 fail:
-    dill_hclose(s);
+    /* EBADF: closed meanwhile, and the number may name another object. */
+    if(err != EBADF) dill_hclose(s);
     if(err == EPIPE) err = ECONNRESET;
     errno = err;
     return -1;
