@@ -41,7 +41,7 @@ static int fill_backlog(const char *ip, int port, int *conns, int max) {
     errno_assert(ipaddr_remote(&a, ip, port, 0, -1) == 0);
     int n = 0;
     while(n < max) {
-        int s = tcp_connect(&a, now() + 200);
+        int s = tcp_connect(&a, now() + 500);
         if(s < 0) {assert(errno == ETIMEDOUT); break;}
         conns[n++] = s;
     }
