@@ -743,6 +743,12 @@ struct dill_tls_client_options {
     const char *const *alpn;
     int min_version;
     int insecure_skip_verify;
+    /* PEM text (NUL-terminated) instead of files: trusted CAs (added to
+       ca_file/ca_dir), the client certificate chain and its key.  A
+       configuration with any of them is not cached between calls. */
+    const char *ca_pem;
+    const char *cert_pem;
+    const char *key_pem;
 };
 #define DILL_TLS_CLIENT_OPTIONS_INIT {sizeof(struct dill_tls_client_options)}
 
@@ -788,6 +794,13 @@ struct dill_tls_server_ctx;
 DILL_EXPORT struct dill_tls_server_ctx *dill_tls_server_ctx_new(
     const struct dill_tls_server_options *opts);
 DILL_EXPORT void dill_tls_server_ctx_free(struct dill_tls_server_ctx *ctx);
+/* Several certificates on one server: a client whose SNI names name (a
+   host name, or "*.example.com" for any one label in front of
+   example.com; case-insensitive) is served with other's certificate and
+   key instead of ctx's, which stay the default.  ctx takes a reference to
+   other.  Call it before ctx is used.  Errors: EINVAL (bad name), ENOMEM. */
+DILL_EXPORT int dill_tls_server_ctx_sni(struct dill_tls_server_ctx *ctx,
+    const char *name, struct dill_tls_server_ctx *other);
 /* Server side of a TLS connection over s using ctx.  mem may be NULL.  s
    is closed on any failure.  Errors as for tls_attach_server. */
 DILL_EXPORT int dill_tls_attach_server_ctx(int s,
@@ -827,6 +840,7 @@ DILL_EXPORT ssize_t dill_tls_last_error(char *buf, size_t len);
 #define tls_server_ctx dill_tls_server_ctx
 #define tls_server_ctx_new dill_tls_server_ctx_new
 #define tls_server_ctx_free dill_tls_server_ctx_free
+#define tls_server_ctx_sni dill_tls_server_ctx_sni
 #define tls_attach_server_ctx dill_tls_attach_server_ctx
 #define tls_alpn dill_tls_alpn
 #define tls_last_error dill_tls_last_error
