@@ -846,6 +846,44 @@ DILL_EXPORT ssize_t dill_tls_last_error(char *buf, size_t len);
 #define tls_last_error dill_tls_last_error
 #endif
 
+/******************************************************************************/
+/*  DTLS (OpenSSL) over a message socket                                      */
+/******************************************************************************/
+
+struct dill_dtls_storage {char _[88];} __attribute__((aligned(8)));
+
+/* DTLS 1.2 over message socket s (usually UDP opened with a remote): one
+   message of the DTLS socket is one record.  The server uses the PEM
+   certificate chain and key files; the client does not check the server's
+   certificate.  s is closed on failure.  Errors: EBADF, EPROTO (s is not a
+   message socket), EINVAL (bad certificate or key), ENOENT/EACCES (cannot
+   read a file), ECONNRESET (handshake failed), ENOMEM, ECANCELED,
+   ETIMEDOUT. */
+DILL_EXPORT int dill_dtls_attach_server(int s, const char *cert,
+    const char *pkey, int64_t deadline);
+DILL_EXPORT int dill_dtls_attach_server_mem(int s, const char *cert,
+    const char *pkey, struct dill_dtls_storage *mem, int64_t deadline);
+DILL_EXPORT int dill_dtls_attach_client(int s, int64_t deadline);
+DILL_EXPORT int dill_dtls_attach_client_mem(int s,
+    struct dill_dtls_storage *mem, int64_t deadline);
+/* Sends close_notify: later sends fail with EPIPE, receiving goes on.
+   Errors: EBADF, ENOTSUP, EPIPE (already done), ECONNRESET. */
+DILL_EXPORT int dill_dtls_done(int s, int64_t deadline);
+/* Sends close_notify unless sent, drops records until the peer's, then
+   returns the message socket below.  Everything is closed on failure.
+   Errors: EBADF, ENOTSUP, ECONNRESET, ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_dtls_detach(int s, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define dtls_storage dill_dtls_storage
+#define dtls_attach_server dill_dtls_attach_server
+#define dtls_attach_server_mem dill_dtls_attach_server_mem
+#define dtls_attach_client dill_dtls_attach_client
+#define dtls_attach_client_mem dill_dtls_attach_client_mem
+#define dtls_done dill_dtls_done
+#define dtls_detach dill_dtls_detach
+#endif
+
 #endif /* !DILL_DISABLE_TLS */
 
 /******************************************************************************/

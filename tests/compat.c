@@ -67,6 +67,12 @@ int main(void) {
     HAS(suffix_attach); HAS(suffix_attach_mem); HAS(suffix_detach);
     HAS(term_attach); HAS(term_attach_mem); HAS(term_done); HAS(term_detach);
     HAS(happyeyeballs_connect);
+#if !defined DILL_DISABLE_TLS
+    HAS(dtls_attach_server); HAS(dtls_attach_server_mem);
+    HAS(dtls_attach_client); HAS(dtls_attach_client_mem);
+    HAS(dtls_done); HAS(dtls_detach);
+    static_assert(sizeof(struct dtls_storage) == 88, "dtls");
+#endif
 
     /* Freed handle numbers are reused in the order they were freed (as in
        libdill), so a stale handle does not name the next object. */

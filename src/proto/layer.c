@@ -51,12 +51,13 @@ void dill__layer_close(struct dill_hvfs *hvfs) {
     if(!l->mem) free(l);
 }
 
-int dill__layer_detach(int s, const void *type, int broken) {
+int dill__layer_detach(int s, const void *type, int err) {
     struct dill__layer *l = dill__layer_get(s, type);
     if(!l) return -1;
-    if(broken || l->inerr || l->outerr) {
+    if(!err && (l->inerr || l->outerr)) err = ECONNRESET;
+    if(err) {
         dill_hclose(s);
-        errno = ECONNRESET;
+        errno = err;
         return -1;
     }
     int u = l->u;

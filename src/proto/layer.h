@@ -37,11 +37,12 @@ int dill__layer_make(struct dill__layer *l, int s);
 /* Closes the object and the socket below; the usual hvfs.close. */
 void dill__layer_close(struct dill_hvfs *hvfs);
 
-/* Ends layer handle s of the given type and returns the socket below; when
-   broken is set (the stream is mid-message) everything is closed and
-   ECONNRESET reported instead.  Errors: EBADF, ENOTSUP (s not of this
-   type: left open), ECONNRESET. */
-int dill__layer_detach(int s, const void *type, int broken);
+/* Ends layer handle s of the given type and returns the socket below.
+   When err is set (the detach failed), or an earlier failure broke the
+   socket (ECONNRESET), everything is closed and that error reported
+   instead.  Errors: EBADF, ENOTSUP (s not of this type: left open), err,
+   ECONNRESET. */
+int dill__layer_detach(int s, const void *type, int err);
 
 /* The layer object behind handle s of the given type, or NULL (EBADF,
    ENOTSUP). */

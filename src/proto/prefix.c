@@ -174,5 +174,6 @@ int dill_prefix_attach_mem(int s, size_t hdrlen, int flags,
 int dill_prefix_detach(int s) {
     struct dill__prefix *self = dill_hquery(s, dill__prefix_type);
     if(!self) return -1;
-    return dill__layer_detach(s, dill__prefix_type, self->hdrgot != 0);
+    return dill__layer_detach(s, dill__prefix_type,
+        self->hdrgot ? ECONNRESET : 0);
 }
