@@ -305,6 +305,28 @@ static void test_close(int tcp) {
         errno_assert(hclose(cr) == 0);
     }
 
+    /* More bytes after the Close than the socket below can take back
+       (30,000: however the reads split them, more than its 8 KiB buffer
+       holds): ENOBUFS, and everything is closed. */
+    {
+        int r[2];
+        wst_bpair(tcp, &r[0], &r[1]);
+        c = ws_attach_client(r[0], WS_NOHTTP, NULL, NULL, -1);
+        errno_assert(c >= 0);
+        static uint8_t w[32000];
+        size_t n = dill__ws_build_frame(w, 0, DILL__WS_TEXT, 0, NULL,
+            "part", 4);
+        errno_assert(bsend(r[1], w, n, now() + 1000) == 0);
+        n = dill__ws_build_frame(w, 1, DILL__WS_CLOSE, 0, NULL, "\x03\xe8",
+            2);
+        memset(w + n, 'r', 30000);
+        errno_assert(bsend(r[1], w, n + 30000, now() + 1000) == 0);
+        assert_err(ws_recv(c, &flags, buf, sizeof(buf), now() + 1000), EPIPE);
+        assert_err(ws_detach(c, 1000, NULL, 0, now() + 1000), ENOBUFS);
+        assert_err(hclose(c), EBADF);
+        errno_assert(hclose(r[1]) == 0);
+    }
+
     /* hclose after the peer's Close sends the answer. */
     wst_pair(tcp, 0, &c, &s);
     errno_assert(ws_done(c, 1000, "x", 1, -1) == 0);
