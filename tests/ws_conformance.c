@@ -348,11 +348,28 @@ static void g_close(int server) {
             EPIPE);
         assert(ws_status(e.us, &status, buf, sizeof(buf)) == 3);
         assert(status == good[i] && memcmp(buf, "why", 3) == 0);
+        /* A half-close, as in libdill: no answer yet, and our side may
+           still send. */
+        errno_assert(ws_send(e.us, WS_BINARY, "more", 4, -1) == 0);
+        expect_frame(&e, 0x2, "more", 4);
+        errno_assert(ws_ping(e.us, "p", 1, -1) == 0);
+        expect_frame(&e, 0x9, "p", 1);
         uint8_t echo[2] = {(uint8_t)(good[i] >> 8), (uint8_t)good[i]};
-        expect_frame(&e, 0x8, echo, 2);
+        if(i % 2) {
+            /* hclose answers, echoing the status (RFC 6455 5.5.1). */
+            errno_assert(hclose(e.us) == 0);
+            expect_frame(&e, 0x8, echo, 2);
+            errno_assert(hclose(e.raw) == 0);
+            continue;
+        }
+        /* ws_done answers with the status given. */
+        errno_assert(ws_done(e.us, 1001, "bye", 3, -1) == 0);
+        uint8_t mine[5] = {0x03, 0xe9, 'b', 'y', 'e'};
+        expect_frame(&e, 0x8, mine, 5);
         /* Nothing after our Close. */
         assert_err(ws_send(e.us, 0, "x", 1, -1), EPIPE);
         assert_err(ws_ping(e.us, "x", 1, -1), EPIPE);
+        assert_err(ws_done(e.us, 1000, NULL, 0, -1), EPIPE);
         teardown(&e);
     }
     static const int bad[] = {0, 999, 1004, 1005, 1006, 1012, 1015, 1016,
@@ -368,8 +385,9 @@ static void g_close(int server) {
     close_frame(&e, -1, "");
     assert_err(ws_recv(e.us, &flags, buf, sizeof(buf), now() + 1000), EPIPE);
     assert(ws_status(e.us, &status, buf, sizeof(buf)) == 0 && status == 0);
+    errno_assert(hclose(e.us) == 0);
     expect_frame(&e, 0x8, "", 0);
-    teardown(&e);
+    errno_assert(hclose(e.raw) == 0);
     /* One-byte payload. */
     setup(&e, server, 0);
     rawf(&e, 0x88, "\x03", 1);

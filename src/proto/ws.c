@@ -71,7 +71,22 @@ static void *dill__ws_query(struct dill_hvfs *vfs, const void *type) {
    is going away and they must not touch it. */
 static void dill__ws_wake_all(struct dill__ws *self);
 
+static int dill__ws_ctl(struct dill__ws *self, int op, const void *p,
+    size_t n, int64_t deadline);
+
+/* hclose after the peer's Close: the answer we owe, echoing its status as
+   section 5.5.1 suggests, written without waiting (the socket's close
+   makes one last attempt at what is queued). */
+static void dill__ws_answer(struct dill__ws *self) {
+    if(!self->rdone || self->sdone || self->serr || self->u < 0) return;
+    uint16_t code = self->st->pcode;
+    uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)(code & 0xff)};
+    self->sdone = 1;
+    dill__ws_ctl(self, DILL__WS_CLOSE, p, code ? 2 : 0, 0);
+}
+
 static void dill__ws_free(struct dill__ws *self) {
+    dill__ws_answer(self);
     if(self->st->gone) self->st->gone(self, self->st->gonearg);
     if(self->rxalive) *self->rxalive = 0;
     dill__ws_wake_all(self);
@@ -711,15 +726,10 @@ static int dill__ws_control(struct dill__ws *self, int op, int64_t deadline) {
     st->pcode = code == DILL__WS_NO_STATUS ? 0 : (uint16_t)code;
     st->plen = (uint8_t)rlen;
     memcpy(st->preason, reason, rlen);
+    /* A half-close, as in libdill: our answer goes out when the
+       application ends its side (ws_done, ws_detach, hclose), and until
+       then it may go on sending. */
     self->rdone = 1;
-    if(!self->sdone) {
-        /* Echo the status code, as section 5.5.1 suggests. */
-        uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)(code & 0xff)};
-        self->sdone = 1;
-        if(dill__ws_ctl(self, DILL__WS_CLOSE, p,
-           code == DILL__WS_NO_STATUS ? 0 : 2, deadline) < 0 &&
-           errno == EBADF) return -1;
-    }
     errno = EPIPE;
     return -1;
 }
@@ -972,21 +982,13 @@ int dill_ws_done(int s, int status, const void *buf, size_t len,
     return dill__ws_sendclose(self, status, buf, len, deadline);
 }
 
-/* Client side after the closing handshake: the server closes the TCP
-   connection first (section 7.1.1); wait for its end of stream. */
-static int dill__ws_waiteof(struct dill__ws *self, int64_t deadline) {
-    while(1) {
-        uint8_t b[64];
-        ssize_t r;
-        if(self->x) r = self->x->brecvsome(self->x, b, sizeof(b), deadline);
-        else {
-            struct dill_iolist io = {b, 1, NULL, 0};
-            r = self->b->brecvl(self->b, &io, &io, deadline) < 0 ? -1 : 1;
-        }
-        /* Closed, cleanly or not: either way the server went first. */
-        if(r < 0) return errno == EPIPE || errno == ECONNRESET ? 0 : -1;
-        if(dill__ws_busy(self, deadline) < 0) return -1;
-    }
+/* Bytes that followed the peer's Close frame in the receive buffer go back
+   to the socket below, which then delivers them first. */
+static int dill__ws_handback(struct dill__ws *self) {
+    if(!self->rbuf || self->rpos == self->rlen) return 0;
+    if(!self->tx) {errno = ENOTSUP; return -1;}
+    return dill__stream_unread(self->tx, self->rbuf + self->rpos,
+        self->rlen - self->rpos);
 }
 
 int dill_ws_detach(int s, int status, const void *buf, size_t len,
@@ -1014,13 +1016,10 @@ int dill_ws_detach(int s, int status, const void *buf, size_t len,
             rc = r < 0 ? -1 : 0;
         }
     }
-    if(rc == 0 && !self->server) {
-        int alive = 1;
-        self->rxalive = &alive;
-        rc = dill__ws_waiteof(self, deadline);
-        if(!alive) return -1;
-        self->rxalive = NULL;
-    }
+    /* Unlike hclose, no waiting for the server to close TCP first (RFC
+       6455 7.1.1): the socket is the caller's now, which is what detaching
+       is for. */
+    if(rc == 0) rc = dill__ws_handback(self);
     if(rc < 0) {
         int err = errno;
         dill_hclose(s);
