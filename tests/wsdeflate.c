@@ -128,8 +128,9 @@ static void test_server(void) {
         "client_max_window_bits=9", &a);
     assert(a.send_bits == 10 && a.recv_bits == 9);
     server_case(&cfg_small, L("permessage-deflate"),
-        "permessage-deflate; server_max_window_bits=10", &a);
-    assert(a.send_bits == 10 && a.recv_bits == 15);
+        "permessage-deflate; client_no_context_takeover; "
+        "server_max_window_bits=10", &a);
+    assert(a.send_bits == 10 && a.recv_bits == 15 && a.recv_no_ctx);
     /* A client hint is kept as the window it will use. */
     server_case(&cfg_ctx, L("permessage-deflate; client_max_window_bits=12"),
         "permessage-deflate; client_max_window_bits=12", &a);

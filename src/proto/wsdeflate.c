@@ -209,6 +209,9 @@ static void dill__wsz_answer(const struct dill__wsz_params *o,
     if(o->server_bits) p->server_bits = dill__wsz_min(o->server_bits,
         cfg->send_bits);
     else if(cfg->send_bits < 15) p->server_bits = cfg->send_bits;
+    /* A client that cannot shrink its window keeps no context instead, so
+       that our decompressor fits the tier between messages. */
+    if(!o->client_bits && cfg->recv_bits < 15) p->client_no_ctx = 1;
     if(o->client_bits) {
         uint8_t want = o->client_bits == DILL__WSZ_NOVALUE ? 15 :
             o->client_bits;
@@ -242,11 +245,62 @@ int dill__wsz_server(const struct dill__http_head *h,
     return 0;
 }
 
+/* Tier memLevel for a window: 15 gets zlib's default 8; smaller windows
+   get smaller hash tables. */
+static int dill__wsz_tier_ml(int wb) {
+    return wb == 15 ? 8 : wb - 8;
+}
+
+size_t dill__wsz_tier_bytes(int wb, int ml) {
+    /* deflate: state + window (2 << wb) + prev (2 << wb) + head
+       (2 << (ml + 7)) + pending (4 << (ml + 6)); inflate: state + window.
+       The state sizes are those of zlib 1.2.13 on LP64. */
+    return 5952 + ((size_t)4 << wb) + ((size_t)2 << (ml + 8)) + 7160 +
+        ((size_t)1 << wb);
+}
+
+void dill__wsz_tier(size_t budget, struct dill__wsz_cfg *cfg) {
+    cfg->ctx = 0;
+    cfg->send_bits = cfg->recv_bits = 15;
+    cfg->mem_level = 8;
+    cfg->level = 6;
+    for(int wb = 15; wb >= 9; wb--) {
+        int ml = dill__wsz_tier_ml(wb);
+        if(budget >= dill__wsz_tier_bytes(wb, ml)) {
+            cfg->ctx = 1;
+            cfg->send_bits = cfg->recv_bits = (uint8_t)wb;
+            cfg->mem_level = (uint8_t)ml;
+            return;
+        }
+    }
+}
+
 /******************************************************************************/
 /*  zlib state cache                                                          */
 /******************************************************************************/
 
-#if DILL_HAVE_ZLIB
+#if !DILL_HAVE_ZLIB
+
+/* Without zlib the extension is never agreed (wsattach.c does not offer
+   or accept it); these are never called. */
+int dill__wsz_def_can(const struct dill__wsz_def *d, uint64_t total,
+      int whole) {return 0;}
+int dill__wsz_def_input(struct dill__wsz_def *d, const void *in, size_t len,
+      int mode) {return DILL__WSZ_ENOMEM;}
+size_t dill__wsz_def_output(struct dill__wsz_def *d, uint8_t *out,
+      size_t cap, int *more) {*more = 0; return 0;}
+void dill__wsz_def_abort(struct dill__wsz_def *d) {}
+void dill__wsz_def_free(struct dill__wsz_def *d) {}
+void dill__wsz_inf_begin(struct dill__wsz_inf *f, uint64_t max) {}
+void dill__wsz_inf_input(struct dill__wsz_inf *f, const uint8_t *in,
+      size_t len, int fin) {}
+ssize_t dill__wsz_inf_output(struct dill__wsz_inf *f, uint8_t *out,
+      size_t cap) {return DILL__WSZ_ENOMEM;}
+int dill__wsz_inf_done(const struct dill__wsz_inf *f) {return 1;}
+int dill__wsz_inf_idle(const struct dill__wsz_inf *f) {return 1;}
+void dill__wsz_inf_free(struct dill__wsz_inf *f) {}
+
+#else
 
 #include <zlib.h>
 
@@ -394,6 +448,14 @@ size_t dill__wsz_def_output(struct dill__wsz_def *d, uint8_t *out,
     }
     dill__wsz_def_end(d);
     return fill;
+}
+
+void dill__wsz_def_abort(struct dill__wsz_def *d) {
+    if(!d->busy) return;
+    d->busy = 0;
+    d->nhold = 0;
+    dill__wsz_put(d->z);
+    d->z = NULL;
 }
 
 void dill__wsz_def_free(struct dill__wsz_def *d) {

@@ -69,6 +69,17 @@ struct dill__wsz_cfg {
     uint8_t level;
 };
 
+/* The local preferences for a connection that may keep budget bytes of
+   zlib state between messages: the largest tier whose estimate
+   (dill__wsz_tier_bytes) fits, with context takeover; below the smallest
+   (about 16 KiB) no context takeover and 15-bit windows.  Level 6. */
+void dill__wsz_tier(size_t budget, struct dill__wsz_cfg *cfg);
+
+/* zlib's documented allocation for one compressor with window bits wb and
+   memLevel ml plus one decompressor with window bits wb, with the sizes of
+   the zlib state structures on this platform. */
+size_t dill__wsz_tier_bytes(int wb, int ml);
+
 /* What one side uses after the handshake: window bits (8..15) and whether
    the context is reset after each message, per direction. */
 struct dill__wsz_agreed {
@@ -101,7 +112,8 @@ int dill__wsz_client(const char *ext, size_t len,
    offer is acceptable (answer without the extension), -EMSGSIZE when buf
    is too small.  The answer carries server_no_context_takeover when the
    client asked for it or cfg->ctx is 0, client_no_context_takeover when
-   the client offered it or cfg->ctx is 0, server_max_window_bits when the
+   the client offered it, cfg->ctx is 0 or recv_bits < 15 and the client
+   cannot shrink its window, server_max_window_bits when the
    client asked (answer: the smaller of its value and send_bits) or
    send_bits < 15, client_max_window_bits only when the client offered it
    (the smaller of its value and recv_bits, omitted when that is 15 and
@@ -154,6 +166,11 @@ int dill__wsz_def_input(struct dill__wsz_def *d, const void *in, size_t len,
    may be 0. */
 size_t dill__wsz_def_output(struct dill__wsz_def *d, uint8_t *out,
     size_t cap, int *more);
+
+/* Drops the message being compressed (after a failed send): the next
+   message starts from a fresh stream, which any peer can inflate as long
+   as the frames sent so far ended at a flush. */
+void dill__wsz_def_abort(struct dill__wsz_def *d);
 
 /* Releases the compressor's zlib state. */
 void dill__wsz_def_free(struct dill__wsz_def *d);
