@@ -482,7 +482,77 @@ static void test_client_answers(void) {
         "server_max_window_bits=8\r\n", 21000) == 0);
 }
 
+/* ws_listen / ws_connect pass the options through, over ws and wss. */
+coroutine static void url_echo(int l) {
+    int s = ws_accept(l, NULL, 0, NULL, now() + 5000);
+    errno_assert(s >= 0);
+    assert(ws_deflate(s, NULL) == 1);
+    int fl;
+    ssize_t n = ws_recv(s, &fl, rbuf, sizeof(rbuf), now() + 5000);
+    errno_assert(n >= 0);
+    errno_assert(ws_send(s, fl, rbuf, (size_t)n, now() + 5000) == 0);
+    ws_recv(s, &fl, rbuf, sizeof(rbuf), now() + 5000);
+    hclose(s);
+}
+
+static void url_case(struct tls_server_ctx *ctx,
+      const struct tls_client_options *tco) {
+    struct ws_options o = dopts(42000);
+    struct ws_listen_options lo = {0};
+    lo.ws = &o;
+    lo.tls = ctx;
+    struct ipaddr addr;
+    errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    int l = ws_listen(&addr, &lo);
+    errno_assert(l >= 0);
+    int cr = go(url_echo(l));
+    errno_assert(cr >= 0);
+    char url[64];
+    snprintf(url, sizeof(url), "%s://127.0.0.1:%d/", ctx ? "wss" : "ws",
+        ipaddr_port(&addr));
+    int c = ws_connect(url, &o, tco, now() + 5000);
+    errno_assert(c >= 0);
+    struct ws_deflate_params p;
+    assert(ws_deflate(c, &p) == 1 && p.server_max_window_bits == 12);
+    gen(sbuf, 50000, 1);
+    errno_assert(ws_send(c, WS_TEXT, sbuf, 50000, now() + 5000) == 0);
+    int fl;
+    assert(ws_recv(c, &fl, rbuf, sizeof(rbuf), now() + 5000) == 50000);
+    assert(memcmp(rbuf, sbuf, 50000) == 0);
+    errno_assert(ws_done(c, 1000, NULL, 0, now() + 5000) == 0);
+    errno_assert(bundle_wait(cr, now() + 5000) == 0);
+    errno_assert(hclose(cr) == 0);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(l) == 0);
+}
+
+static void test_url(void) {
+    url_case(NULL, NULL);
+#if !defined DILL_DISABLE_TLS
+    char dir[] = "/tmp/dill-wsz-XXXXXX", cmd[512], crt[64], key[64];
+    assert(mkdtemp(dir));
+    snprintf(crt, sizeof(crt), "%s/c.pem", dir);
+    snprintf(key, sizeof(key), "%s/k.pem", dir);
+    snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+        "ec_paramgen_curve:P-256 -nodes -keyout %s -out %s -subj "
+        "/CN=localhost -days 1 >/dev/null 2>&1", key, crt);
+    assert(system(cmd) == 0);
+    struct tls_server_options so = {0};
+    so.cert_file = crt;
+    so.key_file = key;
+    struct tls_server_ctx *ctx = tls_server_ctx_new(&so);
+    errno_assert(ctx != NULL);
+    struct tls_client_options co = {0};
+    co.insecure_skip_verify = 1;
+    url_case(ctx, &co);
+    tls_server_ctx_free(ctx);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert(system(cmd) == 0);
+#endif
+}
+
 int main(void) {
+    test_url();
     test_tiers();
     test_raw();
     test_bomb();
