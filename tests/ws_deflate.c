@@ -104,7 +104,9 @@ static void one(int a, int b, int kind, size_t n, int text) {
     int fl;
     ssize_t got;
     if(rnd() & 1) {
-        got = ws_recv(b, &fl, rbuf, sizeof(rbuf), now() + 5000);
+        /* An exact-size buffer is enough. */
+        got = ws_recv(b, &fl, rbuf, (rnd() & 1) ? n : sizeof(rbuf),
+            now() + 5000);
         errno_assert(got >= 0);
     }
     else {
@@ -145,9 +147,22 @@ static void test_tiers(void) {
             errno_assert(hclose(s) == 0);
         }
     }
+    /* A buffer one byte short: EMSGSIZE, and the next message is fine. */
+    struct ws_options z = dopts(400000);
+    int c, s;
+    zpair(1, &z, &z, &c, &s);
+    for(int i = 0; i != 3; i++) {
+        size_t n = i == 0 ? 1 : i == 1 ? 70000 : 200000;
+        gen(sbuf, n, 1);
+        errno_assert(ws_send(c, WS_TEXT, sbuf, n, now() + 5000) == 0);
+        int fl;
+        assert_err(ws_recv(s, &fl, rbuf, n - 1, now() + 5000), EMSGSIZE);
+        one(c, s, 0, n, 1);
+    }
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
     /* Only one side wants it: not agreed, and messages still go. */
     struct ws_options on = dopts(0), off = {0};
-    int c, s;
     zpair(1, &on, &off, &c, &s);
     assert(ws_deflate(c, NULL) == 0 && ws_deflate(s, NULL) == 0);
     one(c, s, 2, 1000, 1);
@@ -342,6 +357,28 @@ static void test_raw(void) {
     bad_case(pmd, send_garbage, 1007, EPROTO);
     bad_case(pmd, send_bad_utf8, 1007, EPROTO);
     bad_case(pmd, send_cut_utf8, 1007, EPROTO);
+    /* With deflate agreed, plain messages keep the exact limit, compressed
+       ones count their inflated size (a stored block expands them). */
+    o = dopts(0);
+    o.max_message = 1000;
+    raw_pair(&o, "Sec-WebSocket-Extensions: permessage-deflate\r\n", &raw,
+        &s, resp, sizeof(resp));
+    static uint8_t big[1100];
+    memset(big, 'a', sizeof(big));
+    big[0] = 0x01;
+    big[1] = 0xe8;
+    big[2] = 0x03;
+    big[3] = 0x17;
+    big[4] = 0xfc;
+    raw_frame(raw, 0x80 | 0x40 | DILL__WS_TEXT, 1, big, 1005);
+    assert(ws_recv(s, &fl, rbuf, sizeof(rbuf), now() + 5000) == 1000);
+    raw_frame(raw, 0x80 | DILL__WS_TEXT, 1, big + 5, 1000);
+    assert(ws_recv(s, &fl, rbuf, sizeof(rbuf), now() + 5000) == 1000);
+    raw_frame(raw, 0x80 | DILL__WS_TEXT, 1, big + 5, 1001);
+    assert_err(ws_recv(s, &fl, rbuf, sizeof(rbuf), now() + 5000), EMSGSIZE);
+    assert(raw_until_close(raw, now() + 5000) == 1009);
+    errno_assert(hclose(s) == 0);
+    errno_assert(hclose(raw) == 0);
 }
 
 /* About 1 GiB of zeros in about 1 MB of frames, sent by a raw client in

@@ -148,10 +148,13 @@ int dill__ws_zsetup(struct dill__ws *self, const struct dill__wsz_agreed *a,
     z->threshold = threshold;
     struct dill__ws_conn *c = &self->st->dec.conn;
     z->max = c->max_msg;
-    /* The decoder bounds the compressed size; deflate's worst case
-       (stored blocks) adds 5 bytes per 16 KiB.  Plain messages are held
-       to the exact limit when their headers arrive. */
-    if(c->max_msg) c->max_msg += c->max_msg / 1024 + 64;
+    /* The inflated size is what the limit is about; the decoder still
+       bounds the compressed size, loosely, as a peer's compressor may
+       expand data (a stored block per 128 bytes with memLevel 1, a flush
+       per fragment).  Plain messages are held to the exact limit when
+       their headers arrive. */
+    if(c->max_msg) c->max_msg = c->max_msg > UINT64_MAX / 4 ? 0 :
+        c->max_msg * 2 + 65536;
     c->rsv = DILL__WS_RSV1;
     self->st->z = z;
     return 0;
@@ -844,12 +847,12 @@ static int dill__ws_zdrain(struct dill__ws *self, struct dill__ws_rxc *c) {
     uint8_t *scr = NULL;
     int rc = 0;
     while(!rc && !dill__wsz_inf_idle(&z->inf)) {
-        int keep = !self->skipping;
+        int keep = !self->skipping, probe = 0;
         if(keep && !c->room) {
             if(c->mode & DILL__WS_RX_PART) {rc = 1; break;}
-            self->skipping = 1;
-            c->err = EMSGSIZE;
+            /* The buffer is full: only more output makes it too small. */
             keep = 0;
+            probe = 1;
         }
         uint8_t *dst;
         size_t cap = DILL__WS_BUFSZ;
@@ -873,6 +876,10 @@ static int dill__ws_zdrain(struct dill__ws *self, struct dill__ws_rxc *c) {
         else if(r < 0 || (z->text && dill__utf8_feed(&z->utf8, dst,
                 (size_t)r) < 0))
             rc = dill__ws_fail(self, DILL__WS_INVALID_DATA, EPROTO);
+        else if(probe && r > 0) {
+            self->skipping = 1;
+            c->err = EMSGSIZE;
+        }
         else if(keep) {
             dill__iol_advance(&c->cur, (size_t)r);
             c->room -= (size_t)r;
