@@ -187,8 +187,8 @@ int dill__wsz_client(const char *ext, size_t len,
     struct dill__wsz_params *p = &a->p;
     /* We always offer client_max_window_bits; the answer needs a value. */
     if(p->client_bits == DILL__WSZ_NOVALUE) return -EPROTO;
-    if(cfg->send_bits < 15 && p->client_bits > cfg->send_bits)
-        return -EPROTO;
+    /* A larger client window than our hint is no problem: we compress
+       with our own, smaller one (dill__wsz_sides). */
     if(cfg->recv_bits < 15 &&
        (!p->server_bits || p->server_bits > cfg->recv_bits)) return -EPROTO;
     if(!cfg->ctx && !p->server_no_ctx) return -EPROTO;

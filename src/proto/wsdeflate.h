@@ -102,7 +102,8 @@ ssize_t dill__wsz_offer(const struct dill__wsz_cfg *cfg, char *buf,
    answers more than once, has a parameter that does not parse, a
    client_max_window_bits without a value, a server_max_window_bits above
    the one we asked for (or none when we asked), or lacks the
-   server_no_context_takeover we asked for. */
+   server_no_context_takeover we asked for.  A client_max_window_bits above
+   the value we offered is accepted: we keep compressing with ours. */
 int dill__wsz_client(const char *ext, size_t len,
     const struct dill__wsz_cfg *cfg, struct dill__wsz_agreed *a);
 
