@@ -526,8 +526,10 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text, int plain,
     struct dill__ws_z *z = self->st->z;
     int rc;
     if(dill__slow(z != NULL) && !plain && total >= z->threshold &&
-       dill__wsz_def_can(&z->def, total, 1))
+       dill__wsz_def_can(&z->def, total, 1)) {
+        z->def.hint = total;
         rc = dill__ws_zsend(self, 1, op, 1, first, deadline);
+    }
     else
         rc = dill__ws_frame(self, 1, op, 0, first, last, total, deadline);
     if(rc < 0 && errno == EBADF) return -1;
@@ -611,6 +613,7 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
            the whole size); window 8 sends them plain (wsdeflate.h). */
         int zp = first ? st->z && !(flags & DILL_WS_NOCOMPRESS) &&
             dill__wsz_def_can(&st->z->def, 0, 0) : st->smz;
+        if(zp && first) st->z->def.hint = 0;
         if(zp) rc = dill__ws_zsend(self, first, op, fin, &io, deadline);
         else rc = dill__ws_frame(self, fin, op, 0, &io, &io, len, deadline);
         if(rc < 0 && errno == EBADF) return -1;

@@ -389,10 +389,17 @@ int dill__wsz_def_can(const struct dill__wsz_def *d, uint64_t total,
     return d->bits > 8 || (whole && total <= 256);
 }
 
+/* memLevel for the next message: see hint in the header. */
+static int dill__wsz_def_ml(const struct dill__wsz_def *d) {
+    if((d->no_ctx || d->bits < 9) && d->hint && d->hint <= 4096 &&
+       d->mem_level > 3) return 3;
+    return d->mem_level;
+}
+
 int dill__wsz_def_input(struct dill__wsz_def *d, const void *in, size_t len,
       int mode) {
     if(!d->z) {
-        d->z = dill__wsz_get(1, dill__wsz_zbits(d->bits), d->mem_level,
+        d->z = dill__wsz_get(1, dill__wsz_zbits(d->bits), dill__wsz_def_ml(d),
             d->level);
         if(!d->z) return DILL__WSZ_ENOMEM;
     }

@@ -133,7 +133,11 @@ int dill__wsz_server(const struct dill__http_head *h,
 #define DILL__WSZ_ENOMEM (-3)   /* zlib state could not be allocated */
 
 /* Compressor of one direction.  Zero it, then set bits (8..15), no_ctx,
-   mem_level and level; dill__wsz_def_free releases it. */
+   mem_level and level; dill__wsz_def_free releases it.  Set hint before a
+   message's first input when its size is known: a message compressed
+   from a fresh stream (no context takeover) of at most 4 KiB then uses
+   memLevel 3, as resetting the hash table of memLevel 8 (64 KiB) would
+   cost more than compressing it. */
 struct dill__wsz_def {
     void *z;                /* z_stream, NULL until first use */
     uint8_t bits, no_ctx, mem_level, level;
@@ -141,6 +145,7 @@ struct dill__wsz_def {
     uint8_t nhold;          /* output bytes held back */
     uint8_t hold[4];        /* ... the possible tail of the message */
     uint8_t busy;           /* a message is being compressed */
+    uint64_t hint;          /* size of the next message, 0: unknown */
 };
 
 /* 1 when a message of total bytes (whole: 1 when all of it is given at
