@@ -31,7 +31,7 @@ static void gen(uint8_t *p, size_t n, int text) {
 }
 
 static struct ws_options dopts(size_t mem) {
-    struct ws_options o = {0};
+    struct ws_options o = WS_OPTIONS_INIT;
     o.deflate = WS_DEFLATE;
     o.deflate_memory = mem;
     o.deflate_threshold = 1;
@@ -41,7 +41,7 @@ static struct ws_options dopts(size_t mem) {
 coroutine static void server_co(int s, struct ws_options o, int ch) {
     char res[64], host[64];
     int h = ws_attach_server_opts(s, res, sizeof(res), host, sizeof(host),
-        &o, now() + 5000);
+        &o, NULL, now() + 5000);
     int err = errno;
     errno_assert(chsend(ch, &h, sizeof(h), -1) == 0);
     errno_assert(chsend(ch, &err, sizeof(err), -1) == 0);
@@ -67,7 +67,8 @@ static void zpair(int tcp, const struct ws_options *co,
     wst_bpair(tcp, &a, &b);
     int cr = go(server_co(b, *so, ch[1]));
     errno_assert(cr >= 0);
-    *c = ws_attach_client_opts(a, "/", "localhost", co, now() + 5000);
+    *c = ws_attach_client_opts(a, "/", "localhost", co, NULL,
+        now() + 5000);
     errno_assert(*c >= 0);
     server_done(ch, cr, s);
 }
@@ -162,7 +163,7 @@ static void test_tiers(void) {
     errno_assert(hclose(c) == 0);
     errno_assert(hclose(s) == 0);
     /* Only one side wants it: not agreed, and messages still go. */
-    struct ws_options on = dopts(0), off = {0};
+    struct ws_options on = dopts(0), off = WS_OPTIONS_INIT;
     zpair(1, &on, &off, &c, &s);
     assert(ws_deflate(c, NULL) == 0 && ws_deflate(s, NULL) == 0);
     one(c, s, 2, 1000, 1);
@@ -177,7 +178,8 @@ static void test_tiers(void) {
     on.deflate = 2;
     int a, b;
     wst_bpair(1, &a, &b);
-    assert_err(ws_attach_client_opts(a, "/", "x", &on, now() + 1000), EINVAL);
+    assert_err(ws_attach_client_opts(a, "/", "x", &on, NULL,
+        now() + 1000), EINVAL);
     errno_assert(hclose(b) == 0);
 }
 
@@ -477,7 +479,7 @@ static int client_vs(const char *ext, size_t mem) {
     int cr = go(raw_server(b, ext));
     errno_assert(cr >= 0);
     struct ws_options o = dopts(mem);
-    int c = ws_attach_client_opts(a, "/", "x", &o, now() + 5000);
+    int c = ws_attach_client_opts(a, "/", "x", &o, NULL, now() + 5000);
     int err = errno;
     errno_assert(hclose(cr) == 0);
     if(c >= 0) {
@@ -535,7 +537,7 @@ coroutine static void url_echo(int l) {
 static void url_case(struct tls_server_ctx *ctx,
       const struct tls_client_options *tco) {
     struct ws_options o = dopts(42000);
-    struct ws_listen_options lo = {0};
+    struct ws_listen_options lo = WS_LISTEN_OPTIONS_INIT;
     lo.ws = &o;
     lo.tls = ctx;
     struct ipaddr addr;
@@ -574,12 +576,12 @@ static void test_url(void) {
         "ec_paramgen_curve:P-256 -nodes -keyout %s -out %s -subj "
         "/CN=localhost -days 1 >/dev/null 2>&1", key, crt);
     assert(system(cmd) == 0);
-    struct tls_server_options so = {0};
+    struct tls_server_options so = TLS_SERVER_OPTIONS_INIT;
     so.cert_file = crt;
     so.key_file = key;
     struct tls_server_ctx *ctx = tls_server_ctx_new(&so);
     errno_assert(ctx != NULL);
-    struct tls_client_options co = {0};
+    struct tls_client_options co = TLS_CLIENT_OPTIONS_INIT;
     co.insecure_skip_verify = 1;
     url_case(ctx, &co);
     tls_server_ctx_free(ctx);

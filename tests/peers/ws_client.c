@@ -80,7 +80,7 @@ static int parse_url(const char *url, char *host, size_t hostlen, int *port,
 static long zmem = -1;
 
 static struct ws_options options(void) {
-    struct ws_options o = {0};
+    struct ws_options o = WS_OPTIONS_INIT;
     o.flags = WS_BINARY;
     if(zmem >= 0) {
         o.deflate = WS_DEFLATE;
@@ -90,7 +90,7 @@ static struct ws_options options(void) {
 }
 
 static int connect_wss(const char *url, const char *ca, const char *sni) {
-    struct tls_client_options to = {0};
+    struct tls_client_options to = TLS_CLIENT_OPTIONS_INIT;
     to.ca_file = ca;
     to.server_name = sni;
     struct ws_options wo = options();
@@ -231,7 +231,7 @@ int main(int argc, char *argv[]) {
         char hostfield[300];
         snprintf(hostfield, sizeof(hostfield), "%s:%d", host, port);
         struct ws_options wo = options();
-        ws = ws_attach_client_opts(s, path, hostfield, &wo, deadline);
+        ws = ws_attach_client_opts(s, path, hostfield, &wo, NULL, deadline);
         if(ws < 0) return fail("handshake");
     }
     struct ws_deflate_params zp;

@@ -51,7 +51,7 @@ static long zmem = -1;
 
 /* The options of every connection. */
 static struct ws_options options(void) {
-    struct ws_options o = {0};
+    struct ws_options o = WS_OPTIONS_INIT;
     o.flags = WS_BINARY;
     o.max_message = maxmsg;
     if(zmem >= 0) {
@@ -107,7 +107,7 @@ static void serve_ws(int s, int ws_ready, char *resource, int id) {
     uint8_t *buf = NULL;
     struct ws_options o = options();
     int ws = ws_ready ? s : ws_attach_server_opts(s, resource,
-        RESOURCE_LEN, host, sizeof(host), &o, deadline);
+        RESOURCE_LEN, host, sizeof(host), &o, NULL, deadline);
     if(ws < 0) {
         end = errname(errno);
         goto out;
@@ -180,7 +180,7 @@ coroutine static void serve_accepted(int ws, char *resource, int id) {
 
 /* wss: the listener runs the TLS and WebSocket handshakes; we echo. */
 static int run_tls(const char *cert, const char *key, long nconns) {
-    struct tls_server_options to = {0};
+    struct tls_server_options to = TLS_SERVER_OPTIONS_INIT;
     to.cert_file = cert;
     to.key_file = key;
     struct tls_server_ctx *ctx = tls_server_ctx_new(&to);
@@ -190,7 +190,7 @@ static int run_tls(const char *cert, const char *key, long nconns) {
         return 1;
     }
     struct ws_options wo = options();
-    struct ws_listen_options lo = {0};
+    struct ws_listen_options lo = WS_LISTEN_OPTIONS_INIT;
     lo.ws = &wo;
     lo.tls = ctx;
     struct ipaddr addr;
