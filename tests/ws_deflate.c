@@ -5,6 +5,7 @@
    examples, RSV1 rules, 1002/1007/1009), a decompression bomb, and the
    client's checks of the server's answer (EPROTO, socket closed). */
 
+#include <stddef.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -160,6 +161,15 @@ static void test_tiers(void) {
         assert_err(ws_recv(s, &fl, rbuf, n - 1, now() + 5000), EMSGSIZE);
         one(c, s, 0, n, 1);
     }
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+    /* A program built before the deflate fields existed passes a smaller
+       size: whatever lies beyond it is not read, so deflate stays off. */
+    struct ws_options old = dopts(0);
+    old.size = offsetof(struct ws_options, deflate);
+    zpair(1, &old, &z, &c, &s);
+    assert(ws_deflate(c, NULL) == 0 && ws_deflate(s, NULL) == 0);
+    one(c, s, 0, 1000, 1);
     errno_assert(hclose(c) == 0);
     errno_assert(hclose(s) == 0);
     /* Only one side wants it: not agreed, and messages still go. */
