@@ -33,6 +33,7 @@
 #include "libdill.h"
 #include "proto/wsdeflate.h"
 #include "proto/wsframe.h"
+#include "../tests/zbomb.h"
 
 #define MSG 1024
 #define ECHO_CONNS 100
@@ -284,25 +285,9 @@ static double ratio(long tier) {
    message of about 1 MiB that inflates to 1 GiB, in masked 64 KiB
    frames. */
 static void bomb(void) {
-    z_stream z = {0};
-    if(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) != Z_OK)
-        die("deflateInit2");
-    static uint8_t zeros[1 << 20], a[4096], c[4096];
-    size_t len[2];
-    for(int i = 0; i != 2; i++) {
-        z.next_in = zeros;
-        z.avail_in = sizeof(zeros);
-        z.next_out = i ? c : a;
-        z.avail_out = 4096;
-        deflate(&z, Z_SYNC_FLUSH);
-        len[i] = 4096 - z.avail_out;
-    }
-    deflateEnd(&z);
-    size_t n = len[0] + 1023 * len[1] - 4;
-    uint8_t *p = malloc(len[0] + 1023 * len[1]);
-    if(!p) die("malloc");
-    memcpy(p, a, len[0]);
-    for(int i = 0; i != 1023; i++) memcpy(p + len[0] + i * len[1], c, len[1]);
+    size_t n;
+    uint8_t *p = zbomb(&n);
+    if(!p) die("zbomb");
     int s = tcp_connect(&addr, now() + 10000);
     if(s < 0) die("tcp_connect");
     const char *req = "GET /bomb HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"

@@ -12,6 +12,7 @@
 #include <libdill.h>
 
 #include "proto/wshs.h"
+#include "zbomb.h"
 #include "wstest.h"
 
 static uint32_t seed = 777;
@@ -413,33 +414,16 @@ coroutine static void bomb_sender(int raw, const uint8_t *p, size_t n) {
 }
 
 static void test_bomb(void) {
-    z_stream z = {0};
-    assert(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) ==
-        Z_OK);
-    static uint8_t zeros[1 << 20], a[4096], b[4096];
-    size_t len[2];
-    for(int i = 0; i != 2; i++) {
-        z.next_in = zeros;
-        z.avail_in = sizeof(zeros);
-        z.next_out = i ? b : a;
-        z.avail_out = 4096;
-        assert(deflate(&z, Z_SYNC_FLUSH) == Z_OK && z.avail_in == 0);
-        len[i] = 4096 - z.avail_out;
-    }
-    deflateEnd(&z);
-    size_t reps = 1023, n = len[0] + reps * len[1];
-    uint8_t *bomb = malloc(n);
+    size_t n;
+    uint8_t *bomb = zbomb(&n);
     assert(bomb);
-    memcpy(bomb, a, len[0]);
-    for(size_t i = 0; i != reps; i++) memcpy(bomb + len[0] + i * len[1], b,
-        len[1]);
     struct ws_options o = dopts(0);
     o.max_message = 1 << 20;
     int raw, s;
     char resp[1024];
     raw_pair(&o, "Sec-WebSocket-Extensions: permessage-deflate\r\n", &raw, &s,
         resp, sizeof(resp));
-    int cr = go(bomb_sender(raw, bomb, n - 4));
+    int cr = go(bomb_sender(raw, bomb, n));
     errno_assert(cr >= 0);
     int fl;
     int64_t t0 = now();
@@ -452,7 +436,7 @@ static void test_bomb(void) {
     errno_assert(hclose(raw) == 0);
     raw_pair(&o, "Sec-WebSocket-Extensions: permessage-deflate\r\n", &raw, &s,
         resp, sizeof(resp));
-    cr = go(bomb_sender(raw, bomb, n - 4));
+    cr = go(bomb_sender(raw, bomb, n));
     errno_assert(cr >= 0);
     ssize_t r, total = 0;
     while((r = ws_recv_part(s, &fl, rbuf, sizeof(rbuf), now() + 10000)) >= 0)

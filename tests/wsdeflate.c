@@ -10,6 +10,7 @@
 #include "assert.h"
 #include "proto/httpparse.h"
 #include "proto/wsdeflate.h"
+#include "zbomb.h"
 
 /******************************************************************************/
 /*  Negotiation                                                               */
@@ -470,20 +471,9 @@ static void test_bad(void) {
 
 /* About 1 GB of zeros in about 1 MB: stopped at the limit. */
 static void test_bomb(void) {
-    z_stream z = {0};
-    assert(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) ==
-        Z_OK);
-    static uint8_t zeros[1 << 20];
-    static uint8_t a[4096], b[4096];
-    size_t al = zref(&z, zeros, sizeof(zeros), a, sizeof(a)) + 4;
-    size_t bl = zref(&z, zeros, sizeof(zeros), b, sizeof(b)) + 4;
-    deflateEnd(&z);
-    size_t reps = 1023, n = al + reps * bl;
-    uint8_t *bomb = malloc(n);
+    size_t n;
+    uint8_t *bomb = zbomb(&n);
     assert(bomb);
-    memcpy(bomb, a, al);
-    for(size_t i = 0; i != reps; i++) memcpy(bomb + al + i * bl, b, bl);
-    n -= 4;
     static uint8_t out[65536];
     struct dill__wsz_inf f = {0};
     f.bits = 15;
@@ -500,7 +490,7 @@ static void test_bomb(void) {
     dill__wsz_inf_input(&f, bomb, n, 1);
     while((r = dill__wsz_inf_output(&f, out, sizeof(out))) > 0) {}
     assert(r == 0 && dill__wsz_inf_done(&f));
-    assert(f.total == (uint64_t)(reps + 1) << 20);
+    assert(f.total == (uint64_t)ZBOMB_MIB << 20);
     dill__wsz_inf_free(&f);
     free(bomb);
 }
