@@ -27,7 +27,7 @@ start() {
     PORT=
     for _ in $(seq 100); do
         PORT=$(sed -n 's/^PORT \([0-9]*\)$/\1/p; s/.*listening on ws:\/\/127.0.0.1:\([0-9]*\).*/\1/p' \
-            "$work/$name.out" "$work/$name.err" | head -1)
+            "$work/$name.out" "$work/$name.err" 2>/dev/null | head -1)
         [ -n "$PORT" ] && return 0
         sleep 0.1
     done
