@@ -504,9 +504,10 @@ static int dill__ws_zsend(struct dill__ws *self, int start, int op, int fin,
         rc = dill__ws_frame(self, fin, op, rsv, &io, &io, fill, deadline);
     }
     dill__ws_pool_put(1, buf);
-    if(rc < 0) {
+    /* EBADF: the object is gone with its compressor. */
+    if(rc < 0 && errno != EBADF) {
         dill__wsz_def_abort(d);
-        if(sent && errno != EBADF && !self->serr) self->serr = ECONNRESET;
+        if(sent && !self->serr) self->serr = ECONNRESET;
     }
     return rc;
 }
