@@ -2,45 +2,7 @@
 # (bad URL, refused connection, refused handshake with its status), the
 # options that show up on the wire, broadcast, wss, and a short bench.
 # Only 127.0.0.1 and ports picked by the kernel; every wait is bounded.
-set -u
-B=${DILL_TEST_BINDIR:-build}
-D=$B/dillws
-[ -x "$D" ] || { echo "no $D"; exit 1; }
-T=$(mktemp -d)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-FAILS=0
-PASSES=0
-ok() { PASSES=$((PASSES + 1)); echo "ok: $1"; }
-bad() { FAILS=$((FAILS + 1)); echo "FAIL: $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-
-# start_server NAME ARGS...: runs dillws --listen 127.0.0.1:0 ARGS in the
-# background and sets PORT from the "listening on" line.
-start_server() {
-    local name=$1; shift
-    "$D" --listen 127.0.0.1:0 --timeout 60 "$@" 2>"$T/$name.log" &
-    PIDS="$PIDS $!"
-    PORT=""
-    for _ in $(seq 100); do
-        PORT=$(sed -n 's/.*listening on wss*:\/\/127.0.0.1:\([0-9]*\).*/\1/p' \
-               "$T/$name.log")
-        [ -n "$PORT" ] && return 0
-        sleep 0.05
-    done
-    echo "server $name did not start:"; cat "$T/$name.log"
-    exit 1
-}
-PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
-free_port() {
-    $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/dillws.lib"
 C() { timeout 20 "$D" --timeout 15 "$@"; }
 
 start_server echo --echo -v

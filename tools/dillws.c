@@ -23,6 +23,7 @@
 
 #include <libdill.h>
 
+#include "proto/proxy.h"
 #include "proto/url.h"
 
 /* Exit statuses (documented in dillws.1). */
@@ -54,6 +55,7 @@ static struct {
     size_t max_message;
     int insecure;
     const char *cacert, *cert, *key;
+    const char *proxy;              /* --proxy; "" means none */
     int64_t timeout_ms;             /* 0: none */
     int64_t linger_ms;
     int conns;
@@ -177,6 +179,9 @@ static void usage(FILE *f) {
 "                      seconds pass without one (default 1; 0: close now)\n"
 "  --cacert FILE       trust the CA certificates in FILE (wss)\n"
 "  --insecure          do not verify the server's certificate (wss)\n"
+"  --proxy URL         connect through http://, https://, socks5:// or\n"
+"                      socks5h:// proxy URL (\"\": none; default: the\n"
+"                      http_proxy, https_proxy, all_proxy, no_proxy variables)\n"
 "  --tls-cert FILE     server certificate chain, PEM (serves wss)\n"
 "  --tls-key FILE      server private key, PEM\n"
 "  -v                  show the handshake, connections and close codes\n"
@@ -242,6 +247,7 @@ static void parse_args(int argc, char **argv) {
         else if(!strcmp(name, "--linger"))
             cfg.linger_ms = parse_seconds(name, v);
         else if(!strcmp(name, "--cacert")) cfg.cacert = v;
+        else if(!strcmp(name, "--proxy")) cfg.proxy = v;
         else if(!strcmp(name, "--tls-cert")) cfg.cert = v;
         else if(!strcmp(name, "--tls-key")) cfg.key = v;
         else if(!strcmp(name, "-c") || !strcmp(name, "--connections"))
@@ -359,16 +365,102 @@ static ssize_t recv_msg(int ws, int *type, struct dbuf *b, int64_t deadline) {
 /*  Client: connecting and the handshake                                      */
 /******************************************************************************/
 
+/* Whether host is in the no_proxy list: "*", or entries (a leading dot is
+   optional) equal to host or to one of its parent domains. */
+static int no_proxy_match(const char *host, const char *list) {
+    size_t hl = strlen(host);
+    while(*list) {
+        list += strspn(list, ", \t");
+        size_t n = strcspn(list, ", \t");
+        const char *e = list;
+        list += n;
+        if(n == 1 && *e == '*') return 1;
+        if(n && *e == '.') {e++; n--;}
+        if(n >= 2 && e[0] == '[' && e[n - 1] == ']') {e++; n -= 2;}
+        if(!n || n > hl || strncasecmp(host + hl - n, e, n)) continue;
+        if(n == hl || host[hl - n - 1] == '.') return 1;
+    }
+    return 0;
+}
+
+static const char *env2(const char *lower, const char *upper) {
+    const char *v = getenv(lower);
+    if((!v || !*v) && upper) v = getenv(upper);
+    return v && *v ? v : NULL;
+}
+
+/* The proxy for u: --proxy, else the environment the way curl reads it
+   (http_proxy for ws://, in lower case only; https_proxy for wss://;
+   all_proxy for both; no_proxy), or NULL.  A value without a scheme is an
+   HTTP proxy. */
+static const char *pick_proxy(const struct dill__url *u) {
+    static char buf[1024];
+    if(cfg.proxy) return *cfg.proxy ? cfg.proxy : NULL;
+    const char *np = env2("no_proxy", "NO_PROXY");
+    if(np && no_proxy_match(u->host, np)) return NULL;
+    const char *v = u->secure ? env2("https_proxy", "HTTPS_PROXY") :
+        env2("http_proxy", NULL);
+    if(!v) v = env2("all_proxy", "ALL_PROXY");
+    if(!v || strstr(v, "://")) return v;
+    snprintf(buf, sizeof(buf), "http://%s", v);
+    return buf;
+}
+
+static int connect_proxy(const char *url, const struct dill__url *u,
+      int64_t deadline) {
+#if defined DILL_DISABLE_TLS
+    const struct tls_client_options *t = NULL;
+#else
+    struct tls_client_options o = TLS_CLIENT_OPTIONS_INIT;
+    o.ca_file = cfg.cacert;
+    o.insecure_skip_verify = cfg.insecure;
+    const struct tls_client_options *t = &o;
+#endif
+    struct dill__proxy p;
+    if(cfg.verbose && dill__proxy_parse(url, &p) == 0) {
+        static const char *const schemes[] = {"http", "https", "socks5",
+            "socks5h"};
+        /* Without the credentials. */
+        vlog(strchr(p.host, ':') ? "* proxy %s://[%s]:%d%s" :
+            "* proxy %s://%s:%d%s", schemes[p.kind], p.host, p.port,
+            p.auth ? " (with credentials)" : "");
+        memset(&p, 0, sizeof(p));
+    }
+    int s = dill__proxy_dial(url, t, u->host, u->ipv6, u->port, deadline);
+    if(s >= 0) {
+        vlog("* connected to %s port %d through the proxy", u->host, u->port);
+        return s;
+    }
+    if(errno == EINVAL || errno == EMSGSIZE)
+        die(EX_USAGE, "bad proxy URL '%s'", url);
+    if(errno == EACCES)
+        die(EX_CONNECT, "the proxy refused: wrong or missing credentials, "
+            "forbidden, or its certificate failed verification");
+    if(errno == ECONNREFUSED)
+        die(EX_CONNECT, "the proxy refused the connection, or could not "
+            "connect to %s port %d", u->host, u->port);
+    if(errno == EPROTO) die(EX_CONNECT, "the proxy's answer is malformed");
+    die(EX_CONNECT, "through the proxy to %s port %d: %s", u->host, u->port,
+        strerror(errno));
+    return -1;
+}
+
 static int connect_url(const struct dill__url *u, int64_t deadline) {
-    struct ipaddr addr;
-    if(ipaddr_remote(&addr, u->host, u->port, 0, deadline) < 0)
-        die(EX_CONNECT, "cannot resolve %s: %s", u->host,
-            errno == EADDRNOTAVAIL ? "no such host" : strerror(errno));
-    int s = tcp_connect(&addr, deadline);
-    if(s < 0)
-        die(EX_CONNECT, "cannot connect to %s port %d: %s", u->host, u->port,
-            errno == ECONNREFUSED ? "connection refused" : strerror(errno));
-    vlog("* connected to %s port %d", u->host, u->port);
+    const char *proxy = pick_proxy(u);
+    int s;
+    if(proxy) s = connect_proxy(proxy, u, deadline);
+    else {
+        struct ipaddr addr;
+        if(ipaddr_remote(&addr, u->host, u->port, 0, deadline) < 0)
+            die(EX_CONNECT, "cannot resolve %s: %s", u->host,
+                errno == EADDRNOTAVAIL ? "no such host" : strerror(errno));
+        s = tcp_connect(&addr, deadline);
+        if(s < 0)
+            die(EX_CONNECT, "cannot connect to %s port %d: %s", u->host,
+                u->port, errno == ECONNREFUSED ? "connection refused" :
+                strerror(errno));
+        vlog("* connected to %s port %d", u->host, u->port);
+    }
     if(!u->secure) return s;
 #if defined DILL_DISABLE_TLS
     die(EX_TLS, "this dillws was built without TLS");
