@@ -11,6 +11,7 @@
 
 #include <libdill.h>
 
+#include "proto/ws.h"
 #include "proto/wshs.h"
 #include "zbomb.h"
 #include "wstest.h"
@@ -584,7 +585,50 @@ static void test_url(void) {
 #endif
 }
 
+/* What Autobahn's groups 12 and 13 check: every window size and takeover
+   combination, messages of 16 B to 128 KiB both ways.  The handshake is
+   skipped (WS_NOHTTP) and each side is given the parameters directly. */
+static void zforce(int h, int server, int sbits, int cbits, int sn, int cn) {
+    struct dill__ws *self = hquery(h, dill__ws_type);
+    assert(self);
+    struct dill__wsz_agreed a = {{(uint8_t)sn, (uint8_t)cn, (uint8_t)sbits,
+        (uint8_t)cbits}, 0, 0, 0, 0};
+    a.send_bits = (uint8_t)(server ? sbits : cbits);
+    a.recv_bits = (uint8_t)(server ? cbits : sbits);
+    a.send_no_ctx = (uint8_t)(server ? sn : cn);
+    a.recv_no_ctx = (uint8_t)(server ? cn : sn);
+    struct dill__wsz_cfg cfg = {1, 15, 15, 8, 6};
+    errno_assert(dill__ws_zsetup(self, &a, &cfg, 1) == 0);
+}
+
+static void test_matrix(void) {
+    static const size_t sizes[] = {0, 16, 64, 256, 257, 1000, 4096, 65535,
+        65536, 131072};
+    static const int cb[] = {8, 9, 11, 15};
+    for(int sbits = 8; sbits <= 15; sbits++) {
+        for(int k = 0; k != 4; k++) {
+            for(int t = 0; t != 4; t++) {
+                int p[2];
+                errno_assert(ipc_pair(p) == 0);
+                int c = ws_attach_client(p[0], WS_NOHTTP, NULL, NULL, -1);
+                int s = ws_attach_server(p[1], WS_NOHTTP, NULL, 0, NULL, 0,
+                    -1);
+                errno_assert(c >= 0 && s >= 0);
+                zforce(c, 0, sbits, cb[k], t & 1, t >> 1);
+                zforce(s, 1, sbits, cb[k], t & 1, t >> 1);
+                for(int i = 0; i != 10; i++) {
+                    one(c, s, i % 3, sizes[i], i & 1);
+                    one(s, c, (i + 1) % 3, sizes[i], !(i & 1));
+                }
+                errno_assert(hclose(c) == 0);
+                errno_assert(hclose(s) == 0);
+            }
+        }
+    }
+}
+
 int main(void) {
+    test_matrix();
     test_url();
     test_tiers();
     test_raw();
