@@ -8,6 +8,8 @@
        that have each exchanged one compressed 1 KiB message both ways
        (so that every zlib state a tier keeps is allocated), VmRSS
        before/after divided by N;
+     - the same for N connections in the middle of a message (its first
+       512 bytes received, the rest not yet sent);
      - echo of 1 KiB JSON-like text messages over 100 connections: round
        trips per second and the CPU time per round trip of the server and
        of the client (each compresses and inflates once per round trip);
@@ -20,11 +22,14 @@
    Usage: bench_wsdeflate [idle connections] [seconds per echo run]
    (defaults 10000 and 2) */
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -214,7 +219,10 @@ coroutine static void echo_loop(int ws, unsigned seed) {
     }
 }
 
-static double idle_kib(long tier, int nidle) {
+/* Server memory per connection: idle after one round trip, or (mid) in
+   the middle of receiving a message whose first 512 bytes (compressed
+   when deflate is on) have arrived. */
+static double idle_kib(long tier, int nidle, int mid) {
     long r0, r1, c;
     server_stats(&r0, &c);
     int *ws = malloc(sizeof(int) * (size_t)nidle);
@@ -222,8 +230,16 @@ static double idle_kib(long tier, int nidle) {
     uint8_t b[MSG];
     for(int i = 0; i != nidle; i++) {
         ws[i] = connect_ws("/echo", tier);
-        roundtrip(ws[i], b, (unsigned)i);
+        if(!mid) {
+            roundtrip(ws[i], b, (unsigned)i);
+            continue;
+        }
+        json(b, 512, (unsigned)i);
+        if(ws_send_part(ws[i], WS_TEXT | WS_MORE, b, 512, -1) < 0)
+            die("ws_send_part");
     }
+    /* Let the server take in the last pieces. */
+    if(mid) msleep(now() + 1000);
     server_stats(&r1, &c);
     for(int i = 0; i != nidle; i++) hclose(ws[i]);
     free(ws);
@@ -320,20 +336,34 @@ static void bomb(void) {
     free(p);
 }
 
+/* The server is a fresh process (fork, then exec of this program with
+   --serve FD TIER): a forked copy of the client would count the client's
+   pages as its own and return them at random times. */
 static pid_t start_server(long tier) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if(fd < 0) die("socket");
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    if(bind(fd, (struct sockaddr*)&sa, sizeof(sa)) < 0 ||
+       listen(fd, 4096) < 0 ||
+       getsockname(fd, (struct sockaddr*)&sa, &sl) < 0) die("listen");
     addr = (struct ipaddr){0};
-    if(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) < 0) die("ipaddr");
-    int ls = tcp_listen(&addr, 4096);
-    if(ls < 0) die("tcp_listen");
+    if(ipaddr_local(&addr, "127.0.0.1", ntohs(sa.sin_port),
+       IPADDR_IPV4) < 0) die("ipaddr");
     fflush(stdout);
     pid_t pid = fork();
     if(pid < 0) die("fork");
     if(pid == 0) {
-        stier = tier;
-        server(ls);
-        _exit(0);
+        char f[16], t[32];
+        snprintf(f, sizeof(f), "%d", fd);
+        snprintf(t, sizeof(t), "%ld", tier);
+        execl("/proc/self/exe", "bench_wsdeflate", "--serve", f, t,
+            (char*)NULL);
+        _exit(127);
     }
-    hclose(ls);
+    close(fd);
     ctl = connect_ws("/rss", -1);
     return pid;
 }
@@ -345,6 +375,13 @@ static void stop_server(pid_t pid) {
 }
 
 int main(int argc, char *argv[]) {
+    if(argc == 4 && strcmp(argv[1], "--serve") == 0) {
+        stier = atol(argv[3]);
+        int ls = tcp_listener_fromfd(atoi(argv[2]));
+        if(ls < 0) die("tcp_listener_fromfd");
+        server(ls);
+        return 0;
+    }
     int nidle = argc > 1 ? atoi(argv[1]) : 10000;
     double dur = argc > 2 ? atof(argv[2]) : 2.0;
     struct rlimit rl;
@@ -356,18 +393,25 @@ int main(int argc, char *argv[]) {
     printf("permessage-deflate: %d idle connections; echo of %d-byte "
         "JSON-like text over %d connections for %.1f s\n", nidle, MSG,
         ECHO_CONNS, dur);
-    printf("%-20s %12s %10s %12s %12s %8s\n", "deflate_memory",
-        "KiB/idle", "msg/s", "srv us/msg", "cli us/msg", "ratio");
+    printf("%-20s %9s %9s %10s %11s %11s %7s\n", "deflate_memory",
+        "KiB/idle", "KiB/mid", "msg/s", "srv us/msg", "cli us/msg",
+        "ratio");
     for(int t = 0; t != NTIERS; t++) {
         pid_t pid = start_server(tiers[t]);
         /* Echo first: closing the idle connections keeps the server busy
            for a while. */
         double rate, scpu, ccpu;
         echo_run(tiers[t], dur, &rate, &scpu, &ccpu);
-        double kib = idle_kib(tiers[t], nidle);
+        double kib = idle_kib(tiers[t], nidle, 0);
         stop_server(pid);
-        printf("%-20s %12.2f %10.0f %12.1f %12.1f %8.3f\n", tiernames[t],
-            kib, rate, scpu, ccpu, tiers[t] < 0 ? 1.0 : ratio(tiers[t]));
+        /* A fresh server: memory freed by the closed connections would be
+           reused and hide what these take. */
+        pid = start_server(tiers[t]);
+        double mkib = idle_kib(tiers[t], nidle, 1);
+        stop_server(pid);
+        printf("%-20s %9.2f %9.2f %10.0f %11.1f %11.1f %7.3f\n",
+            tiernames[t], kib, mkib, rate, scpu, ccpu,
+            tiers[t] < 0 ? 1.0 : ratio(tiers[t]));
         fflush(stdout);
     }
     pid_t pid = start_server(0);
