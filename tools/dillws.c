@@ -178,17 +178,24 @@ static void usage(FILE *f) {
 "  --linger S          at the end of input, wait for replies until S\n"
 "                      seconds pass without one (default 1; 0: close now)\n"
 "  --cacert FILE       trust the CA certificates in FILE (wss)\n"
-"  --insecure          do not verify the server's certificate (wss)\n"
 "  --proxy URL         connect through http://, https://, socks5:// or\n"
 "                      socks5h:// proxy URL (\"\": none; default: the\n"
 "                      http_proxy, https_proxy, all_proxy, no_proxy variables)\n"
 "  --tls-cert FILE     server certificate chain, PEM (serves wss)\n"
 "  --tls-key FILE      server private key, PEM\n"
+"  -k, --insecure      do not verify the server's certificate (wss)\n"
 "  -v                  show the handshake, connections and close codes\n"
-"  -h, --help          this text\n", f);
+"  -V, --version       print the version\n"
+"  -h, --help          this text\n"
+"aliases: -l for --listen, -s (outside bench) and --protocol for\n"
+"--subprotocol, -H for --header\n", f);
 }
 
 /* Returns the value of option argv[*i] (also "--opt=value"). */
+#ifndef DILL_TOOL_VERSION
+#define DILL_TOOL_VERSION "unknown"
+#endif
+
 static const char *optval(int argc, char **argv, int *i, const char *eq) {
     if(eq) return eq + 1;
     if(*i + 1 >= argc) die(EX_USAGE, "%s needs a value", argv[*i]);
@@ -205,8 +212,25 @@ static int parse_flag(const char *a) {
     else if(!strcmp(a, "-v") || !strcmp(a, "--verbose")) cfg.verbose = 1;
     else if(!strcmp(a, "--insecure") || !strcmp(a, "-k")) cfg.insecure = 1;
     else if(!strcmp(a, "-h") || !strcmp(a, "--help")) {usage(stdout); exit(0);}
+    else if(!strcmp(a, "-V") || !strcmp(a, "--version")) {
+        printf("dillws %s (libdill interface %d:%d:%d)\n", DILL_TOOL_VERSION,
+            DILL_VERSION_CURRENT, DILL_VERSION_REVISION, DILL_VERSION_AGE);
+        exit(0);
+    }
     else return 0;
     return 1;
+}
+
+/* Options followed by a value (as a name, before '='). */
+static int takes_value(const char *name) {
+    static const char *const names[] = {"--listen", "-l", "-H", "--header",
+        "--subprotocol", "--protocol", "--origin", "--ping-interval",
+        "--max-message", "--timeout", "--linger", "--cacert", "--proxy",
+        "--tls-cert", "--tls-key", "-c", "--connections", "-s", "--size",
+        "-d", "--duration", NULL};
+    for(int i = 0; names[i]; i++)
+        if(!strcmp(name, names[i])) return 1;
+    return 0;
 }
 
 static void parse_args(int argc, char **argv) {
@@ -224,6 +248,10 @@ static void parse_args(int argc, char **argv) {
         const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
         snprintf(name, sizeof(name), "%.*s",
             eq ? (int)(eq - a) : (int)strlen(a), a);
+        if(!takes_value(name)) {
+            usage(stderr);
+            die(EX_USAGE, "unknown option %s", name);
+        }
         const char *v = optval(argc, argv, &i, eq);
         if(!strcmp(name, "--listen") || !strcmp(name, "-l")) cfg.listen = v;
         else if(!strcmp(name, "-H") || !strcmp(name, "--header")) {
@@ -231,7 +259,9 @@ static void parse_args(int argc, char **argv) {
             if(!strchr(v, ':')) die(EX_USAGE, "-H wants 'Name: value'");
             cfg.hdr[cfg.nhdr++] = v;
         }
-        else if(!strcmp(name, "--subprotocol")) {
+        else if(!strcmp(name, "--subprotocol") ||
+                !strcmp(name, "--protocol") ||
+                (!cfg.bench && !strcmp(name, "-s"))) {
             if(cfg.nproto == MAX_PROTOCOLS) die(EX_USAGE, "too many protocols");
             cfg.proto[cfg.nproto++] = v;
         }
@@ -472,9 +502,18 @@ static int connect_url(const struct dill__url *u, int64_t deadline) {
     o.insecure_skip_verify = cfg.insecure;
     s = tls_attach_client_opts(s, &o, NULL, deadline);
     if(s < 0) {
+        char why[256] = "";
+        int err = errno;
+        tls_last_error(why, sizeof(why));
+        errno = err;
+        if(errno == EACCES && strstr(why, "mismatch"))
+            die(EX_TLS, "TLS: the server's certificate is not for %s (%s)",
+                u->host, why);
+        if(errno == EACCES && strstr(why, "verification failed"))
+            die(EX_TLS, "TLS: %s for %s (try --cacert FILE, or --insecure)",
+                why, u->host);
         if(errno == EACCES)
-            die(EX_TLS, "TLS: the server's certificate failed verification"
-                " for %s (try --cacert FILE, or --insecure)", u->host);
+            die(EX_TLS, "TLS: the server refused us: %s", why);
         if(errno == ENOENT) die(EX_TLS, "TLS: cannot read %s", cfg.cacert);
         die(EX_TLS, "TLS handshake with %s failed: %s", u->host,
             errno == EPROTO ? "the server does not speak TLS" :
@@ -884,13 +923,15 @@ static int run_client(void) {
     if(bad) die(EX_USAGE, "bad URL '%s': %s", cfg.url, bad);
     struct stat st;
     if(fstat(0, &st) == 0 && S_ISREG(st.st_mode)) stdin_fdin = 0;
+    /* Before connecting: a signal during the handshakes is kept in the
+       pipe and closes the connection properly once it is open. */
+    catch_signals();
     int64_t dl = setup_deadline();
     int s = connect_url(&u, dl);
     int ws = client_handshake(s, &u, dl);
     int ev[2];
     if(chmake(ev) < 0 || chmake(linger_ch) < 0)
         die(EX_FAIL, "chmake: %s", strerror(errno));
-    catch_signals();
     int rxc = go(recv_task(ws, ev[1]));
     int txc = go(stdin_task(ws, ev[1]));
     int sgc = sigfd[0] >= 0 ? go(signal_task(ev[1])) : -1;
@@ -1008,7 +1049,11 @@ coroutine static void writer(struct client *c) {
 }
 
 static int check_request(const struct ws_request *req, void *arg) {
-    static const char *show[] = {":path", "Host", "Origin", "User-Agent",
+    char target[512];
+    if(cfg.verbose && ws_request_header(req, ":path", target,
+       sizeof(target)) >= 0)
+        vlog("[%d] < GET %s HTTP/1.1", *(int*)arg, target);
+    static const char *show[] = {"Host", "Origin", "User-Agent",
         "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"};
     char v[512];
     int id = *(int*)arg;
@@ -1386,9 +1431,13 @@ static void bench_report(const struct dill__url *u, double secs) {
         rate * (double)cfg.size / 1e6);
     printf("latency:    p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  "
         "max %.3f ms\n", pct(50), pct(99), pct(99.9), pct(100));
-    printf("errors:     %" PRIu64 "%s%s\n", bs.errors,
-        bs.errors ? " (first: " : "", bs.errors ? strerror(bs.firsterr) : "");
-    if(bs.errors) printf(")\n");
+    if(!bs.errors) printf("errors:     0\n");
+    else if(bs.firsterr == EPROTO)
+        printf("errors:     %" PRIu64 " (first: an answer was not the echo "
+            "of the message: is the target an echo server?)\n", bs.errors);
+    else
+        printf("errors:     %" PRIu64 " (first: %s)\n", bs.errors,
+            strerror(bs.firsterr));
     (void)u;
 }
 
