@@ -225,7 +225,8 @@ static int parse_flag(const char *a) {
 static int takes_value(const char *name) {
     static const char *const names[] = {"--listen", "-l", "-H", "--header",
         "--subprotocol", "--protocol", "--origin", "--ping-interval",
-        "--max-message", "--timeout", "--linger", "--cacert", "--proxy",
+        "--max-message", "--deflate-memory", "--timeout", "--linger",
+        "--cacert", "--proxy",
         "--tls-cert", "--tls-key", "-c", "--connections", "-s", "--size",
         "-d", "--duration", NULL};
     for(int i = 0; names[i]; i++)
