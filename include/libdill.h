@@ -1154,8 +1154,33 @@ struct dill_ws_options {
        system store); it is checked against the proxy's host name unless
        server_name says otherwise. */
     const struct dill_tls_client_options *proxy_tls;
+    /* permessage-deflate (RFC 7692; dill extension).  0 (the default)
+       leaves it off: nothing is offered or accepted.  DILL_WS_DEFLATE: the
+       client offers it, the server accepts the first acceptable offer. */
+    int deflate;
+    /* Bytes of zlib state a connection may keep between messages.  0: none
+       (no context takeover either way; state is borrowed per message from
+       a per-thread cache).  Otherwise the largest tier that fits, see
+       ws_attach_client_opts(3). */
+    size_t deflate_memory;
+    /* Messages shorter than this go out uncompressed (0: 128 bytes). */
+    size_t deflate_threshold;
 };
 #define DILL_WS_OPTIONS_INIT {sizeof(struct dill_ws_options)}
+
+/* Value of dill_ws_options.deflate. */
+#define DILL_WS_DEFLATE 1
+/* Send flag: this message goes out uncompressed (dill extension). */
+#define DILL_WS_NOCOMPRESS 8
+
+/* permessage-deflate parameters agreed on a connection (RFC 7692 section
+   7.1): window bits 8..15 (15 when the parameter was absent). */
+struct dill_ws_deflate_params {
+    int server_no_context_takeover;
+    int client_no_context_takeover;
+    int server_max_window_bits;
+    int client_max_window_bits;
+};
 
 /* Like ws_attach_client, with options (o may be NULL for defaults) and
    storage (mem may be NULL: the object is allocated).  s is closed on any
@@ -1192,6 +1217,9 @@ DILL_EXPORT int dill_ws_userdata(int s, void **data);
    length (0 and "" when none was agreed).  Errors: EBADF, ENOTSUP,
    EMSGSIZE. */
 DILL_EXPORT ssize_t dill_ws_protocol(int s, char *buf, size_t len);
+/* Tells whether permessage-deflate was agreed: returns 1 and fills *p (may
+   be NULL) when it was, 0 when not.  Errors: EBADF, ENOTSUP. */
+DILL_EXPORT int dill_ws_deflate(int s, struct dill_ws_deflate_params *p);
 /* Sends a ping carrying len <= 125 bytes of buf.  Errors as for ws_send. */
 DILL_EXPORT int dill_ws_ping(int s, const void *buf, size_t len,
     int64_t deadline);
@@ -1220,6 +1248,10 @@ DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
 #define ws_request_set_userdata dill_ws_request_set_userdata
 #define ws_userdata dill_ws_userdata
 #define ws_protocol dill_ws_protocol
+#define WS_DEFLATE DILL_WS_DEFLATE
+#define WS_NOCOMPRESS DILL_WS_NOCOMPRESS
+#define ws_deflate_params dill_ws_deflate_params
+#define ws_deflate dill_ws_deflate
 #define ws_ping dill_ws_ping
 #define ws_send_part dill_ws_send_part
 #define ws_recv_part dill_ws_recv_part

@@ -43,6 +43,8 @@ static struct {
     const char *listen;
     int bench;
     int echo, broadcast, binary, raw, once, verbose;
+    int deflate;                    /* --deflate */
+    size_t deflate_mem;             /* --deflate-memory */
     const char *hdr[MAX_HEADERS];
     int nhdr;
     char *hdrtext;                  /* hdr[] joined with CRLF */
@@ -70,6 +72,30 @@ static void die(int code, const char *fmt, ...) {
     va_end(ap);
     fflush(stdout);
     exit(code);
+}
+
+static void vlog(const char *fmt, ...);
+
+/* The deflate options of every connection. */
+static void deflate_opts(struct ws_options *o) {
+    if(!cfg.deflate) return;
+    o->deflate = WS_DEFLATE;
+    o->deflate_memory = cfg.deflate_mem;
+}
+
+/* -v: what permessage-deflate came to on ws (prefix: "" or "[id] "). */
+static void deflate_log(int ws, const char *prefix) {
+    if(!cfg.deflate) return;
+    struct ws_deflate_params p;
+    if(ws_deflate(ws, &p) != 1) {
+        vlog("%s* permessage-deflate: not agreed", prefix);
+        return;
+    }
+    vlog("%s* permessage-deflate: server window %d bits%s, client window "
+        "%d bits%s", prefix, p.server_max_window_bits,
+        p.server_no_context_takeover ? " (no context takeover)" : "",
+        p.client_max_window_bits,
+        p.client_no_context_takeover ? " (no context takeover)" : "");
 }
 
 static void vlog(const char *fmt, ...) {
@@ -145,6 +171,9 @@ static void usage(FILE *f) {
 "  --origin O          send Origin O (client) / require it (server)\n"
 "  --ping-interval S   keepalive pings every S seconds of silence\n"
 "  --max-message N     largest message accepted (k/M suffixes)\n"
+"  --deflate           offer (client) / accept (server) permessage-deflate\n"
+"  --deflate-memory N  zlib state kept per connection between messages\n"
+"                      (k/M suffixes; 0, the default: no context takeover)\n"
 "  --timeout S         give up after S seconds (server: stop after S)\n"
 "  --linger S          at the end of input, wait for replies until S\n"
 "                      seconds pass without one (default 1; 0: close now)\n"
@@ -179,6 +208,7 @@ static int parse_flag(const char *a) {
     else if(!strcmp(a, "--binary")) cfg.binary = 1;
     else if(!strcmp(a, "--raw")) cfg.raw = 1;
     else if(!strcmp(a, "-1")) cfg.once = 1;
+    else if(!strcmp(a, "--deflate")) cfg.deflate = 1;
     else if(!strcmp(a, "-v") || !strcmp(a, "--verbose")) cfg.verbose = 1;
     else if(!strcmp(a, "--insecure") || !strcmp(a, "-k")) cfg.insecure = 1;
     else if(!strcmp(a, "-h") || !strcmp(a, "--help")) {usage(stdout); exit(0);}
@@ -195,7 +225,8 @@ static int parse_flag(const char *a) {
 static int takes_value(const char *name) {
     static const char *const names[] = {"--listen", "-l", "-H", "--header",
         "--subprotocol", "--protocol", "--origin", "--ping-interval",
-        "--max-message", "--timeout", "--linger", "--cacert", "--proxy",
+        "--max-message", "--deflate-memory", "--timeout", "--linger",
+        "--cacert", "--proxy",
         "--tls-cert", "--tls-key", "-c", "--connections", "-s", "--size",
         "-d", "--duration", NULL};
     for(int i = 0; names[i]; i++)
@@ -238,6 +269,8 @@ static void parse_args(int argc, char **argv) {
         else if(!strcmp(name, "--origin")) cfg.origin = v;
         else if(!strcmp(name, "--ping-interval"))
             cfg.ping_ms = parse_seconds(name, v);
+        else if(!strcmp(name, "--deflate-memory"))
+            cfg.deflate_mem = parse_size(name, v);
         else if(!strcmp(name, "--max-message"))
             cfg.max_message = parse_size(name, v);
         else if(!strcmp(name, "--timeout"))
@@ -584,8 +617,33 @@ static void hs_fields(int h, const char *expect, struct hs_result *r,
 /* The opening handshake, done here with the HTTP layer rather than inside
    ws_attach_client so that -v can show it and a refusal's status is known.
    Returns the WebSocket. */
+/* With --deflate the library does the handshake, since it negotiates the
+   extension; -v then shows the outcome rather than the header lines. */
+static int client_handshake_deflate(int s, const struct dill__url *u,
+      int64_t deadline) {
+    struct ws_options o = WS_OPTIONS_INIT;
+    o.flags = cfg.binary ? 0 : WS_TEXT;
+    o.max_message = cfg.max_message;
+    o.ping_interval = cfg.ping_ms;
+    o.protocols = cfg.proto;
+    o.origin = cfg.origin;
+    o.headers = cfg.nhdr ? cfg.hdrtext : NULL;
+    deflate_opts(&o);
+    vlog("> GET %s HTTP/1.1 (offering permessage-deflate)", u->resource);
+    int ws = ws_attach_client_opts(s, u->resource, u->hosthdr, &o, NULL,
+        deadline);
+    if(ws < 0)
+        die(EX_HANDSHAKE, "WebSocket handshake failed: %s",
+            errno == EPROTO ? "the server refused or answered badly" :
+            strerror(errno));
+    vlog("< HTTP/1.1 101");
+    deflate_log(ws, "");
+    return ws;
+}
+
 static int client_handshake(int s, const struct dill__url *u,
       int64_t deadline) {
+    if(cfg.deflate) return client_handshake_deflate(s, u, deadline);
     char key[WS_KEY_SIZE], expect[WS_KEY_SIZE];
     if(ws_request_key(key) < 0 || ws_response_key(key, expect) < 0)
         die(EX_FAIL, "cannot make a key: %s", strerror(errno));
@@ -1033,6 +1091,7 @@ static int server_attach(int s, int id) {
     o.check = check_request;
     o.check_arg = &id;
     o.ping_interval = cfg.ping_ms;
+    deflate_opts(&o);
     char res[1024], host[256], proto[256];
     int ws = ws_attach_server_opts(s, res, sizeof(res), host, sizeof(host),
         &o, NULL, dl);
@@ -1042,6 +1101,9 @@ static int server_attach(int s, int id) {
     }
     if(ws_protocol(ws, proto, sizeof(proto)) < 0) proto[0] = 0;
     vlog("[%d] open: %s%s%s", id, res, proto[0] ? " protocol " : "", proto);
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "[%d] ", id);
+    deflate_log(ws, prefix);
     return ws;
 }
 
@@ -1253,16 +1315,43 @@ static void bench_error(int err) {
     if(!bs.errors++) bs.firsterr = err;
 }
 
+/* n bytes of JSON-like text: records with varying numbers and names. */
+static void bench_json(uint8_t *p, size_t n) {
+    static const char *const names[] = {"alice", "bob", "carol", "dave"};
+    size_t i = 0;
+    for(int k = 0; i < n; k++) {
+        char rec[128];
+        int l = snprintf(rec, sizeof(rec), "{\"id\":%d,\"user\":\"%s\","
+            "\"score\":%d,\"tags\":[\"x\",\"y\"],\"ok\":%s},", k,
+            names[rand() % 4], rand() % 100000, rand() % 2 ? "true" : "false");
+        for(int j = 0; j < l && i < n; j++) p[i++] = (uint8_t)rec[j];
+    }
+}
+
+/* The sequence number as 8 hex digits at the start (still valid text). */
+static void bench_seq(uint8_t *p, size_t n, uint64_t seq) {
+    for(size_t i = 0; i < 8 && i < n; i++)
+        p[i] = (uint8_t)"0123456789abcdef"[(seq >> (28 - 4 * i)) & 15];
+}
+
 coroutine static void bench_conn(int ws, int64_t end) {
     size_t n = cfg.size;
     uint8_t *out = malloc(n + 8), *in = malloc(n + 8);
     if(!out || !in) {bench_error(ENOMEM); goto done;}
-    for(size_t i = 0; i < n; i++) out[i] = (uint8_t)rand();
+    /* Random bytes do not compress: with --deflate, JSON-like text. */
+    if(!cfg.deflate) for(size_t i = 0; i < n; i++) out[i] = (uint8_t)rand();
+    int type = cfg.deflate ? WS_TEXT : WS_BINARY;
     for(uint64_t seq = 0; now() < end; seq++) {
         /* A sequence number in the payload catches stale or mixed echoes. */
-        memcpy(out, &seq, n < 8 ? n : 8);
+        if(cfg.deflate) {
+            /* Fresh records each time: a repeated message would make
+               context takeover look better than it is. */
+            bench_json(out, n);
+            bench_seq(out, n, seq);
+        }
+        else memcpy(out, &seq, n < 8 ? n : 8);
         uint64_t t0 = ns_now();
-        if(ws_send(ws, WS_BINARY, out, n, end + 5000) < 0) {
+        if(ws_send(ws, type, out, n, end + 5000) < 0) {
             bench_error(errno);
             goto done;
         }
@@ -1322,6 +1411,7 @@ static int bench_connect(const struct dill__url *u) {
     o.origin = cfg.origin;
     o.headers = cfg.nhdr ? cfg.hdrtext : NULL;
     o.max_message = cfg.size + 8 > (16 << 20) ? cfg.size + 8 : 0;
+    deflate_opts(&o);
     int ws = ws_attach_client_opts(s, u->resource, u->hosthdr, &o, NULL, dl);
     if(ws < 0)
         die(EX_HANDSHAKE, "WebSocket handshake failed: %s",
@@ -1334,8 +1424,9 @@ static int bench_connect(const struct dill__url *u) {
 static void bench_report(const struct dill__url *u, double secs) {
     qsort(bs.lat, bs.nlat, sizeof(*bs.lat), cmp_u32);
     double rate = bs.msgs / secs;
-    printf("dillws bench %s: %d connection%s, %zu-byte messages, %.1f s\n",
-        cfg.url, cfg.conns, cfg.conns == 1 ? "" : "s", cfg.size, secs);
+    printf("dillws bench %s: %d connection%s, %zu-byte messages, %.1f s%s\n",
+        cfg.url, cfg.conns, cfg.conns == 1 ? "" : "s", cfg.size, secs,
+        cfg.deflate ? ", permessage-deflate (JSON-like text)" : "");
     printf("messages:   %" PRIu64 " echoed (%.0f msg/s)\n", bs.msgs, rate);
     printf("throughput: %.2f MB/s each way (payload)\n",
         rate * (double)cfg.size / 1e6);
@@ -1358,6 +1449,11 @@ static int run_bench(void) {
     int *ws = malloc(sizeof(int) * (size_t)cfg.conns);
     if(!ws) die(EX_FAIL, "out of memory");
     for(int i = 0; i < cfg.conns; i++) ws[i] = bench_connect(&u);
+    struct ws_deflate_params zp;
+    int z = cfg.deflate && ws_deflate(ws[0], &zp) == 1;
+    if(cfg.deflate && !z)
+        fprintf(stderr, "dillws: the server did not agree to "
+            "permessage-deflate\n");
     int b = bundle();
     int64_t start = now(), end = start + (int64_t)(cfg.seconds * 1000);
     uint64_t t0 = ns_now();
@@ -1381,6 +1477,12 @@ static int run_bench(void) {
     hclose(b);
     free(ws);
     bench_report(&u, secs);
+    if(z)
+        printf("deflate:    server window %d bits%s, client window %d bits%s\n",
+            zp.server_max_window_bits,
+            zp.server_no_context_takeover ? " (no takeover)" : "",
+            zp.client_max_window_bits,
+            zp.client_no_context_takeover ? " (no takeover)" : "");
     free(bs.lat);
     return bs.errors || !bs.msgs ? EX_FAIL : EX_OK;
 }
