@@ -773,7 +773,9 @@ struct dill_ws_options {
     /* Keepalive: while a receiving call waits and nothing has arrived for
        ping_interval ms, a ping is sent; when no pong follows within
        pong_timeout ms (0: ping_interval) the receiving call fails with
-       ETIMEDOUT.  0 disables it. */
+       ETIMEDOUT.  A sending call fails with ETIMEDOUT too when the peer
+       takes no data for ping_interval + pong_timeout ms; the connection
+       is then broken (ECONNRESET).  0 disables it. */
     int64_t ping_interval;
     int64_t pong_timeout;
 };
