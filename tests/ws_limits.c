@@ -5,19 +5,27 @@
 
 #include "wstest.h"
 
+/* A server WebSocket (no handshake) with keepalive over TCP; *peer gets
+   the raw client end. */
+static int ka_server(int64_t ivl, int *peer) {
+    struct dill_ws_options o = {0};
+    o.ping_interval = ivl;
+    o.pong_timeout = ivl;
+    o.flags = WS_NOHTTP;
+    int b;
+    wst_bpair(1, peer, &b);
+    int s = ws_attach_server_opts(b, NULL, 0, NULL, 0, &o, -1);
+    errno_assert(s >= 0);
+    return s;
+}
+
 /* A peer that reads nothing: sends with no deadline of their own fail
    with ETIMEDOUT once keepalive's window passes without progress, and the
    connection is then broken both ways.  big: messages that go out in
    direct writes; else small ones gathered in the socket's buffer. */
 static void test_keepalive_send(int big) {
-    struct dill_ws_options o = {0};
-    o.ping_interval = 100;
-    o.pong_timeout = 100;
-    o.flags = WS_NOHTTP;
-    int a, b;
-    wst_bpair(1, &a, &b);
-    int s = ws_attach_server_opts(b, NULL, 0, NULL, 0, &o, -1);
-    errno_assert(s >= 0);
+    int a;
+    int s = ka_server(100, &a);
     size_t n = big ? 65536 : 100;
     uint8_t *m = calloc(1, n);
     assert(m);
@@ -55,14 +63,8 @@ coroutine static void slow_reader(int s, size_t total, int done) {
 }
 
 static void test_keepalive_slow_reader(void) {
-    struct dill_ws_options o = {0};
-    o.ping_interval = 500;
-    o.pong_timeout = 500;
-    o.flags = WS_NOHTTP;
-    int a, b;
-    wst_bpair(1, &a, &b);
-    int s = ws_attach_server_opts(b, NULL, 0, NULL, 0, &o, -1);
-    errno_assert(s >= 0);
+    int a;
+    int s = ka_server(500, &a);
     size_t n = 32 << 20;
     uint8_t *m = calloc(1, n);
     assert(m);
