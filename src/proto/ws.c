@@ -611,12 +611,23 @@ int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
 
 /* dill__busy for receiving calls: the handle may be closed while the
    call yields, which then fails with EBADF without touching the object. */
-static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
+static int dill__ws_busy_n(struct dill__ws *self, int64_t deadline,
+      unsigned n) {
     int *alive = self->rxalive;
-    int rc = dill__busy(deadline);
+    int rc = dill__busy_n(deadline, n);
     if(alive && !*alive) {errno = EBADF; return -1;}
     return rc;
 }
+
+static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
+    return dill__ws_busy_n(self, deadline, 1);
+}
+
+/* Work units of a receiving call (see dill__busy), so that a peer whose
+   input never runs dry shares the thread: a read counts one unit per
+   DILL__WS_BUFSZ bytes, and frames past the first few of one call one
+   each (a flood of tiny fragments is many frames per read). */
+#define DILL__WS_FREE_FRAMES 8
 
 /* Keepalive step after a read timed out at the keepalive deadline: fail
    when a pong is overdue, else send a ping.  Returns 0 to go on reading. */
@@ -877,7 +888,7 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     }
     uint8_t *in = self->rbuf;
     size_t ipos = self->rpos, ilen = self->rlen;
-    int direct = 0, reads = 0, rc;
+    int direct = 0, reads = 0, frames = 0, rc;
     while(1) {
         int capped = st->infr && !st->ctlfr && !self->skipping && !drop;
         if(capped && st->frem && !c->room) {
@@ -895,7 +906,8 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
             if(part && c->got) {*more = 1; rc = 1; break;}
             if(dill__ws_flush(self, deadline) < 0) return -1;
             if(direct) {in = self->rbuf; ipos = ilen = 0; direct = 0;}
-            if(reads++ && dill__ws_busy(self, deadline) < 0) {
+            if(reads++ && dill__ws_busy_n(self, deadline,
+               1 + (unsigned)(ilen / DILL__WS_BUFSZ)) < 0) {
                 rc = -1;
                 break;
             }
@@ -906,6 +918,11 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
         }
         rc = dill__ws_event(self, c, &ev, deadline);
         if(rc) break;
+        if(ev.type == DILL__WS_EV_END && ++frames > DILL__WS_FREE_FRAMES &&
+           dill__ws_busy(self, deadline) < 0) {
+            rc = -1;
+            break;
+        }
     }
     if(rc < 0 && errno == EBADF) return -1;
     if(direct) self->rpos = self->rlen = 0;
