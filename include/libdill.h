@@ -854,7 +854,7 @@ struct dill_ws_listen_options {
     /* Time allowed for the TLS and WebSocket handshakes of one connection,
        in ms (0: 10,000). */
     int64_t handshake_timeout;
-    /* Listen backlog (0: 128). */
+    /* Listen backlog (0: 1024; the kernel caps it at net.core.somaxconn). */
     int backlog;
     /* Handshakes in progress at once; more connections wait in the backlog
        (0: 256). */

@@ -235,5 +235,51 @@ rss=$(kb VmRSS "$SPID")
 check "echo: 20 idle connections that each sent 4 MiB hold little (${rss} kB)" \
     "grep -q idle $T/mem.out && [ $rss -lt 40000 ] || { cat $T/mem.out; false; }"
 
+# --- Accepting under load: the backlog is big, and a burst of 300
+# connections is upgraded while 20 others echo without pause. ---
+start_server acc --echo
+if command -v ss >/dev/null; then
+    q=$(ss -ltnH "sport = :$PORT" | awk '{print $3}')
+    max=$(cat /proc/sys/net/core/somaxconn)
+    want=$(( max < 1024 ? max : 1024 ))
+    check "dillws listens with a backlog of 1024 (got $q)" "[ \"$q\" = $want ]"
+fi
+$PY - "$PORT" >"$T/burst.out" 2>&1 <<'PY'
+import socket, sys, threading, time, wsraw
+port = int(sys.argv[1])
+stop = False
+def busy():
+    s = wsraw.connect(port)
+    while not stop:
+        s.sendall(wsraw.frame(2, b"ping"))
+        wsraw.read_frame(s)
+ts = [threading.Thread(target=busy) for _ in range(20)]
+for t in ts: t.start()
+time.sleep(0.3)
+socks = [socket.socket() for _ in range(300)]
+for s in socks:
+    s.setblocking(False)
+    s.connect_ex(("127.0.0.1", port))
+req = ("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
+       "Upgrade\r\nSec-WebSocket-Key: " + wsraw.KEY +
+       "\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+ok = 0
+for s in socks:
+    s.setblocking(True); s.settimeout(30)
+    s.sendall(req)
+for s in socks:
+    h = b""
+    while b"\r\n\r\n" not in h:
+        d = s.recv(4096)
+        if not d: break
+        h += d
+    ok += h.startswith(b"HTTP/1.1 101")
+stop = True
+for t in ts: t.join(10)
+print("upgraded", ok)
+PY
+check "a burst of 300 is upgraded while others echo" \
+    "grep -qx 'upgraded 300' $T/burst.out || { cat $T/burst.out; false; }"
+
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" = 0 ]

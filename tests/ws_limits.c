@@ -207,7 +207,76 @@ static void test_flood_fairness(void) {
     errno_assert(hclose(s) == 0);
 }
 
+/* A burst of connections through ws_listen: more than a batch, with
+   fewer handshakes allowed in flight than clients, while other
+   connections keep the thread busy.  Every client is served once. */
+#define BURST 100
+
+coroutine static void burst_client(int port, int ch) {
+    char url[64];
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/c", port);
+    int ws = ws_connect(url, NULL, NULL, now() + 20000);
+    errno_assert(ws >= 0);
+    char buf[8];
+    int flags;
+    errno_assert(ws_recv(ws, &flags, buf, sizeof(buf), now() + 20000) == 2);
+    errno_assert(hclose(ws) == 0);
+    int one = 1;
+    errno_assert(chsend(ch, &one, sizeof(one), -1) == 0);
+}
+
+coroutine static void busy_echo(int ws, int client) {
+    char buf[64];
+    int flags;
+    while(1) {
+        if(client && ws_send(ws, WS_BINARY, "ping", 4, -1) < 0) return;
+        ssize_t n = ws_recv(ws, &flags, buf, sizeof(buf), -1);
+        if(n < 0) return;
+        if(!client && ws_send(ws, WS_BINARY, buf, (size_t)n, -1) < 0) return;
+    }
+}
+
+static void test_accept_burst(void) {
+    struct ipaddr addr;
+    errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    struct ws_listen_options lo = {0};
+    lo.max_pending = 7;
+    int l = ws_listen(&addr, &lo);
+    errno_assert(l >= 0);
+    int b = bundle();
+    errno_assert(b >= 0);
+    int pairs[20];
+    for(int i = 0; i != 10; i++) {
+        wst_pair(1, WS_NOHTTP, &pairs[2 * i], &pairs[2 * i + 1]);
+        errno_assert(bundle_go(b, busy_echo(pairs[2 * i], 1)) == 0);
+        errno_assert(bundle_go(b, busy_echo(pairs[2 * i + 1], 0)) == 0);
+    }
+    int ch[2];
+    errno_assert(chmake(ch) == 0);
+    for(int i = 0; i != BURST; i++)
+        errno_assert(bundle_go(b, burst_client(ipaddr_port(&addr), ch[1]))
+            == 0);
+    for(int i = 0; i != BURST; i++) {
+        int s = ws_accept(l, NULL, 0, NULL, now() + 30000);
+        errno_assert(s >= 0);
+        errno_assert(ws_send(s, WS_BINARY, "ok", 2, now() + 5000) == 0);
+        errno_assert(hclose(s) == 0);
+    }
+    for(int i = 0; i != BURST; i++) {
+        int one;
+        errno_assert(chrecv(ch[0], &one, sizeof(one), now() + 30000) == 0);
+    }
+    /* Nothing more is waiting. */
+    assert_err(ws_accept(l, NULL, 0, NULL, now() + 50), ETIMEDOUT);
+    errno_assert(hclose(b) == 0);
+    for(int i = 0; i != 20; i++) errno_assert(hclose(pairs[i]) == 0);
+    errno_assert(hclose(ch[0]) == 0);
+    errno_assert(hclose(ch[1]) == 0);
+    errno_assert(hclose(l) == 0);
+}
+
 int main(void) {
+    test_accept_burst();
     test_flood_fairness();
     test_keepalive_send(1);
     test_keepalive_send(0);

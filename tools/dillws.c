@@ -1113,7 +1113,7 @@ static int listen_on(const char *spec, struct ipaddr *addr) {
         die(EX_USAGE, "bad --listen port '%s'", port);
     if(ipaddr_local(addr, host[0] ? host : NULL, (int)p, 0) < 0)
         die(EX_USAGE, "bad --listen address '%s'", host);
-    int ls = tcp_listen(addr, 128);
+    int ls = tcp_listen(addr, 1024);
     if(ls < 0)
         die(EX_CONNECT, "cannot listen on %s: %s", spec, strerror(errno));
     return ls;
@@ -1133,6 +1133,58 @@ static void server_setup_tls(void) {
             errno == EINVAL ? "not a usable certificate and key" :
             strerror(errno));
 #endif
+}
+
+/* Accepting in batches: what waits in the backlog is taken at once, and
+   the batch's coroutines are started by a tree of starters.  Every go()
+   makes its caller wait for a whole round of the scheduler, which is long
+   while many connections are busy: started in a loop, n connections would
+   take n rounds, in a tree they take about log2(n). */
+#define ACCEPT_BATCH 64
+
+struct conn {
+    int s;
+    int id;
+};
+
+coroutine static void start_batch(int b, const struct conn *cs, int n) {
+    /* Copied before the caller goes on (a new coroutine runs first). */
+    struct conn mine[ACCEPT_BATCH];
+    memcpy(mine, cs, sizeof(*cs) * (size_t)n);
+    while(n > 1) {
+        int h = n / 2;
+        if(bundle_go(b, start_batch(b, mine + h, n - h)) < 0) {
+            vlog("cannot start a coroutine: %s", strerror(errno));
+            for(int i = h; i < n; i++) hclose(mine[i].s);
+        }
+        n = h;
+    }
+    serve(mine[0].s, mine[0].id);
+}
+
+/* Takes up to ACCEPT_BATCH connections: the first waits until end, the
+   others only if already there.  Returns the count, 0 at the end (timeout
+   or cancelled); *id numbers them. */
+static int accept_batch(int ls, struct conn *cs, int *id, int64_t end) {
+    int n = 0;
+    while(n < ACCEPT_BATCH) {
+        struct ipaddr peer;
+        int s = tcp_accept(ls, &peer, n ? 0 : end);
+        if(s < 0) {
+            if(n) break;
+            if(errno == ETIMEDOUT || errno == ECANCELED) return 0;
+            vlog("accept: %s", strerror(errno));
+            msleep(now() + 100);
+            continue;
+        }
+        char ip[IPADDR_MAXSTRLEN];
+        ipaddr_str(&peer, ip);
+        vlog("[%d] connection from %s port %d", *id, ip, ipaddr_port(&peer));
+        cs[n].s = s;
+        cs[n++].id = (*id)++;
+        if(cfg.once) break;
+    }
+    return n;
 }
 
 static int run_server(void) {
@@ -1155,25 +1207,17 @@ static int run_server(void) {
         hubcr = go(hub(hubch[0]));
     }
     int64_t end = deadline_in(cfg.timeout_ms);
-    for(int id = 1;; id++) {
-        struct ipaddr peer;
-        int s = tcp_accept(ls, &peer, end);
-        if(s < 0) {
-            if(errno == ETIMEDOUT || errno == ECANCELED) break;
-            vlog("accept: %s", strerror(errno));
-            msleep(now() + 100);
-            continue;
-        }
-        ipaddr_str(&peer, ip);
-        vlog("[%d] connection from %s port %d", id, ip, ipaddr_port(&peer));
+    int id = 1, n;
+    struct conn cs[ACCEPT_BATCH];
+    while((n = accept_batch(ls, cs, &id, end)) > 0) {
         if(cfg.once) {
             /* One connection, served right here, then exit. */
-            serve(s, id);
+            serve(cs[0].s, cs[0].id);
             break;
         }
-        if(bundle_go(b, serve(s, id)) < 0) {
-            vlog("[%d] cannot start a coroutine: %s", id, strerror(errno));
-            hclose(s);
+        if(bundle_go(b, start_batch(b, cs, n)) < 0) {
+            vlog("cannot start a coroutine: %s", strerror(errno));
+            for(int i = 0; i < n; i++) hclose(cs[i].s);
         }
     }
     hclose(ls);
