@@ -174,15 +174,22 @@ coroutine void srv_echo(struct srv *s) {
     hclose(t);
 }
 
+/* tls_last_error() right after the client's last failed attach. */
+static char cli_why[256];
+
 /* Client side of srv_echo; returns 0 or the errno of the failing step. */
 static int cli_echo(int port, const struct tls_client_options *o,
       char *alpn) {
     int s = dial(port);
     int t = tls_attach_client_opts(s, o, NULL, now() + 5000);
     if(t < 0) {
+        int err = errno;
         /* The OpenSSL error queue is left clean. */
         assert(ERR_peek_error() == 0);
-        return errno;
+        /* Why, read before anything blocks (the server's own failure
+           comes later and must not be what we see). */
+        assert(tls_last_error(cli_why, sizeof(cli_why)) > 0);
+        return err;
     }
     assert(hquery(t, bsock_type));
     assert(hquery(t, dill__bsockx_type));
@@ -199,38 +206,44 @@ static int cli_echo(int port, const struct tls_client_options *o,
 
 /* One connection against a server made from sopts; returns the client's
    result, *serr gets the server's. */
-static int run(const struct tls_server_options *sopts,
+static int run_ctx(struct tls_server_ctx *ctx,
       const struct tls_client_options *copts, int *serr, char *calpn,
       char *salpn) {
     struct srv s;
     memset(&s, 0, sizeof(s));
     int port;
     s.ls = listener(&port);
-    s.ctx = tls_server_ctx_new(sopts);
-    errno_assert(s.ctx);
+    s.ctx = ctx;
     int h = go(srv_echo(&s));
     errno_assert(h >= 0);
     int err = cli_echo(port, copts, calpn);
     errno_assert(bundle_wait(h, now() + 5000) == 0);
     errno_assert(hclose(h) == 0);
     errno_assert(hclose(s.ls) == 0);
-    tls_server_ctx_free(s.ctx);
     if(serr) *serr = s.err;
     if(salpn) strcpy(salpn, s.alpn);
     return err;
 }
 
+static int run(const struct tls_server_options *sopts,
+      const struct tls_client_options *copts, int *serr, char *calpn,
+      char *salpn) {
+    struct tls_server_ctx *ctx = tls_server_ctx_new(sopts);
+    errno_assert(ctx);
+    int err = run_ctx(ctx, copts, serr, calpn, salpn);
+    tls_server_ctx_free(ctx);
+    return err;
+}
+
 static struct tls_server_options srvopts(const char *chain) {
-    struct tls_server_options o;
-    memset(&o, 0, sizeof(o));
+    struct tls_server_options o = TLS_SERVER_OPTIONS_INIT;
     o.cert_file = p(chain);
     o.key_file = p("srv.key");
     return o;
 }
 
 static struct tls_client_options cliopts(const char *name) {
-    struct tls_client_options o;
-    memset(&o, 0, sizeof(o));
+    struct tls_client_options o = TLS_CLIENT_OPTIONS_INIT;
     o.server_name = name;
     o.ca_file = p("ca.crt");
     return o;
@@ -264,15 +277,24 @@ static void test_verify(void) {
     /* Names the certificate does not carry. */
     co = cliopts("example.org");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES && serr != 0);
+    assert(strstr(cli_why, "verification failed: hostname mismatch"));
     co = cliopts("127.0.0.2");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES && serr != 0);
+    assert(strstr(cli_why, "IP address mismatch"));
     /* Leaf without its intermediate: no path to the root. */
     so = srvopts("srv.crt");
     co = cliopts("localhost");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES && serr != 0);
+    assert(strstr(cli_why, "unable to get local issuer certificate"));
     /* Expired. */
     so = srvopts("expchain.pem");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES && serr != 0);
+    assert(strstr(cli_why, "certificate has expired"));
+    /* The reason stays until the next failure; EMSGSIZE when it does not
+       fit, EINVAL without a buffer. */
+    char small[8];
+    assert_err(tls_last_error(small, sizeof(small)), EMSGSIZE);
+    assert_err(tls_last_error(NULL, 4), EINVAL);
     /* Issued for another name. */
     so = srvopts("otherchain.pem");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES && serr != 0);
@@ -283,6 +305,7 @@ static void test_verify(void) {
     so = srvopts("self.crt");
     co = cliopts("localhost");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES && serr != 0);
+    assert(strstr(cli_why, "self-signed") || strstr(cli_why, "self signed"));
     /* ... accepted only when verification is switched off by name. */
     co.insecure_skip_verify = 1;
     assert(run(&so, &co, &serr, NULL, NULL) == 0 && serr == 0);
@@ -324,6 +347,16 @@ static void test_clientauth(void) {
     co.key_file = p("srv.key");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES);
     assert(serr == EACCES);
+    /* Everything from memory: CA, certificate and key. */
+    so.client_auth = TLS_CLIENT_AUTH_REQUIRE;
+    co = cliopts("localhost");
+    co.ca_file = NULL;
+    co.ca_pem = slurp(p("ca.crt"));
+    co.cert_pem = slurp(p("cli.crt"));
+    co.key_pem = slurp(p("cli.key"));
+    assert(run(&so, &co, &serr, NULL, NULL) == 0 && serr == 0);
+    co.key_pem = slurp(p("srv.key"));    /* not the certificate's key */
+    assert(run(&so, &co, &serr, NULL, NULL) == EINVAL);
     /* Client certificate without the key. */
     co = cliopts("localhost");
     co.cert_file = p("cli.crt");
@@ -332,7 +365,52 @@ static void test_clientauth(void) {
     assert_err(tls_attach_client_opts(s[0], &co, NULL, now() + 1000), EINVAL);
     /* ... which closed the socket. */
     assert_err(hclose(s[0]), EBADF);
-    hclose(s[1]);
+    errno_assert(hclose(s[1]) == 0);
+    /* Options without their size. */
+    co = cliopts("localhost");
+    co.size = 0;
+    errno_assert(ipc_pair(s) == 0);
+    assert_err(tls_attach_client_opts(s[0], &co, NULL, now() + 1000), EINVAL);
+    assert_err(hclose(s[0]), EBADF);
+    errno_assert(hclose(s[1]) == 0);
+}
+
+/* One server, two certificates: the client's SNI picks. */
+static void test_sni(void) {
+    struct tls_server_options so = srvopts("chain.pem");
+    struct tls_server_ctx *ctx = tls_server_ctx_new(&so);
+    errno_assert(ctx);
+    so = srvopts("otherchain.pem");
+    struct tls_server_ctx *other = tls_server_ctx_new(&so);
+    errno_assert(other);
+    assert_err(tls_server_ctx_sni(ctx, "bad name", other), EINVAL);
+    assert_err(tls_server_ctx_sni(ctx, "*example.com", other), EINVAL);
+    assert_err(tls_server_ctx_sni(ctx, NULL, other), EINVAL);
+    assert_err(tls_server_ctx_sni(ctx, "example.com", NULL), EINVAL);
+    errno_assert(tls_server_ctx_sni(ctx, "nothing.invalid", other) == 0);
+    errno_assert(tls_server_ctx_sni(ctx, "EXAMPLE.com", other) == 0);
+    /* ctx keeps its own references. */
+    tls_server_ctx_free(other);
+    int serr;
+    struct tls_client_options co = cliopts("example.com");
+    assert(run_ctx(ctx, &co, &serr, NULL, NULL) == 0 && serr == 0);
+    co = cliopts("localhost");
+    assert(run_ctx(ctx, &co, &serr, NULL, NULL) == 0 && serr == 0);
+    /* A name nobody configured gets the default certificate. */
+    co = cliopts("example.org");
+    assert(run_ctx(ctx, &co, &serr, NULL, NULL) == EACCES);
+    tls_server_ctx_free(ctx);
+    /* Wildcards: one label in front. */
+    so = srvopts("chain.pem");
+    ctx = tls_server_ctx_new(&so);
+    so = srvopts("otherchain.pem");
+    other = tls_server_ctx_new(&so);
+    errno_assert(ctx && other);
+    errno_assert(tls_server_ctx_sni(ctx, "*.com", other) == 0);
+    tls_server_ctx_free(other);
+    co = cliopts("example.com");
+    assert(run_ctx(ctx, &co, &serr, NULL, NULL) == 0 && serr == 0);
+    tls_server_ctx_free(ctx);
 }
 
 static void test_alpn(void) {
@@ -363,6 +441,10 @@ static void test_alpn(void) {
     const char *bad[] = {"", NULL};
     so.alpn = bad;
     assert_null(tls_server_ctx_new(&so), EINVAL);
+    /* A structure without its size is refused even when complete. */
+    struct tls_server_options nosize = srvopts("chain.pem");
+    nosize.size = 0;
+    assert_null(tls_server_ctx_new(&nosize), EINVAL);
 }
 
 /******************************************************************************/
@@ -838,8 +920,7 @@ static void test_compat(void) {
 }
 
 static void test_ctx(void) {
-    struct tls_server_options so;
-    memset(&so, 0, sizeof(so));
+    struct tls_server_options so = TLS_SERVER_OPTIONS_INIT;
     assert_null(tls_server_ctx_new(NULL), EINVAL);
     assert_null(tls_server_ctx_new(&so), EINVAL);
     so.cert_pem = slurp(p("chain.pem"));
@@ -1058,6 +1139,7 @@ int main(void) {
     errno_assert(gctx);
     RUN(test_verify);
     RUN(test_clientauth);
+    RUN(test_sni);
     RUN(test_alpn);
     RUN(test_done_detach);
     RUN(test_truncation);

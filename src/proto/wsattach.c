@@ -4,15 +4,19 @@
    WebSocket frames and stay in the receive buffer. */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/httpparse.h"
 #include "proto/ws.h"
 #include "proto/wshs.h"
+#include "util/opts.h"
 
 struct dill_ws_request {
     const struct dill__ws_server_req *r;
+    const struct dill_ipaddr *peer;    /* NULL: not known */
+    void *userdata;
 };
 
 /* Receives an HTTP head into the receive buffer.  Returns its size, -1 on
@@ -92,10 +96,39 @@ static int dill__ws_setproto(struct dill__ws *self, const char *p) {
 /*  Client                                                                    */
 /******************************************************************************/
 
+static void dill__ws_strcpy(char *dst, size_t size, const char *p, size_t n) {
+    if(n >= size) n = size - 1;
+    if(n) memcpy(dst, p, n);
+    dst[n] = 0;
+}
+
+/* Copies the response head into the caller's structure (as much of it as
+   its size field says it has). */
+static void dill__ws_report(struct dill_ws_response *out,
+      const struct dill__http_head *h) {
+    if(out->size < sizeof(size_t)) return;
+    struct dill_ws_response r;
+    memset(&r, 0, sizeof(r));
+    r.status = h->status;
+    dill__ws_strcpy(r.reason, sizeof(r.reason), h->reason, h->reasonlen);
+    size_t pos = 0;
+    for(int i = 0; i < h->nheaders; i++) {
+        const struct dill__http_header *f = &h->headers[i];
+        size_t n = f->namelen + 2 + f->valuelen + 2;
+        if(pos + n >= sizeof(r.headers)) {r.dropped++; continue;}
+        pos += (size_t)sprintf(r.headers + pos, "%.*s: %.*s\r\n",
+            (int)f->namelen, f->name, (int)f->valuelen, f->value);
+        r.nheaders++;
+    }
+    size_t size = out->size < sizeof(r) ? out->size : sizeof(r);
+    memcpy((char*)out + sizeof(size_t), (char*)&r + sizeof(size_t),
+        size - sizeof(size_t));
+}
+
 static int dill__ws_client_hs(struct dill__ws *self, const char *resource,
       const char *host, const struct dill_ws_options *o, int64_t deadline) {
     struct dill__ws_client_opts co = {resource, host, o->origin,
-        o->protocols, o->nprotocols, NULL, o->headers};
+        o->protocols, dill__opts_count(o->protocols), NULL, o->headers};
     char key[DILL__WS_KEY_LEN + 1];
     dill__ws_make_key(key);
     uint8_t *buf = dill__ws_buf_get();
@@ -113,29 +146,35 @@ static int dill__ws_client_hs(struct dill__ws *self, const char *resource,
     struct dill__http_head *h = malloc(sizeof(*h));
     if(!h) {errno = ENOMEM; return -1;}
     int perr;
+    /* Until a head arrives, the caller's structure says "no response". */
+    static const struct dill__http_head nohead;
+    if(o->response) dill__ws_report(o->response, &nohead);
     int hl = dill__ws_readhead(self, 0, h, &perr, deadline);
     if(hl == -2) errno = EPROTO;
     if(hl < 0) {free(h); return -1;}
+    if(o->response) dill__ws_report(o->response, h);
     struct dill__ws_client_result res;
     rc = dill__ws_check_response(h, &co, key, &res);
+    int refused = h->status != 101;
     free(h);
-    if(rc < 0) {errno = EPROTO; return -1;}
+    /* A well-formed answer other than 101 is a refusal, not an error. */
+    if(rc < 0) {errno = refused ? EACCES : EPROTO; return -1;}
     if(res.protocol >= 0 && dill__ws_setproto(self, res.protocol_name) < 0)
         return -1;
     dill__ws_headdone(self, hl);
     return 0;
 }
 
-/* Common start of the attach calls: checks the options (argsok: the
-   caller's own arguments are valid) and sets up the object over s.  On
-   failure s is closed and NULL returned with errno (EINVAL, ENOMEM...). */
+/* Common start of the attach calls: checks the options (loaded into o;
+   argsok: the caller's own arguments are valid) and sets up the object
+   over s.  On failure s is closed and NULL returned with errno (EINVAL,
+   ENOMEM...). */
 static struct dill__ws *dill__ws_begin(int s, int server, int argsok,
-      const struct dill_ws_options *o) {
+      const struct dill_ws_options *o, struct dill_ws_storage *mem) {
     int err = EINVAL;
-    if(argsok && !(o->flags & ~(DILL_WS_TEXT | DILL_WS_NOHTTP)) &&
-       (!o->nprotocols || o->protocols)) {
+    if(argsok && !(o->flags & ~(DILL_WS_TEXT | DILL_WS_NOHTTP))) {
         struct dill__ws *self = dill__ws_new(s, server,
-            o->flags & DILL_WS_TEXT, o->max_message, o->mem);
+            o->flags & DILL_WS_TEXT, o->max_message, mem);
         if(self) {
             dill__ws_setup(self, o);
             return self;
@@ -148,14 +187,15 @@ static struct dill__ws *dill__ws_begin(int s, int server, int argsok,
 }
 
 int dill_ws_attach_client_opts(int s, const char *resource, const char *host,
-      const struct dill_ws_options *o, int64_t deadline) {
-    struct dill_ws_options def = {0};
-    if(!o) o = &def;
-    int nohttp = o->flags & DILL_WS_NOHTTP;
-    struct dill__ws *self = dill__ws_begin(s, 0, nohttp || (resource && host),
-        o);
+      const struct dill_ws_options *user, struct dill_ws_storage *mem,
+      int64_t deadline) {
+    struct dill_ws_options o;
+    int ok = dill__opts_load(&o, sizeof(o), user) == 0;
+    int nohttp = o.flags & DILL_WS_NOHTTP;
+    struct dill__ws *self = dill__ws_begin(s, 0,
+        ok && (nohttp || (resource && host)), &o, mem);
     if(!self) return -1;
-    if(!nohttp && dill__ws_client_hs(self, resource, host, o, deadline) < 0) {
+    if(!nohttp && dill__ws_client_hs(self, resource, host, &o, deadline) < 0) {
         dill__ws_discard(self);
         return -1;
     }
@@ -165,17 +205,16 @@ int dill_ws_attach_client_opts(int s, const char *resource, const char *host,
 int dill_ws_attach_client_mem(int s, int flags, const char *resource,
       const char *host, struct dill_ws_storage *mem, int64_t deadline) {
     if(!mem) {dill_hclose(s); errno = EINVAL; return -1;}
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.flags = flags;
-    o.mem = mem;
-    return dill_ws_attach_client_opts(s, resource, host, &o, deadline);
+    return dill_ws_attach_client_opts(s, resource, host, &o, mem, deadline);
 }
 
 int dill_ws_attach_client(int s, int flags, const char *resource,
       const char *host, int64_t deadline) {
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.flags = flags;
-    return dill_ws_attach_client_opts(s, resource, host, &o, deadline);
+    return dill_ws_attach_client_opts(s, resource, host, &o, NULL, deadline);
 }
 
 /******************************************************************************/
@@ -212,22 +251,24 @@ struct dill__ws_srvhs {
 static int dill__ws_server_answer(struct dill__ws *self,
       struct dill__ws_server_req *r, char *resource, size_t resourcelen,
       char *host, size_t hostlen, const struct dill_ws_options *o,
-      int64_t deadline) {
+      const struct dill_ipaddr *peer, int64_t deadline) {
     if(dill__ws_copystr(resource, resourcelen, r->resource) < 0)
         return dill__ws_refuse(self, 414, EMSGSIZE, deadline);
     if(dill__ws_copystr(host, hostlen, r->host) < 0)
         return dill__ws_refuse(self, 400, EMSGSIZE, deadline);
     if(o->check) {
-        struct dill_ws_request req = {r};
+        struct dill_ws_request req = {r, peer, NULL};
         int status = o->check(&req, o->check_arg);
         if(status) {
             if(status < 400 || status > 599) status = 403;
             return dill__ws_refuse(self, status, EACCES, deadline);
         }
+        self->st->userdata = req.userdata;
     }
     const char *proto = NULL;
-    if(o->nprotocols) {
-        int i = dill__ws_choose_protocol(r, o->protocols, o->nprotocols);
+    if(o->protocols && o->protocols[0]) {
+        int i = dill__ws_choose_protocol(r, o->protocols,
+            dill__opts_count(o->protocols));
         if(i >= 0) proto = o->protocols[i];
     }
     uint8_t *buf = dill__ws_buf_get();
@@ -246,7 +287,8 @@ static int dill__ws_server_answer(struct dill__ws *self,
 
 static int dill__ws_server_hs(struct dill__ws *self, char *resource,
       size_t resourcelen, char *host, size_t hostlen,
-      const struct dill_ws_options *o, int64_t deadline) {
+      const struct dill_ws_options *o, const struct dill_ipaddr *peer,
+      int64_t deadline) {
     struct dill__ws_srvhs *hs = malloc(sizeof(*hs));
     if(!hs) {errno = ENOMEM; return -1;}
     int perr, rc;
@@ -259,7 +301,7 @@ static int dill__ws_server_hs(struct dill__ws *self, char *resource,
         int status = dill__ws_check_request(&hs->h, &hs->r);
         if(status) rc = dill__ws_refuse(self, status, EPROTO, deadline);
         else rc = dill__ws_server_answer(self, &hs->r, resource, resourcelen,
-            host, hostlen, o, deadline);
+            host, hostlen, o, peer, deadline);
     }
     int err = errno;
     free(hs);
@@ -268,40 +310,88 @@ static int dill__ws_server_hs(struct dill__ws *self, char *resource,
     return 0;
 }
 
+static int dill__ws_attach_server_x(int s, char *resource, size_t resourcelen,
+    char *host, size_t hostlen, const struct dill_ws_options *user,
+    struct dill_ws_storage *mem, const struct dill_ipaddr *peer,
+    struct dill__ws **obj, int64_t deadline);
+
 int dill_ws_attach_server_opts(int s, char *resource, size_t resourcelen,
+      char *host, size_t hostlen, const struct dill_ws_options *user,
+      struct dill_ws_storage *mem, int64_t deadline) {
+    return dill__ws_attach_server_x(s, resource, resourcelen, host, hostlen,
+        user, mem, NULL, NULL, deadline);
+}
+
+int dill__ws_attach_server_ex(int s, char *resource, size_t resourcelen,
       char *host, size_t hostlen, const struct dill_ws_options *o,
+      const struct dill_ipaddr *peer, struct dill__ws **obj,
       int64_t deadline) {
-    struct dill_ws_options def = {0};
-    if(!o) o = &def;
-    int nohttp = o->flags & DILL_WS_NOHTTP;
+    return dill__ws_attach_server_x(s, resource, resourcelen, host, hostlen,
+        o, NULL, peer, obj, deadline);
+}
+
+static int dill__ws_attach_server_x(int s, char *resource, size_t resourcelen,
+      char *host, size_t hostlen, const struct dill_ws_options *user,
+      struct dill_ws_storage *mem, const struct dill_ipaddr *peer,
+      struct dill__ws **obj, int64_t deadline) {
+    struct dill_ws_options o;
+    int ok = dill__opts_load(&o, sizeof(o), user) == 0;
+    int nohttp = o.flags & DILL_WS_NOHTTP;
     struct dill__ws *self = dill__ws_begin(s, 1,
-        nohttp || (resource && resourcelen && host && hostlen), o);
+        ok && (nohttp || (resource && resourcelen && host && hostlen)), &o,
+        mem);
     if(!self) return -1;
     if(!nohttp && dill__ws_server_hs(self, resource, resourcelen, host,
-       hostlen, o, deadline) < 0) {
+       hostlen, &o, peer, deadline) < 0) {
         dill__ws_discard(self);
         return -1;
     }
-    return dill__ws_publish(self);
+    int h = dill__ws_publish(self);
+    if(h >= 0 && obj) *obj = self;
+    return h;
 }
 
 int dill_ws_attach_server_mem(int s, int flags, char *resource,
       size_t resourcelen, char *host, size_t hostlen,
       struct dill_ws_storage *mem, int64_t deadline) {
     if(!mem) {dill_hclose(s); errno = EINVAL; return -1;}
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.flags = flags;
-    o.mem = mem;
     return dill_ws_attach_server_opts(s, resource, resourcelen, host, hostlen,
-        &o, deadline);
+        &o, mem, deadline);
 }
 
 int dill_ws_attach_server(int s, int flags, char *resource,
       size_t resourcelen, char *host, size_t hostlen, int64_t deadline) {
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.flags = flags;
     return dill_ws_attach_server_opts(s, resource, resourcelen, host, hostlen,
-        &o, deadline);
+        &o, NULL, deadline);
+}
+
+int dill_ws_request_peer(const struct dill_ws_request *req,
+      struct dill_ipaddr *addr) {
+    if(!req || !addr) {errno = EINVAL; return -1;}
+    if(!req->peer) {errno = ENOENT; return -1;}
+    *addr = *req->peer;
+    return 0;
+}
+
+int dill_ws_request_set_userdata(const struct dill_ws_request *req,
+      void *data) {
+    if(!req) {errno = EINVAL; return -1;}
+    /* The request object is the library's own, only handed out as const
+       so that check cannot change the request. */
+    ((struct dill_ws_request*)req)->userdata = data;
+    return 0;
+}
+
+int dill_ws_userdata(int s, void **data) {
+    struct dill__ws *self = dill_hquery(s, dill__ws_type);
+    if(!self) return -1;
+    if(!data) {errno = EINVAL; return -1;}
+    *data = self->st->userdata;
+    return 0;
 }
 
 ssize_t dill_ws_request_header(const struct dill_ws_request *req,

@@ -1,6 +1,5 @@
-/* One-call WebSocket clients and servers: connect by URL, and a listener
-   that does the TLS and WebSocket server handshakes in the background so
-   that a server is a loop of accept + go(handler(s)). */
+/* One-call WebSocket clients: connect by URL (the listener is in
+   wslisten.c). */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 
 #include "core/core.h"
 #include "url.h"
+#include "util/opts.h"
 
 /******************************************************************************/
 /*  Client                                                                    */
@@ -34,15 +34,19 @@ int dill_ws_connect(const char *url, const struct dill_ws_options *ws,
         goto error;
 #else
         struct dill_tls_client_options t;
-        if(tlsopts) t = *tlsopts;
-        else memset(&t, 0, sizeof(t));
+        if(dill__opts_load(&t, sizeof(t), tlsopts) < 0) {
+            dill_hclose(s);
+            err = EINVAL;
+            goto error;
+        }
         /* Verify against the URL's host unless told otherwise. */
         if(!t.server_name) t.server_name = u->host;
         s = dill_tls_attach_client_opts(s, &t, NULL, deadline);
         if(s < 0) {err = errno; goto error;}
 #endif
     }
-    s = dill_ws_attach_client_opts(s, u->resource, u->hosthdr, ws, deadline);
+    s = dill_ws_attach_client_opts(s, u->resource, u->hosthdr, ws, NULL,
+        deadline);
     if(s < 0) {err = errno; goto error;}
     free(u);
     return s;
@@ -50,205 +54,4 @@ error:
     free(u);
     errno = err;
     return -1;
-}
-
-/******************************************************************************/
-/*  Listener                                                                  */
-/******************************************************************************/
-
-/* A finished handshake on its way to dill_ws_accept. */
-struct dill__wsconn {
-    int s;
-    struct dill_ipaddr peer;
-    char resource[512];
-};
-
-struct dill__wslistener {
-    struct dill_hvfs vfs;
-    int tcp;                       /* tcp listener */
-    int workers;                   /* bundle: acceptor and handshakes */
-    int ch[2];                     /* handshakes -> dill_ws_accept */
-    struct dill_ws_options ws;
-    struct dill_tls_server_ctx *tls;
-    int64_t timeout;
-    int maxpending;
-    int pending;
-};
-
-static const int dill__wslistener_type_placeholder = 0;
-static const void *dill__wslistener_type = &dill__wslistener_type_placeholder;
-
-static void *dill__wslistener_query(struct dill_hvfs *vfs, const void *type) {
-    if(type == dill__wslistener_type) return vfs;
-    errno = ENOTSUP;
-    return NULL;
-}
-
-static void dill__wslistener_close(struct dill_hvfs *vfs) {
-    struct dill__wslistener *self = (struct dill__wslistener*)vfs;
-    /* Cancels the acceptor and every handshake in progress; a handshake
-       waiting to be accepted closes its connection. */
-    dill_hclose(self->workers);
-    dill_hclose(self->ch[0]);
-    dill_hclose(self->ch[1]);
-    dill_hclose(self->tcp);
-    free(self);
-}
-
-static void dill__wshandshake1(struct dill__wslistener *self, int s,
-      struct dill_ipaddr peer) {
-    int64_t deadline = dill_now() + self->timeout;
-    struct dill__wsconn c;
-#if !defined DILL_DISABLE_TLS
-    if(self->tls) {
-        s = dill_tls_attach_server_ctx(s, self->tls, NULL, deadline);
-        if(s < 0) goto done;
-    }
-#endif
-    char host[256];
-    s = dill_ws_attach_server_opts(s, c.resource, sizeof(c.resource), host,
-        sizeof(host), &self->ws, deadline);
-    if(s < 0) goto done;
-    c.s = s;
-    c.peer = peer;
-    /* Waits (without a deadline) until the application accepts it. */
-    if(dill_chsend(self->ch[0], &c, sizeof(c), -1) < 0) dill_hclose(s);
-done:
-    self->pending--;
-}
-
-/* Connections taken from the backlog at once, at most. */
-#define DILL__WS_ACCEPT_BATCH 32
-
-struct dill__wsnew {
-    int s;
-    struct dill_ipaddr peer;
-};
-
-/* Starts the handshakes of a batch as a tree: every go() makes its caller
-   wait a whole scheduler round, long while many connections are busy, so
-   a loop would need n rounds for n connections and a tree needs log2(n). */
-dill_coroutine static void dill__wshandshakes(struct dill__wslistener *self,
-      const struct dill__wsnew *batch, int n) {
-    /* Copied before the caller goes on (a new coroutine runs first). */
-    struct dill__wsnew mine[DILL__WS_ACCEPT_BATCH];
-    memcpy(mine, batch, sizeof(*batch) * (size_t)n);
-    /* Lives across go()'s setjmp. */
-    volatile int left = n;
-    while(left > 1) {
-        int h = left / 2;
-        if(dill_bundle_go(self->workers,
-           dill__wshandshakes(self, mine + h, left - h)) < 0) {
-            for(int i = h; i < left; i++) {
-                dill_hclose(mine[i].s);
-                self->pending--;
-            }
-        }
-        left = h;
-    }
-    dill__wshandshake1(self, mine[0].s, mine[0].peer);
-}
-
-/* Takes what waits in the backlog, up to the batch size and the bound on
-   handshakes in flight (which keeps a flood from exhausting memory).
-   Returns the count, or -1 when cancelled. */
-static int dill__wsaccept_batch(struct dill__wslistener *self,
-      struct dill__wsnew *batch) {
-    int n = 0;
-    while(n < DILL__WS_ACCEPT_BATCH) {
-        if(self->pending >= self->maxpending) {
-            if(n) break;
-            if(dill_msleep(dill_now() + 10) < 0) return -1;
-            continue;
-        }
-        int s = dill_tcp_accept(self->tcp, &batch[n].peer, n ? 0 : -1);
-        if(s < 0) {
-            if(n) break;
-            if(errno == ECANCELED) return -1;
-            /* EMFILE and friends: wait for descriptors to free up. */
-            if(dill_msleep(dill_now() + 10) < 0) return -1;
-            continue;
-        }
-        batch[n++].s = s;
-        self->pending++;
-    }
-    return n;
-}
-
-dill_coroutine static void dill__wsacceptor(struct dill__wslistener *self) {
-    struct dill__wsnew batch[DILL__WS_ACCEPT_BATCH];
-    while(1) {
-        int n = dill__wsaccept_batch(self, batch);
-        if(n < 0) return;
-        if(dill_bundle_go(self->workers, dill__wshandshakes(self, batch, n))
-           < 0) {
-            for(int i = 0; i < n; i++) dill_hclose(batch[i].s);
-            self->pending -= n;
-            if(errno == ECANCELED) return;
-        }
-    }
-}
-
-int dill_ws_listen(struct dill_ipaddr *addr,
-      const struct dill_ws_listen_options *opts) {
-    int err;
-    struct dill__wslistener *self = calloc(1, sizeof(*self));
-    if(!self) {errno = ENOMEM; return -1;}
-    self->vfs.query = dill__wslistener_query;
-    self->vfs.close = dill__wslistener_close;
-    if(opts && opts->ws) self->ws = *opts->ws;
-    self->ws.mem = NULL;
-    self->tls = opts ? opts->tls : NULL;
-    self->timeout = opts && opts->handshake_timeout > 0 ?
-        opts->handshake_timeout : 10000;
-    self->maxpending = opts && opts->max_pending > 0 ?
-        opts->max_pending : 256;
-    int backlog = opts && opts->backlog > 0 ? opts->backlog : 1024;
-    self->tcp = dill_tcp_listen(addr, backlog);
-    if(self->tcp < 0) {err = errno; goto error1;}
-    if(dill_chmake(self->ch) < 0) {err = errno; goto error2;}
-    self->workers = dill_bundle();
-    if(self->workers < 0) {err = errno; goto error3;}
-    if(dill_bundle_go(self->workers, dill__wsacceptor(self)) < 0) {
-        err = errno;
-        goto error4;
-    }
-    int h = dill_hmake(&self->vfs);
-    if(h < 0) {
-        err = errno;
-        dill__wslistener_close(&self->vfs);
-        errno = err;
-        return -1;
-    }
-    return h;
-error4:
-    dill_hclose(self->workers);
-error3:
-    dill_hclose(self->ch[0]);
-    dill_hclose(self->ch[1]);
-error2:
-    dill_hclose(self->tcp);
-error1:
-    free(self);
-    errno = err;
-    return -1;
-}
-
-int dill_ws_accept(int s, char *resource, size_t resourcelen,
-      struct dill_ipaddr *peer, int64_t deadline) {
-    struct dill__wslistener *self = dill_hquery(s, dill__wslistener_type);
-    if(!self) return -1;
-    struct dill__wsconn c;
-    if(dill_chrecv(self->ch[1], &c, sizeof(c), deadline) < 0) return -1;
-    if(peer) *peer = c.peer;
-    if(resource) {
-        size_t n = strlen(c.resource);
-        if(n >= resourcelen) {
-            dill_hclose(c.s);
-            errno = EMSGSIZE;
-            return -1;
-        }
-        memcpy(resource, c.resource, n + 1);
-    }
-    return c.s;
 }
