@@ -10,13 +10,13 @@
 /* A server WebSocket (no handshake) with keepalive over TCP; *peer gets
    the raw client end. */
 static int ka_server(int64_t ivl, int *peer) {
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = WS_OPTIONS_INIT;
     o.ping_interval = ivl;
     o.pong_timeout = ivl;
     o.flags = WS_NOHTTP;
     int b;
     wst_bpair(1, peer, &b);
-    int s = ws_attach_server_opts(b, NULL, 0, NULL, 0, &o, -1);
+    int s = ws_attach_server_opts(b, NULL, 0, NULL, 0, &o, NULL, -1);
     errno_assert(s >= 0);
     return s;
 }
@@ -175,9 +175,9 @@ coroutine static void bystander(int ws, int ch) {
 static void test_flood_fairness(void) {
     size_t nframes = 200000;
     int g = gen_make(nframes, &flooded);
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = WS_OPTIONS_INIT;
     o.flags = WS_NOHTTP;
-    int fw = ws_attach_server_opts(g, NULL, 0, NULL, 0, &o, -1);
+    int fw = ws_attach_server_opts(g, NULL, 0, NULL, 0, &o, NULL, -1);
     errno_assert(fw >= 0);
     int c, s;
     wst_pair(1, WS_NOHTTP, &c, &s);
@@ -239,7 +239,7 @@ coroutine static void busy_echo(int ws, int client) {
 static void test_accept_burst(void) {
     struct ipaddr addr;
     errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
-    struct ws_listen_options lo = {0};
+    struct ws_listen_options lo = WS_LISTEN_OPTIONS_INIT;
     lo.max_pending = 7;
     int l = ws_listen(&addr, &lo);
     errno_assert(l >= 0);
