@@ -76,7 +76,11 @@ struct msg {
     char data[];
 };
 
+/* A client's queue: at most QMAX messages of at most about 4 KiB (the
+   receive buffer below), so about 1 MiB.  A client that lets it fill up,
+   or takes more than STALL_MS to take one message, is dropped. */
 #define QMAX 256
+#define STALL_MS 10000
 
 struct client {
     struct client *next;
@@ -85,6 +89,7 @@ struct client {
     struct msg *q[QMAX];   /* messages waiting for the writer */
     unsigned head, count;
     int waiting;           /* the writer is blocked on wake[0] */
+    int dropped;
     int wake[2];
 };
 
@@ -112,12 +117,28 @@ static void msg_unref(struct msg *m) {
     if(--m->refs == 0) free(m);
 }
 
-/* Queues m for every client and wakes the idle writers.  A client too slow
-   to keep up is cut off: its wake channel is marked done. */
+static struct msg *dequeue(struct client *c) {
+    struct msg *m = c->q[c->head];
+    c->head = (c->head + 1) % QMAX;
+    c->count--;
+    return m;
+}
+
+/* Cuts off a client too slow to keep up: what was queued for it is freed
+   now, and its wake channel is marked done. */
+static void drop(struct client *c) {
+    if(c->dropped) return;
+    c->dropped = 1;
+    while(c->count) msg_unref(dequeue(c));
+    chdone(c->wake[1]);
+}
+
+/* Queues m for every client and wakes the idle writers. */
 static void fanout(struct client *list, struct msg *m) {
     for(struct client *c = list; c; c = c->next) {
+        if(c->dropped) continue;
         if(c->count == QMAX) {
-            chdone(c->wake[1]);
+            drop(c);
             continue;
         }
         m->refs++;
@@ -159,25 +180,24 @@ coroutine static void hub(int in) {
 /******************************************************************************/
 
 coroutine static void writer(struct client *c) {
-    while(1) {
+    while(!c->dropped) {
         while(c->count) {
-            struct msg *m = c->q[c->head];
-            c->head = (c->head + 1) % QMAX;
-            c->count--;
-            int rc = ws_send(c->ws, WS_TEXT, m->data, m->len, -1);
+            struct msg *m = dequeue(c);
+            int rc = ws_send(c->ws, WS_TEXT, m->data, m->len,
+                now() + STALL_MS);
             msg_unref(m);
-            if(rc < 0) return;
+            if(rc < 0 && errno != ETIMEDOUT) return;
+            if(rc < 0) drop(c);    /* it stopped reading */
         }
+        if(c->dropped) break;
         int one;
         c->waiting = 1;
         int rc = chrecv(c->wake[0], &one, sizeof(one), -1);
         c->waiting = 0;
-        if(rc < 0) {
-            if(errno == EPIPE)   /* cut off by the hub */
-                ws_done(c->ws, 1008, "too slow", 8, now() + 1000);
-            return;
-        }
+        if(rc < 0 && errno != EPIPE) return;   /* cancelled */
     }
+    /* Cut off: a Close, if it still reads. */
+    ws_done(c->ws, 1008, "too slow", 8, now() + 1000);
 }
 
 static void chat(int ws, const char *name) {
@@ -210,11 +230,7 @@ static void chat(int ws, const char *name) {
         chsend(hub_ch[1], &ev, sizeof(ev), -1);
     }
     if(w >= 0) hclose(w);
-    while(c->count) {
-        msg_unref(c->q[c->head]);
-        c->head = (c->head + 1) % QMAX;
-        c->count--;
-    }
+    while(c->count) msg_unref(dequeue(c));
     hclose(c->wake[0]);
     hclose(c->wake[1]);
     free(c);
@@ -375,7 +391,12 @@ coroutine static void connection(int s) {
     s = http_detach(h, deadline);
     if(s < 0) return;
     /* The handshake is done: frames from here on. */
-    int ws = ws_attach_server(s, WS_TEXT | WS_NOHTTP, NULL, 0, NULL, 0, -1);
+    /* Keepalive ends the receiving loop of a client that stopped
+       answering, and sends to one that stopped reading. */
+    struct ws_options o = WS_OPTIONS_INIT;
+    o.flags = WS_TEXT | WS_NOHTTP;
+    o.ping_interval = 30000;
+    int ws = ws_attach_server_opts(s, NULL, 0, NULL, 0, &o, NULL, -1);
     if(ws < 0) return;
     char name[24];
     name_from(r.target, name, sizeof(name));
