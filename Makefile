@@ -41,7 +41,7 @@ test-clang: deps
 
 # Every libFuzzer target for a few seconds on its seed corpus.
 test-fuzz: deps
-	sh scripts/fuzz-smoke.sh build-fuzz 5 60
+	sh scripts/fuzz-smoke.sh build-fuzz 3 60
 
 test-valgrind: build
 	sh scripts/valgrind.sh $(BUILD)
