@@ -851,6 +851,85 @@ DILL_EXPORT int dill_ws_response_key(const char *request_key,
 #endif
 
 /******************************************************************************/
+/*  SOCKS5 (RFC 1928, RFC 1929)                                               */
+/******************************************************************************/
+
+/* Commands of a client request (socks5_proxy_recvcommand's result). */
+#define DILL_SOCKS5_CONNECT (0x01)
+#define DILL_SOCKS5_BIND (0x02)
+#define DILL_SOCKS5_UDP_ASSOCIATE (0x03)
+
+/* Reply codes of socks5_proxy_sendreply. */
+#define DILL_SOCKS5_SUCCESS (0x00)
+#define DILL_SOCKS5_GENERAL_FAILURE (0x01)
+#define DILL_SOCKS5_CONNECTION_NOT_ALLOWED (0x02)
+#define DILL_SOCKS5_NETWORK_UNREACHABLE (0x03)
+#define DILL_SOCKS5_HOST_UNREACHABLE (0x04)
+#define DILL_SOCKS5_CONNECTION_REFUSED (0x05)
+#define DILL_SOCKS5_TTL_EXPIRED (0x06)
+#define DILL_SOCKS5_COMMAND_NOT_SUPPORTED (0x07)
+#define DILL_SOCKS5_ADDRESS_TYPE_NOT_SUPPORTED (0x08)
+
+/* Decides whether a client may use the proxy: returns non-zero to let it
+   in.  Both strings are NUL-terminated, at most 255 bytes. */
+typedef int dill_socks5_auth_function(const char *username,
+    const char *password);
+
+/* Over the bytestream s, connected to a SOCKS5 proxy, asks the proxy for a
+   TCP connection to addr; afterwards s carries that connection.  With
+   username and password both non-NULL username/password authentication is
+   offered besides none.  Errors: EINVAL, EBADF, ENOTSUP, EACCES (refused
+   credentials or not allowed), ECONNREFUSED, ENETUNREACH, EHOSTUNREACH,
+   ETIMEDOUT, EIO (proxy failure), EOPNOTSUPP, EAFNOSUPPORT (reply codes),
+   EPROTO (malformed reply), ECONNRESET, ECANCELED. */
+DILL_EXPORT int dill_socks5_client_connect(int s, const char *username,
+    const char *password, struct dill_ipaddr *addr, int64_t deadline);
+/* Like socks5_client_connect, but the proxy resolves hostname (address
+   literals are sent as addresses). */
+DILL_EXPORT int dill_socks5_client_connectbyname(int s, const char *username,
+    const char *password, const char *hostname, int port, int64_t deadline);
+/* Proxy side: negotiates the method with the client on s; with auth_fn
+   the client must log in and auth_fn must accept it.  Errors: EBADF,
+   ENOTSUP, EACCES, EPROTO, ECONNRESET, ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_socks5_proxy_auth(int s,
+    dill_socks5_auth_function *auth_fn, int64_t deadline);
+/* Proxy side: receives the client's request; returns its command and the
+   destination in *addr (a name is resolved).  Errors: as socks5_proxy_auth
+   without EACCES, plus EINVAL and the errors of ipaddr_remote. */
+DILL_EXPORT int dill_socks5_proxy_recvcommand(int s, struct dill_ipaddr *addr,
+    int64_t deadline);
+/* Like socks5_proxy_recvcommand, but the destination is given as text in
+   host (256 bytes: a name, or an address literal) and *port. */
+DILL_EXPORT int dill_socks5_proxy_recvcommandbyname(int s, char *host,
+    int *port, int64_t deadline);
+/* Proxy side: answers the request with the reply code and the bound
+   address addr (NULL: 0.0.0.0:0).  Errors: EINVAL, EBADF, ENOTSUP,
+   ECONNRESET, ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_socks5_proxy_sendreply(int s, int reply,
+    struct dill_ipaddr *addr, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define SOCKS5_CONNECT DILL_SOCKS5_CONNECT
+#define SOCKS5_BIND DILL_SOCKS5_BIND
+#define SOCKS5_UDP_ASSOCIATE DILL_SOCKS5_UDP_ASSOCIATE
+#define SOCKS5_SUCCESS DILL_SOCKS5_SUCCESS
+#define SOCKS5_GENERAL_FAILURE DILL_SOCKS5_GENERAL_FAILURE
+#define SOCKS5_CONNECTION_NOT_ALLOWED DILL_SOCKS5_CONNECTION_NOT_ALLOWED
+#define SOCKS5_NETWORK_UNREACHABLE DILL_SOCKS5_NETWORK_UNREACHABLE
+#define SOCKS5_HOST_UNREACHABLE DILL_SOCKS5_HOST_UNREACHABLE
+#define SOCKS5_CONNECTION_REFUSED DILL_SOCKS5_CONNECTION_REFUSED
+#define SOCKS5_TTL_EXPIRED DILL_SOCKS5_TTL_EXPIRED
+#define SOCKS5_COMMAND_NOT_SUPPORTED DILL_SOCKS5_COMMAND_NOT_SUPPORTED
+#define SOCKS5_ADDRESS_TYPE_NOT_SUPPORTED DILL_SOCKS5_ADDRESS_TYPE_NOT_SUPPORTED
+#define socks5_client_connect dill_socks5_client_connect
+#define socks5_client_connectbyname dill_socks5_client_connectbyname
+#define socks5_proxy_auth dill_socks5_proxy_auth
+#define socks5_proxy_recvcommand dill_socks5_proxy_recvcommand
+#define socks5_proxy_recvcommandbyname dill_socks5_proxy_recvcommandbyname
+#define socks5_proxy_sendreply dill_socks5_proxy_sendreply
+#endif
+
+/******************************************************************************/
 /*  WebSocket extensions (dill only; not in libdill 2.14)                     */
 /******************************************************************************/
 
@@ -917,6 +996,17 @@ struct dill_ws_options {
     /* Client: where to store the server's answer to the handshake (see
        struct dill_ws_response), or NULL. */
     struct dill_ws_response *response;
+    /* ws_connect only (the attach calls ignore it): the proxy to go
+       through, "http://[user[:password]@]host[:port]" (CONNECT),
+       "https://..." (CONNECT over TLS to the proxy), "socks5://..." (the
+       client resolves the host) or "socks5h://..." (the proxy does), or
+       NULL for a direct connection.  The library does not read
+       http_proxy and the like from the environment; see ws_connect(3). */
+    const char *proxy;
+    /* Trust settings for an https:// proxy's certificate (NULL: the
+       system store); it is checked against the proxy's host name unless
+       server_name says otherwise. */
+    const struct dill_tls_client_options *proxy_tls;
 };
 #define DILL_WS_OPTIONS_INIT {sizeof(struct dill_ws_options)}
 

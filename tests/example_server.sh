@@ -43,6 +43,7 @@ cli() { timeout 30 $PY "$src/tests/interop/py_server_example.py" "$@"; }
 start "$T/s1"
 cli "$PORT" echo >"$T/echo" 2>&1
 check "echo in pieces, 1009 past 1 MiB" "grep -q 'echo ok' $T/echo"
+grep -q 'echo ok' "$T/echo" || { echo "client said:"; tail -15 "$T/echo"; }
 for sig in INT TERM; do
     [ "$sig" = TERM ] && start "$T/s2"
     cli "$PORT" wait >"$T/w1.$sig" 2>&1 &

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "proxy.h"
 #include "url.h"
 #include "util/opts.h"
 
@@ -20,12 +21,21 @@ int dill_ws_connect(const char *url, const struct dill_ws_options *ws,
     int rc = dill__url_parse(url, u);
     if(rc < 0) {free(u); errno = -rc; return -1;}
     int err;
-    struct dill_ipaddr addr;
-    if(dill_ipaddr_remote(&addr, u->host, u->port, 0, deadline) < 0) {
-        err = errno;
-        goto error;
+    int s;
+    /* Only the proxy fields are needed here: attach loads the rest. */
+    struct dill_ws_options o;
+    if(dill__opts_load(&o, sizeof(o), ws) < 0) {err = EINVAL; goto error;}
+    if(o.proxy)
+        s = dill__proxy_dial(o.proxy, o.proxy_tls, u->host, u->ipv6, u->port,
+            deadline);
+    else {
+        struct dill_ipaddr addr;
+        if(dill_ipaddr_remote(&addr, u->host, u->port, 0, deadline) < 0) {
+            err = errno;
+            goto error;
+        }
+        s = dill_tcp_connect(&addr, deadline);
     }
-    int s = dill_tcp_connect(&addr, deadline);
     if(s < 0) {err = errno; goto error;}
     if(u->secure) {
 #if defined DILL_DISABLE_TLS
