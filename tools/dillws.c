@@ -1051,18 +1051,21 @@ coroutine static void hub(int in) {
     }
 }
 
-/* Sends the queue; tells done when the client was dropped. */
+/* Sends the queue; tells done when the client was dropped or sending
+   failed. */
 coroutine static void writer(struct client *c, int done) {
-    while(!c->dropped) {
+    int broken = 0;
+    while(!c->dropped && !broken) {
         if(c->count) {
             struct msg *m = q_pop(c);
             int rc = ws_send(c->ws, m->type, m->data, m->len,
                 now() + cfg.stall_ms);
             msg_unref(m);
             if(rc == 0) continue;
-            if(errno != ETIMEDOUT) return;  /* the reader sees it too */
-            drop(c, "stalled");
-            break;
+            if(errno == ECANCELED) return;
+            if(errno == ETIMEDOUT) drop(c, "stalled");
+            else broken = 1;
+            continue;
         }
         int one;
         c->waiting = 1;
@@ -1071,7 +1074,7 @@ coroutine static void writer(struct client *c, int done) {
         if(rc < 0 && errno != EPIPE) return;   /* cancelled */
     }
     /* A client that does not read gets one bounded try. */
-    ws_done(c->ws, 1008, "too slow", 8, now() + 1000);
+    if(c->dropped) ws_done(c->ws, 1008, "too slow", 8, now() + 1000);
     int one = 1;
     chsend(done, &one, sizeof(one), -1);
 }
@@ -1188,7 +1191,7 @@ static int serve_broadcast(int ws, int id, struct dbuf *b) {
     int one;
     if(r < 0) err = errno;
     else if(chrecv(done[0], &one, sizeof(one), -1) < 0) err = errno;
-    else err = c->dropped ? 0 : c->err;
+    else err = c->dropped ? 0 : c->err ? c->err : ECONNRESET;
     if(err != ECANCELED) {
         ev.kind = HUB_LEAVE;
         chsend(hub_in, &ev, sizeof(ev), -1);
