@@ -33,7 +33,7 @@ free_port() {
     $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
-for p in sieve ws_echo_server ws_echo_client ws_chat wss_server \
+for p in sieve tutorial_2_tcp_echo ws_echo_server ws_echo_client ws_chat wss_server \
          reconnect_client dillws; do
     [ -x "$B/$p" ] || { echo "missing $B/$p"; exit 1; }
 done
@@ -188,6 +188,21 @@ sleep 0.3
 (echo still; sleep 0.3) | DW "ws://127.0.0.1:$PORT/ws?name=z" >"$T/out" 2>&1
 check "ws_chat serves again after EMFILE" \
     "grep -qx 'z: still' $T/out || { cat $T/out $T/emfile.chat; false; }"
+(ulimit -n 24; exec "$B/tutorial_2_tcp_echo" 0 30) >"$T/tcp_emfile.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$T/tcp_emfile.out"
+emfile tcp
+sleep 0.3
+$PY - "$PORT" >"$T/out" 2>&1 <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"still")
+b = b""
+while len(b) < 5: b += s.recv(5 - len(b))
+print(b.decode())
+PY
+check "tutorial_2_tcp_echo serves again after EMFILE" \
+    "grep -qx still $T/out || { cat $T/out $T/emfile.tcp; false; }"
 
 # wss
 if command -v openssl >/dev/null; then
