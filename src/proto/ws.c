@@ -908,9 +908,10 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
             if(ipos != ilen) continue;
             if(part && c->got) {*more = 1; rc = 1; break;}
             if(dill__ws_flush(self, deadline) < 0) return -1;
+            size_t last = ilen;
             if(direct) {in = self->rbuf; ipos = ilen = 0; direct = 0;}
             if(reads++ && dill__ws_busy_n(self, deadline,
-               1 + (unsigned)(ilen / DILL__WS_BUFSZ)) < 0) {
+               1 + (unsigned)(last / DILL__WS_BUFSZ)) < 0) {
                 rc = -1;
                 break;
             }
