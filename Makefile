@@ -41,7 +41,7 @@ test-clang: deps
 
 # Every libFuzzer target for a few seconds on its seed corpus.
 test-fuzz: deps
-	sh scripts/fuzz-smoke.sh build-fuzz 10
+	sh scripts/fuzz-smoke.sh build-fuzz 3 60
 
 # aarch64, armhf, s390x and riscv64 under qemu-user, musl, and the portable
 # paths on x86-64 (scripts/cross-test.sh; a platform without its tools is

@@ -1137,7 +1137,9 @@ struct dill_ws_options {
     /* Keepalive: while a receiving call waits and nothing has arrived for
        ping_interval ms, a ping is sent; when no pong follows within
        pong_timeout ms (0: ping_interval) the receiving call fails with
-       ETIMEDOUT.  0 disables it. */
+       ETIMEDOUT.  A sending call fails with ETIMEDOUT too when the peer
+       takes no data for ping_interval + pong_timeout ms; the connection
+       is then broken (ECONNRESET).  0 disables it. */
     int64_t ping_interval;
     int64_t pong_timeout;
     /* Client: where to store the server's answer to the handshake (see
@@ -1292,7 +1294,7 @@ struct dill_ws_listen_options {
     /* Time allowed for the TLS and WebSocket handshakes of one connection,
        in ms (0: 10,000). */
     int64_t handshake_timeout;
-    /* Listen backlog (0: 128). */
+    /* Listen backlog (0: 1024; the kernel caps it at net.core.somaxconn). */
     int backlog;
     /* Handshakes in progress at once; more connections wait in the backlog
        (0: 256). */

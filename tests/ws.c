@@ -523,6 +523,13 @@ static void test_handshake_bad(void) {
             "Sec-WebSocket-Version: 13\r\n\r\n", 400},
         {many, 431},
         {huge, 431},
+        /* Framing a proxy could read differently (RFC 9112, 6.3). */
+        {"GET / HTTP/1.1\r\nHost: x\r\n" UPG KEY
+            "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n"
+            "Content-Length: 9\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: x\r\n" UPG KEY
+            "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n", 400},
     };
     for(size_t i = 0; i != sizeof(reqs) / sizeof(reqs[0]); i++) {
         int p[2];

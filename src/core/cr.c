@@ -368,15 +368,32 @@ int dill_yield(void) {
     return 0;
 }
 
-int dill__busy(int64_t deadline) {
+static int dill__busy_yield(int64_t deadline) {
     struct dill__ctx *c = &dill__c;
-    if(dill__fast(++c->busy & 63)) return 0;
     if(dill__canblock() < 0) return -1;
     if(deadline != -1 && (deadline == 0 || dill_now() >= deadline)) {
         errno = ETIMEDOUT;
         return -1;
     }
+    /* Without a poll now, a flooded connection would get up to 64 such
+       turns before other sockets are even looked at. */
+    c->ticks = 63;
     return dill_yield();
+}
+
+int dill__busy(int64_t deadline) {
+    struct dill__ctx *c = &dill__c;
+    if(dill__fast(++c->busy % DILL__BUSY_UNITS)) return 0;
+    return dill__busy_yield(deadline);
+}
+
+int dill__busy_n(int64_t deadline, unsigned n) {
+    struct dill__ctx *c = &dill__c;
+    unsigned before = c->busy;
+    c->busy += n;
+    if(dill__fast(before / DILL__BUSY_UNITS == c->busy / DILL__BUSY_UNITS))
+        return 0;
+    return dill__busy_yield(deadline);
 }
 
 int dill_msleep(int64_t deadline) {

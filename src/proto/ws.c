@@ -290,8 +290,67 @@ static int dill__ws_wrfail(struct dill__ws *self, int midframe) {
     return -1;
 }
 
+/* Keepalive bounds writes too: a peer that takes nothing for a ping
+   interval plus the pong timeout while we send is as dead as one that does
+   not answer a ping (and our ping could not get past the blocked write
+   anyway).  The write's deadline, capped by that window. */
+static int64_t dill__ws_txdl(struct dill__ws *self, int64_t deadline) {
+    struct dill__ws_st *st = self->st;
+    if(dill__fast(!st->ping_ivl)) return deadline;
+    int64_t ka = dill_now() + st->ping_ivl + st->pong_tmo;
+    return deadline >= 0 && deadline <= ka ? deadline : ka;
+}
+
+/* A write that ran out of time at dl: when that was the keepalive window
+   and not the caller's deadline, the peer stalled and the connection is
+   failed both ways. */
+static int dill__ws_txfail(struct dill__ws *self, int midframe, int64_t dl,
+      int64_t deadline) {
+    if(errno == ETIMEDOUT && dl != deadline) {
+        self->serr = ECONNRESET;
+        self->rerr = ECONNRESET;
+        self->st->pcode = DILL__WS_ABNORMAL;
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return dill__ws_wrfail(self, midframe);
+}
+
+/* With keepalive, writes go in pieces of at most this many bytes, each
+   given the keepalive window: a peer must take that much per window. */
+#define DILL__WS_KA_CHUNK 65536
+#define DILL__WS_KA_IOV 16
+
+static int dill__ws_wrka(struct dill__ws *self, struct dill_iolist *first,
+      int midframe, int64_t deadline) {
+    struct dill__iolcur cur = {first, 0};
+    dill__iol_advance(&cur, 0);
+    while(cur.it) {
+        struct iovec iov[DILL__WS_KA_IOV];
+        struct dill_iolist l[DILL__WS_KA_IOV];
+        size_t n;
+        int k = dill__iol_toiov(&cur, iov, DILL__WS_KA_IOV,
+            DILL__WS_KA_CHUNK, &n);
+        if(!k) break;
+        for(int i = 0; i != k; i++) {
+            l[i].iol_base = iov[i].iov_base;
+            l[i].iol_len = iov[i].iov_len;
+            l[i].iol_next = i + 1 < k ? &l[i + 1] : NULL;
+            l[i].iol_rsvd = 0;
+        }
+        int64_t dl = dill__ws_txdl(self, deadline);
+        if(dill__slow(self->b->bsendl(self->b, l, &l[k - 1], dl) < 0))
+            return dill__ws_txfail(self, midframe, dl, deadline);
+        midframe = 1;
+        dill__iol_advance(&cur, n);
+    }
+    return 0;
+}
+
 static int dill__ws_wr(struct dill__ws *self, struct dill_iolist *first,
       struct dill_iolist *last, int midframe, int64_t deadline) {
+    if(self->st->ping_ivl)
+        return dill__ws_wrka(self, first, midframe, deadline);
     int rc = self->b->bsendl(self->b, first, last, deadline);
     if(dill__slow(rc < 0)) return dill__ws_wrfail(self, midframe);
     return rc;
@@ -347,8 +406,9 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
 static int dill__ws_frame_gather(struct dill__ws *self, const uint8_t *hdr,
       size_t hl, const uint8_t *key, struct dill_iolist *first, size_t total,
       int64_t deadline) {
-    uint8_t *p = dill__stream_reserve(self->tx, hl + total, deadline);
-    if(dill__slow(!p)) return dill__ws_wrfail(self, 0);
+    int64_t dl = dill__ws_txdl(self, deadline);
+    uint8_t *p = dill__stream_reserve(self->tx, hl + total, dl);
+    if(dill__slow(!p)) return dill__ws_txfail(self, 0, dl, deadline);
     memcpy(p, hdr, hl);
     if(total) {
         struct dill__iolcur cur = {first, 0};
@@ -677,12 +737,23 @@ int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
 
 /* dill__busy for receiving calls: the handle may be closed while the
    call yields, which then fails with EBADF without touching the object. */
-static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
+static int dill__ws_busy_n(struct dill__ws *self, int64_t deadline,
+      unsigned n) {
     int *alive = self->rxalive;
-    int rc = dill__busy(deadline);
+    int rc = dill__busy_n(deadline, n);
     if(alive && !*alive) {errno = EBADF; return -1;}
     return rc;
 }
+
+static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
+    return dill__ws_busy_n(self, deadline, 1);
+}
+
+/* Work units of a receiving call (see dill__busy), so that a peer whose
+   input never runs dry shares the thread: a read counts one unit per
+   DILL__WS_BUFSZ bytes, and frames past the first few of one call one
+   each (a flood of tiny fragments is many frames per read). */
+#define DILL__WS_FREE_FRAMES 8
 
 /* Keepalive step after a read timed out at the keepalive deadline: fail
    when a pong is overdue, else send a ping.  Returns 0 to go on reading. */
@@ -1035,7 +1106,7 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     }
     uint8_t *in = self->rbuf;
     size_t ipos = self->rpos, ilen = self->rlen;
-    int direct = 0, reads = 0, rc = 0;
+    int direct = 0, reads = 0, frames = 0, rc = 0;
     /* A compressed message left output or input pending (part mode). */
     if(dill__slow(st->zrx) && !drop && !dill__wsz_inf_idle(&st->z->inf)) {
         rc = dill__ws_zdrain(self, c);
@@ -1059,8 +1130,10 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
             if(ipos != ilen) continue;
             if(part && c->got) {*more = 1; rc = 1; break;}
             if(dill__ws_flush(self, deadline) < 0) return -1;
+            size_t last = ilen;
             if(direct) {in = self->rbuf; ipos = ilen = 0; direct = 0;}
-            if(reads++ && dill__ws_busy(self, deadline) < 0) {
+            if(reads++ && dill__ws_busy_n(self, deadline,
+               1 + (unsigned)(last / DILL__WS_BUFSZ)) < 0) {
                 rc = -1;
                 break;
             }
@@ -1071,6 +1144,11 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
         }
         rc = dill__ws_event(self, c, &ev, deadline);
         if(rc) break;
+        if(ev.type == DILL__WS_EV_END && ++frames > DILL__WS_FREE_FRAMES &&
+           dill__ws_busy(self, deadline) < 0) {
+            rc = -1;
+            break;
+        }
     }
     if(rc < 0 && errno == EBADF) return -1;
     if(direct) self->rpos = self->rlen = 0;
