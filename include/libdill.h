@@ -230,6 +230,25 @@ DILL_EXPORT int dill_chdone(int ch);
 DILL_EXPORT int dill_choose(struct dill_chclause *clauses, int nclauses,
     int64_t deadline);
 
+/* dill extension: channels between threads.  A tchan is shared by threads;
+   each thread opens handles on it (dill_tchopen) and uses them with
+   chsend, chrecv, choose, chdone and hclose exactly like chmake's
+   handles: an exchange may pair coroutines of different threads, and a
+   blocked coroutine sleeps in its own thread's scheduler.
+   dill_tchmake creates one holding the caller's reference (NULL with
+   ENOMEM). */
+struct dill_tchan;
+DILL_EXPORT struct dill_tchan *dill_tchmake(void);
+/* A handle in the calling thread for end 0 or 1 (what is sent on one end
+   is received on the other).  Call it while the caller's reference or an
+   open handle keeps the tchan alive.  Errors: EINVAL, ECANCELED, ENOMEM,
+   EMFILE (no eventfd). */
+DILL_EXPORT int dill_tchopen(struct dill_tchan *tc, int end);
+/* Drops the creator's reference; the tchan is freed when its last handle
+   is closed.  From then on, an end without open handles makes the channel
+   done (EPIPE for everyone, as chdone).  Errors: EINVAL. */
+DILL_EXPORT int dill_tchrelease(struct dill_tchan *tc);
+
 #if !defined DILL_DISABLE_RAW_NAMES
 #define CHSEND DILL_CHSEND
 #define CHRECV DILL_CHRECV
@@ -237,6 +256,10 @@ DILL_EXPORT int dill_choose(struct dill_chclause *clauses, int nclauses,
 #define chstorage dill_chstorage
 #define chmake dill_chmake
 #define chmake_mem dill_chmake_mem
+#define tchan dill_tchan
+#define tchmake dill_tchmake
+#define tchopen dill_tchopen
+#define tchrelease dill_tchrelease
 #define chsend dill_chsend
 #define chrecv dill_chrecv
 #define chdone dill_chdone

@@ -17,6 +17,7 @@ struct dill__fdinfo {
     struct dill__clause *in;
     struct dill__clause *out;
     struct dill__fdcb *outcb;      /* called while writable */
+    struct dill__fdcb *incb;       /* called while readable, nobody waits */
     struct dill__clause *ringcl;   /* reader waiting for a ring receive */
     struct dill__uop *ringop;      /* ... and its operation */
     uint32_t armed;                /* EPOLLIN / EPOLLOUT as registered */
@@ -117,13 +118,22 @@ int dill_fdout(int fd, int64_t deadline) {
     return dill__fdwait(fd, EPOLLOUT, deadline);
 }
 
-int dill__fdout_cb(int fd, struct dill__fdcb *cb) {
+static int dill__fd_cb(int fd, uint32_t dir, struct dill__fdcb *cb) {
     struct dill__fdinfo *fi = dill__fdinfo(fd);
     if(dill__slow(!fi)) {errno = ENOMEM; return -1;}
-    if(!(fi->armed & EPOLLOUT) && dill__arm(fd, fi, EPOLLOUT) < 0) return -1;
-    if(!fi->outcb) dill__waiting++;
-    fi->outcb = cb;
+    if(!(fi->armed & dir) && dill__arm(fd, fi, dir) < 0) return -1;
+    struct dill__fdcb **slot = dir == EPOLLIN ? &fi->incb : &fi->outcb;
+    if(!*slot) dill__waiting++;
+    *slot = cb;
     return 0;
+}
+
+int dill__fdout_cb(int fd, struct dill__fdcb *cb) {
+    return dill__fd_cb(fd, EPOLLOUT, cb);
+}
+
+int dill__fdin_cb(int fd, struct dill__fdcb *cb) {
+    return dill__fd_cb(fd, EPOLLIN, cb);
 }
 
 void dill__fdout_cb_clear(int fd) {
@@ -153,6 +163,7 @@ int dill_fdclean(int fd) {
     if(fd < 0 || fd >= dill__nfds) return 0;
     struct dill__fdinfo *fi = &dill__fds[fd];
     dill__fdout_cb_clear(fd);
+    if(fi->incb) {fi->incb = NULL; dill__waiting--;}
     if(fi->ringop) {
         /* The receive holds the socket open in the kernel: cancel it, and
            hand that to the kernel before the caller closes the fd. */
@@ -234,6 +245,7 @@ static int dill__poller_epoll(int timeout, int blocking) {
         uint32_t idle = 0;
         if(fired & EPOLLIN) {
             if(fi->in) dill__trigger(fi->in, 0);
+            else if(fi->incb) fi->incb->fn(fi->incb);
             else idle |= EPOLLIN;
         }
         if(fired & EPOLLOUT) {
@@ -250,7 +262,7 @@ static int dill__poller_epoll(int timeout, int blocking) {
         if(!blocking) continue;
         idle &= fi->armed;
         int dead = (e & (EPOLLERR | EPOLLHUP)) && !fi->in && !fi->out &&
-            !fi->outcb;
+            !fi->outcb && !fi->incb;
         if(idle || dead) {
             uint32_t keep = dead ? 0 : fi->armed & ~idle;
             if(keep) {
