@@ -249,6 +249,16 @@ DILL_EXPORT int dill_tchopen(struct dill_tchan *tc, int end);
    done (EPIPE for everyone, as chdone).  Errors: EINVAL. */
 DILL_EXPORT int dill_tchrelease(struct dill_tchan *tc);
 
+/* dill extension: starts n threads (0: one per online CPU), each with its
+   own scheduler, each running fn(index, arg) as a coroutine, index from 0
+   to n - 1.  Returns once every thread runs; hclose of the returned handle
+   cancels every fn coroutine (its blocking calls fail with ECANCELED),
+   waits for them to return and joins the threads.  fn must close what it
+   started before returning.  Errors: EINVAL, ECANCELED, ENOMEM, EAGAIN
+   (no thread). */
+DILL_EXPORT int dill_workers_start(int n, void (*fn)(int index, void *arg),
+    void *arg);
+
 #if !defined DILL_DISABLE_RAW_NAMES
 #define CHSEND DILL_CHSEND
 #define CHRECV DILL_CHRECV
@@ -260,6 +270,7 @@ DILL_EXPORT int dill_tchrelease(struct dill_tchan *tc);
 #define tchmake dill_tchmake
 #define tchopen dill_tchopen
 #define tchrelease dill_tchrelease
+#define workers_start dill_workers_start
 #define chsend dill_chsend
 #define chrecv dill_chrecv
 #define chdone dill_chdone
@@ -398,6 +409,13 @@ struct dill_tcp_storage {char _[72];} __attribute__((aligned(8)));
 /* Listens on addr.  When addr's port is 0 the kernel picks one and it is
    written back into addr.  Errors: EADDRINUSE, EINVAL, EMFILE, ENOMEM... */
 DILL_EXPORT int dill_tcp_listen(struct dill_ipaddr *addr, int backlog);
+/* dill extension: tcp_listen with SO_REUSEPORT, so that listeners of
+   several threads (or processes) share the address and the kernel spreads
+   incoming connections over them.  With port 0 the picked port is written
+   back into addr: pass that addr to the other listeners.  Errors: as
+   tcp_listen. */
+DILL_EXPORT int dill_tcp_listen_reuseport(struct dill_ipaddr *addr,
+    int backlog);
 DILL_EXPORT int dill_tcp_listen_mem(struct dill_ipaddr *addr, int backlog,
     struct dill_tcp_listener_storage *mem);
 /* Accepts a connection; addr (may be NULL) receives the peer's address. */
@@ -426,6 +444,7 @@ DILL_EXPORT int dill_tcp_localaddr(int s, struct dill_ipaddr *addr);
 #define tcp_listener_storage dill_tcp_listener_storage
 #define tcp_storage dill_tcp_storage
 #define tcp_listen dill_tcp_listen
+#define tcp_listen_reuseport dill_tcp_listen_reuseport
 #define tcp_listen_mem dill_tcp_listen_mem
 #define tcp_accept dill_tcp_accept
 #define tcp_accept_mem dill_tcp_accept_mem
@@ -880,6 +899,10 @@ struct dill_ws_listen_options {
     /* Handshakes in progress at once; more connections wait in the backlog
        (0: 256). */
     int max_pending;
+    /* dill extension: non-zero listens with SO_REUSEPORT (see
+       tcp_listen_reuseport), for one listener per thread on the same
+       address. */
+    int reuseport;
 };
 
 /* Listens on addr (port 0: picked and written back into addr) and runs the

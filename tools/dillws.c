@@ -36,6 +36,7 @@
 #define MAX_HEADERS 32
 #define MAX_PROTOCOLS 16
 #define CHUNK 65536
+#define MAX_THREADS 256
 
 static struct {
     const char *url;
@@ -57,6 +58,7 @@ static struct {
     int conns;
     size_t size;
     double seconds;
+    int threads;                    /* server threads; 0: one per core */
 } cfg = {.conns = 1, .size = 16, .seconds = 5, .linger_ms = 1000};
 
 static void die(int code, const char *fmt, ...) {
@@ -150,6 +152,8 @@ static void usage(FILE *f) {
 "  --insecure          do not verify the server's certificate (wss)\n"
 "  --tls-cert FILE     server certificate chain, PEM (serves wss)\n"
 "  --tls-key FILE      server private key, PEM\n"
+"  --threads N         server threads for --echo and --broadcast\n"
+"                      (default: one per core)\n"
 "  -v                  show the handshake, connections and close codes\n"
 "  -h, --help          this text\n", f);
 }
@@ -212,6 +216,12 @@ static void parse_args(int argc, char **argv) {
         else if(!strcmp(name, "--cacert")) cfg.cacert = v;
         else if(!strcmp(name, "--tls-cert")) cfg.cert = v;
         else if(!strcmp(name, "--tls-key")) cfg.key = v;
+        else if(!strcmp(name, "--threads")) {
+            cfg.threads = atoi(v);
+            if(cfg.threads < 1 || cfg.threads > MAX_THREADS)
+                die(EX_USAGE, "--threads must be between 1 and %d",
+                    MAX_THREADS);
+        }
         else if(!strcmp(name, "-c") || !strcmp(name, "--connections"))
             cfg.conns = atoi(v);
         else if(!strcmp(name, "-s") || !strcmp(name, "--size"))
@@ -762,7 +772,16 @@ static int run_client(void) {
 #if !defined DILL_DISABLE_TLS
 static struct tls_server_ctx *tlsctx;
 #endif
-static int hub_in = -1;   /* broadcast: events for the hub */
+/* Broadcast: events for this thread's hub. */
+static __thread int hub_in = -1;
+/* With several threads (--threads), a message read in one thread reaches
+   the hubs of the others through one tchan per thread: the reader forwards
+   it, a relay coroutine of the receiving thread hands it to its hub.  Hubs
+   never wait, so no cycle of waits can form. */
+static int nthreads = 1;
+static struct tchan *relay[MAX_THREADS];
+static __thread int relay_out[MAX_THREADS];
+static __thread int self_index;
 
 /* A message shared by every client's queue. */
 struct msg {
@@ -773,7 +792,7 @@ struct msg {
 };
 
 static void msg_unref(struct msg *m) {
-    if(--m->refs == 0) free(m);
+    if(__atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0) free(m);
 }
 
 #define QMAX 1024
@@ -810,7 +829,7 @@ static void hub_fanout(struct client *list, struct msg *m) {
             chdone(c->wake[1]);
             continue;
         }
-        m->refs++;
+        __atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
         c->q[(c->head + c->count++) % QMAX] = m;
         int one = 1;
         if(c->waiting) chsend(c->wake[1], &one, sizeof(one), 0);
@@ -832,6 +851,36 @@ coroutine static void hub(int in) {
         else {
             hub_fanout(list, ev.m);
             msg_unref(ev.m);
+        }
+    }
+}
+
+/* Hands m, holding one reference per thread, to this thread's hub and to
+   the other threads' relays.  Returns 0 or an errno. */
+static int publish(struct msg *m) {
+    struct hub_ev ev = {HUB_MSG, NULL, m};
+    int err = 0;
+    if(chsend(hub_in, &ev, sizeof(ev), -1) < 0) {
+        err = errno;
+        msg_unref(m);
+    }
+    for(int j = 0; j != nthreads; j++) {
+        if(j == self_index) continue;
+        if(err || chsend(relay_out[j], &m, sizeof(m), -1) < 0) {
+            if(!err) err = errno;
+            msg_unref(m);
+        }
+    }
+    return err;
+}
+
+coroutine static void relay_task(int in) {
+    struct msg *m;
+    while(chrecv(in, &m, sizeof(m), -1) == 0) {
+        struct hub_ev ev = {HUB_MSG, NULL, m};
+        if(chsend(hub_in, &ev, sizeof(ev), -1) < 0) {
+            msg_unref(m);
+            break;
         }
     }
 }
@@ -939,16 +988,11 @@ static int serve_broadcast(int ws, int id, struct dbuf *b) {
         if(n < 0) {err = errno; break;}
         struct msg *m = malloc(sizeof(*m) + (size_t)n);
         if(!m) {err = ENOMEM; break;}
-        m->refs = 1;
+        m->refs = nthreads;
         m->type = type;
         m->len = (size_t)n;
         memcpy(m->data, b->p, (size_t)n);
-        ev.kind = HUB_MSG;
-        ev.m = m;
-        if(chsend(hub_in, &ev, sizeof(ev), -1) < 0) {
-            err = errno;
-            free(m);
-        }
+        err = publish(m);
     }
     if(err != ECANCELED) {
         ev.kind = HUB_LEAVE;
@@ -994,7 +1038,7 @@ coroutine static void serve(int s, int id) {
     hclose(ws);
 }
 
-static int listen_on(const char *spec, struct ipaddr *addr) {
+static void parse_listen(const char *spec, struct ipaddr *addr) {
     char host[256] = "";
     const char *port = spec;
     const char *colon = strrchr(spec, ':');
@@ -1012,10 +1056,6 @@ static int listen_on(const char *spec, struct ipaddr *addr) {
         die(EX_USAGE, "bad --listen port '%s'", port);
     if(ipaddr_local(addr, host[0] ? host : NULL, (int)p, 0) < 0)
         die(EX_USAGE, "bad --listen address '%s'", host);
-    int ls = tcp_listen(addr, 128);
-    if(ls < 0)
-        die(EX_CONNECT, "cannot listen on %s: %s", spec, strerror(errno));
-    return ls;
 }
 
 static void server_setup_tls(void) {
@@ -1034,33 +1074,58 @@ static void server_setup_tls(void) {
 #endif
 }
 
-static int run_server(void) {
-    server_setup_tls();
-    struct ipaddr addr;
-    int ls = listen_on(cfg.listen, &addr);
+static void banner(struct ipaddr *addr, int n) {
     char ip[IPADDR_MAXSTRLEN];
-    ipaddr_str(&addr, ip);
+    ipaddr_str(addr, ip);
     int v6 = strchr(ip, ':') != NULL;
-    fprintf(stderr, "dillws: listening on %s://%s%s%s:%d/ (%s)\n",
-        cfg.cert ? "wss" : "ws", v6 ? "[" : "", ip, v6 ? "]" : "",
-        ipaddr_port(&addr), cfg.echo ? "echo" : cfg.broadcast ?
-        "broadcast" : "printing messages");
+    fprintf(stderr, "dillws: listening on %s://%s%s%s:%d/ (%s", cfg.cert ?
+        "wss" : "ws", v6 ? "[" : "", ip, v6 ? "]" : "", ipaddr_port(addr),
+        cfg.echo ? "echo" : cfg.broadcast ? "broadcast" : "printing messages");
+    if(n > 1) fprintf(stderr, ", %d threads", n);
+    fprintf(stderr, ")\n");
+}
+
+/* This thread's end of the relays (--threads with --broadcast). */
+static int relay_open(void) {
+    if(nthreads == 1) return -1;
+    for(int j = 0; j != nthreads; j++) {
+        relay_out[j] = j == self_index ? -1 : tchopen(relay[j], 0);
+        if(j != self_index && relay_out[j] < 0)
+            die(EX_FAIL, "tchopen: %s", strerror(errno));
+    }
+    int in = tchopen(relay[self_index], 1);
+    if(in < 0) die(EX_FAIL, "tchopen: %s", strerror(errno));
+    return in;
+}
+
+static void relay_close(int in) {
+    if(in < 0) return;
+    hclose(in);
+    for(int j = 0; j != nthreads; j++)
+        if(relay_out[j] >= 0) hclose(relay_out[j]);
+}
+
+/* Accepts on ls until end (or cancellation) and serves every connection;
+   one such loop runs in each server thread. */
+static void accept_loop(int ls, int64_t end) {
+    char ip[IPADDR_MAXSTRLEN];
     int b = bundle();
     if(b < 0) die(EX_FAIL, "bundle: %s", strerror(errno));
-    int hubch[2] = {-1, -1}, hubcr = -1;
+    int hubch[2] = {-1, -1}, hubcr = -1, rin = -1, rcr = -1;
     if(cfg.broadcast) {
         if(chmake(hubch) < 0) die(EX_FAIL, "chmake: %s", strerror(errno));
         hub_in = hubch[1];
         hubcr = go(hub(hubch[0]));
+        rin = relay_open();
+        if(rin >= 0) rcr = go(relay_task(rin));
     }
-    int64_t end = deadline_in(cfg.timeout_ms);
     for(int id = 1;; id++) {
         struct ipaddr peer;
         int s = tcp_accept(ls, &peer, end);
         if(s < 0) {
             if(errno == ETIMEDOUT || errno == ECANCELED) break;
             vlog("accept: %s", strerror(errno));
-            msleep(now() + 100);
+            if(msleep(now() + 100) < 0) break;
             continue;
         }
         ipaddr_str(&peer, ip);
@@ -1075,13 +1140,86 @@ static int run_server(void) {
             hclose(s);
         }
     }
-    hclose(ls);
     hclose(b);
+    if(rcr >= 0) hclose(rcr);
+    relay_close(rin);
     if(hubcr >= 0) {
         hclose(hubcr);
         hclose(hubch[0]);
         hclose(hubch[1]);
     }
+}
+
+/* --threads: every thread listens on the address with SO_REUSEPORT; the
+   first one picks the port when it is 0. */
+static struct ipaddr srv_addr;
+static int srv_port, srv_listening, srv_failed;
+
+static void server_thread(int index, void *arg) {
+    (void)arg;
+    self_index = index;
+    struct ipaddr a = srv_addr;
+    if(index != 0) {
+        int port;
+        while(!(port = __atomic_load_n(&srv_port, __ATOMIC_ACQUIRE)))
+            if(msleep(now() + 1) < 0) return;
+        ipaddr_setport(&a, port);
+    }
+    int ls = tcp_listen_reuseport(&a, 128);
+    if(ls < 0) {
+        __atomic_store_n(&srv_failed, errno, __ATOMIC_RELEASE);
+        return;
+    }
+    if(index == 0)
+        __atomic_store_n(&srv_port, ipaddr_port(&a), __ATOMIC_RELEASE);
+    __atomic_add_fetch(&srv_listening, 1, __ATOMIC_RELEASE);
+    accept_loop(ls, -1);
+    hclose(ls);
+}
+
+static int run_threads(int n) {
+    nthreads = n;
+    for(int j = 0; cfg.broadcast && j != n; j++)
+        if(!(relay[j] = tchmake())) die(EX_FAIL, "out of memory");
+    int w = workers_start(n, server_thread, NULL);
+    if(w < 0) die(EX_FAIL, "cannot start threads: %s", strerror(errno));
+    int err;
+    while(__atomic_load_n(&srv_listening, __ATOMIC_ACQUIRE) != n) {
+        if((err = __atomic_load_n(&srv_failed, __ATOMIC_ACQUIRE)))
+            die(EX_CONNECT, "cannot listen on %s: %s", cfg.listen,
+                strerror(err));
+        msleep(now() + 1);
+    }
+    ipaddr_setport(&srv_addr, srv_port);
+    banner(&srv_addr, n);
+    msleep(deadline_in(cfg.timeout_ms));
+    hclose(w);
+    for(int j = 0; cfg.broadcast && j != n; j++) tchrelease(relay[j]);
+    return EX_OK;
+}
+
+static int run_server(void) {
+    server_setup_tls();
+    struct ipaddr addr;
+    parse_listen(cfg.listen, &addr);
+    /* Printing and -1 keep to one thread: one stdout, one connection. */
+    int n = cfg.echo || cfg.broadcast ? cfg.threads : 1;
+    if(cfg.once) n = 1;
+    if(n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (int)cpus;
+    }
+    if(n > 1) {
+        srv_addr = addr;
+        return run_threads(n);
+    }
+    int ls = tcp_listen(&addr, 128);
+    if(ls < 0)
+        die(EX_CONNECT, "cannot listen on %s: %s", cfg.listen,
+            strerror(errno));
+    banner(&addr, 1);
+    accept_loop(ls, deadline_in(cfg.timeout_ms));
+    hclose(ls);
     return EX_OK;
 }
 

@@ -177,7 +177,7 @@ static int dill__chop1(int h, int op, void *val, size_t len,
     if(dill__slow(!hf)) return -1;
     if(dill__slow(hf->ts)) {
         struct dill_chclause c = {op, h, val, len};
-        int id = dill__tchoose(&c, &hf, 1, deadline);
+        int id = dill__tchoose(&c, &hf, 1, deadline, 1);
         return id < 0 || errno ? -1 : 0;
     }
     if(dill__chtry(hf, op, val, len)) return errno ? -1 : 0;
@@ -186,6 +186,15 @@ static int dill__chop1(int h, int op, void *val, size_t len,
     int id = dill__wait(deadline, 1);
     if(id < 0 || errno) return -1;
     return 0;
+}
+
+int dill__tchrecv_nocancel(int h, void *val, size_t len, int64_t deadline) {
+    struct dill__half *hf = dill_hquery(h, dill__chan_type);
+    if(dill__slow(!hf)) return -1;
+    if(dill__slow(!hf->ts)) {errno = ENOTSUP; return -1;}
+    struct dill_chclause c = {DILL_CHRECV, h, val, len};
+    int id = dill__tchoose(&c, &hf, 1, deadline, 0);
+    return id < 0 || errno ? -1 : 0;
 }
 
 int dill_chsend(int h, const void *val, size_t len, int64_t deadline) {
@@ -214,7 +223,7 @@ static int dill__choose_ts(struct dill_chclause *cls, int ncls,
         hfs[i] = dill_hquery(c->ch, dill__chan_type);
         if(dill__slow(!hfs[i])) {id = i; goto out;}
     }
-    id = dill__tchoose(cls, hfs, ncls, deadline);
+    id = dill__tchoose(cls, hfs, ncls, deadline, 1);
 out:;
     int err = errno;
     if(hfs != stackhfs) free(hfs);

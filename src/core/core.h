@@ -238,9 +238,13 @@ static inline int dill__tswait_claim(struct dill__tswait *w) {
         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 /* choose() over clauses of which at least one is on a tchan; hfs are the
-   resolved ends.  Same contract as dill_choose. */
+   resolved ends.  Same contract as dill_choose; with cancellable 0 the
+   wait ignores cancellation (for close callbacks). */
 int dill__tchoose(struct dill_chclause *cls, struct dill__half **hfs,
-    int ncls, int64_t deadline);
+    int ncls, int64_t deadline, int cancellable);
+/* chrecv on a tchan handle that ignores cancellation and works inside
+   close callbacks. */
+int dill__tchrecv_nocancel(int h, void *val, size_t len, int64_t deadline);
 /* Tries one operation on a normal channel at once (see chan.c). */
 int dill__chtry(struct dill__half *hf, int op, void *val, size_t len);
 /* Parks o on a normal channel as clause id of the current wait. */

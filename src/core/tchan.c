@@ -306,7 +306,7 @@ static int dill__ttry_each(struct dill_chclause *cls, struct dill__half **hfs,
 }
 
 int dill__tchoose(struct dill_chclause *cls, struct dill__half **hfs,
-      int ncls, int64_t deadline) {
+      int ncls, int64_t deadline, int cancellable) {
     int id = dill__ttry_each(cls, hfs, ncls);
     if(id >= 0) return id;
     struct dill__chop stackops[8];
@@ -335,7 +335,7 @@ int dill__tchoose(struct dill_chclause *cls, struct dill__half **hfs,
         dill__tlocal(&local);
         goto out;
     }
-    id = dill__wait(deadline, 1);
+    id = dill__wait(deadline, cancellable);
     err = errno;
     /* A completion beats the timeout or cancellation that raced it.  (The
        handles may be closed by now: only ops are looked at.) */

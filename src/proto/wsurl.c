@@ -154,7 +154,9 @@ int dill_ws_listen(struct dill_ipaddr *addr,
     self->maxpending = opts && opts->max_pending > 0 ?
         opts->max_pending : 256;
     int backlog = opts && opts->backlog > 0 ? opts->backlog : 128;
-    self->tcp = dill_tcp_listen(addr, backlog);
+    self->tcp = opts && opts->reuseport ?
+        dill_tcp_listen_reuseport(addr, backlog) :
+        dill_tcp_listen(addr, backlog);
     if(self->tcp < 0) {err = errno; goto error1;}
     if(dill_chmake(self->ch) < 0) {err = errno; goto error2;}
     self->workers = dill_bundle();
