@@ -107,8 +107,7 @@ static int dial(int port) {
 }
 
 static int client_attach(int s) {
-    struct tls_client_options o;
-    memset(&o, 0, sizeof(o));
+    struct tls_client_options o = TLS_CLIENT_OPTIONS_INIT;
     o.server_name = "localhost";
     o.ca_file = path("ca.crt");
     o.min_version = TLS_VERSION_1_3;
@@ -291,8 +290,7 @@ static void idle_memory(struct tls_server_ctx *ctx, int n) {
 }
 
 static struct tls_server_ctx *ctx_for(const char *cert, const char *key) {
-    struct tls_server_options o;
-    memset(&o, 0, sizeof(o));
+    struct tls_server_options o = TLS_SERVER_OPTIONS_INIT;
     o.cert_file = path(cert);
     o.key_file = path(key);
     struct tls_server_ctx *ctx = tls_server_ctx_new(&o);

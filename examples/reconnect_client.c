@@ -45,7 +45,7 @@ int main(int argc, char *argv[]) {
     }
     const char *url = argv[1];
     int64_t end = argc > 2 ? now() + atoi(argv[2]) * 1000 : -1;
-    struct ws_options o = {0};
+    struct ws_options o = WS_OPTIONS_INIT;
     o.flags = WS_TEXT;
     int64_t pause = 100;
     int seq = 0, attempt = 0;

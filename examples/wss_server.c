@@ -44,7 +44,7 @@ int main(int argc, char *argv[]) {
         fprintf(stderr, "usage: wss_server cert.pem key.pem [port [secs]]\n");
         return 2;
     }
-    struct tls_server_options o = {0};
+    struct tls_server_options o = TLS_SERVER_OPTIONS_INIT;
     o.cert_file = argv[1];
     o.key_file = argv[2];
     ctx = tls_server_ctx_new(&o);

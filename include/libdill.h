@@ -104,6 +104,8 @@ struct dill_jmpbuf {void *regs[24];};
 #define dill_coroutine __attribute__((noinline))
 #endif
 
+/* Internal to the go() macros: a store the compiler cannot remove, which
+   keeps the caller's frame alive across the switch.  Not for direct use. */
 DILL_EXPORT extern volatile void *dill_unoptimisable;
 
 /* Internals of the go() family; not for direct use.  dill_prologue creates
@@ -118,6 +120,9 @@ DILL_EXPORT void dill_enter_(void);
 DILL_EXPORT void dill_resume_(void);
 DILL_EXPORT __attribute__((noinline)) void dill_epilogue(void);
 
+/* dill_setjmp_ (internal, assembly): saves the callee-saved registers and
+   the stack pointer in *jb and returns 0; returns again, with 1, when the
+   scheduler later switches back to that context. */
 #if defined(__x86_64__) && !defined DILL_ARCH_FALLBACK
 DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twice));
 #define dill_setjmp(jb) dill_setjmp_(jb)
@@ -127,6 +132,7 @@ DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twic
     __asm__ volatile("" :: "r"(alloca(sizeof(size_t)))); \
     __asm__ volatile("movq %0, %%rsp" :: "r"(x) : "memory");
 #elif defined(__aarch64__) && !defined DILL_ARCH_FALLBACK
+/* The aarch64 version of dill_setjmp_ (see above). */
 DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twice));
 #define dill_setjmp(jb) dill_setjmp_(jb)
 #define dill_setsp(x) \
@@ -467,12 +473,22 @@ struct dill_ipc_listener_storage {char _[24];} __attribute__((aligned(8)));
 struct dill_ipc_storage {char _[72];} __attribute__((aligned(8)));
 struct dill_ipc_pair_storage {char _[144];} __attribute__((aligned(8)));
 
+/* Listens on the UNIX socket path addr (the file must not exist) with the
+   given backlog; returns a listener handle (mem: caller's storage).
+   Errors: EACCES, EADDRINUSE, EINVAL, ELOOP, EMFILE, ENAMETOOLONG, ENFILE,
+   ENOENT, ENOMEM, ENOTDIR. */
 DILL_EXPORT int dill_ipc_listen(const char *addr, int backlog);
 DILL_EXPORT int dill_ipc_listen_mem(const char *addr, int backlog,
     struct dill_ipc_listener_storage *mem);
+/* Waits for a connection on listener s and returns it as a bytestream
+   handle.  Errors: EBADF, EBUSY, ECANCELED, EMFILE, ENFILE, ENOMEM,
+   ENOTSUP, ETIMEDOUT. */
 DILL_EXPORT int dill_ipc_accept(int s, int64_t deadline);
 DILL_EXPORT int dill_ipc_accept_mem(int s, struct dill_ipc_storage *mem,
     int64_t deadline);
+/* Connects to the UNIX socket path addr; returns a bytestream handle.
+   Errors: EACCES, ECANCELED, ECONNREFUSED, ECONNRESET, EINVAL, ELOOP,
+   EMFILE, ENAMETOOLONG, ENFILE, ENOENT, ENOMEM, ENOTDIR, ETIMEDOUT. */
 DILL_EXPORT int dill_ipc_connect(const char *addr, int64_t deadline);
 DILL_EXPORT int dill_ipc_connect_mem(const char *addr,
     struct dill_ipc_storage *mem, int64_t deadline);
@@ -549,20 +565,42 @@ DILL_EXPORT ssize_t dill_udp_recvl(int s, struct dill_ipaddr *addr,
 
 struct dill_http_storage {char _[1296];} __attribute__((aligned(8)));
 
+/* Starts speaking HTTP/1.1 over the bytestream socket s, which the new
+   handle owns (mem: caller's storage).  s is closed on failure.  Errors:
+   EBADF, ECANCELED, ENOMEM, ENOTSUP. */
 DILL_EXPORT int dill_http_attach(int s);
 DILL_EXPORT int dill_http_attach_mem(int s, struct dill_http_storage *mem);
+/* Ends the head being sent (the empty line).  Errors: EBADF, ECANCELED,
+   ECONNRESET, ENOTSUP, EPIPE, ETIMEDOUT. */
 DILL_EXPORT int dill_http_done(int s, int64_t deadline);
+/* Stops speaking HTTP and returns the underlying socket; bytes received
+   past the head stay readable on it.  Errors: those of http_done plus
+   EMSGSIZE, EPROTO. */
 DILL_EXPORT int dill_http_detach(int s, int64_t deadline);
+/* Sends a request line "command resource HTTP/1.1".  Errors: EBADF,
+   ECANCELED, ECONNRESET, EINVAL (characters not allowed in a request
+   line), ENOTSUP, EPIPE, ETIMEDOUT. */
 DILL_EXPORT int dill_http_sendrequest(int s, const char *command,
     const char *resource, int64_t deadline);
+/* Receives a request line into command and resource (NUL-terminated).
+   Errors: those of http_sendrequest plus EMSGSIZE (does not fit), EPROTO
+   (malformed). */
 DILL_EXPORT int dill_http_recvrequest(int s, char *command, size_t commandlen,
     char *resource, size_t resourcelen, int64_t deadline);
+/* Sends a status line "HTTP/1.1 status reason" (status 100..599).
+   Errors: as http_sendrequest. */
 DILL_EXPORT int dill_http_sendstatus(int s, int status, const char *reason,
     int64_t deadline);
+/* Receives a status line; returns the status code and copies the reason
+   phrase into reason.  Errors: as http_recvrequest. */
 DILL_EXPORT int dill_http_recvstatus(int s, char *reason, size_t reasonlen,
     int64_t deadline);
+/* Sends a header field "name: value".  Errors: as http_sendrequest. */
 DILL_EXPORT int dill_http_sendfield(int s, const char *name, const char *value,
     int64_t deadline);
+/* Receives the next header field into name and value (value trimmed of
+   surrounding whitespace).  Fails with EPIPE at the end of the head.
+   Errors: as http_recvrequest. */
 DILL_EXPORT int dill_http_recvfield(int s, char *name, size_t namelen,
     char *value, size_t valuelen, int64_t deadline);
 
@@ -622,13 +660,26 @@ DILL_EXPORT int dill_tls_detach(int s, int64_t deadline);
 #define DILL_TLS_VERSION_1_2 0x0303
 #define DILL_TLS_VERSION_1_3 0x0304
 
-/* dill extension: client settings.  Zero-initialise and set what is
-   needed.  Unless insecure_skip_verify is set, the server's chain must
+/* dill extension: option structures.  Every one of them starts with
+   `size_t size`, which must hold sizeof the structure the program was
+   compiled with: initialise it with its *_OPTIONS_INIT macro, then set the
+   fields needed, e.g.
+       struct dill_tls_client_options o = DILL_TLS_CLIENT_OPTIONS_INIT;
+   The library reads only the first `size` bytes and takes every later
+   field as zero, so a program built against an older header keeps working
+   when fields are added (they are only ever appended, and zero always means
+   the default).  A size smaller than sizeof(size_t), or a larger structure
+   than the library knows whose unknown tail is not all zero, fails with
+   EINVAL.  A NULL pointer means every default.  Lists of strings are
+   NULL-terminated arrays. */
+
+/* dill extension: client settings.  Set what is needed.  Unless insecure_skip_verify is set, the server's chain must
    lead to a trusted CA (ca_file and/or ca_dir, else the system store), and
    when server_name is set the certificate must match it (a DNS name, also
    sent as SNI, or an IP address literal).  alpn is a NULL-terminated list
    of protocol names in preference order. */
 struct dill_tls_client_options {
+    size_t size;               /* DILL_TLS_CLIENT_OPTIONS_INIT sets it */
     const char *server_name;
     const char *ca_file;
     const char *ca_dir;
@@ -638,8 +689,10 @@ struct dill_tls_client_options {
     int min_version;
     int insecure_skip_verify;
 };
+#define DILL_TLS_CLIENT_OPTIONS_INIT {sizeof(struct dill_tls_client_options)}
 
-/* dill extension: client side with verification.  mem may be NULL.  s is
+/* dill extension: client side with verification.  opts and mem may be
+   NULL (opts NULL: verify against the system store, no SNI).  s is
    closed on any failure.  Errors: as tls_attach_client plus EACCES (the
    server's certificate failed verification, or the server refused ours),
    EINVAL (bad options), ENOENT (a file is missing). */
@@ -658,6 +711,7 @@ DILL_EXPORT int dill_tls_attach_client_opts(int s,
    client_ca_pem.  alpn lists the accepted protocols in server preference;
    a client offering none of them is refused. */
 struct dill_tls_server_options {
+    size_t size;               /* DILL_TLS_SERVER_OPTIONS_INIT sets it */
     const char *cert_file;
     const char *key_file;
     const char *cert_pem;
@@ -668,6 +722,7 @@ struct dill_tls_server_options {
     const char *client_ca_file;
     const char *client_ca_pem;
 };
+#define DILL_TLS_SERVER_OPTIONS_INIT {sizeof(struct dill_tls_server_options)}
 
 /* dill extension: a reusable server configuration (files are read once).
    Thread-safe; may be freed while connections made from it are open. */
@@ -687,6 +742,14 @@ DILL_EXPORT int dill_tls_attach_server_ctx(int s,
    its length, 0 when none was agreed.  Errors: EBADF, ENOTSUP,
    EMSGSIZE. */
 DILL_EXPORT ssize_t dill_tls_alpn(int s, char *buf, size_t len);
+/* Copies to buf (NUL-terminated) why the last TLS operation (handshake,
+   send, receive, close) that failed in the calling thread failed, e.g.
+   "certificate verification failed: hostname mismatch" or "tlsv1 alert
+   unknown ca"; returns its length, 0 (and "") when no TLS operation has
+   failed in this thread.  Read it right after the
+   failing call, before blocking: another coroutine's failure replaces it.
+   Errors: EINVAL (buf NULL with len > 0), EMSGSIZE (does not fit). */
+DILL_EXPORT ssize_t dill_tls_last_error(char *buf, size_t len);
 
 #if !defined DILL_DISABLE_RAW_NAMES
 #define tls_storage dill_tls_storage
@@ -702,6 +765,8 @@ DILL_EXPORT ssize_t dill_tls_alpn(int s, char *buf, size_t len);
 #define TLS_CLIENT_AUTH_REQUEST DILL_TLS_CLIENT_AUTH_REQUEST
 #define TLS_CLIENT_AUTH_REQUIRE DILL_TLS_CLIENT_AUTH_REQUIRE
 #define tls_client_options dill_tls_client_options
+#define TLS_CLIENT_OPTIONS_INIT DILL_TLS_CLIENT_OPTIONS_INIT
+#define TLS_SERVER_OPTIONS_INIT DILL_TLS_SERVER_OPTIONS_INIT
 #define tls_attach_client_opts dill_tls_attach_client_opts
 #define tls_server_options dill_tls_server_options
 #define tls_server_ctx dill_tls_server_ctx
@@ -709,6 +774,7 @@ DILL_EXPORT ssize_t dill_tls_alpn(int s, char *buf, size_t len);
 #define tls_server_ctx_free dill_tls_server_ctx_free
 #define tls_attach_server_ctx dill_tls_attach_server_ctx
 #define tls_alpn dill_tls_alpn
+#define tls_last_error dill_tls_last_error
 #endif
 
 #endif /* !DILL_DISABLE_TLS */
@@ -723,33 +789,71 @@ struct dill_ws_storage {char _[176];} __attribute__((aligned(8)));
 #define DILL_WS_TEXT 1
 #define DILL_WS_NOHTTP 2
 
+/* Starts the client side of a WebSocket over the bytestream socket s
+   (owned by the new handle; closed on failure): sends the opening request
+   for resource with Host host and checks the 101 response.  flags:
+   WS_TEXT (msend/mrecv carry text) and WS_NOHTTP (no handshake; resource
+   and host ignored).  mem: caller's storage.  Errors: EBADF, ECANCELED,
+   ECONNRESET, EINVAL, ENOMEM, ENOTSUP, EPIPE, EPROTO (bad response),
+   ETIMEDOUT. */
 DILL_EXPORT int dill_ws_attach_client(int s, int flags, const char *resource,
     const char *host, int64_t deadline);
 DILL_EXPORT int dill_ws_attach_client_mem(int s, int flags,
     const char *resource, const char *host, struct dill_ws_storage *mem,
     int64_t deadline);
+/* Starts the server side of a WebSocket over s (owned; closed on
+   failure): receives and checks the opening request, copies its target to
+   resource and its Host to host, and answers 101 (or an HTTP error).
+   Errors: as ws_attach_client plus EMSGSIZE (resource or host does not
+   fit; the client got 414 or 400). */
 DILL_EXPORT int dill_ws_attach_server(int s, int flags, char *resource,
     size_t resourcelen, char *host, size_t hostlen, int64_t deadline);
 DILL_EXPORT int dill_ws_attach_server_mem(int s, int flags, char *resource,
     size_t resourcelen, char *host, size_t hostlen,
     struct dill_ws_storage *mem, int64_t deadline);
+/* Sends one message of type flags (WS_TEXT or WS_BINARY; text must be
+   valid UTF-8).  Small messages may be gathered and written when the
+   coroutine next blocks (see ws_send(3)).  Errors: EBADF, ECANCELED,
+   ECONNRESET, EINVAL, ENOTSUP, EPIPE (closing), ETIMEDOUT. */
 DILL_EXPORT int dill_ws_send(int s, int flags, const void *buf, size_t len,
     int64_t deadline);
+/* Receives one whole message into buf and returns its size; *flags (may
+   be NULL) gets its type.  Pings are answered on the way.  Errors: EBADF,
+   EBUSY (another coroutine is receiving), ECANCELED, ECONNRESET, EINVAL,
+   EMSGSIZE (does not fit buf or max_message; the connection fails with
+   1009), ENOTSUP, EPIPE (the peer closed: ws_status tells why), EPROTO
+   (protocol violation; the connection failed with 1002/1007), ETIMEDOUT. */
 DILL_EXPORT ssize_t dill_ws_recv(int s, int *flags, void *buf, size_t len,
     int64_t deadline);
+/* ws_send and ws_recv with the payload in an iolist. */
 DILL_EXPORT int dill_ws_sendl(int s, int flags, struct dill_iolist *first,
     struct dill_iolist *last, int64_t deadline);
 DILL_EXPORT ssize_t dill_ws_recvl(int s, int *flags, struct dill_iolist *first,
     struct dill_iolist *last, int64_t deadline);
+/* Starts the closing handshake: sends a Close frame with status (0: none;
+   else 1000..4999 minus the reserved codes) and a reason of len <= 123
+   bytes.  Errors: EBADF, ECANCELED, ECONNRESET, EINVAL, ENOTSUP, EPIPE
+   (already closing), ETIMEDOUT. */
 DILL_EXPORT int dill_ws_done(int s, int status, const void *buf, size_t len,
     int64_t deadline);
+/* Completes the closing handshake (sending a Close frame as ws_done does
+   unless one was sent), frees the WebSocket and returns the underlying
+   socket.  Errors: those of ws_done plus EPROTO. */
 DILL_EXPORT int dill_ws_detach(int s, int status, const void *buf, size_t len,
     int64_t deadline);
+/* After the peer's Close frame: *status gets its code (0: none) and buf
+   its reason; returns the reason's length.  Errors: EAGAIN (no Close frame
+   received yet), EBADF, EINVAL, EMSGSIZE, ENOTSUP. */
 DILL_EXPORT ssize_t dill_ws_status(int s, int *status, void *buf, size_t len);
 
 #define DILL_WS_KEY_SIZE 32
 
+/* Writes a random Sec-WebSocket-Key (NUL-terminated) into request_key,
+   which holds DILL_WS_KEY_SIZE bytes.  Errors: EINVAL. */
 DILL_EXPORT int dill_ws_request_key(char *request_key);
+/* Computes the Sec-WebSocket-Accept value for request_key into
+   response_key (DILL_WS_KEY_SIZE bytes).  Errors: EINVAL, EPROTO (not a
+   valid key). */
 DILL_EXPORT int dill_ws_response_key(const char *request_key,
     char *response_key);
 
@@ -786,22 +890,40 @@ DILL_EXPORT int dill_ws_response_key(const char *request_key,
    dill_ws_attach_server_opts.  Valid only during that call. */
 struct dill_ws_request;
 
-/* Options of dill_ws_attach_client_opts and dill_ws_attach_server_opts.  A
-   zero-initialised structure gives the defaults. */
+/* The server's answer to a client's opening handshake, filled when
+   dill_ws_options.response points to one (initialise it with
+   DILL_WS_RESPONSE_INIT): when the upgrade succeeded, when the server
+   refused it (any other status: the attach fails with EACCES) and when a
+   101 answer was invalid (EPROTO).  status stays 0 when no complete
+   response head arrived (the connection broke, the deadline passed, or the
+   head was malformed). */
+struct dill_ws_response {
+    size_t size;        /* DILL_WS_RESPONSE_INIT sets it */
+    int status;         /* HTTP status code, e.g. 101, 403; 0: none */
+    char reason[128];   /* reason phrase, NUL-terminated (truncated) */
+    /* The header lines in order, "Name: value\r\n" each, NUL-terminated;
+       lines that do not fit are left out and counted in dropped. */
+    char headers[4096];
+    int nheaders;       /* lines in headers */
+    int dropped;        /* lines left out */
+};
+#define DILL_WS_RESPONSE_INIT {sizeof(struct dill_ws_response)}
+
+/* Options of dill_ws_attach_client_opts and dill_ws_attach_server_opts.
+   Initialise with DILL_WS_OPTIONS_INIT (see "option structures" above);
+   every field left zero takes its default. */
 struct dill_ws_options {
+    size_t size;        /* DILL_WS_OPTIONS_INIT sets it */
     /* WS_TEXT (default message type for msend/mrecv) and WS_NOHTTP. */
     int flags;
-    /* Storage for the object, as in ws_attach_*_mem, or NULL to allocate. */
-    struct dill_ws_storage *mem;
     /* Largest message accepted, in bytes; 0 means 16 MiB, SIZE_MAX means
        no limit.  A bigger message fails the connection with close code 1009
        and EMSGSIZE. */
     size_t max_message;
     /* Client: subprotocols to offer, in order of preference.  Server:
        subprotocols accepted, in order of preference; the first one the
-       client offered is agreed.  nprotocols may be 0. */
+       client offered is agreed.  A NULL-terminated list, or NULL. */
     const char *const *protocols;
-    size_t nprotocols;
     /* Extra header lines for the request (client) or the 101 response
        (server): "Name: value" lines separated by CRLF, or NULL. */
     const char *headers;
@@ -818,15 +940,25 @@ struct dill_ws_options {
        ETIMEDOUT.  0 disables it. */
     int64_t ping_interval;
     int64_t pong_timeout;
+    /* Client: where to store the server's answer to the handshake (see
+       struct dill_ws_response), or NULL. */
+    struct dill_ws_response *response;
 };
+#define DILL_WS_OPTIONS_INIT {sizeof(struct dill_ws_options)}
 
-/* Like ws_attach_client, with options (o may be NULL for defaults). */
+/* Like ws_attach_client, with options (o may be NULL for defaults) and
+   storage (mem may be NULL: the object is allocated).  s is closed on any
+   failure.  Errors: as ws_attach_client, plus EINVAL for bad options. */
 DILL_EXPORT int dill_ws_attach_client_opts(int s, const char *resource,
-    const char *host, const struct dill_ws_options *o, int64_t deadline);
-/* Like ws_attach_server, with options (o may be NULL for defaults). */
+    const char *host, const struct dill_ws_options *o,
+    struct dill_ws_storage *mem, int64_t deadline);
+/* Like ws_attach_server, with options (o may be NULL for defaults) and
+   storage (mem may be NULL).  s is closed on any failure.  Errors: as
+   ws_attach_server, plus EINVAL for bad options. */
 DILL_EXPORT int dill_ws_attach_server_opts(int s, char *resource,
     size_t resourcelen, char *host, size_t hostlen,
-    const struct dill_ws_options *o, int64_t deadline);
+    const struct dill_ws_options *o, struct dill_ws_storage *mem,
+    int64_t deadline);
 /* Copies the value of the first request header called name (any case;
    ":path" gives the request target) to buf, NUL-terminated; returns its
    length.  Errors: EINVAL, ENOENT (no such header), EMSGSIZE. */
@@ -854,6 +986,9 @@ DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
 #define WS_MORE DILL_WS_MORE
 #define ws_request dill_ws_request
 #define ws_options dill_ws_options
+#define WS_OPTIONS_INIT DILL_WS_OPTIONS_INIT
+#define ws_response dill_ws_response
+#define WS_RESPONSE_INIT DILL_WS_RESPONSE_INIT
 #define ws_attach_client_opts dill_ws_attach_client_opts
 #define ws_attach_server_opts dill_ws_attach_server_opts
 #define ws_request_header dill_ws_request_header
@@ -884,9 +1019,11 @@ DILL_EXPORT int dill_ws_connect(const char *url,
     const struct dill_ws_options *ws, const struct dill_tls_client_options *tls,
     int64_t deadline);
 
-/* Settings of dill_ws_listen; a zero-initialised structure (or NULL) gives
-   plain ws with default WebSocket options. */
+/* Settings of dill_ws_listen.  Initialise with DILL_WS_LISTEN_OPTIONS_INIT;
+   NULL, or every field left zero, gives plain ws with default WebSocket
+   options. */
 struct dill_ws_listen_options {
+    size_t size;        /* DILL_WS_LISTEN_OPTIONS_INIT sets it */
     /* Options of every accepted connection (flags, protocols, check...). */
     const struct dill_ws_options *ws;
     /* TLS server context for wss, or NULL for plain ws. */
@@ -904,6 +1041,7 @@ struct dill_ws_listen_options {
        address. */
     int reuseport;
 };
+#define DILL_WS_LISTEN_OPTIONS_INIT {sizeof(struct dill_ws_listen_options)}
 
 /* Listens on addr (port 0: picked and written back into addr) and runs the
    TLS and WebSocket server handshakes of incoming connections concurrently
@@ -922,6 +1060,7 @@ DILL_EXPORT int dill_ws_accept(int s, char *resource, size_t resourcelen,
 #if !defined DILL_DISABLE_RAW_NAMES
 #define ws_connect dill_ws_connect
 #define ws_listen_options dill_ws_listen_options
+#define WS_LISTEN_OPTIONS_INIT DILL_WS_LISTEN_OPTIONS_INIT
 #define ws_listen dill_ws_listen
 #define ws_accept dill_ws_accept
 #endif

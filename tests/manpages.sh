@@ -150,4 +150,25 @@ out=$(printf '%s\n' "${pages[@]##*/}" | awk '
 [ -z "$out" ] || { err "structure problems:"; echo "$out" >&2; }
 echo "manpages: ${#pages[@]} pages checked"
 
+# ---------------------------------------------------------------------------
+# 4. Every exported declaration has a contract comment: the nearest line
+#    above it that is not part of a declaration group (another DILL_EXPORT,
+#    a continuation line, #if/#elif) closes a comment.
+# ---------------------------------------------------------------------------
+if [ ${#headers[@]} -gt 0 ]; then
+    out=$(awk '
+        FNR == 1 {last = ""; incomment = 0}
+        /\/\*/ && !/\*\// {incomment = 1; next}
+        incomment {if(/\*\//) {incomment = 0; last = "*/"}; next}
+        /\*\/[ \t]*$/ {last = "*/"; next}
+        /^DILL_EXPORT/ {
+            if(last != "*/") print FILENAME ":" FNR ": " $0
+            next
+        }
+        /^[ \t]+[^ \t]/ {next}
+        /^#[ \t]*(if|elif)/ {next}
+        {last = $0}' "${headers[@]}")
+    [ -z "$out" ] || { err "exported declarations without a contract comment:"; echo "$out" >&2; }
+fi
+
 exit $fail

@@ -174,15 +174,22 @@ coroutine void srv_echo(struct srv *s) {
     hclose(t);
 }
 
+/* tls_last_error() right after the client's last failed attach. */
+static char cli_why[256];
+
 /* Client side of srv_echo; returns 0 or the errno of the failing step. */
 static int cli_echo(int port, const struct tls_client_options *o,
       char *alpn) {
     int s = dial(port);
     int t = tls_attach_client_opts(s, o, NULL, now() + 5000);
     if(t < 0) {
+        int err = errno;
         /* The OpenSSL error queue is left clean. */
         assert(ERR_peek_error() == 0);
-        return errno;
+        /* Why, read before anything blocks (the server's own failure
+           comes later and must not be what we see). */
+        assert(tls_last_error(cli_why, sizeof(cli_why)) > 0);
+        return err;
     }
     assert(hquery(t, bsock_type));
     assert(hquery(t, dill__bsockx_type));
@@ -221,16 +228,14 @@ static int run(const struct tls_server_options *sopts,
 }
 
 static struct tls_server_options srvopts(const char *chain) {
-    struct tls_server_options o;
-    memset(&o, 0, sizeof(o));
+    struct tls_server_options o = TLS_SERVER_OPTIONS_INIT;
     o.cert_file = p(chain);
     o.key_file = p("srv.key");
     return o;
 }
 
 static struct tls_client_options cliopts(const char *name) {
-    struct tls_client_options o;
-    memset(&o, 0, sizeof(o));
+    struct tls_client_options o = TLS_CLIENT_OPTIONS_INIT;
     o.server_name = name;
     o.ca_file = p("ca.crt");
     return o;
@@ -264,15 +269,24 @@ static void test_verify(void) {
     /* Names the certificate does not carry. */
     co = cliopts("example.org");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES && serr != 0);
+    assert(strstr(cli_why, "verification failed: hostname mismatch"));
     co = cliopts("127.0.0.2");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES && serr != 0);
+    assert(strstr(cli_why, "IP address mismatch"));
     /* Leaf without its intermediate: no path to the root. */
     so = srvopts("srv.crt");
     co = cliopts("localhost");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES && serr != 0);
+    assert(strstr(cli_why, "unable to get local issuer certificate"));
     /* Expired. */
     so = srvopts("expchain.pem");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES && serr != 0);
+    assert(strstr(cli_why, "certificate has expired"));
+    /* The reason stays until the next failure; EMSGSIZE when it does not
+       fit, EINVAL without a buffer. */
+    char small[8];
+    assert_err(tls_last_error(small, sizeof(small)), EMSGSIZE);
+    assert_err(tls_last_error(NULL, 4), EINVAL);
     /* Issued for another name. */
     so = srvopts("otherchain.pem");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES && serr != 0);
@@ -283,6 +297,7 @@ static void test_verify(void) {
     so = srvopts("self.crt");
     co = cliopts("localhost");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES && serr != 0);
+    assert(strstr(cli_why, "self-signed") || strstr(cli_why, "self signed"));
     /* ... accepted only when verification is switched off by name. */
     co.insecure_skip_verify = 1;
     assert(run(&so, &co, &serr, NULL, NULL) == 0 && serr == 0);
@@ -332,7 +347,14 @@ static void test_clientauth(void) {
     assert_err(tls_attach_client_opts(s[0], &co, NULL, now() + 1000), EINVAL);
     /* ... which closed the socket. */
     assert_err(hclose(s[0]), EBADF);
-    hclose(s[1]);
+    errno_assert(hclose(s[1]) == 0);
+    /* Options without their size. */
+    co = cliopts("localhost");
+    co.size = 0;
+    errno_assert(ipc_pair(s) == 0);
+    assert_err(tls_attach_client_opts(s[0], &co, NULL, now() + 1000), EINVAL);
+    assert_err(hclose(s[0]), EBADF);
+    errno_assert(hclose(s[1]) == 0);
 }
 
 static void test_alpn(void) {
@@ -363,6 +385,10 @@ static void test_alpn(void) {
     const char *bad[] = {"", NULL};
     so.alpn = bad;
     assert_null(tls_server_ctx_new(&so), EINVAL);
+    /* A structure without its size is refused even when complete. */
+    struct tls_server_options nosize = srvopts("chain.pem");
+    nosize.size = 0;
+    assert_null(tls_server_ctx_new(&nosize), EINVAL);
 }
 
 /******************************************************************************/
@@ -838,8 +864,7 @@ static void test_compat(void) {
 }
 
 static void test_ctx(void) {
-    struct tls_server_options so;
-    memset(&so, 0, sizeof(so));
+    struct tls_server_options so = TLS_SERVER_OPTIONS_INIT;
     assert_null(tls_server_ctx_new(NULL), EINVAL);
     assert_null(tls_server_ctx_new(&so), EINVAL);
     so.cert_pem = slurp(p("chain.pem"));

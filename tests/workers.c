@@ -47,8 +47,7 @@ coroutine static void ws_handler(int s, int index, struct server *srv) {
 static int listen_shared(struct server *srv, struct ipaddr *addr) {
     int ls;
     if(srv->ws) {
-        struct ws_listen_options o;
-        memset(&o, 0, sizeof(o));
+        struct ws_listen_options o = WS_LISTEN_OPTIONS_INIT;
         o.reuseport = 1;
         ls = ws_listen(addr, &o);
     }

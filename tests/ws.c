@@ -112,11 +112,11 @@ static void test_msgsize(void) {
     errno_assert(hclose(c) == 0);
     errno_assert(hclose(s) == 0);
 
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.max_message = 1000;
     wst_sopts = o;
     wst_pair(0, 0, &c, &s);
-    memset(&wst_sopts, 0, sizeof(wst_sopts));
+    wst_sopts = (struct dill_ws_options)DILL_WS_OPTIONS_INIT;
     int cr = go(sender(c, 0, big, 1001));
     errno_assert(cr >= 0);
     uint8_t *rb = malloc(100000);
@@ -506,11 +506,78 @@ coroutine static void raw_server(int s, const char *resp) {
     bsend(s, resp, strlen(resp), now() + 2000);
 }
 
+/* Refusals (a well-formed status other than 101) fail with EACCES and are
+   reported through ws_options.response; bad responses fail with EPROTO. */
+static void test_handshake_refused(void) {
+    int p[2];
+    errno_assert(ipc_pair(p) == 0);
+    int cr = go(raw_server(p[1], "HTTP/1.1 403 Go Away\r\nX-Why: banned\r\n"
+        "Retry-After: 60\r\n\r\n"));
+    assert_err(ws_attach_client(p[0], 0, "/", "x", now() + 2000), EACCES);
+    errno_assert(hclose(cr) == 0);
+    errno_assert(hclose(p[1]) == 0);
+    /* The same through the options, with the answer reported. */
+    struct ws_response r = WS_RESPONSE_INIT;
+    r.status = -1;
+    struct ws_options o = WS_OPTIONS_INIT;
+    o.response = &r;
+    errno_assert(ipc_pair(p) == 0);
+    cr = go(raw_server(p[1], "HTTP/1.1 403 Go Away\r\nX-Why: banned\r\n"
+        "Retry-After: 60\r\n\r\n"));
+    assert_err(ws_attach_client_opts(p[0], "/", "x", &o, NULL, now() + 2000),
+        EACCES);
+    assert(r.status == 403 && strcmp(r.reason, "Go Away") == 0);
+    assert(r.nheaders == 2 && r.dropped == 0);
+    assert(strcmp(r.headers, "X-Why: banned\r\nRetry-After: 60\r\n") == 0);
+    errno_assert(hclose(cr) == 0);
+    errno_assert(hclose(p[1]) == 0);
+    /* An invalid 101 is EPROTO, and still reported. */
+    errno_assert(ipc_pair(p) == 0);
+    cr = go(raw_server(p[1], "HTTP/1.1 101 Switching\r\n\r\n"));
+    assert_err(ws_attach_client_opts(p[0], "/", "x", &o, NULL, now() + 2000),
+        EPROTO);
+    assert(r.status == 101 && r.nheaders == 0 && r.headers[0] == 0);
+    errno_assert(hclose(cr) == 0);
+    errno_assert(hclose(p[1]) == 0);
+    /* No head at all: status 0. */
+    errno_assert(ipc_pair(p) == 0);
+    assert_err(ws_attach_client_opts(p[0], "/", "x", &o, NULL, now() + 50),
+        ETIMEDOUT);
+    assert(r.status == 0 && r.reason[0] == 0);
+    errno_assert(hclose(p[1]) == 0);
+    /* Lines that do not fit are counted; an older, shorter structure gets
+       only what it has room for. */
+    char big[8192];
+    size_t n = (size_t)sprintf(big, "HTTP/1.1 404 Not Found\r\n");
+    for(int i = 0; i < 60; i++)
+        n += (size_t)sprintf(big + n, "X-Filler-%02d: %080d\r\n", i, i);
+    strcpy(big + n, "\r\n");
+    struct {struct ws_response r; char canary[8];} old;
+    memset(&old, 0x5a, sizeof(old));
+    old.r.size = offsetof(struct ws_response, reason) + 8;
+    o.response = &old.r;
+    struct ws_response full = WS_RESPONSE_INIT;
+    for(int round = 0; round < 2; round++) {
+        errno_assert(ipc_pair(p) == 0);
+        cr = go(raw_server(p[1], big));
+        assert_err(ws_attach_client_opts(p[0], "/", "x", &o, NULL,
+            now() + 2000), EACCES);
+        errno_assert(hclose(cr) == 0);
+        errno_assert(hclose(p[1]) == 0);
+        o.response = &full;
+    }
+    assert(old.r.status == 404 && memcmp(old.r.reason, "Not Foun", 8) == 0);
+    for(size_t i = old.r.size; i < sizeof(old); i++)
+        assert(((unsigned char*)&old)[i] == 0x5a);
+    assert(full.status == 404 && full.dropped > 0);
+    assert(full.nheaders + full.dropped == 60);
+    assert(strlen(full.headers) < sizeof(full.headers));
+}
+
 /* Bad responses make the client fail with EPROTO; frames after a good
    response head are kept. */
 static void test_handshake_client(void) {
     static const char *resps[] = {
-        "HTTP/1.1 200 OK\r\n\r\n",
         ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Accept: xxx\r\n\r\n"),
         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n",
@@ -599,19 +666,17 @@ static int check_origin(const struct dill_ws_request *req, void *arg) {
 
 /* Subprotocols, extra headers, the request check. */
 static void test_options(void) {
-    static const char *offer[] = {"v2.chat", "v1.chat"};
-    static const char *accept[] = {"v1.chat", "v3.chat"};
+    static const char *offer[] = {"v2.chat", "v1.chat", NULL};
+    static const char *accept[] = {"v1.chat", "v3.chat", NULL};
     int calls = 0;
-    struct dill_ws_options so = {0};
+    struct dill_ws_options so = DILL_WS_OPTIONS_INIT;
     so.protocols = accept;
-    so.nprotocols = 2;
     so.check = check_origin;
     so.check_arg = &calls;
     so.headers = "X-Server: dill";
     wst_sopts = so;
-    struct dill_ws_options co = {0};
+    struct dill_ws_options co = DILL_WS_OPTIONS_INIT;
     co.protocols = offer;
-    co.nprotocols = 2;
     co.origin = "https://good.example";
     co.headers = "X-Token: abc\r\n";
     int c, s;
@@ -624,8 +689,7 @@ static void test_options(void) {
     errno_assert(hclose(c) == 0);
     errno_assert(hclose(s) == 0);
     /* No common protocol: no protocol at all. */
-    co.protocols = (const char *[]){"other"};
-    co.nprotocols = 1;
+    co.protocols = (const char *[]){"other", NULL};
     errno_assert(wst_pair_opts(0, 0, 0, &co, &c, &s, NULL) == 0);
     assert(ws_protocol(c, pr, sizeof(pr)) == 0 && pr[0] == 0);
     errno_assert(hclose(c) == 0);
@@ -634,9 +698,9 @@ static void test_options(void) {
     co.origin = "https://evil.example";
     int serr;
     assert(wst_pair_opts(0, 0, 0, &co, &c, &s, &serr) < 0);
-    assert(c < 0 && errno == EPROTO);
+    assert(c < 0 && errno == EACCES);
     assert(s < 0 && serr == EACCES);
-    memset(&wst_sopts, 0, sizeof(wst_sopts));
+    wst_sopts = (struct dill_ws_options)DILL_WS_OPTIONS_INIT;
     /* _mem variants. */
     struct ws_storage m1, m2;
     int p[2];
@@ -655,15 +719,71 @@ static void test_options(void) {
     errno_assert(hclose(s) == 0);
 }
 
+/* Option structures are read up to their size field: an older, shorter
+   structure works; size 0 and a longer one with unknown non-zero fields
+   are refused. */
+static void test_optsize(void) {
+    int flags;
+    char buf[8];
+    /* A structure that ends right after flags: max_message and later take
+       their defaults. */
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
+    o.size = offsetof(struct dill_ws_options, flags) + sizeof(int);
+    o.flags = WS_NOHTTP;
+    o.max_message = 1;  /* beyond size: must be ignored */
+    int p[2];
+    errno_assert(ipc_pair(p) == 0);
+    int s = ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, NULL, -1);
+    errno_assert(s >= 0);
+    int c = ws_attach_client(p[0], WS_NOHTTP, NULL, NULL, -1);
+    errno_assert(c >= 0);
+    errno_assert(ws_send(c, 0, "abc", 3, -1) == 0);
+    assert(ws_recv(s, &flags, buf, sizeof(buf), now() + 2000) == 3);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(s) == 0);
+    /* size 0: EINVAL, and the socket is closed. */
+    o.size = 0;
+    errno_assert(ipc_pair(p) == 0);
+    assert_err(ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, NULL, -1),
+        EINVAL);
+    assert_err(hclose(p[1]), EBADF);
+    errno_assert(hclose(p[0]) == 0);
+    /* A newer program's structure: zero tail accepted, non-zero refused. */
+    struct {struct dill_ws_options o; int future;} big;
+    memset(&big, 0, sizeof(big));
+    big.o.size = sizeof(big);
+    big.o.flags = WS_NOHTTP;
+    errno_assert(ipc_pair(p) == 0);
+    s = ws_attach_client_opts(p[0], NULL, NULL, &big.o, NULL, -1);
+    errno_assert(s >= 0);
+    errno_assert(hclose(s) == 0);
+    errno_assert(hclose(p[1]) == 0);
+    big.future = 1;
+    errno_assert(ipc_pair(p) == 0);
+    assert_err(ws_attach_client_opts(p[0], NULL, NULL, &big.o, NULL, -1),
+        EINVAL);
+    errno_assert(hclose(p[1]) == 0);
+    /* ws_listen checks both of its structures. */
+    struct ipaddr addr;
+    errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    struct ws_listen_options lo = WS_LISTEN_OPTIONS_INIT;
+    lo.size = 0;
+    assert_err(ws_listen(&addr, &lo), EINVAL);
+    lo.size = sizeof(lo);
+    o.size = 0;
+    lo.ws = &o;
+    assert_err(ws_listen(&addr, &lo), EINVAL);
+}
+
 /* Keepalive: pongs keep the connection; a silent peer fails it. */
 static void test_keepalive(void) {
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.ping_interval = 30;
     o.pong_timeout = 100;
     o.flags = WS_NOHTTP;
     int p[2];
     errno_assert(ipc_pair(p) == 0);
-    int s = ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, -1);
+    int s = ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, NULL, -1);
     errno_assert(s >= 0);
     int c = ws_attach_client(p[0], WS_NOHTTP, NULL, NULL, -1);
     errno_assert(c >= 0);
@@ -678,7 +798,7 @@ static void test_keepalive(void) {
     errno_assert(hclose(s) == 0);
     /* Nobody answers. */
     errno_assert(ipc_pair(p) == 0);
-    s = ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, -1);
+    s = ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, NULL, -1);
     errno_assert(s >= 0);
     int64_t t = now();
     assert_err(ws_recv(s, &flags, buf, sizeof(buf), now() + 2000), ETIMEDOUT);
@@ -911,7 +1031,7 @@ static void test_misc(void) {
     errno_assert(hclose(r) == 0);
     errno_assert(hclose(s) == 0);
     /* Keepalive on the client side; the server answers while it waits. */
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.ping_interval = 20;
     errno_assert(wst_pair_opts(0, 0, 0, &o, &c, &s, NULL) == 0);
     r = go(receiver_cancelled(s));
@@ -951,6 +1071,8 @@ int main(void) {
     test_handshake_client();
     test_handshake_eager();
     test_options();
+    test_handshake_refused();
+    test_optsize();
     test_keepalive();
     test_close_waiters();
     test_fallback();

@@ -19,14 +19,14 @@ static struct raw_rx rx;
 static void setup(struct env *e, int server, size_t maxmsg) {
     int p[2];
     errno_assert(ipc_pair(p) == 0);
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.flags = WS_NOHTTP;
     o.max_message = maxmsg;
     e->server = server;
     e->raw = p[1];
     e->us = server ?
-        ws_attach_server_opts(p[0], NULL, 0, NULL, 0, &o, -1) :
-        ws_attach_client_opts(p[0], NULL, NULL, &o, -1);
+        ws_attach_server_opts(p[0], NULL, 0, NULL, 0, &o, NULL, -1) :
+        ws_attach_client_opts(p[0], NULL, NULL, &o, NULL, -1);
     errno_assert(e->us >= 0);
 }
 

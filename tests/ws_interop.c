@@ -78,11 +78,11 @@ static void our_client(void) {
     errno_assert(ipaddr_local(&addr, "127.0.0.1", port, IPADDR_IPV4) == 0);
     int s = tcp_connect(&addr, now() + 5000);
     errno_assert(s >= 0);
-    static const char *protos[] = {"v2.chat"};
-    struct dill_ws_options o = {0};
+    static const char *protos[] = {"v2.chat", NULL};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.protocols = protos;
-    o.nprotocols = 1;
-    int c = ws_attach_client_opts(s, "/echo", "localhost", &o, now() + 5000);
+    int c = ws_attach_client_opts(s, "/echo", "localhost", &o, NULL,
+        now() + 5000);
     errno_assert(c >= 0);
     char pr[16];
     assert(ws_protocol(c, pr, sizeof(pr)) == 7);
@@ -126,13 +126,12 @@ static void our_server(void) {
     pid_t pid = spawn(pyclient, port, &out);
     int s = tcp_accept(ls, NULL, now() + 10000);
     errno_assert(s >= 0);
-    static const char *protos[] = {"v1.chat"};
-    struct dill_ws_options o = {0};
+    static const char *protos[] = {"v1.chat", NULL};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.protocols = protos;
-    o.nprotocols = 1;
     char res[64], host[64];
     s = ws_attach_server_opts(s, res, sizeof(res), host, sizeof(host), &o,
-        now() + 5000);
+        NULL, now() + 5000);
     errno_assert(s >= 0);
     assert(strcmp(res, "/py") == 0);
     uint8_t *buf = malloc(1 << 20);

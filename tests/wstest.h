@@ -14,14 +14,14 @@
 
 #define WST_UNUSED __attribute__((unused))
 
-static struct dill_ws_options wst_sopts;
+static struct dill_ws_options wst_sopts = DILL_WS_OPTIONS_INIT;
 
 coroutine static void wst_server(int s, int ch, int flags) {
     char res[256], host[256];
     struct dill_ws_options o = wst_sopts;
     o.flags = flags;
     int h = ws_attach_server_opts(s, res, sizeof(res), host, sizeof(host), &o,
-        now() + 5000);
+        NULL, now() + 5000);
     int err = errno;
     errno_assert(chsend(ch, &h, sizeof(h), -1) == 0);
     errno_assert(chsend(ch, &err, sizeof(err), -1) == 0);
@@ -58,10 +58,11 @@ WST_UNUSED static int wst_pair_opts(int tcp, int cflags, int sflags,
     wst_bpair(tcp, &a, &b);
     int cr = go(wst_server(b, ch[1], sflags));
     errno_assert(cr >= 0);
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     if(copts) o = *copts;
     o.flags = cflags;
-    *c = ws_attach_client_opts(a, "/path", "localhost", &o, now() + 5000);
+    *c = ws_attach_client_opts(a, "/path", "localhost", &o, NULL,
+        now() + 5000);
     int cerr = errno;
     int err;
     errno_assert(chrecv(ch[0], s, sizeof(*s), -1) == 0);

@@ -79,6 +79,10 @@ coroutine static void silent_client(int port) {
     hclose(s);
 }
 
+static int deny(const struct ws_request *req, void *arg) {
+    return 401;
+}
+
 int main(void) {
     /* Malformed URLs. */
     assert_err(ws_connect("http://127.0.0.1/", NULL, NULL, now() + 1000),
@@ -117,6 +121,22 @@ int main(void) {
     hclose(ch[1]);
     /* Closing the listener with a handshake in progress. */
     errno_assert(hclose(l) == 0);
+    /* A listener whose check refuses: EACCES with the answer reported. */
+    struct ws_options refuse = WS_OPTIONS_INIT;
+    refuse.check = deny;
+    struct ws_listen_options rlo = WS_LISTEN_OPTIONS_INIT;
+    rlo.ws = &refuse;
+    struct ipaddr raddr;
+    errno_assert(ipaddr_local(&raddr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    int rl = ws_listen(&raddr, &rlo);
+    errno_assert(rl >= 0);
+    struct ws_response resp = WS_RESPONSE_INIT;
+    struct ws_options co_ws = WS_OPTIONS_INIT;
+    co_ws.response = &resp;
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", ipaddr_port(&raddr));
+    assert_err(ws_connect(url, &co_ws, NULL, now() + 5000), EACCES);
+    assert(resp.status == 401 && strcmp(resp.reason, "Unauthorized") == 0);
+    errno_assert(hclose(rl) == 0);
     hclose(silent);
     /* Nobody listens there any more. */
     snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
@@ -125,12 +145,12 @@ int main(void) {
 #if !defined DILL_DISABLE_TLS
     /* wss: listener with a TLS context, client verifying the chain. */
     makecerts();
-    struct tls_server_options so = {0};
+    struct tls_server_options so = TLS_SERVER_OPTIONS_INIT;
     so.cert_file = path("srv.crt");
     so.key_file = path("srv.key");
     struct tls_server_ctx *ctx = tls_server_ctx_new(&so);
     errno_assert(ctx != NULL);
-    struct ws_listen_options lo = {0};
+    struct ws_listen_options lo = WS_LISTEN_OPTIONS_INIT;
     lo.tls = ctx;
     lo.handshake_timeout = 2000;
     errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
@@ -139,7 +159,7 @@ int main(void) {
     port = ipaddr_port(&addr);
     accepted = 0;
     srv = go(server(l, 2, &accepted));
-    struct tls_client_options co = {0};
+    struct tls_client_options co = TLS_CLIENT_OPTIONS_INIT;
     co.ca_file = path("ca.crt");
     snprintf(url, sizeof(url), "wss://localhost:%d/chat?room=1", port);
     roundtrip(url, &co);
@@ -150,6 +170,9 @@ int main(void) {
     /* Wrong name for the certificate. */
     co.server_name = "example.com";
     assert_err(ws_connect(url, NULL, &co, now() + 5000), EACCES);
+    char why[256];
+    assert(tls_last_error(why, sizeof(why)) > 0);
+    assert(strstr(why, "hostname mismatch"));
     errno_assert(bundle_wait(srv, now() + 5000) == 0);
     assert(accepted == 2);
     hclose(srv);

@@ -46,7 +46,7 @@ static struct {
     const char *hdr[MAX_HEADERS];
     int nhdr;
     char *hdrtext;                  /* hdr[] joined with CRLF */
-    const char *proto[MAX_PROTOCOLS];
+    const char *proto[MAX_PROTOCOLS + 1];  /* NULL-terminated */
     size_t nproto;
     const char *origin;
     int64_t ping_ms;
@@ -352,7 +352,7 @@ static int connect_url(const struct dill__url *u, int64_t deadline) {
     die(EX_TLS, "this dillws was built without TLS");
     return -1;
 #else
-    struct tls_client_options o = {0};
+    struct tls_client_options o = TLS_CLIENT_OPTIONS_INIT;
     o.server_name = u->host;
     o.ca_file = cfg.cacert;
     o.insecure_skip_verify = cfg.insecure;
@@ -494,11 +494,11 @@ static int client_handshake(int s, const struct dill__url *u,
     if(bad) die(EX_HANDSHAKE, "invalid handshake response: %s", bad);
     s = http_detach(h, deadline);
     if(s < 0) die(EX_HANDSHAKE, "http_detach: %s", strerror(errno));
-    struct ws_options o = {0};
+    struct ws_options o = WS_OPTIONS_INIT;
     o.flags = WS_NOHTTP | (cfg.binary ? 0 : WS_TEXT);
     o.max_message = cfg.max_message;
     o.ping_interval = cfg.ping_ms;
-    int ws = ws_attach_client_opts(s, NULL, NULL, &o, deadline);
+    int ws = ws_attach_client_opts(s, NULL, NULL, &o, NULL, deadline);
     if(ws < 0) die(EX_FAIL, "ws_attach_client: %s", strerror(errno));
     return ws;
 }
@@ -937,18 +937,17 @@ static int server_attach(int s, int id) {
         }
     }
 #endif
-    struct ws_options o = {0};
+    struct ws_options o = WS_OPTIONS_INIT;
     o.flags = cfg.binary ? 0 : WS_TEXT;
     o.max_message = cfg.max_message;
     o.protocols = cfg.proto;
-    o.nprotocols = cfg.nproto;
     o.headers = cfg.nhdr ? cfg.hdrtext : NULL;
     o.check = check_request;
     o.check_arg = &id;
     o.ping_interval = cfg.ping_ms;
     char res[1024], host[256], proto[256];
     int ws = ws_attach_server_opts(s, res, sizeof(res), host, sizeof(host),
-        &o, dl);
+        &o, NULL, dl);
     if(ws < 0) {
         vlog("[%d] handshake failed: %s", id, strerror(errno));
         return -1;
@@ -1063,7 +1062,7 @@ static void server_setup_tls(void) {
 #if defined DILL_DISABLE_TLS
     die(EX_TLS, "this dillws was built without TLS");
 #else
-    struct tls_server_options o = {0};
+    struct tls_server_options o = TLS_SERVER_OPTIONS_INIT;
     o.cert_file = cfg.cert;
     o.key_file = cfg.key;
     tlsctx = tls_server_ctx_new(&o);
@@ -1319,16 +1318,16 @@ static void interval_pct(double *p50, double *p99) {
 static int bench_connect(const struct dill__url *u) {
     int64_t dl = setup_deadline();
     int s = connect_url(u, dl);
-    struct ws_options o = {0};
+    struct ws_options o = WS_OPTIONS_INIT;
     o.protocols = cfg.proto;
-    o.nprotocols = cfg.nproto;
     o.origin = cfg.origin;
     o.headers = cfg.nhdr ? cfg.hdrtext : NULL;
     o.max_message = cfg.size + 8 > (16 << 20) ? cfg.size + 8 : 0;
-    int ws = ws_attach_client_opts(s, u->resource, u->hosthdr, &o, dl);
+    int ws = ws_attach_client_opts(s, u->resource, u->hosthdr, &o, NULL, dl);
     if(ws < 0)
         die(EX_HANDSHAKE, "WebSocket handshake failed: %s",
-            errno == EPROTO ? "the server refused or answered badly" :
+            errno == EACCES ? "the server refused the upgrade" :
+            errno == EPROTO ? "the server answered badly" :
             strerror(errno));
     return ws;
 }

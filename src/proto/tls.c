@@ -19,6 +19,7 @@
 #include "core/core.h"
 #include "net/bsockx.h"
 #include "proto/tls.h"
+#include "util/opts.h"
 
 #define DILL__TLS_CONT(ptr, type, member) \
     ((type*)(void*)((char*)(ptr) - offsetof(type, member)))
@@ -233,14 +234,21 @@ static int dill__tls_wait(struct dill__tls *self, int64_t deadline) {
 static int dill__tls_errno(struct dill__tls *self, int e) {
     int err = 0;
     if(e == SSL_ERROR_ZERO_RETURN) err = EPIPE;
-    else if(e == SSL_ERROR_SSL) err = dill__tls_queue_errno();
+    int queued = 0;
+    if(e == SSL_ERROR_SSL) err = queued = dill__tls_queue_errno();
     if(!err && dill__tls_ioerr) err = dill__tls_ioerr;
     if(!err && e == SSL_ERROR_SYSCALL) err = ECONNRESET;
     if(!err) err = EPROTO;
     if(err == EPIPE && e != SSL_ERROR_ZERO_RETURN) err = ECONNRESET;
+    /* dill__tls_queue_errno described what it found; else say the errno. */
+    if(e != SSL_ERROR_SSL || err != queued) dill__tls_note("%s", strerror(err));
     /* A failed certificate check explains whatever error it caused. */
-    if(err != EACCES && SSL_get_verify_result(self->ssl) != X509_V_OK &&
-       SSL_get_verify_mode(self->ssl) != SSL_VERIFY_NONE) err = EACCES;
+    long vr = SSL_get_verify_result(self->ssl);
+    if(vr != X509_V_OK && SSL_get_verify_mode(self->ssl) != SSL_VERIFY_NONE) {
+        err = EACCES;
+        dill__tls_note("certificate verification failed: %s",
+            X509_verify_cert_error_string(vr));
+    }
     ERR_clear_error();
     return err;
 }
@@ -589,11 +597,12 @@ static int dill__tls_csetup(SSL *ssl, const void *arg) {
 }
 
 int dill_tls_attach_client_opts(int s,
-      const struct dill_tls_client_options *opts,
+      const struct dill_tls_client_options *user,
       struct dill_tls_storage *mem, int64_t deadline) {
-    if(!opts || (opts->min_version != 0 &&
-       opts->min_version != DILL_TLS_VERSION_1_2 &&
-       opts->min_version != DILL_TLS_VERSION_1_3)) {
+    struct dill_tls_client_options o, *opts = &o;
+    if(dill__opts_load(&o, sizeof(o), user) < 0 || (o.min_version != 0 &&
+       o.min_version != DILL_TLS_VERSION_1_2 &&
+       o.min_version != DILL_TLS_VERSION_1_3)) {
         dill_hclose(s);
         errno = EINVAL;
         return -1;
@@ -616,15 +625,13 @@ int dill_tls_attach_client_opts(int s,
 int dill_tls_attach_client_mem(int s, struct dill_tls_storage *mem,
       int64_t deadline) {
     if(!mem) {dill_hclose(s); errno = EINVAL; return -1;}
-    struct dill_tls_client_options opts;
-    memset(&opts, 0, sizeof(opts));
+    struct dill_tls_client_options opts = DILL_TLS_CLIENT_OPTIONS_INIT;
     opts.insecure_skip_verify = 1;
     return dill_tls_attach_client_opts(s, &opts, mem, deadline);
 }
 
 int dill_tls_attach_client(int s, int64_t deadline) {
-    struct dill_tls_client_options opts;
-    memset(&opts, 0, sizeof(opts));
+    struct dill_tls_client_options opts = DILL_TLS_CLIENT_OPTIONS_INIT;
     opts.insecure_skip_verify = 1;
     return dill_tls_attach_client_opts(s, &opts, NULL, deadline);
 }

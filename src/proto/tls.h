@@ -33,5 +33,8 @@ SSL_CTX *dill__tls_server_ctx_files(const char *cert, const char *key);
    ECONNRESET for a premature end, EPROTO otherwise) and clears the queue.
    Returns 0 when the queue held no SSL error. */
 int dill__tls_queue_errno(void);
+/* Records why a TLS call failed, for dill_tls_last_error (printf-style). */
+void dill__tls_note(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "proto/tls.h"
+#include "util/opts.h"
 
 /* Largest PEM file we read (CA bundles are a few hundred KiB). */
 #define DILL__TLS_MAXFILE (16 * 1024 * 1024)
@@ -41,6 +43,24 @@ static int dill__tls_alert_access(int alert) {
     }
 }
 
+/* Why the last TLS call failed in this thread (dill_tls_last_error). */
+static __thread char dill__tls_lasterr[256];
+
+void dill__tls_note(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dill__tls_lasterr, sizeof(dill__tls_lasterr), fmt, ap);
+    va_end(ap);
+}
+
+ssize_t dill_tls_last_error(char *buf, size_t len) {
+    if(!buf && len) {errno = EINVAL; return -1;}
+    size_t n = strlen(dill__tls_lasterr);
+    if(n >= len) {errno = EMSGSIZE; return -1;}
+    memcpy(buf, dill__tls_lasterr, n + 1);
+    return (ssize_t)n;
+}
+
 int dill__tls_queue_errno(void) {
     int err = 0;
     unsigned long e;
@@ -59,7 +79,11 @@ int dill__tls_queue_errno(void) {
                 m = EACCES;
         }
         /* A certificate verdict is the most useful thing to report. */
-        if(!err || m == EACCES) err = m;
+        if(!err || m == EACCES) {
+            err = m;
+            const char *r = ERR_reason_error_string(e);
+            dill__tls_note("%s", r ? r : "TLS error");
+        }
     }
     return err;
 }
@@ -303,9 +327,11 @@ static SSL_CTX *dill__tls_fail(SSL_CTX *ctx) {
 }
 
 struct dill_tls_server_ctx *dill_tls_server_ctx_new(
-      const struct dill_tls_server_options *opts) {
+      const struct dill_tls_server_options *user) {
     int minv;
-    if(!opts || dill__tls_version(opts->min_version, &minv) < 0 ||
+    struct dill_tls_server_options o, *opts = &o;
+    if(!user || dill__opts_load(&o, sizeof(o), user) < 0 ||
+       dill__tls_version(opts->min_version, &minv) < 0 ||
        (!opts->cert_pem && !opts->cert_file) ||
        (!opts->key_pem && !opts->key_file) ||
        opts->client_auth < DILL_TLS_CLIENT_AUTH_NONE ||
@@ -518,8 +544,7 @@ SSL_CTX *dill__tls_server_ctx_files(const char *cert, const char *key) {
     dill__tls_sigs(keys, 1 | 2, sig);
     SSL_CTX *ctx = dill__tls_lookup(DILL__TLS_SERVER, keys, sig);
     if(ctx) return ctx;
-    struct dill_tls_server_options opts;
-    memset(&opts, 0, sizeof(opts));
+    struct dill_tls_server_options opts = DILL_TLS_SERVER_OPTIONS_INIT;
     opts.cert_file = cert;
     opts.key_file = key;
     ctx = (SSL_CTX*)dill_tls_server_ctx_new(&opts);

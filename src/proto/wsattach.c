@@ -4,12 +4,14 @@
    WebSocket frames and stay in the receive buffer. */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/httpparse.h"
 #include "proto/ws.h"
 #include "proto/wshs.h"
+#include "util/opts.h"
 
 struct dill_ws_request {
     const struct dill__ws_server_req *r;
@@ -88,10 +90,39 @@ static int dill__ws_setproto(struct dill__ws *self, const char *p) {
 /*  Client                                                                    */
 /******************************************************************************/
 
+static void dill__ws_strcpy(char *dst, size_t size, const char *p, size_t n) {
+    if(n >= size) n = size - 1;
+    if(n) memcpy(dst, p, n);
+    dst[n] = 0;
+}
+
+/* Copies the response head into the caller's structure (as much of it as
+   its size field says it has). */
+static void dill__ws_report(struct dill_ws_response *out,
+      const struct dill__http_head *h) {
+    if(out->size < sizeof(size_t)) return;
+    struct dill_ws_response r;
+    memset(&r, 0, sizeof(r));
+    r.status = h->status;
+    dill__ws_strcpy(r.reason, sizeof(r.reason), h->reason, h->reasonlen);
+    size_t pos = 0;
+    for(int i = 0; i < h->nheaders; i++) {
+        const struct dill__http_header *f = &h->headers[i];
+        size_t n = f->namelen + 2 + f->valuelen + 2;
+        if(pos + n >= sizeof(r.headers)) {r.dropped++; continue;}
+        pos += (size_t)sprintf(r.headers + pos, "%.*s: %.*s\r\n",
+            (int)f->namelen, f->name, (int)f->valuelen, f->value);
+        r.nheaders++;
+    }
+    size_t size = out->size < sizeof(r) ? out->size : sizeof(r);
+    memcpy((char*)out + sizeof(size_t), (char*)&r + sizeof(size_t),
+        size - sizeof(size_t));
+}
+
 static int dill__ws_client_hs(struct dill__ws *self, const char *resource,
       const char *host, const struct dill_ws_options *o, int64_t deadline) {
     struct dill__ws_client_opts co = {resource, host, o->origin,
-        o->protocols, o->nprotocols, NULL, o->headers};
+        o->protocols, dill__opts_count(o->protocols), NULL, o->headers};
     char key[DILL__WS_KEY_LEN + 1];
     dill__ws_make_key(key);
     uint8_t *buf = dill__ws_buf_get();
@@ -109,29 +140,35 @@ static int dill__ws_client_hs(struct dill__ws *self, const char *resource,
     struct dill__http_head *h = malloc(sizeof(*h));
     if(!h) {errno = ENOMEM; return -1;}
     int perr;
+    /* Until a head arrives, the caller's structure says "no response". */
+    static const struct dill__http_head nohead;
+    if(o->response) dill__ws_report(o->response, &nohead);
     int hl = dill__ws_readhead(self, 0, h, &perr, deadline);
     if(hl == -2) errno = EPROTO;
     if(hl < 0) {free(h); return -1;}
+    if(o->response) dill__ws_report(o->response, h);
     struct dill__ws_client_result res;
     rc = dill__ws_check_response(h, &co, key, &res);
+    int refused = h->status != 101;
     free(h);
-    if(rc < 0) {errno = EPROTO; return -1;}
+    /* A well-formed answer other than 101 is a refusal, not an error. */
+    if(rc < 0) {errno = refused ? EACCES : EPROTO; return -1;}
     if(res.protocol >= 0 && dill__ws_setproto(self, res.protocol_name) < 0)
         return -1;
     dill__ws_headdone(self, hl);
     return 0;
 }
 
-/* Common start of the attach calls: checks the options (argsok: the
-   caller's own arguments are valid) and sets up the object over s.  On
-   failure s is closed and NULL returned with errno (EINVAL, ENOMEM...). */
+/* Common start of the attach calls: checks the options (loaded into o;
+   argsok: the caller's own arguments are valid) and sets up the object
+   over s.  On failure s is closed and NULL returned with errno (EINVAL,
+   ENOMEM...). */
 static struct dill__ws *dill__ws_begin(int s, int server, int argsok,
-      const struct dill_ws_options *o) {
+      const struct dill_ws_options *o, struct dill_ws_storage *mem) {
     int err = EINVAL;
-    if(argsok && !(o->flags & ~(DILL_WS_TEXT | DILL_WS_NOHTTP)) &&
-       (!o->nprotocols || o->protocols)) {
+    if(argsok && !(o->flags & ~(DILL_WS_TEXT | DILL_WS_NOHTTP))) {
         struct dill__ws *self = dill__ws_new(s, server,
-            o->flags & DILL_WS_TEXT, o->max_message, o->mem);
+            o->flags & DILL_WS_TEXT, o->max_message, mem);
         if(self) {
             dill__ws_setup(self, o);
             return self;
@@ -144,14 +181,15 @@ static struct dill__ws *dill__ws_begin(int s, int server, int argsok,
 }
 
 int dill_ws_attach_client_opts(int s, const char *resource, const char *host,
-      const struct dill_ws_options *o, int64_t deadline) {
-    struct dill_ws_options def = {0};
-    if(!o) o = &def;
-    int nohttp = o->flags & DILL_WS_NOHTTP;
-    struct dill__ws *self = dill__ws_begin(s, 0, nohttp || (resource && host),
-        o);
+      const struct dill_ws_options *user, struct dill_ws_storage *mem,
+      int64_t deadline) {
+    struct dill_ws_options o;
+    int ok = dill__opts_load(&o, sizeof(o), user) == 0;
+    int nohttp = o.flags & DILL_WS_NOHTTP;
+    struct dill__ws *self = dill__ws_begin(s, 0,
+        ok && (nohttp || (resource && host)), &o, mem);
     if(!self) return -1;
-    if(!nohttp && dill__ws_client_hs(self, resource, host, o, deadline) < 0) {
+    if(!nohttp && dill__ws_client_hs(self, resource, host, &o, deadline) < 0) {
         dill__ws_discard(self);
         return -1;
     }
@@ -161,17 +199,16 @@ int dill_ws_attach_client_opts(int s, const char *resource, const char *host,
 int dill_ws_attach_client_mem(int s, int flags, const char *resource,
       const char *host, struct dill_ws_storage *mem, int64_t deadline) {
     if(!mem) {dill_hclose(s); errno = EINVAL; return -1;}
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.flags = flags;
-    o.mem = mem;
-    return dill_ws_attach_client_opts(s, resource, host, &o, deadline);
+    return dill_ws_attach_client_opts(s, resource, host, &o, mem, deadline);
 }
 
 int dill_ws_attach_client(int s, int flags, const char *resource,
       const char *host, int64_t deadline) {
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.flags = flags;
-    return dill_ws_attach_client_opts(s, resource, host, &o, deadline);
+    return dill_ws_attach_client_opts(s, resource, host, &o, NULL, deadline);
 }
 
 /******************************************************************************/
@@ -222,8 +259,9 @@ static int dill__ws_server_answer(struct dill__ws *self,
         }
     }
     const char *proto = NULL;
-    if(o->nprotocols) {
-        int i = dill__ws_choose_protocol(r, o->protocols, o->nprotocols);
+    if(o->protocols && o->protocols[0]) {
+        int i = dill__ws_choose_protocol(r, o->protocols,
+            dill__opts_count(o->protocols));
         if(i >= 0) proto = o->protocols[i];
     }
     uint8_t *buf = dill__ws_buf_get();
@@ -265,16 +303,17 @@ static int dill__ws_server_hs(struct dill__ws *self, char *resource,
 }
 
 int dill_ws_attach_server_opts(int s, char *resource, size_t resourcelen,
-      char *host, size_t hostlen, const struct dill_ws_options *o,
-      int64_t deadline) {
-    struct dill_ws_options def = {0};
-    if(!o) o = &def;
-    int nohttp = o->flags & DILL_WS_NOHTTP;
+      char *host, size_t hostlen, const struct dill_ws_options *user,
+      struct dill_ws_storage *mem, int64_t deadline) {
+    struct dill_ws_options o;
+    int ok = dill__opts_load(&o, sizeof(o), user) == 0;
+    int nohttp = o.flags & DILL_WS_NOHTTP;
     struct dill__ws *self = dill__ws_begin(s, 1,
-        nohttp || (resource && resourcelen && host && hostlen), o);
+        ok && (nohttp || (resource && resourcelen && host && hostlen)), &o,
+        mem);
     if(!self) return -1;
     if(!nohttp && dill__ws_server_hs(self, resource, resourcelen, host,
-       hostlen, o, deadline) < 0) {
+       hostlen, &o, deadline) < 0) {
         dill__ws_discard(self);
         return -1;
     }
@@ -285,19 +324,18 @@ int dill_ws_attach_server_mem(int s, int flags, char *resource,
       size_t resourcelen, char *host, size_t hostlen,
       struct dill_ws_storage *mem, int64_t deadline) {
     if(!mem) {dill_hclose(s); errno = EINVAL; return -1;}
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.flags = flags;
-    o.mem = mem;
     return dill_ws_attach_server_opts(s, resource, resourcelen, host, hostlen,
-        &o, deadline);
+        &o, mem, deadline);
 }
 
 int dill_ws_attach_server(int s, int flags, char *resource,
       size_t resourcelen, char *host, size_t hostlen, int64_t deadline) {
-    struct dill_ws_options o = {0};
+    struct dill_ws_options o = DILL_WS_OPTIONS_INIT;
     o.flags = flags;
     return dill_ws_attach_server_opts(s, resource, resourcelen, host, hostlen,
-        &o, deadline);
+        &o, NULL, deadline);
 }
 
 ssize_t dill_ws_request_header(const struct dill_ws_request *req,

@@ -8,6 +8,7 @@
 
 #include "core/core.h"
 #include "url.h"
+#include "util/opts.h"
 
 /******************************************************************************/
 /*  Client                                                                    */
@@ -34,15 +35,19 @@ int dill_ws_connect(const char *url, const struct dill_ws_options *ws,
         goto error;
 #else
         struct dill_tls_client_options t;
-        if(tlsopts) t = *tlsopts;
-        else memset(&t, 0, sizeof(t));
+        if(dill__opts_load(&t, sizeof(t), tlsopts) < 0) {
+            dill_hclose(s);
+            err = EINVAL;
+            goto error;
+        }
         /* Verify against the URL's host unless told otherwise. */
         if(!t.server_name) t.server_name = u->host;
         s = dill_tls_attach_client_opts(s, &t, NULL, deadline);
         if(s < 0) {err = errno; goto error;}
 #endif
     }
-    s = dill_ws_attach_client_opts(s, u->resource, u->hosthdr, ws, deadline);
+    s = dill_ws_attach_client_opts(s, u->resource, u->hosthdr, ws, NULL,
+        deadline);
     if(s < 0) {err = errno; goto error;}
     free(u);
     return s;
@@ -107,7 +112,7 @@ dill_coroutine static void dill__wshandshake(struct dill__wslistener *self,
 #endif
     char host[256];
     s = dill_ws_attach_server_opts(s, c.resource, sizeof(c.resource), host,
-        sizeof(host), &self->ws, deadline);
+        sizeof(host), &self->ws, NULL, deadline);
     if(s < 0) goto done;
     c.s = s;
     c.peer = peer;
@@ -142,20 +147,21 @@ dill_coroutine static void dill__wsacceptor(struct dill__wslistener *self) {
 int dill_ws_listen(struct dill_ipaddr *addr,
       const struct dill_ws_listen_options *opts) {
     int err;
+    struct dill_ws_listen_options o;
+    if(dill__opts_load(&o, sizeof(o), opts) < 0) return -1;
     struct dill__wslistener *self = calloc(1, sizeof(*self));
     if(!self) {errno = ENOMEM; return -1;}
     self->vfs.query = dill__wslistener_query;
     self->vfs.close = dill__wslistener_close;
-    if(opts && opts->ws) self->ws = *opts->ws;
-    self->ws.mem = NULL;
-    self->tls = opts ? opts->tls : NULL;
-    self->timeout = opts && opts->handshake_timeout > 0 ?
-        opts->handshake_timeout : 10000;
-    self->maxpending = opts && opts->max_pending > 0 ?
-        opts->max_pending : 256;
-    int backlog = opts && opts->backlog > 0 ? opts->backlog : 128;
-    self->tcp = opts && opts->reuseport ?
-        dill_tcp_listen_reuseport(addr, backlog) :
+    if(dill__opts_load(&self->ws, sizeof(self->ws), o.ws) < 0) {
+        err = errno;
+        goto error1;
+    }
+    self->tls = o.tls;
+    self->timeout = o.handshake_timeout > 0 ? o.handshake_timeout : 10000;
+    self->maxpending = o.max_pending > 0 ? o.max_pending : 256;
+    int backlog = o.backlog > 0 ? o.backlog : 128;
+    self->tcp = o.reuseport ? dill_tcp_listen_reuseport(addr, backlog) :
         dill_tcp_listen(addr, backlog);
     if(self->tcp < 0) {err = errno; goto error1;}
     if(dill_chmake(self->ch) < 0) {err = errno; goto error2;}

@@ -74,10 +74,10 @@ static int parse_url(const char *url, char *host, size_t hostlen, int *port,
 /* wss: TLS with the server's certificate verified against ca (or the
    system store), then the WebSocket handshake, all by dill_ws_connect. */
 static int connect_wss(const char *url, const char *ca, const char *sni) {
-    struct tls_client_options to = {0};
+    struct tls_client_options to = TLS_CLIENT_OPTIONS_INIT;
     to.ca_file = ca;
     to.server_name = sni;
-    struct ws_options wo = {0};
+    struct ws_options wo = WS_OPTIONS_INIT;
     wo.flags = WS_BINARY;
     return ws_connect(url, &wo, &to, deadline);
 }

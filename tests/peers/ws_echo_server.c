@@ -149,7 +149,7 @@ coroutine static void serve_accepted(int ws, char *resource, int id) {
 
 /* wss: the listener runs the TLS and WebSocket handshakes; we echo. */
 static int run_tls(const char *cert, const char *key, long nconns) {
-    struct tls_server_options to = {0};
+    struct tls_server_options to = TLS_SERVER_OPTIONS_INIT;
     to.cert_file = cert;
     to.key_file = key;
     struct tls_server_ctx *ctx = tls_server_ctx_new(&to);
@@ -158,10 +158,10 @@ static int run_tls(const char *cert, const char *key, long nconns) {
             errname(errno));
         return 1;
     }
-    struct ws_options wo = {0};
+    struct ws_options wo = WS_OPTIONS_INIT;
     wo.flags = WS_BINARY;
     wo.max_message = maxmsg;
-    struct ws_listen_options lo = {0};
+    struct ws_listen_options lo = WS_LISTEN_OPTIONS_INIT;
     lo.ws = &wo;
     lo.tls = ctx;
     struct ipaddr addr;
