@@ -236,6 +236,7 @@ DILL_EXPORT int dill_chdone(int ch);
 DILL_EXPORT int dill_choose(struct dill_chclause *clauses, int nclauses,
     int64_t deadline);
 
+struct dill_tchan;
 /* dill extension: channels between threads.  A tchan is shared by threads;
    each thread opens handles on it (dill_tchopen) and uses them with
    chsend, chrecv, choose, chdone and hclose exactly like chmake's
@@ -243,7 +244,6 @@ DILL_EXPORT int dill_choose(struct dill_chclause *clauses, int nclauses,
    blocked coroutine sleeps in its own thread's scheduler.
    dill_tchmake creates one holding the caller's reference (NULL with
    ENOMEM). */
-struct dill_tchan;
 DILL_EXPORT struct dill_tchan *dill_tchmake(void);
 /* A handle in the calling thread for end 0 or 1 (what is sent on one end
    is received on the other).  Call it while the caller's reference or an
