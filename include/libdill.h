@@ -1057,12 +1057,68 @@ DILL_EXPORT int dill_ws_listen(struct dill_ipaddr *addr,
 DILL_EXPORT int dill_ws_accept(int s, char *resource, size_t resourcelen,
     struct dill_ipaddr *peer, int64_t deadline);
 
+/* dill extension: a publish/subscribe hub for WebSocket broadcast, shared
+   by threads.  Messages published to a topic go to every WebSocket that
+   joined the hub and subscribed to it, in publish order, each through a
+   writer coroutine of the subscriber's thread.  The message is copied once
+   and its frame header built once, whatever the number of subscribers.
+   Each subscriber's queue holds at most max_queue bytes of frames; when a
+   message does not fit, the policy decides. */
+#define DILL_HUB_DROP_OLDEST 0     /* oldest queued messages are dropped */
+#define DILL_HUB_CLOSE 1           /* the subscriber is closed with 1008 */
+#define DILL_HUB_WAIT 2            /* the publisher waits for room */
+struct dill_hub_options {
+    size_t size;                   /* DILL_HUB_OPTIONS_INIT sets it */
+    /* Bytes of queued frames per subscriber (0: 1 MiB). */
+    size_t max_queue;
+    /* What to do when a subscriber's queue is full (0: drop oldest). */
+    int policy;
+};
+#define DILL_HUB_OPTIONS_INIT {sizeof(struct dill_hub_options)}
+struct dill_hub;
+/* Creates a hub (opts NULL: defaults).  NULL with EINVAL or ENOMEM. */
+DILL_EXPORT struct dill_hub *dill_hub_make(const struct dill_hub_options *opts);
+/* Frees a hub that no subscriber has joined any more.  Errors: EINVAL,
+   EBUSY (subscribers remain). */
+DILL_EXPORT int dill_hub_free(struct dill_hub *hub);
+/* Joins WebSocket handle ws to the hub: returns a subscriber handle of the
+   calling thread.  The hub then sends on ws (other coroutines may still
+   send and receive on it); hclose of the subscriber leaves every topic and
+   stops sending; close it before ws.  Errors: EINVAL, EBADF, ENOTSUP,
+   ENOMEM, ECANCELED. */
+DILL_EXPORT int dill_hub_join(struct dill_hub *hub, int ws);
+/* Subscribes to topic (a string).  Errors: EBADF, ENOTSUP, EINVAL, ENOMEM,
+   EEXIST (subscribed already), EPIPE (the subscriber was dropped). */
+DILL_EXPORT int dill_hub_subscribe(int sub, const char *topic);
+/* Errors: EBADF, ENOTSUP, EINVAL, ENOENT (not subscribed). */
+DILL_EXPORT int dill_hub_unsubscribe(int sub, const char *topic);
+/* Publishes one message (flags WS_TEXT: text, checked as UTF-8; 0:
+   binary) to the subscribers of topic; returns once it is queued for
+   every one of them (the sending happens in the background).  Only with
+   DILL_HUB_WAIT does it wait, until deadline, for room in slow
+   subscribers' queues; ETIMEDOUT then means some did not get it.  Errors:
+   EINVAL, EMSGSIZE (larger than max_queue), ENOMEM, ETIMEDOUT,
+   ECANCELED. */
+DILL_EXPORT int dill_hub_publish(struct dill_hub *hub, const char *topic,
+    int flags, const void *buf, size_t len, int64_t deadline);
+
 #if !defined DILL_DISABLE_RAW_NAMES
 #define ws_connect dill_ws_connect
 #define ws_listen_options dill_ws_listen_options
 #define WS_LISTEN_OPTIONS_INIT DILL_WS_LISTEN_OPTIONS_INIT
 #define ws_listen dill_ws_listen
 #define ws_accept dill_ws_accept
+#define HUB_DROP_OLDEST DILL_HUB_DROP_OLDEST
+#define HUB_CLOSE DILL_HUB_CLOSE
+#define HUB_WAIT DILL_HUB_WAIT
+#define hub_options dill_hub_options
+#define HUB_OPTIONS_INIT DILL_HUB_OPTIONS_INIT
+#define hub_make dill_hub_make
+#define hub_free dill_hub_free
+#define hub_join dill_hub_join
+#define hub_subscribe dill_hub_subscribe
+#define hub_unsubscribe dill_hub_unsubscribe
+#define hub_publish dill_hub_publish
 #endif
 
 #endif /* !DILL_DISABLE_SOCKETS */

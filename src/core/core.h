@@ -5,6 +5,7 @@
 #define DILL_CORE_H_INCLUDED
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -253,6 +254,23 @@ void dill__chpark(struct dill__half *hf, int op, struct dill__chop *o,
 int dill__tchdone(struct dill__half *hf);
 /* At thread exit. */
 void dill__twake_term(void);
+
+/* A wake-up that any thread posts and one coroutine of the owner thread
+   (the one that called init) waits for; posts made while nobody waits are
+   remembered (once).  Waking a sleeping owner from another thread goes
+   through its eventfd, like tchans. */
+struct dill__tsig {
+    pthread_mutex_t lock;
+    int pending;
+    struct dill__chop *waiter;
+    void *wk;
+};
+/* Returns 0 or -1 (ENOMEM, EMFILE). */
+int dill__tsig_init(struct dill__tsig *s);
+void dill__tsig_term(struct dill__tsig *s);
+void dill__tsig_post(struct dill__tsig *s);
+/* Returns 0 when posted, -1 with ETIMEDOUT or ECANCELED. */
+int dill__tsig_wait(struct dill__tsig *s, int64_t deadline);
 
 /* Stacks. */
 /* Returns a stack of *size bytes; *fresh tells whether it was never used. */

@@ -466,3 +466,81 @@ int dill_tchrelease(struct dill_tchan *tc) {
     if(last) dill__tfree(tc);
     return 0;
 }
+
+/* Wake-ups (struct dill__tsig): a single waiter parks an operation that a
+   post completes like a tchan peer would. */
+
+struct dill__tsigop {
+    struct dill__chop op;
+    struct dill__tsig *s;
+};
+
+int dill__tsig_init(struct dill__tsig *s) {
+    struct dill__twake *wk = dill__twake_get();
+    if(!wk) return -1;
+    pthread_mutex_init(&s->lock, NULL);
+    s->pending = 0;
+    s->waiter = NULL;
+    s->wk = wk;
+    return 0;
+}
+
+void dill__tsig_term(struct dill__tsig *s) {
+    pthread_mutex_destroy(&s->lock);
+}
+
+static void dill__tsig_cancel(struct dill__clause *cl) {
+    struct dill__tsigop *o = dill__cont(cl, struct dill__tsigop, op.cl);
+    struct dill__tsig *s = o->s;
+    pthread_mutex_lock(&s->lock);
+    if(o->op.claimed) {
+        struct dill__twake *wk = s->wk;
+        pthread_mutex_lock(&wk->lock);
+        dill__list_erase(&o->op.item);
+        pthread_mutex_unlock(&wk->lock);
+    }
+    else s->waiter = NULL;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void dill__tsig_post(struct dill__tsig *s) {
+    pthread_mutex_lock(&s->lock);
+    struct dill__chop *op = s->waiter;
+    if(!op) {
+        s->pending = 1;
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    s->waiter = NULL;
+    op->claimed = 1;
+    op->err = 0;
+    if(s->wk != &dill__twk) {
+        dill__twake_post(s->wk, op);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    /* Its cancel function takes the lock. */
+    pthread_mutex_unlock(&s->lock);
+    dill__trigger(&op->cl, 0);
+}
+
+int dill__tsig_wait(struct dill__tsig *s, int64_t deadline) {
+    if(dill__canblock() < 0) return -1;
+    pthread_mutex_lock(&s->lock);
+    if(s->pending) {
+        s->pending = 0;
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
+    struct dill__tsigop o;
+    o.s = s;
+    o.op.claimed = 0;
+    o.op.err = 0;
+    dill__list_init(&o.op.item);
+    s->waiter = &o.op;
+    dill__waitfor(&o.op.cl, 0, dill__tsig_cancel);
+    pthread_mutex_unlock(&s->lock);
+    int id = dill__wait(deadline, 1);
+    if(o.op.claimed) {errno = 0; return 0;}
+    return id < 0 ? -1 : 0;
+}

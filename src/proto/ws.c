@@ -310,6 +310,18 @@ static int dill__ws_frame_gather(struct dill__ws *self, const uint8_t *hdr,
     return 0;
 }
 
+/* A server frame whose header is built: small ones are gathered, big ones
+   written straight from the caller's payload. */
+static int dill__ws_frame_built(struct dill__ws *self, const uint8_t *hdr,
+      size_t hl, struct dill_iolist *first, struct dill_iolist *last,
+      size_t total, int64_t deadline) {
+    if(self->tx && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
+        return dill__ws_frame_gather(self, hdr, hl, NULL, first, total,
+            deadline);
+    struct dill_iolist h = {(void*)hdr, hl, first, 0};
+    return dill__ws_wr(self, &h, first ? last : &h, 0, deadline);
+}
+
 /* Sends one frame whose payload is the list first..last of total bytes. */
 static int dill__ws_frame(struct dill__ws *self, int fin, int op,
       struct dill_iolist *first, struct dill_iolist *last, size_t total,
@@ -319,13 +331,12 @@ static int dill__ws_frame(struct dill__ws *self, int fin, int op,
     if(!self->server) dill__random(key, sizeof(key));
     const uint8_t *k = self->server ? NULL : key;
     size_t hl = dill__ws_build_header(hdr, fin, op, 0, k, total);
+    if(self->server)
+        return dill__ws_frame_built(self, hdr, hl, first, last, total,
+            deadline);
     if(self->tx && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
         return dill__ws_frame_gather(self, hdr, hl, k, first, total,
             deadline);
-    if(self->server) {
-        struct dill_iolist h = {hdr, hl, first, 0};
-        return dill__ws_wr(self, &h, first ? last : &h, 0, deadline);
-    }
     return dill__ws_frame_masked(self, hdr, hl, key, first, total, deadline);
 }
 
@@ -425,12 +436,17 @@ static int dill__ws_cansend(struct dill__ws *self) {
     return 0;
 }
 
-/* Sends a whole message as one frame.  The list is already validated. */
+/* Sends a whole message as one frame.  The list is already validated.
+   hdr (server only, may be NULL) is the frame's header, built by the
+   caller, whose text was checked already. */
 static int dill__ws_sendmsg(struct dill__ws *self, int text,
       struct dill_iolist *first, struct dill_iolist *last, size_t total,
-      int64_t deadline) {
+      const uint8_t *hdr, size_t hl, int64_t deadline) {
     if(dill__ws_cansend(self) < 0) return -1;
-    if(text && !dill__ws_utf8_list(first)) {errno = EINVAL; return -1;}
+    if(text && !hdr && !dill__ws_utf8_list(first)) {
+        errno = EINVAL;
+        return -1;
+    }
     if(dill__ws_lock(self, 1, deadline) < 0) return -1;
     if(dill__ws_cansend(self) < 0) {
         int err = errno;
@@ -438,8 +454,10 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text,
         errno = err;
         return -1;
     }
-    int rc = dill__ws_frame(self, 1, text ? DILL__WS_TEXT : DILL__WS_BINARY,
-        first, last, total, deadline);
+    int rc = hdr ?
+        dill__ws_frame_built(self, hdr, hl, first, last, total, deadline) :
+        dill__ws_frame(self, 1, text ? DILL__WS_TEXT : DILL__WS_BINARY,
+            first, last, total, deadline);
     if(rc < 0 && errno == EBADF) return -1;
     int err = errno;
     if(dill__ws_unlock(self, deadline) < 0) return -1;
@@ -451,7 +469,8 @@ static int dill__ws_msendl(struct dill_msock_vfs *mvfs,
       struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__ws *self = dill__cont(mvfs, struct dill__ws, mvfs);
     size_t total = dill__iol_size(first);
-    return dill__ws_sendmsg(self, self->text, first, last, total, deadline);
+    return dill__ws_sendmsg(self, self->text, first, last, total, NULL, 0,
+        deadline);
 }
 
 static struct dill__ws *dill__ws_get(int s) {
@@ -467,7 +486,7 @@ int dill_ws_sendl(int s, int flags, struct dill_iolist *first,
     int rc = dill__iol_check(first, last, 1, &total);
     if(rc < 0) {errno = -rc; return -1;}
     return dill__ws_sendmsg(self, flags & DILL_WS_TEXT, first, last, total,
-        deadline);
+        NULL, 0, deadline);
 }
 
 int dill_ws_send(int s, int flags, const void *buf, size_t len,
@@ -477,7 +496,16 @@ int dill_ws_send(int s, int flags, const void *buf, size_t len,
     if((flags & ~DILL_WS_TEXT) || (!buf && len)) {errno = EINVAL; return -1;}
     struct dill_iolist io = {(void*)buf, len, NULL, 0};
     return dill__ws_sendmsg(self, flags & DILL_WS_TEXT, &io, &io, len,
-        deadline);
+        NULL, 0, deadline);
+}
+
+int dill__ws_send_built(int s, int text, const uint8_t *hdr, size_t hl,
+      const void *buf, size_t len, int64_t deadline) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    struct dill_iolist io = {(void*)buf, len, NULL, 0};
+    return dill__ws_sendmsg(self, text, &io, &io, len,
+        self->server ? hdr : NULL, hl, deadline);
 }
 
 /* A piece of a fragmented message.  While it is open (smsg) new messages
