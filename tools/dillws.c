@@ -4,8 +4,9 @@
      dillws --listen [host:]port [options]       server (--echo, --broadcast)
      dillws bench [-c N] [-s BYTES] [-d SECONDS] ws://host:port/path
 
-   Everything runs in one thread: coroutines read stdin and the socket at the
-   same time, and a server gives every connection its own coroutine.  The
+   Coroutines read stdin and the socket at the same time, and a server gives
+   every connection its own coroutine; --echo and --broadcast servers run
+   one accept loop per thread (--threads), broadcasting through a hub.  The
    manual is man/dillws.1. */
 
 #include <errno.h>
@@ -772,140 +773,11 @@ static int run_client(void) {
 #if !defined DILL_DISABLE_TLS
 static struct tls_server_ctx *tlsctx;
 #endif
-/* Broadcast: events for this thread's hub. */
-static __thread int hub_in = -1;
-/* With several threads (--threads), a message read in one thread reaches
-   the hubs of the others through one tchan per thread: the reader forwards
-   it, a relay coroutine of the receiving thread hands it to its hub.  Hubs
-   never wait, so no cycle of waits can form. */
-static int nthreads = 1;
-static struct tchan *relay[MAX_THREADS];
-static __thread int relay_out[MAX_THREADS];
-static __thread int self_index;
-
-/* A message shared by every client's queue. */
-struct msg {
-    int refs;
-    int type;
-    size_t len;
-    uint8_t data[];
-};
-
-static void msg_unref(struct msg *m) {
-    if(__atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0) free(m);
-}
-
-#define QMAX 1024
-
-/* A broadcast client.  The hub appends to its queue and wakes its writer
-   through the wake channel; a client whose queue overflows is dropped. */
-struct client {
-    struct client *next;
-    int id;
-    int ws;
-    struct msg *q[QMAX];
-    unsigned head, count;
-    int waiting;       /* the writer waits on wake[0] */
-    int dropped;
-    int wake[2];
-};
-
-#define HUB_JOIN 1
-#define HUB_LEAVE 2
-#define HUB_MSG 3
-
-struct hub_ev {
-    int kind;
-    struct client *c;
-    struct msg *m;
-};
-
-static void hub_fanout(struct client *list, struct msg *m) {
-    for(struct client *c = list; c; c = c->next) {
-        if(c->dropped) continue;
-        if(c->count == QMAX) {
-            vlog("[%d] too slow: dropped", c->id);
-            c->dropped = 1;
-            chdone(c->wake[1]);
-            continue;
-        }
-        __atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
-        c->q[(c->head + c->count++) % QMAX] = m;
-        int one = 1;
-        if(c->waiting) chsend(c->wake[1], &one, sizeof(one), 0);
-    }
-}
-
-coroutine static void hub(int in) {
-    struct client *list = NULL;
-    struct hub_ev ev;
-    while(chrecv(in, &ev, sizeof(ev), -1) == 0) {
-        if(ev.kind == HUB_JOIN) {
-            ev.c->next = list;
-            list = ev.c;
-        }
-        else if(ev.kind == HUB_LEAVE) {
-            for(struct client **p = &list; *p; p = &(*p)->next)
-                if(*p == ev.c) {*p = ev.c->next; break;}
-        }
-        else {
-            hub_fanout(list, ev.m);
-            msg_unref(ev.m);
-        }
-    }
-}
-
-/* Hands m, holding one reference per thread, to this thread's hub and to
-   the other threads' relays.  Returns 0 or an errno. */
-static int publish(struct msg *m) {
-    struct hub_ev ev = {HUB_MSG, NULL, m};
-    int err = 0;
-    if(chsend(hub_in, &ev, sizeof(ev), -1) < 0) {
-        err = errno;
-        msg_unref(m);
-    }
-    for(int j = 0; j != nthreads; j++) {
-        if(j == self_index) continue;
-        if(err || chsend(relay_out[j], &m, sizeof(m), -1) < 0) {
-            if(!err) err = errno;
-            msg_unref(m);
-        }
-    }
-    return err;
-}
-
-coroutine static void relay_task(int in) {
-    struct msg *m;
-    while(chrecv(in, &m, sizeof(m), -1) == 0) {
-        struct hub_ev ev = {HUB_MSG, NULL, m};
-        if(chsend(hub_in, &ev, sizeof(ev), -1) < 0) {
-            msg_unref(m);
-            break;
-        }
-    }
-}
-
-coroutine static void writer(struct client *c) {
-    while(1) {
-        while(c->count) {
-            struct msg *m = c->q[c->head];
-            c->head = (c->head + 1) % QMAX;
-            c->count--;
-            int rc = ws_send(c->ws, m->type, m->data, m->len, -1);
-            msg_unref(m);
-            if(rc < 0) return;
-        }
-        int one;
-        c->waiting = 1;
-        int rc = chrecv(c->wake[0], &one, sizeof(one), -1);
-        c->waiting = 0;
-        if(rc < 0) {
-            /* Dropped: close the connection under the receiving loop. */
-            if(errno == EPIPE) ws_done(c->ws, 1008, "too slow", 8, 0);
-            return;
-        }
-    }
-}
+/* Broadcast: every connection joins one hub (shared by the threads) and
+   subscribes to one topic.  A client whose queue exceeds BCAST_QUEUE
+   bytes is dropped with status 1008. */
+#define BCAST_QUEUE (1024 * 1024)
+static struct dill_hub *bhub;
 
 static int check_request(const struct ws_request *req, void *arg) {
     static const char *show[] = {":path", "Host", "Origin", "User-Agent",
@@ -970,43 +842,25 @@ static void log_end(int ws, int id, int err) {
         vlog("[%d] connection failed: %s", id, strerror(err));
 }
 
-/* Broadcast: join the hub, feed it what arrives, leave. */
+/* Broadcast: join the hub, publish what arrives, leave. */
 static int serve_broadcast(int ws, int id, struct dbuf *b) {
-    struct client *c = calloc(1, sizeof(*c));
-    if(!c || chmake(c->wake) < 0) {free(c); return ENOMEM;}
-    c->id = id;
-    c->ws = ws;
-    struct hub_ev ev = {HUB_JOIN, c, NULL};
-    int err = 0, w = -1;
-    if(chsend(hub_in, &ev, sizeof(ev), -1) < 0) {err = errno; goto out;}
-    w = go(writer(c));
-    if(w < 0) err = errno;
+    int sub = hub_join(bhub, ws);
+    if(sub < 0) return errno;
+    int err = 0;
+    if(hub_subscribe(sub, "all") < 0) err = errno;
     while(!err) {
         int type;
         ssize_t n = recv_msg(ws, &type, b, -1);
         if(n < 0) {err = errno; break;}
-        struct msg *m = malloc(sizeof(*m) + (size_t)n);
-        if(!m) {err = ENOMEM; break;}
-        m->refs = nthreads;
-        m->type = type;
-        m->len = (size_t)n;
-        memcpy(m->data, b->p, (size_t)n);
-        err = publish(m);
+        if(hub_publish(bhub, "all", type, b->p, (size_t)n, -1) < 0) {
+            err = errno;
+            if(err == EMSGSIZE) {
+                vlog("[%d] message of %zd bytes too big to broadcast", id, n);
+                err = 0;
+            }
+        }
     }
-    if(err != ECANCELED) {
-        ev.kind = HUB_LEAVE;
-        chsend(hub_in, &ev, sizeof(ev), -1);
-    }
-out:
-    if(w >= 0) hclose(w);
-    while(c->count) {
-        msg_unref(c->q[c->head]);
-        c->head = (c->head + 1) % QMAX;
-        c->count--;
-    }
-    hclose(c->wake[0]);
-    hclose(c->wake[1]);
-    free(c);
+    hclose(sub);
     return err;
 }
 
@@ -1084,40 +938,12 @@ static void banner(struct ipaddr *addr, int n) {
     fprintf(stderr, ")\n");
 }
 
-/* This thread's end of the relays (--threads with --broadcast). */
-static int relay_open(void) {
-    if(nthreads == 1) return -1;
-    for(int j = 0; j != nthreads; j++) {
-        relay_out[j] = j == self_index ? -1 : tchopen(relay[j], 0);
-        if(j != self_index && relay_out[j] < 0)
-            die(EX_FAIL, "tchopen: %s", strerror(errno));
-    }
-    int in = tchopen(relay[self_index], 1);
-    if(in < 0) die(EX_FAIL, "tchopen: %s", strerror(errno));
-    return in;
-}
-
-static void relay_close(int in) {
-    if(in < 0) return;
-    hclose(in);
-    for(int j = 0; j != nthreads; j++)
-        if(relay_out[j] >= 0) hclose(relay_out[j]);
-}
-
 /* Accepts on ls until end (or cancellation) and serves every connection;
    one such loop runs in each server thread. */
 static void accept_loop(int ls, int64_t end) {
     char ip[IPADDR_MAXSTRLEN];
     int b = bundle();
     if(b < 0) die(EX_FAIL, "bundle: %s", strerror(errno));
-    int hubch[2] = {-1, -1}, hubcr = -1, rin = -1, rcr = -1;
-    if(cfg.broadcast) {
-        if(chmake(hubch) < 0) die(EX_FAIL, "chmake: %s", strerror(errno));
-        hub_in = hubch[1];
-        hubcr = go(hub(hubch[0]));
-        rin = relay_open();
-        if(rin >= 0) rcr = go(relay_task(rin));
-    }
     for(int id = 1;; id++) {
         struct ipaddr peer;
         int s = tcp_accept(ls, &peer, end);
@@ -1140,13 +966,6 @@ static void accept_loop(int ls, int64_t end) {
         }
     }
     hclose(b);
-    if(rcr >= 0) hclose(rcr);
-    relay_close(rin);
-    if(hubcr >= 0) {
-        hclose(hubcr);
-        hclose(hubch[0]);
-        hclose(hubch[1]);
-    }
 }
 
 /* --threads: every thread listens on the address with SO_REUSEPORT; the
@@ -1156,7 +975,6 @@ static int srv_port, srv_listening, srv_failed;
 
 static void server_thread(int index, void *arg) {
     (void)arg;
-    self_index = index;
     struct ipaddr a = srv_addr;
     if(index != 0) {
         int port;
@@ -1177,9 +995,6 @@ static void server_thread(int index, void *arg) {
 }
 
 static int run_threads(int n) {
-    nthreads = n;
-    for(int j = 0; cfg.broadcast && j != n; j++)
-        if(!(relay[j] = tchmake())) die(EX_FAIL, "out of memory");
     int w = workers_start(n, server_thread, NULL);
     if(w < 0) die(EX_FAIL, "cannot start threads: %s", strerror(errno));
     int err;
@@ -1193,12 +1008,19 @@ static int run_threads(int n) {
     banner(&srv_addr, n);
     msleep(deadline_in(cfg.timeout_ms));
     hclose(w);
-    for(int j = 0; cfg.broadcast && j != n; j++) tchrelease(relay[j]);
+    if(bhub) hub_free(bhub);
     return EX_OK;
 }
 
 static int run_server(void) {
     server_setup_tls();
+    if(cfg.broadcast) {
+        struct hub_options o = HUB_OPTIONS_INIT;
+        o.max_queue = BCAST_QUEUE;
+        o.policy = HUB_CLOSE;
+        bhub = hub_make(&o);
+        if(!bhub) die(EX_FAIL, "hub_make: %s", strerror(errno));
+    }
     struct ipaddr addr;
     parse_listen(cfg.listen, &addr);
     /* Printing and -1 keep to one thread: one stdout, one connection. */
@@ -1219,6 +1041,7 @@ static int run_server(void) {
     banner(&addr, 1);
     accept_loop(ls, deadline_in(cfg.timeout_ms));
     hclose(ls);
+    if(bhub) hub_free(bhub);
     return EX_OK;
 }
 
