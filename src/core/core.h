@@ -252,6 +252,10 @@ int dill__chtry(struct dill__half *hf, int op, void *val, size_t len);
 void dill__chpark(struct dill__half *hf, int op, struct dill__chop *o,
     void *val, size_t len, int id, struct dill__tswait *w);
 int dill__tchdone(struct dill__half *hf);
+/* Completions other threads handed to this one, run now if there are
+   any: the scheduler calls it while coroutines keep it busy (the eventfd
+   wakes it only from a blocking wait). */
+void dill__twake_poll(void);
 /* At thread exit. */
 void dill__twake_term(void);
 

@@ -265,6 +265,7 @@ static struct dill__cr *dill__next(void) {
             if(dill__slow(++c->ticks >= 64)) {
                 c->ticks = 0;
                 if(dill__poller_busy()) dill__poller_wait(0);
+                dill__twake_poll();
                 if(dill__timer_next() >= 0) dill__timer_fire(dill_now());
             }
             struct dill__cr *cr = c->ready;

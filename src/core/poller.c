@@ -35,6 +35,9 @@ static __thread struct dill__fdinfo *dill__fds
     __attribute__((tls_model("initial-exec")));
 static __thread int dill__nfds __attribute__((tls_model("initial-exec")));
 static __thread int dill__waiting __attribute__((tls_model("initial-exec")));
+/* Read callbacks (wake-up eventfds): they do not make the poller busy (the
+   scheduler checks their queue itself), but a blocking wait includes them. */
+static __thread int dill__incbs __attribute__((tls_model("initial-exec")));
 
 static int dill__epoll(void) {
     /* Stored as fd + 1 so that zeroed TLS means "not created". */
@@ -123,7 +126,7 @@ static int dill__fd_cb(int fd, uint32_t dir, struct dill__fdcb *cb) {
     if(dill__slow(!fi)) {errno = ENOMEM; return -1;}
     if(!(fi->armed & dir) && dill__arm(fd, fi, dir) < 0) return -1;
     struct dill__fdcb **slot = dir == EPOLLIN ? &fi->incb : &fi->outcb;
-    if(!*slot) dill__waiting++;
+    if(!*slot) (*(dir == EPOLLIN ? &dill__incbs : &dill__waiting))++;
     *slot = cb;
     return 0;
 }
@@ -163,7 +166,7 @@ int dill_fdclean(int fd) {
     if(fd < 0 || fd >= dill__nfds) return 0;
     struct dill__fdinfo *fi = &dill__fds[fd];
     dill__fdout_cb_clear(fd);
-    if(fi->incb) {fi->incb = NULL; dill__waiting--;}
+    if(fi->incb) {fi->incb = NULL; dill__incbs--;}
     if(fi->ringop) {
         /* The receive holds the socket open in the kernel: cancel it, and
            hand that to the kernel before the caller closes the fd. */
@@ -207,7 +210,7 @@ void dill__poller_ringreset(void) {
 }
 
 static int dill__poller_ring(int timeout) {
-    if(dill__waiting && !dill__epop_armed) {
+    if((dill__waiting || dill__incbs) && !dill__epop_armed) {
         int ep = dill__epoll();
         if(ep < 0) return -1;
         dill__epop.done = dill__epop_done;

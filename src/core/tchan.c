@@ -47,6 +47,7 @@ struct dill__twake {
     int efd;
     struct dill__fdcb cb;
     int ready;
+    int posted;                    /* q non-empty (atomic hint) */
 };
 
 static __thread struct dill__twake dill__twk;
@@ -65,6 +66,7 @@ static void dill__twake_run(struct dill__fdcb *cb) {
     struct dill__list batch;
     dill__list_init(&batch);
     pthread_mutex_lock(&wk->lock);
+    __atomic_store_n(&wk->posted, 0, __ATOMIC_RELAXED);
     if(!dill__list_empty(&wk->q)) {
         batch.next = wk->q.next;
         batch.prev = wk->q.prev;
@@ -101,6 +103,12 @@ static struct dill__twake *dill__twake_get(void) {
     return wk;
 }
 
+void dill__twake_poll(void) {
+    struct dill__twake *wk = &dill__twk;
+    if(wk->ready && __atomic_load_n(&wk->posted, __ATOMIC_RELAXED))
+        dill__twake_run(&wk->cb);
+}
+
 void dill__twake_term(void) {
     struct dill__twake *wk = &dill__twk;
     if(!wk->ready) return;
@@ -119,6 +127,7 @@ static void dill__twake_post(struct dill__twake *wk, struct dill__chop *op) {
     int was_empty = dill__list_empty(&wk->q);
     dill__list_push(&wk->q, &op->item);
     if(was_empty) {
+        __atomic_store_n(&wk->posted, 1, __ATOMIC_RELAXED);
         uint64_t one = 1;
         /* Cannot fail short of the counter overflowing (2^64 - 2 posts). */
         ssize_t rc = write(wk->efd, &one, sizeof(one));

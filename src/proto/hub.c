@@ -238,8 +238,26 @@ static void dill__sub_drop(struct dill__sub *s) {
     dill__tsig_post(&s->sig);
 }
 
+/* Messages a writer takes out of its queue per lock. */
+#define DILL__HUB_BATCH 64
+
+/* Sends batch[0..n) in order; unrefs them all.  Returns 0 or -1. */
+static int dill__sub_send(struct dill__sub *s, struct dill__hmsg **batch,
+      size_t n) {
+    struct dill__ws_built f[DILL__HUB_BATCH];
+    for(size_t i = 0; i != n; i++) {
+        struct dill__hmsg *m = batch[i];
+        f[i] = (struct dill__ws_built){m->text, m->hdr, m->hl, m->data,
+            m->len};
+    }
+    int rc = dill__ws_send_built(s->ws, f, n, -1);
+    for(size_t i = 0; i != n; i++) dill__hmsg_unref(batch[i]);
+    return rc;
+}
+
 dill_coroutine static void dill__sub_writer(struct dill__sub *s) {
     struct dill_hub *h = s->hub;
+    struct dill__hmsg *batch[DILL__HUB_BATCH];
     while(1) {
         pthread_mutex_lock(&h->lock);
         if(s->dead || !s->qcount) {
@@ -255,13 +273,11 @@ dill_coroutine static void dill__sub_writer(struct dill__sub *s) {
             if(dill__tsig_wait(&s->sig, -1) < 0) return;
             continue;
         }
-        struct dill__hmsg *m = dill__sub_pop(s);
+        size_t n = 0;
+        while(n != DILL__HUB_BATCH && s->qcount) batch[n++] = dill__sub_pop(s);
         if(h->policy == DILL_HUB_WAIT) dill__room_wake(h);
         pthread_mutex_unlock(&h->lock);
-        int rc = dill__ws_send_built(s->ws, m->text, m->hdr, m->hl, m->data,
-            m->len, -1);
-        dill__hmsg_unref(m);
-        if(rc < 0) {
+        if(dill__sub_send(s, batch, n) < 0) {
             /* The connection failed or was cancelled: leave every topic. */
             pthread_mutex_lock(&h->lock);
             dill__sub_kill(s);

@@ -436,17 +436,12 @@ static int dill__ws_cansend(struct dill__ws *self) {
     return 0;
 }
 
-/* Sends a whole message as one frame.  The list is already validated.
-   hdr (server only, may be NULL) is the frame's header, built by the
-   caller, whose text was checked already. */
+/* Sends a whole message as one frame.  The list is already validated. */
 static int dill__ws_sendmsg(struct dill__ws *self, int text,
       struct dill_iolist *first, struct dill_iolist *last, size_t total,
-      const uint8_t *hdr, size_t hl, int64_t deadline) {
+      int64_t deadline) {
     if(dill__ws_cansend(self) < 0) return -1;
-    if(text && !hdr && !dill__ws_utf8_list(first)) {
-        errno = EINVAL;
-        return -1;
-    }
+    if(text && !dill__ws_utf8_list(first)) {errno = EINVAL; return -1;}
     if(dill__ws_lock(self, 1, deadline) < 0) return -1;
     if(dill__ws_cansend(self) < 0) {
         int err = errno;
@@ -454,10 +449,8 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text,
         errno = err;
         return -1;
     }
-    int rc = hdr ?
-        dill__ws_frame_built(self, hdr, hl, first, last, total, deadline) :
-        dill__ws_frame(self, 1, text ? DILL__WS_TEXT : DILL__WS_BINARY,
-            first, last, total, deadline);
+    int rc = dill__ws_frame(self, 1, text ? DILL__WS_TEXT : DILL__WS_BINARY,
+        first, last, total, deadline);
     if(rc < 0 && errno == EBADF) return -1;
     int err = errno;
     if(dill__ws_unlock(self, deadline) < 0) return -1;
@@ -469,8 +462,7 @@ static int dill__ws_msendl(struct dill_msock_vfs *mvfs,
       struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__ws *self = dill__cont(mvfs, struct dill__ws, mvfs);
     size_t total = dill__iol_size(first);
-    return dill__ws_sendmsg(self, self->text, first, last, total, NULL, 0,
-        deadline);
+    return dill__ws_sendmsg(self, self->text, first, last, total, deadline);
 }
 
 static struct dill__ws *dill__ws_get(int s) {
@@ -486,7 +478,7 @@ int dill_ws_sendl(int s, int flags, struct dill_iolist *first,
     int rc = dill__iol_check(first, last, 1, &total);
     if(rc < 0) {errno = -rc; return -1;}
     return dill__ws_sendmsg(self, flags & DILL_WS_TEXT, first, last, total,
-        NULL, 0, deadline);
+        deadline);
 }
 
 int dill_ws_send(int s, int flags, const void *buf, size_t len,
@@ -496,16 +488,37 @@ int dill_ws_send(int s, int flags, const void *buf, size_t len,
     if((flags & ~DILL_WS_TEXT) || (!buf && len)) {errno = EINVAL; return -1;}
     struct dill_iolist io = {(void*)buf, len, NULL, 0};
     return dill__ws_sendmsg(self, flags & DILL_WS_TEXT, &io, &io, len,
-        NULL, 0, deadline);
+        deadline);
 }
 
-int dill__ws_send_built(int s, int text, const uint8_t *hdr, size_t hl,
-      const void *buf, size_t len, int64_t deadline) {
+int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
+      int64_t deadline) {
     struct dill__ws *self = dill__ws_get(s);
     if(!self) return -1;
-    struct dill_iolist io = {(void*)buf, len, NULL, 0};
-    return dill__ws_sendmsg(self, text, &io, &io, len,
-        self->server ? hdr : NULL, hl, deadline);
+    if(!self->server) {
+        /* Client frames are masked: each is built here. */
+        for(size_t i = 0; i != n; i++) {
+            struct dill_iolist io = {(void*)f[i].buf, f[i].len, NULL, 0};
+            if(dill__ws_sendmsg(self, f[i].text, &io, &io, f[i].len,
+                  deadline) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    /* One lock for the whole batch. */
+    if(dill__ws_cansend(self) < 0) return -1;
+    if(dill__ws_lock(self, 1, deadline) < 0) return -1;
+    int rc = dill__ws_cansend(self);
+    for(size_t i = 0; rc == 0 && i != n; i++) {
+        struct dill_iolist io = {(void*)f[i].buf, f[i].len, NULL, 0};
+        rc = dill__ws_frame_built(self, f[i].hdr, f[i].hl, &io, &io,
+            f[i].len, deadline);
+    }
+    if(rc < 0 && errno == EBADF) return -1;
+    int err = errno;
+    if(dill__ws_unlock(self, deadline) < 0) return -1;
+    errno = err;
+    return rc;
 }
 
 /* A piece of a fragmented message.  While it is open (smsg) new messages

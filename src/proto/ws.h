@@ -133,12 +133,21 @@ int dill__ws_publish(struct dill__ws *self);
    socket.  Keeps errno. */
 void dill__ws_discard(struct dill__ws *self);
 
-/* Sends one whole message on ws handle s whose frame header hdr (hl
-   bytes, unmasked, FIN set) the caller built once for many connections,
-   and whose text (if text) it checked: server connections write hdr and
-   the payload as they are; client ones (which must mask) build their own
-   frame.  Same errors as dill_ws_send. */
-int dill__ws_send_built(int s, int text, const uint8_t *hdr, size_t hl,
-    const void *buf, size_t len, int64_t deadline);
+/* One whole message whose frame header (hdr, hl bytes, unmasked, FIN
+   set) was built once for many connections, and whose text (if text) was
+   checked already. */
+struct dill__ws_built {
+    int text;
+    const uint8_t *hdr;
+    size_t hl;
+    const void *buf;
+    size_t len;
+};
+/* Sends the n messages f on ws handle s, in order, under one send lock:
+   server connections write the built headers and payloads as they are;
+   client ones (which must mask) build their own frames.  Returns 0, or -1
+   with dill_ws_send's errors. */
+int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
+    int64_t deadline);
 
 #endif
