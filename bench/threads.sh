@@ -22,8 +22,8 @@ run() {   # run THREADS CONNS
     "$D" --listen 127.0.0.1:0 --echo --threads "$1" --timeout 120 \
         2>"$T/srv.log" &
     local pid=$! port=""
-    for _ in $(seq 100); do
-        port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$T/srv.log")
+    for _ in $(seq 400); do
+        port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$T/srv.log" 2>/dev/null)
         [ -n "$port" ] && break
         sleep 0.05
     done

@@ -126,6 +126,16 @@ static void dill__chop_cancel(struct dill__clause *cl) {
     dill__list_erase(&dill__cont(cl, struct dill__chop, cl)->item);
 }
 
+/* The first waiting peer whose wait nobody completed yet: a choose that
+   also waits on a tchan may have been completed by another thread. */
+static struct dill__chop *dill__chclaim(struct dill__list *peers) {
+    for(struct dill__list *it = peers->next; it != peers; it = it->next) {
+        struct dill__chop *peer = dill__cont(it, struct dill__chop, item);
+        if(!peer->w || dill__tswait_claim(peer->w)) return peer;
+    }
+    return NULL;
+}
+
 /* Tries to perform one operation at once.  Returns 1 when done (errno 0 or
    the operation's error), 0 when it would have to wait, -1 when the clause
    is invalid (errno set). */
@@ -135,15 +145,12 @@ int dill__chtry(struct dill__half *hf, int op, void *val, size_t len) {
     struct dill__list *peers;
     if(op == DILL_CHSEND) peers = &ch->dir[!hf->index].receivers;
     else peers = &ch->dir[hf->index].senders;
-    struct dill__chop *peer = NULL;
-    for(struct dill__list *it = peers->next; it != peers; it = it->next) {
-        peer = dill__cont(it, struct dill__chop, item);
-        /* A choose that also waits on a tchan may have been completed by
-           another thread already. */
-        if(dill__fast(!peer->w) || dill__tswait_claim(peer->w)) break;
-        peer = NULL;
+    if(dill__list_empty(peers)) return 0;
+    struct dill__chop *peer = dill__cont(peers->next, struct dill__chop, item);
+    if(dill__slow(peer->w != NULL)) {
+        peer = dill__chclaim(peers);
+        if(!peer) return 0;
     }
-    if(!peer) return 0;
     dill__list_erase(&peer->item);
     if(dill__slow(peer->len != len)) {
         dill__trigger(&peer->cl, EMSGSIZE);
