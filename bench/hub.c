@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
     double dur = argc > 1 ? atof(argv[1]) : 2.0;
     int n = argc > 2 ? atoi(argv[2]) : 1000;
     int rounds = argc > 3 ? atoi(argv[3]) : 3;
-    if(n < 1 || n > 9000) {fprintf(stderr, "1..9000 subscribers\n"); return 1;}
+    if(n < 1 || n > 10000) {fprintf(stderr, "1..10000 subscribers\n"); return 1;}
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;
