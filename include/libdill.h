@@ -688,6 +688,12 @@ struct dill_tls_client_options {
     const char *const *alpn;
     int min_version;
     int insecure_skip_verify;
+    /* PEM text (NUL-terminated) instead of files: trusted CAs (added to
+       ca_file/ca_dir), the client certificate chain and its key.  A
+       configuration with any of them is not cached between calls. */
+    const char *ca_pem;
+    const char *cert_pem;
+    const char *key_pem;
 };
 #define DILL_TLS_CLIENT_OPTIONS_INIT {sizeof(struct dill_tls_client_options)}
 
@@ -733,6 +739,13 @@ struct dill_tls_server_ctx;
 DILL_EXPORT struct dill_tls_server_ctx *dill_tls_server_ctx_new(
     const struct dill_tls_server_options *opts);
 DILL_EXPORT void dill_tls_server_ctx_free(struct dill_tls_server_ctx *ctx);
+/* Several certificates on one server: a client whose SNI names name (a
+   host name, or "*.example.com" for any one label in front of
+   example.com; case-insensitive) is served with other's certificate and
+   key instead of ctx's, which stay the default.  ctx takes a reference to
+   other.  Call it before ctx is used.  Errors: EINVAL (bad name), ENOMEM. */
+DILL_EXPORT int dill_tls_server_ctx_sni(struct dill_tls_server_ctx *ctx,
+    const char *name, struct dill_tls_server_ctx *other);
 /* Server side of a TLS connection over s using ctx.  mem may be NULL.  s
    is closed on any failure.  Errors as for tls_attach_server. */
 DILL_EXPORT int dill_tls_attach_server_ctx(int s,
@@ -772,6 +785,7 @@ DILL_EXPORT ssize_t dill_tls_last_error(char *buf, size_t len);
 #define tls_server_ctx dill_tls_server_ctx
 #define tls_server_ctx_new dill_tls_server_ctx_new
 #define tls_server_ctx_free dill_tls_server_ctx_free
+#define tls_server_ctx_sni dill_tls_server_ctx_sni
 #define tls_attach_server_ctx dill_tls_attach_server_ctx
 #define tls_alpn dill_tls_alpn
 #define tls_last_error dill_tls_last_error
@@ -879,6 +893,85 @@ DILL_EXPORT int dill_ws_response_key(const char *request_key,
 #endif
 
 /******************************************************************************/
+/*  SOCKS5 (RFC 1928, RFC 1929)                                               */
+/******************************************************************************/
+
+/* Commands of a client request (socks5_proxy_recvcommand's result). */
+#define DILL_SOCKS5_CONNECT (0x01)
+#define DILL_SOCKS5_BIND (0x02)
+#define DILL_SOCKS5_UDP_ASSOCIATE (0x03)
+
+/* Reply codes of socks5_proxy_sendreply. */
+#define DILL_SOCKS5_SUCCESS (0x00)
+#define DILL_SOCKS5_GENERAL_FAILURE (0x01)
+#define DILL_SOCKS5_CONNECTION_NOT_ALLOWED (0x02)
+#define DILL_SOCKS5_NETWORK_UNREACHABLE (0x03)
+#define DILL_SOCKS5_HOST_UNREACHABLE (0x04)
+#define DILL_SOCKS5_CONNECTION_REFUSED (0x05)
+#define DILL_SOCKS5_TTL_EXPIRED (0x06)
+#define DILL_SOCKS5_COMMAND_NOT_SUPPORTED (0x07)
+#define DILL_SOCKS5_ADDRESS_TYPE_NOT_SUPPORTED (0x08)
+
+/* Decides whether a client may use the proxy: returns non-zero to let it
+   in.  Both strings are NUL-terminated, at most 255 bytes. */
+typedef int dill_socks5_auth_function(const char *username,
+    const char *password);
+
+/* Over the bytestream s, connected to a SOCKS5 proxy, asks the proxy for a
+   TCP connection to addr; afterwards s carries that connection.  With
+   username and password both non-NULL username/password authentication is
+   offered besides none.  Errors: EINVAL, EBADF, ENOTSUP, EACCES (refused
+   credentials or not allowed), ECONNREFUSED, ENETUNREACH, EHOSTUNREACH,
+   ETIMEDOUT, EIO (proxy failure), EOPNOTSUPP, EAFNOSUPPORT (reply codes),
+   EPROTO (malformed reply), ECONNRESET, ECANCELED. */
+DILL_EXPORT int dill_socks5_client_connect(int s, const char *username,
+    const char *password, struct dill_ipaddr *addr, int64_t deadline);
+/* Like socks5_client_connect, but the proxy resolves hostname (address
+   literals are sent as addresses). */
+DILL_EXPORT int dill_socks5_client_connectbyname(int s, const char *username,
+    const char *password, const char *hostname, int port, int64_t deadline);
+/* Proxy side: negotiates the method with the client on s; with auth_fn
+   the client must log in and auth_fn must accept it.  Errors: EBADF,
+   ENOTSUP, EACCES, EPROTO, ECONNRESET, ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_socks5_proxy_auth(int s,
+    dill_socks5_auth_function *auth_fn, int64_t deadline);
+/* Proxy side: receives the client's request; returns its command and the
+   destination in *addr (a name is resolved).  Errors: as socks5_proxy_auth
+   without EACCES, plus EINVAL and the errors of ipaddr_remote. */
+DILL_EXPORT int dill_socks5_proxy_recvcommand(int s, struct dill_ipaddr *addr,
+    int64_t deadline);
+/* Like socks5_proxy_recvcommand, but the destination is given as text in
+   host (256 bytes: a name, or an address literal) and *port. */
+DILL_EXPORT int dill_socks5_proxy_recvcommandbyname(int s, char *host,
+    int *port, int64_t deadline);
+/* Proxy side: answers the request with the reply code and the bound
+   address addr (NULL: 0.0.0.0:0).  Errors: EINVAL, EBADF, ENOTSUP,
+   ECONNRESET, ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_socks5_proxy_sendreply(int s, int reply,
+    struct dill_ipaddr *addr, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define SOCKS5_CONNECT DILL_SOCKS5_CONNECT
+#define SOCKS5_BIND DILL_SOCKS5_BIND
+#define SOCKS5_UDP_ASSOCIATE DILL_SOCKS5_UDP_ASSOCIATE
+#define SOCKS5_SUCCESS DILL_SOCKS5_SUCCESS
+#define SOCKS5_GENERAL_FAILURE DILL_SOCKS5_GENERAL_FAILURE
+#define SOCKS5_CONNECTION_NOT_ALLOWED DILL_SOCKS5_CONNECTION_NOT_ALLOWED
+#define SOCKS5_NETWORK_UNREACHABLE DILL_SOCKS5_NETWORK_UNREACHABLE
+#define SOCKS5_HOST_UNREACHABLE DILL_SOCKS5_HOST_UNREACHABLE
+#define SOCKS5_CONNECTION_REFUSED DILL_SOCKS5_CONNECTION_REFUSED
+#define SOCKS5_TTL_EXPIRED DILL_SOCKS5_TTL_EXPIRED
+#define SOCKS5_COMMAND_NOT_SUPPORTED DILL_SOCKS5_COMMAND_NOT_SUPPORTED
+#define SOCKS5_ADDRESS_TYPE_NOT_SUPPORTED DILL_SOCKS5_ADDRESS_TYPE_NOT_SUPPORTED
+#define socks5_client_connect dill_socks5_client_connect
+#define socks5_client_connectbyname dill_socks5_client_connectbyname
+#define socks5_proxy_auth dill_socks5_proxy_auth
+#define socks5_proxy_recvcommand dill_socks5_proxy_recvcommand
+#define socks5_proxy_recvcommandbyname dill_socks5_proxy_recvcommandbyname
+#define socks5_proxy_sendreply dill_socks5_proxy_sendreply
+#endif
+
+/******************************************************************************/
 /*  WebSocket extensions (dill only; not in libdill 2.14)                     */
 /******************************************************************************/
 
@@ -943,6 +1036,17 @@ struct dill_ws_options {
     /* Client: where to store the server's answer to the handshake (see
        struct dill_ws_response), or NULL. */
     struct dill_ws_response *response;
+    /* ws_connect only (the attach calls ignore it): the proxy to go
+       through, "http://[user[:password]@]host[:port]" (CONNECT),
+       "https://..." (CONNECT over TLS to the proxy), "socks5://..." (the
+       client resolves the host) or "socks5h://..." (the proxy does), or
+       NULL for a direct connection.  The library does not read
+       http_proxy and the like from the environment; see ws_connect(3). */
+    const char *proxy;
+    /* Trust settings for an https:// proxy's certificate (NULL: the
+       system store); it is checked against the proxy's host name unless
+       server_name says otherwise. */
+    const struct dill_tls_client_options *proxy_tls;
 };
 #define DILL_WS_OPTIONS_INIT {sizeof(struct dill_ws_options)}
 
@@ -964,6 +1068,19 @@ DILL_EXPORT int dill_ws_attach_server_opts(int s, char *resource,
    length.  Errors: EINVAL, ENOENT (no such header), EMSGSIZE. */
 DILL_EXPORT ssize_t dill_ws_request_header(const struct dill_ws_request *req,
     const char *name, char *buf, size_t len);
+/* The client's address, when the connection was accepted by ws_listen
+   (check callbacks of its options).  Errors: EINVAL, ENOENT (not known:
+   the socket was attached by the application). */
+DILL_EXPORT int dill_ws_request_peer(const struct dill_ws_request *req,
+    struct dill_ipaddr *addr);
+/* From a check callback: attaches data to the connection being accepted;
+   dill_ws_userdata returns it once the connection is established.  Errors:
+   EINVAL. */
+DILL_EXPORT int dill_ws_request_set_userdata(const struct dill_ws_request *req,
+    void *data);
+/* *data gets the pointer the check callback attached to the connection
+   (NULL if none).  Errors: EBADF, ENOTSUP, EINVAL. */
+DILL_EXPORT int dill_ws_userdata(int s, void **data);
 /* Copies the agreed subprotocol to buf, NUL-terminated, and returns its
    length (0 and "" when none was agreed).  Errors: EBADF, ENOTSUP,
    EMSGSIZE. */
@@ -992,6 +1109,9 @@ DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
 #define ws_attach_client_opts dill_ws_attach_client_opts
 #define ws_attach_server_opts dill_ws_attach_server_opts
 #define ws_request_header dill_ws_request_header
+#define ws_request_peer dill_ws_request_peer
+#define ws_request_set_userdata dill_ws_request_set_userdata
+#define ws_userdata dill_ws_userdata
 #define ws_protocol dill_ws_protocol
 #define ws_ping dill_ws_ping
 #define ws_send_part dill_ws_send_part
@@ -1026,7 +1146,8 @@ struct dill_ws_listen_options {
     size_t size;        /* DILL_WS_LISTEN_OPTIONS_INIT sets it */
     /* Options of every accepted connection (flags, protocols, check...). */
     const struct dill_ws_options *ws;
-    /* TLS server context for wss, or NULL for plain ws. */
+    /* TLS server context for wss, or NULL for plain ws.  The listener keeps
+       a reference of its own: the context may be freed after the call. */
     struct dill_tls_server_ctx *tls;
     /* Time allowed for the TLS and WebSocket handshakes of one connection,
        in ms (0: 10,000). */
@@ -1036,6 +1157,12 @@ struct dill_ws_listen_options {
     /* Handshakes in progress at once; more connections wait in the backlog
        (0: 256). */
     int max_pending;
+    /* Called for each connection whose TLS or WebSocket handshake failed
+       (not for cancellations), with the client's address and the errno of
+       the failure, in the listener's coroutine (it must not block).  May
+       be NULL. */
+    void (*failed)(const struct dill_ipaddr *peer, int err, void *arg);
+    void *failed_arg;
     /* dill extension: non-zero listens with SO_REUSEPORT (see
        tcp_listen_reuseport), for one listener per thread on the same
        address. */
@@ -1056,6 +1183,37 @@ DILL_EXPORT int dill_ws_listen(struct dill_ipaddr *addr,
    does not fit; that connection is closed), ECANCELED, ETIMEDOUT. */
 DILL_EXPORT int dill_ws_accept(int s, char *resource, size_t resourcelen,
     struct dill_ipaddr *peer, int64_t deadline);
+
+/* Counters of a listener.  Initialise with DILL_WS_LISTEN_STATS_INIT. */
+struct dill_ws_listen_stats {
+    size_t size;            /* DILL_WS_LISTEN_STATS_INIT sets it */
+    uint64_t accepted;      /* TCP connections accepted */
+    uint64_t handshakes;    /* handshakes that succeeded */
+    uint64_t failed;        /* handshakes that failed */
+    int pending;            /* handshakes in progress or waiting for
+                               ws_accept */
+    int open;               /* connections handed out and not yet closed */
+};
+#define DILL_WS_LISTEN_STATS_INIT {sizeof(struct dill_ws_listen_stats)}
+/* Fills *st (up to st->size bytes).  Errors: EBADF, ENOTSUP, EINVAL. */
+DILL_EXPORT int dill_ws_listen_stats(int s, struct dill_ws_listen_stats *st);
+/* New handshakes use ctx (NULL: plain ws from now on); connections made
+   before keep theirs.  The listener takes a reference: ctx may be freed
+   after the call.  This is how certificates are renewed without dropping
+   connections.  Errors: EBADF, ENOTSUP (not a listener, or ctx in a build
+   without TLS). */
+DILL_EXPORT int dill_ws_listen_set_tls(int s, struct dill_tls_server_ctx *ctx);
+/* Graceful shutdown: stops accepting (handshakes in progress are
+   cancelled; ws_accept fails with EPIPE from now on), sends a Close frame
+   with status (e.g. 1001, going away) and reason (len <= 123 bytes) on
+   every connection the listener handed out that is still open, and waits
+   until the application has closed them all (its receiving calls fail
+   with EPIPE once the peer answers).  The listener still needs hclose.
+   Errors: EBADF, ENOTSUP, EINVAL (bad status or reason), EPIPE (already
+   shut down), ETIMEDOUT (connections remain open: cancel their
+   coroutines), ECANCELED. */
+DILL_EXPORT int dill_ws_listen_shutdown(int s, int status, const void *reason,
+    size_t len, int64_t deadline);
 
 /* dill extension: a publish/subscribe hub for WebSocket broadcast, shared
    by threads.  Messages published to a topic go to every WebSocket that
@@ -1106,6 +1264,10 @@ DILL_EXPORT int dill_hub_publish(struct dill_hub *hub, const char *topic,
 #define ws_connect dill_ws_connect
 #define ws_listen_options dill_ws_listen_options
 #define WS_LISTEN_OPTIONS_INIT DILL_WS_LISTEN_OPTIONS_INIT
+#define ws_listen_stats dill_ws_listen_stats
+#define WS_LISTEN_STATS_INIT DILL_WS_LISTEN_STATS_INIT
+#define ws_listen_set_tls dill_ws_listen_set_tls
+#define ws_listen_shutdown dill_ws_listen_shutdown
 #define ws_listen dill_ws_listen
 #define ws_accept dill_ws_accept
 #define HUB_DROP_OLDEST DILL_HUB_DROP_OLDEST

@@ -2,45 +2,7 @@
 # (bad URL, refused connection, refused handshake with its status), the
 # options that show up on the wire, broadcast, wss, and a short bench.
 # Only 127.0.0.1 and ports picked by the kernel; every wait is bounded.
-set -u
-B=${DILL_TEST_BINDIR:-build}
-D=$B/dillws
-[ -x "$D" ] || { echo "no $D"; exit 1; }
-T=$(mktemp -d)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-FAILS=0
-PASSES=0
-ok() { PASSES=$((PASSES + 1)); echo "ok: $1"; }
-bad() { FAILS=$((FAILS + 1)); echo "FAIL: $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-
-# start_server NAME ARGS...: runs dillws --listen 127.0.0.1:0 ARGS in the
-# background and sets PORT from the "listening on" line.
-start_server() {
-    local name=$1; shift
-    "$D" --listen 127.0.0.1:0 --timeout 60 "$@" 2>"$T/$name.log" &
-    PIDS="$PIDS $!"
-    PORT=""
-    for _ in $(seq 100); do
-        PORT=$(sed -n 's/.*listening on wss*:\/\/127.0.0.1:\([0-9]*\).*/\1/p' \
-               "$T/$name.log")
-        [ -n "$PORT" ] && return 0
-        sleep 0.05
-    done
-    echo "server $name did not start:"; cat "$T/$name.log"
-    exit 1
-}
-PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
-free_port() {
-    $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/dillws.lib"
 C() { timeout 20 "$D" --timeout 15 "$@"; }
 
 start_server echo --echo -v
@@ -83,8 +45,11 @@ check "refused handshake: status 5, HTTP status shown" \
     "[ \$? = 5 ] && grep -q 'HTTP 403' $T/err"
 echo fine | C --origin http://good.example "ws://127.0.0.1:$O/" >"$T/out"
 check "accepted origin" "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = fine ]"
-C "ws://127.0.0.1:$O/" --bogus </dev/null 2>/dev/null
-check "unknown option: status 2" "[ \$? = 2 ]"
+C "ws://127.0.0.1:$O/" --bogus </dev/null 2>"$T/err"
+check "unknown option, even last: status 2, named" \
+    "[ \$? = 2 ] && grep -q 'unknown option --bogus' $T/err"
+"$D" --version >"$T/out"
+check "--version" "[ \$? = 0 ] && grep -q '^dillws [0-9]' $T/out"
 
 # Options on the wire, seen with -v.
 start_server proto --echo -v --subprotocol v2.chat -H 'X-Server: dill'
@@ -99,6 +64,12 @@ check "extra request header" "grep -q '> X-Trace: 42' $T/err"
 check "extra response header" "grep -q '< X-Server: dill' $T/err"
 check "close code shown" "grep -q 'closed: 1000' $T/err"
 check "server saw the origin" "grep -q 'Origin: http://me' $T/proto.log"
+check "server shows the request line, not a pseudo-header" \
+    "grep -q '< GET /p HTTP/1.1' $T/proto.log && ! grep -q ':path' $T/proto.log"
+echo p | C -v -s v2.chat "ws://127.0.0.1:$PORT/p" >"$T/out" 2>"$T/err"
+check "-s offers a subprotocol" "grep -q '< Sec-WebSocket-Protocol: v2.chat' $T/err"
+echo p | C -v --protocol v2.chat "ws://127.0.0.1:$PORT/p" >"$T/out" 2>"$T/err"
+check "--protocol offers a subprotocol" "grep -q '< Sec-WebSocket-Protocol: v2.chat' $T/err"
 
 # SIGTERM (like Ctrl-C) closes with 1000 and exits 128 + 15.
 mkfifo "$T/fifo"
@@ -119,6 +90,8 @@ done
 check "SIGTERM: exit status 143" "[ $rc = 143 ]"
 check "SIGTERM: clean close seen by the server" \
     "[ \$(grep -c 'closed by the client: 1000' $T/echo.log) -gt $CLOSED ]"
+[ "$(grep -c 'closed by the client: 1000' "$T/echo.log")" -gt "$CLOSED" ] ||
+    { echo "server log:"; grep -a '/term\|\[' "$T/echo.log" | tail -8; }
 
 # Keepalive pings do not disturb a quiet connection.
 (sleep 1.2; echo late) | C --ping-interval 0.2 "$URL" >"$T/out"
@@ -193,7 +166,15 @@ if command -v openssl >/dev/null && "$D" --help | grep -q tls-cert; then
     echo secret | C --cacert "$T/cert.pem" "wss://localhost:$PORT/" >"$T/out"
     check "wss echo (verified)" "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = secret ]"
     C "wss://127.0.0.1:$PORT/" </dev/null 2>"$T/err"
-    check "wss unverified certificate: status 4" "[ \$? = 4 ]"
+    check "wss unverified certificate: status 4, with the reason" \
+        "[ \$? = 4 ] && grep -q 'self-signed certificate' $T/err"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key2.pem" \
+        -out "$T/cert2.pem" -days 2 -subj /CN=example.org \
+        -addext 'subjectAltName=DNS:example.org' 2>/dev/null
+    start_server tls2 --echo --tls-cert "$T/cert2.pem" --tls-key "$T/key2.pem"
+    C --cacert "$T/cert2.pem" "wss://127.0.0.1:$PORT/" </dev/null 2>"$T/err"
+    check "wss certificate for another name: named as such" \
+        "[ \$? = 4 ] && grep -q 'not for 127.0.0.1 (.*IP address mismatch' $T/err"
     echo x | C --insecure "wss://127.0.0.1:$PORT/" >"$T/out"
     check "wss --insecure" "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = x ]"
     C "wss://127.0.0.1:$E/" </dev/null 2>"$T/err"

@@ -206,24 +206,32 @@ static int cli_echo(int port, const struct tls_client_options *o,
 
 /* One connection against a server made from sopts; returns the client's
    result, *serr gets the server's. */
-static int run(const struct tls_server_options *sopts,
+static int run_ctx(struct tls_server_ctx *ctx,
       const struct tls_client_options *copts, int *serr, char *calpn,
       char *salpn) {
     struct srv s;
     memset(&s, 0, sizeof(s));
     int port;
     s.ls = listener(&port);
-    s.ctx = tls_server_ctx_new(sopts);
-    errno_assert(s.ctx);
+    s.ctx = ctx;
     int h = go(srv_echo(&s));
     errno_assert(h >= 0);
     int err = cli_echo(port, copts, calpn);
     errno_assert(bundle_wait(h, now() + 5000) == 0);
     errno_assert(hclose(h) == 0);
     errno_assert(hclose(s.ls) == 0);
-    tls_server_ctx_free(s.ctx);
     if(serr) *serr = s.err;
     if(salpn) strcpy(salpn, s.alpn);
+    return err;
+}
+
+static int run(const struct tls_server_options *sopts,
+      const struct tls_client_options *copts, int *serr, char *calpn,
+      char *salpn) {
+    struct tls_server_ctx *ctx = tls_server_ctx_new(sopts);
+    errno_assert(ctx);
+    int err = run_ctx(ctx, copts, serr, calpn, salpn);
+    tls_server_ctx_free(ctx);
     return err;
 }
 
@@ -339,6 +347,16 @@ static void test_clientauth(void) {
     co.key_file = p("srv.key");
     assert(run(&so, &co, &serr, NULL, NULL) == EACCES);
     assert(serr == EACCES);
+    /* Everything from memory: CA, certificate and key. */
+    so.client_auth = TLS_CLIENT_AUTH_REQUIRE;
+    co = cliopts("localhost");
+    co.ca_file = NULL;
+    co.ca_pem = slurp(p("ca.crt"));
+    co.cert_pem = slurp(p("cli.crt"));
+    co.key_pem = slurp(p("cli.key"));
+    assert(run(&so, &co, &serr, NULL, NULL) == 0 && serr == 0);
+    co.key_pem = slurp(p("srv.key"));    /* not the certificate's key */
+    assert(run(&so, &co, &serr, NULL, NULL) == EINVAL);
     /* Client certificate without the key. */
     co = cliopts("localhost");
     co.cert_file = p("cli.crt");
@@ -355,6 +373,44 @@ static void test_clientauth(void) {
     assert_err(tls_attach_client_opts(s[0], &co, NULL, now() + 1000), EINVAL);
     assert_err(hclose(s[0]), EBADF);
     errno_assert(hclose(s[1]) == 0);
+}
+
+/* One server, two certificates: the client's SNI picks. */
+static void test_sni(void) {
+    struct tls_server_options so = srvopts("chain.pem");
+    struct tls_server_ctx *ctx = tls_server_ctx_new(&so);
+    errno_assert(ctx);
+    so = srvopts("otherchain.pem");
+    struct tls_server_ctx *other = tls_server_ctx_new(&so);
+    errno_assert(other);
+    assert_err(tls_server_ctx_sni(ctx, "bad name", other), EINVAL);
+    assert_err(tls_server_ctx_sni(ctx, "*example.com", other), EINVAL);
+    assert_err(tls_server_ctx_sni(ctx, NULL, other), EINVAL);
+    assert_err(tls_server_ctx_sni(ctx, "example.com", NULL), EINVAL);
+    errno_assert(tls_server_ctx_sni(ctx, "nothing.invalid", other) == 0);
+    errno_assert(tls_server_ctx_sni(ctx, "EXAMPLE.com", other) == 0);
+    /* ctx keeps its own references. */
+    tls_server_ctx_free(other);
+    int serr;
+    struct tls_client_options co = cliopts("example.com");
+    assert(run_ctx(ctx, &co, &serr, NULL, NULL) == 0 && serr == 0);
+    co = cliopts("localhost");
+    assert(run_ctx(ctx, &co, &serr, NULL, NULL) == 0 && serr == 0);
+    /* A name nobody configured gets the default certificate. */
+    co = cliopts("example.org");
+    assert(run_ctx(ctx, &co, &serr, NULL, NULL) == EACCES);
+    tls_server_ctx_free(ctx);
+    /* Wildcards: one label in front. */
+    so = srvopts("chain.pem");
+    ctx = tls_server_ctx_new(&so);
+    so = srvopts("otherchain.pem");
+    other = tls_server_ctx_new(&so);
+    errno_assert(ctx && other);
+    errno_assert(tls_server_ctx_sni(ctx, "*.com", other) == 0);
+    tls_server_ctx_free(other);
+    co = cliopts("example.com");
+    assert(run_ctx(ctx, &co, &serr, NULL, NULL) == 0 && serr == 0);
+    tls_server_ctx_free(ctx);
 }
 
 static void test_alpn(void) {
@@ -1083,6 +1139,7 @@ int main(void) {
     errno_assert(gctx);
     RUN(test_verify);
     RUN(test_clientauth);
+    RUN(test_sni);
     RUN(test_alpn);
     RUN(test_done_detach);
     RUN(test_truncation);

@@ -7,12 +7,10 @@
 
 #include "assert.h"
 #include "libdill.h"
-
-static char dir[64];
+#include "tmpdir.h"
 
 static void makecerts(void) {
-    strcpy(dir, "/tmp/dill-wsurl-XXXXXX");
-    assert(mkdtemp(dir));
+    tmpdir_make("wsurl");
     char cmd[2048];
     snprintf(cmd, sizeof(cmd),
         "cd %s && K='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes' && "
@@ -26,14 +24,6 @@ static void makecerts(void) {
         "-set_serial 9 -days 2 -extfile srv.ext -out srv.crt >>log 2>&1",
         dir);
     assert(system(cmd) == 0);
-}
-
-static const char *path(const char *name) {
-    static char buf[4][128];
-    static int n;
-    char *b = buf[n++ % 4];
-    snprintf(b, 128, "%s/%s", dir, name);
-    return b;
 }
 
 coroutine static void echo_one(int s) {
@@ -178,8 +168,7 @@ int main(void) {
     hclose(srv);
     hclose(l);
     tls_server_ctx_free(ctx);
-    snprintf(url, sizeof(url), "rm -rf %s", dir);
-    assert(system(url) == 0);
+    tmpdir_remove();
 #endif
     return 0;
 }

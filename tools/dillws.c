@@ -24,6 +24,7 @@
 
 #include <libdill.h>
 
+#include "proto/proxy.h"
 #include "proto/url.h"
 
 /* Exit statuses (documented in dillws.1). */
@@ -54,6 +55,7 @@ static struct {
     size_t max_message;
     int insecure;
     const char *cacert, *cert, *key;
+    const char *proxy;              /* --proxy; "" means none */
     int64_t timeout_ms;             /* 0: none */
     int64_t linger_ms;
     int conns;
@@ -150,16 +152,26 @@ static void usage(FILE *f) {
 "  --linger S          at the end of input, wait for replies until S\n"
 "                      seconds pass without one (default 1; 0: close now)\n"
 "  --cacert FILE       trust the CA certificates in FILE (wss)\n"
-"  --insecure          do not verify the server's certificate (wss)\n"
+"  --proxy URL         connect through http://, https://, socks5:// or\n"
+"                      socks5h:// proxy URL (\"\": none; default: the\n"
+"                      http_proxy, https_proxy, all_proxy, no_proxy variables)\n"
 "  --tls-cert FILE     server certificate chain, PEM (serves wss)\n"
 "  --tls-key FILE      server private key, PEM\n"
 "  --threads N         server threads for --echo and --broadcast\n"
 "                      (default: one per core)\n"
+"  -k, --insecure      do not verify the server's certificate (wss)\n"
 "  -v                  show the handshake, connections and close codes\n"
-"  -h, --help          this text\n", f);
+"  -V, --version       print the version\n"
+"  -h, --help          this text\n"
+"aliases: -l for --listen, -s (outside bench) and --protocol for\n"
+"--subprotocol, -H for --header\n", f);
 }
 
 /* Returns the value of option argv[*i] (also "--opt=value"). */
+#ifndef DILL_TOOL_VERSION
+#define DILL_TOOL_VERSION "unknown"
+#endif
+
 static const char *optval(int argc, char **argv, int *i, const char *eq) {
     if(eq) return eq + 1;
     if(*i + 1 >= argc) die(EX_USAGE, "%s needs a value", argv[*i]);
@@ -175,8 +187,25 @@ static int parse_flag(const char *a) {
     else if(!strcmp(a, "-v") || !strcmp(a, "--verbose")) cfg.verbose = 1;
     else if(!strcmp(a, "--insecure") || !strcmp(a, "-k")) cfg.insecure = 1;
     else if(!strcmp(a, "-h") || !strcmp(a, "--help")) {usage(stdout); exit(0);}
+    else if(!strcmp(a, "-V") || !strcmp(a, "--version")) {
+        printf("dillws %s (libdill interface %d:%d:%d)\n", DILL_TOOL_VERSION,
+            DILL_VERSION_CURRENT, DILL_VERSION_REVISION, DILL_VERSION_AGE);
+        exit(0);
+    }
     else return 0;
     return 1;
+}
+
+/* Options followed by a value (as a name, before '='). */
+static int takes_value(const char *name) {
+    static const char *const names[] = {"--listen", "-l", "-H", "--header",
+        "--subprotocol", "--protocol", "--origin", "--ping-interval",
+        "--max-message", "--timeout", "--linger", "--cacert", "--proxy",
+        "--tls-cert", "--tls-key", "-c", "--connections", "-s", "--size",
+        "-d", "--duration", NULL};
+    for(int i = 0; names[i]; i++)
+        if(!strcmp(name, names[i])) return 1;
+    return 0;
 }
 
 static void parse_args(int argc, char **argv) {
@@ -194,6 +223,10 @@ static void parse_args(int argc, char **argv) {
         const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
         snprintf(name, sizeof(name), "%.*s",
             eq ? (int)(eq - a) : (int)strlen(a), a);
+        if(!takes_value(name)) {
+            usage(stderr);
+            die(EX_USAGE, "unknown option %s", name);
+        }
         const char *v = optval(argc, argv, &i, eq);
         if(!strcmp(name, "--listen") || !strcmp(name, "-l")) cfg.listen = v;
         else if(!strcmp(name, "-H") || !strcmp(name, "--header")) {
@@ -201,7 +234,9 @@ static void parse_args(int argc, char **argv) {
             if(!strchr(v, ':')) die(EX_USAGE, "-H wants 'Name: value'");
             cfg.hdr[cfg.nhdr++] = v;
         }
-        else if(!strcmp(name, "--subprotocol")) {
+        else if(!strcmp(name, "--subprotocol") ||
+                !strcmp(name, "--protocol") ||
+                (!cfg.bench && !strcmp(name, "-s"))) {
             if(cfg.nproto == MAX_PROTOCOLS) die(EX_USAGE, "too many protocols");
             cfg.proto[cfg.nproto++] = v;
         }
@@ -215,6 +250,7 @@ static void parse_args(int argc, char **argv) {
         else if(!strcmp(name, "--linger"))
             cfg.linger_ms = parse_seconds(name, v);
         else if(!strcmp(name, "--cacert")) cfg.cacert = v;
+        else if(!strcmp(name, "--proxy")) cfg.proxy = v;
         else if(!strcmp(name, "--tls-cert")) cfg.cert = v;
         else if(!strcmp(name, "--tls-key")) cfg.key = v;
         else if(!strcmp(name, "--threads")) {
@@ -338,16 +374,102 @@ static ssize_t recv_msg(int ws, int *type, struct dbuf *b, int64_t deadline) {
 /*  Client: connecting and the handshake                                      */
 /******************************************************************************/
 
+/* Whether host is in the no_proxy list: "*", or entries (a leading dot is
+   optional) equal to host or to one of its parent domains. */
+static int no_proxy_match(const char *host, const char *list) {
+    size_t hl = strlen(host);
+    while(*list) {
+        list += strspn(list, ", \t");
+        size_t n = strcspn(list, ", \t");
+        const char *e = list;
+        list += n;
+        if(n == 1 && *e == '*') return 1;
+        if(n && *e == '.') {e++; n--;}
+        if(n >= 2 && e[0] == '[' && e[n - 1] == ']') {e++; n -= 2;}
+        if(!n || n > hl || strncasecmp(host + hl - n, e, n)) continue;
+        if(n == hl || host[hl - n - 1] == '.') return 1;
+    }
+    return 0;
+}
+
+static const char *env2(const char *lower, const char *upper) {
+    const char *v = getenv(lower);
+    if((!v || !*v) && upper) v = getenv(upper);
+    return v && *v ? v : NULL;
+}
+
+/* The proxy for u: --proxy, else the environment the way curl reads it
+   (http_proxy for ws://, in lower case only; https_proxy for wss://;
+   all_proxy for both; no_proxy), or NULL.  A value without a scheme is an
+   HTTP proxy. */
+static const char *pick_proxy(const struct dill__url *u) {
+    static char buf[1024];
+    if(cfg.proxy) return *cfg.proxy ? cfg.proxy : NULL;
+    const char *np = env2("no_proxy", "NO_PROXY");
+    if(np && no_proxy_match(u->host, np)) return NULL;
+    const char *v = u->secure ? env2("https_proxy", "HTTPS_PROXY") :
+        env2("http_proxy", NULL);
+    if(!v) v = env2("all_proxy", "ALL_PROXY");
+    if(!v || strstr(v, "://")) return v;
+    snprintf(buf, sizeof(buf), "http://%s", v);
+    return buf;
+}
+
+static int connect_proxy(const char *url, const struct dill__url *u,
+      int64_t deadline) {
+#if defined DILL_DISABLE_TLS
+    const struct tls_client_options *t = NULL;
+#else
+    struct tls_client_options o = TLS_CLIENT_OPTIONS_INIT;
+    o.ca_file = cfg.cacert;
+    o.insecure_skip_verify = cfg.insecure;
+    const struct tls_client_options *t = &o;
+#endif
+    struct dill__proxy p;
+    if(cfg.verbose && dill__proxy_parse(url, &p) == 0) {
+        static const char *const schemes[] = {"http", "https", "socks5",
+            "socks5h"};
+        /* Without the credentials. */
+        vlog(strchr(p.host, ':') ? "* proxy %s://[%s]:%d%s" :
+            "* proxy %s://%s:%d%s", schemes[p.kind], p.host, p.port,
+            p.auth ? " (with credentials)" : "");
+        memset(&p, 0, sizeof(p));
+    }
+    int s = dill__proxy_dial(url, t, u->host, u->ipv6, u->port, deadline);
+    if(s >= 0) {
+        vlog("* connected to %s port %d through the proxy", u->host, u->port);
+        return s;
+    }
+    if(errno == EINVAL || errno == EMSGSIZE)
+        die(EX_USAGE, "bad proxy URL '%s'", url);
+    if(errno == EACCES)
+        die(EX_CONNECT, "the proxy refused: wrong or missing credentials, "
+            "forbidden, or its certificate failed verification");
+    if(errno == ECONNREFUSED)
+        die(EX_CONNECT, "the proxy refused the connection, or could not "
+            "connect to %s port %d", u->host, u->port);
+    if(errno == EPROTO) die(EX_CONNECT, "the proxy's answer is malformed");
+    die(EX_CONNECT, "through the proxy to %s port %d: %s", u->host, u->port,
+        strerror(errno));
+    return -1;
+}
+
 static int connect_url(const struct dill__url *u, int64_t deadline) {
-    struct ipaddr addr;
-    if(ipaddr_remote(&addr, u->host, u->port, 0, deadline) < 0)
-        die(EX_CONNECT, "cannot resolve %s: %s", u->host,
-            errno == EADDRNOTAVAIL ? "no such host" : strerror(errno));
-    int s = tcp_connect(&addr, deadline);
-    if(s < 0)
-        die(EX_CONNECT, "cannot connect to %s port %d: %s", u->host, u->port,
-            errno == ECONNREFUSED ? "connection refused" : strerror(errno));
-    vlog("* connected to %s port %d", u->host, u->port);
+    const char *proxy = pick_proxy(u);
+    int s;
+    if(proxy) s = connect_proxy(proxy, u, deadline);
+    else {
+        struct ipaddr addr;
+        if(ipaddr_remote(&addr, u->host, u->port, 0, deadline) < 0)
+            die(EX_CONNECT, "cannot resolve %s: %s", u->host,
+                errno == EADDRNOTAVAIL ? "no such host" : strerror(errno));
+        s = tcp_connect(&addr, deadline);
+        if(s < 0)
+            die(EX_CONNECT, "cannot connect to %s port %d: %s", u->host,
+                u->port, errno == ECONNREFUSED ? "connection refused" :
+                strerror(errno));
+        vlog("* connected to %s port %d", u->host, u->port);
+    }
     if(!u->secure) return s;
 #if defined DILL_DISABLE_TLS
     die(EX_TLS, "this dillws was built without TLS");
@@ -359,9 +481,18 @@ static int connect_url(const struct dill__url *u, int64_t deadline) {
     o.insecure_skip_verify = cfg.insecure;
     s = tls_attach_client_opts(s, &o, NULL, deadline);
     if(s < 0) {
+        char why[256] = "";
+        int err = errno;
+        tls_last_error(why, sizeof(why));
+        errno = err;
+        if(errno == EACCES && strstr(why, "mismatch"))
+            die(EX_TLS, "TLS: the server's certificate is not for %s (%s)",
+                u->host, why);
+        if(errno == EACCES && strstr(why, "verification failed"))
+            die(EX_TLS, "TLS: %s for %s (try --cacert FILE, or --insecure)",
+                why, u->host);
         if(errno == EACCES)
-            die(EX_TLS, "TLS: the server's certificate failed verification"
-                " for %s (try --cacert FILE, or --insecure)", u->host);
+            die(EX_TLS, "TLS: the server refused us: %s", why);
         if(errno == ENOENT) die(EX_TLS, "TLS: cannot read %s", cfg.cacert);
         die(EX_TLS, "TLS handshake with %s failed: %s", u->host,
             errno == EPROTO ? "the server does not speak TLS" :
@@ -746,13 +877,15 @@ static int run_client(void) {
     if(bad) die(EX_USAGE, "bad URL '%s': %s", cfg.url, bad);
     struct stat st;
     if(fstat(0, &st) == 0 && S_ISREG(st.st_mode)) stdin_fdin = 0;
+    /* Before connecting: a signal during the handshakes is kept in the
+       pipe and closes the connection properly once it is open. */
+    catch_signals();
     int64_t dl = setup_deadline();
     int s = connect_url(&u, dl);
     int ws = client_handshake(s, &u, dl);
     int ev[2];
     if(chmake(ev) < 0 || chmake(linger_ch) < 0)
         die(EX_FAIL, "chmake: %s", strerror(errno));
-    catch_signals();
     int rxc = go(recv_task(ws, ev[1]));
     int txc = go(stdin_task(ws, ev[1]));
     int sgc = sigfd[0] >= 0 ? go(signal_task(ev[1])) : -1;
@@ -780,7 +913,11 @@ static struct tls_server_ctx *tlsctx;
 static struct dill_hub *bhub;
 
 static int check_request(const struct ws_request *req, void *arg) {
-    static const char *show[] = {":path", "Host", "Origin", "User-Agent",
+    char target[512];
+    if(cfg.verbose && ws_request_header(req, ":path", target,
+       sizeof(target)) >= 0)
+        vlog("[%d] < GET %s HTTP/1.1", *(int*)arg, target);
+    static const char *show[] = {"Host", "Origin", "User-Agent",
         "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"};
     char v[512];
     int id = *(int*)arg;
@@ -1165,9 +1302,13 @@ static void bench_report(const struct dill__url *u, double secs) {
         rate * (double)cfg.size / 1e6);
     printf("latency:    p50 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  "
         "max %.3f ms\n", pct(50), pct(99), pct(99.9), pct(100));
-    printf("errors:     %" PRIu64 "%s%s\n", bs.errors,
-        bs.errors ? " (first: " : "", bs.errors ? strerror(bs.firsterr) : "");
-    if(bs.errors) printf(")\n");
+    if(!bs.errors) printf("errors:     0\n");
+    else if(bs.firsterr == EPROTO)
+        printf("errors:     %" PRIu64 " (first: an answer was not the echo "
+            "of the message: is the target an echo server?)\n", bs.errors);
+    else
+        printf("errors:     %" PRIu64 " (first: %s)\n", bs.errors,
+            strerror(bs.firsterr));
     (void)u;
 }
 

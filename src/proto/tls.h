@@ -28,6 +28,9 @@ SSL_CTX *dill__tls_client_ctx(const struct dill_tls_client_options *opts,
    Returns a new reference or NULL with errno (as dill_tls_server_ctx_new). */
 SSL_CTX *dill__tls_server_ctx_files(const char *cert, const char *key);
 
+/* Takes a reference on ctx (dill_tls_server_ctx_free releases it). */
+void dill__tls_server_ctx_ref(struct dill_tls_server_ctx *ctx);
+
 /* Maps the current thread's OpenSSL error queue after a failed handshake
    or record operation to an errno value (EACCES for certificate problems,
    ECONNRESET for a premature end, EPROTO otherwise) and clears the queue.

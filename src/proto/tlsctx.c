@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <openssl/err.h>
@@ -234,6 +235,7 @@ struct dill__tls_alpn {
 };
 
 static int dill__tls_alpn_idx = -1;
+static int dill__tls_sni_idx = -1;
 static pthread_once_t dill__tls_once = PTHREAD_ONCE_INIT;
 
 static void dill__tls_alpn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
@@ -242,10 +244,14 @@ static void dill__tls_alpn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
 }
 
 static void dill__tls_cache_term(void);
+static void dill__tls_sni_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+    int idx, long argl, void *argp);
 
 static void dill__tls_init(void) {
     dill__tls_alpn_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
         dill__tls_alpn_free);
+    dill__tls_sni_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+        dill__tls_sni_free);
     /* Cached contexts go when OpenSSL shuts down (at exit), while OpenSSL
        still works; a destructor of ours might run after that. */
     OPENSSL_atexit(dill__tls_cache_term);
@@ -361,6 +367,93 @@ struct dill_tls_server_ctx *dill_tls_server_ctx_new(
     return (struct dill_tls_server_ctx*)ctx;
 }
 
+/******************************************************************************/
+/*  Certificates chosen by SNI                                                */
+/******************************************************************************/
+
+/* A server's extra certificates, in ex_data; dies with the context. */
+struct dill__tls_sni {
+    size_t n;
+    struct {char *name; SSL_CTX *ctx;} e[];
+};
+
+static void dill__tls_sni_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+      int idx, long argl, void *argp) {
+    struct dill__tls_sni *s = ptr;
+    if(!s) return;
+    for(size_t i = 0; i < s->n; i++) {
+        free(s->e[i].name);
+        SSL_CTX_free(s->e[i].ctx);
+    }
+    free(s);
+}
+
+/* "*.example.com" matches "a.example.com", not "example.com" nor
+   "a.b.example.com". */
+static int dill__tls_sni_match(const char *pat, const char *name) {
+    if(pat[0] != '*') return strcasecmp(pat, name) == 0;
+    const char *dot = strchr(name, '.');
+    return dot && dot != name && strcasecmp(pat + 1, dot) == 0;
+}
+
+static int dill__tls_sni_select(SSL *ssl, int *alert, void *arg) {
+    const struct dill__tls_sni *s = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if(!name) return SSL_TLSEXT_ERR_NOACK;
+    for(size_t i = 0; i < s->n; i++) {
+        if(dill__tls_sni_match(s->e[i].name, name)) {
+            SSL_set_SSL_CTX(ssl, s->e[i].ctx);
+            return SSL_TLSEXT_ERR_OK;
+        }
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int dill__tls_sni_name_ok(const char *name) {
+    size_t n = name ? strlen(name) : 0;
+    if(n == 0 || n > 253) return 0;
+    if(name[0] == '*' && (n < 3 || name[1] != '.')) return 0;
+    for(size_t i = name[0] == '*' ? 1 : 0; i < n; i++) {
+        char c = name[i];
+        if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+             (c >= '0' && c <= '9') || c == '-' || c == '.')) return 0;
+    }
+    return 1;
+}
+
+int dill_tls_server_ctx_sni(struct dill_tls_server_ctx *sctx,
+      const char *name, struct dill_tls_server_ctx *other) {
+    SSL_CTX *ctx = (SSL_CTX*)sctx;
+    if(!ctx || !other || !dill__tls_sni_name_ok(name)) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct dill__tls_sni *s = SSL_CTX_get_ex_data(ctx, dill__tls_sni_idx);
+    size_t n = s ? s->n : 0;
+    struct dill__tls_sni *t = malloc(sizeof(*t) + (n + 1) * sizeof(t->e[0]));
+    char *copy = strdup(name);
+    if(!t || !copy) {free(t); free(copy); errno = ENOMEM; return -1;}
+    if(n) memcpy(t->e, s->e, n * sizeof(t->e[0]));
+    t->n = n + 1;
+    t->e[n].name = copy;
+    t->e[n].ctx = (SSL_CTX*)other;
+    if(SSL_CTX_set_ex_data(ctx, dill__tls_sni_idx, t) != 1) {
+        free(t);
+        free(copy);
+        errno = ENOMEM;
+        return -1;
+    }
+    SSL_CTX_up_ref((SSL_CTX*)other);
+    free(s);    /* its entries live on in t */
+    SSL_CTX_set_tlsext_servername_callback(ctx, dill__tls_sni_select);
+    SSL_CTX_set_tlsext_servername_arg(ctx, t);
+    return 0;
+}
+
+void dill__tls_server_ctx_ref(struct dill_tls_server_ctx *ctx) {
+    SSL_CTX_up_ref((SSL_CTX*)ctx);
+}
+
 void dill_tls_server_ctx_free(struct dill_tls_server_ctx *ctx) {
     /* Connections hold their own references. */
     SSL_CTX_free((SSL_CTX*)ctx);
@@ -374,12 +467,14 @@ static SSL_CTX *dill__tls_client_new(
         if(opts->ca_file &&
            dill__tls_useca(ctx, NULL, opts->ca_file, 0) < 0)
             return dill__tls_fail(ctx);
+        if(opts->ca_pem && dill__tls_useca(ctx, opts->ca_pem, NULL, 0) < 0)
+            return dill__tls_fail(ctx);
         if(opts->ca_dir &&
            SSL_CTX_load_verify_dir(ctx, opts->ca_dir) != 1) {
             errno = EINVAL;
             return dill__tls_fail(ctx);
         }
-        if(!opts->ca_file && !opts->ca_dir &&
+        if(!opts->ca_file && !opts->ca_dir && !opts->ca_pem &&
            SSL_CTX_set_default_verify_paths(ctx) != 1) {
             errno = EINVAL;
             return dill__tls_fail(ctx);
@@ -388,8 +483,9 @@ static SSL_CTX *dill__tls_client_new(
     } else {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     }
-    if(opts->cert_file && dill__tls_usecert(ctx, NULL, opts->cert_file,
-       NULL, opts->key_file) < 0) return dill__tls_fail(ctx);
+    if((opts->cert_file || opts->cert_pem) && dill__tls_usecert(ctx,
+       opts->cert_pem, opts->cert_file, opts->key_pem, opts->key_file) < 0)
+        return dill__tls_fail(ctx);
     ERR_clear_error();
     return ctx;
 }
@@ -526,7 +622,14 @@ SSL_CTX *dill__tls_client_ctx(const struct dill_tls_client_options *opts,
     const char *keys[DILL__TLS_NKEYS] = {
         verify ? opts->ca_file : NULL, verify ? opts->ca_dir : NULL,
         opts->cert_file, opts->key_file};
-    if(!opts->cert_file != !opts->key_file) {errno = EINVAL; return NULL;}
+    if(!(opts->cert_file || opts->cert_pem) !=
+       !(opts->key_file || opts->key_pem)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    /* Text in memory has no file identity to cache by. */
+    if(opts->ca_pem || opts->cert_pem || opts->key_pem)
+        return dill__tls_client_new(opts, verify);
     int kind = verify ? DILL__TLS_CLIENT : DILL__TLS_CLIENT_NOVERIFY;
     struct dill__tls_fsig sig[DILL__TLS_NKEYS];
     dill__tls_sigs(keys, 1 | 4 | 8, sig);

@@ -34,8 +34,7 @@ static int dill__url_port(const char *p, size_t n, int *port) {
     return 0;
 }
 
-/* Parses the authority [host|[v6]][:port] in a[0..n). */
-static int dill__url_authority(const char *a, size_t n, struct dill__url *u) {
+int dill__url_authority(const char *a, size_t n, struct dill__url *u) {
     if(memchr(a, '@', n)) return -EINVAL;
     const char *host = a;
     size_t hostlen;

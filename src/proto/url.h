@@ -27,4 +27,10 @@ struct dill__url {
    part exceeds its buffer. */
 int dill__url_parse(const char *url, struct dill__url *u);
 
+/* Parses the authority "host", "host:port", "[v6]" or "[v6]:port" in
+   a[0..n) (no userinfo) into u->host, u->ipv6, u->port (left as it is when
+   no port is given) and u->hosthdr (u->secure picks the default port left
+   out of it).  Returns 0, -EINVAL or -EMSGSIZE as dill__url_parse. */
+int dill__url_authority(const char *a, size_t n, struct dill__url *u);
+
 #endif

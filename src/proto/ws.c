@@ -72,6 +72,7 @@ static void *dill__ws_query(struct dill_hvfs *vfs, const void *type) {
 static void dill__ws_wake_all(struct dill__ws *self);
 
 static void dill__ws_free(struct dill__ws *self) {
+    if(self->st->gone) self->st->gone(self, self->st->gonearg);
     if(self->rxalive) *self->rxalive = 0;
     dill__ws_wake_all(self);
     if(self->u >= 0) dill_hclose(self->u);
@@ -103,6 +104,8 @@ struct dill__ws *dill__ws_new(int s, int server, int text, size_t max_msg,
         errno = ENOMEM;
         return NULL;
     }
+    self->st->ws = self;
+    dill__list_init(&self->st->lnode);
     self->hvfs.query = dill__ws_query;
     self->hvfs.close = dill__ws_hclose;
     self->mvfs.msendl = dill__ws_msendl;
@@ -983,7 +986,7 @@ ssize_t dill_ws_recv_part(int s, int *flags, void *buf, size_t len,
 /******************************************************************************/
 
 /* Sends our Close frame (status 0: without a status). */
-static int dill__ws_sendclose(struct dill__ws *self, int status,
+int dill__ws_sendclose(struct dill__ws *self, int status,
       const void *buf, size_t len, int64_t deadline) {
     if((!buf && len) || (!status && len)) {errno = EINVAL; return -1;}
     uint8_t p[DILL__WS_CONTROL_MAX];

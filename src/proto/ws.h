@@ -34,6 +34,10 @@
 #define DILL__WS_PONGBUF 256
 /* Small area an idle connection reads into before it takes a buffer. */
 #define DILL__WS_STAGE 32
+/* Longest request target and Host value ws_listen hands out (ws_listen(3)
+   documents them). */
+#define DILL__WS_RESOURCE_MAX 511
+#define DILL__WS_HOST_MAX 255
 
 /* Per-connection state kept outside the handle object. */
 struct dill__ws_st {
@@ -76,6 +80,17 @@ struct dill__ws_st {
        answered with one write. */
     uint16_t pblen;
     uint8_t pb[DILL__WS_PONGBUF];
+    /* The object this state belongs to. */
+    struct dill__ws *ws;
+    /* Set by ws_listen on the connections it hands out: called when the
+       object is freed (closed or detached); lnode is its place in the
+       listener's list (self-linked otherwise). */
+    void (*gone)(struct dill__ws *ws, void *arg);
+    void *gonearg;
+    struct dill__list lnode;
+    /* The application's pointer for this connection (set by its check
+       callback through dill_ws_request_set_userdata). */
+    void *userdata;
 };
 
 struct dill__ws {
@@ -132,6 +147,16 @@ int dill__ws_publish(struct dill__ws *self);
 /* Releases an object that has no handle yet, and closes its underlying
    socket.  Keeps errno. */
 void dill__ws_discard(struct dill__ws *self);
+/* Sends a Close frame (what dill_ws_done does once it has the object).
+   -1 with EBADF means the object was freed during the call. */
+int dill__ws_sendclose(struct dill__ws *self, int status, const void *buf,
+    size_t len, int64_t deadline);
+/* dill_ws_attach_server_opts for ws_listen: peer (may be NULL) is what
+   dill_ws_request_peer reports, and *obj gets the new object. */
+struct dill_ipaddr;
+int dill__ws_attach_server_ex(int s, char *resource, size_t resourcelen,
+    char *host, size_t hostlen, const struct dill_ws_options *o,
+    const struct dill_ipaddr *peer, struct dill__ws **obj, int64_t deadline);
 
 /* One whole message whose frame header (hdr, hl bytes, unmasked, FIN
    set) was built once for many connections, and whose text (if text) was

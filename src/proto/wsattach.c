@@ -15,6 +15,8 @@
 
 struct dill_ws_request {
     const struct dill__ws_server_req *r;
+    const struct dill_ipaddr *peer;    /* NULL: not known */
+    void *userdata;
 };
 
 /* Receives an HTTP head into the receive buffer.  Returns its size, -1 on
@@ -245,18 +247,19 @@ struct dill__ws_srvhs {
 static int dill__ws_server_answer(struct dill__ws *self,
       struct dill__ws_server_req *r, char *resource, size_t resourcelen,
       char *host, size_t hostlen, const struct dill_ws_options *o,
-      int64_t deadline) {
+      const struct dill_ipaddr *peer, int64_t deadline) {
     if(dill__ws_copystr(resource, resourcelen, r->resource) < 0)
         return dill__ws_refuse(self, 414, EMSGSIZE, deadline);
     if(dill__ws_copystr(host, hostlen, r->host) < 0)
         return dill__ws_refuse(self, 400, EMSGSIZE, deadline);
     if(o->check) {
-        struct dill_ws_request req = {r};
+        struct dill_ws_request req = {r, peer, NULL};
         int status = o->check(&req, o->check_arg);
         if(status) {
             if(status < 400 || status > 599) status = 403;
             return dill__ws_refuse(self, status, EACCES, deadline);
         }
+        self->st->userdata = req.userdata;
     }
     const char *proto = NULL;
     if(o->protocols && o->protocols[0]) {
@@ -280,7 +283,8 @@ static int dill__ws_server_answer(struct dill__ws *self,
 
 static int dill__ws_server_hs(struct dill__ws *self, char *resource,
       size_t resourcelen, char *host, size_t hostlen,
-      const struct dill_ws_options *o, int64_t deadline) {
+      const struct dill_ws_options *o, const struct dill_ipaddr *peer,
+      int64_t deadline) {
     struct dill__ws_srvhs *hs = malloc(sizeof(*hs));
     if(!hs) {errno = ENOMEM; return -1;}
     int perr, rc;
@@ -293,7 +297,7 @@ static int dill__ws_server_hs(struct dill__ws *self, char *resource,
         int status = dill__ws_check_request(&hs->h, &hs->r);
         if(status) rc = dill__ws_refuse(self, status, EPROTO, deadline);
         else rc = dill__ws_server_answer(self, &hs->r, resource, resourcelen,
-            host, hostlen, o, deadline);
+            host, hostlen, o, peer, deadline);
     }
     int err = errno;
     free(hs);
@@ -302,9 +306,30 @@ static int dill__ws_server_hs(struct dill__ws *self, char *resource,
     return 0;
 }
 
+static int dill__ws_attach_server_x(int s, char *resource, size_t resourcelen,
+    char *host, size_t hostlen, const struct dill_ws_options *user,
+    struct dill_ws_storage *mem, const struct dill_ipaddr *peer,
+    struct dill__ws **obj, int64_t deadline);
+
 int dill_ws_attach_server_opts(int s, char *resource, size_t resourcelen,
       char *host, size_t hostlen, const struct dill_ws_options *user,
       struct dill_ws_storage *mem, int64_t deadline) {
+    return dill__ws_attach_server_x(s, resource, resourcelen, host, hostlen,
+        user, mem, NULL, NULL, deadline);
+}
+
+int dill__ws_attach_server_ex(int s, char *resource, size_t resourcelen,
+      char *host, size_t hostlen, const struct dill_ws_options *o,
+      const struct dill_ipaddr *peer, struct dill__ws **obj,
+      int64_t deadline) {
+    return dill__ws_attach_server_x(s, resource, resourcelen, host, hostlen,
+        o, NULL, peer, obj, deadline);
+}
+
+static int dill__ws_attach_server_x(int s, char *resource, size_t resourcelen,
+      char *host, size_t hostlen, const struct dill_ws_options *user,
+      struct dill_ws_storage *mem, const struct dill_ipaddr *peer,
+      struct dill__ws **obj, int64_t deadline) {
     struct dill_ws_options o;
     int ok = dill__opts_load(&o, sizeof(o), user) == 0;
     int nohttp = o.flags & DILL_WS_NOHTTP;
@@ -313,11 +338,13 @@ int dill_ws_attach_server_opts(int s, char *resource, size_t resourcelen,
         mem);
     if(!self) return -1;
     if(!nohttp && dill__ws_server_hs(self, resource, resourcelen, host,
-       hostlen, &o, deadline) < 0) {
+       hostlen, &o, peer, deadline) < 0) {
         dill__ws_discard(self);
         return -1;
     }
-    return dill__ws_publish(self);
+    int h = dill__ws_publish(self);
+    if(h >= 0 && obj) *obj = self;
+    return h;
 }
 
 int dill_ws_attach_server_mem(int s, int flags, char *resource,
@@ -336,6 +363,31 @@ int dill_ws_attach_server(int s, int flags, char *resource,
     o.flags = flags;
     return dill_ws_attach_server_opts(s, resource, resourcelen, host, hostlen,
         &o, NULL, deadline);
+}
+
+int dill_ws_request_peer(const struct dill_ws_request *req,
+      struct dill_ipaddr *addr) {
+    if(!req || !addr) {errno = EINVAL; return -1;}
+    if(!req->peer) {errno = ENOENT; return -1;}
+    *addr = *req->peer;
+    return 0;
+}
+
+int dill_ws_request_set_userdata(const struct dill_ws_request *req,
+      void *data) {
+    if(!req) {errno = EINVAL; return -1;}
+    /* The request object is the library's own, only handed out as const
+       so that check cannot change the request. */
+    ((struct dill_ws_request*)req)->userdata = data;
+    return 0;
+}
+
+int dill_ws_userdata(int s, void **data) {
+    struct dill__ws *self = dill_hquery(s, dill__ws_type);
+    if(!self) return -1;
+    if(!data) {errno = EINVAL; return -1;}
+    *data = self->st->userdata;
+    return 0;
 }
 
 ssize_t dill_ws_request_header(const struct dill_ws_request *req,
