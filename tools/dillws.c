@@ -201,8 +201,8 @@ static int takes_value(const char *name) {
     static const char *const names[] = {"--listen", "-l", "-H", "--header",
         "--subprotocol", "--protocol", "--origin", "--ping-interval",
         "--max-message", "--timeout", "--linger", "--cacert", "--proxy",
-        "--tls-cert", "--tls-key", "-c", "--connections", "-s", "--size",
-        "-d", "--duration", NULL};
+        "--tls-cert", "--tls-key", "--threads", "-c", "--connections", "-s",
+        "--size", "-d", "--duration", NULL};
     for(int i = 0; names[i]; i++)
         if(!strcmp(name, names[i])) return 1;
     return 0;
