@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "assert.h"
+#include "core/core.h"
 #include "libdill.h"
 
 #if DILL_VALGRIND
@@ -433,8 +434,31 @@ static void release_unopened(void) {
     errno_assert(hclose(h0) == 0);
 }
 
+/* A wake-up whose thread has exited: posting to it is harmless (the hub
+   posts to subscribers whose thread may be gone). */
+static struct dill__tsig orphan;
+
+static void *orphan_thread(void *arg) {
+    (void)arg;
+    errno_assert(dill__tsig_init(&orphan) == 0);
+    dill__tsig_post(&orphan);
+    errno_assert(dill__tsig_wait(&orphan, now() + 5000) == 0);
+    assert_err(dill__tsig_wait(&orphan, now() + 10), ETIMEDOUT);
+    return NULL;
+}
+
+static void orphan_post(void) {
+    pthread_t t;
+    errno_assert(pthread_create(&t, NULL, orphan_thread, NULL) == 0);
+    errno_assert(pthread_join(t, NULL) == 0);
+    dill__tsig_post(&orphan);
+    dill__tsig_post(&orphan);
+    dill__tsig_term(&orphan);
+}
+
 int main(void) {
     semantics();
+    orphan_post();
     release_unopened();
     int64_t start = now();
     cancel_race();

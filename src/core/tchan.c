@@ -40,17 +40,32 @@ struct dill_tchan {
     int released;                  /* the creator's reference is gone */
 };
 
-/* Where other threads hand completed operations to this thread. */
+/* Where other threads hand completed operations to this thread.  On the
+   heap with a reference count: a wake-up (struct dill__tsig) may outlive
+   its thread, whose exit marks it dead so that posts become no-ops. */
 struct dill__twake {
     pthread_mutex_t lock;
     struct dill__list q;
     int efd;
     struct dill__fdcb cb;
-    int ready;
     int posted;                    /* q non-empty (atomic hint) */
+    int dead;                      /* the thread exited (lock) */
+    int refs;                      /* the thread's + holders' (atomic) */
 };
 
-static __thread struct dill__twake dill__twk;
+static __thread struct dill__twake *dill__twk
+    __attribute__((tls_model("initial-exec")));
+
+static struct dill__twake *dill__twake_ref(struct dill__twake *wk) {
+    __atomic_add_fetch(&wk->refs, 1, __ATOMIC_RELAXED);
+    return wk;
+}
+
+static void dill__twake_unref(struct dill__twake *wk) {
+    if(__atomic_sub_fetch(&wk->refs, 1, __ATOMIC_ACQ_REL)) return;
+    pthread_mutex_destroy(&wk->lock);
+    free(wk);
+}
 
 struct dill__thalf {
     struct dill__half h;
@@ -83,11 +98,14 @@ static void dill__twake_run(struct dill__fdcb *cb) {
     }
 }
 
+/* This thread's, with a reference for the caller. */
 static struct dill__twake *dill__twake_get(void) {
-    struct dill__twake *wk = &dill__twk;
-    if(dill__fast(wk->ready)) return wk;
+    struct dill__twake *wk = dill__twk;
+    if(dill__fast(wk != NULL)) return dill__twake_ref(wk);
+    wk = calloc(1, sizeof(*wk));
+    if(!wk) {errno = ENOMEM; return NULL;}
     int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if(efd < 0) return NULL;
+    if(efd < 0) {free(wk); return NULL;}
     pthread_mutex_init(&wk->lock, NULL);
     dill__list_init(&wk->q);
     wk->efd = efd;
@@ -96,34 +114,39 @@ static struct dill__twake *dill__twake_get(void) {
         int err = errno;
         close(efd);
         pthread_mutex_destroy(&wk->lock);
+        free(wk);
         errno = err;
         return NULL;
     }
-    wk->ready = 1;
+    wk->refs = 2;
+    dill__twk = wk;
     return wk;
 }
 
 void dill__twake_poll(void) {
-    struct dill__twake *wk = &dill__twk;
-    if(wk->ready && __atomic_load_n(&wk->posted, __ATOMIC_RELAXED))
+    struct dill__twake *wk = dill__twk;
+    if(wk && __atomic_load_n(&wk->posted, __ATOMIC_RELAXED))
         dill__twake_run(&wk->cb);
 }
 
 void dill__twake_term(void) {
-    struct dill__twake *wk = &dill__twk;
-    if(!wk->ready) return;
+    struct dill__twake *wk = dill__twk;
+    if(!wk) return;
     dill_fdclean(wk->efd);
     pthread_mutex_lock(&wk->lock);
     close(wk->efd);
     wk->efd = -1;
-    wk->ready = 0;
+    wk->dead = 1;
     pthread_mutex_unlock(&wk->lock);
-    pthread_mutex_destroy(&wk->lock);
+    dill__twk = NULL;
+    dill__twake_unref(wk);
 }
 
-/* Under the channel's lock. */
+/* Under the channel's lock.  A thread that exited gets nothing (only a
+   wake-up can be posted to one: its coroutines waited on nothing else). */
 static void dill__twake_post(struct dill__twake *wk, struct dill__chop *op) {
     pthread_mutex_lock(&wk->lock);
+    if(dill__slow(wk->dead)) {pthread_mutex_unlock(&wk->lock); return;}
     int was_empty = dill__list_empty(&wk->q);
     dill__list_push(&wk->q, &op->item);
     if(was_empty) {
@@ -152,7 +175,7 @@ static void dill__tfinish(struct dill__chop *p, int err,
     p->claimed = 1;
     p->err = err;
     struct dill__thalf *th = (struct dill__thalf*)p->hf;
-    if(th->wk == &dill__twk) dill__list_push(local, &p->item);
+    if(th->wk == dill__twk) dill__list_push(local, &p->item);
     else dill__twake_post(th->wk, p);
 }
 
@@ -410,6 +433,7 @@ static void dill__thalf_close(struct dill_hvfs *vfs) {
     pthread_mutex_unlock(&tc->lock);
     dill__tlocal(&local);
     if(last) dill__tfree(tc);
+    dill__twake_unref(th->wk);
     free(th);
 }
 
@@ -434,7 +458,11 @@ int dill_tchopen(struct dill_tchan *tc, int end) {
     struct dill__twake *wk = dill__twake_get();
     if(dill__slow(!wk)) return -1;
     struct dill__thalf *th = malloc(sizeof(struct dill__thalf));
-    if(dill__slow(!th)) {errno = ENOMEM; return -1;}
+    if(dill__slow(!th)) {
+        dill__twake_unref(wk);
+        errno = ENOMEM;
+        return -1;
+    }
     th->h.vfs.query = dill__thalf_query;
     th->h.vfs.close = dill__thalf_close;
     th->h.ch = NULL;
@@ -496,6 +524,7 @@ int dill__tsig_init(struct dill__tsig *s) {
 
 void dill__tsig_term(struct dill__tsig *s) {
     pthread_mutex_destroy(&s->lock);
+    dill__twake_unref(s->wk);
 }
 
 static void dill__tsig_cancel(struct dill__clause *cl) {
@@ -523,7 +552,7 @@ void dill__tsig_post(struct dill__tsig *s) {
     s->waiter = NULL;
     op->claimed = 1;
     op->err = 0;
-    if(s->wk != &dill__twk) {
+    if(s->wk != dill__twk) {
         dill__twake_post(s->wk, op);
         pthread_mutex_unlock(&s->lock);
         return;
