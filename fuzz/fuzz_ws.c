@@ -1,7 +1,9 @@
 /* libFuzzer target: a WebSocket handle receiving arbitrary bytes from its
    peer.  The first input byte picks the role (client or server), the
    receiving call (whole messages, pieces, message-socket calls) and
-   whether the server first performs the HTTP handshake; the second byte
+   whether the server first performs the HTTP handshake, and (bit 4,
+   without the handshake) permessage-deflate as if agreed, with the window
+   bits and takeover settings of bits 5-7; the second byte
    sizes the receive buffer.  The rest is what the peer sends.  Beyond
    sanitizer reports it checks that calls return sane values and that the
    handle can always be closed. */
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "libdill.h"
+#include "proto/ws.h"
 
 #define CHECK(x) do {if(!(x)) __builtin_trap();} while(0)
 
@@ -40,6 +43,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     else
         s = ws_attach_client(p[0], WS_NOHTTP, NULL, NULL, -1);
+    if(s >= 0 && (mode & 0x10) && !http) {
+        /* Both directions with the same parameters: windows 8..15. */
+        int bits = 8 + ((mode >> 5) & 7);
+        struct dill__wsz_agreed a = {{(uint8_t)(mode >> 7),
+            (uint8_t)(mode >> 7), (uint8_t)bits, (uint8_t)bits}, (uint8_t)bits,
+            (uint8_t)(mode >> 7), (uint8_t)bits, (uint8_t)(mode >> 7)};
+        struct dill__wsz_cfg cfg = {1, 15, 15, 8, 6};
+        CHECK(dill__ws_zsetup(hquery(s, dill__ws_type), &a, &cfg, 1) == 0);
+    }
     if(s >= 0) {
         uint8_t *buf = malloc(cap);
         int64_t deadline = now() + 1000;

@@ -232,6 +232,29 @@ check "bench reports rates" "grep -q 'msg/s' $T/bench && grep -q 'MB/s' $T/bench
 check "bench reports percentiles" "grep -q 'p99.9' $T/bench"
 check "bench progress lines" "grep -q '^\[  1s\]' $T/progress"
 
+# --deflate: agreed and shown by -v on both sides, text and binary intact,
+# and bench with it.
+start_server z --echo -v --deflate --deflate-memory 64k
+ZURL=ws://127.0.0.1:$PORT/z
+printf 'compress me compress me compress me\nsecond\n' | C --deflate -v "$ZURL" \
+    >"$T/zout" 2>"$T/zerr"
+check "--deflate echo exits 0" "[ \$? = 0 ]"
+check "--deflate echo lines" \
+    "[ \"\$(cat $T/zout)\" = \"\$(printf 'compress me compress me compress me\nsecond')\" ]"
+check "--deflate -v shows the client's agreement" \
+    "grep -q '^\* permessage-deflate: server window 12 bits (no context takeover), client window 12 bits' $T/zerr"
+check "--deflate -v shows the server's agreement" \
+    "grep -q '\] \* permessage-deflate: server window 12 bits' $T/z.log"
+C --deflate --binary --raw "$ZURL" <"$T/in.bin" >"$T/out.bin"
+check "--deflate binary round trip" "[ \$? = 0 ] && cmp -s $T/in.bin $T/out.bin"
+printf 'x\n' | C --deflate -v "$URL" >/dev/null 2>"$T/zerr"
+check "--deflate against a server without it: not agreed" \
+    "grep -q 'permessage-deflate: not agreed' $T/zerr"
+timeout 30 "$D" bench --deflate -c 4 -s 1024 -d 1 "$ZURL" >"$T/zbench" \
+    2>/dev/null
+check "bench --deflate exits 0 and reports the agreement" \
+    "[ \$? = 0 ] && grep -q '^deflate: ' $T/zbench && grep -q '^errors: *0$' $T/zbench"
+
 # Servers still running: memory errors would be in their logs by now.
 check "no sanitizer reports from the servers" \
     "! grep -l 'AddressSanitizer\|LeakSanitizer\|runtime error:' $T/*.log"

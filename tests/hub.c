@@ -125,12 +125,21 @@ coroutine static void reader(int c, int m, int *got) {
     }
 }
 
+static void on_dropped(int ws, void *arg) {
+    int *n = arg;
+    assert(ws >= 0);
+    (*n)++;
+}
+
 /* One client never reads; the others, reading, get everything while the
    publisher goes on; the slow one's queue never exceeds the bound. */
 static void slow(int policy) {
+    int ndropped = 0;
     struct hub_options o = HUB_OPTIONS_INIT;
     o.max_queue = 64 * 1024;
     o.policy = policy;
+    o.dropped = on_dropped;
+    o.dropped_arg = &ndropped;
     struct dill_hub *h = hub_make(&o);
     assert(h);
     enum {N = 4};
@@ -176,6 +185,7 @@ static void slow(int policy) {
         int code;
         assert(ws_status(z->c, &code, NULL, 0) >= 0);
         assert(code == 1008);
+        assert(ndropped == 1);
         assert(dill__hub_queued(z->sub) == 0);
         assert_err(hub_subscribe(z->sub, "u"), EPIPE);
     }
@@ -190,6 +200,7 @@ static void slow(int policy) {
             last = seq;
         }
         if(policy == HUB_DROP_OLDEST) assert(last == M - 1);
+        assert(ndropped == 0);
     }
     errno_assert(hclose(b) == 0);
     for(int i = 0; i != N + 1; i++) conn_close(&k[i]);

@@ -7,6 +7,8 @@
 # the page must see as clean.  The page reports its verdict both in its DOM
 # and to the page server (tests/interop/browser_page.py), which prints it;
 # the test waits for that line (a DOM dump would race with the sessions).
+# The page runs twice: against the plain server, then against one that
+# agrees permessage-deflate (which Chromium always offers).
 # Skipped (exit 77) when chromium is not installed (scripts/install-deps.sh
 # installs it on CI).
 set -euo pipefail
@@ -22,38 +24,55 @@ done
 [ -n "$browser" ] || skip "chromium is not installed"
 echo "$name: $("$browser" --version 2>/dev/null || echo "$browser")"
 
-start_server ours "${server[@]}" -n 2 -t 55
-wsport=$PORT
-start_server page "$PY" "$idir/browser_page.py" "$wsport"
-profile=$work/profile
-mkdir -p "$profile"
-# setsid: the browser and all its helper processes form one process group
-# that cleanup() ends by id.
-setsid "$browser" --headless=new --no-sandbox --disable-gpu --disable-quic \
-    --no-first-run --disable-background-networking --disable-component-update \
-    --disable-sync --disable-extensions --user-data-dir="$profile" \
-    "http://127.0.0.1:$PORT/" >"$work/browser.out" 2>&1 </dev/null &
-pgroups+=("$!")
+# browser_run LABEL [SERVER ARGS...]: our echo server (log "LABEL") with
+# the extra arguments, the page server, and a headless Chromium on the page.
+browser_run() {
+    local label=$1; shift
+    start_server "$label" "${server[@]}" -n 2 -t 55 "$@"
+    wsport=$PORT
+    start_server "page$label" "$PY" "$idir/browser_page.py" "$wsport"
+    profile=$work/profile$label
+    mkdir -p "$profile"
+    # setsid: the browser and all its helper processes form one process
+    # group that cleanup() ends by id.
+    setsid "$browser" --headless=new --no-sandbox --disable-gpu \
+        --disable-quic --no-first-run --disable-background-networking \
+        --disable-component-update --disable-sync --disable-extensions \
+        --user-data-dir="$profile" "http://127.0.0.1:$PORT/" \
+        >"$work/browser$label.out" 2>&1 </dev/null &
+    pgroups+=("$!")
+    deadline=$((SECONDS + 40))
+    until has "$work/page$label.log" '^RESULT '; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            fail "$label: no verdict from the page within 40 s"
+            tail -n 20 "$work/browser$label.out"
+            break
+        fi
+        sleep 0.2
+    done
+    sed -n "s/^RESULT /page ($label): /p" "$work/page$label.log"
+    has "$work/page$label.log" '^RESULT PASS ' \
+        || fail "$label: the page did not pass"
+    stop_server "$label"
+    cat "$work/$label.log"
+    expect_log "$label" \
+        '^CONN [0-9]+ path=/echo msgs=4 bytes=70229 end=peer-close '\
+'status=4001 reason=browser_done$' \
+        "$label: our server reports the browser's close 4001"
+    expect_log "$label" \
+        '^CONN [0-9]+ path=/close/1001/1 msgs=1 .* end=closed status=1001 ' \
+        "$label: our close 1001 answered by the browser"
+}
 
-deadline=$((SECONDS + 40))
-until has "$work/page.log" '^RESULT '; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-        fail "no verdict from the page within 40 s"
-        tail -n 20 "$work/browser.out"
-        break
-    fi
-    sleep 0.2
-done
-sed -n 's/^RESULT /page: /p' "$work/page.log"
-has "$work/page.log" '^RESULT PASS ' || fail "the page did not pass"
-stop_server ours
-cat "$work/ours.log"
-expect_log ours \
-    '^CONN [0-9]+ path=/echo msgs=4 bytes=70229 end=peer-close status=4001 '\
-'reason=browser_done$' \
-    "our server reports the browser's close 4001"
-expect_log ours \
-    '^CONN [0-9]+ path=/close/1001/1 msgs=1 .* end=closed status=1001 ' \
-    "our close 1001 answered by the browser"
+browser_run ours
+# Chromium offers permessage-deflate on every connection: with -z our
+# server agrees, and the same page runs over compressed messages.
+browser_run oursz -z 0
+expect_log oursz '^DEFLATE [0-9]+ server_window=15 client_window=15 '\
+'snct=1 cnct=1$' "the browser agreed permessage-deflate"
+# And with context takeover and 12-bit windows both ways.
+browser_run oursz12 -z 65536
+expect_log oursz12 '^DEFLATE [0-9]+ server_window=12 client_window=12 '\
+'snct=0 cnct=0$' "the browser agreed 12-bit windows with context takeover"
 
 finish

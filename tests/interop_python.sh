@@ -10,6 +10,7 @@
 # not valid UTF-8, to which our side must answer with Close 1007, and other
 # protocol violations (bad Close frames, bad control frames, reserved opcode
 # and bits, broken fragmentation, wrong masking), answered with 1002.
+# Then permessage-deflate both ways, with every memory tier.
 set -euo pipefail
 . "$(dirname "$0")/interop/lib.sh"
 
@@ -92,5 +93,52 @@ done
 stop_server raw
 cat "$work/raw.log"
 has "$work/raw.log" '^RESULT PASS$' || fail "raw server: our client's closes"
+
+# --- permessage-deflate (python3-websockets compresses by default). -------
+# Our client, with each memory tier, against the python echo server; the
+# python client against our server with -z; fragmented compressed
+# messages with pings between fragments, and 16 MiB messages.
+start_server pyz "$PY" "$idir/py_echo_server.py" -n 5 -t 55
+url=ws://127.0.0.1:$PORT
+run cz-notakeover 30 "${client[@]}" -z 0 "$url/echo"
+expect_pass cz-notakeover '^DEFLATE server_window=[0-9]+ client_window=[0-9]+ '\
+'snct=1 cnct=1$' '^OK b1M$' '^PEER_CLOSE 1000 done$'
+run cz-w9 30 "${client[@]}" -z 20000 "$url/frag/ping"
+expect_pass cz-w9 '^DEFLATE server_window=9 client_window=9 snct=0 cnct=0$' \
+    '^OK t65536$'
+run cz-w12 30 "${client[@]}" -z 42000 -s t5,b70000,t1M "$url/frag"
+expect_pass cz-w12 '^DEFLATE server_window=12 client_window=12 snct=0 '\
+'cnct=0$' '^OK t1M$'
+run cz-w15 30 "${client[@]}" -z 400000 "$url/echo"
+expect_pass cz-w15 '^DEFLATE .* snct=0 cnct=0$' '^OK b1M$'
+run cz-large 40 "${client[@]}" -z 0 -s t0 -L "$url/frag"
+expect_pass cz-large '^OK t16M$' '^OK b16M$'
+stop_server pyz
+n=$(grep -c '^EXT path=.* permessage-deflate' "$work/pyz.log" || true)
+[ "$n" -eq 5 ] && echo "ok   python server agreed deflate 5 times" \
+    || fail "python server agreed deflate $n times of 5"
+
+for z in 0 20000 400000; do
+    start_server "oursz$z" "${server[@]}" -z "$z" -n 8 -t 55
+    url=ws://127.0.0.1:$PORT
+    run "pz$z-sizes" 30 "$PY" "$idir/py_client.py" --burst 300 "$url/echo"
+    expect_pass "pz$z-sizes" '^EXT permessage-deflate' '^OK b1048576$' \
+        '^BURST 300$'
+    run "pz$z-frag" 30 "$PY" "$idir/py_client.py" --frag --ping "$url/echo"
+    expect_pass "pz$z-frag" '^EXT permessage-deflate' '^PONGS 42/42$'
+    run "pz$z-large" 40 "$PY" "$idir/py_client.py" --script t0 --large \
+        --frag "$url/echo"
+    expect_pass "pz$z-large" '^OK t16777216$' '^OK b16777216$'
+    run "pz$z-parallel" 30 "$PY" "$idir/py_client.py" --parallel 5 \
+        --script t0,b1,t125,b126,t65536,b65536 "$url/echo"
+    expect_pass "pz$z-parallel" '^PARALLEL 5$'
+    stop_server "oursz$z"
+done
+n=$(grep -Ec '^DEFLATE [0-9]+ server_window' "$work/oursz0.log" || true)
+[ "$n" -eq 8 ] && echo "ok   our server agreed deflate 8 times" \
+    || fail "our server agreed deflate $n times of 8"
+has "$work/oursz20000.log" '^DEFLATE [0-9]+ server_window=9 client_window=9 ' \
+    && echo "ok   our server: the 9-bit tier was agreed" \
+    || fail "our server: the 9-bit tier was not agreed"
 
 finish

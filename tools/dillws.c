@@ -45,6 +45,8 @@ static struct {
     const char *listen;
     int bench;
     int echo, broadcast, binary, raw, once, verbose;
+    int deflate;                    /* --deflate */
+    size_t deflate_mem;             /* --deflate-memory */
     const char *hdr[MAX_HEADERS];
     int nhdr;
     char *hdrtext;                  /* hdr[] joined with CRLF */
@@ -57,12 +59,16 @@ static struct {
     const char *cacert, *cert, *key;
     const char *proxy;              /* --proxy; "" means none */
     int64_t timeout_ms;             /* 0: none */
+    int64_t hs_ms;                  /* server handshake limit */
+    int64_t stall_ms;               /* broadcast: drop a client this late */
+    size_t queue_bytes;             /* broadcast: per-client queue bound */
     int64_t linger_ms;
     int conns;
     size_t size;
     double seconds;
     int threads;                    /* server threads; 0: one per core */
-} cfg = {.conns = 1, .size = 16, .seconds = 5, .linger_ms = 1000};
+} cfg = {.conns = 1, .size = 16, .seconds = 5, .linger_ms = 1000,
+    .hs_ms = 10000, .stall_ms = 10000, .queue_bytes = 4 << 20};
 
 static void die(int code, const char *fmt, ...) {
     va_list ap;
@@ -73,6 +79,30 @@ static void die(int code, const char *fmt, ...) {
     va_end(ap);
     fflush(stdout);
     exit(code);
+}
+
+static void vlog(const char *fmt, ...);
+
+/* The deflate options of every connection. */
+static void deflate_opts(struct ws_options *o) {
+    if(!cfg.deflate) return;
+    o->deflate = WS_DEFLATE;
+    o->deflate_memory = cfg.deflate_mem;
+}
+
+/* -v: what permessage-deflate came to on ws (prefix: "" or "[id] "). */
+static void deflate_log(int ws, const char *prefix) {
+    if(!cfg.deflate) return;
+    struct ws_deflate_params p;
+    if(ws_deflate(ws, &p) != 1) {
+        vlog("%s* permessage-deflate: not agreed", prefix);
+        return;
+    }
+    vlog("%s* permessage-deflate: server window %d bits%s, client window "
+        "%d bits%s", prefix, p.server_max_window_bits,
+        p.server_no_context_takeover ? " (no context takeover)" : "",
+        p.client_max_window_bits,
+        p.client_no_context_takeover ? " (no context takeover)" : "");
 }
 
 static void vlog(const char *fmt, ...) {
@@ -88,9 +118,19 @@ static int64_t deadline_in(int64_t ms) {
     return ms > 0 ? now() + ms : -1;
 }
 
-/* Deadline for connecting and handshaking. */
+/* The client's --timeout bounds the whole run, from the start. */
+static int64_t run_end = -1;
+
+/* Deadline for connecting and handshaking: the end of the client's run,
+   else --timeout (bench) or 10 s. */
 static int64_t setup_deadline(void) {
+    if(run_end >= 0) return run_end;
     return now() + (cfg.timeout_ms > 0 ? cfg.timeout_ms : 10000);
+}
+
+/* d, but no later than the end of the run. */
+static int64_t capped(int64_t d) {
+    return run_end >= 0 && (d < 0 || d > run_end) ? run_end : d;
 }
 
 /******************************************************************************/
@@ -148,7 +188,16 @@ static void usage(FILE *f) {
 "  --origin O          send Origin O (client) / require it (server)\n"
 "  --ping-interval S   keepalive pings every S seconds of silence\n"
 "  --max-message N     largest message accepted (k/M suffixes)\n"
+"  --deflate           offer (client) / accept (server) permessage-deflate\n"
+"  --deflate-memory N  zlib state kept per connection between messages\n"
+"                      (k/M suffixes; 0, the default: no context takeover)\n"
 "  --timeout S         give up after S seconds (server: stop after S)\n"
+"  --handshake-timeout S  server: time allowed for one connection's TLS\n"
+"                      and WebSocket handshakes (default 10)\n"
+"  --stall-timeout S   broadcast: drop a client that takes S seconds to\n"
+"                      take one message (default 10)\n"
+"  --queue-bytes N     broadcast: most bytes queued for one client\n"
+"                      (default 4M; one message always fits)\n"
 "  --linger S          at the end of input, wait for replies until S\n"
 "                      seconds pass without one (default 1; 0: close now)\n"
 "  --cacert FILE       trust the CA certificates in FILE (wss)\n"
@@ -184,6 +233,7 @@ static int parse_flag(const char *a) {
     else if(!strcmp(a, "--binary")) cfg.binary = 1;
     else if(!strcmp(a, "--raw")) cfg.raw = 1;
     else if(!strcmp(a, "-1")) cfg.once = 1;
+    else if(!strcmp(a, "--deflate")) cfg.deflate = 1;
     else if(!strcmp(a, "-v") || !strcmp(a, "--verbose")) cfg.verbose = 1;
     else if(!strcmp(a, "--insecure") || !strcmp(a, "-k")) cfg.insecure = 1;
     else if(!strcmp(a, "-h") || !strcmp(a, "--help")) {usage(stdout); exit(0);}
@@ -200,9 +250,11 @@ static int parse_flag(const char *a) {
 static int takes_value(const char *name) {
     static const char *const names[] = {"--listen", "-l", "-H", "--header",
         "--subprotocol", "--protocol", "--origin", "--ping-interval",
-        "--max-message", "--timeout", "--linger", "--cacert", "--proxy",
-        "--tls-cert", "--tls-key", "--threads", "-c", "--connections", "-s",
-        "--size", "-d", "--duration", NULL};
+        "--max-message", "--deflate-memory", "--timeout", "--linger",
+        "--cacert", "--proxy",
+        "--tls-cert", "--tls-key", "--threads", "-c", "--connections", "-s", "--size",
+        "-d", "--duration", "--handshake-timeout", "--stall-timeout",
+        "--queue-bytes", NULL};
     for(int i = 0; names[i]; i++)
         if(!strcmp(name, names[i])) return 1;
     return 0;
@@ -243,10 +295,18 @@ static void parse_args(int argc, char **argv) {
         else if(!strcmp(name, "--origin")) cfg.origin = v;
         else if(!strcmp(name, "--ping-interval"))
             cfg.ping_ms = parse_seconds(name, v);
+        else if(!strcmp(name, "--deflate-memory"))
+            cfg.deflate_mem = parse_size(name, v);
         else if(!strcmp(name, "--max-message"))
             cfg.max_message = parse_size(name, v);
         else if(!strcmp(name, "--timeout"))
             cfg.timeout_ms = parse_seconds(name, v);
+        else if(!strcmp(name, "--handshake-timeout"))
+            cfg.hs_ms = parse_seconds(name, v);
+        else if(!strcmp(name, "--stall-timeout"))
+            cfg.stall_ms = parse_seconds(name, v);
+        else if(!strcmp(name, "--queue-bytes"))
+            cfg.queue_bytes = parse_size(name, v);
         else if(!strcmp(name, "--linger"))
             cfg.linger_ms = parse_seconds(name, v);
         else if(!strcmp(name, "--cacert")) cfg.cacert = v;
@@ -272,6 +332,8 @@ static void parse_args(int argc, char **argv) {
     }
     if(!!cfg.cert != !!cfg.key)
         die(EX_USAGE, "--tls-cert and --tls-key go together");
+    if(cfg.hs_ms <= 0 || cfg.stall_ms <= 0)
+        die(EX_USAGE, "--handshake-timeout and --stall-timeout must be > 0");
     if(cfg.echo && cfg.broadcast)
         die(EX_USAGE, "--echo and --broadcast exclude each other");
     if(cfg.bench && (cfg.conns < 1 || cfg.conns > 10000))
@@ -341,6 +403,19 @@ static const char *close_name(int code) {
     }
 }
 
+/* "closed: 1008 (policy violation): reason" on stderr, the peer's reason
+   escaped like a text message so that it cannot forge lines or drive the
+   terminal. */
+static void put_close(const char *what, int code, const char *reason,
+      size_t rlen) {
+    fprintf(stderr, "%s%d (%s)", what, code, close_name(code));
+    if(rlen) {
+        fputs(": ", stderr);
+        put_text(stderr, (const uint8_t*)reason, rlen);
+    }
+    fputc('\n', stderr);
+}
+
 /* A growable receive buffer. */
 struct dbuf {
     uint8_t *p;
@@ -368,6 +443,15 @@ static ssize_t recv_msg(int ws, int *type, struct dbuf *b, int64_t deadline) {
             return (ssize_t)len;
         }
     }
+}
+
+/* After a message: a buffer grown past CHUNK for a big message is given
+   back, so that idle connections do not each hold their largest message. */
+static void dbuf_trim(struct dbuf *b) {
+    if(b->cap <= CHUNK) return;
+    free(b->p);
+    b->p = NULL;
+    b->cap = 0;
 }
 
 /******************************************************************************/
@@ -595,8 +679,33 @@ static void hs_fields(int h, const char *expect, struct hs_result *r,
 /* The opening handshake, done here with the HTTP layer rather than inside
    ws_attach_client so that -v can show it and a refusal's status is known.
    Returns the WebSocket. */
+/* With --deflate the library does the handshake, since it negotiates the
+   extension; -v then shows the outcome rather than the header lines. */
+static int client_handshake_deflate(int s, const struct dill__url *u,
+      int64_t deadline) {
+    struct ws_options o = WS_OPTIONS_INIT;
+    o.flags = cfg.binary ? 0 : WS_TEXT;
+    o.max_message = cfg.max_message;
+    o.ping_interval = cfg.ping_ms;
+    o.protocols = cfg.proto;
+    o.origin = cfg.origin;
+    o.headers = cfg.nhdr ? cfg.hdrtext : NULL;
+    deflate_opts(&o);
+    vlog("> GET %s HTTP/1.1 (offering permessage-deflate)", u->resource);
+    int ws = ws_attach_client_opts(s, u->resource, u->hosthdr, &o, NULL,
+        deadline);
+    if(ws < 0)
+        die(EX_HANDSHAKE, "WebSocket handshake failed: %s",
+            errno == EPROTO ? "the server refused or answered badly" :
+            strerror(errno));
+    vlog("< HTTP/1.1 101");
+    deflate_log(ws, "");
+    return ws;
+}
+
 static int client_handshake(int s, const struct dill__url *u,
       int64_t deadline) {
+    if(cfg.deflate) return client_handshake_deflate(s, u, deadline);
     char key[WS_KEY_SIZE], expect[WS_KEY_SIZE];
     if(ws_request_key(key) < 0 || ws_response_key(key, expect) < 0)
         die(EX_FAIL, "cannot make a key: %s", strerror(errno));
@@ -759,7 +868,7 @@ coroutine static void stdin_task(int ws, int ev) {
     /* In -1 mode the receiver closes after the answer; otherwise the end
        of stdin starts the closing handshake. */
     if(!(cfg.once && n > 0))
-        ws_done(ws, 1000, NULL, 0, now() + 5000);
+        ws_done(ws, 1000, NULL, 0, capped(now() + 5000));
     int e = EV_STDIN_END;
     chsend(ev, &e, sizeof(e), -1);
 }
@@ -772,12 +881,13 @@ coroutine static void recv_task(int ws, int ev) {
         if(n < 0) {rx.err = errno; break;}
         if(cfg.once && rx.msgs) continue; /* in flight after our Close */
         print_msg(type, b.p, (size_t)n);
+        dbuf_trim(&b);
         rx.last = now();
         if(tx_sent) rx.replies++;
         int one = 1;
         if(lingering) chsend(linger_ch[1], &one, sizeof(one), 0);
         if(++rx.msgs == 1 && cfg.once)
-            ws_done(ws, 1000, NULL, 0, now() + 5000);
+            ws_done(ws, 1000, NULL, 0, capped(now() + 5000));
     }
     free(b.p);
     if(rx.err == EPIPE) {
@@ -794,12 +904,10 @@ coroutine static void recv_task(int ws, int ev) {
 /* Exit status from how receiving ended. */
 static int client_result(void) {
     if(rx.err == EPIPE) {
-        vlog("* closed: %d (%s)%s%.*s", rx.code, close_name(rx.code),
-            rx.rlen ? ": " : "", (int)rx.rlen, rx.reason);
+        if(cfg.verbose) put_close("* closed: ", rx.code, rx.reason, rx.rlen);
         if(rx.code == 1000 || rx.code == 1001 || rx.code == 0) return EX_OK;
-        fprintf(stderr, "dillws: closed by the peer with status %d (%s)%s"
-            "%.*s\n", rx.code, close_name(rx.code), rx.rlen ? ": " : "",
-            (int)rx.rlen, rx.reason);
+        put_close("dillws: closed by the peer with status ", rx.code,
+            rx.reason, rx.rlen);
         return EX_FAIL;
     }
     const char *why = rx.err == ECONNRESET ?
@@ -847,7 +955,7 @@ static void catch_signals(void) {
    or a signal started our closing handshake (the server then has a few
    seconds to answer), or the time is up. */
 static int client_loop(int ws, int ev, int *txc) {
-    int64_t end = deadline_in(cfg.timeout_ms), closing = -1;
+    int64_t end = run_end, closing = -1;
     int e = 0;
     while(1) {
         int64_t d = closing >= 0 ? closing : end;
@@ -863,7 +971,7 @@ static int client_loop(int ws, int ev, int *txc) {
             hclose(*txc);
             *txc = -1;
             vlog("* interrupted: closing");
-            ws_done(ws, 1000, NULL, 0, now() + 1000);
+            ws_done(ws, 1000, NULL, 0, capped(now() + 1000));
             closing = now() + 2000;
         }
     }
@@ -872,6 +980,7 @@ static int client_loop(int ws, int ev, int *txc) {
 }
 
 static int run_client(void) {
+    run_end = deadline_in(cfg.timeout_ms);
     struct dill__url u;
     const char *bad = parse_url(cfg.url, &u);
     if(bad) die(EX_USAGE, "bad URL '%s': %s", cfg.url, bad);
@@ -907,10 +1016,15 @@ static int run_client(void) {
 static struct tls_server_ctx *tlsctx;
 #endif
 /* Broadcast: every connection joins one hub (shared by the threads) and
-   subscribes to one topic.  A client whose queue exceeds BCAST_QUEUE
-   bytes is dropped with status 1008. */
-#define BCAST_QUEUE (1024 * 1024)
+   subscribes to one topic.  A client whose queue would exceed
+   --queue-bytes is dropped with status 1008. */
 static struct dill_hub *bhub;
+
+static void on_dropped(int ws, void *arg) {
+    (void)ws;
+    (void)arg;
+    vlog("a client too slow: dropped");
+}
 
 static int check_request(const struct ws_request *req, void *arg) {
     char target[512];
@@ -936,7 +1050,8 @@ static int check_request(const struct ws_request *req, void *arg) {
 
 /* The handshake of one accepted connection; returns the WebSocket. */
 static int server_attach(int s, int id) {
-    int64_t dl = setup_deadline();
+    /* Not --timeout: that one is for how long the server runs. */
+    int64_t dl = now() + cfg.hs_ms;
 #if !defined DILL_DISABLE_TLS
     if(tlsctx) {
         s = tls_attach_server_ctx(s, tlsctx, NULL, dl);
@@ -954,6 +1069,7 @@ static int server_attach(int s, int id) {
     o.check = check_request;
     o.check_arg = &id;
     o.ping_interval = cfg.ping_ms;
+    deflate_opts(&o);
     char res[1024], host[256], proto[256];
     int ws = ws_attach_server_opts(s, res, sizeof(res), host, sizeof(host),
         &o, NULL, dl);
@@ -963,6 +1079,9 @@ static int server_attach(int s, int id) {
     }
     if(ws_protocol(ws, proto, sizeof(proto)) < 0) proto[0] = 0;
     vlog("[%d] open: %s%s%s", id, res, proto[0] ? " protocol " : "", proto);
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "[%d] ", id);
+    deflate_log(ws, prefix);
     return ws;
 }
 
@@ -971,11 +1090,11 @@ static void log_end(int ws, int id, int err) {
         int code;
         char reason[128];
         ssize_t l = ws_status(ws, &code, reason, sizeof(reason));
-        vlog("[%d] closed by the client: %d (%s)%s%.*s", id, code,
-            close_name(code), l > 0 ? ": " : "", (int)(l > 0 ? l : 0),
-            reason);
+        char what[48];
+        snprintf(what, sizeof(what), "[%d] closed by the client: ", id);
+        if(cfg.verbose) put_close(what, code, reason, l > 0 ? (size_t)l : 0);
     }
-    else if(err != ECANCELED)
+    else if(err && err != ECANCELED)
         vlog("[%d] connection failed: %s", id, strerror(err));
 }
 
@@ -1016,6 +1135,7 @@ coroutine static void serve(int s, int id) {
             err = errno;
             break;
         }
+        dbuf_trim(&b);
         if(cfg.once) {
             ws_done(ws, 1000, NULL, 0, now() + 1000);
             while((n = recv_msg(ws, &type, &b, now() + 5000)) >= 0) {}
@@ -1064,6 +1184,58 @@ static void server_setup_tls(void) {
 #endif
 }
 
+/* Accepting in batches: what waits in the backlog is taken at once, and
+   the batch's coroutines are started by a tree of starters.  Every go()
+   makes its caller wait for a whole round of the scheduler, which is long
+   while many connections are busy: started in a loop, n connections would
+   take n rounds, in a tree they take about log2(n). */
+#define ACCEPT_BATCH 64
+
+struct conn {
+    int s;
+    int id;
+};
+
+coroutine static void start_batch(int b, const struct conn *cs, int n) {
+    /* Copied before the caller goes on (a new coroutine runs first). */
+    struct conn mine[ACCEPT_BATCH];
+    memcpy(mine, cs, sizeof(*cs) * (size_t)n);
+    while(n > 1) {
+        int h = n / 2;
+        if(bundle_go(b, start_batch(b, mine + h, n - h)) < 0) {
+            vlog("cannot start a coroutine: %s", strerror(errno));
+            for(int i = h; i < n; i++) hclose(mine[i].s);
+        }
+        n = h;
+    }
+    serve(mine[0].s, mine[0].id);
+}
+
+/* Takes up to ACCEPT_BATCH connections: the first waits until end, the
+   others only if already there.  Returns the count, 0 at the end (timeout
+   or cancelled); *id numbers them. */
+static int accept_batch(int ls, struct conn *cs, int *id, int64_t end) {
+    int n = 0;
+    while(n < ACCEPT_BATCH) {
+        struct ipaddr peer;
+        int s = tcp_accept(ls, &peer, n ? 0 : end);
+        if(s < 0) {
+            if(n) break;
+            if(errno == ETIMEDOUT || errno == ECANCELED) return 0;
+            vlog("accept: %s", strerror(errno));
+            msleep(now() + 100);
+            continue;
+        }
+        char ip[IPADDR_MAXSTRLEN];
+        ipaddr_str(&peer, ip);
+        vlog("[%d] connection from %s port %d", *id, ip, ipaddr_port(&peer));
+        cs[n].s = s;
+        cs[n++].id = (*id)++;
+        if(cfg.once) break;
+    }
+    return n;
+}
+
 static void banner(struct ipaddr *addr, int n) {
     char ip[IPADDR_MAXSTRLEN];
     ipaddr_str(addr, ip);
@@ -1078,28 +1250,19 @@ static void banner(struct ipaddr *addr, int n) {
 /* Accepts on ls until end (or cancellation) and serves every connection;
    one such loop runs in each server thread. */
 static void accept_loop(int ls, int64_t end) {
-    char ip[IPADDR_MAXSTRLEN];
     int b = bundle();
     if(b < 0) die(EX_FAIL, "bundle: %s", strerror(errno));
-    for(int id = 1;; id++) {
-        struct ipaddr peer;
-        int s = tcp_accept(ls, &peer, end);
-        if(s < 0) {
-            if(errno == ETIMEDOUT || errno == ECANCELED) break;
-            vlog("accept: %s", strerror(errno));
-            if(msleep(now() + 100) < 0) break;
-            continue;
-        }
-        ipaddr_str(&peer, ip);
-        vlog("[%d] connection from %s port %d", id, ip, ipaddr_port(&peer));
+    int id = 1, n;
+    struct conn cs[ACCEPT_BATCH];
+    while((n = accept_batch(ls, cs, &id, end)) > 0) {
         if(cfg.once) {
             /* One connection, served right here, then exit. */
-            serve(s, id);
+            serve(cs[0].s, cs[0].id);
             break;
         }
-        if(bundle_go(b, serve(s, id)) < 0) {
-            vlog("[%d] cannot start a coroutine: %s", id, strerror(errno));
-            hclose(s);
+        if(bundle_go(b, start_batch(b, cs, n)) < 0) {
+            vlog("cannot start a coroutine: %s", strerror(errno));
+            for(int i = 0; i < n; i++) hclose(cs[i].s);
         }
     }
     hclose(b);
@@ -1119,7 +1282,7 @@ static void server_thread(int index, void *arg) {
             if(msleep(now() + 1) < 0) return;
         ipaddr_setport(&a, port);
     }
-    int ls = tcp_listen_reuseport(&a, 128);
+    int ls = tcp_listen_reuseport(&a, 1024);
     if(ls < 0) {
         __atomic_store_n(&srv_failed, errno, __ATOMIC_RELEASE);
         return;
@@ -1153,8 +1316,10 @@ static int run_server(void) {
     server_setup_tls();
     if(cfg.broadcast) {
         struct hub_options o = HUB_OPTIONS_INIT;
-        o.max_queue = BCAST_QUEUE;
+        o.max_queue = cfg.queue_bytes;
         o.policy = HUB_CLOSE;
+        o.dropped = on_dropped;
+        o.send_timeout = cfg.stall_ms;
         bhub = hub_make(&o);
         if(!bhub) die(EX_FAIL, "hub_make: %s", strerror(errno));
     }
@@ -1171,7 +1336,7 @@ static int run_server(void) {
         srv_addr = addr;
         return run_threads(n);
     }
-    int ls = tcp_listen(&addr, 128);
+    int ls = tcp_listen(&addr, 1024);
     if(ls < 0)
         die(EX_CONNECT, "cannot listen on %s: %s", cfg.listen,
             strerror(errno));
@@ -1214,16 +1379,43 @@ static void bench_error(int err) {
     if(!bs.errors++) bs.firsterr = err;
 }
 
+/* n bytes of JSON-like text: records with varying numbers and names. */
+static void bench_json(uint8_t *p, size_t n) {
+    static const char *const names[] = {"alice", "bob", "carol", "dave"};
+    size_t i = 0;
+    for(int k = 0; i < n; k++) {
+        char rec[128];
+        int l = snprintf(rec, sizeof(rec), "{\"id\":%d,\"user\":\"%s\","
+            "\"score\":%d,\"tags\":[\"x\",\"y\"],\"ok\":%s},", k,
+            names[rand() % 4], rand() % 100000, rand() % 2 ? "true" : "false");
+        for(int j = 0; j < l && i < n; j++) p[i++] = (uint8_t)rec[j];
+    }
+}
+
+/* The sequence number as 8 hex digits at the start (still valid text). */
+static void bench_seq(uint8_t *p, size_t n, uint64_t seq) {
+    for(size_t i = 0; i < 8 && i < n; i++)
+        p[i] = (uint8_t)"0123456789abcdef"[(seq >> (28 - 4 * i)) & 15];
+}
+
 coroutine static void bench_conn(int ws, int64_t end) {
     size_t n = cfg.size;
     uint8_t *out = malloc(n + 8), *in = malloc(n + 8);
     if(!out || !in) {bench_error(ENOMEM); goto done;}
-    for(size_t i = 0; i < n; i++) out[i] = (uint8_t)rand();
+    /* Random bytes do not compress: with --deflate, JSON-like text. */
+    if(!cfg.deflate) for(size_t i = 0; i < n; i++) out[i] = (uint8_t)rand();
+    int type = cfg.deflate ? WS_TEXT : WS_BINARY;
     for(uint64_t seq = 0; now() < end; seq++) {
         /* A sequence number in the payload catches stale or mixed echoes. */
-        memcpy(out, &seq, n < 8 ? n : 8);
+        if(cfg.deflate) {
+            /* Fresh records each time: a repeated message would make
+               context takeover look better than it is. */
+            bench_json(out, n);
+            bench_seq(out, n, seq);
+        }
+        else memcpy(out, &seq, n < 8 ? n : 8);
         uint64_t t0 = ns_now();
-        if(ws_send(ws, WS_BINARY, out, n, end + 5000) < 0) {
+        if(ws_send(ws, type, out, n, end + 5000) < 0) {
             bench_error(errno);
             goto done;
         }
@@ -1283,6 +1475,7 @@ static int bench_connect(const struct dill__url *u) {
     o.origin = cfg.origin;
     o.headers = cfg.nhdr ? cfg.hdrtext : NULL;
     o.max_message = cfg.size + 8 > (16 << 20) ? cfg.size + 8 : 0;
+    deflate_opts(&o);
     int ws = ws_attach_client_opts(s, u->resource, u->hosthdr, &o, NULL, dl);
     if(ws < 0)
         die(EX_HANDSHAKE, "WebSocket handshake failed: %s",
@@ -1295,8 +1488,9 @@ static int bench_connect(const struct dill__url *u) {
 static void bench_report(const struct dill__url *u, double secs) {
     qsort(bs.lat, bs.nlat, sizeof(*bs.lat), cmp_u32);
     double rate = bs.msgs / secs;
-    printf("dillws bench %s: %d connection%s, %zu-byte messages, %.1f s\n",
-        cfg.url, cfg.conns, cfg.conns == 1 ? "" : "s", cfg.size, secs);
+    printf("dillws bench %s: %d connection%s, %zu-byte messages, %.1f s%s\n",
+        cfg.url, cfg.conns, cfg.conns == 1 ? "" : "s", cfg.size, secs,
+        cfg.deflate ? ", permessage-deflate (JSON-like text)" : "");
     printf("messages:   %" PRIu64 " echoed (%.0f msg/s)\n", bs.msgs, rate);
     printf("throughput: %.2f MB/s each way (payload)\n",
         rate * (double)cfg.size / 1e6);
@@ -1319,6 +1513,11 @@ static int run_bench(void) {
     int *ws = malloc(sizeof(int) * (size_t)cfg.conns);
     if(!ws) die(EX_FAIL, "out of memory");
     for(int i = 0; i < cfg.conns; i++) ws[i] = bench_connect(&u);
+    struct ws_deflate_params zp;
+    int z = cfg.deflate && ws_deflate(ws[0], &zp) == 1;
+    if(cfg.deflate && !z)
+        fprintf(stderr, "dillws: the server did not agree to "
+            "permessage-deflate\n");
     int b = bundle();
     int64_t start = now(), end = start + (int64_t)(cfg.seconds * 1000);
     uint64_t t0 = ns_now();
@@ -1342,6 +1541,12 @@ static int run_bench(void) {
     hclose(b);
     free(ws);
     bench_report(&u, secs);
+    if(z)
+        printf("deflate:    server window %d bits%s, client window %d bits%s\n",
+            zp.server_max_window_bits,
+            zp.server_no_context_takeover ? " (no takeover)" : "",
+            zp.client_max_window_bits,
+            zp.client_no_context_takeover ? " (no takeover)" : "");
     free(bs.lat);
     return bs.errors || !bs.msgs ? EX_FAIL : EX_OK;
 }

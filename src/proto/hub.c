@@ -27,6 +27,9 @@ struct dill_hub {
     struct dill__list room;        /* dill__roomwait: publishers (WAIT) */
     size_t max_queue;
     int policy;
+    void (*dropped)(int ws, void *arg);
+    void *dropped_arg;
+    int64_t send_timeout;
     int subs;                      /* joined subscribers */
 };
 
@@ -96,6 +99,9 @@ struct dill_hub *dill_hub_make(const struct dill_hub_options *opts) {
     dill__list_init(&h->room);
     h->max_queue = o.max_queue ? o.max_queue : 1024 * 1024;
     h->policy = o.policy;
+    h->dropped = o.dropped;
+    h->dropped_arg = o.dropped_arg;
+    h->send_timeout = o.send_timeout > 0 ? o.send_timeout : 0;
     h->subs = 0;
     return h;
 }
@@ -250,7 +256,8 @@ static int dill__sub_send(struct dill__sub *s, struct dill__hmsg **batch,
         f[i] = (struct dill__ws_built){m->text, m->hdr, m->hl, m->data,
             m->len};
     }
-    int rc = dill__ws_send_built(s->ws, f, n, -1);
+    int64_t t = s->hub->send_timeout;
+    int rc = dill__ws_send_built(s->ws, f, n, t ? dill_now() + t : -1);
     for(size_t i = 0; i != n; i++) dill__hmsg_unref(batch[i]);
     return rc;
 }
@@ -278,10 +285,14 @@ dill_coroutine static void dill__sub_writer(struct dill__sub *s) {
         if(h->policy == DILL_HUB_WAIT) dill__room_wake(h);
         pthread_mutex_unlock(&h->lock);
         if(dill__sub_send(s, batch, n) < 0) {
-            /* The connection failed or was cancelled: leave every topic. */
+            /* The connection failed, stalled or was cancelled: leave every
+               topic.  A stall is a drop (what it holds may never go). */
+            int stalled = errno == ETIMEDOUT;
             pthread_mutex_lock(&h->lock);
             dill__sub_kill(s);
             pthread_mutex_unlock(&h->lock);
+            if(stalled && h->dropped) h->dropped(s->ws, h->dropped_arg);
+            if(stalled) dill_ws_done(s->ws, 1008, "too slow", 8, 0);
             return;
         }
     }
@@ -436,7 +447,8 @@ static int dill__subv_add(struct dill__sub ***v, size_t *n,
    waiting for (WAIT policy) are collected in *wait (n of them), with a
    reference each.  Returns -1 with ENOMEM. */
 static int dill__fanout(struct dill_hub *h, struct dill__topic *t,
-      struct dill__hmsg *m, struct dill__sub ***wait, size_t *n) {
+      struct dill__hmsg *m, struct dill__sub ***wait, size_t *n,
+      struct dill__sub ***dropv, size_t *ndropv) {
     struct dill__sub **drop = NULL;
     size_t ndrop = 0;
     int rc = 0;
@@ -448,12 +460,11 @@ static int dill__fanout(struct dill_hub *h, struct dill__topic *t,
         else if(r == 2) rc = dill__subv_add(&drop, &ndrop, s);
         if(rc < 0) break;
     }
-    /* Dropping unlinks members (and maybe t): only after the walk. */
-    for(size_t i = 0; i != ndrop; i++) {
-        dill__sub_drop(drop[i]);
-        dill__sub_unref(drop[i]);
-    }
-    free(drop);
+    /* Dropping unlinks members (and maybe t): only after the walk.  The
+       references are kept for the callbacks, made after the unlock. */
+    for(size_t i = 0; i != ndrop; i++) dill__sub_drop(drop[i]);
+    *dropv = drop;
+    *ndropv = ndrop;
     return rc;
 }
 
@@ -489,6 +500,20 @@ static int dill__wait_room(struct dill_hub *h, struct dill__hmsg *m,
     return rc;
 }
 
+/* Tells the application about the subscribers dropped (lock not held),
+   then lets them go. */
+static void dill__dropped(struct dill_hub *h, struct dill__sub **drop,
+      size_t n) {
+    for(size_t i = 0; i != n && h->dropped; i++)
+        h->dropped(drop[i]->ws, h->dropped_arg);
+    if(n) {
+        pthread_mutex_lock(&h->lock);
+        for(size_t i = 0; i != n; i++) dill__sub_unref(drop[i]);
+        pthread_mutex_unlock(&h->lock);
+    }
+    free(drop);
+}
+
 int dill_hub_publish(struct dill_hub *h, const char *topic, int flags,
       const void *buf, size_t len, int64_t deadline) {
     if(!h || !topic || (!buf && len) || (flags & ~DILL_WS_TEXT)) {
@@ -503,17 +528,18 @@ int dill_hub_publish(struct dill_hub *h, const char *topic, int flags,
     if(len + DILL__WS_HDR_MAX > h->max_queue) {errno = EMSGSIZE; return -1;}
     struct dill__hmsg *m = dill__hmsg_make(flags, buf, len);
     if(!m) return -1;
-    struct dill__sub **wait = NULL;
-    size_t n = 0;
+    struct dill__sub **wait = NULL, **drop = NULL;
+    size_t n = 0, ndrop = 0;
     int rc = 0, err = 0;
     pthread_mutex_lock(&h->lock);
     struct dill__topic *t = dill__topic_find(h, topic);
-    if(t) rc = dill__fanout(h, t, m, &wait, &n);
+    if(t) rc = dill__fanout(h, t, m, &wait, &n, &drop, &ndrop);
     if(rc == 0 && n) rc = dill__wait_room(h, m, wait, n, deadline);
     else for(size_t i = 0; i != n; i++) dill__sub_unref(wait[i]);
     err = errno;
     pthread_mutex_unlock(&h->lock);
     free(wait);
+    dill__dropped(h, drop, ndrop);
     dill__hmsg_unref(m);
     if(rc < 0) {errno = err; return -1;}
     return 0;

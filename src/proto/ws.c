@@ -71,7 +71,22 @@ static void *dill__ws_query(struct dill_hvfs *vfs, const void *type) {
    is going away and they must not touch it. */
 static void dill__ws_wake_all(struct dill__ws *self);
 
+static int dill__ws_ctl(struct dill__ws *self, int op, const void *p,
+    size_t n, int64_t deadline);
+
+/* hclose after the peer's Close: the answer we owe, echoing its status as
+   section 5.5.1 suggests, written without waiting (the socket's close
+   makes one last attempt at what is queued). */
+static void dill__ws_answer(struct dill__ws *self) {
+    if(!self->rdone || self->sdone || self->serr || self->u < 0) return;
+    uint16_t code = self->st->pcode;
+    uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)(code & 0xff)};
+    self->sdone = 1;
+    dill__ws_ctl(self, DILL__WS_CLOSE, p, code ? 2 : 0, 0);
+}
+
 static void dill__ws_free(struct dill__ws *self) {
+    dill__ws_answer(self);
     if(self->st->gone) self->st->gone(self, self->st->gonearg);
     if(self->rxalive) *self->rxalive = 0;
     dill__ws_wake_all(self);
@@ -79,6 +94,11 @@ static void dill__ws_free(struct dill__ws *self) {
     if(self->rbuf && self->rbuf != self->st->stage)
         dill__ws_buf_put(self->rbuf);
     free(self->st->protocol);
+    if(self->st->z) {
+        dill__wsz_def_free(&self->st->z->def);
+        dill__wsz_inf_free(&self->st->z->inf);
+        free(self->st->z);
+    }
     free(self->st);
     if(!self->mem) free(self);
 }
@@ -130,6 +150,32 @@ int dill__ws_publish(struct dill__ws *self) {
     int h = dill_hmake(&self->hvfs);
     if(h < 0) dill__ws_discard(self);
     return h;
+}
+
+int dill__ws_zsetup(struct dill__ws *self, const struct dill__wsz_agreed *a,
+      const struct dill__wsz_cfg *cfg, size_t threshold) {
+    struct dill__ws_z *z = calloc(1, sizeof(*z));
+    if(!z) {errno = ENOMEM; return -1;}
+    z->agreed = *a;
+    z->def.bits = a->send_bits;
+    z->def.no_ctx = a->send_no_ctx;
+    z->def.mem_level = cfg->mem_level;
+    z->def.level = cfg->level;
+    z->inf.bits = a->recv_bits;
+    z->inf.no_ctx = a->recv_no_ctx;
+    z->threshold = threshold;
+    struct dill__ws_conn *c = &self->st->dec.conn;
+    z->max = c->max_msg;
+    /* The inflated size is what the limit is about; the decoder still
+       bounds the compressed size, loosely, as a peer's compressor may
+       expand data (a stored block per 128 bytes with memLevel 1, a flush
+       per fragment).  Plain messages are held to the exact limit when
+       their headers arrive. */
+    if(c->max_msg) c->max_msg = c->max_msg > UINT64_MAX / 4 ? 0 :
+        c->max_msg * 2 + 65536;
+    c->rsv = DILL__WS_RSV1;
+    self->st->z = z;
+    return 0;
 }
 
 void dill__ws_discard(struct dill__ws *self) {
@@ -244,8 +290,67 @@ static int dill__ws_wrfail(struct dill__ws *self, int midframe) {
     return -1;
 }
 
+/* Keepalive bounds writes too: a peer that takes nothing for a ping
+   interval plus the pong timeout while we send is as dead as one that does
+   not answer a ping (and our ping could not get past the blocked write
+   anyway).  The write's deadline, capped by that window. */
+static int64_t dill__ws_txdl(struct dill__ws *self, int64_t deadline) {
+    struct dill__ws_st *st = self->st;
+    if(dill__fast(!st->ping_ivl)) return deadline;
+    int64_t ka = dill_now() + st->ping_ivl + st->pong_tmo;
+    return deadline >= 0 && deadline <= ka ? deadline : ka;
+}
+
+/* A write that ran out of time at dl: when that was the keepalive window
+   and not the caller's deadline, the peer stalled and the connection is
+   failed both ways. */
+static int dill__ws_txfail(struct dill__ws *self, int midframe, int64_t dl,
+      int64_t deadline) {
+    if(errno == ETIMEDOUT && dl != deadline) {
+        self->serr = ECONNRESET;
+        self->rerr = ECONNRESET;
+        self->st->pcode = DILL__WS_ABNORMAL;
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return dill__ws_wrfail(self, midframe);
+}
+
+/* With keepalive, writes go in pieces of at most this many bytes, each
+   given the keepalive window: a peer must take that much per window. */
+#define DILL__WS_KA_CHUNK 65536
+#define DILL__WS_KA_IOV 16
+
+static int dill__ws_wrka(struct dill__ws *self, struct dill_iolist *first,
+      int midframe, int64_t deadline) {
+    struct dill__iolcur cur = {first, 0};
+    dill__iol_advance(&cur, 0);
+    while(cur.it) {
+        struct iovec iov[DILL__WS_KA_IOV];
+        struct dill_iolist l[DILL__WS_KA_IOV];
+        size_t n;
+        int k = dill__iol_toiov(&cur, iov, DILL__WS_KA_IOV,
+            DILL__WS_KA_CHUNK, &n);
+        if(!k) break;
+        for(int i = 0; i != k; i++) {
+            l[i].iol_base = iov[i].iov_base;
+            l[i].iol_len = iov[i].iov_len;
+            l[i].iol_next = i + 1 < k ? &l[i + 1] : NULL;
+            l[i].iol_rsvd = 0;
+        }
+        int64_t dl = dill__ws_txdl(self, deadline);
+        if(dill__slow(self->b->bsendl(self->b, l, &l[k - 1], dl) < 0))
+            return dill__ws_txfail(self, midframe, dl, deadline);
+        midframe = 1;
+        dill__iol_advance(&cur, n);
+    }
+    return 0;
+}
+
 static int dill__ws_wr(struct dill__ws *self, struct dill_iolist *first,
       struct dill_iolist *last, int midframe, int64_t deadline) {
+    if(self->st->ping_ivl)
+        return dill__ws_wrka(self, first, midframe, deadline);
     int rc = self->b->bsendl(self->b, first, last, deadline);
     if(dill__slow(rc < 0)) return dill__ws_wrfail(self, midframe);
     return rc;
@@ -301,8 +406,9 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
 static int dill__ws_frame_gather(struct dill__ws *self, const uint8_t *hdr,
       size_t hl, const uint8_t *key, struct dill_iolist *first, size_t total,
       int64_t deadline) {
-    uint8_t *p = dill__stream_reserve(self->tx, hl + total, deadline);
-    if(dill__slow(!p)) return dill__ws_wrfail(self, 0);
+    int64_t dl = dill__ws_txdl(self, deadline);
+    uint8_t *p = dill__stream_reserve(self->tx, hl + total, dl);
+    if(dill__slow(!p)) return dill__ws_txfail(self, 0, dl, deadline);
     memcpy(p, hdr, hl);
     if(total) {
         struct dill__iolcur cur = {first, 0};
@@ -326,14 +432,14 @@ static int dill__ws_frame_built(struct dill__ws *self, const uint8_t *hdr,
 }
 
 /* Sends one frame whose payload is the list first..last of total bytes. */
-static int dill__ws_frame(struct dill__ws *self, int fin, int op,
+static int dill__ws_frame(struct dill__ws *self, int fin, int op, int rsv,
       struct dill_iolist *first, struct dill_iolist *last, size_t total,
       int64_t deadline) {
     uint8_t hdr[DILL__WS_HDR_MAX];
     uint8_t key[4];
     if(!self->server) dill__random(key, sizeof(key));
     const uint8_t *k = self->server ? NULL : key;
-    size_t hl = dill__ws_build_header(hdr, fin, op, 0, k, total);
+    size_t hl = dill__ws_build_header(hdr, fin, op, rsv, k, total);
     if(self->server)
         return dill__ws_frame_built(self, hdr, hl, first, last, total,
             deadline);
@@ -439,8 +545,62 @@ static int dill__ws_cansend(struct dill__ws *self) {
     return 0;
 }
 
-/* Sends a whole message as one frame.  The list is already validated. */
-static int dill__ws_sendmsg(struct dill__ws *self, int text,
+/* Compressed frames of a message or of one piece of it: the list first
+   (NULL: no payload) goes through the compressor into a pooled buffer;
+   output that does not fit goes out as non-final frames.  start: the
+   first frame of the message (opcode op, RSV1); fin: the message ends.
+   On failure the compressor starts afresh next time; once a frame of
+   this call went out the peer holds a partial message and the send side
+   is unusable. */
+static int dill__ws_zsend(struct dill__ws *self, int start, int op, int fin,
+      struct dill_iolist *first, int64_t deadline) {
+    struct dill__wsz_def *d = &self->st->z->def;
+    uint8_t *buf = dill__ws_pool_get(1);
+    if(!buf) return -1;
+    struct dill_iolist none = {NULL, 0, NULL, 0};
+    int rsv = start ? DILL__WS_RSV1 : 0, rc = 0, sent = 0;
+    if(!start) op = DILL__WS_CONT;
+    size_t fill = 0;
+    for(struct dill_iolist *it = first ? first : &none; it && !rc;
+          it = it->iol_next) {
+        int mode = it->iol_next ? DILL__WSZ_MORE :
+            fin ? DILL__WSZ_FIN : DILL__WSZ_FRAME;
+        if(dill__wsz_def_input(d, it->iol_base, it->iol_len, mode) < 0) {
+            errno = ENOMEM;
+            rc = -1;
+            break;
+        }
+        int more;
+        do {
+            fill += dill__wsz_def_output(d, buf + fill, DILL__WS_BIGSZ - fill,
+                &more);
+            if(more && DILL__WS_BIGSZ - fill < 64) {
+                struct dill_iolist io = {buf, fill, NULL, 0};
+                rc = dill__ws_frame(self, 0, op, rsv, &io, &io, fill,
+                    deadline);
+                sent = 1;
+                fill = 0;
+                op = DILL__WS_CONT;
+                rsv = 0;
+            }
+        } while(more && !rc);
+    }
+    if(!rc) {
+        struct dill_iolist io = {buf, fill, NULL, 0};
+        rc = dill__ws_frame(self, fin, op, rsv, &io, &io, fill, deadline);
+    }
+    dill__ws_pool_put(1, buf);
+    /* EBADF: the object is gone with its compressor. */
+    if(rc < 0 && errno != EBADF) {
+        dill__wsz_def_abort(d);
+        if(sent && !self->serr) self->serr = ECONNRESET;
+    }
+    return rc;
+}
+
+/* Sends a whole message as one frame (or, compressed, as few as fit
+   64 KiB each).  The list is already validated. */
+static int dill__ws_sendmsg(struct dill__ws *self, int text, int plain,
       struct dill_iolist *first, struct dill_iolist *last, size_t total,
       int64_t deadline) {
     if(dill__ws_cansend(self) < 0) return -1;
@@ -452,8 +612,16 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text,
         errno = err;
         return -1;
     }
-    int rc = dill__ws_frame(self, 1, text ? DILL__WS_TEXT : DILL__WS_BINARY,
-        first, last, total, deadline);
+    int op = text ? DILL__WS_TEXT : DILL__WS_BINARY;
+    struct dill__ws_z *z = self->st->z;
+    int rc;
+    if(dill__slow(z != NULL) && !plain && total >= z->threshold &&
+       dill__wsz_def_can(&z->def, total, 1)) {
+        z->def.hint = total;
+        rc = dill__ws_zsend(self, 1, op, 1, first, deadline);
+    }
+    else
+        rc = dill__ws_frame(self, 1, op, 0, first, last, total, deadline);
     if(rc < 0 && errno == EBADF) return -1;
     int err = errno;
     if(dill__ws_unlock(self, deadline) < 0) return -1;
@@ -465,7 +633,8 @@ static int dill__ws_msendl(struct dill_msock_vfs *mvfs,
       struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__ws *self = dill__cont(mvfs, struct dill__ws, mvfs);
     size_t total = dill__iol_size(first);
-    return dill__ws_sendmsg(self, self->text, first, last, total, deadline);
+    return dill__ws_sendmsg(self, self->text, 0, first, last, total,
+        deadline);
 }
 
 static struct dill__ws *dill__ws_get(int s) {
@@ -476,22 +645,28 @@ int dill_ws_sendl(int s, int flags, struct dill_iolist *first,
       struct dill_iolist *last, int64_t deadline) {
     struct dill__ws *self = dill__ws_get(s);
     if(!self) return -1;
-    if(flags & ~DILL_WS_TEXT) {errno = EINVAL; return -1;}
+    if(flags & ~(DILL_WS_TEXT | DILL_WS_NOCOMPRESS)) {
+        errno = EINVAL;
+        return -1;
+    }
     size_t total;
     int rc = dill__iol_check(first, last, 1, &total);
     if(rc < 0) {errno = -rc; return -1;}
-    return dill__ws_sendmsg(self, flags & DILL_WS_TEXT, first, last, total,
-        deadline);
+    return dill__ws_sendmsg(self, flags & DILL_WS_TEXT,
+        flags & DILL_WS_NOCOMPRESS, first, last, total, deadline);
 }
 
 int dill_ws_send(int s, int flags, const void *buf, size_t len,
       int64_t deadline) {
     struct dill__ws *self = dill__ws_get(s);
     if(!self) return -1;
-    if((flags & ~DILL_WS_TEXT) || (!buf && len)) {errno = EINVAL; return -1;}
+    if((flags & ~(DILL_WS_TEXT | DILL_WS_NOCOMPRESS)) || (!buf && len)) {
+        errno = EINVAL;
+        return -1;
+    }
     struct dill_iolist io = {(void*)buf, len, NULL, 0};
-    return dill__ws_sendmsg(self, flags & DILL_WS_TEXT, &io, &io, len,
-        deadline);
+    return dill__ws_sendmsg(self, flags & DILL_WS_TEXT,
+        flags & DILL_WS_NOCOMPRESS, &io, &io, len, deadline);
 }
 
 int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
@@ -502,7 +677,7 @@ int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
         /* Client frames are masked: each is built here. */
         for(size_t i = 0; i != n; i++) {
             struct dill_iolist io = {(void*)f[i].buf, f[i].len, NULL, 0};
-            if(dill__ws_sendmsg(self, f[i].text, &io, &io, f[i].len,
+            if(dill__ws_sendmsg(self, f[i].text, 0, &io, &io, f[i].len,
                   deadline) < 0)
                 return -1;
         }
@@ -530,7 +705,8 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
       int64_t deadline) {
     struct dill__ws *self = dill__ws_get(s);
     if(!self) return -1;
-    if((flags & ~(DILL_WS_TEXT | DILL_WS_MORE)) || (!buf && len)) {
+    if((flags & ~(DILL_WS_TEXT | DILL_WS_MORE | DILL_WS_NOCOMPRESS)) ||
+       (!buf && len)) {
         errno = EINVAL;
         return -1;
     }
@@ -553,9 +729,16 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
         int op = !first ? DILL__WS_CONT :
             text ? DILL__WS_TEXT : DILL__WS_BINARY;
         struct dill_iolist io = {(void*)buf, len, NULL, 0};
-        rc = dill__ws_frame(self, fin, op, &io, &io, len, deadline);
+        /* Pieces are compressed unless asked not to (the threshold needs
+           the whole size); window 8 sends them plain (wsdeflate.h). */
+        int zp = first ? st->z && !(flags & DILL_WS_NOCOMPRESS) &&
+            dill__wsz_def_can(&st->z->def, 0, 0) : st->smz;
+        if(zp && first) st->z->def.hint = 0;
+        if(zp) rc = dill__ws_zsend(self, first, op, fin, &io, deadline);
+        else rc = dill__ws_frame(self, fin, op, 0, &io, &io, len, deadline);
         if(rc < 0 && errno == EBADF) return -1;
         if(first) self->stext = text ? 1 : 0;
+        if(first && rc == 0) st->smz = (uint8_t)zp;
         /* A piece that failed without writing anything may be retried:
            an open message stays open. */
         if(rc == 0) {
@@ -595,12 +778,23 @@ int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
 
 /* dill__busy for receiving calls: the handle may be closed while the
    call yields, which then fails with EBADF without touching the object. */
-static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
+static int dill__ws_busy_n(struct dill__ws *self, int64_t deadline,
+      unsigned n) {
     int *alive = self->rxalive;
-    int rc = dill__busy(deadline);
+    int rc = dill__busy_n(deadline, n);
     if(alive && !*alive) {errno = EBADF; return -1;}
     return rc;
 }
+
+static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
+    return dill__ws_busy_n(self, deadline, 1);
+}
+
+/* Work units of a receiving call (see dill__busy), so that a peer whose
+   input never runs dry shares the thread: a read counts one unit per
+   DILL__WS_BUFSZ bytes, and frames past the first few of one call one
+   each (a flood of tiny fragments is many frames per read). */
+#define DILL__WS_FREE_FRAMES 8
 
 /* Keepalive step after a read timed out at the keepalive deadline: fail
    when a pong is overdue, else send a ping.  Returns 0 to go on reading. */
@@ -752,15 +946,10 @@ static int dill__ws_control(struct dill__ws *self, int op, int64_t deadline) {
     st->pcode = code == DILL__WS_NO_STATUS ? 0 : (uint16_t)code;
     st->plen = (uint8_t)rlen;
     memcpy(st->preason, reason, rlen);
+    /* A half-close, as in libdill: our answer goes out when the
+       application ends its side (ws_done, ws_detach, hclose), and until
+       then it may go on sending. */
     self->rdone = 1;
-    if(!self->sdone) {
-        /* Echo the status code, as section 5.5.1 suggests. */
-        uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)(code & 0xff)};
-        self->sdone = 1;
-        if(dill__ws_ctl(self, DILL__WS_CLOSE, p,
-           code == DILL__WS_NO_STATUS ? 0 : 2, deadline) < 0 &&
-           errno == EBADF) return -1;
-    }
     errno = EPIPE;
     return -1;
 }
@@ -776,6 +965,98 @@ struct dill__ws_rxc {
     int *type;
 };
 
+/* Inflates what the decompressor holds into the caller's buffers (into a
+   scratch buffer while the message is being skipped: the context must
+   still follow it).  Returns 0 when it needs more input or the message
+   is done, 1 when the caller's buffer is full in part mode (the rest
+   stays pending), -1 after failing the connection. */
+static int dill__ws_zdrain(struct dill__ws *self, struct dill__ws_rxc *c) {
+    struct dill__ws_st *st = self->st;
+    struct dill__ws_z *z = st->z;
+    uint8_t *scr = NULL;
+    int rc = 0;
+    while(!rc && !dill__wsz_inf_idle(&z->inf)) {
+        int keep = !self->skipping, probe = 0;
+        if(keep && !c->room) {
+            if(c->mode & DILL__WS_RX_PART) {rc = 1; break;}
+            /* The buffer is full: only more output makes it too small. */
+            keep = 0;
+            probe = 1;
+        }
+        uint8_t *dst;
+        size_t cap = DILL__WS_BUFSZ;
+        if(keep && c->cur.it->iol_base) {
+            dst = (uint8_t*)c->cur.it->iol_base + c->cur.off;
+            cap = c->cur.it->iol_len - c->cur.off;
+        }
+        else {
+            if(!scr && !(scr = dill__ws_buf_get())) {
+                rc = dill__ws_fail(self, DILL__WS_INTERNAL_ERROR, ENOMEM);
+                break;
+            }
+            dst = scr;
+        }
+        if(keep && cap > c->room) cap = c->room;
+        ssize_t r = dill__wsz_inf_output(&z->inf, dst, cap);
+        if(r == DILL__WSZ_ETOOBIG)
+            rc = dill__ws_fail(self, DILL__WS_TOO_BIG, EMSGSIZE);
+        else if(r == DILL__WSZ_ENOMEM)
+            rc = dill__ws_fail(self, DILL__WS_INTERNAL_ERROR, ENOMEM);
+        else if(r < 0 || (z->text && dill__utf8_feed(&z->utf8, dst,
+                (size_t)r) < 0))
+            rc = dill__ws_fail(self, DILL__WS_INVALID_DATA, EPROTO);
+        else if(probe && r > 0) {
+            self->skipping = 1;
+            c->err = EMSGSIZE;
+        }
+        else if(keep) {
+            dill__iol_advance(&c->cur, (size_t)r);
+            c->room -= (size_t)r;
+            c->got += (size_t)r;
+            st->msgpos += (size_t)r;
+        }
+    }
+    dill__ws_buf_put(scr);
+    return rc;
+}
+
+/* A data message begins (HEADER of its first frame) or goes on: a
+   compressed one starts the decompressor; a plain one is held to the
+   exact size limit (the decoder's allows for deflate's overhead). */
+static int dill__ws_zheader(struct dill__ws *self, int op, int rsv) {
+    struct dill__ws_st *st = self->st;
+    struct dill__ws_z *z = st->z;
+    if(op != DILL__WS_CONT) {
+        st->zrx = (rsv & DILL__WS_RSV1) ? 1 : 0;
+        if(st->zrx) {
+            z->text = op == DILL__WS_TEXT;
+            dill__utf8_init(&z->utf8);
+            dill__wsz_inf_begin(&z->inf, z->max);
+        }
+    }
+    if(!st->zrx && z->max && st->dec.conn.msg_len > z->max)
+        return dill__ws_fail(self, DILL__WS_TOO_BIG, EMSGSIZE);
+    return 0;
+}
+
+/* The end of a data message: returns 1 when the call is complete, 0 to go
+   on, -1 on error. */
+static int dill__ws_msgend(struct dill__ws *self, struct dill__ws_rxc *c) {
+    struct dill__ws_st *st = self->st;
+    int drop = c->mode & DILL__WS_RX_DROP;
+    if(st->zrx && !drop && st->z->text && !dill__utf8_complete(&st->z->utf8))
+        return dill__ws_fail(self, DILL__WS_INVALID_DATA, EPROTO);
+    st->zrx = 0;
+    st->msgop = 0;
+    st->msgpos = 0;
+    if(self->skipping) {
+        self->skipping = 0;
+        if(c->err) {errno = c->err; return -1;}
+        return 0;
+    }
+    return drop ? 0 : 1;
+}
+
 /* Handles one decoder event.  Returns 1 when the call is complete, 0 to go
    on, -1 on error. */
 static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
@@ -790,6 +1071,8 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
         st->frem = ev->hdr.len;
         st->ctlfr = dill__ws_is_control(op) ? 1 : 0;
         st->ctllen = 0;
+        if(dill__slow(st->z != NULL) && !st->ctlfr &&
+           dill__ws_zheader(self, op, ev->hdr.rsv) < 0) return -1;
         if(st->ctlfr || op == DILL__WS_CONT) return 0;
         st->msgop = (uint8_t)op;
         st->msgpos = 0;
@@ -807,6 +1090,11 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
             memcpy(st->ctl + st->ctllen, ev->data, ev->len);
             st->ctllen = (uint8_t)(st->ctllen + ev->len);
             return 0;
+        }
+        if(dill__slow(st->zrx)) {
+            if(drop) return 0;
+            dill__wsz_inf_input(&st->z->inf, ev->data, ev->len, 0);
+            return dill__ws_zdrain(self, c);
         }
         if(drop || self->skipping) return 0;
         if(c->cur.it->iol_base &&
@@ -829,14 +1117,12 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
             return dill__ws_busy(self, deadline) < 0 ? -1 : 0;
         }
         if(!ev->msg_end) return 0;
-        st->msgop = 0;
-        st->msgpos = 0;
-        if(self->skipping) {
-            self->skipping = 0;
-            if(c->err) {errno = c->err; return -1;}
-            return 0;
+        if(dill__slow(st->zrx) && !drop) {
+            dill__wsz_inf_input(&st->z->inf, NULL, 0, 1);
+            int rc = dill__ws_zdrain(self, c);
+            if(rc) return rc;
         }
-        return drop ? 0 : 1;
+        return dill__ws_msgend(self, c);
     default:
         return dill__ws_fail(self, ev->code,
             ev->code == DILL__WS_TOO_BIG ? EMSGSIZE : EPROTO);
@@ -861,9 +1147,16 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     }
     uint8_t *in = self->rbuf;
     size_t ipos = self->rpos, ilen = self->rlen;
-    int direct = 0, reads = 0, rc;
-    while(1) {
-        int capped = st->infr && !st->ctlfr && !self->skipping && !drop;
+    int direct = 0, reads = 0, frames = 0, rc = 0;
+    /* A compressed message left output or input pending (part mode). */
+    if(dill__slow(st->zrx) && !drop && !dill__wsz_inf_idle(&st->z->inf)) {
+        rc = dill__ws_zdrain(self, c);
+        if(!rc && dill__wsz_inf_done(&st->z->inf))
+            rc = dill__ws_msgend(self, c);
+    }
+    while(!rc) {
+        int capped = st->infr && !st->ctlfr && !self->skipping && !drop &&
+            !st->zrx;
         if(capped && st->frem && !c->room) {
             if(part) {*more = 1; rc = 1; break;}
             self->skipping = 1;
@@ -878,8 +1171,10 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
             if(ipos != ilen) continue;
             if(part && c->got) {*more = 1; rc = 1; break;}
             if(dill__ws_flush(self, deadline) < 0) return -1;
+            size_t last = ilen;
             if(direct) {in = self->rbuf; ipos = ilen = 0; direct = 0;}
-            if(reads++ && dill__ws_busy(self, deadline) < 0) {
+            if(reads++ && dill__ws_busy_n(self, deadline,
+               1 + (unsigned)(last / DILL__WS_BUFSZ)) < 0) {
                 rc = -1;
                 break;
             }
@@ -890,6 +1185,11 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
         }
         rc = dill__ws_event(self, c, &ev, deadline);
         if(rc) break;
+        if(ev.type == DILL__WS_EV_END && ++frames > DILL__WS_FREE_FRAMES &&
+           dill__ws_busy(self, deadline) < 0) {
+            rc = -1;
+            break;
+        }
     }
     if(rc < 0 && errno == EBADF) return -1;
     if(direct) self->rpos = self->rlen = 0;
@@ -897,8 +1197,10 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
         self->rpos = (uint32_t)ipos;
         self->rlen = (uint32_t)ilen;
     }
-    /* Between calls an empty buffer goes back to the pool. */
-    if(self->rpos == self->rlen && self->rbuf) {
+    /* Between calls an empty buffer goes back to the pool (unless the
+       decompressor still has to read from it). */
+    if(self->rpos == self->rlen && self->rbuf &&
+       !(st->zrx && dill__wsz_inf_pending(&st->z->inf))) {
         if(self->rbuf != st->stage) dill__ws_buf_put(self->rbuf);
         self->rbuf = NULL;
         self->rpos = self->rlen = 0;
@@ -1013,21 +1315,13 @@ int dill_ws_done(int s, int status, const void *buf, size_t len,
     return dill__ws_sendclose(self, status, buf, len, deadline);
 }
 
-/* Client side after the closing handshake: the server closes the TCP
-   connection first (section 7.1.1); wait for its end of stream. */
-static int dill__ws_waiteof(struct dill__ws *self, int64_t deadline) {
-    while(1) {
-        uint8_t b[64];
-        ssize_t r;
-        if(self->x) r = self->x->brecvsome(self->x, b, sizeof(b), deadline);
-        else {
-            struct dill_iolist io = {b, 1, NULL, 0};
-            r = self->b->brecvl(self->b, &io, &io, deadline) < 0 ? -1 : 1;
-        }
-        /* Closed, cleanly or not: either way the server went first. */
-        if(r < 0) return errno == EPIPE || errno == ECONNRESET ? 0 : -1;
-        if(dill__ws_busy(self, deadline) < 0) return -1;
-    }
+/* Bytes that followed the peer's Close frame in the receive buffer go back
+   to the socket below, which then delivers them first. */
+static int dill__ws_handback(struct dill__ws *self) {
+    if(!self->rbuf || self->rpos == self->rlen) return 0;
+    if(!self->tx) {errno = ENOTSUP; return -1;}
+    return dill__stream_unread(self->tx, self->rbuf + self->rpos,
+        self->rlen - self->rpos);
 }
 
 int dill_ws_detach(int s, int status, const void *buf, size_t len,
@@ -1055,13 +1349,10 @@ int dill_ws_detach(int s, int status, const void *buf, size_t len,
             rc = r < 0 ? -1 : 0;
         }
     }
-    if(rc == 0 && !self->server) {
-        int alive = 1;
-        self->rxalive = &alive;
-        rc = dill__ws_waiteof(self, deadline);
-        if(!alive) return -1;
-        self->rxalive = NULL;
-    }
+    /* Unlike hclose, no waiting for the server to close TCP first (RFC
+       6455 7.1.1): the socket is the caller's now, which is what detaching
+       is for. */
+    if(rc == 0) rc = dill__ws_handback(self);
     if(rc < 0) {
         int err = errno;
         dill_hclose(s);
@@ -1097,4 +1388,19 @@ ssize_t dill_ws_protocol(int s, char *buf, size_t len) {
     if(!buf || len <= n) {errno = EMSGSIZE; return -1;}
     memcpy(buf, p, n + 1);
     return (ssize_t)n;
+}
+
+int dill_ws_deflate(int s, struct dill_ws_deflate_params *p) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    struct dill__ws_z *z = self->st->z;
+    if(!z) return 0;
+    if(p) {
+        const struct dill__wsz_params *a = &z->agreed.p;
+        p->server_no_context_takeover = a->server_no_ctx;
+        p->client_no_context_takeover = a->client_no_ctx;
+        p->server_max_window_bits = a->server_bits;
+        p->client_max_window_bits = a->client_bits;
+    }
+    return 1;
 }

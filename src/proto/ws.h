@@ -16,6 +16,7 @@
 #include "core/core.h"
 #include "net/bsockx.h"
 #include "net/stream.h"
+#include "proto/wsdeflate.h"
 #include "proto/wsframe.h"
 
 /* Size of pooled buffers: receive buffer, client masking scratch, and the
@@ -39,6 +40,18 @@
 #define DILL__WS_RESOURCE_MAX 511
 #define DILL__WS_HOST_MAX 255
 
+/* permessage-deflate state of a connection that agreed it (heap, made
+   after the handshake). */
+struct dill__ws_z {
+    struct dill__wsz_def def;       /* our messages */
+    struct dill__wsz_inf inf;       /* the peer's messages */
+    struct dill__wsz_agreed agreed;
+    uint64_t max;                   /* largest inflated message, 0: none */
+    size_t threshold;               /* smaller messages go out plain */
+    struct dill__utf8 utf8;         /* inflated TEXT message so far */
+    uint8_t text;                   /* the message being inflated is TEXT */
+};
+
 /* Per-connection state kept outside the handle object. */
 struct dill__ws_st {
     struct dill__ws_dec dec;
@@ -53,6 +66,10 @@ struct dill__ws_st {
     char *protocol;
     /* UTF-8 state of a text message being sent in parts. */
     struct dill__utf8 sutf8;
+    /* permessage-deflate, NULL when not agreed; the message being received
+       is compressed (zrx), the message being sent in parts is (smz). */
+    struct dill__ws_z *z;
+    uint8_t zrx, smz;
     /* Inside a frame (after its header, before its end). */
     uint8_t infr;
     /* The current frame is a control frame. */
@@ -144,6 +161,11 @@ struct dill__ws *dill__ws_new(int s, int server, int text, size_t max_msg,
 /* Makes the handle for a set up object.  On failure the object and s are
    released (hclose) and -1 returned. */
 int dill__ws_publish(struct dill__ws *self);
+/* Turns permessage-deflate on for a set up object with what the handshake
+   agreed (a) and the local preferences cfg; threshold: messages shorter
+   than this go out uncompressed.  Returns 0 or -1 (ENOMEM). */
+int dill__ws_zsetup(struct dill__ws *self, const struct dill__wsz_agreed *a,
+    const struct dill__wsz_cfg *cfg, size_t threshold);
 /* Releases an object that has no handle yet, and closes its underlying
    socket.  Keeps errno. */
 void dill__ws_discard(struct dill__ws *self);

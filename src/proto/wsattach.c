@@ -27,11 +27,15 @@ static int dill__ws_readhead(struct dill__ws *self, int request,
     self->rbuf = dill__ws_buf_get();
     if(!self->rbuf) return -1;
     self->rpos = self->rlen = 0;
+    /* A peer trickling its head byte by byte costs each read only its new
+       bytes, not a parse of the whole head. */
+    struct dill__http_pstate ps = DILL__HTTP_PSTATE_INIT;
     while(1) {
         if(self->rlen) {
             const char *p = (const char*)self->rbuf;
-            int r = request ? dill__http_parse_request(p, self->rlen, h) :
-                dill__http_parse_response(p, self->rlen, h);
+            int r = request ?
+                dill__http_parse_request_r(p, self->rlen, h, &ps) :
+                dill__http_parse_response_r(p, self->rlen, h, &ps);
             if(r > 0) return r;
             if(r < 0) {*perr = r; return -2;}
             if(self->rlen == DILL__WS_BUFSZ) {*perr = -EMSGSIZE; return -2;}
@@ -81,6 +85,27 @@ static void dill__ws_setup(struct dill__ws *self,
     }
 }
 
+/* The deflate preferences of the options; 0 when deflate is off (always
+   in a build without zlib). */
+static int dill__ws_zcfg(const struct dill_ws_options *o,
+      struct dill__wsz_cfg *cfg) {
+#if DILL_HAVE_ZLIB
+    if(o->deflate != DILL_WS_DEFLATE) return 0;
+    dill__wsz_tier(o->deflate_memory, cfg);
+    return 1;
+#else
+    (void)o;
+    (void)cfg;
+    return 0;
+#endif
+}
+
+static int dill__ws_zon(struct dill__ws *self, const struct dill__wsz_agreed *a,
+      const struct dill__wsz_cfg *cfg, const struct dill_ws_options *o) {
+    return dill__ws_zsetup(self, a, cfg,
+        o->deflate_threshold ? o->deflate_threshold : 128);
+}
+
 static int dill__ws_setproto(struct dill__ws *self, const char *p) {
     if(!p) return 0;
     self->st->protocol = strdup(p);
@@ -125,6 +150,15 @@ static int dill__ws_client_hs(struct dill__ws *self, const char *resource,
       const char *host, const struct dill_ws_options *o, int64_t deadline) {
     struct dill__ws_client_opts co = {resource, host, o->origin,
         o->protocols, dill__opts_count(o->protocols), NULL, o->headers};
+    struct dill__wsz_cfg zc;
+    char offer[160];
+    if(dill__ws_zcfg(o, &zc)) {
+        if(dill__wsz_offer(&zc, offer, sizeof(offer)) < 0) {
+            errno = EINVAL;
+            return -1;
+        }
+        co.extensions = offer;
+    }
     char key[DILL__WS_KEY_LEN + 1];
     dill__ws_make_key(key);
     uint8_t *buf = dill__ws_buf_get();
@@ -152,9 +186,14 @@ static int dill__ws_client_hs(struct dill__ws *self, const char *resource,
     struct dill__ws_client_result res;
     rc = dill__ws_check_response(h, &co, key, &res);
     int refused = h->status != 101;
+    struct dill__wsz_agreed za;
+    int z = res.extensions != NULL;
+    if(rc == 0 && z && dill__wsz_client(res.extensions, res.extensionslen,
+       &zc, &za) < 0) rc = -1;
     free(h);
     /* A well-formed answer other than 101 is a refusal, not an error. */
     if(rc < 0) {errno = refused ? EACCES : EPROTO; return -1;}
+    if(z && dill__ws_zon(self, &za, &zc, o) < 0) return -1;
     if(res.protocol >= 0 && dill__ws_setproto(self, res.protocol_name) < 0)
         return -1;
     dill__ws_headdone(self, hl);
@@ -168,7 +207,8 @@ static int dill__ws_client_hs(struct dill__ws *self, const char *resource,
 static struct dill__ws *dill__ws_begin(int s, int server, int argsok,
       const struct dill_ws_options *o, struct dill_ws_storage *mem) {
     int err = EINVAL;
-    if(argsok && !(o->flags & ~(DILL_WS_TEXT | DILL_WS_NOHTTP))) {
+    if(argsok && !(o->flags & ~(DILL_WS_TEXT | DILL_WS_NOHTTP)) &&
+       (o->deflate == 0 || o->deflate == DILL_WS_DEFLATE)) {
         struct dill__ws *self = dill__ws_new(s, server,
             o->flags & DILL_WS_TEXT, o->max_message, mem);
         if(self) {
@@ -267,10 +307,15 @@ static int dill__ws_server_answer(struct dill__ws *self,
             dill__opts_count(o->protocols));
         if(i >= 0) proto = o->protocols[i];
     }
+    struct dill__wsz_cfg zc;
+    struct dill__wsz_agreed za;
+    char ext[160];
+    int z = dill__ws_zcfg(o, &zc) &&
+        dill__wsz_server(r->head, &zc, &za, ext, sizeof(ext)) == 1;
     uint8_t *buf = dill__ws_buf_get();
     if(!buf) return -1;
     ssize_t n = dill__ws_build_response((char*)buf, DILL__WS_BUFSZ, r, proto,
-        NULL, o->headers);
+        z ? ext : NULL, o->headers);
     if(n < 0) {
         dill__ws_buf_put(buf);
         return dill__ws_refuse(self, 500, EINVAL, deadline);
@@ -278,6 +323,7 @@ static int dill__ws_server_answer(struct dill__ws *self,
     int rc = dill__ws_sendtext(self, (char*)buf, (size_t)n, deadline);
     dill__ws_buf_put(buf);
     if(rc < 0) return -1;
+    if(z && dill__ws_zon(self, &za, &zc, o) < 0) return -1;
     return dill__ws_setproto(self, proto);
 }
 

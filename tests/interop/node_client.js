@@ -16,6 +16,8 @@
 //                 then check their N echoes
 //   --ca FILE     for wss URLs: trust the CA certificates of FILE (the
 //                 server's certificate is verified, host name included)
+//   --deflate JSON  perMessageDeflate options (e.g. '{"threshold":0}');
+//                 prints "EXT <agreed extensions or none>" once open
 // Output: "OK <item>" lines, "PONGS <got>/<sent>", "PEER_CLOSE <code>
 // <reason>", then "RESULT PASS" or "RESULT FAIL".
 'use strict';
@@ -43,10 +45,13 @@ function fail(msg) {
     process.exit(1);
 }
 
-// perMessageDeflate stays at its default (offered): the server must decline.
+// Without --deflate, perMessageDeflate stays at its default (offered): a
+// server without deflate must decline.
 const ca = opt('--ca', null);
+const deflate = opt('--deflate', null);
 const ws = new WebSocket(url, Object.assign({ maxPayload: 64 << 20 },
-    ca ? { ca: fs.readFileSync(ca) } : {}));
+    ca ? { ca: fs.readFileSync(ca) } : {},
+    deflate ? { perMessageDeflate: JSON.parse(deflate) } : {}));
 let seq = 0, pings = 0, pongs = 0, sent = null, finished = false;
 
 // After the script: `burst` small messages written back to back, then
@@ -92,7 +97,10 @@ function sendNext() {
     seq++;
 }
 
-ws.on('open', sendNext);
+ws.on('open', () => {
+    if (deflate) console.log('EXT ' + (ws.extensions || 'none'));
+    sendNext();
+});
 ws.on('pong', () => pongs++);
 ws.on('message', (data, isBinary) => {
     if (!sent || finished) fail('unexpected message');

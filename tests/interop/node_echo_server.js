@@ -12,7 +12,11 @@
 //   CONN path=<p> msgs=<n> pings=<n> pongs=<n> close_code=<c> close_reason=<r>
 // where close_code/close_reason are what the client sent in its Close frame.
 //
-// Usage: node_echo_server.js [-n connections] [-t seconds]
+// With --deflate JSON, permessage-deflate is accepted with those ws
+// perMessageDeflate options (e.g. '{"threshold":0}'), and each connection
+// prints "EXT path=<p> <agreed extensions or none>" as it starts.
+//
+// Usage: node_echo_server.js [-n connections] [-t seconds] [--deflate JSON]
 //                            [--tls-cert FILE --tls-key FILE]
 // With --tls-cert and --tls-key it serves wss (an https server).
 'use strict';
@@ -34,6 +38,7 @@ const sopt = (name) => {
 const limit = opt('-n', 0);
 u.lifetime(opt('-t', 60));
 const cert = sopt('--tls-cert'), key = sopt('--tls-key');
+const deflate = sopt('--deflate') ? JSON.parse(sopt('--deflate')) : false;
 
 let done = 0;
 let wss;
@@ -41,17 +46,19 @@ if (cert) {
     const server = https.createServer({ cert: fs.readFileSync(cert),
         key: fs.readFileSync(key) });
     wss = new WebSocketServer({ server, maxPayload: 64 << 20,
-        perMessageDeflate: false });
+        perMessageDeflate: deflate });
     server.listen(0, '127.0.0.1',
         () => console.log('PORT ' + server.address().port));
 } else {
     wss = new WebSocketServer({ host: '127.0.0.1', port: 0,
-        maxPayload: 64 << 20, perMessageDeflate: false });
+        maxPayload: 64 << 20, perMessageDeflate: deflate });
     wss.on('listening', () => console.log('PORT ' + wss.address().port));
 }
 wss.on('connection', (ws, req) => {
     const path = req.url;
     const o = u.pathOptions(path);
+    if (deflate)
+        console.log(`EXT path=${path} ${ws.extensions || 'none'}`);
     let msgs = 0, pings = 0, pongs = 0;
     const maybeClose = () => {
         if (o.closeCode && msgs === o.closeAfter) ws.close(o.closeCode, 'bye');

@@ -17,7 +17,7 @@ Usage: py_client.py [--script S] [--large] [--frag] [--ping]
   --parallel N  run N such clients at once
   --ca FILE     for wss URLs: trust the CA certificates of FILE (the
                 server's certificate is verified, host name included)
-Output: "OK <item>" lines, "BURST <n>", "PONGS <got>/<sent>",
+Output: "EXT <agreed Sec-WebSocket-Extensions or none>", "OK <item>" lines, "BURST <n>", "PONGS <got>/<sent>",
 "PEER_CLOSE <code> <reason>", then "RESULT PASS" or "RESULT FAIL".
 """
 
@@ -60,6 +60,8 @@ async def run(args):
     async with websockets.connect(args.url, max_size=None, max_queue=None,
                                   ping_interval=None, close_timeout=5,
                                   **tls) as ws:
+        wsutil.out("EXT %s" % wsutil.clean(
+            ws.response_headers.get("Sec-WebSocket-Extensions", "none")))
         for seq, (is_text, size) in enumerate(items):
             name = "%s%d" % ("t" if is_text else "b", size)
             msg = wsutil.payload(is_text, size, seq)

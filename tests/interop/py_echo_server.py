@@ -8,6 +8,8 @@ every message with its type.  The request path selects extras:
   ping               send a ping before each echo and between fragments,
                      and count the pongs
   /close/<code>/<k>  after k echoes, close with <code> and reason "bye"
+One line per connection as it starts:
+  EXT path=<p> <the Sec-WebSocket-Extensions answer, or none>
 One line per finished connection:
   CONN path=<p> msgs=<n> pings=<n> pongs=<n> close_code=<c> close_reason=<r>
 where close_code/close_reason are what the client sent in its Close frame.
@@ -51,6 +53,8 @@ async def handle(ws, opts, stats, waiters):
 async def echo(ws, path=None):
     path = ws.path
     opts = wsutil.path_options(path)
+    wsutil.out("EXT path=%s %s" % (path, wsutil.clean(
+        ws.response_headers.get("Sec-WebSocket-Extensions", "none"))))
     stats = {"msgs": 0}
     waiters = []
     try:

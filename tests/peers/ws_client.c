@@ -20,8 +20,11 @@
                 server's certificate must match the URL's host
      --server-name NAME  wss only: check the certificate against NAME
                 (also sent as SNI) instead of the URL's host
+     -z BYTES   offer permessage-deflate, keeping at most BYTES of zlib
+                state between messages (0: no context takeover); prints
+                "DEFLATE ..." with what was agreed, or "DEFLATE off"
 
-   A ws:// URL goes through tcp_connect and ws_attach_client; a wss:// URL
+   A ws:// URL goes through tcp_connect and ws_attach_client_opts; a wss:// URL
    through dill_ws_connect (TLS with verification, then the handshake).
 
    Output, one line each: "OK <item>" per echoed message, "PEER_CLOSE <code>
@@ -73,12 +76,24 @@ static int parse_url(const char *url, char *host, size_t hostlen, int *port,
 
 /* wss: TLS with the server's certificate verified against ca (or the
    system store), then the WebSocket handshake, all by dill_ws_connect. */
+/* -z: offer permessage-deflate keeping at most that many bytes. */
+static long zmem = -1;
+
+static struct ws_options options(void) {
+    struct ws_options o = WS_OPTIONS_INIT;
+    o.flags = WS_BINARY;
+    if(zmem >= 0) {
+        o.deflate = WS_DEFLATE;
+        o.deflate_memory = (size_t)zmem;
+    }
+    return o;
+}
+
 static int connect_wss(const char *url, const char *ca, const char *sni) {
     struct tls_client_options to = TLS_CLIENT_OPTIONS_INIT;
     to.ca_file = ca;
     to.server_name = sni;
-    struct ws_options wo = WS_OPTIONS_INIT;
-    wo.flags = WS_BINARY;
+    struct ws_options wo = options();
     return ws_connect(url, &wo, &to, deadline);
 }
 
@@ -182,6 +197,8 @@ int main(int argc, char *argv[]) {
             secs = atol(argv[++i]);
         else if(strcmp(argv[i], "-W") == 0) wait = 1;
         else if(strcmp(argv[i], "-L") == 0) large = 1;
+        else if(strcmp(argv[i], "-z") == 0 && i + 1 < argc)
+            zmem = atol(argv[++i]);
         else if(strcmp(argv[i], "--ca") == 0 && i + 1 < argc) ca = argv[++i];
         else if(strcmp(argv[i], "--server-name") == 0 && i + 1 < argc)
             sni = argv[++i];
@@ -213,9 +230,16 @@ int main(int argc, char *argv[]) {
         if(s < 0) return fail("connect");
         char hostfield[300];
         snprintf(hostfield, sizeof(hostfield), "%s:%d", host, port);
-        ws = ws_attach_client(s, WS_BINARY, path, hostfield, deadline);
+        struct ws_options wo = options();
+        ws = ws_attach_client_opts(s, path, hostfield, &wo, NULL, deadline);
         if(ws < 0) return fail("handshake");
     }
+    struct ws_deflate_params zp;
+    if(zmem >= 0 && ws_deflate(ws, &zp) == 1)
+        printf("DEFLATE server_window=%d client_window=%d snct=%d cnct=%d\n",
+            zp.server_max_window_bits, zp.client_max_window_bits,
+            zp.server_no_context_takeover, zp.client_no_context_takeover);
+    else if(zmem >= 0) printf("DEFLATE off\n");
 
     char *items = malloc(strlen(script) + 32);
     if(!items) return fail("malloc");

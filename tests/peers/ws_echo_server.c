@@ -20,11 +20,16 @@
    (EPROTO when the peer broke the protocol: dill has then failed the
    connection with the matching close code, e.g. 1007).
 
+   With -z, a "DEFLATE <id> <answer>" line per connection tells what
+   permessage-deflate answer was agreed ("off" when none).
+
    Usage: ws_echo_server [-n connections] [-t seconds] [-m max-message]
-                         [--tls-cert FILE --tls-key FILE]
+                         [-z deflate-memory] [--tls-cert FILE --tls-key FILE]
      -n  exit after serving that many connections (default 0: forever)
      -t  lifetime; exit with status 1 when it is over (default 60)
      -m  largest message echoed, in bytes (default 17 MiB)
+     -z  accept permessage-deflate, keeping at most that many bytes of zlib
+         state per connection between messages (0: no context takeover)
      --tls-cert, --tls-key  serve wss: the PEM certificate chain and key
          go into a dill_tls_server_ctx, and connections come from
          dill_ws_listen / dill_ws_accept (TLS and WebSocket handshakes in
@@ -42,6 +47,30 @@
 #define RESOURCE_LEN 256
 
 static size_t maxmsg = 17 * 1024 * 1024;
+static long zmem = -1;
+
+/* The options of every connection. */
+static struct ws_options options(void) {
+    struct ws_options o = WS_OPTIONS_INIT;
+    o.flags = WS_BINARY;
+    o.max_message = maxmsg;
+    if(zmem >= 0) {
+        o.deflate = WS_DEFLATE;
+        o.deflate_memory = (size_t)zmem;
+    }
+    return o;
+}
+
+/* "DEFLATE <id> <what was agreed>" when -z is given. */
+static void print_deflate(int ws, int id) {
+    if(zmem < 0) return;
+    struct ws_deflate_params p;
+    if(ws_deflate(ws, &p) != 1) printf("DEFLATE %d off\n", id);
+    else printf("DEFLATE %d server_window=%d client_window=%d snct=%d "
+        "cnct=%d\n", id, p.server_max_window_bits, p.client_max_window_bits,
+        p.server_no_context_takeover, p.client_no_context_takeover);
+    fflush(stdout);
+}
 static int64_t deadline;
 
 static const char *errname(int err) {
@@ -76,12 +105,14 @@ static void serve_ws(int s, int ws_ready, char *resource, int id) {
     ssize_t rlen = 0;
     size_t msgs = 0, bytes = 0;
     uint8_t *buf = NULL;
-    int ws = ws_ready ? s : ws_attach_server(s, WS_BINARY, resource,
-        RESOURCE_LEN, host, sizeof(host), deadline);
+    struct ws_options o = options();
+    int ws = ws_ready ? s : ws_attach_server_opts(s, resource,
+        RESOURCE_LEN, host, sizeof(host), &o, NULL, deadline);
     if(ws < 0) {
         end = errname(errno);
         goto out;
     }
+    print_deflate(ws, id);
     buf = malloc(maxmsg);
     if(!buf) {
         end = "ENOMEM";
@@ -158,9 +189,7 @@ static int run_tls(const char *cert, const char *key, long nconns) {
             errname(errno));
         return 1;
     }
-    struct ws_options wo = WS_OPTIONS_INIT;
-    wo.flags = WS_BINARY;
-    wo.max_message = maxmsg;
+    struct ws_options wo = options();
     struct ws_listen_options lo = WS_LISTEN_OPTIONS_INIT;
     lo.ws = &wo;
     lo.tls = ctx;
@@ -219,13 +248,15 @@ int main(int argc, char *argv[]) {
             secs = atol(argv[++i]);
         else if(i + 1 < argc && strcmp(argv[i], "-m") == 0)
             maxmsg = (size_t)atol(argv[++i]);
+        else if(i + 1 < argc && strcmp(argv[i], "-z") == 0)
+            zmem = atol(argv[++i]);
         else if(i + 1 < argc && strcmp(argv[i], "--tls-cert") == 0)
             cert = argv[++i];
         else if(i + 1 < argc && strcmp(argv[i], "--tls-key") == 0)
             key = argv[++i];
         else {
             fprintf(stderr, "usage: %s [-n conns] [-t secs] [-m bytes] "
-                "[--tls-cert file --tls-key file]\n", argv[0]);
+                "[-z bytes] [--tls-cert file --tls-key file]\n", argv[0]);
             return 2;
         }
     }
