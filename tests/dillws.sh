@@ -93,6 +93,28 @@ check "SIGTERM: clean close seen by the server" \
 [ "$(grep -c 'closed by the client: 1000' "$T/echo.log")" -gt "$CLOSED" ] ||
     { echo "server log:"; grep -a '/term\|\[' "$T/echo.log" | tail -8; }
 
+# The server drains on SIGINT and SIGTERM: every client gets 1001, exit 0;
+# with one thread and with several.
+for sig in INT TERM; do
+    start_server drain$sig -v --echo --threads $([ $sig = INT ] && echo 1 || echo 2)
+    SRV=${PIDS##* }
+    mkfifo "$T/dfifo$sig"
+    "$D" -v --timeout 15 "ws://127.0.0.1:$PORT/d" <"$T/dfifo$sig" \
+        >/dev/null 2>"$T/d$sig.err" &
+    DC=$!
+    exec 8>"$T/dfifo$sig"
+    for _ in $(seq 100); do grep -q 'open: /d' "$T/drain$sig.log" && break; sleep 0.05; done
+    kill -$sig $SRV
+    wait $SRV
+    rc=$?
+    wait $DC
+    crc=$?
+    exec 8>&-
+    check "server SIG$sig: drains and exits 0" "[ $rc = 0 ]"
+    check "server SIG$sig: the client got 1001 and exits 0" \
+        "[ $crc = 0 ] && grep -q 'closed: 1001' $T/d$sig.err"
+done
+
 # Keepalive pings do not disturb a quiet connection.
 (sleep 1.2; echo late) | C --ping-interval 0.2 "$URL" >"$T/out"
 check "ping interval" "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = late ]"

@@ -1120,9 +1120,59 @@ static int serve_broadcast(int ws, int id, struct dbuf *b) {
     return err;
 }
 
+/* Graceful shutdown (SIGINT, SIGTERM): every server thread closes its
+   listener, sends 1001 on each of its open connections and waits up to
+   DRAIN_MS for the clients to answer.  The connections of a thread, in two
+   lists: not yet asked to close, and asked. */
+#define DRAIN_MS 5000
+struct live {
+    struct live *next, *prev;
+    int ws;
+};
+static __thread struct live live_open, live_asked;
+
+/* The lists of this thread, set up on first use. */
+static void live_init(void) {
+    if(live_open.next) return;
+    live_open.next = live_open.prev = &live_open;
+    live_asked.next = live_asked.prev = &live_asked;
+}
+
+static void live_push(struct live *head, struct live *n) {
+    live_init();
+    n->next = head;
+    n->prev = head->prev;
+    head->prev->next = n;
+    head->prev = n;
+}
+
+static void live_erase(struct live *n) {
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+}
+
+/* Asks every open connection of this thread to close, then waits until
+   their coroutines have ended (or the time is up). */
+static void drain_thread(void) {
+    int64_t dl = now() + DRAIN_MS;
+    live_init();
+    /* ws_done may block: the list head is always re-read, since other
+       connections may end meanwhile. */
+    while(live_open.next != &live_open) {
+        struct live *n = live_open.next;
+        live_erase(n);
+        live_push(&live_asked, n);
+        ws_done(n->ws, 1001, "going away", 10, dl);
+    }
+    while(live_asked.next != &live_asked && now() < dl)
+        if(msleep(now() + 10) < 0) break;
+}
+
 coroutine static void serve(int s, int id) {
     int ws = server_attach(s, id);
     if(ws < 0) return;
+    struct live node = {NULL, NULL, ws};
+    live_push(&live_open, &node);
     struct dbuf b = {NULL, 0};
     int err = 0;
     if(cfg.broadcast) err = serve_broadcast(ws, id, &b);
@@ -1145,6 +1195,7 @@ coroutine static void serve(int s, int id) {
     }
     log_end(ws, id, err);
     free(b.p);
+    live_erase(&node);
     hclose(ws);
 }
 
@@ -1247,11 +1298,9 @@ static void banner(struct ipaddr *addr, int n) {
     fprintf(stderr, ")\n");
 }
 
-/* Accepts on ls until end (or cancellation) and serves every connection;
-   one such loop runs in each server thread. */
-static void accept_loop(int ls, int64_t end) {
-    int b = bundle();
-    if(b < 0) die(EX_FAIL, "bundle: %s", strerror(errno));
+/* Accepts on ls until end (or cancellation) and starts a coroutine in b
+   for every connection; tells ch when it is done. */
+coroutine static void acceptor(int ls, int b, int64_t end, int ch) {
     int id = 1, n;
     struct conn cs[ACCEPT_BATCH];
     while((n = accept_batch(ls, cs, &id, end)) > 0) {
@@ -1265,13 +1314,40 @@ static void accept_loop(int ls, int64_t end) {
             for(int i = 0; i < n; i++) hclose(cs[i].s);
         }
     }
+    int e = 0;
+    chsend(ch, &e, sizeof(e), -1);
+}
+
+/* Tells ch when SIGINT or SIGTERM came (the pipe is never read, so every
+   thread's watcher sees it). */
+coroutine static void drain_watch(int ch) {
+    if(fdin(sigfd[0], -1) < 0) return;
+    int e = 1;
+    chsend(ch, &e, sizeof(e), -1);
+}
+
+/* Serves ls until end, a signal (then drains) or cancellation; one such
+   loop runs in each server thread. */
+static void accept_loop(int ls, int64_t end) {
+    int b = bundle(), ch[2];
+    if(b < 0 || chmake(ch) < 0) die(EX_FAIL, "bundle: %s", strerror(errno));
+    int acc = go(acceptor(ls, b, end, ch[0]));
+    int w = sigfd[0] >= 0 ? go(drain_watch(ch[0])) : -1;
+    if(acc < 0) die(EX_FAIL, "go: %s", strerror(errno));
+    int e = 0;
+    chrecv(ch[1], &e, sizeof(e), -1);
+    hclose(acc);
+    if(w >= 0) hclose(w);
+    if(e == 1) drain_thread();
     hclose(b);
+    hclose(ch[0]);
+    hclose(ch[1]);
 }
 
 /* --threads: every thread listens on the address with SO_REUSEPORT; the
    first one picks the port when it is 0. */
 static struct ipaddr srv_addr;
-static int srv_port, srv_listening, srv_failed;
+static int srv_port, srv_listening, srv_failed, srv_done;
 
 static void server_thread(int index, void *arg) {
     (void)arg;
@@ -1292,6 +1368,7 @@ static void server_thread(int index, void *arg) {
     __atomic_add_fetch(&srv_listening, 1, __ATOMIC_RELEASE);
     accept_loop(ls, -1);
     hclose(ls);
+    __atomic_add_fetch(&srv_done, 1, __ATOMIC_RELEASE);
 }
 
 static int run_threads(int n) {
@@ -1306,7 +1383,14 @@ static int run_threads(int n) {
     }
     ipaddr_setport(&srv_addr, srv_port);
     banner(&srv_addr, n);
-    msleep(deadline_in(cfg.timeout_ms));
+    if(sigfd[0] >= 0 && fdin(sigfd[0], deadline_in(cfg.timeout_ms)) == 0) {
+        /* Every thread drains its connections; then they end. */
+        int64_t dl = now() + DRAIN_MS + 1000;
+        while(__atomic_load_n(&srv_done, __ATOMIC_ACQUIRE) != n &&
+              now() < dl)
+            msleep(now() + 10);
+    }
+    else msleep(deadline_in(cfg.timeout_ms));
     hclose(w);
     if(bhub) hub_free(bhub);
     return EX_OK;
@@ -1314,6 +1398,7 @@ static int run_threads(int n) {
 
 static int run_server(void) {
     server_setup_tls();
+    catch_signals();
     if(cfg.broadcast) {
         struct hub_options o = HUB_OPTIONS_INIT;
         o.max_queue = cfg.queue_bytes;
