@@ -187,8 +187,14 @@ static void test_tiers(void) {
     one(c, s, 3, 1000, 1);
     errno_assert(hclose(c) == 0);
     errno_assert(hclose(s) == 0);
-    on.deflate = 2;
+    /* Not a WebSocket, not a handle. */
     int a, b;
+    wst_bpair(1, &a, &b);
+    assert_err(ws_deflate(a, NULL), ENOTSUP);
+    errno_assert(hclose(a) == 0);
+    errno_assert(hclose(b) == 0);
+    assert_err(ws_deflate(a, NULL), EBADF);
+    on.deflate = 2;
     wst_bpair(1, &a, &b);
     assert_err(ws_attach_client_opts(a, "/", "x", &on, NULL,
         now() + 1000), EINVAL);
