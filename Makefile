@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build demo test test-release test-asan test-clang test-fuzz test-valgrind clean
+.PHONY: all deps build demo test test-release test-asan test-clang test-fuzz test-cross test-valgrind clean
 
 all: build
 
@@ -19,7 +19,7 @@ build: deps $(BUILD)/CMakeCache.txt
 demo: build
 	@sh scripts/demo.sh $(BUILD)
 
-test: test-release test-asan test-fuzz test-clang
+test: test-release test-asan test-fuzz test-clang test-cross
 
 test-release: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
@@ -41,10 +41,16 @@ test-clang: deps
 
 # Every libFuzzer target for a few seconds on its seed corpus.
 test-fuzz: deps
-	sh scripts/fuzz-smoke.sh build-fuzz 10
+	sh scripts/fuzz-smoke.sh build-fuzz 3 60
+
+# aarch64, armhf, s390x and riscv64 under qemu-user, musl, and the portable
+# paths on x86-64 (scripts/cross-test.sh; a platform without its tools is
+# skipped with a message).
+test-cross: deps
+	JOBS=$(JOBS) sh scripts/cross-test.sh build-cross
 
 test-valgrind: build
 	sh scripts/valgrind.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-clang build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) build-clang build-fuzz build-cross

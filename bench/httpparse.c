@@ -4,6 +4,9 @@
      server:    parse + dill__ws_check_request + dill__ws_build_response
                 (includes SHA-1 and base64)
      client:    dill__http_parse_response + dill__ws_check_response
+   and the parse of a 16,000-byte head arriving one byte at a time, parsed
+   after every byte: re-parsed from the start each time, and resumed
+   (dill__http_parse_request_r).
    Usage: bench_httpparse [seconds per figure, default 1] */
 
 #include <stdio.h>
@@ -78,6 +81,51 @@ static void measure(const char *name, int (*fn)(void), size_t bytes,
     printf("\n");
 }
 
+/* A valid upgrade request padded with 280-byte headers to ~16,000 bytes. */
+static char big[16384];
+static size_t bigsz;
+
+static void make_big(void) {
+    bigsz = (size_t)sprintf(big, "GET / HTTP/1.1\r\nHost: bench\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n");
+    for(int i = 0; bigsz + 300 < 16000 - 2; i++)
+        bigsz += (size_t)sprintf(big + bigsz, "X-Fill-%02d: %0280d\r\n", i, 0);
+    memcpy(big + bigsz, "\r\n", 2);
+    bigsz += 2;
+}
+
+static int run_trickle_whole(void) {
+    static struct dill__http_head h;
+    int r = 0;
+    for(size_t k = 1; k <= bigsz; k++)
+        r = dill__http_parse_request(big, k, &h);
+    return r;
+}
+
+static int run_trickle_resumed(void) {
+    static struct dill__http_head h;
+    struct dill__http_pstate ps = DILL__HTTP_PSTATE_INIT;
+    int r = 0;
+    for(size_t k = 1; k <= bigsz; k++)
+        r = dill__http_parse_request_r(big, k, &h, &ps);
+    return r;
+}
+
+static void measure_trickle(const char *name, int (*fn)(void),
+      double secs) {
+    long iters = 0;
+    double t0 = now_s(), dt;
+    do {
+        if(fn() != (int)bigsz) abort();
+        iters++;
+        dt = now_s() - t0;
+    } while(dt < secs);
+    printf("trickle %-8s %8.3f ms per %zu-byte head fed byte by byte\n",
+        name, dt / (double)iters * 1e3, bigsz);
+}
+
 int main(int argc, char *argv[]) {
     double secs = argc > 1 ? atof(argv[1]) : 1.0;
     if(run_parse() != (int)strlen(request) || run_client() != 0) {
@@ -89,5 +137,8 @@ int main(int argc, char *argv[]) {
     measure("parse", run_parse, strlen(request), secs);
     measure("server", run_server, strlen(request), secs);
     measure("client", run_client, sizeof(response) - 1, secs);
+    make_big();
+    measure_trickle("whole", run_trickle_whole, secs);
+    measure_trickle("resumed", run_trickle_resumed, secs);
     return 0;
 }

@@ -76,7 +76,11 @@ struct msg {
     char data[];
 };
 
+/* A client's queue: at most QMAX messages of at most about 4 KiB (the
+   receive buffer below), so about 1 MiB.  A client that lets it fill up,
+   or takes more than STALL_MS to take one message, is dropped. */
 #define QMAX 256
+#define STALL_MS 10000
 
 struct client {
     struct client *next;
@@ -85,6 +89,7 @@ struct client {
     struct msg *q[QMAX];   /* messages waiting for the writer */
     unsigned head, count;
     int waiting;           /* the writer is blocked on wake[0] */
+    int dropped;
     int wake[2];
 };
 
@@ -112,12 +117,28 @@ static void msg_unref(struct msg *m) {
     if(--m->refs == 0) free(m);
 }
 
-/* Queues m for every client and wakes the idle writers.  A client too slow
-   to keep up is cut off: its wake channel is marked done. */
+static struct msg *dequeue(struct client *c) {
+    struct msg *m = c->q[c->head];
+    c->head = (c->head + 1) % QMAX;
+    c->count--;
+    return m;
+}
+
+/* Cuts off a client too slow to keep up: what was queued for it is freed
+   now, and its wake channel is marked done. */
+static void drop(struct client *c) {
+    if(c->dropped) return;
+    c->dropped = 1;
+    while(c->count) msg_unref(dequeue(c));
+    chdone(c->wake[1]);
+}
+
+/* Queues m for every client and wakes the idle writers. */
 static void fanout(struct client *list, struct msg *m) {
     for(struct client *c = list; c; c = c->next) {
+        if(c->dropped) continue;
         if(c->count == QMAX) {
-            chdone(c->wake[1]);
+            drop(c);
             continue;
         }
         m->refs++;
@@ -159,25 +180,24 @@ coroutine static void hub(int in) {
 /******************************************************************************/
 
 coroutine static void writer(struct client *c) {
-    while(1) {
+    while(!c->dropped) {
         while(c->count) {
-            struct msg *m = c->q[c->head];
-            c->head = (c->head + 1) % QMAX;
-            c->count--;
-            int rc = ws_send(c->ws, WS_TEXT, m->data, m->len, -1);
+            struct msg *m = dequeue(c);
+            int rc = ws_send(c->ws, WS_TEXT, m->data, m->len,
+                now() + STALL_MS);
             msg_unref(m);
-            if(rc < 0) return;
+            if(rc < 0 && errno != ETIMEDOUT) return;
+            if(rc < 0) drop(c);    /* it stopped reading */
         }
+        if(c->dropped) break;
         int one;
         c->waiting = 1;
         int rc = chrecv(c->wake[0], &one, sizeof(one), -1);
         c->waiting = 0;
-        if(rc < 0) {
-            if(errno == EPIPE)   /* cut off by the hub */
-                ws_done(c->ws, 1008, "too slow", 8, now() + 1000);
-            return;
-        }
+        if(rc < 0 && errno != EPIPE) return;   /* cancelled */
     }
+    /* Cut off: a Close, if it still reads. */
+    ws_done(c->ws, 1008, "too slow", 8, now() + 1000);
 }
 
 static void chat(int ws, const char *name) {
@@ -210,11 +230,7 @@ static void chat(int ws, const char *name) {
         chsend(hub_ch[1], &ev, sizeof(ev), -1);
     }
     if(w >= 0) hclose(w);
-    while(c->count) {
-        msg_unref(c->q[c->head]);
-        c->head = (c->head + 1) % QMAX;
-        c->count--;
-    }
+    while(c->count) msg_unref(dequeue(c));
     hclose(c->wake[0]);
     hclose(c->wake[1]);
     free(c);
@@ -225,46 +241,77 @@ static void chat(int ws, const char *name) {
 /*  HTTP: the page, or the upgrade to WebSocket                               */
 /******************************************************************************/
 
+/* The checks of RFC 6455 section 4.2.1 that ws_attach_server makes when it
+   reads the request itself, with its limits: this server reads the request
+   with the HTTP layer because the same port also serves the page. */
+#define MAXFIELDS 64
+
 struct request {
     char method[16];
     char target[512];
-    int upgrade, connection, version13;
+    int fields, hosts, upgrade, connection, keys, versions, version13, body;
     char key[64];
 };
 
+/* Reads the request head.  Returns 0, an HTTP status to refuse it with
+   (431: a line or the number of lines is over the limit), or -1 when the
+   connection broke. */
 static int read_request(int h, struct request *r, int64_t deadline) {
     memset(r, 0, sizeof(*r));
     if(http_recvrequest(h, r->method, sizeof(r->method), r->target,
        sizeof(r->target), deadline) < 0)
-        return -1;
+        return errno == EMSGSIZE ? 431 : errno == EPROTO ? 400 : -1;
     while(1) {
-        char name[64], value[512];
+        /* The HTTP layer's lines are at most 1,232 bytes: a value buffer
+           that big fails only for lines over that limit. */
+        char name[256], value[1240];
         if(http_recvfield(h, name, sizeof(name), value, sizeof(value),
            deadline) < 0) {
             if(errno == EPIPE) return 0;     /* end of the head */
-            if(errno == EMSGSIZE) continue;  /* too long for us: skip */
-            return -1;
+            return errno == EMSGSIZE ? 431 : errno == EPROTO ? 400 : -1;
         }
-        if(!strcasecmp(name, "Upgrade"))
-            r->upgrade = !strcasecmp(value, "websocket");
+        if(++r->fields > MAXFIELDS) return 431;
+        if(!strcasecmp(name, "Host")) r->hosts++;
+        else if(!strcasecmp(name, "Upgrade"))
+            r->upgrade |= !strcasecmp(value, "websocket");
         else if(!strcasecmp(name, "Connection"))
-            r->connection = strcasestr(value, "upgrade") != NULL;
+            r->connection |= strcasestr(value, "upgrade") != NULL;
         else if(!strcasecmp(name, "Sec-WebSocket-Version"))
-            r->version13 = !strcmp(value, "13");
+            r->versions++, r->version13 = !strcmp(value, "13");
         else if(!strcasecmp(name, "Sec-WebSocket-Key"))
-            snprintf(r->key, sizeof(r->key), "%.63s", value);
+            r->keys++, snprintf(r->key, sizeof(r->key), "%.63s", value);
+        /* A body would be read as frames, and two framings of one request
+           are how smuggling gets past a proxy (RFC 9112, 6.3). */
+        else if(!strcasecmp(name, "Transfer-Encoding") ||
+                (!strcasecmp(name, "Content-Length") && strcmp(value, "0")))
+            r->body = 1;
     }
 }
 
-/* Sends a complete response with a body and closes the connection. */
+/* The status for an upgrade request (0: upgrade it). */
+static int check_upgrade(const struct request *r) {
+    if(strcmp(r->method, "GET")) return 405;
+    if(r->hosts != 1 || !r->upgrade || !r->connection || r->keys != 1 ||
+       r->body)
+        return 400;
+    if(r->versions != 1 || !r->version13) return 426;
+    return 0;
+}
+
+/* Sends a complete response with a body and closes the connection.  A 426
+   names the version we speak (RFC 6455, 4.4). */
 static void respond(int h, int status, const char *reason, const char *type,
       const char *body, int64_t deadline) {
     char len[24];
     snprintf(len, sizeof(len), "%zu", strlen(body));
     if(http_sendstatus(h, status, reason, deadline) < 0 ||
+       (status == 426 &&
+        (http_sendfield(h, "Upgrade", "websocket", deadline) < 0 ||
+         http_sendfield(h, "Sec-WebSocket-Version", "13", deadline) < 0)) ||
        http_sendfield(h, "Content-Type", type, deadline) < 0 ||
        http_sendfield(h, "Content-Length", len, deadline) < 0 ||
-       http_sendfield(h, "Connection", "close", deadline) < 0 ||
+       http_sendfield(h, "Connection", status == 426 ? "Upgrade, close" :
+           "close", deadline) < 0 ||
        http_done(h, deadline) < 0) {
         hclose(h);
         return;
@@ -276,6 +323,14 @@ static void respond(int h, int status, const char *reason, const char *type,
     if(cert) tls_done(s, deadline);
 #endif
     hclose(s);
+}
+
+static void refuse(int h, int status, int64_t deadline) {
+    respond(h, status, status == 405 ? "Method Not Allowed" :
+        status == 426 ? "Upgrade Required" :
+        status == 431 ? "Request Header Fields Too Large" : "Bad Request",
+        "text/plain", status == 426 ? "this server speaks WebSocket 13\n" :
+        "this is a WebSocket endpoint\n", deadline);
 }
 
 /* "/ws?name=bob" -> "bob", keeping letters, digits, '-' and '_'. */
@@ -300,7 +355,12 @@ coroutine static void connection(int s) {
     int h = http_attach(s);
     if(h < 0) {hclose(s); return;}
     struct request r;
-    if(read_request(h, &r, deadline) < 0) {hclose(h); return;}
+    int status = read_request(h, &r, deadline);
+    if(status < 0) {hclose(h); return;}
+    if(status) {
+        refuse(h, status, deadline);
+        return;
+    }
     size_t plen = strcspn(r.target, "?");
     int get = !strcmp(r.method, "GET");
     if(get && (!strcmp(r.target, "/") || !strncmp(r.target, "/?", 2))) {
@@ -311,9 +371,8 @@ coroutine static void connection(int s) {
         respond(h, 404, "Not Found", "text/plain", "not found\n", deadline);
         return;
     }
-    if(!get || !r.upgrade || !r.connection || !r.version13 || !r.key[0]) {
-        respond(h, 400, "Bad Request", "text/plain",
-            "this is a WebSocket endpoint\n", deadline);
+    if((status = check_upgrade(&r))) {
+        refuse(h, status, deadline);
         return;
     }
     char accept[WS_KEY_SIZE];
@@ -332,7 +391,12 @@ coroutine static void connection(int s) {
     s = http_detach(h, deadline);
     if(s < 0) return;
     /* The handshake is done: frames from here on. */
-    int ws = ws_attach_server(s, WS_TEXT | WS_NOHTTP, NULL, 0, NULL, 0, -1);
+    /* Keepalive ends the receiving loop of a client that stopped
+       answering, and sends to one that stopped reading. */
+    struct ws_options o = WS_OPTIONS_INIT;
+    o.flags = WS_TEXT | WS_NOHTTP;
+    o.ping_interval = 30000;
+    int ws = ws_attach_server_opts(s, NULL, 0, NULL, 0, &o, NULL, -1);
     if(ws < 0) return;
     char name[24];
     name_from(r.target, name, sizeof(name));
@@ -366,7 +430,7 @@ int main(int argc, char *argv[]) {
         perror("ipaddr_local");
         return 2;
     }
-    int ls = tcp_listen(&addr, 64);
+    int ls = tcp_listen(&addr, 512);
     if(ls < 0) {
         fprintf(stderr, "ws_chat: cannot listen on %s:%d: %s\n", host, port,
             strerror(errno));
@@ -382,8 +446,18 @@ int main(int argc, char *argv[]) {
     int b = bundle();
     while(1) {
         int s = tcp_accept(ls, NULL, deadline);
-        if(s < 0) break;     /* ETIMEDOUT: --seconds elapsed */
-        bundle_go(b, connection(s));
+        if(s < 0) {
+            /* Out of descriptors or memory for a moment (a burst of
+               clients): back off and keep serving; users already connected
+               stay connected. */
+            if(errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+               errno == ENOMEM) {
+                msleep(now() + 100);
+                continue;
+            }
+            break;              /* ETIMEDOUT: --seconds elapsed */
+        }
+        if(bundle_go(b, connection(s)) < 0) hclose(s);
     }
     hclose(b);               /* cancels every connection */
     hclose(h);

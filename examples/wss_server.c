@@ -53,15 +53,25 @@ int main(int argc, char *argv[]) {
     int64_t deadline = argc > 4 ? now() + atoi(argv[4]) * 1000 : -1;
     struct ipaddr addr;
     ipaddr_local(&addr, "127.0.0.1", port, 0);
-    int ls = tcp_listen(&addr, 64);
+    int ls = tcp_listen(&addr, 512);
     if(ls < 0) {perror("tcp_listen"); return 1;}
     printf("listening on wss://127.0.0.1:%d/\n", ipaddr_port(&addr));
     fflush(stdout);
     int b = bundle();
     while(1) {
         int s = tcp_accept(ls, NULL, deadline);
-        if(s < 0) break;
-        bundle_go(b, serve(s));
+        if(s < 0) {
+            /* Out of descriptors or memory for a moment (a burst of
+               clients): back off and keep serving; users already connected
+               stay connected. */
+            if(errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+               errno == ENOMEM) {
+                msleep(now() + 100);
+                continue;
+            }
+            break;
+        }
+        if(bundle_go(b, serve(s)) < 0) hclose(s);
     }
     hclose(b);
     hclose(ls);

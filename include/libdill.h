@@ -23,9 +23,9 @@
 #endif
 
 /* Interface version (libtool style), as libdill 2.14 declares it. */
-#define DILL_VERSION_CURRENT 24
+#define DILL_VERSION_CURRENT 25
 #define DILL_VERSION_REVISION 0
-#define DILL_VERSION_AGE 4
+#define DILL_VERSION_AGE 5
 
 #if !defined __GNUC__ && !defined __clang__
 #error "dill needs GCC or clang (statement expressions, inline assembly)"
@@ -88,7 +88,12 @@ DILL_EXPORT int dill_hclose(int h);
 /******************************************************************************/
 
 /* Callee-saved state of a suspended execution context. */
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined DILL_ARCH_FALLBACK
 struct dill_jmpbuf {void *regs[24];};
+#else
+#include <setjmp.h>
+struct dill_jmpbuf {jmp_buf buf;};
+#endif
 
 /* A coroutine's pointer arguments outlive the call expression that started
    it, which interprocedural analysis does not expect: it would let the
@@ -139,10 +144,13 @@ DILL_EXPORT int dill_setjmp_(struct dill_jmpbuf *jb) __attribute__((returns_twic
     __asm__ volatile("" :: "r"(alloca(sizeof(size_t)))); \
     __asm__ volatile("mov sp, %0" :: "r"(x) : "memory");
 #else
-/* Portable fallback: the compiler's own non-local goto, which does not mangle
-   pointers and is not subject to _FORTIFY_SOURCE's longjmp checks. */
+/* Portable fallback: the C library's _setjmp, which the compiler knows
+   returns twice, like the assembly versions above.  Not __builtin_setjmp:
+   after its non-local label GCC may re-store a caller's local from a stack
+   slot that the caller has since reused, and on s390x it does so right
+   after the coroutine function returns, into the caller's live frame. */
 #define DILL_PORTABLE_CTX 1
-#define dill_setjmp(jb) __builtin_setjmp((void**)(jb)->regs)
+#define dill_setjmp(jb) _setjmp((jb)->buf)
 #define dill_setsp(x) \
     dill_unoptimisable = alloca((char*)alloca(sizeof(size_t)) - (char*)(x));
 #endif
@@ -227,8 +235,9 @@ DILL_EXPORT int dill_chmake_mem(struct dill_chstorage *mem, int chv[2]);
 DILL_EXPORT int dill_chsend(int ch, const void *val, size_t len,
     int64_t deadline);
 DILL_EXPORT int dill_chrecv(int ch, void *val, size_t len, int64_t deadline);
-/* Marks the channel finished: blocked and later chsend/chrecv on either end
-   fail with EPIPE.  Errors: EBADF, ENOTSUP, EPIPE (already done). */
+/* Closes the sending side of ch: later chsend on ch and chrecv on the other
+   end fail with EPIPE, and so do those already blocked; the other end can
+   still send to ch.  Errors: EBADF, ENOTSUP, EPIPE (already done on ch). */
 DILL_EXPORT int dill_chdone(int ch);
 /* Performs the first clause that can be performed; returns its index (errno
    0 on success or the clause's error), or -1 (ECANCELED, ETIMEDOUT,
@@ -405,7 +414,18 @@ DILL_EXPORT int dill_tcp_fromfd_mem(int fd, struct dill_tcp_storage *mem);
    to learn the port picked for port 0). */
 DILL_EXPORT int dill_tcp_localaddr(int s, struct dill_ipaddr *addr);
 
+/* Connects to name:port the Happy Eyeballs way (RFC 8305): IPv6 and IPv4
+   names are resolved in parallel and connection attempts alternate between
+   the families, IPv6 first, each new attempt 300 ms after the previous one
+   unless that one failed sooner; earlier attempts go on, and the first to
+   succeed wins.  Errors: EINVAL, EADDRNOTAVAIL (no address), ECONNREFUSED
+   (and other connect errors of the last attempt), ENOMEM, ECANCELED,
+   ETIMEDOUT. */
+DILL_EXPORT int dill_happyeyeballs_connect(const char *name, int port,
+    int64_t deadline);
+
 #if !defined DILL_DISABLE_RAW_NAMES
+#define happyeyeballs_connect dill_happyeyeballs_connect
 #define tcp_listener_storage dill_tcp_listener_storage
 #define tcp_storage dill_tcp_storage
 #define tcp_listen dill_tcp_listen
@@ -574,6 +594,91 @@ DILL_EXPORT int dill_http_recvfield(int s, char *name, size_t namelen,
 #define http_recvstatus dill_http_recvstatus
 #define http_sendfield dill_http_sendfield
 #define http_recvfield dill_http_recvfield
+#endif
+
+/******************************************************************************/
+/*  PREFIX: messages preceded by their size, over a bytestream socket         */
+/******************************************************************************/
+
+struct dill_prefix_storage {char _[56];} __attribute__((aligned(8)));
+
+#define DILL_PREFIX_BIG_ENDIAN 0
+#define DILL_PREFIX_LITTLE_ENDIAN 1
+
+/* Turns bytestream s into a message socket whose messages are preceded by
+   their size in hdrlen (1 to 8) bytes, most significant first unless flags
+   is PREFIX_LITTLE_ENDIAN.  s is owned by the new handle (closed with it,
+   and on failure).  Errors: EBADF, EINVAL, ENOMEM, EPROTO (s is not a
+   bytestream). */
+DILL_EXPORT int dill_prefix_attach(int s, size_t hdrlen, int flags);
+DILL_EXPORT int dill_prefix_attach_mem(int s, size_t hdrlen, int flags,
+    struct dill_prefix_storage *mem);
+/* Hands back the bytestream socket at once (no bytes are exchanged).
+   Errors: EBADF, ENOTSUP, ECONNRESET (an earlier failure left the stream
+   in the middle of a message; everything is closed then). */
+DILL_EXPORT int dill_prefix_detach(int s);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define PREFIX_BIG_ENDIAN DILL_PREFIX_BIG_ENDIAN
+#define PREFIX_LITTLE_ENDIAN DILL_PREFIX_LITTLE_ENDIAN
+#define prefix_storage dill_prefix_storage
+#define prefix_attach dill_prefix_attach
+#define prefix_attach_mem dill_prefix_attach_mem
+#define prefix_detach dill_prefix_detach
+#endif
+
+/******************************************************************************/
+/*  SUFFIX: messages ended by a delimiter, over a bytestream socket           */
+/******************************************************************************/
+
+struct dill_suffix_storage {char _[128];} __attribute__((aligned(8)));
+
+/* Turns bytestream s into a message socket whose messages end with the
+   suffixlen (1 to 32) bytes of suffix, such as "\r\n".  s is owned by the
+   new handle.  Errors: EBADF, EINVAL, ENOMEM, EPROTO. */
+DILL_EXPORT int dill_suffix_attach(int s, const void *suffix,
+    size_t suffixlen);
+DILL_EXPORT int dill_suffix_attach_mem(int s, const void *suffix,
+    size_t suffixlen, struct dill_suffix_storage *mem);
+/* Hands back the bytestream socket at once.  Errors: EBADF, ENOTSUP,
+   ECONNRESET (as prefix_detach). */
+DILL_EXPORT int dill_suffix_detach(int s, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define suffix_storage dill_suffix_storage
+#define suffix_attach dill_suffix_attach
+#define suffix_attach_mem dill_suffix_attach_mem
+#define suffix_detach dill_suffix_detach
+#endif
+
+/******************************************************************************/
+/*  TERM: a terminal handshake over a message socket                          */
+/******************************************************************************/
+
+struct dill_term_storage {char _[88];} __attribute__((aligned(8)));
+
+/* Layers a terminal handshake over message socket s: the terminal message
+   buf (len 0 to 32 bytes) marks the end of each side's messages.  s is
+   owned by the new handle.  Errors: EBADF, EINVAL, ENOMEM, EPROTO (s is not
+   a message socket). */
+DILL_EXPORT int dill_term_attach(int s, const void *buf, size_t len);
+DILL_EXPORT int dill_term_attach_mem(int s, const void *buf, size_t len,
+    struct dill_term_storage *mem);
+/* Sends the terminal message: later msend fails with EPIPE, receiving goes
+   on.  Errors: EBADF, ENOTSUP, EPIPE (already sent), plus those of msend. */
+DILL_EXPORT int dill_term_done(int s, int64_t deadline);
+/* Sends the terminal message unless already sent, drops incoming messages
+   until the peer's terminal message, and returns the message socket below.
+   On failure everything is closed.  Errors: EBADF, ENOTSUP, ECONNRESET,
+   ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_term_detach(int s, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define term_storage dill_term_storage
+#define term_attach dill_term_attach
+#define term_attach_mem dill_term_attach_mem
+#define term_done dill_term_done
+#define term_detach dill_term_detach
 #endif
 
 #if !defined DILL_DISABLE_TLS
@@ -749,6 +854,44 @@ DILL_EXPORT ssize_t dill_tls_last_error(char *buf, size_t len);
 #define tls_last_error dill_tls_last_error
 #endif
 
+/******************************************************************************/
+/*  DTLS (OpenSSL) over a message socket                                      */
+/******************************************************************************/
+
+struct dill_dtls_storage {char _[88];} __attribute__((aligned(8)));
+
+/* DTLS 1.2 over message socket s (usually UDP opened with a remote): one
+   message of the DTLS socket is one record.  The server uses the PEM
+   certificate chain and key files; the client does not check the server's
+   certificate.  s is closed on failure.  Errors: EBADF, EPROTO (s is not a
+   message socket), EINVAL (bad certificate or key), ENOENT/EACCES (cannot
+   read a file), ECONNRESET (handshake failed), ENOMEM, ECANCELED,
+   ETIMEDOUT. */
+DILL_EXPORT int dill_dtls_attach_server(int s, const char *cert,
+    const char *pkey, int64_t deadline);
+DILL_EXPORT int dill_dtls_attach_server_mem(int s, const char *cert,
+    const char *pkey, struct dill_dtls_storage *mem, int64_t deadline);
+DILL_EXPORT int dill_dtls_attach_client(int s, int64_t deadline);
+DILL_EXPORT int dill_dtls_attach_client_mem(int s,
+    struct dill_dtls_storage *mem, int64_t deadline);
+/* Sends close_notify: later sends fail with EPIPE, receiving goes on.
+   Errors: EBADF, ENOTSUP, EPIPE (already done), ECONNRESET. */
+DILL_EXPORT int dill_dtls_done(int s, int64_t deadline);
+/* Sends close_notify unless sent, drops records until the peer's, then
+   returns the message socket below.  Everything is closed on failure.
+   Errors: EBADF, ENOTSUP, ECONNRESET, ECANCELED, ETIMEDOUT. */
+DILL_EXPORT int dill_dtls_detach(int s, int64_t deadline);
+
+#if !defined DILL_DISABLE_RAW_NAMES
+#define dtls_storage dill_dtls_storage
+#define dtls_attach_server dill_dtls_attach_server
+#define dtls_attach_server_mem dill_dtls_attach_server_mem
+#define dtls_attach_client dill_dtls_attach_client
+#define dtls_attach_client_mem dill_dtls_attach_client_mem
+#define dtls_done dill_dtls_done
+#define dtls_detach dill_dtls_detach
+#endif
+
 #endif /* !DILL_DISABLE_TLS */
 
 /******************************************************************************/
@@ -802,15 +945,21 @@ DILL_EXPORT int dill_ws_sendl(int s, int flags, struct dill_iolist *first,
     struct dill_iolist *last, int64_t deadline);
 DILL_EXPORT ssize_t dill_ws_recvl(int s, int *flags, struct dill_iolist *first,
     struct dill_iolist *last, int64_t deadline);
-/* Starts the closing handshake: sends a Close frame with status (0: none;
-   else 1000..4999 minus the reserved codes) and a reason of len <= 123
-   bytes.  Errors: EBADF, ECANCELED, ECONNRESET, EINVAL, ENOTSUP, EPIPE
-   (already closing), ETIMEDOUT. */
+/* Sends our Close frame with status (0: none; else 1000..4999 minus the
+   reserved codes) and a reason of len <= 123 bytes: a half-close, as in
+   libdill.  Later sends fail with EPIPE, receiving goes on until the peer's
+   Close.  After the peer's Close (receiving calls fail with EPIPE) this
+   side may still send until it calls ws_done, ws_detach or hclose, which
+   answer it.  Errors: EBADF, ECANCELED, ECONNRESET, EINVAL, ENOTSUP, EPIPE
+   (already sent), ETIMEDOUT. */
 DILL_EXPORT int dill_ws_done(int s, int status, const void *buf, size_t len,
     int64_t deadline);
-/* Completes the closing handshake (sending a Close frame as ws_done does
-   unless one was sent), frees the WebSocket and returns the underlying
-   socket.  Errors: those of ws_done plus EPROTO. */
+/* Completes the closing handshake (sending our Close as ws_done does unless
+   sent, then dropping messages until the peer's), frees the WebSocket and
+   returns the underlying socket at once, with any bytes read past the
+   peer's Close handed back to it (tcp and ipc).  Everything is closed on
+   failure.  Errors: those of ws_done plus EPROTO, ENOBUFS, ENOTSUP (bytes
+   to hand back to another kind of socket). */
 DILL_EXPORT int dill_ws_detach(int s, int status, const void *buf, size_t len,
     int64_t deadline);
 /* After the peer's Close frame: *status gets its code (0: none) and buf
@@ -988,7 +1137,9 @@ struct dill_ws_options {
     /* Keepalive: while a receiving call waits and nothing has arrived for
        ping_interval ms, a ping is sent; when no pong follows within
        pong_timeout ms (0: ping_interval) the receiving call fails with
-       ETIMEDOUT.  0 disables it. */
+       ETIMEDOUT.  A sending call fails with ETIMEDOUT too when the peer
+       takes no data for ping_interval + pong_timeout ms; the connection
+       is then broken (ECONNRESET).  0 disables it. */
     int64_t ping_interval;
     int64_t pong_timeout;
     /* Client: where to store the server's answer to the handshake (see
@@ -1116,7 +1267,8 @@ struct dill_tls_client_options;
 struct dill_tls_server_ctx;
 
 /* Connects to url, "ws://host[:port]/path?query" or "wss://...": resolves
-   the host (IPv6 literals in brackets), connects with the deadline, runs
+   the host (IPv6 literals in brackets), connects with the deadline (as
+   happyeyeballs_connect: both IP families raced), runs
    TLS for wss (certificate verified and SNI sent for the URL's host unless
    tls->server_name says otherwise; tls may be NULL), then the WebSocket
    handshake with the URL's Host and resource.  ws may be NULL.  Returns a
@@ -1142,7 +1294,7 @@ struct dill_ws_listen_options {
     /* Time allowed for the TLS and WebSocket handshakes of one connection,
        in ms (0: 10,000). */
     int64_t handshake_timeout;
-    /* Listen backlog (0: 128). */
+    /* Listen backlog (0: 1024; the kernel caps it at net.core.somaxconn). */
     int backlog;
     /* Handshakes in progress at once; more connections wait in the backlog
        (0: 256). */

@@ -1,9 +1,13 @@
 #!/bin/sh
 # Builds the libFuzzer targets with clang and runs each for a short time
-# ($2 seconds, default 10) on a copy of its seed corpus.  Any crash, leak or
-# sanitizer report fails the run.
+# ($2 seconds, default 10) on a copy of its seed corpus; the targets named
+# in LONG get $3 seconds (default 60): the client handshake and the TLS
+# record path, the newest and least explored.  Any crash, leak or sanitizer
+# report fails the run.
 B=${1:-build-fuzz}
 T=${2:-10}
+TLONG=${3:-60}
+LONG="fuzz_wsclient fuzz_tls"
 set -e
 CC=clang cmake -S . -B "$B" -DDILL_FUZZ=ON -DDILL_BENCH=OFF -DDILL_EXAMPLES=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -14,7 +18,9 @@ for src in fuzz/*.c; do
     seeds=fuzz/corpus/${name#fuzz_}
     work=$(mktemp -d)
     [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/
-    if UBSAN_OPTIONS=halt_on_error=1 "$B/$name" -max_total_time="$T" \
+    t=$T
+    case " $LONG " in *" $name "*) t=$TLONG;; esac
+    if UBSAN_OPTIONS=halt_on_error=1 "$B/$name" -max_total_time="$t" \
           -max_len=65536 -print_final_stats=1 "$work" >"$B/$name.log" 2>&1; then
         echo "fuzz: $name ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' \
             "$B/$name.log" | cut -d' ' -f2 || true) runs)"

@@ -9,6 +9,15 @@ PKGS="cmake make gcc clang libclang-rt-14-dev pkg-config libssl-dev openssl zlib
 if [ -n "${CI:-}" ] || [ "${DILL_BROWSER_TESTS:-}" = 1 ]; then
   PKGS="$PKGS chromium"
 fi
+# make test-cross: cross compilers and qemu-user for aarch64, armhf, s390x
+# and riscv64, and musl (cross packages exist for an amd64 host).
+if [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ]; then
+  PKGS="$PKGS qemu-user musl-tools"
+  for a in arm64:aarch64-linux-gnu armhf:arm-linux-gnueabihf \
+           s390x:s390x-linux-gnu riscv64:riscv64-linux-gnu; do
+    PKGS="$PKGS gcc-${a#*:} libc6-dev-${a%%:*}-cross"
+  done
+fi
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -154,24 +154,45 @@ int main(void) {
     errno_assert(hclose(h3) == 0);
     assert(done == 3);
 
-    /* chdone wakes blocked senders and receivers with EPIPE; later calls
-       on either end fail with EPIPE; a second chdone fails with EPIPE. */
+    /* chdone closes only the sending side of the end it is called on, as
+       in libdill: receivers on the other end and senders on this end are
+       woken with EPIPE and later ones fail at once; the other direction
+       keeps working; a second chdone on the same end fails with EPIPE. */
     done = 0;
     int b2 = bundle();
     errno_assert(bundle_go(b2, expect_err(ch2[1], CHRECV, EPIPE, &done)) == 0);
     errno_assert(bundle_go(b2, expect_err(ch2[1], CHRECV, EPIPE, &done)) == 0);
-    errno_assert(bundle_go(b2, expect_err(ch2[1], CHSEND, EPIPE, &done)) == 0);
     errno_assert(chdone(ch2[0]) == 0);
     errno_assert(bundle_wait(b2, now() + 1000) == 0);
+    assert(done == 2);
+    int ch3[2];
+    errno_assert(chmake(ch3) == 0);
+    errno_assert(bundle_go(b2, expect_err(ch3[0], CHSEND, EPIPE, &done)) == 0);
+    errno_assert(yield() == 0);
+    errno_assert(chdone(ch3[0]) == 0);
+    errno_assert(bundle_wait(b2, now() + 1000) == 0);
     assert(done == 3);
+    errno_assert(hclose(ch3[0]) == 0);
+    errno_assert(hclose(ch3[1]) == 0);
     errno_assert(hclose(b2) == 0);
     assert_err(chsend(ch2[0], &val, sizeof(val), -1), EPIPE);
     assert_err(chrecv(ch2[1], &val, sizeof(val), -1), EPIPE);
-    assert_err(chrecv(ch2[0], &val, sizeof(val), -1), EPIPE);
-    assert_err(chdone(ch2[1]), EPIPE);
+    assert_err(chdone(ch2[0]), EPIPE);
     struct chclause dc[] = {{CHRECV, ch2[1], &val, sizeof(val)}};
     rc = choose(dc, 1, 0);
     assert(rc == 0 && errno == EPIPE);
+    /* The other direction: ch2[1] still sends to ch2[0]. */
+    h = go(sender(ch2[1], 42, 0));
+    errno_assert(chrecv(ch2[0], &val, sizeof(val), now() + 1000) == 0);
+    assert(val == 42);
+    errno_assert(hclose(h) == 0);
+    struct chclause dc2[] = {{CHSEND, ch2[1], &val, sizeof(val)}};
+    assert(choose(dc2, 1, 0) == -1 && errno == ETIMEDOUT);
+    /* Then its own chdone ends that direction too. */
+    errno_assert(chdone(ch2[1]) == 0);
+    assert_err(chrecv(ch2[0], &val, sizeof(val), -1), EPIPE);
+    assert_err(chsend(ch2[1], &val, sizeof(val), -1), EPIPE);
+    assert_err(chdone(ch2[1]), EPIPE);
     errno_assert(hclose(ch2[0]) == 0);
     errno_assert(hclose(ch2[1]) == 0);
 

@@ -56,6 +56,38 @@ int main(void) {
     static_assert(sizeof(struct udp_storage) == 72, "udp");
     static_assert(sizeof(struct http_storage) == 1296, "http");
     static_assert(sizeof(struct ws_storage) == 176, "ws");
+    static_assert(sizeof(struct prefix_storage) == 56, "prefix");
+    static_assert(sizeof(struct suffix_storage) == 128, "suffix");
+    static_assert(sizeof(struct term_storage) == 88, "term");
+    static_assert(PREFIX_BIG_ENDIAN == 0 && PREFIX_LITTLE_ENDIAN == 1,
+        "prefix flags");
+    static_assert(DILL_VERSION_CURRENT == 25 && DILL_VERSION_REVISION == 0 &&
+        DILL_VERSION_AGE == 5, "libdill 2.14's interface version");
+    HAS(prefix_attach); HAS(prefix_attach_mem); HAS(prefix_detach);
+    HAS(suffix_attach); HAS(suffix_attach_mem); HAS(suffix_detach);
+    HAS(term_attach); HAS(term_attach_mem); HAS(term_done); HAS(term_detach);
+    HAS(happyeyeballs_connect);
+#if !defined DILL_DISABLE_TLS
+    HAS(dtls_attach_server); HAS(dtls_attach_server_mem);
+    HAS(dtls_attach_client); HAS(dtls_attach_client_mem);
+    HAS(dtls_done); HAS(dtls_detach);
+    static_assert(sizeof(struct dtls_storage) == 88, "dtls");
+#endif
+
+    /* Freed handle numbers are reused in the order they were freed (as in
+       libdill), so a stale handle does not name the next object. */
+    int ch[2], h[4];
+    errno_assert(chmake(ch) == 0);
+    errno_assert(hclose(ch[0]) == 0);
+    errno_assert(hclose(ch[1]) == 0);
+    errno_assert(chmake(ch) == 0);
+    int stale = ch[0];
+    errno_assert(hclose(ch[0]) == 0);
+    for(int i = 0; i != 4; i += 2) errno_assert(chmake(&h[i]) == 0);
+    for(int i = 0; i != 4; i++) assert(h[i] != stale);
+    assert_err(chsend(stale, "", 0, 0), EBADF);
+    for(int i = 0; i != 4; i++) errno_assert(hclose(h[i]) == 0);
+    errno_assert(hclose(ch[1]) == 0);
     static_assert(CHSEND == 1 && CHRECV == 2, "choose ops");
     static_assert(IPADDR_IPV4 == 1 && IPADDR_IPV6 == 2 &&
         IPADDR_PREF_IPV4 == 3 && IPADDR_PREF_IPV6 == 4 &&

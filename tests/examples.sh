@@ -33,7 +33,7 @@ free_port() {
     $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
-for p in sieve ws_echo_server ws_echo_client ws_chat wss_server \
+for p in sieve tutorial_2_tcp_echo ws_echo_server ws_echo_client ws_chat wss_server \
          reconnect_client dillws; do
     [ -x "$B/$p" ] || { echo "missing $B/$p"; exit 1; }
 done
@@ -103,6 +103,106 @@ check "chat refuses WebSocket on other paths (404 shown)" \
     "[ \$? = 5 ] && grep -q 'HTTP 404' $T/err"
 kill -0 "$CHAT" 2>/dev/null
 check "chat server still running" "[ \$? = 0 ]"
+
+# The chat's upgrade requests get the checks of the library's handshake.
+$PY - "$CP" >"$T/hostile" 2>&1 <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+K = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+U = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+V = "Sec-WebSocket-Version: 13\r\n"
+def status(req):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(req.encode())
+    except OSError:
+        pass            # the server may answer and close before reading all
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = s.recv(4096)
+        if not d: break
+        data += d
+    s.close()
+    line = data.split(b"\r\n")[0].decode()
+    return int(line.split()[1]) if line else 0, data.decode(errors="replace")
+cases = [
+    ("no Host", "GET /ws HTTP/1.1\r\n" + U + K + V + "\r\n", 400),
+    ("two keys", "GET /ws HTTP/1.1\r\nHost: a\r\n" + U + K + K + V + "\r\n",
+     400),
+    ("two Hosts", "GET /ws HTTP/1.1\r\nHost: a\r\nHost: b\r\n" + U + K + V
+     + "\r\n", 400),
+    ("10,000 headers", "GET /ws HTTP/1.1\r\nHost: a\r\n" + U + K + V +
+     "".join("X-%d: y\r\n" % i for i in range(10000)) + "\r\n", 431),
+    ("over-long line", "GET /ws HTTP/1.1\r\nHost: a\r\nX: " + "a" * 5000 +
+     "\r\n" + U + K + V + "\r\n", 431),
+    ("version 12", "GET /ws HTTP/1.1\r\nHost: a\r\n" + U + K +
+     "Sec-WebSocket-Version: 12\r\n\r\n", 426),
+    ("two lengths", "GET /ws HTTP/1.1\r\nHost: a\r\n" + U + K + V +
+     "Content-Length: 0\r\nContent-Length: 4\r\n\r\n", 400),
+    ("length and chunked", "GET /ws HTTP/1.1\r\nHost: a\r\n" + U + K + V +
+     "Content-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    ("POST", "POST /ws HTTP/1.1\r\nHost: a\r\n" + U + K + V + "\r\n", 405),
+    ("valid", "GET /ws HTTP/1.1\r\nHost: a\r\n" + U + K + V + "\r\n", 101),
+]
+bad = 0
+for name, req, want in cases:
+    got, text = status(req)
+    if got != want or (want == 426 and "Sec-WebSocket-Version: 13" not in text):
+        print("FAIL %s: got %d, want %d" % (name, got, want)); bad = 1
+print("hostile ok" if not bad else "hostile failed")
+PY
+check "chat refuses bad upgrades like the library (400/405/426/431)" \
+    "grep -q 'hostile ok' $T/hostile || { cat $T/hostile; false; }"
+
+# Out of descriptors: the servers back off and keep serving.  A client
+# holds more connections than the server has descriptors, lets them go,
+# and then the server must still answer.
+emfile() {   # emfile NAME OUTFILE: the server's port is $PORT
+    $PY - "$PORT" >"$T/emfile.$1" 2>&1 <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+held = []
+for _ in range(64):
+    try:
+        held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+    except OSError:
+        break
+time.sleep(0.5)      # the server hits EMFILE on the rest of its backlog
+for s in held: s.close()
+print("held", len(held))
+PY
+}
+(ulimit -n 24; exec "$B/ws_echo_server" 0 30) >"$T/echo_emfile.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$T/echo_emfile.out"
+emfile echo
+sleep 0.3
+echo still | DW "ws://127.0.0.1:$PORT/" >"$T/out" 2>&1
+check "ws_echo_server serves again after EMFILE" \
+    "[ \"\$(cat $T/out)\" = still ] || { cat $T/out $T/emfile.echo; false; }"
+(ulimit -n 24; exec "$B/ws_chat" --port 0 --seconds 30) >"$T/chat_emfile.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$T/chat_emfile.out"
+emfile chat
+sleep 0.3
+(echo still; sleep 0.3) | DW "ws://127.0.0.1:$PORT/ws?name=z" >"$T/out" 2>&1
+check "ws_chat serves again after EMFILE" \
+    "grep -qx 'z: still' $T/out || { cat $T/out $T/emfile.chat; false; }"
+(ulimit -n 24; exec "$B/tutorial_2_tcp_echo" 0 30) >"$T/tcp_emfile.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$T/tcp_emfile.out"
+emfile tcp
+sleep 0.3
+$PY - "$PORT" >"$T/out" 2>&1 <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"still")
+b = b""
+while len(b) < 5: b += s.recv(5 - len(b))
+print(b.decode())
+PY
+check "tutorial_2_tcp_echo serves again after EMFILE" \
+    "grep -qx still $T/out || { cat $T/out $T/emfile.tcp; false; }"
 
 # wss
 if command -v openssl >/dev/null; then

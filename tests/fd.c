@@ -39,6 +39,17 @@ int main(void) {
     /* A pipe's write end is writable at once; its read end is not. */
     errno_assert(fdout(p[1], -1) == 0);
     assert_err(fdin(p[0], 0), ETIMEDOUT);
+    /* A deadline of 0 or already past still looks at the fd (fdin(3)):
+       ready is success, not ETIMEDOUT. */
+    errno_assert(fdout(p[1], 0) == 0);
+    errno_assert(fdout(p[1], now() - 1000) == 0);
+    assert_err(fdin(p[0], now() - 1000), ETIMEDOUT);
+    errno_assert(write(p[1], "y", 1) == 1);
+    errno_assert(fdin(p[0], 0) == 0);
+    errno_assert(fdin(p[0], now() - 1) == 0);
+    char y;
+    assert(read(p[0], &y, 1) == 1 && y == 'y');
+    assert_err(fdin(p[0], 0), ETIMEDOUT);
     int64_t start = now();
     assert_err(fdin(p[0], now() + 30), ETIMEDOUT);
     assert(now() - start >= 29);

@@ -53,6 +53,63 @@ static int want_at(size_t k, int expect, size_t firstbad) {
     return k < firstbad ? 0 : expect;
 }
 
+/* The resumed parser fed the prefixes of in at the lengths cuts[0..n):
+   whatever it reports, the one-shot parser reports too (want_at); a
+   complete head is never late and equals the one-shot parse; an error is
+   late at most until the next line end or limit. */
+static void feed_resumed(parse_fn f, const char *in, size_t len, int expect,
+      size_t firstbad, const size_t *cuts, size_t n) {
+    static struct dill__http_head h, one;
+    struct dill__http_pstate ps = DILL__HTTP_PSTATE_INIT;
+    int done = 0;
+    for(size_t i = 0; i < n && !done; i++) {
+        size_t k = cuts[i];
+        int rc = f == dill__http_parse_request ?
+            dill__http_parse_request_r(in, k, &h, &ps) :
+            dill__http_parse_response_r(in, k, &h, &ps);
+        int want = want_at(k, expect, firstbad);
+        int late_ok = want < 0 && rc == 0 && k <= DILL__HTTP_MAX_HEAD &&
+            !memchr(in + firstbad - 1, '\n', k - firstbad + 1);
+        if(rc != want && !late_ok) {
+            fprintf(stderr, "resumed, prefix %zu of %zu: got %d, want %d\n",
+                k, len, rc, want);
+            assert(0);
+        }
+        if(rc > 0) {
+            assert(f(in, k, &one) == rc);
+            assert(h.method == one.method && h.methodlen == one.methodlen);
+            assert(h.target == one.target && h.targetlen == one.targetlen);
+            assert(h.status == one.status && h.minor == one.minor);
+            assert(h.reason == one.reason && h.reasonlen == one.reasonlen);
+            assert(h.nheaders == one.nheaders);
+            assert(memcmp(h.headers, one.headers,
+                sizeof(h.headers[0]) * (size_t)h.nheaders) == 0);
+        }
+        done = rc != 0;
+    }
+    /* Fed to the end, an error must have come out. */
+    if(expect < 0 && n && cuts[n - 1] == len) assert(done ||
+        !memchr(in + firstbad - 1, '\n', len - firstbad + 1));
+}
+
+/* Resumed parsing byte by byte and in random steps. */
+static void feed_resumed_all(parse_fn f, const char *in, size_t len,
+      int expect, size_t firstbad) {
+    size_t *cuts = malloc((len + 1) * sizeof(*cuts));
+    assert(cuts);
+    for(size_t k = 0; k <= len; k++) cuts[k] = k;
+    feed_resumed(f, in, len, expect, firstbad, cuts, len + 1);
+    for(int trial = 0; trial < 8; trial++) {
+        size_t n = 0, have = 0;
+        while(have < len) {
+            have += 1 + rnd() % (trial < 4 ? 16 : len / 2 + 1);
+            cuts[n++] = have < len ? have : len;
+        }
+        feed_resumed(f, in, len, expect, firstbad, cuts, n);
+    }
+    free(cuts);
+}
+
 /* Feeds in[0..len) every way.  Returns the parse of the whole input, left
    in *out (pointing into the caller's in). */
 static void feed(parse_fn f, const char *in, size_t len, int expect,
@@ -94,6 +151,7 @@ static void feed(parse_fn f, const char *in, size_t len, int expect,
         }
     }
     if(expect < 0) assert(firstbad != (size_t)-1);
+    feed_resumed_all(f, in, len, expect, firstbad);
     /* Random cuts: a buffer growing by reads of random sizes. */
     for(int trial = 0; trial < 16; trial++) {
         size_t have = 0;

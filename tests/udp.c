@@ -113,6 +113,14 @@ static void test_msock(void) {
     errno_assert(udp_send(s1, &a2, "friend", 6) == 0);
     assert(mrecv(s2, buf, sizeof(buf), now() + 1000) == 6);
     assert(memcmp(buf, "friend", 6) == 0);
+    /* udp_recv filters the same way (libdill does). */
+    errno_assert(udp_send(s3, &a2, "stranger", 8) == 0);
+    errno_assert(udp_send(s1, &a2, "pal", 3) == 0);
+    struct ipaddr from;
+    assert(udp_recv(s2, &from, buf, sizeof(buf), now() + 1000) == 3);
+    assert(memcmp(buf, "pal", 3) == 0 && ipaddr_equal(&from, &a1, 0));
+    errno_assert(udp_send(s3, &a2, "stranger", 8) == 0);
+    assert_err(udp_recv(s2, NULL, buf, sizeof(buf), now() + 50), ETIMEDOUT);
     /* Too big for the buffer. */
     errno_assert(udp_send(s1, &a2, "0123456789", 10) == 0);
     assert_err(mrecv(s2, buf, 3, now() + 1000), EMSGSIZE);

@@ -3,6 +3,7 @@
    randomized comparison with an independent (arithmetic) reference. */
 
 #include "assert.h"
+#include "emu.h"
 
 #include "util/utf8.h"
 #include "utf8ref.h"
@@ -368,7 +369,8 @@ static size_t gen(uint8_t *p, size_t cap) {
 
 static void randomized(void) {
     uint8_t buf[600];
-    for(int round = 0; round != 200000; round++) {
+    int rounds = emu_rounds("utf8 randomized", 200000, 10);
+    for(int round = 0; round != rounds; round++) {
         size_t n = gen(buf, 16 + rnd() % (sizeof(buf) - 16));
         check(buf, n);
         /* Random split points. */
@@ -396,7 +398,8 @@ static void around_the_middle(void) {
     static const uint8_t bad[] = {0x80, 0xBF, 0xC0, 0xC2, 0xE0, 0xED, 0xF0,
         0xF4, 0xF5, 0xFF, 'a'};
     uint8_t buf[2100];
-    for(int round = 0; round != 300; round++) {
+    int rounds = emu_rounds("utf8 around_the_middle", 300, 5);
+    for(int round = 0; round != rounds; round++) {
         size_t n = 0, want = 256 + rnd() % 1800;
         while(n + 4 < want) {
             uint32_t cp = (uint32_t)(rnd() % (rnd() % 3 ? 0x800 : 0x110000));

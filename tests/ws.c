@@ -185,6 +185,19 @@ coroutine static void closer(int s, int status) {
     int flags;
     errno_assert(ws_send(s, 0, "x", 1, -1) == 0);
     assert_err(ws_recv(s, &flags, buf, sizeof(buf), now() + 2000), EPIPE);
+    /* Our answer goes out when we end our side. */
+    errno_assert(ws_done(s, 1000, NULL, 0, now() + 2000) == 0);
+}
+
+/* Detaches after the peer's Close, then writes raw bytes at once. */
+coroutine static void raw_after(int s, int ch) {
+    char buf[16];
+    int flags;
+    assert_err(ws_recv(s, &flags, buf, sizeof(buf), now() + 2000), EPIPE);
+    int u = ws_detach(s, 1000, NULL, 0, now() + 2000);
+    errno_assert(u >= 0);
+    errno_assert(bsend(u, "RAW", 3, now() + 2000) == 0);
+    errno_assert(chsend(ch, &u, sizeof(u), -1) == 0);
 }
 
 coroutine static void detacher(int s, int ch) {
@@ -207,11 +220,19 @@ static void test_close(int tcp) {
     assert(status == 4000 && memcmp(buf, "bye", 3) == 0);
     assert_err(ws_status(s, &status, buf, 2), EMSGSIZE);
     assert_err(ws_recv(s, &flags, buf, sizeof(buf), now() + 1000), EPIPE);
+    /* A half-close, as in libdill: the server has not answered yet and
+       may still send; the client still receives. */
+    assert_err(ws_recv(c, &flags, buf, sizeof(buf), now() + 50), ETIMEDOUT);
+    errno_assert(ws_send(s, WS_TEXT, "late", 4, -1) == 0);
+    assert(ws_recv(c, &flags, buf, sizeof(buf), now() + 1000) == 4);
+    assert(flags == WS_TEXT && memcmp(buf, "late", 4) == 0);
+    /* The server's ws_done answers, and ends its sending too. */
+    errno_assert(ws_done(s, 4001, NULL, 0, -1) == 0);
     assert_err(ws_send(s, 0, "a", 1, -1), EPIPE);
-    /* The server echoed the code. */
+    assert_err(ws_done(s, 1000, NULL, 0, -1), EPIPE);
     assert_err(ws_recv(c, &flags, buf, sizeof(buf), now() + 1000), EPIPE);
     assert(ws_status(c, &status, NULL, 0) == 0);
-    assert(status == 4000);
+    assert(status == 4001);
     errno_assert(hclose(c) == 0);
     errno_assert(hclose(s) == 0);
 
@@ -262,6 +283,59 @@ static void test_close(int tcp) {
     errno_assert(hclose(u) == 0);
     errno_assert(hclose(c) == 0);
 
+    /* After the handshake ws_detach hands the socket back at once, with
+       the bytes that followed the Close frame (read together with it)
+       still there: the client first, then the server. */
+    for(int side = 0; side != 2; side++) {
+        wst_pair(tcp, 0, &c, &s);
+        int first = side ? s : c, second = side ? c : s;
+        cr = go(raw_after(second, ch[1]));
+        int64_t t = now();
+        u = ws_detach(first, 1000, NULL, 0, now() + 2000);
+        errno_assert(u >= 0);
+        errno_assert(brecv(u, buf, 3, now() + 2000) == 0);
+        assert(memcmp(buf, "RAW", 3) == 0);
+        assert(now() - t < SLACK);
+        errno_assert(chrecv(ch[0], &cu, sizeof(cu), now() + 2000) == 0);
+        errno_assert(bsend(u, "BACK", 4, now() + 2000) == 0);
+        errno_assert(brecv(cu, buf, 4, now() + 2000) == 0);
+        assert(memcmp(buf, "BACK", 4) == 0);
+        errno_assert(hclose(cu) == 0);
+        errno_assert(hclose(u) == 0);
+        errno_assert(hclose(cr) == 0);
+    }
+
+    /* More bytes after the Close than the socket below can take back
+       (30,000: however the reads split them, more than its 8 KiB buffer
+       holds): ENOBUFS, and everything is closed. */
+    {
+        int r[2];
+        wst_bpair(tcp, &r[0], &r[1]);
+        c = ws_attach_client(r[0], WS_NOHTTP, NULL, NULL, -1);
+        errno_assert(c >= 0);
+        static uint8_t w[32000];
+        size_t n = dill__ws_build_frame(w, 0, DILL__WS_TEXT, 0, NULL,
+            "part", 4);
+        errno_assert(bsend(r[1], w, n, now() + 1000) == 0);
+        n = dill__ws_build_frame(w, 1, DILL__WS_CLOSE, 0, NULL, "\x03\xe8",
+            2);
+        memset(w + n, 'r', 30000);
+        errno_assert(bsend(r[1], w, n + 30000, now() + 1000) == 0);
+        assert_err(ws_recv(c, &flags, buf, sizeof(buf), now() + 1000), EPIPE);
+        assert_err(ws_detach(c, 1000, NULL, 0, now() + 1000), ENOBUFS);
+        assert_err(hclose(c), EBADF);
+        errno_assert(hclose(r[1]) == 0);
+    }
+
+    /* hclose after the peer's Close sends the answer. */
+    wst_pair(tcp, 0, &c, &s);
+    errno_assert(ws_done(c, 1000, "x", 1, -1) == 0);
+    assert_err(ws_recv(s, &flags, buf, sizeof(buf), now() + 1000), EPIPE);
+    errno_assert(hclose(s) == 0);
+    assert_err(ws_recv(c, &flags, buf, sizeof(buf), now() + 1000), EPIPE);
+    assert(ws_status(c, &status, buf, sizeof(buf)) == 0 && status == 1000);
+    errno_assert(hclose(c) == 0);
+
     /* The client detaches; the server receives EPIPE, then closes. */
     wst_pair(tcp, 0, &c, &s);
     cr = go(detacher(c, ch[1]));
@@ -272,8 +346,9 @@ static void test_close(int tcp) {
     errno_assert(hclose(cu) == 0);
     errno_assert(hclose(cr) == 0);
 
-    /* The client detaches but the server never closes TCP: ETIMEDOUT and
-       everything is closed. */
+    /* The client detaches but the server never answers its Close (it
+       received it, and keeps its side open): ETIMEDOUT and everything is
+       closed. */
     wst_pair(tcp, 0, &c, &s);
     cr = go(detacher(c, ch[1]));
     assert_err(ws_recv(s, &flags, buf, sizeof(buf), now() + 1000), EPIPE);
@@ -448,6 +523,13 @@ static void test_handshake_bad(void) {
             "Sec-WebSocket-Version: 13\r\n\r\n", 400},
         {many, 431},
         {huge, 431},
+        /* Framing a proxy could read differently (RFC 9112, 6.3). */
+        {"GET / HTTP/1.1\r\nHost: x\r\n" UPG KEY
+            "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n"
+            "Content-Length: 9\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: x\r\n" UPG KEY
+            "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n", 400},
     };
     for(size_t i = 0; i != sizeof(reqs) / sizeof(reqs[0]); i++) {
         int p[2];
@@ -933,6 +1015,7 @@ static void test_fallback(void) {
     assert(flags == WS_TEXT);
     errno_assert(ws_done(c, 1000, NULL, 0, -1) == 0);
     assert_err(ws_recv(s, &flags, buf, 100, now() + 1000), EPIPE);
+    errno_assert(ws_done(s, 1000, NULL, 0, -1) == 0);
     assert_err(ws_recv(c, &flags, buf, 100, now() + 1000), EPIPE);
     errno_assert(hclose(c) == 0);
     errno_assert(hclose(s) == 0);

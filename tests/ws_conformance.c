@@ -126,7 +126,12 @@ static void g_framing(int server) {
     rawh(&e, h64, 10, "xyz", 3);
     expect_msg(&e, WS_BINARY, "xyz", 3);
     /* Many small frames in one write. */
-    for(int i = 0; i != 100; i++) rawf(&e, 0x82, &i, 1);
+    /* The byte is (uint8_t)i, not the first byte of i (which is its high
+       byte on a big-endian host). */
+    for(int i = 0; i != 100; i++) {
+        uint8_t b = (uint8_t)i;
+        rawf(&e, 0x82, &b, 1);
+    }
     for(int i = 0; i != 100; i++) {
         uint8_t b = (uint8_t)i;
         expect_msg(&e, WS_BINARY, &b, 1);
@@ -160,7 +165,10 @@ static void g_pingpong(int server) {
     expect_frame(&e, 0xA, "hello", 5);
     expect_frame(&e, 0xA, p125, 125);
     /* 10 pings, 10 pongs. */
-    for(int i = 0; i != 10; i++) rawf(&e, 0x89, &i, 1);
+    for(int i = 0; i != 10; i++) {
+        uint8_t b = (uint8_t)i;
+        rawf(&e, 0x89, &b, 1);
+    }
     rawf(&e, 0x82, "n", 1);
     expect_msg(&e, WS_BINARY, "n", 1);
     for(int i = 0; i != 10; i++) {
@@ -340,11 +348,28 @@ static void g_close(int server) {
             EPIPE);
         assert(ws_status(e.us, &status, buf, sizeof(buf)) == 3);
         assert(status == good[i] && memcmp(buf, "why", 3) == 0);
+        /* A half-close, as in libdill: no answer yet, and our side may
+           still send. */
+        errno_assert(ws_send(e.us, WS_BINARY, "more", 4, -1) == 0);
+        expect_frame(&e, 0x2, "more", 4);
+        errno_assert(ws_ping(e.us, "p", 1, -1) == 0);
+        expect_frame(&e, 0x9, "p", 1);
         uint8_t echo[2] = {(uint8_t)(good[i] >> 8), (uint8_t)good[i]};
-        expect_frame(&e, 0x8, echo, 2);
+        if(i % 2) {
+            /* hclose answers, echoing the status (RFC 6455 5.5.1). */
+            errno_assert(hclose(e.us) == 0);
+            expect_frame(&e, 0x8, echo, 2);
+            errno_assert(hclose(e.raw) == 0);
+            continue;
+        }
+        /* ws_done answers with the status given. */
+        errno_assert(ws_done(e.us, 1001, "bye", 3, -1) == 0);
+        uint8_t mine[5] = {0x03, 0xe9, 'b', 'y', 'e'};
+        expect_frame(&e, 0x8, mine, 5);
         /* Nothing after our Close. */
         assert_err(ws_send(e.us, 0, "x", 1, -1), EPIPE);
         assert_err(ws_ping(e.us, "x", 1, -1), EPIPE);
+        assert_err(ws_done(e.us, 1000, NULL, 0, -1), EPIPE);
         teardown(&e);
     }
     static const int bad[] = {0, 999, 1004, 1005, 1006, 1012, 1015, 1016,
@@ -360,8 +385,9 @@ static void g_close(int server) {
     close_frame(&e, -1, "");
     assert_err(ws_recv(e.us, &flags, buf, sizeof(buf), now() + 1000), EPIPE);
     assert(ws_status(e.us, &status, buf, sizeof(buf)) == 0 && status == 0);
+    errno_assert(hclose(e.us) == 0);
     expect_frame(&e, 0x8, "", 0);
-    teardown(&e);
+    errno_assert(hclose(e.raw) == 0);
     /* One-byte payload. */
     setup(&e, server, 0);
     rawf(&e, 0x88, "\x03", 1);

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "emu.h"
 #include "wstest.h"
 
 extern char **environ;
@@ -225,8 +226,16 @@ static void test_exit(const char *self) {
     snprintf(port, sizeof(port), "%d", ipaddr_port(&addr));
     char *argv[] = {(char*)self, "child", port, NULL};
     pid_t pid;
-    errno_assert(posix_spawn(&pid, self, NULL, NULL, argv,
-        environ) == 0);
+    /* Under user-mode emulation the host kernel cannot run this program
+       (tests/emu/spawn_self.c): the emulator runs the child. */
+    char *emu = (char*)emu_name();
+    char *eargv[] = {emu, (char*)self, "child", port, NULL};
+    if(emu)
+        errno_assert(posix_spawnp(&pid, emu, NULL, NULL, eargv,
+            environ) == 0);
+    else
+        errno_assert(posix_spawn(&pid, self, NULL, NULL, argv,
+            environ) == 0);
     int t = tcp_accept(ls, NULL, now() + 5000);
     errno_assert(t >= 0);
     char res[64], host[64];

@@ -58,6 +58,43 @@ coroutine static void detacher(int s, int ch) {
     errno_assert(chsend(ch, &u, sizeof(u), -1) == 0);
 }
 
+/* A TLS peer that speaks WebSocket by hand: a Close frame and raw bytes in
+   one record, then it waits for the client's Close. */
+coroutine static void raw_closer(int ls) {
+    int s = tcp_accept(ls, NULL, now() + 5000);
+    errno_assert(s >= 0);
+    s = tls_attach_server(s, cert, key, now() + 5000);
+    errno_assert(s >= 0);
+    uint8_t f[16];
+    size_t n = dill__ws_build_frame(f, 1, DILL__WS_CLOSE, 0, NULL,
+        "\x03\xe8", 2);
+    memcpy(f + n, "RAW", 3);
+    errno_assert(bsend(s, f, n + 3, now() + 5000) == 0);
+    uint8_t in[16];
+    errno_assert(brecv(s, in, 8, now() + 5000) == 0);  /* masked Close */
+    assert((in[0] & 0x0f) == DILL__WS_CLOSE);
+    errno_assert(hclose(s) == 0);
+}
+
+/* Bytes that arrived with the peer's Close cannot go back into a TLS
+   socket: ws_detach fails with ENOTSUP and closes everything. */
+static void test_handback(int ls, struct ipaddr *addr) {
+    int cr = go(raw_closer(ls));
+    int c = tcp_connect(addr, now() + 5000);
+    errno_assert(c >= 0);
+    c = tls_attach_client(c, now() + 5000);
+    errno_assert(c >= 0);
+    c = ws_attach_client(c, WS_NOHTTP, NULL, NULL, now() + 5000);
+    errno_assert(c >= 0);
+    char buf[16];
+    int flags;
+    assert_err(ws_recv(c, &flags, buf, sizeof(buf), now() + 5000), EPIPE);
+    assert_err(ws_detach(c, 1000, NULL, 0, now() + 5000), ENOTSUP);
+    assert_err(hclose(c), EBADF);
+    errno_assert(bundle_wait(cr, now() + 5000) == 0);
+    errno_assert(hclose(cr) == 0);
+}
+
 int main(void) {
     makecert();
     struct ipaddr addr;
@@ -111,6 +148,7 @@ int main(void) {
     errno_assert(hclose(cr) == 0);
     errno_assert(hclose(ch[0]) == 0);
     errno_assert(hclose(ch[1]) == 0);
+    test_handback(ls, &addr);
     errno_assert(hclose(ls) == 0);
     free(pat);
     free(buf);

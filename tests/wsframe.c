@@ -4,6 +4,7 @@
    whole, byte by byte and at random split points. */
 
 #include "assert.h"
+#include "emu.h"
 
 #include "proto/wsframe.h"
 #include "wsdrive.h"
@@ -707,7 +708,8 @@ static void random_streams(void) {
     static struct stream s;
     static uint8_t payload[3000];
     struct {int op, fin; size_t len; size_t at;} frames[64];
-    for(int round = 0; round != 150; round++) {
+    int rounds = emu_rounds("wsframe random_streams", 150, 5);
+    for(int round = 0; round != rounds; round++) {
         int server = round % 2;
         struct wsd_cfg cfg = server ? SERVER : CLIENT;
         s.n = 0;

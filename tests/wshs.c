@@ -219,6 +219,23 @@ static const struct bad_req bad_reqs[] = {
     {REQ_HEAD REQ_UPG REQ_KEY REQ_VER
      "Sec-WebSocket-Protocol: \"chat\"\r\n\r\n",
      400, DILL__WS_FAIL_PROTOCOLS},
+    /* RFC 9112 section 6.3: conflicting or body-announcing framing. */
+    {REQ_HEAD REQ_UPG REQ_KEY REQ_VER
+     "Content-Length: 0\r\nContent-Length: 5\r\n\r\n",
+     400, DILL__WS_FAIL_FRAMING},
+    {REQ_HEAD REQ_UPG REQ_KEY REQ_VER "Content-Length: 0, 7\r\n\r\n",
+     400, DILL__WS_FAIL_FRAMING},
+    {REQ_HEAD REQ_UPG REQ_KEY REQ_VER
+     "Content-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n",
+     400, DILL__WS_FAIL_FRAMING},
+    {REQ_HEAD REQ_UPG REQ_KEY REQ_VER "Transfer-Encoding: chunked\r\n\r\n",
+     400, DILL__WS_FAIL_FRAMING},
+    {REQ_HEAD REQ_UPG REQ_KEY REQ_VER "Content-Length: 12\r\n\r\n",
+     400, DILL__WS_FAIL_FRAMING},
+    {REQ_HEAD REQ_UPG REQ_KEY REQ_VER "Content-Length: -0\r\n\r\n",
+     400, DILL__WS_FAIL_FRAMING},
+    {REQ_HEAD REQ_UPG REQ_KEY REQ_VER "Content-Length:\r\n\r\n",
+     400, DILL__WS_FAIL_FRAMING},
 };
 
 static void test_bad_requests(void) {
@@ -242,6 +259,8 @@ static void test_bad_requests(void) {
             "connection: keep-alive\r\nCONNECTION: UPGRADE\r\n"
             "sec-websocket-key: " RFC_KEY "\r\n"
             "sec-websocket-version:   13  \r\n\r\n",
+        REQ_HEAD REQ_UPG REQ_KEY REQ_VER "Content-Length: 0\r\n"
+            "content-length: 0, 00\r\n\r\n",
         REQ_HEAD REQ_UPG REQ_KEY REQ_VER "Origin: http://a.example\r\n"
             "Sec-WebSocket-Protocol: one\r\n"
             "Sec-WebSocket-Protocol:\r\n"

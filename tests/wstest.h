@@ -7,6 +7,7 @@
 
 #include "assert.h"
 #include "libdillimpl.h"
+#include "bpair.h"
 #include "proto/wsframe.h"
 
 /* Allowed lateness of a deadline (loaded machines, sanitizers). */
@@ -29,22 +30,10 @@ coroutine static void wst_server(int s, int ch, int flags) {
 
 /* Bytestream pair: *a and *b connected, over TCP (tcp set) or IPC. */
 static void wst_bpair(int tcp, int *a, int *b) {
-    if(!tcp) {
-        int p[2];
-        errno_assert(ipc_pair(p) == 0);
-        *a = p[0];
-        *b = p[1];
-        return;
-    }
-    struct ipaddr addr;
-    errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
-    int ls = tcp_listen(&addr, 10);
-    errno_assert(ls >= 0);
-    *a = tcp_connect(&addr, now() + 2000);
-    errno_assert(*a >= 0);
-    *b = tcp_accept(ls, NULL, now() + 2000);
-    errno_assert(*b >= 0);
-    errno_assert(hclose(ls) == 0);
+    int p[2];
+    bpair(tcp, p);
+    *a = p[0];
+    *b = p[1];
 }
 
 /* A connected WebSocket pair: *c client, *s server.  copts may be NULL.

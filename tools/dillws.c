@@ -57,11 +57,15 @@ static struct {
     const char *cacert, *cert, *key;
     const char *proxy;              /* --proxy; "" means none */
     int64_t timeout_ms;             /* 0: none */
+    int64_t hs_ms;                  /* server handshake limit */
+    int64_t stall_ms;               /* broadcast: drop a client this late */
+    size_t queue_bytes;             /* broadcast: per-client queue bound */
     int64_t linger_ms;
     int conns;
     size_t size;
     double seconds;
-} cfg = {.conns = 1, .size = 16, .seconds = 5, .linger_ms = 1000};
+} cfg = {.conns = 1, .size = 16, .seconds = 5, .linger_ms = 1000,
+    .hs_ms = 10000, .stall_ms = 10000, .queue_bytes = 4 << 20};
 
 static void die(int code, const char *fmt, ...) {
     va_list ap;
@@ -111,9 +115,19 @@ static int64_t deadline_in(int64_t ms) {
     return ms > 0 ? now() + ms : -1;
 }
 
-/* Deadline for connecting and handshaking. */
+/* The client's --timeout bounds the whole run, from the start. */
+static int64_t run_end = -1;
+
+/* Deadline for connecting and handshaking: the end of the client's run,
+   else --timeout (bench) or 10 s. */
 static int64_t setup_deadline(void) {
+    if(run_end >= 0) return run_end;
     return now() + (cfg.timeout_ms > 0 ? cfg.timeout_ms : 10000);
+}
+
+/* d, but no later than the end of the run. */
+static int64_t capped(int64_t d) {
+    return run_end >= 0 && (d < 0 || d > run_end) ? run_end : d;
 }
 
 /******************************************************************************/
@@ -175,6 +189,12 @@ static void usage(FILE *f) {
 "  --deflate-memory N  zlib state kept per connection between messages\n"
 "                      (k/M suffixes; 0, the default: no context takeover)\n"
 "  --timeout S         give up after S seconds (server: stop after S)\n"
+"  --handshake-timeout S  server: time allowed for one connection's TLS\n"
+"                      and WebSocket handshakes (default 10)\n"
+"  --stall-timeout S   broadcast: drop a client that takes S seconds to\n"
+"                      take one message (default 10)\n"
+"  --queue-bytes N     broadcast: most bytes queued for one client\n"
+"                      (default 4M; one message always fits)\n"
 "  --linger S          at the end of input, wait for replies until S\n"
 "                      seconds pass without one (default 1; 0: close now)\n"
 "  --cacert FILE       trust the CA certificates in FILE (wss)\n"
@@ -228,7 +248,8 @@ static int takes_value(const char *name) {
         "--max-message", "--deflate-memory", "--timeout", "--linger",
         "--cacert", "--proxy",
         "--tls-cert", "--tls-key", "-c", "--connections", "-s", "--size",
-        "-d", "--duration", NULL};
+        "-d", "--duration", "--handshake-timeout", "--stall-timeout",
+        "--queue-bytes", NULL};
     for(int i = 0; names[i]; i++)
         if(!strcmp(name, names[i])) return 1;
     return 0;
@@ -275,6 +296,12 @@ static void parse_args(int argc, char **argv) {
             cfg.max_message = parse_size(name, v);
         else if(!strcmp(name, "--timeout"))
             cfg.timeout_ms = parse_seconds(name, v);
+        else if(!strcmp(name, "--handshake-timeout"))
+            cfg.hs_ms = parse_seconds(name, v);
+        else if(!strcmp(name, "--stall-timeout"))
+            cfg.stall_ms = parse_seconds(name, v);
+        else if(!strcmp(name, "--queue-bytes"))
+            cfg.queue_bytes = parse_size(name, v);
         else if(!strcmp(name, "--linger"))
             cfg.linger_ms = parse_seconds(name, v);
         else if(!strcmp(name, "--cacert")) cfg.cacert = v;
@@ -294,6 +321,8 @@ static void parse_args(int argc, char **argv) {
     }
     if(!!cfg.cert != !!cfg.key)
         die(EX_USAGE, "--tls-cert and --tls-key go together");
+    if(cfg.hs_ms <= 0 || cfg.stall_ms <= 0)
+        die(EX_USAGE, "--handshake-timeout and --stall-timeout must be > 0");
     if(cfg.echo && cfg.broadcast)
         die(EX_USAGE, "--echo and --broadcast exclude each other");
     if(cfg.bench && (cfg.conns < 1 || cfg.conns > 10000))
@@ -363,6 +392,19 @@ static const char *close_name(int code) {
     }
 }
 
+/* "closed: 1008 (policy violation): reason" on stderr, the peer's reason
+   escaped like a text message so that it cannot forge lines or drive the
+   terminal. */
+static void put_close(const char *what, int code, const char *reason,
+      size_t rlen) {
+    fprintf(stderr, "%s%d (%s)", what, code, close_name(code));
+    if(rlen) {
+        fputs(": ", stderr);
+        put_text(stderr, (const uint8_t*)reason, rlen);
+    }
+    fputc('\n', stderr);
+}
+
 /* A growable receive buffer. */
 struct dbuf {
     uint8_t *p;
@@ -390,6 +432,15 @@ static ssize_t recv_msg(int ws, int *type, struct dbuf *b, int64_t deadline) {
             return (ssize_t)len;
         }
     }
+}
+
+/* After a message: a buffer grown past CHUNK for a big message is given
+   back, so that idle connections do not each hold their largest message. */
+static void dbuf_trim(struct dbuf *b) {
+    if(b->cap <= CHUNK) return;
+    free(b->p);
+    b->p = NULL;
+    b->cap = 0;
 }
 
 /******************************************************************************/
@@ -806,7 +857,7 @@ coroutine static void stdin_task(int ws, int ev) {
     /* In -1 mode the receiver closes after the answer; otherwise the end
        of stdin starts the closing handshake. */
     if(!(cfg.once && n > 0))
-        ws_done(ws, 1000, NULL, 0, now() + 5000);
+        ws_done(ws, 1000, NULL, 0, capped(now() + 5000));
     int e = EV_STDIN_END;
     chsend(ev, &e, sizeof(e), -1);
 }
@@ -819,12 +870,13 @@ coroutine static void recv_task(int ws, int ev) {
         if(n < 0) {rx.err = errno; break;}
         if(cfg.once && rx.msgs) continue; /* in flight after our Close */
         print_msg(type, b.p, (size_t)n);
+        dbuf_trim(&b);
         rx.last = now();
         if(tx_sent) rx.replies++;
         int one = 1;
         if(lingering) chsend(linger_ch[1], &one, sizeof(one), 0);
         if(++rx.msgs == 1 && cfg.once)
-            ws_done(ws, 1000, NULL, 0, now() + 5000);
+            ws_done(ws, 1000, NULL, 0, capped(now() + 5000));
     }
     free(b.p);
     if(rx.err == EPIPE) {
@@ -841,12 +893,10 @@ coroutine static void recv_task(int ws, int ev) {
 /* Exit status from how receiving ended. */
 static int client_result(void) {
     if(rx.err == EPIPE) {
-        vlog("* closed: %d (%s)%s%.*s", rx.code, close_name(rx.code),
-            rx.rlen ? ": " : "", (int)rx.rlen, rx.reason);
+        if(cfg.verbose) put_close("* closed: ", rx.code, rx.reason, rx.rlen);
         if(rx.code == 1000 || rx.code == 1001 || rx.code == 0) return EX_OK;
-        fprintf(stderr, "dillws: closed by the peer with status %d (%s)%s"
-            "%.*s\n", rx.code, close_name(rx.code), rx.rlen ? ": " : "",
-            (int)rx.rlen, rx.reason);
+        put_close("dillws: closed by the peer with status ", rx.code,
+            rx.reason, rx.rlen);
         return EX_FAIL;
     }
     const char *why = rx.err == ECONNRESET ?
@@ -894,7 +944,7 @@ static void catch_signals(void) {
    or a signal started our closing handshake (the server then has a few
    seconds to answer), or the time is up. */
 static int client_loop(int ws, int ev, int *txc) {
-    int64_t end = deadline_in(cfg.timeout_ms), closing = -1;
+    int64_t end = run_end, closing = -1;
     int e = 0;
     while(1) {
         int64_t d = closing >= 0 ? closing : end;
@@ -910,7 +960,7 @@ static int client_loop(int ws, int ev, int *txc) {
             hclose(*txc);
             *txc = -1;
             vlog("* interrupted: closing");
-            ws_done(ws, 1000, NULL, 0, now() + 1000);
+            ws_done(ws, 1000, NULL, 0, capped(now() + 1000));
             closing = now() + 2000;
         }
     }
@@ -919,6 +969,7 @@ static int client_loop(int ws, int ev, int *txc) {
 }
 
 static int run_client(void) {
+    run_end = deadline_in(cfg.timeout_ms);
     struct dill__url u;
     const char *bad = parse_url(cfg.url, &u);
     if(bad) die(EX_USAGE, "bad URL '%s': %s", cfg.url, bad);
@@ -970,15 +1021,21 @@ static void msg_unref(struct msg *m) {
 #define QMAX 1024
 
 /* A broadcast client.  The hub appends to its queue and wakes its writer
-   through the wake channel; a client whose queue overflows is dropped. */
+   through the wake channel.  The queue is bounded in bytes (--queue-bytes;
+   one message of any size fits an empty queue) and in messages (QMAX); a
+   client that would overflow it, or whose writer needs more than
+   --stall-timeout for one message, is dropped: its queue is released at
+   once and it gets a Close with status 1008 if it still reads. */
 struct client {
     struct client *next;
     int id;
     int ws;
     struct msg *q[QMAX];
     unsigned head, count;
+    size_t bytes;      /* payload bytes in q */
     int waiting;       /* the writer waits on wake[0] */
     int dropped;
+    int err;           /* why the reader stopped */
     int wake[2];
 };
 
@@ -992,17 +1049,42 @@ struct hub_ev {
     struct msg *m;
 };
 
+static void q_push(struct client *c, struct msg *m) {
+    m->refs++;
+    c->q[(c->head + c->count++) % QMAX] = m;
+    c->bytes += m->len;
+}
+
+static struct msg *q_pop(struct client *c) {
+    struct msg *m = c->q[c->head];
+    c->head = (c->head + 1) % QMAX;
+    c->count--;
+    c->bytes -= m->len;
+    return m;
+}
+
+static void q_clear(struct client *c) {
+    while(c->count) msg_unref(q_pop(c));
+}
+
+/* Gives the queued messages back now and stops the writer's waiting. */
+static void drop(struct client *c, const char *why) {
+    if(c->dropped) return;
+    vlog("[%d] %s: dropped", c->id, why);
+    c->dropped = 1;
+    q_clear(c);
+    chdone(c->wake[1]);
+}
+
 static void hub_fanout(struct client *list, struct msg *m) {
     for(struct client *c = list; c; c = c->next) {
         if(c->dropped) continue;
-        if(c->count == QMAX) {
-            vlog("[%d] too slow: dropped", c->id);
-            c->dropped = 1;
-            chdone(c->wake[1]);
+        if(c->count == QMAX ||
+           (c->count && c->bytes + m->len > cfg.queue_bytes)) {
+            drop(c, "too slow");
             continue;
         }
-        m->refs++;
-        c->q[(c->head + c->count++) % QMAX] = m;
+        q_push(c, m);
         int one = 1;
         if(c->waiting) chsend(c->wake[1], &one, sizeof(one), 0);
     }
@@ -1027,26 +1109,57 @@ coroutine static void hub(int in) {
     }
 }
 
-coroutine static void writer(struct client *c) {
-    while(1) {
-        while(c->count) {
-            struct msg *m = c->q[c->head];
-            c->head = (c->head + 1) % QMAX;
-            c->count--;
-            int rc = ws_send(c->ws, m->type, m->data, m->len, -1);
+/* Sends the queue; tells done when the client was dropped or sending
+   failed. */
+coroutine static void writer(struct client *c, int done) {
+    int broken = 0;
+    while(!c->dropped && !broken) {
+        if(c->count) {
+            struct msg *m = q_pop(c);
+            int rc = ws_send(c->ws, m->type, m->data, m->len,
+                now() + cfg.stall_ms);
             msg_unref(m);
-            if(rc < 0) return;
+            if(rc == 0) continue;
+            if(errno == ECANCELED) return;
+            if(errno == ETIMEDOUT) drop(c, "stalled");
+            else broken = 1;
+            continue;
         }
         int one;
         c->waiting = 1;
         int rc = chrecv(c->wake[0], &one, sizeof(one), -1);
         c->waiting = 0;
-        if(rc < 0) {
-            /* Dropped: close the connection under the receiving loop. */
-            if(errno == EPIPE) ws_done(c->ws, 1008, "too slow", 8, 0);
-            return;
+        if(rc < 0 && errno != EPIPE) return;   /* cancelled */
+    }
+    /* A client that does not read gets one bounded try. */
+    if(c->dropped) ws_done(c->ws, 1008, "too slow", 8, now() + 1000);
+    int one = 1;
+    chsend(done, &one, sizeof(one), -1);
+}
+
+/* Feeds the hub what arrives; tells done when the connection ends. */
+coroutine static void reader(struct client *c, struct dbuf *b, int done) {
+    while(1) {
+        int type;
+        ssize_t n = recv_msg(c->ws, &type, b, -1);
+        if(n < 0) {c->err = errno; break;}
+        struct msg *m = malloc(sizeof(*m) + (size_t)n);
+        if(!m) {c->err = ENOMEM; break;}
+        m->refs = 1;
+        m->type = type;
+        m->len = (size_t)n;
+        memcpy(m->data, b->p, (size_t)n);
+        dbuf_trim(b);
+        struct hub_ev ev = {HUB_MSG, c, m};
+        if(chsend(hub_in, &ev, sizeof(ev), -1) < 0) {
+            c->err = errno;
+            free(m);
+            break;
         }
     }
+    if(c->err == ECANCELED) return;
+    int one = 1;
+    chsend(done, &one, sizeof(one), -1);
 }
 
 static int check_request(const struct ws_request *req, void *arg) {
@@ -1073,7 +1186,8 @@ static int check_request(const struct ws_request *req, void *arg) {
 
 /* The handshake of one accepted connection; returns the WebSocket. */
 static int server_attach(int s, int id) {
-    int64_t dl = setup_deadline();
+    /* Not --timeout: that one is for how long the server runs. */
+    int64_t dl = now() + cfg.hs_ms;
 #if !defined DILL_DISABLE_TLS
     if(tlsctx) {
         s = tls_attach_server_ctx(s, tlsctx, NULL, dl);
@@ -1112,53 +1226,43 @@ static void log_end(int ws, int id, int err) {
         int code;
         char reason[128];
         ssize_t l = ws_status(ws, &code, reason, sizeof(reason));
-        vlog("[%d] closed by the client: %d (%s)%s%.*s", id, code,
-            close_name(code), l > 0 ? ": " : "", (int)(l > 0 ? l : 0),
-            reason);
+        char what[48];
+        snprintf(what, sizeof(what), "[%d] closed by the client: ", id);
+        if(cfg.verbose) put_close(what, code, reason, l > 0 ? (size_t)l : 0);
     }
-    else if(err != ECANCELED)
+    else if(err && err != ECANCELED)
         vlog("[%d] connection failed: %s", id, strerror(err));
 }
 
-/* Broadcast: join the hub, feed it what arrives, leave. */
+/* Broadcast: join the hub, feed it what arrives, leave when the
+   connection ends or the client is dropped. */
 static int serve_broadcast(int ws, int id, struct dbuf *b) {
     struct client *c = calloc(1, sizeof(*c));
+    int done[2] = {-1, -1};
     if(!c || chmake(c->wake) < 0) {free(c); return ENOMEM;}
     c->id = id;
     c->ws = ws;
     struct hub_ev ev = {HUB_JOIN, c, NULL};
-    int err = 0, w = -1;
-    if(chsend(hub_in, &ev, sizeof(ev), -1) < 0) {err = errno; goto out;}
-    w = go(writer(c));
-    if(w < 0) err = errno;
-    while(!err) {
-        int type;
-        ssize_t n = recv_msg(ws, &type, b, -1);
-        if(n < 0) {err = errno; break;}
-        struct msg *m = malloc(sizeof(*m) + (size_t)n);
-        if(!m) {err = ENOMEM; break;}
-        m->refs = 1;
-        m->type = type;
-        m->len = (size_t)n;
-        memcpy(m->data, b->p, (size_t)n);
-        ev.kind = HUB_MSG;
-        ev.m = m;
-        if(chsend(hub_in, &ev, sizeof(ev), -1) < 0) {
-            err = errno;
-            free(m);
-        }
+    int err = 0, w = -1, r = -1;
+    if(chmake(done) < 0 || chsend(hub_in, &ev, sizeof(ev), -1) < 0) {
+        err = errno;
+        goto out;
     }
+    w = go(writer(c, done[1]));
+    r = w < 0 ? -1 : go(reader(c, b, done[1]));
+    int one;
+    if(r < 0) err = errno;
+    else if(chrecv(done[0], &one, sizeof(one), -1) < 0) err = errno;
+    else err = c->dropped ? 0 : c->err ? c->err : ECONNRESET;
     if(err != ECANCELED) {
         ev.kind = HUB_LEAVE;
         chsend(hub_in, &ev, sizeof(ev), -1);
     }
 out:
+    if(r >= 0) hclose(r);
     if(w >= 0) hclose(w);
-    while(c->count) {
-        msg_unref(c->q[c->head]);
-        c->head = (c->head + 1) % QMAX;
-        c->count--;
-    }
+    q_clear(c);
+    if(done[0] >= 0) {hclose(done[0]); hclose(done[1]);}
     hclose(c->wake[0]);
     hclose(c->wake[1]);
     free(c);
@@ -1180,6 +1284,7 @@ coroutine static void serve(int s, int id) {
             err = errno;
             break;
         }
+        dbuf_trim(&b);
         if(cfg.once) {
             ws_done(ws, 1000, NULL, 0, now() + 1000);
             while((n = recv_msg(ws, &type, &b, now() + 5000)) >= 0) {}
@@ -1210,7 +1315,7 @@ static int listen_on(const char *spec, struct ipaddr *addr) {
         die(EX_USAGE, "bad --listen port '%s'", port);
     if(ipaddr_local(addr, host[0] ? host : NULL, (int)p, 0) < 0)
         die(EX_USAGE, "bad --listen address '%s'", host);
-    int ls = tcp_listen(addr, 128);
+    int ls = tcp_listen(addr, 1024);
     if(ls < 0)
         die(EX_CONNECT, "cannot listen on %s: %s", spec, strerror(errno));
     return ls;
@@ -1230,6 +1335,58 @@ static void server_setup_tls(void) {
             errno == EINVAL ? "not a usable certificate and key" :
             strerror(errno));
 #endif
+}
+
+/* Accepting in batches: what waits in the backlog is taken at once, and
+   the batch's coroutines are started by a tree of starters.  Every go()
+   makes its caller wait for a whole round of the scheduler, which is long
+   while many connections are busy: started in a loop, n connections would
+   take n rounds, in a tree they take about log2(n). */
+#define ACCEPT_BATCH 64
+
+struct conn {
+    int s;
+    int id;
+};
+
+coroutine static void start_batch(int b, const struct conn *cs, int n) {
+    /* Copied before the caller goes on (a new coroutine runs first). */
+    struct conn mine[ACCEPT_BATCH];
+    memcpy(mine, cs, sizeof(*cs) * (size_t)n);
+    while(n > 1) {
+        int h = n / 2;
+        if(bundle_go(b, start_batch(b, mine + h, n - h)) < 0) {
+            vlog("cannot start a coroutine: %s", strerror(errno));
+            for(int i = h; i < n; i++) hclose(mine[i].s);
+        }
+        n = h;
+    }
+    serve(mine[0].s, mine[0].id);
+}
+
+/* Takes up to ACCEPT_BATCH connections: the first waits until end, the
+   others only if already there.  Returns the count, 0 at the end (timeout
+   or cancelled); *id numbers them. */
+static int accept_batch(int ls, struct conn *cs, int *id, int64_t end) {
+    int n = 0;
+    while(n < ACCEPT_BATCH) {
+        struct ipaddr peer;
+        int s = tcp_accept(ls, &peer, n ? 0 : end);
+        if(s < 0) {
+            if(n) break;
+            if(errno == ETIMEDOUT || errno == ECANCELED) return 0;
+            vlog("accept: %s", strerror(errno));
+            msleep(now() + 100);
+            continue;
+        }
+        char ip[IPADDR_MAXSTRLEN];
+        ipaddr_str(&peer, ip);
+        vlog("[%d] connection from %s port %d", *id, ip, ipaddr_port(&peer));
+        cs[n].s = s;
+        cs[n++].id = (*id)++;
+        if(cfg.once) break;
+    }
+    return n;
 }
 
 static int run_server(void) {
@@ -1252,25 +1409,17 @@ static int run_server(void) {
         hubcr = go(hub(hubch[0]));
     }
     int64_t end = deadline_in(cfg.timeout_ms);
-    for(int id = 1;; id++) {
-        struct ipaddr peer;
-        int s = tcp_accept(ls, &peer, end);
-        if(s < 0) {
-            if(errno == ETIMEDOUT || errno == ECANCELED) break;
-            vlog("accept: %s", strerror(errno));
-            msleep(now() + 100);
-            continue;
-        }
-        ipaddr_str(&peer, ip);
-        vlog("[%d] connection from %s port %d", id, ip, ipaddr_port(&peer));
+    int id = 1, n;
+    struct conn cs[ACCEPT_BATCH];
+    while((n = accept_batch(ls, cs, &id, end)) > 0) {
         if(cfg.once) {
             /* One connection, served right here, then exit. */
-            serve(s, id);
+            serve(cs[0].s, cs[0].id);
             break;
         }
-        if(bundle_go(b, serve(s, id)) < 0) {
-            vlog("[%d] cannot start a coroutine: %s", id, strerror(errno));
-            hclose(s);
+        if(bundle_go(b, start_batch(b, cs, n)) < 0) {
+            vlog("cannot start a coroutine: %s", strerror(errno));
+            for(int i = 0; i < n; i++) hclose(cs[i].s);
         }
     }
     hclose(ls);

@@ -25,7 +25,7 @@ struct dill__dir {
 struct dill__chan {
     struct dill__half half[2];
     struct dill__dir dir[2];       /* dir[i]: messages sent to end i */
-    unsigned int done : 1;
+    unsigned int done : 2;         /* bit i: dir[i] finished (chdone) */
     unsigned int mem : 1;
     unsigned int closed : 2;       /* ends closed so far */
 };
@@ -59,19 +59,18 @@ static void dill__wake_all(struct dill__list *l, int err) {
     }
 }
 
-static void dill__chan_finish(struct dill__chan *ch) {
-    ch->done = 1;
-    for(int i = 0; i != 2; i++) {
-        dill__wake_all(&ch->dir[i].senders, EPIPE);
-        dill__wake_all(&ch->dir[i].receivers, EPIPE);
-    }
+static void dill__chan_finish(struct dill__chan *ch, int i) {
+    ch->done |= 1u << i;
+    dill__wake_all(&ch->dir[i].senders, EPIPE);
+    dill__wake_all(&ch->dir[i].receivers, EPIPE);
 }
 
 static void dill__half_close(struct dill_hvfs *vfs) {
     struct dill__half *h = dill__cont(vfs, struct dill__half, vfs);
     struct dill__chan *ch = h->ch;
     /* Whoever still waits on the other end would wait forever. */
-    dill__chan_finish(ch);
+    dill__chan_finish(ch, 0);
+    dill__chan_finish(ch, 1);
     if(++ch->closed == 2 && !ch->mem) free(ch);
 }
 
@@ -128,11 +127,14 @@ int dill_chmake(int chv[2]) {
     return 0;
 }
 
+/* Like libdill, only what h sends ends: the other end can still send to
+   h. */
 int dill_chdone(int h) {
     struct dill__half *hf = dill_hquery(h, dill__chan_type);
     if(dill__slow(!hf)) return -1;
-    if(dill__slow(hf->ch->done)) {errno = EPIPE; return -1;}
-    dill__chan_finish(hf->ch);
+    int out = !hf->index;
+    if(dill__slow(hf->ch->done & (1u << out))) {errno = EPIPE; return -1;}
+    dill__chan_finish(hf->ch, out);
     return 0;
 }
 
@@ -145,10 +147,11 @@ static void dill__chop_cancel(struct dill__clause *cl) {
    is invalid (errno set). */
 static int dill__chtry(struct dill__half *hf, int op, void *val, size_t len) {
     struct dill__chan *ch = hf->ch;
-    if(dill__slow(ch->done)) {errno = EPIPE; return 1;}
+    int d = op == DILL_CHSEND ? !hf->index : hf->index;
+    if(dill__slow(ch->done & (1u << d))) {errno = EPIPE; return 1;}
     struct dill__list *peers;
-    if(op == DILL_CHSEND) peers = &ch->dir[!hf->index].receivers;
-    else peers = &ch->dir[hf->index].senders;
+    if(op == DILL_CHSEND) peers = &ch->dir[d].receivers;
+    else peers = &ch->dir[d].senders;
     if(dill__list_empty(peers)) return 0;
     struct dill__chop *peer = dill__cont(peers->next, struct dill__chop, item);
     dill__list_erase(&peer->item);

@@ -88,9 +88,16 @@ static inline void dill__noblock(int on) {
 }
 /* Call from a loop that made progress without blocking: fails with
    ECANCELED when the current coroutine is cancelled and with ETIMEDOUT once
-   the deadline (other than -1) has passed; every so often it yields so that
-   other coroutines run.  Returns 0 or -1. */
+   the deadline (other than -1) has passed; every DILL__BUSY_UNITS units of
+   work it yields, and the scheduler then looks at file descriptors and
+   timers before anything else runs, so that a connection whose input never
+   runs dry cannot hold others back for more than that much work.
+   Returns 0 or -1. */
+#define DILL__BUSY_UNITS 64
 int dill__busy(int64_t deadline);
+/* dill__busy for n units of work at once (a loop that did more than one
+   step's worth, e.g. read many bytes). */
+int dill__busy_n(int64_t deadline, unsigned n);
 
 /* Work deferred to the end of the running coroutine's turn: queued items
    run (once each, in order) just before the scheduler switches away from

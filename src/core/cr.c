@@ -1,5 +1,9 @@
 /* Coroutines, the scheduler and bundles. */
 
+/* The portable context switch jumps between stacks, which glibc's checked
+   longjmp (_FORTIFY_SOURCE) takes for a corrupt stack. */
+#undef _FORTIFY_SOURCE
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,16 +30,17 @@
 DILL_EXPORT volatile void *dill_unoptimisable = NULL;
 
 #if defined(DILL_PORTABLE_CTX)
-/* The fallback saves and resumes contexts with the compiler's builtins. */
+/* The fallback saves and resumes contexts with the C library's
+   _setjmp/_longjmp (no signal mask: coroutines share the thread's). */
 static void dill__longjmp(struct dill_jmpbuf *jb)
     __attribute__((noreturn, noinline));
 static void dill__longjmp(struct dill_jmpbuf *jb) {
-    __builtin_longjmp((void**)jb->regs, 1);
+    _longjmp(jb->buf, 1);
 }
 static void dill__swap(struct dill_jmpbuf *save, struct dill_jmpbuf *load)
     __attribute__((noinline));
 static void dill__swap(struct dill_jmpbuf *save, struct dill_jmpbuf *load) {
-    if(!__builtin_setjmp((void**)save->regs)) dill__longjmp(load);
+    if(!_setjmp(save->buf)) dill__longjmp(load);
 }
 #else
 void dill__longjmp(struct dill_jmpbuf *jb) __attribute__((noreturn));
@@ -363,15 +368,32 @@ int dill_yield(void) {
     return 0;
 }
 
-int dill__busy(int64_t deadline) {
+static int dill__busy_yield(int64_t deadline) {
     struct dill__ctx *c = &dill__c;
-    if(dill__fast(++c->busy & 63)) return 0;
     if(dill__canblock() < 0) return -1;
     if(deadline != -1 && (deadline == 0 || dill_now() >= deadline)) {
         errno = ETIMEDOUT;
         return -1;
     }
+    /* Without a poll now, a flooded connection would get up to 64 such
+       turns before other sockets are even looked at. */
+    c->ticks = 63;
     return dill_yield();
+}
+
+int dill__busy(int64_t deadline) {
+    struct dill__ctx *c = &dill__c;
+    if(dill__fast(++c->busy % DILL__BUSY_UNITS)) return 0;
+    return dill__busy_yield(deadline);
+}
+
+int dill__busy_n(int64_t deadline, unsigned n) {
+    struct dill__ctx *c = &dill__c;
+    unsigned before = c->busy;
+    c->busy += n;
+    if(dill__fast(before / DILL__BUSY_UNITS == c->busy / DILL__BUSY_UNITS))
+        return 0;
+    return dill__busy_yield(deadline);
 }
 
 int dill_msleep(int64_t deadline) {

@@ -17,7 +17,11 @@ struct dill__hslot {
 static __thread struct dill__hslot *dill__hs
     __attribute__((tls_model("initial-exec")));
 static __thread int dill__hcap __attribute__((tls_model("initial-exec")));
+/* Free slots form a FIFO queue (head dill__hfree, tail dill__htail): a
+   freed number is reused last, as in libdill, so that a stale handle is
+   likely to fail with EBADF instead of naming a newer object. */
 static __thread int dill__hfree __attribute__((tls_model("initial-exec")));
+static __thread int dill__htail __attribute__((tls_model("initial-exec")));
 
 static int dill__hgrow(void) {
     int cap = dill__hcap ? dill__hcap * 2 : 256;
@@ -27,10 +31,12 @@ static int dill__hgrow(void) {
        slot". */
     for(int i = dill__hcap; i < cap; i++) {
         hs[i].vfs = NULL;
-        hs[i].next = i + 1 < cap ? i + 2 : dill__hfree;
+        hs[i].next = i + 1 < cap ? i + 2 : 0;
         hs[i].qtype = NULL;
     }
-    dill__hfree = dill__hcap + 1;
+    if(dill__htail) hs[dill__htail - 1].next = dill__hcap + 1;
+    else dill__hfree = dill__hcap + 1;
+    dill__htail = cap;
     dill__hs = hs;
     dill__hcap = cap;
     return 0;
@@ -43,16 +49,23 @@ static int dill__hnew(struct dill_hvfs *vfs) {
     }
     int h = dill__hfree - 1;
     dill__hfree = dill__hs[h].next;
+    if(!dill__hfree) dill__htail = 0;
     dill__hs[h].vfs = vfs;
     dill__hs[h].qtype = NULL;
     return h;
 }
 
+static void dill__hpush(int h) {
+    dill__hs[h].next = 0;
+    if(dill__htail) dill__hs[dill__htail - 1].next = h + 1;
+    else dill__hfree = h + 1;
+    dill__htail = h + 1;
+}
+
 static void dill__hrelease(int h) {
     dill__hs[h].vfs = NULL;
     dill__hs[h].qtype = NULL;
-    dill__hs[h].next = dill__hfree;
-    dill__hfree = h + 1;
+    dill__hpush(h);
 }
 
 int dill_hmake(struct dill_hvfs *vfs) {
@@ -110,9 +123,7 @@ int dill_hclose(int h) {
     dill__noblock(1);
     vfs->close(vfs);
     dill__noblock(0);
-    s = &dill__hs[h];
-    s->next = dill__hfree;
-    dill__hfree = h + 1;
+    dill__hpush(h);
     return 0;
 }
 
@@ -121,4 +132,5 @@ void dill__handles_term(void) {
     dill__hs = NULL;
     dill__hcap = 0;
     dill__hfree = 0;
+    dill__htail = 0;
 }

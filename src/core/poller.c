@@ -6,6 +6,7 @@
    with nobody waiting.  Level-triggered, so no readiness is ever lost. */
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -85,6 +86,18 @@ static void dill__fdwait_cancel(struct dill__clause *cl) {
     }
 }
 
+/* Readiness right now, without waiting: 0, or -1 with ETIMEDOUT (not
+   ready) or EBADF. */
+static int dill__fdpoll(int fd, uint32_t dir) {
+    struct pollfd p = {fd, dir == EPOLLIN ? POLLIN : POLLOUT, 0};
+    int rc;
+    do rc = poll(&p, 1, 0); while(rc < 0 && errno == EINTR);
+    if(rc < 0) return -1;
+    if(p.revents & POLLNVAL) {errno = EBADF; return -1;}
+    if(rc == 0) {errno = ETIMEDOUT; return -1;}
+    return 0;
+}
+
 static int dill__fdwait(int fd, uint32_t dir, int64_t deadline) {
     if(dill__slow(dill__canblock() < 0)) return -1;
     if(dill__slow(fd < 0)) {errno = EBADF; return -1;}
@@ -92,6 +105,9 @@ static int dill__fdwait(int fd, uint32_t dir, int64_t deadline) {
     if(dill__slow(!fi)) {errno = ENOMEM; return -1;}
     struct dill__clause **slot = dir == EPOLLIN ? &fi->in : &fi->out;
     if(dill__slow(*slot != NULL)) {errno = EBUSY; return -1;}
+    /* An expired deadline rules out waiting, not looking (fdin(3)). */
+    if(deadline >= 0 && (deadline == 0 || deadline <= dill_now()))
+        return dill__fdpoll(fd, dir);
     if(!(fi->armed & dir) && dill__arm(fd, fi, dir) < 0) {
         /* Regular files cannot be polled; they are always ready. */
         if(errno == EPERM) return 0;

@@ -21,7 +21,14 @@
 #define MADV_GUARD_INSTALL 102
 #endif
 
+/* 256 KiB where address space is plentiful; 128 KiB on 32-bit targets,
+   where 100,000 stacks of 256 KiB would need 25 GiB of a 4 GiB space
+   (and the library's own frames are smaller, pointers being half size). */
+#if UINTPTR_MAX > 0xFFFFFFFFu
 #define DILL_STACK_SIZE (256 * 1024)
+#else
+#define DILL_STACK_SIZE (128 * 1024)
+#endif
 #define DILL_STACKS_PER_CHUNK 64
 /* Free stacks kept with their memory; the rest are returned to the OS. */
 #define DILL_STACK_CACHE 64

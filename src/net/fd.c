@@ -39,6 +39,24 @@ void dill__fd_close(int fd) {
     errno = err;
 }
 
+int dill__fd_unread(struct dill__fdrx *rx, const void *p, size_t n) {
+    if(n == 0) return 0;
+    if(n > (size_t)DILL__RXBUF_SIZE - rx->len) {errno = ENOBUFS; return -1;}
+    if(!rx->buf) {
+        rx->buf = dill__pool_get(DILL__POOL_FDRX, DILL__RXBUF_SIZE);
+        if(!rx->buf) {errno = ENOMEM; return -1;}
+        rx->pos = rx->len = 0;
+    }
+    if(rx->pos < n) {
+        memmove(rx->buf + n, rx->buf + rx->pos, rx->len);
+        rx->pos = (uint16_t)n;
+    }
+    rx->pos = (uint16_t)(rx->pos - n);
+    memcpy(rx->buf + rx->pos, p, n);
+    rx->len = (uint16_t)(rx->len + n);
+    return 0;
+}
+
 void dill__fd_rxfree(struct dill__fdrx *rx) {
     dill__pool_put(DILL__POOL_FDRX, rx->buf);
     rx->buf = NULL;

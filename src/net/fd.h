@@ -44,6 +44,11 @@ int dill__fd_unblock(int fd);
 /* Forgets fd in the scheduler and closes it, keeping errno. */
 void dill__fd_close(int fd);
 
+/* Puts n bytes back in front of the buffered ones, so that the next
+   receive delivers them first.  Errors: ENOBUFS (more than the buffer
+   holds), ENOMEM. */
+int dill__fd_unread(struct dill__fdrx *rx, const void *p, size_t n);
+
 /* Frees the buffer (buffered bytes are dropped). */
 void dill__fd_rxfree(struct dill__fdrx *rx);
 

@@ -281,6 +281,10 @@ void dill__stream_commit(struct dill__stream *self, size_t n) {
     if(!tx->cbset) dill__defer(&tx->d);
 }
 
+int dill__stream_unread(struct dill__stream *self, const void *p, size_t n) {
+    return dill__fd_unread(&self->io, p, n);
+}
+
 int dill__stream_flush(struct dill__stream *self, int64_t deadline) {
     if(!self->tx) return 0;
     return dill__stream_send(self, NULL, 0, deadline);

@@ -52,6 +52,10 @@ uint8_t *dill__stream_reserve(struct dill__stream *self, size_t n,
 void dill__stream_commit(struct dill__stream *self, size_t n);
 /* Writes out the gathered bytes now.  Returns 0 or -1 (as above). */
 int dill__stream_flush(struct dill__stream *self, int64_t deadline);
+/* Puts n received bytes back: the next receive delivers them first (an
+   upper layer that read too far hands them back when it detaches).
+   Errors: ENOBUFS (more than DILL__RXBUF_SIZE in all), ENOMEM. */
+int dill__stream_unread(struct dill__stream *self, const void *p, size_t n);
 /* Half-close: writes out gathered bytes, then shutdown(SHUT_WR); later
    sends fail with EPIPE.  Errors: EPIPE (already done), ECONNRESET,
    ETIMEDOUT, ECANCELED. */

@@ -27,6 +27,17 @@ struct dill__udp {
 _Static_assert(sizeof(struct dill__udp) <= sizeof(struct dill_udp_storage),
     "udp object must fit udp_storage");
 
+/* An empty datagram still gets one (empty) iovec: qemu-user returns 0
+   from sendmsg and recvmsg with no iovec without calling the kernel, so
+   the datagram was never sent, or never consumed
+   (tests/emu/udp_empty.c shows it). */
+static void dill__udp_iovmin(struct msghdr *msg) {
+    if(msg->msg_iovlen) return;
+    msg->msg_iov[0].iov_base = NULL;
+    msg->msg_iov[0].iov_len = 0;
+    msg->msg_iovlen = 1;
+}
+
 static const int dill__udp_type_id = 0;
 static const void *dill__udp_type = &dill__udp_type_id;
 
@@ -45,6 +56,7 @@ static int dill__udp_sendl(struct dill__udp *self,
     msg.msg_iov = iov;
     msg.msg_iovlen = dill__iol_toiov(&cur, iov, DILL__UDP_IOV_MAX, total, &cap);
     if(cap != total) {errno = EMSGSIZE; return -1;}
+    dill__udp_iovmin(&msg);
     msg.msg_name = (void*)dill_ipaddr_sockaddr(addr);
     msg.msg_namelen = dill_ipaddr_len(addr);
     while(1) {
@@ -68,7 +80,10 @@ static int dill__udp_sendl(struct dill__udp *self,
 }
 
 /* Receives one datagram into the list (NULL: drop it); returns its size.
-   EMSGSIZE when it did not fit (the datagram is gone). */
+   EMSGSIZE when it did not fit (the datagram is gone).  With a remote,
+   datagrams from anyone else are dropped, as libdill does: a connected
+   UDP socket would do the same in the kernel, but this one may still
+   send to other addresses with udp_send. */
 static ssize_t dill__udp_recvl(struct dill__udp *self,
     struct dill_ipaddr *addr, struct dill_iolist *first, int64_t deadline) {
     struct iovec iov[DILL__UDP_IOV_MAX];
@@ -79,6 +94,7 @@ static ssize_t dill__udp_recvl(struct dill__udp *self,
     msg.msg_iov = iov;
     msg.msg_iovlen = dill__iol_toiov(&cur, iov, DILL__UDP_IOV_MAX, total, &cap);
     if(cap != total) {errno = EINVAL; return -1;}
+    dill__udp_iovmin(&msg);
     struct sockaddr_storage ss;
     while(1) {
         msg.msg_name = &ss;
@@ -86,8 +102,15 @@ static ssize_t dill__udp_recvl(struct dill__udp *self,
         /* MSG_TRUNC makes the kernel report the datagram's real size. */
         ssize_t r = recvmsg(self->fd, &msg, MSG_TRUNC);
         if(r >= 0) {
-            if(addr && dill__ipaddr_set(addr, (struct sockaddr*)&ss) < 0)
-                memset(addr, 0, sizeof(*addr));
+            struct dill_ipaddr from;
+            if(dill__ipaddr_set(&from, (struct sockaddr*)&ss) < 0)
+                memset(&from, 0, sizeof(from));
+            if(self->hasremote && !dill_ipaddr_equal(&from, &self->remote, 0)) {
+                /* A flood from strangers must not outlive the deadline. */
+                if(dill__busy(deadline) < 0) return -1;
+                continue;
+            }
+            if(addr) *addr = from;
             if(first && (size_t)r > total) {errno = EMSGSIZE; return -1;}
             return r;
         }
@@ -114,20 +137,11 @@ static int dill__udp_msendl(struct dill_msock_vfs *mvfs,
     return dill__udp_sendl(self, NULL, first);
 }
 
-/* With a remote, datagrams from anyone else are dropped. */
 static ssize_t dill__udp_mrecvl(struct dill_msock_vfs *mvfs,
     struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__udp *self = (struct dill__udp*)(void*)
         ((char*)mvfs - offsetof(struct dill__udp, mvfs));
-    while(1) {
-        struct dill_ipaddr from;
-        ssize_t r = dill__udp_recvl(self, &from, first, deadline);
-        if(r < 0 && errno != EMSGSIZE) return -1;
-        if(!self->hasremote || dill_ipaddr_equal(&from, &self->remote, 0))
-            return r;
-        /* A flood from strangers must not outlive the deadline. */
-        if(dill__busy(deadline) < 0) return -1;
-    }
+    return dill__udp_recvl(self, NULL, first, deadline);
 }
 
 static void *dill__udp_query(struct dill_hvfs *vfs, const void *type) {

@@ -51,6 +51,10 @@ struct dill__hp {
     const char *buf;
     const char *end;
     int clamped;        /* More input exists beyond end. */
+    /* Start of the first header line not complete yet, and the headers
+       before it: where a resumed parse goes on. */
+    size_t mark;
+    int markn;
 };
 
 /* Running out of input at lim: if lim is an artificial limit (line length
@@ -95,10 +99,11 @@ static int dill__hp_version(const struct dill__hp *s, const char **pp,
 
 /* Header lines up to and including the empty line.  Returns the head size,
    0 or a negative error. */
-static int dill__hp_headers(const struct dill__hp *s, const char *p,
-      struct dill__http_head *h) {
-    int n = 0;
+static int dill__hp_headers(struct dill__hp *s, const char *p,
+      struct dill__http_head *h, int n) {
     for(;;) {
+        s->mark = (size_t)(p - s->buf);
+        s->markn = n;
         if(p >= s->end) return dill__hp_out(s, s->end);
         if(*p == '\r' || *p == '\n') {
             int rc = dill__hp_eol(s, &p);
@@ -132,11 +137,17 @@ static int dill__hp_headers(const struct dill__hp *s, const char *p,
     }
 }
 
-static void dill__hp_init(struct dill__hp *s, const char *buf, size_t len,
-      struct dill__http_head *h) {
+static void dill__hp_setup(struct dill__hp *s, const char *buf, size_t len) {
     s->buf = buf;
     s->clamped = len > DILL__HTTP_MAX_HEAD;
     s->end = buf + (s->clamped ? DILL__HTTP_MAX_HEAD : len);
+    s->mark = 0;
+    s->markn = 0;
+}
+
+static void dill__hp_init(struct dill__hp *s, const char *buf, size_t len,
+      struct dill__http_head *h) {
+    dill__hp_setup(s, buf, len);
     h->method = NULL;
     h->methodlen = 0;
     h->target = NULL;
@@ -154,54 +165,55 @@ static const char *dill__hp_lend(const struct dill__hp *s, const char *p) {
         s->end;
 }
 
-int dill__http_parse_request(const char *buf, size_t len,
-      struct dill__http_head *h) {
-    struct dill__hp s;
-    dill__hp_init(&s, buf, len, h);
+/* The request line, at buf; *pp gets the position after it.  Returns 1, 0
+   (more input needed) or a negative error. */
+static int dill__hp_reqline(struct dill__hp *s, const char *buf,
+      const char **pp, struct dill__http_head *h) {
     const char *p = buf;
     int rc;
-    while(p < s.end && (*p == '\r' || *p == '\n')) {
-        rc = dill__hp_eol(&s, &p);
+    while(p < s->end && (*p == '\r' || *p == '\n')) {
+        rc = dill__hp_eol(s, &p);
         if(rc <= 0) return rc;
     }
-    const char *lend = dill__hp_lend(&s, p);
+    const char *lend = dill__hp_lend(s, p);
     /* method SP */
     const char *q = dill__hp_span(p, lend, DILL__HP_TCHAR);
-    if(q == lend) return dill__hp_out(&s, lend);
+    if(q == lend) return dill__hp_out(s, lend);
     if(*q != ' ' || q == p) return -EPROTO;
     h->method = p;
     h->methodlen = (size_t)(q - p);
     p = q + 1;
     /* request-target SP */
     q = dill__hp_span(p, lend, DILL__HP_VCHAR);
-    if(q == lend) return dill__hp_out(&s, lend);
+    if(q == lend) return dill__hp_out(s, lend);
     if(*q != ' ' || q == p) return -EPROTO;
     h->target = p;
     h->targetlen = (size_t)(q - p);
     p = q + 1;
     /* HTTP-version CRLF */
-    rc = dill__hp_version(&s, &p, lend, &h->minor);
+    rc = dill__hp_version(s, &p, lend, &h->minor);
     if(rc <= 0) return rc;
-    rc = dill__hp_eol(&s, &p);
+    rc = dill__hp_eol(s, &p);
     if(rc <= 0) return rc;
-    return dill__hp_headers(&s, p, h);
+    *pp = p;
+    return 1;
 }
 
-int dill__http_parse_response(const char *buf, size_t len,
-      struct dill__http_head *h) {
-    struct dill__hp s;
-    dill__hp_init(&s, buf, len, h);
+/* The status line, at buf; *pp gets the position after it.  Returns 1, 0
+   (more input needed) or a negative error. */
+static int dill__hp_statusline(struct dill__hp *s, const char *buf,
+      const char **pp, struct dill__http_head *h) {
     const char *p = buf;
-    const char *lend = dill__hp_lend(&s, p);
+    const char *lend = dill__hp_lend(s, p);
     /* HTTP-version SP */
-    int rc = dill__hp_version(&s, &p, lend, &h->minor);
+    int rc = dill__hp_version(s, &p, lend, &h->minor);
     if(rc <= 0) return rc;
-    if(p >= lend) return dill__hp_out(&s, lend);
+    if(p >= lend) return dill__hp_out(s, lend);
     if(*p++ != ' ') return -EPROTO;
     /* status-code: 3 digits, the first 1-9 */
     int status = 0;
     for(int i = 0; i < 3; i++, p++) {
-        if(p >= lend) return dill__hp_out(&s, lend);
+        if(p >= lend) return dill__hp_out(s, lend);
         if(*p < '0' || *p > '9' || (i == 0 && *p == '0')) return -EPROTO;
         status = status * 10 + (*p - '0');
     }
@@ -212,13 +224,86 @@ int dill__http_parse_response(const char *buf, size_t len,
         p++;
         h->reason = p;
         p = dill__hp_span(p, lend, DILL__HP_FIELD);
-        if(p == lend && (p == s.end || (*p != '\r' && *p != '\n')))
-            return dill__hp_out(&s, lend);
+        if(p == lend && (p == s->end || (*p != '\r' && *p != '\n')))
+            return dill__hp_out(s, lend);
     }
     h->reasonlen = (size_t)(p - h->reason);
-    rc = dill__hp_eol(&s, &p);
+    rc = dill__hp_eol(s, &p);
     if(rc <= 0) return rc;
-    return dill__hp_headers(&s, p, h);
+    *pp = p;
+    return 1;
+}
+
+typedef int (*dill__hp_first)(struct dill__hp *s, const char *buf,
+    const char **pp, struct dill__http_head *h);
+
+/* A whole head: the start line, then the headers. */
+static int dill__hp_head(struct dill__hp *s, const char *buf, size_t len,
+      struct dill__http_head *h, dill__hp_first first) {
+    dill__hp_init(s, buf, len, h);
+    const char *p;
+    int rc = first(s, buf, &p, h);
+    if(rc <= 0) return rc;
+    return dill__hp_headers(s, p, h, 0);
+}
+
+int dill__http_parse_request(const char *buf, size_t len,
+      struct dill__http_head *h) {
+    struct dill__hp s;
+    return dill__hp_head(&s, buf, len, h, dill__hp_reqline);
+}
+
+int dill__http_parse_response(const char *buf, size_t len,
+      struct dill__http_head *h) {
+    struct dill__hp s;
+    return dill__hp_head(&s, buf, len, h, dill__hp_statusline);
+}
+
+/******************************************************************************/
+/*  Resumed parsing                                                           */
+/******************************************************************************/
+
+/* Nothing can have changed since the last call when the new bytes hold no
+   line end and no limit can have been reached: no line was completed, and
+   the errors of an unfinished line wait for its end. */
+static int dill__hp_unchanged(const char *buf, size_t len,
+      const struct dill__http_pstate *ps) {
+    if(len <= ps->seen || len > DILL__HTTP_MAX_HEAD) return 0;
+    if(ps->line == 0 && len > DILL__HTTP_MAX_LINE) return 0;
+    return memchr(buf + ps->seen, '\n', len - ps->seen) == NULL;
+}
+
+static int dill__hp_resume(const char *buf, size_t len,
+      struct dill__http_head *h, struct dill__http_pstate *ps,
+      dill__hp_first first) {
+    if(dill__hp_unchanged(buf, len, ps)) {
+        ps->seen = len;
+        return 0;
+    }
+    struct dill__hp s;
+    int rc;
+    if(ps->line == 0) rc = dill__hp_head(&s, buf, len, h, first);
+    else {
+        /* The start line and the headers before mark are in h already. */
+        dill__hp_setup(&s, buf, len);
+        rc = dill__hp_headers(&s, buf + ps->line, h, ps->nheaders);
+    }
+    ps->seen = len;
+    if(rc == 0) {
+        ps->line = s.mark;
+        ps->nheaders = s.markn;
+    }
+    return rc;
+}
+
+int dill__http_parse_request_r(const char *buf, size_t len,
+      struct dill__http_head *h, struct dill__http_pstate *ps) {
+    return dill__hp_resume(buf, len, h, ps, dill__hp_reqline);
+}
+
+int dill__http_parse_response_r(const char *buf, size_t len,
+      struct dill__http_head *h, struct dill__http_pstate *ps) {
+    return dill__hp_resume(buf, len, h, ps, dill__hp_statusline);
 }
 
 /******************************************************************************/

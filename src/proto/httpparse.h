@@ -3,7 +3,7 @@
    The parser works on a caller buffer holding the bytes received so far and
    is restartable: call it again on the same buffer after more bytes have
    been appended (re-parsing from the start; it is a single pass and does
-   not allocate).  Parsed strings are (pointer, length) pairs into that
+   not allocate; the _r variants below resume instead).  Parsed strings are (pointer, length) pairs into that
    buffer, valid while the buffer is unchanged; nothing is NUL-terminated.
 
    Accepted syntax is deliberately strict: single spaces between the parts
@@ -65,6 +65,31 @@ int dill__http_parse_request(const char *buf, size_t len,
    missing. */
 int dill__http_parse_response(const char *buf, size_t len,
     struct dill__http_head *h);
+
+/* Where a resumed parse goes on.  Zero it (DILL__HTTP_PSTATE_INIT) before
+   the first call on a new head. */
+struct dill__http_pstate {
+    size_t seen;      /* bytes looked at so far */
+    size_t line;      /* start of the first unfinished header line, or 0
+                         while the start line is unfinished */
+    int nheaders;     /* complete header lines before it */
+};
+#define DILL__HTTP_PSTATE_INIT {0, 0, 0}
+
+/* dill__http_parse_request and _response for a buffer that grows between
+   calls (received bytes appended, the earlier ones unchanged), in time
+   proportional to the new bytes plus the lines they complete instead of
+   the whole head: the parse goes on after the last complete line, and
+   bytes that complete no line are not parsed at all (picohttpparser's
+   last_len idea).  Pass the same h and ps on every call for one head.
+   Returns what the one-shot parser returns on the same bytes, except that
+   an error inside an unfinished line may be reported only when a line end
+   or a size limit arrives (0 until then); a complete head is never
+   reported late. */
+int dill__http_parse_request_r(const char *buf, size_t len,
+    struct dill__http_head *h, struct dill__http_pstate *ps);
+int dill__http_parse_response_r(const char *buf, size_t len,
+    struct dill__http_head *h, struct dill__http_pstate *ps);
 
 /* Index of the first header at or after index start whose name equals name
    (ASCII case-insensitive), or -1.  Iterate over repeated headers with

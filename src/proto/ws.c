@@ -71,7 +71,22 @@ static void *dill__ws_query(struct dill_hvfs *vfs, const void *type) {
    is going away and they must not touch it. */
 static void dill__ws_wake_all(struct dill__ws *self);
 
+static int dill__ws_ctl(struct dill__ws *self, int op, const void *p,
+    size_t n, int64_t deadline);
+
+/* hclose after the peer's Close: the answer we owe, echoing its status as
+   section 5.5.1 suggests, written without waiting (the socket's close
+   makes one last attempt at what is queued). */
+static void dill__ws_answer(struct dill__ws *self) {
+    if(!self->rdone || self->sdone || self->serr || self->u < 0) return;
+    uint16_t code = self->st->pcode;
+    uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)(code & 0xff)};
+    self->sdone = 1;
+    dill__ws_ctl(self, DILL__WS_CLOSE, p, code ? 2 : 0, 0);
+}
+
 static void dill__ws_free(struct dill__ws *self) {
+    dill__ws_answer(self);
     if(self->st->gone) self->st->gone(self, self->st->gonearg);
     if(self->rxalive) *self->rxalive = 0;
     dill__ws_wake_all(self);
@@ -275,8 +290,67 @@ static int dill__ws_wrfail(struct dill__ws *self, int midframe) {
     return -1;
 }
 
+/* Keepalive bounds writes too: a peer that takes nothing for a ping
+   interval plus the pong timeout while we send is as dead as one that does
+   not answer a ping (and our ping could not get past the blocked write
+   anyway).  The write's deadline, capped by that window. */
+static int64_t dill__ws_txdl(struct dill__ws *self, int64_t deadline) {
+    struct dill__ws_st *st = self->st;
+    if(dill__fast(!st->ping_ivl)) return deadline;
+    int64_t ka = dill_now() + st->ping_ivl + st->pong_tmo;
+    return deadline >= 0 && deadline <= ka ? deadline : ka;
+}
+
+/* A write that ran out of time at dl: when that was the keepalive window
+   and not the caller's deadline, the peer stalled and the connection is
+   failed both ways. */
+static int dill__ws_txfail(struct dill__ws *self, int midframe, int64_t dl,
+      int64_t deadline) {
+    if(errno == ETIMEDOUT && dl != deadline) {
+        self->serr = ECONNRESET;
+        self->rerr = ECONNRESET;
+        self->st->pcode = DILL__WS_ABNORMAL;
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return dill__ws_wrfail(self, midframe);
+}
+
+/* With keepalive, writes go in pieces of at most this many bytes, each
+   given the keepalive window: a peer must take that much per window. */
+#define DILL__WS_KA_CHUNK 65536
+#define DILL__WS_KA_IOV 16
+
+static int dill__ws_wrka(struct dill__ws *self, struct dill_iolist *first,
+      int midframe, int64_t deadline) {
+    struct dill__iolcur cur = {first, 0};
+    dill__iol_advance(&cur, 0);
+    while(cur.it) {
+        struct iovec iov[DILL__WS_KA_IOV];
+        struct dill_iolist l[DILL__WS_KA_IOV];
+        size_t n;
+        int k = dill__iol_toiov(&cur, iov, DILL__WS_KA_IOV,
+            DILL__WS_KA_CHUNK, &n);
+        if(!k) break;
+        for(int i = 0; i != k; i++) {
+            l[i].iol_base = iov[i].iov_base;
+            l[i].iol_len = iov[i].iov_len;
+            l[i].iol_next = i + 1 < k ? &l[i + 1] : NULL;
+            l[i].iol_rsvd = 0;
+        }
+        int64_t dl = dill__ws_txdl(self, deadline);
+        if(dill__slow(self->b->bsendl(self->b, l, &l[k - 1], dl) < 0))
+            return dill__ws_txfail(self, midframe, dl, deadline);
+        midframe = 1;
+        dill__iol_advance(&cur, n);
+    }
+    return 0;
+}
+
 static int dill__ws_wr(struct dill__ws *self, struct dill_iolist *first,
       struct dill_iolist *last, int midframe, int64_t deadline) {
+    if(self->st->ping_ivl)
+        return dill__ws_wrka(self, first, midframe, deadline);
     int rc = self->b->bsendl(self->b, first, last, deadline);
     if(dill__slow(rc < 0)) return dill__ws_wrfail(self, midframe);
     return rc;
@@ -332,8 +406,9 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
 static int dill__ws_frame_gather(struct dill__ws *self, const uint8_t *hdr,
       size_t hl, const uint8_t *key, struct dill_iolist *first, size_t total,
       int64_t deadline) {
-    uint8_t *p = dill__stream_reserve(self->tx, hl + total, deadline);
-    if(dill__slow(!p)) return dill__ws_wrfail(self, 0);
+    int64_t dl = dill__ws_txdl(self, deadline);
+    uint8_t *p = dill__stream_reserve(self->tx, hl + total, dl);
+    if(dill__slow(!p)) return dill__ws_txfail(self, 0, dl, deadline);
     memcpy(p, hdr, hl);
     if(total) {
         struct dill__iolcur cur = {first, 0};
@@ -662,12 +737,23 @@ int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
 
 /* dill__busy for receiving calls: the handle may be closed while the
    call yields, which then fails with EBADF without touching the object. */
-static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
+static int dill__ws_busy_n(struct dill__ws *self, int64_t deadline,
+      unsigned n) {
     int *alive = self->rxalive;
-    int rc = dill__busy(deadline);
+    int rc = dill__busy_n(deadline, n);
     if(alive && !*alive) {errno = EBADF; return -1;}
     return rc;
 }
+
+static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
+    return dill__ws_busy_n(self, deadline, 1);
+}
+
+/* Work units of a receiving call (see dill__busy), so that a peer whose
+   input never runs dry shares the thread: a read counts one unit per
+   DILL__WS_BUFSZ bytes, and frames past the first few of one call one
+   each (a flood of tiny fragments is many frames per read). */
+#define DILL__WS_FREE_FRAMES 8
 
 /* Keepalive step after a read timed out at the keepalive deadline: fail
    when a pong is overdue, else send a ping.  Returns 0 to go on reading. */
@@ -819,15 +905,10 @@ static int dill__ws_control(struct dill__ws *self, int op, int64_t deadline) {
     st->pcode = code == DILL__WS_NO_STATUS ? 0 : (uint16_t)code;
     st->plen = (uint8_t)rlen;
     memcpy(st->preason, reason, rlen);
+    /* A half-close, as in libdill: our answer goes out when the
+       application ends its side (ws_done, ws_detach, hclose), and until
+       then it may go on sending. */
     self->rdone = 1;
-    if(!self->sdone) {
-        /* Echo the status code, as section 5.5.1 suggests. */
-        uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)(code & 0xff)};
-        self->sdone = 1;
-        if(dill__ws_ctl(self, DILL__WS_CLOSE, p,
-           code == DILL__WS_NO_STATUS ? 0 : 2, deadline) < 0 &&
-           errno == EBADF) return -1;
-    }
     errno = EPIPE;
     return -1;
 }
@@ -1025,7 +1106,7 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     }
     uint8_t *in = self->rbuf;
     size_t ipos = self->rpos, ilen = self->rlen;
-    int direct = 0, reads = 0, rc = 0;
+    int direct = 0, reads = 0, frames = 0, rc = 0;
     /* A compressed message left output or input pending (part mode). */
     if(dill__slow(st->zrx) && !drop && !dill__wsz_inf_idle(&st->z->inf)) {
         rc = dill__ws_zdrain(self, c);
@@ -1049,8 +1130,10 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
             if(ipos != ilen) continue;
             if(part && c->got) {*more = 1; rc = 1; break;}
             if(dill__ws_flush(self, deadline) < 0) return -1;
+            size_t last = ilen;
             if(direct) {in = self->rbuf; ipos = ilen = 0; direct = 0;}
-            if(reads++ && dill__ws_busy(self, deadline) < 0) {
+            if(reads++ && dill__ws_busy_n(self, deadline,
+               1 + (unsigned)(last / DILL__WS_BUFSZ)) < 0) {
                 rc = -1;
                 break;
             }
@@ -1061,6 +1144,11 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
         }
         rc = dill__ws_event(self, c, &ev, deadline);
         if(rc) break;
+        if(ev.type == DILL__WS_EV_END && ++frames > DILL__WS_FREE_FRAMES &&
+           dill__ws_busy(self, deadline) < 0) {
+            rc = -1;
+            break;
+        }
     }
     if(rc < 0 && errno == EBADF) return -1;
     if(direct) self->rpos = self->rlen = 0;
@@ -1186,21 +1274,13 @@ int dill_ws_done(int s, int status, const void *buf, size_t len,
     return dill__ws_sendclose(self, status, buf, len, deadline);
 }
 
-/* Client side after the closing handshake: the server closes the TCP
-   connection first (section 7.1.1); wait for its end of stream. */
-static int dill__ws_waiteof(struct dill__ws *self, int64_t deadline) {
-    while(1) {
-        uint8_t b[64];
-        ssize_t r;
-        if(self->x) r = self->x->brecvsome(self->x, b, sizeof(b), deadline);
-        else {
-            struct dill_iolist io = {b, 1, NULL, 0};
-            r = self->b->brecvl(self->b, &io, &io, deadline) < 0 ? -1 : 1;
-        }
-        /* Closed, cleanly or not: either way the server went first. */
-        if(r < 0) return errno == EPIPE || errno == ECONNRESET ? 0 : -1;
-        if(dill__ws_busy(self, deadline) < 0) return -1;
-    }
+/* Bytes that followed the peer's Close frame in the receive buffer go back
+   to the socket below, which then delivers them first. */
+static int dill__ws_handback(struct dill__ws *self) {
+    if(!self->rbuf || self->rpos == self->rlen) return 0;
+    if(!self->tx) {errno = ENOTSUP; return -1;}
+    return dill__stream_unread(self->tx, self->rbuf + self->rpos,
+        self->rlen - self->rpos);
 }
 
 int dill_ws_detach(int s, int status, const void *buf, size_t len,
@@ -1228,13 +1308,10 @@ int dill_ws_detach(int s, int status, const void *buf, size_t len,
             rc = r < 0 ? -1 : 0;
         }
     }
-    if(rc == 0 && !self->server) {
-        int alive = 1;
-        self->rxalive = &alive;
-        rc = dill__ws_waiteof(self, deadline);
-        if(!alive) return -1;
-        self->rxalive = NULL;
-    }
+    /* Unlike hclose, no waiting for the server to close TCP first (RFC
+       6455 7.1.1): the socket is the caller's now, which is what detaching
+       is for. */
+    if(rc == 0) rc = dill__ws_handback(self);
     if(rc < 0) {
         int err = errno;
         dill_hclose(s);

@@ -27,11 +27,15 @@ static int dill__ws_readhead(struct dill__ws *self, int request,
     self->rbuf = dill__ws_buf_get();
     if(!self->rbuf) return -1;
     self->rpos = self->rlen = 0;
+    /* A peer trickling its head byte by byte costs each read only its new
+       bytes, not a parse of the whole head. */
+    struct dill__http_pstate ps = DILL__HTTP_PSTATE_INIT;
     while(1) {
         if(self->rlen) {
             const char *p = (const char*)self->rbuf;
-            int r = request ? dill__http_parse_request(p, self->rlen, h) :
-                dill__http_parse_response(p, self->rlen, h);
+            int r = request ?
+                dill__http_parse_request_r(p, self->rlen, h, &ps) :
+                dill__http_parse_response_r(p, self->rlen, h, &ps);
             if(r > 0) return r;
             if(r < 0) {*perr = r; return -2;}
             if(self->rlen == DILL__WS_BUFSZ) {*perr = -EMSGSIZE; return -2;}

@@ -51,6 +51,7 @@ const char *dill__ws_fail_str(enum dill__ws_fail f) {
     case DILL__WS_FAIL_ACCEPT: return "bad Sec-WebSocket-Accept";
     case DILL__WS_FAIL_PROTOCOL: return "subprotocol was not offered";
     case DILL__WS_FAIL_EXTENSIONS: return "unexpected Sec-WebSocket-Extensions";
+    case DILL__WS_FAIL_FRAMING: return "request has a body or bad framing";
     }
     return "unknown error";
 }
@@ -316,6 +317,28 @@ static int dill__ws_offered(const struct dill__http_head *h,
     return 0;
 }
 
+/* 0 if the request has no body: no Transfer-Encoding, and every
+   Content-Length element (over all lines) is a decimal 0.  Anything else
+   is refused rather than guessed at: two lengths that differ, or a length
+   beside Transfer-Encoding, is how request smuggling gets past a proxy. */
+static int dill__ws_nobody(const struct dill__http_head *h) {
+    if(dill__http_find(h, "Transfer-Encoding", 0) >= 0) return -1;
+    for(int i = dill__http_find(h, "Content-Length", 0); i >= 0;
+          i = dill__http_find(h, "Content-Length", i + 1)) {
+        const char *v = h->headers[i].value;
+        size_t n = h->headers[i].valuelen, pos = 0, elen;
+        const char *e;
+        int any = 0;
+        while(dill__http_list_next(v, n, &pos, &e, &elen)) {
+            for(size_t k = 0; k < elen; k++)
+                if(e[k] != '0') return -1;
+            any = 1;
+        }
+        if(!any) return -1;
+    }
+    return 0;
+}
+
 static void dill__ws_server_req_init(const struct dill__http_head *h,
       struct dill__ws_server_req *r) {
     r->fail = DILL__WS_FAIL_NONE;
@@ -346,6 +369,8 @@ int dill__ws_check_request(const struct dill__http_head *h,
         return dill__ws_server_fail(r, DILL__WS_FAIL_UPGRADE, 400);
     if(!dill__ws_any_token(h, "Connection", "upgrade"))
         return dill__ws_server_fail(r, DILL__WS_FAIL_CONNECTION, 400);
+    if(dill__ws_nobody(h) < 0)
+        return dill__ws_server_fail(r, DILL__WS_FAIL_FRAMING, 400);
     if(dill__ws_single(h, "Sec-WebSocket-Key", &i) != 1 ||
           !dill__ws_key_valid(h->headers[i].value, h->headers[i].valuelen))
         return dill__ws_server_fail(r, DILL__WS_FAIL_KEY, 400);

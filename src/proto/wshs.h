@@ -60,8 +60,12 @@ enum dill__ws_fail {
                                   wrong. */
     DILL__WS_FAIL_PROTOCOL,    /* Server picked a subprotocol we did not
                                   offer, or sent several. */
-    DILL__WS_FAIL_EXTENSIONS   /* Server sent extensions we did not offer,
+    DILL__WS_FAIL_EXTENSIONS,  /* Server sent extensions we did not offer,
                                   or several Sec-WebSocket-Extensions. */
+    DILL__WS_FAIL_FRAMING      /* Request has Transfer-Encoding, or a
+                                  Content-Length that is malformed,
+                                  repeated with another value, or not 0
+                                  (RFC 9112, section 6.3). */
 };
 
 /* A short English description of f, for logs. */
@@ -153,7 +157,10 @@ struct dill__ws_server_req {
 
 /* Validates a parsed request head: method GET (else 405), HTTP/1.1 or later,
    target "/..." or absolute-form, exactly one Host, Upgrade with token
-   "websocket", Connection with token "upgrade", exactly one
+   "websocket", Connection with token "upgrade", no Transfer-Encoding and
+   no Content-Length other than 0 (a body before the frames would be read
+   as frames; RFC 9112 section 6.3 wants 400 for conflicting lengths, and
+   a proxy in front may frame the request differently), exactly one
    Sec-WebSocket-Key that is base64 of 16 bytes (else 400), exactly one
    Sec-WebSocket-Version equal to 13 (else 426), offered subprotocols that
    are tokens and at most DILL__WS_MAX_PROTOCOLS (else 400).  Returns 0 and

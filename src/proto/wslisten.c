@@ -141,8 +141,8 @@ static void dill__wslistener_failed(struct dill__wslistener *self,
     if(self->o.failed) self->o.failed(peer, err, self->o.failed_arg);
 }
 
-dill_coroutine static void dill__wshandshake(struct dill__wslistener *self,
-      int s, struct dill_ipaddr peer) {
+static void dill__wshandshake1(struct dill__wslistener *self, int s,
+      struct dill_ipaddr peer) {
     int64_t deadline = dill_now() + self->timeout;
     struct dill__wsconn c;
 #if !defined DILL_DISABLE_TLS
@@ -179,25 +179,76 @@ done:
     dill__wslistener_wake(&self->acceptor_cl);
 }
 
-dill_coroutine static void dill__wsacceptor(struct dill__wslistener *self) {
-    while(1) {
-        /* Bound the handshakes in flight so a flood cannot exhaust memory;
-           the next one to end wakes us. */
-        while(self->pending >= self->maxpending)
-            if(dill__wslistener_sleep(&self->acceptor_cl, -1) < 0) return;
-        struct dill_ipaddr peer;
-        int s = dill_tcp_accept(self->tcp, &peer, -1);
-        if(s < 0) {
-            if(errno == ECANCELED) return;
-            /* EMFILE and friends: wait for descriptors to free up. */
-            if(dill_msleep(dill_now() + 10) < 0) return;
+/* Connections taken from the backlog at once, at most. */
+#define DILL__WS_ACCEPT_BATCH 32
+
+struct dill__wsnew {
+    int s;
+    struct dill_ipaddr peer;
+};
+
+/* Starts the handshakes of a batch as a tree: every go() makes its caller
+   wait a whole scheduler round, long while many connections are busy, so
+   a loop would need n rounds for n connections and a tree needs log2(n). */
+dill_coroutine static void dill__wshandshakes(struct dill__wslistener *self,
+      const struct dill__wsnew *batch, int n) {
+    /* Copied before the caller goes on (a new coroutine runs first). */
+    struct dill__wsnew mine[DILL__WS_ACCEPT_BATCH];
+    memcpy(mine, batch, sizeof(*batch) * (size_t)n);
+    /* Lives across go()'s setjmp. */
+    volatile int left = n;
+    while(left > 1) {
+        int h = left / 2;
+        if(dill_bundle_go(self->workers,
+           dill__wshandshakes(self, mine + h, left - h)) < 0) {
+            for(int i = h; i < left; i++) {
+                dill_hclose(mine[i].s);
+                self->pending--;
+            }
+            dill__wslistener_wake(&self->acceptor_cl);
+        }
+        left = h;
+    }
+    dill__wshandshake1(self, mine[0].s, mine[0].peer);
+}
+
+/* Takes what waits in the backlog, up to the batch size and the bound on
+   handshakes in flight (which keeps a flood from exhausting memory; the
+   next handshake to end wakes us).  Returns the count, or -1 when
+   cancelled. */
+static int dill__wsaccept_batch(struct dill__wslistener *self,
+      struct dill__wsnew *batch) {
+    int n = 0;
+    while(n < DILL__WS_ACCEPT_BATCH) {
+        if(self->pending >= self->maxpending) {
+            if(n) break;
+            if(dill__wslistener_sleep(&self->acceptor_cl, -1) < 0) return -1;
             continue;
         }
+        int s = dill_tcp_accept(self->tcp, &batch[n].peer, n ? 0 : -1);
+        if(s < 0) {
+            if(n) break;
+            if(errno == ECANCELED) return -1;
+            /* EMFILE and friends: wait for descriptors to free up. */
+            if(dill_msleep(dill_now() + 10) < 0) return -1;
+            continue;
+        }
+        batch[n++].s = s;
         self->accepted++;
         self->pending++;
-        if(dill_bundle_go(self->workers, dill__wshandshake(self, s, peer)) < 0) {
-            self->pending--;
-            dill_hclose(s);
+    }
+    return n;
+}
+
+dill_coroutine static void dill__wsacceptor(struct dill__wslistener *self) {
+    struct dill__wsnew batch[DILL__WS_ACCEPT_BATCH];
+    while(1) {
+        int n = dill__wsaccept_batch(self, batch);
+        if(n < 0) return;
+        if(dill_bundle_go(self->workers, dill__wshandshakes(self, batch, n))
+           < 0) {
+            for(int i = 0; i < n; i++) dill_hclose(batch[i].s);
+            self->pending -= n;
             if(errno == ECANCELED) return;
         }
     }
@@ -206,7 +257,7 @@ dill_coroutine static void dill__wsacceptor(struct dill__wslistener *self) {
 static int dill__wslistener_start(struct dill__wslistener *self,
       struct dill_ipaddr *addr) {
     int err;
-    int backlog = self->o.backlog > 0 ? self->o.backlog : 128;
+    int backlog = self->o.backlog > 0 ? self->o.backlog : 1024;
     self->tcp = dill_tcp_listen(addr, backlog);
     if(self->tcp < 0) return -1;
     if(dill_chmake(self->ch) < 0) {err = errno; goto error1;}

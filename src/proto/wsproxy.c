@@ -71,10 +71,7 @@ static int dill__proxy_socks5(int s, const struct dill__proxy *p,
 /* Connects to the proxy itself: TCP, plus TLS for https proxies. */
 static int dill__proxy_open(const struct dill__proxy *p,
       const struct dill_tls_client_options *tls, int64_t deadline) {
-    struct dill_ipaddr addr;
-    if(dill_ipaddr_remote(&addr, p->host, p->port, 0, deadline) < 0)
-        return -1;
-    int s = dill_tcp_connect(&addr, deadline);
+    int s = dill_happyeyeballs_connect(p->host, p->port, deadline);
     if(s < 0 || p->kind != DILL__PROXY_HTTPS) return s;
 #if defined DILL_DISABLE_TLS
     (void)tls;

@@ -28,14 +28,8 @@ int dill_ws_connect(const char *url, const struct dill_ws_options *ws,
     if(o.proxy)
         s = dill__proxy_dial(o.proxy, o.proxy_tls, u->host, u->ipv6, u->port,
             deadline);
-    else {
-        struct dill_ipaddr addr;
-        if(dill_ipaddr_remote(&addr, u->host, u->port, 0, deadline) < 0) {
-            err = errno;
-            goto error;
-        }
-        s = dill_tcp_connect(&addr, deadline);
-    }
+    else
+        s = dill_happyeyeballs_connect(u->host, u->port, deadline);
     if(s < 0) {err = errno; goto error;}
     if(u->secure) {
 #if defined DILL_DISABLE_TLS
