@@ -19,8 +19,8 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 # ws_interop and the script tests (peers and tools of the host).
 TESTS="cr chan threads fd iolist random compat
        base64 sha1 utf8 url wsurl httpparse wshs wsframe
-       ws ws_conformance ws_gather
-       tcp ipc udp ipaddr http uring"
+       ws ws_conformance ws_gather wslisten wsproxy
+       tcp ipc udp ipaddr http socks5 uring"
 # Under qemu-user: uring is left out, since the emulator has no io_uring
 # (ENOSYS), so the library takes the epoll path every other test covers.
 EMU_SKIP="uring"

@@ -20,7 +20,7 @@ static int listener(int *port, struct ws_listen_options *lo) {
     return l;
 }
 
-static int connect_ws(int port, const struct tls_client_options *tls,
+static int connect_ws(int port, const struct dill_tls_client_options *tls,
       int64_t deadline) {
     char url[64];
     snprintf(url, sizeof(url), "%s://127.0.0.1:%d/room", tls ? "wss" : "ws",

@@ -48,7 +48,7 @@ coroutine static void server(int l, int n, int *accepted) {
     }
 }
 
-static void roundtrip(const char *url, const struct tls_client_options *t) {
+static void roundtrip(const char *url, const struct dill_tls_client_options *t) {
     int s = ws_connect(url, NULL, t, now() + 5000);
     errno_assert(s >= 0);
     errno_assert(ws_send(s, WS_TEXT, "hello", 5, now() + 5000) == 0);
