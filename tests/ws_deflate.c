@@ -5,6 +5,11 @@
    examples, RSV1 rules, 1002/1007/1009), a decompression bomb, and the
    client's checks of the server's answer (EPROTO, socket closed). */
 
+/* Without zlib the library never agrees permessage-deflate. */
+#if !DILL_HAVE_ZLIB
+int main(void) {return 0;}
+#else
+
 #include <stddef.h>
 #include <string.h>
 #include <zlib.h>
@@ -642,3 +647,5 @@ int main(void) {
     test_client_answers();
     return 0;
 }
+
+#endif

@@ -8,6 +8,11 @@
    the difference counts the inflating loop's yields (the failing run
    ends a little earlier, which costs it a few). */
 
+/* Without zlib the library never agrees permessage-deflate. */
+#if !DILL_HAVE_ZLIB
+int main(void) {return 0;}
+#else
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,3 +127,5 @@ int main(void) {
     assert(bomb - plain >= 3);
     return 0;
 }
+
+#endif
