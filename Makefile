@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build demo test test-release test-asan test-clang test-fuzz test-cross test-valgrind clean
+.PHONY: all deps build demo test test-release test-asan test-clang test-fuzz test-cross test-tsan test-valgrind clean
 
 all: build
 
@@ -19,7 +19,7 @@ build: deps $(BUILD)/CMakeCache.txt
 demo: build
 	@sh scripts/demo.sh $(BUILD)
 
-test: test-release test-asan test-fuzz test-clang test-cross
+test: test-release test-asan test-fuzz test-clang test-cross test-tsan
 
 test-release: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure
@@ -39,6 +39,16 @@ test-clang: deps
 	cmake --build build-clang -j $(JOBS)
 	cd build-clang && DILL_URING=0 ctest -j $(JOBS) --output-on-failure
 
+# The tests that run several threads, under ThreadSanitizer.
+TSAN_TESTS = threads tchan workers hub
+tsan_space := $(subst ,, )
+test-tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DDILL_TSAN=ON \
+	      -DDILL_BENCH=OFF -DDILL_EXAMPLES=OFF >/dev/null
+	cmake --build build-tsan -j $(JOBS) $(patsubst %,--target test_%,$(TSAN_TESTS))
+	cd build-tsan && ctest -j $(JOBS) --output-on-failure \
+	    -R '^($(subst $(tsan_space),|,$(TSAN_TESTS)))$$'
+
 # Every libFuzzer target for a few seconds on its seed corpus.
 test-fuzz: deps
 	sh scripts/fuzz-smoke.sh build-fuzz 3 60
@@ -53,4 +63,4 @@ test-valgrind: build
 	sh scripts/valgrind.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-clang build-fuzz build-cross
+	rm -rf $(BUILD) $(ASAN_BUILD) build-clang build-fuzz build-cross build-tsan

@@ -8,9 +8,11 @@
    then http_detach() gives the socket back and ws_attach_server(...,
    WS_NOHTTP) starts WebSocket framing on it, without a second handshake.
 
-   Broadcasting goes through channels: receivers send every message to a
-   hub coroutine, which puts it on each client's queue and wakes that
-   client's writer coroutine, so a slow browser never holds up the others.
+   Broadcasting goes through a publish/subscribe hub (hub_make): every
+   connection joins it and subscribes to the topic "chat"; what one says is
+   published once and the hub's writer coroutines send it to everyone, so
+   a slow browser never holds up the others (one that falls 256 KiB behind
+   is disconnected with status 1008).
 
    Usage: ws_chat [--host ADDR] [--port N] [--seconds N]
                   [--tls-cert FILE --tls-key FILE]
@@ -67,173 +69,51 @@ static const char page[] =
 static const char *cert, *key;      /* set: https and wss */
 
 /******************************************************************************/
-/*  The hub: who is connected, and who gets what                              */
-/******************************************************************************/
-
-struct msg {
-    int refs;
-    size_t len;
-    char data[];
-};
-
-/* A client's queue: at most QMAX messages of at most about 4 KiB (the
-   receive buffer below), so about 1 MiB.  A client that lets it fill up,
-   or takes more than STALL_MS to take one message, is dropped. */
-#define QMAX 256
-#define STALL_MS 10000
-
-struct client {
-    struct client *next;
-    char name[24];
-    int ws;
-    struct msg *q[QMAX];   /* messages waiting for the writer */
-    unsigned head, count;
-    int waiting;           /* the writer is blocked on wake[0] */
-    int dropped;
-    int wake[2];
-};
-
-enum {JOIN, LEAVE, SAY};
-
-struct event {
-    int what;
-    struct client *c;
-    struct msg *m;
-};
-
-static int hub_ch[2];
-
-static struct msg *msg_new(const char *fmt, const char *a, const char *b,
-      size_t blen) {
-    size_t n = strlen(fmt) + strlen(a) + blen;
-    struct msg *m = malloc(sizeof(*m) + n + 1);
-    if(!m) return NULL;
-    m->refs = 1;
-    m->len = (size_t)snprintf(m->data, n + 1, fmt, a, (int)blen, b);
-    return m;
-}
-
-static void msg_unref(struct msg *m) {
-    if(--m->refs == 0) free(m);
-}
-
-static struct msg *dequeue(struct client *c) {
-    struct msg *m = c->q[c->head];
-    c->head = (c->head + 1) % QMAX;
-    c->count--;
-    return m;
-}
-
-/* Cuts off a client too slow to keep up: what was queued for it is freed
-   now, and its wake channel is marked done. */
-static void drop(struct client *c) {
-    if(c->dropped) return;
-    c->dropped = 1;
-    while(c->count) msg_unref(dequeue(c));
-    chdone(c->wake[1]);
-}
-
-/* Queues m for every client and wakes the idle writers. */
-static void fanout(struct client *list, struct msg *m) {
-    for(struct client *c = list; c; c = c->next) {
-        if(c->dropped) continue;
-        if(c->count == QMAX) {
-            drop(c);
-            continue;
-        }
-        m->refs++;
-        c->q[(c->head + c->count++) % QMAX] = m;
-        int one = 1;
-        if(c->waiting) chsend(c->wake[1], &one, sizeof(one), 0);
-    }
-}
-
-coroutine static void hub(int in) {
-    struct client *list = NULL;
-    int online = 0;
-    struct event ev;
-    while(chrecv(in, &ev, sizeof(ev), -1) == 0) {
-        struct msg *m = ev.m;
-        if(ev.what == JOIN) {
-            ev.c->next = list;
-            list = ev.c;
-            char n[16];
-            snprintf(n, sizeof(n), "%d", ++online);
-            m = msg_new("* %s joined (%.*s online)", ev.c->name, n,
-                strlen(n));
-        }
-        else if(ev.what == LEAVE) {
-            for(struct client **p = &list; *p; p = &(*p)->next)
-                if(*p == ev.c) {*p = ev.c->next; break;}
-            online--;
-            m = msg_new("* %s left%.*s", ev.c->name, "", 0);
-        }
-        if(m) {
-            fanout(list, m);
-            msg_unref(m);
-        }
-    }
-}
-
-/******************************************************************************/
 /*  One chat participant                                                      */
 /******************************************************************************/
 
-coroutine static void writer(struct client *c) {
-    while(!c->dropped) {
-        while(c->count) {
-            struct msg *m = dequeue(c);
-            int rc = ws_send(c->ws, WS_TEXT, m->data, m->len,
-                now() + STALL_MS);
-            msg_unref(m);
-            if(rc < 0 && errno != ETIMEDOUT) return;
-            if(rc < 0) drop(c);    /* it stopped reading */
-        }
-        if(c->dropped) break;
-        int one;
-        c->waiting = 1;
-        int rc = chrecv(c->wake[0], &one, sizeof(one), -1);
-        c->waiting = 0;
-        if(rc < 0 && errno != EPIPE) return;   /* cancelled */
-    }
-    /* Cut off: a Close, if it still reads. */
-    ws_done(c->ws, 1008, "too slow", 8, now() + 1000);
+static struct dill_hub *room;
+static int online;
+
+/* Publishes "<a><b>" (b of blen bytes) to everyone in the room. */
+static void say(const char *a, const char *b, size_t blen) {
+    char line[4096 + 64];
+    int n = snprintf(line, sizeof(line), "%s%.*s", a, (int)blen, b);
+    if(n < 0) return;
+    if((size_t)n >= sizeof(line)) n = sizeof(line) - 1;
+    hub_publish(room, "chat", WS_TEXT, line, (size_t)n, -1);
 }
 
 static void chat(int ws, const char *name) {
     static int guests;
-    struct client *c = calloc(1, sizeof(*c));
-    if(!c || chmake(c->wake) < 0) {free(c); hclose(ws); return;}
-    c->ws = ws;
-    if(name[0]) snprintf(c->name, sizeof(c->name), "%s", name);
-    else snprintf(c->name, sizeof(c->name), "guest-%d", ++guests);
-    struct event ev = {JOIN, c, NULL};
-    int w = go(writer(c));
-    int joined = w >= 0 && chsend(hub_ch[1], &ev, sizeof(ev), -1) == 0;
-    while(joined) {
+    char who[40];
+    if(name[0]) snprintf(who, sizeof(who), "%s", name);
+    else snprintf(who, sizeof(who), "guest-%d", ++guests);
+    int sub = hub_join(room, ws);
+    if(sub < 0 || hub_subscribe(sub, "chat") < 0) {
+        if(sub >= 0) hclose(sub);
+        hclose(ws);
+        return;
+    }
+    char note[80];
+    snprintf(note, sizeof(note), "* %s joined (%d online)", who, ++online);
+    say(note, "", 0);
+    char prefix[48];
+    snprintf(prefix, sizeof(prefix), "%s: ", who);
+    while(1) {
         char buf[4096];
         int type;
         ssize_t n = ws_recv(ws, &type, buf, sizeof(buf), -1);
         if(n < 0) break;               /* closed, broken or cancelled */
-        if(type != WS_TEXT) continue;
-        ev.what = SAY;
-        ev.m = msg_new("%s: %.*s", c->name, buf, (size_t)n);
-        if(ev.m && chsend(hub_ch[1], &ev, sizeof(ev), -1) < 0) {
-            free(ev.m);
-            break;
-        }
+        if(type == WS_TEXT) say(prefix, buf, (size_t)n);
     }
-    /* Cancelled (shutting down): the hub is going away too. */
-    if(joined && errno != ECANCELED) {
-        ev.what = LEAVE;
-        ev.m = NULL;
-        chsend(hub_ch[1], &ev, sizeof(ev), -1);
+    online--;
+    /* Cancelled: the server is shutting down, nobody is left to tell. */
+    if(errno != ECANCELED) {
+        snprintf(note, sizeof(note), "* %s left", who);
+        say(note, "", 0);
     }
-    if(w >= 0) hclose(w);
-    while(c->count) msg_unref(dequeue(c));
-    hclose(c->wake[0]);
-    hclose(c->wake[1]);
-    free(c);
+    hclose(sub);
     hclose(ws);
 }
 
@@ -441,8 +321,11 @@ int main(int argc, char *argv[]) {
     printf("ws_chat: or from a terminal: dillws %s://%s:%d/ws\n",
         cert ? "wss" : "ws", host, ipaddr_port(&addr));
     fflush(stdout);
-    if(chmake(hub_ch) < 0) {perror("chmake"); return 1;}
-    int h = go(hub(hub_ch[0]));
+    struct hub_options o = HUB_OPTIONS_INIT;
+    o.max_queue = 256 * 1024;
+    o.policy = HUB_CLOSE;
+    room = hub_make(&o);
+    if(!room) {perror("hub_make"); return 1;}
     int b = bundle();
     while(1) {
         int s = tcp_accept(ls, NULL, deadline);
@@ -460,9 +343,7 @@ int main(int argc, char *argv[]) {
         if(bundle_go(b, connection(s)) < 0) hclose(s);
     }
     hclose(b);               /* cancels every connection */
-    hclose(h);
-    hclose(hub_ch[0]);
-    hclose(hub_ch[1]);
+    hub_free(room);
     hclose(ls);
     printf("ws_chat: stopped\n");
     return 0;

@@ -245,6 +245,35 @@ DILL_EXPORT int dill_chdone(int ch);
 DILL_EXPORT int dill_choose(struct dill_chclause *clauses, int nclauses,
     int64_t deadline);
 
+struct dill_tchan;
+/* dill extension: channels between threads.  A tchan is shared by threads;
+   each thread opens handles on it (dill_tchopen) and uses them with
+   chsend, chrecv, choose, chdone and hclose exactly like chmake's
+   handles: an exchange may pair coroutines of different threads, and a
+   blocked coroutine sleeps in its own thread's scheduler.
+   dill_tchmake creates one holding the caller's reference (NULL with
+   ENOMEM). */
+DILL_EXPORT struct dill_tchan *dill_tchmake(void);
+/* A handle in the calling thread for end 0 or 1 (what is sent on one end
+   is received on the other).  Call it while the caller's reference or an
+   open handle keeps the tchan alive.  Errors: EINVAL, ECANCELED, ENOMEM,
+   EMFILE (no eventfd). */
+DILL_EXPORT int dill_tchopen(struct dill_tchan *tc, int end);
+/* Drops the creator's reference; the tchan is freed when its last handle
+   is closed.  From then on, an end without open handles makes the channel
+   done (EPIPE for everyone, as chdone).  Errors: EINVAL. */
+DILL_EXPORT int dill_tchrelease(struct dill_tchan *tc);
+
+/* dill extension: starts n threads (0: one per online CPU), each with its
+   own scheduler, each running fn(index, arg) as a coroutine, index from 0
+   to n - 1.  Returns once every thread runs; hclose of the returned handle
+   cancels every fn coroutine (its blocking calls fail with ECANCELED),
+   waits for them to return and joins the threads.  fn must close what it
+   started before returning.  Errors: EINVAL, ECANCELED, ENOMEM, EAGAIN
+   (no thread). */
+DILL_EXPORT int dill_workers_start(int n, void (*fn)(int index, void *arg),
+    void *arg);
+
 #if !defined DILL_DISABLE_RAW_NAMES
 #define CHSEND DILL_CHSEND
 #define CHRECV DILL_CHRECV
@@ -252,6 +281,11 @@ DILL_EXPORT int dill_choose(struct dill_chclause *clauses, int nclauses,
 #define chstorage dill_chstorage
 #define chmake dill_chmake
 #define chmake_mem dill_chmake_mem
+#define tchan dill_tchan
+#define tchmake dill_tchmake
+#define tchopen dill_tchopen
+#define tchrelease dill_tchrelease
+#define workers_start dill_workers_start
 #define chsend dill_chsend
 #define chrecv dill_chrecv
 #define chdone dill_chdone
@@ -390,6 +424,13 @@ struct dill_tcp_storage {char _[72];} __attribute__((aligned(8)));
 /* Listens on addr.  When addr's port is 0 the kernel picks one and it is
    written back into addr.  Errors: EADDRINUSE, EINVAL, EMFILE, ENOMEM... */
 DILL_EXPORT int dill_tcp_listen(struct dill_ipaddr *addr, int backlog);
+/* dill extension: tcp_listen with SO_REUSEPORT, so that listeners of
+   several threads (or processes) share the address and the kernel spreads
+   incoming connections over them.  With port 0 the picked port is written
+   back into addr: pass that addr to the other listeners.  Errors: as
+   tcp_listen. */
+DILL_EXPORT int dill_tcp_listen_reuseport(struct dill_ipaddr *addr,
+    int backlog);
 DILL_EXPORT int dill_tcp_listen_mem(struct dill_ipaddr *addr, int backlog,
     struct dill_tcp_listener_storage *mem);
 /* Accepts a connection; addr (may be NULL) receives the peer's address. */
@@ -429,6 +470,7 @@ DILL_EXPORT int dill_happyeyeballs_connect(const char *name, int port,
 #define tcp_listener_storage dill_tcp_listener_storage
 #define tcp_storage dill_tcp_storage
 #define tcp_listen dill_tcp_listen
+#define tcp_listen_reuseport dill_tcp_listen_reuseport
 #define tcp_listen_mem dill_tcp_listen_mem
 #define tcp_accept dill_tcp_accept
 #define tcp_accept_mem dill_tcp_accept_mem
@@ -1305,6 +1347,10 @@ struct dill_ws_listen_options {
        be NULL. */
     void (*failed)(const struct dill_ipaddr *peer, int err, void *arg);
     void *failed_arg;
+    /* dill extension: non-zero listens with SO_REUSEPORT (see
+       tcp_listen_reuseport), for one listener per thread on the same
+       address. */
+    int reuseport;
 };
 #define DILL_WS_LISTEN_OPTIONS_INIT {sizeof(struct dill_ws_listen_options)}
 
@@ -1353,6 +1399,60 @@ DILL_EXPORT int dill_ws_listen_set_tls(int s, struct dill_tls_server_ctx *ctx);
 DILL_EXPORT int dill_ws_listen_shutdown(int s, int status, const void *reason,
     size_t len, int64_t deadline);
 
+/* dill extension: a publish/subscribe hub for WebSocket broadcast, shared
+   by threads.  Messages published to a topic go to every WebSocket that
+   joined the hub and subscribed to it, in publish order, each through a
+   writer coroutine of the subscriber's thread.  The message is copied once
+   and its frame header built once, whatever the number of subscribers.
+   Each subscriber's queue holds at most max_queue bytes of frames; when a
+   message does not fit, the policy decides. */
+#define DILL_HUB_DROP_OLDEST 0     /* oldest queued messages are dropped */
+#define DILL_HUB_CLOSE 1           /* the subscriber is closed with 1008 */
+#define DILL_HUB_WAIT 2            /* the publisher waits for room */
+struct dill_hub_options {
+    size_t size;                   /* DILL_HUB_OPTIONS_INIT sets it */
+    /* Bytes of queued frames per subscriber (0: 1 MiB). */
+    size_t max_queue;
+    /* What to do when a subscriber's queue is full (0: drop oldest). */
+    int policy;
+    /* Called once for each subscriber the hub drops (HUB_CLOSE, or no
+       memory for its queue) with its WebSocket handle (valid in the
+       subscriber's thread only) and dropped_arg, from the publishing
+       coroutine, which it must not block.  May be NULL. */
+    void (*dropped)(int ws, void *arg);
+    void *dropped_arg;
+    /* Milliseconds a subscriber may take to accept one batch of messages
+       before it is dropped like under HUB_CLOSE (0: no limit). */
+    int64_t send_timeout;
+};
+#define DILL_HUB_OPTIONS_INIT {sizeof(struct dill_hub_options)}
+struct dill_hub;
+/* Creates a hub (opts NULL: defaults).  NULL with EINVAL or ENOMEM. */
+DILL_EXPORT struct dill_hub *dill_hub_make(const struct dill_hub_options *opts);
+/* Frees a hub that no subscriber has joined any more.  Errors: EINVAL,
+   EBUSY (subscribers remain). */
+DILL_EXPORT int dill_hub_free(struct dill_hub *hub);
+/* Joins WebSocket handle ws to the hub: returns a subscriber handle of the
+   calling thread.  The hub then sends on ws (other coroutines may still
+   send and receive on it); hclose of the subscriber leaves every topic and
+   stops sending; close it before ws.  Errors: EINVAL, EBADF, ENOTSUP,
+   ENOMEM, ECANCELED. */
+DILL_EXPORT int dill_hub_join(struct dill_hub *hub, int ws);
+/* Subscribes to topic (a string).  Errors: EBADF, ENOTSUP, EINVAL, ENOMEM,
+   EEXIST (subscribed already), EPIPE (the subscriber was dropped). */
+DILL_EXPORT int dill_hub_subscribe(int sub, const char *topic);
+/* Errors: EBADF, ENOTSUP, EINVAL, ENOENT (not subscribed). */
+DILL_EXPORT int dill_hub_unsubscribe(int sub, const char *topic);
+/* Publishes one message (flags WS_TEXT: text, checked as UTF-8; 0:
+   binary) to the subscribers of topic; returns once it is queued for
+   every one of them (the sending happens in the background).  Only with
+   DILL_HUB_WAIT does it wait, until deadline, for room in slow
+   subscribers' queues; ETIMEDOUT then means some did not get it.  Errors:
+   EINVAL, EMSGSIZE (larger than max_queue), ENOMEM, ETIMEDOUT,
+   ECANCELED. */
+DILL_EXPORT int dill_hub_publish(struct dill_hub *hub, const char *topic,
+    int flags, const void *buf, size_t len, int64_t deadline);
+
 #if !defined DILL_DISABLE_RAW_NAMES
 #define ws_connect dill_ws_connect
 #define ws_listen_options dill_ws_listen_options
@@ -1363,6 +1463,17 @@ DILL_EXPORT int dill_ws_listen_shutdown(int s, int status, const void *reason,
 #define ws_listen_shutdown dill_ws_listen_shutdown
 #define ws_listen dill_ws_listen
 #define ws_accept dill_ws_accept
+#define HUB_DROP_OLDEST DILL_HUB_DROP_OLDEST
+#define HUB_CLOSE DILL_HUB_CLOSE
+#define HUB_WAIT DILL_HUB_WAIT
+#define hub_options dill_hub_options
+#define HUB_OPTIONS_INIT DILL_HUB_OPTIONS_INIT
+#define hub_make dill_hub_make
+#define hub_free dill_hub_free
+#define hub_join dill_hub_join
+#define hub_subscribe dill_hub_subscribe
+#define hub_unsubscribe dill_hub_unsubscribe
+#define hub_publish dill_hub_publish
 #endif
 
 #endif /* !DILL_DISABLE_SOCKETS */

@@ -21,7 +21,7 @@ for src in fuzz/*.c; do
     t=$T
     case " $LONG " in *" $name "*) t=$TLONG;; esac
     if UBSAN_OPTIONS=halt_on_error=1 "$B/$name" -max_total_time="$t" \
-          -max_len=65536 -print_final_stats=1 "$work" >"$B/$name.log" 2>&1; then
+          -max_len=65536 -print_final_stats=1 -artifact_prefix="$B/$name-" "$work" >"$B/$name.log" 2>&1; then
         echo "fuzz: $name ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' \
             "$B/$name.log" | cut -d' ' -f2 || true) runs)"
     else

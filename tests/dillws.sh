@@ -125,6 +125,38 @@ check "broadcast reaches the other client" \
     "[ \"\$(cat $T/a.out)\" = \"\$(printf 'from-b\nrc=0')\" ]"
 check "broadcast reaches the sender" "grep -qx from-b $T/b.out"
 
+# --threads: connections spread over 4 threads (SO_REUSEPORT); a broadcast
+# from one client reaches the clients of every thread.
+start_server bct --broadcast -v --threads 4
+check "broadcast server runs 4 threads" "grep -q '4 threads' $T/bct.log"
+BP=$PORT
+LPIDS=""
+for i in 1 2 3 4 5 6; do
+    (sleep 4 | C -1 "ws://127.0.0.1:$BP/" >"$T/l$i.out" 2>&1) &
+    LPIDS="$LPIDS $!"
+done
+for _ in $(seq 200); do
+    [ "$(grep -c '\] open' "$T/bct.log")" -ge 6 ] && break
+    sleep 0.05
+done
+(echo across; sleep 0.5) | C "ws://127.0.0.1:$BP/" >"$T/x.out"
+for p in $LPIDS; do wait "$p"; done
+n=0
+for i in 1 2 3 4 5 6; do [ "$(cat "$T/l$i.out")" = across ] && n=$((n + 1)); done
+check "threaded broadcast reaches all 6 clients ($n)" "[ $n = 6 ]"
+check "threaded broadcast reaches the sender" "grep -qx across $T/x.out"
+
+start_server ect --echo --threads 3
+EPIDS=""
+for i in 1 2 3 4 5; do
+    printf 'e%s\n' "$i" | C "ws://127.0.0.1:$PORT/" >"$T/e$i.out" 2>&1 &
+    EPIDS="$EPIDS $!"
+done
+for p in $EPIDS; do wait "$p"; done
+n=0
+for i in 1 2 3 4 5; do [ "$(cat "$T/e$i.out")" = "e$i" ] && n=$((n + 1)); done
+check "echo on 3 threads answers 5 clients ($n)" "[ $n = 5 ]"
+
 # wss with a self-signed certificate.
 if command -v openssl >/dev/null && "$D" --help | grep -q tls-cert; then
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" \

@@ -28,12 +28,17 @@ coroutine static void wst_server(int s, int ch, int flags) {
     errno_assert(chsend(ch, &err, sizeof(err), -1) == 0);
 }
 
+/* When set, called on every bytestream pair (*a client, *b server) before
+   the WebSocket handshakes, e.g. to shrink socket buffers. */
+static void (*wst_bpair_hook)(int a, int b) WST_UNUSED;
+
 /* Bytestream pair: *a and *b connected, over TCP (tcp set) or IPC. */
 static void wst_bpair(int tcp, int *a, int *b) {
     int p[2];
     bpair(tcp, p);
     *a = p[0];
     *b = p[1];
+    if(wst_bpair_hook) wst_bpair_hook(*a, *b);
 }
 
 /* A connected WebSocket pair: *c client, *s server.  copts may be NULL.

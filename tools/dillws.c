@@ -4,8 +4,9 @@
      dillws --listen [host:]port [options]       server (--echo, --broadcast)
      dillws bench [-c N] [-s BYTES] [-d SECONDS] ws://host:port/path
 
-   Everything runs in one thread: coroutines read stdin and the socket at the
-   same time, and a server gives every connection its own coroutine.  The
+   Coroutines read stdin and the socket at the same time, and a server gives
+   every connection its own coroutine; --echo and --broadcast servers run
+   one accept loop per thread (--threads), broadcasting through a hub.  The
    manual is man/dillws.1. */
 
 #include <errno.h>
@@ -37,6 +38,7 @@
 #define MAX_HEADERS 32
 #define MAX_PROTOCOLS 16
 #define CHUNK 65536
+#define MAX_THREADS 256
 
 static struct {
     const char *url;
@@ -64,6 +66,7 @@ static struct {
     int conns;
     size_t size;
     double seconds;
+    int threads;                    /* server threads; 0: one per core */
 } cfg = {.conns = 1, .size = 16, .seconds = 5, .linger_ms = 1000,
     .hs_ms = 10000, .stall_ms = 10000, .queue_bytes = 4 << 20};
 
@@ -203,6 +206,8 @@ static void usage(FILE *f) {
 "                      http_proxy, https_proxy, all_proxy, no_proxy variables)\n"
 "  --tls-cert FILE     server certificate chain, PEM (serves wss)\n"
 "  --tls-key FILE      server private key, PEM\n"
+"  --threads N         server threads for --echo and --broadcast\n"
+"                      (default: one per core)\n"
 "  -k, --insecure      do not verify the server's certificate (wss)\n"
 "  -v                  show the handshake, connections and close codes\n"
 "  -V, --version       print the version\n"
@@ -247,7 +252,7 @@ static int takes_value(const char *name) {
         "--subprotocol", "--protocol", "--origin", "--ping-interval",
         "--max-message", "--deflate-memory", "--timeout", "--linger",
         "--cacert", "--proxy",
-        "--tls-cert", "--tls-key", "-c", "--connections", "-s", "--size",
+        "--tls-cert", "--tls-key", "--threads", "-c", "--connections", "-s", "--size",
         "-d", "--duration", "--handshake-timeout", "--stall-timeout",
         "--queue-bytes", NULL};
     for(int i = 0; names[i]; i++)
@@ -308,6 +313,12 @@ static void parse_args(int argc, char **argv) {
         else if(!strcmp(name, "--proxy")) cfg.proxy = v;
         else if(!strcmp(name, "--tls-cert")) cfg.cert = v;
         else if(!strcmp(name, "--tls-key")) cfg.key = v;
+        else if(!strcmp(name, "--threads")) {
+            cfg.threads = atoi(v);
+            if(cfg.threads < 1 || cfg.threads > MAX_THREADS)
+                die(EX_USAGE, "--threads must be between 1 and %d",
+                    MAX_THREADS);
+        }
         else if(!strcmp(name, "-c") || !strcmp(name, "--connections"))
             cfg.conns = atoi(v);
         else if(!strcmp(name, "-s") || !strcmp(name, "--size"))
@@ -1004,162 +1015,15 @@ static int run_client(void) {
 #if !defined DILL_DISABLE_TLS
 static struct tls_server_ctx *tlsctx;
 #endif
-static int hub_in = -1;   /* broadcast: events for the hub */
+/* Broadcast: every connection joins one hub (shared by the threads) and
+   subscribes to one topic.  A client whose queue would exceed
+   --queue-bytes is dropped with status 1008. */
+static struct dill_hub *bhub;
 
-/* A message shared by every client's queue. */
-struct msg {
-    int refs;
-    int type;
-    size_t len;
-    uint8_t data[];
-};
-
-static void msg_unref(struct msg *m) {
-    if(--m->refs == 0) free(m);
-}
-
-#define QMAX 1024
-
-/* A broadcast client.  The hub appends to its queue and wakes its writer
-   through the wake channel.  The queue is bounded in bytes (--queue-bytes;
-   one message of any size fits an empty queue) and in messages (QMAX); a
-   client that would overflow it, or whose writer needs more than
-   --stall-timeout for one message, is dropped: its queue is released at
-   once and it gets a Close with status 1008 if it still reads. */
-struct client {
-    struct client *next;
-    int id;
-    int ws;
-    struct msg *q[QMAX];
-    unsigned head, count;
-    size_t bytes;      /* payload bytes in q */
-    int waiting;       /* the writer waits on wake[0] */
-    int dropped;
-    int err;           /* why the reader stopped */
-    int wake[2];
-};
-
-#define HUB_JOIN 1
-#define HUB_LEAVE 2
-#define HUB_MSG 3
-
-struct hub_ev {
-    int kind;
-    struct client *c;
-    struct msg *m;
-};
-
-static void q_push(struct client *c, struct msg *m) {
-    m->refs++;
-    c->q[(c->head + c->count++) % QMAX] = m;
-    c->bytes += m->len;
-}
-
-static struct msg *q_pop(struct client *c) {
-    struct msg *m = c->q[c->head];
-    c->head = (c->head + 1) % QMAX;
-    c->count--;
-    c->bytes -= m->len;
-    return m;
-}
-
-static void q_clear(struct client *c) {
-    while(c->count) msg_unref(q_pop(c));
-}
-
-/* Gives the queued messages back now and stops the writer's waiting. */
-static void drop(struct client *c, const char *why) {
-    if(c->dropped) return;
-    vlog("[%d] %s: dropped", c->id, why);
-    c->dropped = 1;
-    q_clear(c);
-    chdone(c->wake[1]);
-}
-
-static void hub_fanout(struct client *list, struct msg *m) {
-    for(struct client *c = list; c; c = c->next) {
-        if(c->dropped) continue;
-        if(c->count == QMAX ||
-           (c->count && c->bytes + m->len > cfg.queue_bytes)) {
-            drop(c, "too slow");
-            continue;
-        }
-        q_push(c, m);
-        int one = 1;
-        if(c->waiting) chsend(c->wake[1], &one, sizeof(one), 0);
-    }
-}
-
-coroutine static void hub(int in) {
-    struct client *list = NULL;
-    struct hub_ev ev;
-    while(chrecv(in, &ev, sizeof(ev), -1) == 0) {
-        if(ev.kind == HUB_JOIN) {
-            ev.c->next = list;
-            list = ev.c;
-        }
-        else if(ev.kind == HUB_LEAVE) {
-            for(struct client **p = &list; *p; p = &(*p)->next)
-                if(*p == ev.c) {*p = ev.c->next; break;}
-        }
-        else {
-            hub_fanout(list, ev.m);
-            msg_unref(ev.m);
-        }
-    }
-}
-
-/* Sends the queue; tells done when the client was dropped or sending
-   failed. */
-coroutine static void writer(struct client *c, int done) {
-    int broken = 0;
-    while(!c->dropped && !broken) {
-        if(c->count) {
-            struct msg *m = q_pop(c);
-            int rc = ws_send(c->ws, m->type, m->data, m->len,
-                now() + cfg.stall_ms);
-            msg_unref(m);
-            if(rc == 0) continue;
-            if(errno == ECANCELED) return;
-            if(errno == ETIMEDOUT) drop(c, "stalled");
-            else broken = 1;
-            continue;
-        }
-        int one;
-        c->waiting = 1;
-        int rc = chrecv(c->wake[0], &one, sizeof(one), -1);
-        c->waiting = 0;
-        if(rc < 0 && errno != EPIPE) return;   /* cancelled */
-    }
-    /* A client that does not read gets one bounded try. */
-    if(c->dropped) ws_done(c->ws, 1008, "too slow", 8, now() + 1000);
-    int one = 1;
-    chsend(done, &one, sizeof(one), -1);
-}
-
-/* Feeds the hub what arrives; tells done when the connection ends. */
-coroutine static void reader(struct client *c, struct dbuf *b, int done) {
-    while(1) {
-        int type;
-        ssize_t n = recv_msg(c->ws, &type, b, -1);
-        if(n < 0) {c->err = errno; break;}
-        struct msg *m = malloc(sizeof(*m) + (size_t)n);
-        if(!m) {c->err = ENOMEM; break;}
-        m->refs = 1;
-        m->type = type;
-        m->len = (size_t)n;
-        memcpy(m->data, b->p, (size_t)n);
-        dbuf_trim(b);
-        struct hub_ev ev = {HUB_MSG, c, m};
-        if(chsend(hub_in, &ev, sizeof(ev), -1) < 0) {
-            c->err = errno;
-            free(m);
-            break;
-        }
-    }
-    if(c->err == ECANCELED) return;
-    int one = 1;
-    chsend(done, &one, sizeof(one), -1);
+static void on_dropped(int ws, void *arg) {
+    (void)ws;
+    (void)arg;
+    vlog("a client too slow: dropped");
 }
 
 static int check_request(const struct ws_request *req, void *arg) {
@@ -1234,38 +1098,25 @@ static void log_end(int ws, int id, int err) {
         vlog("[%d] connection failed: %s", id, strerror(err));
 }
 
-/* Broadcast: join the hub, feed it what arrives, leave when the
-   connection ends or the client is dropped. */
+/* Broadcast: join the hub, publish what arrives, leave. */
 static int serve_broadcast(int ws, int id, struct dbuf *b) {
-    struct client *c = calloc(1, sizeof(*c));
-    int done[2] = {-1, -1};
-    if(!c || chmake(c->wake) < 0) {free(c); return ENOMEM;}
-    c->id = id;
-    c->ws = ws;
-    struct hub_ev ev = {HUB_JOIN, c, NULL};
-    int err = 0, w = -1, r = -1;
-    if(chmake(done) < 0 || chsend(hub_in, &ev, sizeof(ev), -1) < 0) {
-        err = errno;
-        goto out;
+    int sub = hub_join(bhub, ws);
+    if(sub < 0) return errno;
+    int err = 0;
+    if(hub_subscribe(sub, "all") < 0) err = errno;
+    while(!err) {
+        int type;
+        ssize_t n = recv_msg(ws, &type, b, -1);
+        if(n < 0) {err = errno; break;}
+        if(hub_publish(bhub, "all", type, b->p, (size_t)n, -1) < 0) {
+            err = errno;
+            if(err == EMSGSIZE) {
+                vlog("[%d] message of %zd bytes too big to broadcast", id, n);
+                err = 0;
+            }
+        }
     }
-    w = go(writer(c, done[1]));
-    r = w < 0 ? -1 : go(reader(c, b, done[1]));
-    int one;
-    if(r < 0) err = errno;
-    else if(chrecv(done[0], &one, sizeof(one), -1) < 0) err = errno;
-    else err = c->dropped ? 0 : c->err ? c->err : ECONNRESET;
-    if(err != ECANCELED) {
-        ev.kind = HUB_LEAVE;
-        chsend(hub_in, &ev, sizeof(ev), -1);
-    }
-out:
-    if(r >= 0) hclose(r);
-    if(w >= 0) hclose(w);
-    q_clear(c);
-    if(done[0] >= 0) {hclose(done[0]); hclose(done[1]);}
-    hclose(c->wake[0]);
-    hclose(c->wake[1]);
-    free(c);
+    hclose(sub);
     return err;
 }
 
@@ -1297,7 +1148,7 @@ coroutine static void serve(int s, int id) {
     hclose(ws);
 }
 
-static int listen_on(const char *spec, struct ipaddr *addr) {
+static void parse_listen(const char *spec, struct ipaddr *addr) {
     char host[256] = "";
     const char *port = spec;
     const char *colon = strrchr(spec, ':');
@@ -1315,10 +1166,6 @@ static int listen_on(const char *spec, struct ipaddr *addr) {
         die(EX_USAGE, "bad --listen port '%s'", port);
     if(ipaddr_local(addr, host[0] ? host : NULL, (int)p, 0) < 0)
         die(EX_USAGE, "bad --listen address '%s'", host);
-    int ls = tcp_listen(addr, 1024);
-    if(ls < 0)
-        die(EX_CONNECT, "cannot listen on %s: %s", spec, strerror(errno));
-    return ls;
 }
 
 static void server_setup_tls(void) {
@@ -1389,26 +1236,22 @@ static int accept_batch(int ls, struct conn *cs, int *id, int64_t end) {
     return n;
 }
 
-static int run_server(void) {
-    server_setup_tls();
-    struct ipaddr addr;
-    int ls = listen_on(cfg.listen, &addr);
+static void banner(struct ipaddr *addr, int n) {
     char ip[IPADDR_MAXSTRLEN];
-    ipaddr_str(&addr, ip);
+    ipaddr_str(addr, ip);
     int v6 = strchr(ip, ':') != NULL;
-    fprintf(stderr, "dillws: listening on %s://%s%s%s:%d/ (%s)\n",
-        cfg.cert ? "wss" : "ws", v6 ? "[" : "", ip, v6 ? "]" : "",
-        ipaddr_port(&addr), cfg.echo ? "echo" : cfg.broadcast ?
-        "broadcast" : "printing messages");
+    fprintf(stderr, "dillws: listening on %s://%s%s%s:%d/ (%s", cfg.cert ?
+        "wss" : "ws", v6 ? "[" : "", ip, v6 ? "]" : "", ipaddr_port(addr),
+        cfg.echo ? "echo" : cfg.broadcast ? "broadcast" : "printing messages");
+    if(n > 1) fprintf(stderr, ", %d threads", n);
+    fprintf(stderr, ")\n");
+}
+
+/* Accepts on ls until end (or cancellation) and serves every connection;
+   one such loop runs in each server thread. */
+static void accept_loop(int ls, int64_t end) {
     int b = bundle();
     if(b < 0) die(EX_FAIL, "bundle: %s", strerror(errno));
-    int hubch[2] = {-1, -1}, hubcr = -1;
-    if(cfg.broadcast) {
-        if(chmake(hubch) < 0) die(EX_FAIL, "chmake: %s", strerror(errno));
-        hub_in = hubch[1];
-        hubcr = go(hub(hubch[0]));
-    }
-    int64_t end = deadline_in(cfg.timeout_ms);
     int id = 1, n;
     struct conn cs[ACCEPT_BATCH];
     while((n = accept_batch(ls, cs, &id, end)) > 0) {
@@ -1422,13 +1265,85 @@ static int run_server(void) {
             for(int i = 0; i < n; i++) hclose(cs[i].s);
         }
     }
-    hclose(ls);
     hclose(b);
-    if(hubcr >= 0) {
-        hclose(hubcr);
-        hclose(hubch[0]);
-        hclose(hubch[1]);
+}
+
+/* --threads: every thread listens on the address with SO_REUSEPORT; the
+   first one picks the port when it is 0. */
+static struct ipaddr srv_addr;
+static int srv_port, srv_listening, srv_failed;
+
+static void server_thread(int index, void *arg) {
+    (void)arg;
+    struct ipaddr a = srv_addr;
+    if(index != 0) {
+        int port;
+        while(!(port = __atomic_load_n(&srv_port, __ATOMIC_ACQUIRE)))
+            if(msleep(now() + 1) < 0) return;
+        ipaddr_setport(&a, port);
     }
+    int ls = tcp_listen_reuseport(&a, 1024);
+    if(ls < 0) {
+        __atomic_store_n(&srv_failed, errno, __ATOMIC_RELEASE);
+        return;
+    }
+    if(index == 0)
+        __atomic_store_n(&srv_port, ipaddr_port(&a), __ATOMIC_RELEASE);
+    __atomic_add_fetch(&srv_listening, 1, __ATOMIC_RELEASE);
+    accept_loop(ls, -1);
+    hclose(ls);
+}
+
+static int run_threads(int n) {
+    int w = workers_start(n, server_thread, NULL);
+    if(w < 0) die(EX_FAIL, "cannot start threads: %s", strerror(errno));
+    int err;
+    while(__atomic_load_n(&srv_listening, __ATOMIC_ACQUIRE) != n) {
+        if((err = __atomic_load_n(&srv_failed, __ATOMIC_ACQUIRE)))
+            die(EX_CONNECT, "cannot listen on %s: %s", cfg.listen,
+                strerror(err));
+        msleep(now() + 1);
+    }
+    ipaddr_setport(&srv_addr, srv_port);
+    banner(&srv_addr, n);
+    msleep(deadline_in(cfg.timeout_ms));
+    hclose(w);
+    if(bhub) hub_free(bhub);
+    return EX_OK;
+}
+
+static int run_server(void) {
+    server_setup_tls();
+    if(cfg.broadcast) {
+        struct hub_options o = HUB_OPTIONS_INIT;
+        o.max_queue = cfg.queue_bytes;
+        o.policy = HUB_CLOSE;
+        o.dropped = on_dropped;
+        o.send_timeout = cfg.stall_ms;
+        bhub = hub_make(&o);
+        if(!bhub) die(EX_FAIL, "hub_make: %s", strerror(errno));
+    }
+    struct ipaddr addr;
+    parse_listen(cfg.listen, &addr);
+    /* Printing and -1 keep to one thread: one stdout, one connection. */
+    int n = cfg.echo || cfg.broadcast ? cfg.threads : 1;
+    if(cfg.once) n = 1;
+    if(n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus < 1 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (int)cpus;
+    }
+    if(n > 1) {
+        srv_addr = addr;
+        return run_threads(n);
+    }
+    int ls = tcp_listen(&addr, 1024);
+    if(ls < 0)
+        die(EX_CONNECT, "cannot listen on %s: %s", cfg.listen,
+            strerror(errno));
+    banner(&addr, 1);
+    accept_loop(ls, deadline_in(cfg.timeout_ms));
+    hclose(ls);
+    if(bhub) hub_free(bhub);
     return EX_OK;
 }
 

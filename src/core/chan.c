@@ -7,14 +7,6 @@
 
 #include "core.h"
 
-struct dill__chan;
-
-struct dill__half {
-    struct dill_hvfs vfs;
-    struct dill__chan *ch;
-    int index;
-};
-
 /* Coroutines blocked on one direction of the channel: at any moment at most
    one of the two lists is non-empty. */
 struct dill__dir {
@@ -33,16 +25,8 @@ struct dill__chan {
 _Static_assert(sizeof(struct dill__chan) <= sizeof(struct dill_chstorage),
     "channel does not fit its storage");
 
-/* One blocked operation of chsend/chrecv/choose. */
-struct dill__chop {
-    struct dill__clause cl;
-    struct dill__list item;
-    void *val;
-    size_t len;
-};
-
 static const int dill__chan_type_placeholder = 0;
-static const void *dill__chan_type = &dill__chan_type_placeholder;
+const void *dill__chan_type = &dill__chan_type_placeholder;
 
 static void *dill__half_query(struct dill_hvfs *vfs, const void *type) {
     if(dill__fast(type == dill__chan_type))
@@ -80,6 +64,7 @@ static void dill__chan_init(struct dill__chan *ch) {
         ch->half[i].vfs.close = dill__half_close;
         ch->half[i].ch = ch;
         ch->half[i].index = i;
+        ch->half[i].ts = 0;
         dill__list_init(&ch->dir[i].senders);
         dill__list_init(&ch->dir[i].receivers);
     }
@@ -132,6 +117,7 @@ int dill_chmake(int chv[2]) {
 int dill_chdone(int h) {
     struct dill__half *hf = dill_hquery(h, dill__chan_type);
     if(dill__slow(!hf)) return -1;
+    if(dill__slow(hf->ts)) return dill__tchdone(hf);
     int out = !hf->index;
     if(dill__slow(hf->ch->done & (1u << out))) {errno = EPIPE; return -1;}
     dill__chan_finish(hf->ch, out);
@@ -142,10 +128,20 @@ static void dill__chop_cancel(struct dill__clause *cl) {
     dill__list_erase(&dill__cont(cl, struct dill__chop, cl)->item);
 }
 
+/* The first waiting peer whose wait nobody completed yet: a choose that
+   also waits on a tchan may have been completed by another thread. */
+static struct dill__chop *dill__chclaim(struct dill__list *peers) {
+    for(struct dill__list *it = peers->next; it != peers; it = it->next) {
+        struct dill__chop *peer = dill__cont(it, struct dill__chop, item);
+        if(!peer->w || dill__tswait_claim(peer->w)) return peer;
+    }
+    return NULL;
+}
+
 /* Tries to perform one operation at once.  Returns 1 when done (errno 0 or
    the operation's error), 0 when it would have to wait, -1 when the clause
    is invalid (errno set). */
-static int dill__chtry(struct dill__half *hf, int op, void *val, size_t len) {
+int dill__chtry(struct dill__half *hf, int op, void *val, size_t len) {
     struct dill__chan *ch = hf->ch;
     int d = op == DILL_CHSEND ? !hf->index : hf->index;
     if(dill__slow(ch->done & (1u << d))) {errno = EPIPE; return 1;}
@@ -154,6 +150,10 @@ static int dill__chtry(struct dill__half *hf, int op, void *val, size_t len) {
     else peers = &ch->dir[d].senders;
     if(dill__list_empty(peers)) return 0;
     struct dill__chop *peer = dill__cont(peers->next, struct dill__chop, item);
+    if(dill__slow(peer->w != NULL)) {
+        peer = dill__chclaim(peers);
+        if(!peer) return 0;
+    }
     dill__list_erase(&peer->item);
     if(dill__slow(peer->len != len)) {
         dill__trigger(&peer->cl, EMSGSIZE);
@@ -167,11 +167,12 @@ static int dill__chtry(struct dill__half *hf, int op, void *val, size_t len) {
     return 1;
 }
 
-static void dill__chpark(struct dill__half *hf, int op, struct dill__chop *o,
-      void *val, size_t len, int id) {
+void dill__chpark(struct dill__half *hf, int op, struct dill__chop *o,
+      void *val, size_t len, int id, struct dill__tswait *w) {
     struct dill__chan *ch = hf->ch;
     o->val = val;
     o->len = len;
+    o->w = w;
     struct dill__list *l = op == DILL_CHSEND ?
         &ch->dir[!hf->index].senders : &ch->dir[hf->index].receivers;
     dill__list_push(l, &o->item);
@@ -184,12 +185,26 @@ static int dill__chop1(int h, int op, void *val, size_t len,
     if(dill__slow(!val && len)) {errno = EINVAL; return -1;}
     struct dill__half *hf = dill_hquery(h, dill__chan_type);
     if(dill__slow(!hf)) return -1;
+    if(dill__slow(hf->ts)) {
+        struct dill_chclause c = {op, h, val, len};
+        int id = dill__tchoose(&c, &hf, 1, deadline, 1);
+        return id < 0 || errno ? -1 : 0;
+    }
     if(dill__chtry(hf, op, val, len)) return errno ? -1 : 0;
     struct dill__chop o;
-    dill__chpark(hf, op, &o, val, len, 0);
+    dill__chpark(hf, op, &o, val, len, 0, NULL);
     int id = dill__wait(deadline, 1);
     if(id < 0 || errno) return -1;
     return 0;
+}
+
+int dill__tchrecv_nocancel(int h, void *val, size_t len, int64_t deadline) {
+    struct dill__half *hf = dill_hquery(h, dill__chan_type);
+    if(dill__slow(!hf)) return -1;
+    if(dill__slow(!hf->ts)) {errno = ENOTSUP; return -1;}
+    struct dill_chclause c = {DILL_CHRECV, h, val, len};
+    int id = dill__tchoose(&c, &hf, 1, deadline, 0);
+    return id < 0 || errno ? -1 : 0;
 }
 
 int dill_chsend(int h, const void *val, size_t len, int64_t deadline) {
@@ -198,6 +213,32 @@ int dill_chsend(int h, const void *val, size_t len, int64_t deadline) {
 
 int dill_chrecv(int h, void *val, size_t len, int64_t deadline) {
     return dill__chop1(h, DILL_CHRECV, val, len, deadline);
+}
+
+/* A choose with a tchan among its clauses: tchan.c does it all, after the
+   clauses are checked. */
+static int dill__choose_ts(struct dill_chclause *cls, int ncls,
+      int64_t deadline) {
+    struct dill__half *stackhfs[16];
+    struct dill__half **hfs = stackhfs;
+    if(ncls > 16) {
+        hfs = malloc(sizeof(struct dill__half*) * (size_t)ncls);
+        if(dill__slow(!hfs)) {errno = ENOMEM; return -1;}
+    }
+    int id = 0;
+    for(int i = 0; i != ncls; i++) {
+        struct dill_chclause *c = &cls[i];
+        if(dill__slow((c->op != DILL_CHSEND && c->op != DILL_CHRECV) ||
+              (!c->val && c->len))) {errno = EINVAL; id = i; goto out;}
+        hfs[i] = dill_hquery(c->ch, dill__chan_type);
+        if(dill__slow(!hfs[i])) {id = i; goto out;}
+    }
+    id = dill__tchoose(cls, hfs, ncls, deadline, 1);
+out:;
+    int err = errno;
+    if(hfs != stackhfs) free(hfs);
+    errno = err;
+    return id;
 }
 
 int dill_choose(struct dill_chclause *cls, int ncls, int64_t deadline) {
@@ -214,6 +255,7 @@ int dill_choose(struct dill_chclause *cls, int ncls, int64_t deadline) {
         }
         struct dill__half *hf = dill_hquery(c->ch, dill__chan_type);
         if(dill__slow(!hf)) return i;
+        if(dill__slow(hf->ts)) return dill__choose_ts(cls, ncls, deadline);
         if(dill__chtry(hf, c->op, c->val, c->len)) return i;
     }
     struct dill__chop stackops[16];
@@ -224,7 +266,8 @@ int dill_choose(struct dill_chclause *cls, int ncls, int64_t deadline) {
     }
     for(int i = 0; i != ncls; i++) {
         struct dill__half *hf = dill_hquery(cls[i].ch, dill__chan_type);
-        dill__chpark(hf, cls[i].op, &ops[i], cls[i].val, cls[i].len, i);
+        dill__chpark(hf, cls[i].op, &ops[i], cls[i].val, cls[i].len, i,
+            NULL);
     }
     int id = dill__wait(deadline, 1);
     int err = errno;

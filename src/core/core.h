@@ -5,6 +5,7 @@
 #define DILL_CORE_H_INCLUDED
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -132,6 +133,9 @@ struct dill__fdcb {
 int dill__fdout_cb(int fd, struct dill__fdcb *cb);
 /* Stops calling the fd's callback (none set: no-op). */
 void dill__fdout_cb_clear(int fd);
+/* Calls cb whenever fd is readable and no coroutine waits to read it, until
+   dill_fdclean.  At most one per fd.  Returns 0 or -1 (ENOMEM...). */
+int dill__fdin_cb(int fd, struct dill__fdcb *cb);
 
 /* Per-thread caches of buffers, one per kind; every buffer of a kind has
    the same size.  get returns a cached buffer or mallocs size bytes (NULL
@@ -207,6 +211,77 @@ void dill__timer_term(void);
 
 /* Handles. */
 void dill__handles_term(void);
+
+/* Channels (src/core/chan.c, and src/core/tchan.c for channels between
+   threads).  One end of a channel as its handle sees it. */
+struct dill__chan;
+extern const void *dill__chan_type;
+struct dill__half {
+    struct dill_hvfs vfs;
+    struct dill__chan *ch;         /* NULL for an end of a tchan */
+    int index;
+    int ts;                        /* an end of a channel between threads */
+};
+/* The clauses of one wait that threads other than the waiter's may
+   complete: whoever completes one of them first (compare-and-swap of state
+   from 0 to 1) owns the wait. */
+struct dill__tswait {
+    int state;
+};
+/* One blocked operation of chsend/chrecv/choose. */
+struct dill__chop {
+    struct dill__clause cl;
+    struct dill__list item;
+    void *val;
+    size_t len;
+    struct dill__tswait *w;        /* NULL: only this thread can complete */
+    struct dill__half *hf;         /* tchan end it waits on */
+    int claimed;                   /* tchan op completed (under its lock) */
+    int err;                       /* ... with this error */
+};
+/* Claims w for the caller: returns 1 if nobody had, 0 otherwise. */
+static inline int dill__tswait_claim(struct dill__tswait *w) {
+    int zero = 0;
+    return __atomic_compare_exchange_n(&w->state, &zero, 1, 0,
+        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+/* choose() over clauses of which at least one is on a tchan; hfs are the
+   resolved ends.  Same contract as dill_choose; with cancellable 0 the
+   wait ignores cancellation (for close callbacks). */
+int dill__tchoose(struct dill_chclause *cls, struct dill__half **hfs,
+    int ncls, int64_t deadline, int cancellable);
+/* chrecv on a tchan handle that ignores cancellation and works inside
+   close callbacks. */
+int dill__tchrecv_nocancel(int h, void *val, size_t len, int64_t deadline);
+/* Tries one operation on a normal channel at once (see chan.c). */
+int dill__chtry(struct dill__half *hf, int op, void *val, size_t len);
+/* Parks o on a normal channel as clause id of the current wait. */
+void dill__chpark(struct dill__half *hf, int op, struct dill__chop *o,
+    void *val, size_t len, int id, struct dill__tswait *w);
+int dill__tchdone(struct dill__half *hf);
+/* Completions other threads handed to this one, run now if there are
+   any: the scheduler calls it while coroutines keep it busy (the eventfd
+   wakes it only from a blocking wait). */
+void dill__twake_poll(void);
+/* At thread exit. */
+void dill__twake_term(void);
+
+/* A wake-up that any thread posts and one coroutine of the owner thread
+   (the one that called init) waits for; posts made while nobody waits are
+   remembered (once).  Waking a sleeping owner from another thread goes
+   through its eventfd, like tchans. */
+struct dill__tsig {
+    pthread_mutex_t lock;
+    int pending;
+    struct dill__chop *waiter;
+    void *wk;
+};
+/* Returns 0 or -1 (ENOMEM, EMFILE). */
+int dill__tsig_init(struct dill__tsig *s);
+void dill__tsig_term(struct dill__tsig *s);
+void dill__tsig_post(struct dill__tsig *s);
+/* Returns 0 when posted, -1 with ETIMEDOUT or ECANCELED. */
+int dill__tsig_wait(struct dill__tsig *s, int64_t deadline);
 
 /* Stacks. */
 /* Returns a stack of *size bytes; *fresh tells whether it was never used. */

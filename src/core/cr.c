@@ -26,6 +26,16 @@
 #if DILL_VALGRIND
 #include <valgrind/valgrind.h>
 #endif
+/* Under ThreadSanitizer each coroutine is a TSan fiber.  This file is built
+   without TSan instrumentation (CMakeLists.txt), so that the function
+   entries and exits TSan records stay balanced on each fiber across the
+   switches made here and in the go() macro. */
+#if DILL_TSAN
+#include <sanitizer/tsan_interface.h>
+#define DILL__TSAN_SWITCH(cr) __tsan_switch_to_fiber((cr)->tsan_fiber, 0)
+#else
+#define DILL__TSAN_SWITCH(cr) ((void)0)
+#endif
 
 DILL_EXPORT volatile void *dill_unoptimisable = NULL;
 
@@ -81,6 +91,9 @@ struct dill__cr {
     const void *asan_bottom;
     size_t asan_size;
 #endif
+#if DILL_TSAN
+    void *tsan_fiber;
+#endif
 };
 
 _Static_assert(sizeof(struct dill__bundle) <= sizeof(struct dill_bundle_storage),
@@ -125,6 +138,7 @@ static void dill__ctx_term(void *p) {
     dill__defer_run();
     dill__uring_settle(1000);
     dill__timer_term();
+    dill__twake_term();
     dill__poller_term();
     dill__handles_term();
     dill__stacks_term();
@@ -143,6 +157,9 @@ static void dill__ctx_init(void) {
     c->ready_tail = &c->ready;
     dill__list_init(&c->deferred);
     dill__list_init(&c->main.bundle_item);
+#if DILL_TSAN
+    c->main.tsan_fiber = __tsan_get_current_fiber();
+#endif
     /* Threads other than main get their state released at exit. */
     pthread_once(&dill__key_once, dill__key_make);
     pthread_setspecific(dill__key, c);
@@ -253,6 +270,7 @@ static struct dill__cr *dill__next(void) {
             if(dill__slow(++c->ticks >= 64)) {
                 c->ticks = 0;
                 if(dill__poller_busy()) dill__poller_wait(0);
+                dill__twake_poll();
                 if(dill__timer_next() >= 0) dill__timer_fire(dill_now());
             }
             struct dill__cr *cr = c->ready;
@@ -287,6 +305,7 @@ static void dill__suspend(void) {
     __sanitizer_start_switch_fiber(&cur->asan_fake, next->asan_bottom,
         next->asan_size);
 #endif
+    DILL__TSAN_SWITCH(next);
     dill__swap(&cur->ctx, &next->ctx);
     dill__arrived(cur, 0);
 }
@@ -448,6 +467,9 @@ static void dill__stack_release(struct dill__cr *cr) {
 #if DILL_VALGRIND
     VALGRIND_STACK_DEREGISTER(cr->vgid);
 #endif
+#if DILL_TSAN
+    __tsan_destroy_fiber(cr->tsan_fiber);
+#endif
     if(cr->stack) dill__stack_free(cr->stack, cr->stacksz);
 }
 
@@ -568,6 +590,11 @@ int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
     /* Frames of the stack's previous coroutine left their redzones. */
     if(!fresh) __asan_unpoison_memory_region(stk, (size_t)((char*)cr - stk));
 #endif
+#if DILL_TSAN
+    /* The go() macro moves to the new stack right after this returns. */
+    cr->tsan_fiber = __tsan_create_fiber(0);
+    __tsan_switch_to_fiber(cr->tsan_fiber, 0);
+#endif
     (void)file; (void)line; (void)fresh;
     return h;
 }
@@ -600,6 +627,7 @@ void dill_epilogue(void) {
     c->asan_from = cr;
     __sanitizer_start_switch_fiber(NULL, next->asan_bottom, next->asan_size);
 #endif
+    DILL__TSAN_SWITCH(next);
     dill__longjmp(&next->ctx);
 }
 

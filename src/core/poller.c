@@ -18,6 +18,7 @@ struct dill__fdinfo {
     struct dill__clause *in;
     struct dill__clause *out;
     struct dill__fdcb *outcb;      /* called while writable */
+    struct dill__fdcb *incb;       /* called while readable, nobody waits */
     struct dill__clause *ringcl;   /* reader waiting for a ring receive */
     struct dill__uop *ringop;      /* ... and its operation */
     uint32_t armed;                /* EPOLLIN / EPOLLOUT as registered */
@@ -35,6 +36,9 @@ static __thread struct dill__fdinfo *dill__fds
     __attribute__((tls_model("initial-exec")));
 static __thread int dill__nfds __attribute__((tls_model("initial-exec")));
 static __thread int dill__waiting __attribute__((tls_model("initial-exec")));
+/* Read callbacks (wake-up eventfds): they do not make the poller busy (the
+   scheduler checks their queue itself), but a blocking wait includes them. */
+static __thread int dill__incbs __attribute__((tls_model("initial-exec")));
 
 static int dill__epoll(void) {
     /* Stored as fd + 1 so that zeroed TLS means "not created". */
@@ -133,13 +137,22 @@ int dill_fdout(int fd, int64_t deadline) {
     return dill__fdwait(fd, EPOLLOUT, deadline);
 }
 
-int dill__fdout_cb(int fd, struct dill__fdcb *cb) {
+static int dill__fd_cb(int fd, uint32_t dir, struct dill__fdcb *cb) {
     struct dill__fdinfo *fi = dill__fdinfo(fd);
     if(dill__slow(!fi)) {errno = ENOMEM; return -1;}
-    if(!(fi->armed & EPOLLOUT) && dill__arm(fd, fi, EPOLLOUT) < 0) return -1;
-    if(!fi->outcb) dill__waiting++;
-    fi->outcb = cb;
+    if(!(fi->armed & dir) && dill__arm(fd, fi, dir) < 0) return -1;
+    struct dill__fdcb **slot = dir == EPOLLIN ? &fi->incb : &fi->outcb;
+    if(!*slot) (*(dir == EPOLLIN ? &dill__incbs : &dill__waiting))++;
+    *slot = cb;
     return 0;
+}
+
+int dill__fdout_cb(int fd, struct dill__fdcb *cb) {
+    return dill__fd_cb(fd, EPOLLOUT, cb);
+}
+
+int dill__fdin_cb(int fd, struct dill__fdcb *cb) {
+    return dill__fd_cb(fd, EPOLLIN, cb);
 }
 
 void dill__fdout_cb_clear(int fd) {
@@ -169,6 +182,7 @@ int dill_fdclean(int fd) {
     if(fd < 0 || fd >= dill__nfds) return 0;
     struct dill__fdinfo *fi = &dill__fds[fd];
     dill__fdout_cb_clear(fd);
+    if(fi->incb) {fi->incb = NULL; dill__incbs--;}
     if(fi->ringop) {
         /* The receive holds the socket open in the kernel: cancel it, and
            hand that to the kernel before the caller closes the fd. */
@@ -212,7 +226,7 @@ void dill__poller_ringreset(void) {
 }
 
 static int dill__poller_ring(int timeout) {
-    if(dill__waiting && !dill__epop_armed) {
+    if((dill__waiting || dill__incbs) && !dill__epop_armed) {
         int ep = dill__epoll();
         if(ep < 0) return -1;
         dill__epop.done = dill__epop_done;
@@ -250,6 +264,7 @@ static int dill__poller_epoll(int timeout, int blocking) {
         uint32_t idle = 0;
         if(fired & EPOLLIN) {
             if(fi->in) dill__trigger(fi->in, 0);
+            else if(fi->incb) fi->incb->fn(fi->incb);
             else idle |= EPOLLIN;
         }
         if(fired & EPOLLOUT) {
@@ -266,7 +281,7 @@ static int dill__poller_epoll(int timeout, int blocking) {
         if(!blocking) continue;
         idle &= fi->armed;
         int dead = (e & (EPOLLERR | EPOLLHUP)) && !fi->in && !fi->out &&
-            !fi->outcb;
+            !fi->outcb && !fi->incb;
         if(idle || dead) {
             uint32_t keep = dead ? 0 : fi->armed & ~idle;
             if(keep) {

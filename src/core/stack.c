@@ -54,13 +54,18 @@ static __thread struct dill__chunk *dill__chunks
 static __thread char *dill__fresh __attribute__((tls_model("initial-exec")));
 static __thread size_t dill__nfresh __attribute__((tls_model("initial-exec")));
 
-/* -1 unknown, 0 no, 1 yes: whether guard markers work here. */
+/* -1 unknown, 0 no, 1 yes: whether guard markers work here.  Threads may
+   find out at the same time (they find the same): relaxed atomics. */
 static int dill__guard_markers = -1;
 
 static size_t dill__page(void) {
     static size_t page;
-    if(!page) page = (size_t)sysconf(_SC_PAGESIZE);
-    return page;
+    size_t pg = __atomic_load_n(&page, __ATOMIC_RELAXED);
+    if(dill__slow(!pg)) {
+        pg = (size_t)sysconf(_SC_PAGESIZE);
+        __atomic_store_n(&page, pg, __ATOMIC_RELAXED);
+    }
+    return pg;
 }
 
 /* Size of one stack including its guard page. */
@@ -70,12 +75,12 @@ static size_t dill__slot(void) {
 
 static int dill__guard(char *p) {
     size_t pg = dill__page();
-    if(dill__guard_markers != 0) {
+    if(__atomic_load_n(&dill__guard_markers, __ATOMIC_RELAXED) != 0) {
         if(madvise(p, pg, MADV_GUARD_INSTALL) == 0) {
-            dill__guard_markers = 1;
+            __atomic_store_n(&dill__guard_markers, 1, __ATOMIC_RELAXED);
             return 0;
         }
-        dill__guard_markers = 0;
+        __atomic_store_n(&dill__guard_markers, 0, __ATOMIC_RELAXED);
     }
     return mprotect(p, pg, PROT_NONE);
 }

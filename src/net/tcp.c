@@ -39,8 +39,8 @@ static int dill__tcp_wrap(int fd, struct dill_tcp_storage *mem) {
     return h;
 }
 
-int dill_tcp_listen_mem(struct dill_ipaddr *addr, int backlog,
-    struct dill_tcp_listener_storage *mem) {
+static int dill__tcp_listen(struct dill_ipaddr *addr, int backlog,
+    int reuseport, struct dill_tcp_listener_storage *mem) {
     if(!addr || (dill_ipaddr_family(addr) != AF_INET &&
        dill_ipaddr_family(addr) != AF_INET6)) {errno = EINVAL; return -1;}
     int fd = socket(dill_ipaddr_family(addr),
@@ -48,6 +48,8 @@ int dill_tcp_listen_mem(struct dill_ipaddr *addr, int backlog,
     if(fd < 0) return -1;
     int one = 1;
     if(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+       (reuseport &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
        bind(fd, dill_ipaddr_sockaddr(addr), dill_ipaddr_len(addr)) < 0 ||
        listen(fd, backlog) < 0) {
         dill__fd_close(fd);
@@ -69,8 +71,17 @@ int dill_tcp_listen_mem(struct dill_ipaddr *addr, int backlog,
     return h;
 }
 
+int dill_tcp_listen_mem(struct dill_ipaddr *addr, int backlog,
+    struct dill_tcp_listener_storage *mem) {
+    return dill__tcp_listen(addr, backlog, 0, mem);
+}
+
 int dill_tcp_listen(struct dill_ipaddr *addr, int backlog) {
-    return dill_tcp_listen_mem(addr, backlog, NULL);
+    return dill__tcp_listen(addr, backlog, 0, NULL);
+}
+
+int dill_tcp_listen_reuseport(struct dill_ipaddr *addr, int backlog) {
+    return dill__tcp_listen(addr, backlog, 1, NULL);
 }
 
 int dill_tcp_accept_mem(int s, struct dill_ipaddr *addr,

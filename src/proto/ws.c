@@ -419,6 +419,18 @@ static int dill__ws_frame_gather(struct dill__ws *self, const uint8_t *hdr,
     return 0;
 }
 
+/* A server frame whose header is built: small ones are gathered, big ones
+   written straight from the caller's payload. */
+static int dill__ws_frame_built(struct dill__ws *self, const uint8_t *hdr,
+      size_t hl, struct dill_iolist *first, struct dill_iolist *last,
+      size_t total, int64_t deadline) {
+    if(self->tx && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
+        return dill__ws_frame_gather(self, hdr, hl, NULL, first, total,
+            deadline);
+    struct dill_iolist h = {(void*)hdr, hl, first, 0};
+    return dill__ws_wr(self, &h, first ? last : &h, 0, deadline);
+}
+
 /* Sends one frame whose payload is the list first..last of total bytes. */
 static int dill__ws_frame(struct dill__ws *self, int fin, int op, int rsv,
       struct dill_iolist *first, struct dill_iolist *last, size_t total,
@@ -428,13 +440,12 @@ static int dill__ws_frame(struct dill__ws *self, int fin, int op, int rsv,
     if(!self->server) dill__random(key, sizeof(key));
     const uint8_t *k = self->server ? NULL : key;
     size_t hl = dill__ws_build_header(hdr, fin, op, rsv, k, total);
+    if(self->server)
+        return dill__ws_frame_built(self, hdr, hl, first, last, total,
+            deadline);
     if(self->tx && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
         return dill__ws_frame_gather(self, hdr, hl, k, first, total,
             deadline);
-    if(self->server) {
-        struct dill_iolist h = {hdr, hl, first, 0};
-        return dill__ws_wr(self, &h, first ? last : &h, 0, deadline);
-    }
     return dill__ws_frame_masked(self, hdr, hl, key, first, total, deadline);
 }
 
@@ -656,6 +667,36 @@ int dill_ws_send(int s, int flags, const void *buf, size_t len,
     struct dill_iolist io = {(void*)buf, len, NULL, 0};
     return dill__ws_sendmsg(self, flags & DILL_WS_TEXT,
         flags & DILL_WS_NOCOMPRESS, &io, &io, len, deadline);
+}
+
+int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
+      int64_t deadline) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    if(!self->server) {
+        /* Client frames are masked: each is built here. */
+        for(size_t i = 0; i != n; i++) {
+            struct dill_iolist io = {(void*)f[i].buf, f[i].len, NULL, 0};
+            if(dill__ws_sendmsg(self, f[i].text, 0, &io, &io, f[i].len,
+                  deadline) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    /* One lock for the whole batch. */
+    if(dill__ws_cansend(self) < 0) return -1;
+    if(dill__ws_lock(self, 1, deadline) < 0) return -1;
+    int rc = dill__ws_cansend(self);
+    for(size_t i = 0; rc == 0 && i != n; i++) {
+        struct dill_iolist io = {(void*)f[i].buf, f[i].len, NULL, 0};
+        rc = dill__ws_frame_built(self, f[i].hdr, f[i].hl, &io, &io,
+            f[i].len, deadline);
+    }
+    if(rc < 0 && errno == EBADF) return -1;
+    int err = errno;
+    if(dill__ws_unlock(self, deadline) < 0) return -1;
+    errno = err;
+    return rc;
 }
 
 /* A piece of a fragmented message.  While it is open (smsg) new messages

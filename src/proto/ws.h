@@ -180,4 +180,21 @@ int dill__ws_attach_server_ex(int s, char *resource, size_t resourcelen,
     char *host, size_t hostlen, const struct dill_ws_options *o,
     const struct dill_ipaddr *peer, struct dill__ws **obj, int64_t deadline);
 
+/* One whole message whose frame header (hdr, hl bytes, unmasked, FIN
+   set) was built once for many connections, and whose text (if text) was
+   checked already. */
+struct dill__ws_built {
+    int text;
+    const uint8_t *hdr;
+    size_t hl;
+    const void *buf;
+    size_t len;
+};
+/* Sends the n messages f on ws handle s, in order, under one send lock:
+   server connections write the built headers and payloads as they are;
+   client ones (which must mask) build their own frames.  Returns 0, or -1
+   with dill_ws_send's errors. */
+int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
+    int64_t deadline);
+
 #endif

@@ -258,7 +258,9 @@ static int dill__wslistener_start(struct dill__wslistener *self,
       struct dill_ipaddr *addr) {
     int err;
     int backlog = self->o.backlog > 0 ? self->o.backlog : 1024;
-    self->tcp = dill_tcp_listen(addr, backlog);
+    self->tcp = self->o.reuseport ?
+        dill_tcp_listen_reuseport(addr, backlog) :
+        dill_tcp_listen(addr, backlog);
     if(self->tcp < 0) return -1;
     if(dill_chmake(self->ch) < 0) {err = errno; goto error1;}
     self->workers = dill_bundle();

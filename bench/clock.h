@@ -1,0 +1,33 @@
+/* Helpers shared by the benchmark programs: wall clock, CPU time, fatal
+   errors.  Header-only. */
+
+#ifndef DILL_BENCH_CLOCK_H
+#define DILL_BENCH_CLOCK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+/* Monotonic time in seconds. */
+static inline double secs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Prints what failed with errno's text and exits with status 1. */
+static inline void die(const char *what) {
+    perror(what);
+    exit(1);
+}
+
+/* CPU time (user + system) of this process in microseconds. */
+static inline long cpu_us(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L +
+        ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+#endif

@@ -1,0 +1,12 @@
+/* Internals of the publish/subscribe hub (src/proto/hub.c) for tests. */
+
+#ifndef DILL_PROTO_HUB_H
+#define DILL_PROTO_HUB_H
+
+#include <stddef.h>
+
+/* Bytes of frames queued for subscriber handle sub, or (size_t)-1 when it
+   is not one. */
+size_t dill__hub_queued(int sub);
+
+#endif

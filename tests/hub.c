@@ -1,0 +1,374 @@
+/* The publish/subscribe hub over real TCP WebSocket connections: fan-out
+   in publish order per topic, the three overflow policies with a client
+   that does not read (others keep receiving, the queue stays within its
+   byte bound), publishers and subscribers in other threads, churn while
+   publishing, and shutdown with messages in flight. */
+
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <sys/socket.h>
+
+#include "wstest.h"
+#include "net/stream.h"
+#include "proto/hub.h"
+
+#define MSG 4096
+
+struct conn {
+    int c;                         /* client end (reads) */
+    int s;                         /* server end, joined */
+    int sub;
+};
+
+static void conn_open(struct dill_hub *h, struct conn *k) {
+    wst_pair(1, 0, &k->c, &k->s);
+    k->sub = hub_join(h, k->s);
+    errno_assert(k->sub >= 0);
+}
+
+/* Small socket buffers, so that a client that does not read is felt at
+   once rather than after megabytes of loopback buffering. */
+static void small_buffers(int a, int b) {
+    struct dill__stream *sa = hquery(a, dill__stream_type);
+    struct dill__stream *sb = hquery(b, dill__stream_type);
+    assert(sa && sb);
+    int n = 8192;
+    errno_assert(setsockopt(sa->fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n)) == 0);
+    errno_assert(setsockopt(sb->fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n)) == 0);
+}
+
+static void conn_close(struct conn *k) {
+    errno_assert(hclose(k->sub) == 0);
+    errno_assert(hclose(k->s) == 0);
+    errno_assert(hclose(k->c) == 0);
+}
+
+/* Message: publisher id, sequence number, padding. */
+static void fill(uint8_t *b, int pub, uint32_t seq) {
+    memset(b, 0x5a, MSG);
+    b[0] = (uint8_t)pub;
+    memcpy(b + 1, &seq, sizeof(seq));
+}
+
+static int publish(struct dill_hub *h, const char *topic, int pub,
+      uint32_t seq, int64_t deadline) {
+    uint8_t b[MSG];
+    fill(b, pub, seq);
+    return hub_publish(h, topic, 0, b, sizeof(b), deadline);
+}
+
+/* Reads one message: returns its sequence number, *pub its publisher. */
+static int64_t readmsg(int c, int *pub, int64_t deadline) {
+    uint8_t b[MSG];
+    int type;
+    ssize_t n = ws_recv(c, &type, b, sizeof(b), deadline);
+    if(n < 0) return -1;
+    assert(n == MSG && type == WS_BINARY);
+    uint32_t seq;
+    memcpy(&seq, b + 1, sizeof(seq));
+    if(pub) *pub = b[0];
+    return seq;
+}
+
+/* Every subscriber gets every message of its topics, in publish order. */
+static void fanout(void) {
+    struct dill_hub *h = hub_make(NULL);
+    assert(h);
+    enum {N = 10, M = 200};
+    struct conn k[N];
+    for(int i = 0; i != N; i++) {
+        conn_open(h, &k[i]);
+        errno_assert(hub_subscribe(k[i].sub, "a") == 0);
+        if(i < 3) errno_assert(hub_subscribe(k[i].sub, "b") == 0);
+    }
+    assert_err(hub_subscribe(k[0].sub, "a"), EEXIST);
+    assert_err(hub_unsubscribe(k[5].sub, "b"), ENOENT);
+    assert_err(hub_subscribe(k[0].sub, NULL), EINVAL);
+    /* Nobody listens to "c": published to nobody. */
+    errno_assert(publish(h, "c", 0, 0, -1) == 0);
+    for(uint32_t i = 0; i != M; i++)
+        errno_assert(publish(h, i % 3 ? "a" : "b", 0, i, -1) == 0);
+    for(int i = 0; i != N; i++) {
+        for(uint32_t j = 0; j != M; j++) {
+            if(i >= 3 && j % 3 == 0) continue;
+            assert(readmsg(k[i].c, NULL, now() + 5000) == j);
+        }
+        /* Nothing more. */
+        assert(readmsg(k[i].c, NULL, now() + 20) == -1 && errno == ETIMEDOUT);
+    }
+    /* Unsubscribed: no more "a" for k[1]. */
+    errno_assert(hub_unsubscribe(k[1].sub, "a") == 0);
+    errno_assert(publish(h, "a", 0, 7777, -1) == 0);
+    assert(readmsg(k[0].c, NULL, now() + 5000) == 7777);
+    assert(readmsg(k[1].c, NULL, now() + 20) == -1 && errno == ETIMEDOUT);
+    /* Text is checked once, at publish. */
+    errno_assert(hub_publish(h, "a", WS_TEXT, "caf\xc3\xa9", 5, -1) == 0);
+    assert_err(hub_publish(h, "a", WS_TEXT, "\xff", 1, -1), EINVAL);
+    assert_err(hub_publish(h, NULL, 0, "x", 1, -1), EINVAL);
+    char t[8];
+    int type;
+    assert(ws_recv(k[0].c, &type, t, sizeof(t), now() + 5000) == 5);
+    assert(type == WS_TEXT && memcmp(t, "caf\xc3\xa9", 5) == 0);
+    assert_err(hub_free(h), EBUSY);
+    for(int i = 0; i != N; i++) conn_close(&k[i]);
+    errno_assert(hub_free(h) == 0);
+}
+
+coroutine static void reader(int c, int m, int *got) {
+    for(int j = 0; j != m; j++) {
+        int64_t seq = readmsg(c, NULL, now() + 10000);
+        errno_assert(seq >= 0);
+        assert(seq == j);
+        (*got)++;
+    }
+}
+
+static void on_dropped(int ws, void *arg) {
+    int *n = arg;
+    assert(ws >= 0);
+    (*n)++;
+}
+
+/* One client never reads; the others, reading, get everything while the
+   publisher goes on; the slow one's queue never exceeds the bound. */
+static void slow(int policy) {
+    int ndropped = 0;
+    struct hub_options o = HUB_OPTIONS_INIT;
+    o.max_queue = 64 * 1024;
+    o.policy = policy;
+    o.dropped = on_dropped;
+    o.dropped_arg = &ndropped;
+    struct dill_hub *h = hub_make(&o);
+    assert(h);
+    enum {N = 4};
+    int M = policy == HUB_WAIT ? 100 : 1000;
+    struct conn k[N + 1];
+    int got[N] = {0};
+    int b = bundle();
+    errno_assert(b >= 0);
+    for(int i = 0; i != N; i++) {
+        conn_open(h, &k[i]);
+        errno_assert(hub_subscribe(k[i].sub, "t") == 0);
+        errno_assert(bundle_go(b, reader(k[i].c, M, &got[i])) == 0);
+    }
+    struct conn *z = &k[N];
+    wst_bpair_hook = small_buffers;
+    conn_open(h, z);
+    wst_bpair_hook = NULL;
+    errno_assert(hub_subscribe(z->sub, "t") == 0);
+    int timedout = 0;
+    size_t peak = 0;
+    for(uint32_t j = 0; j != (uint32_t)M; j++) {
+        int rc = publish(h, "t", 0, j, now() + 5);
+        if(rc < 0) {
+            assert(policy == HUB_WAIT && errno == ETIMEDOUT);
+            timedout++;
+            /* The fast ones got it: only the slow one is behind. */
+        }
+        size_t q = dill__hub_queued(z->sub);
+        if(q > peak) peak = q;
+        assert(q <= o.max_queue);
+        /* Paced like a real source, so that the readers run. */
+        if(j % 8 == 0) msleep(now() + 1);
+    }
+    errno_assert(bundle_wait(b, now() + 20000) == 0);
+    for(int i = 0; i != N; i++) assert(got[i] == M);
+    if(policy == HUB_WAIT) assert(timedout > 0);
+    if(policy == HUB_CLOSE) {
+        /* The slow client finds a Close with the policy's status after
+           what was sent before it. */
+        int64_t seq;
+        while((seq = readmsg(z->c, NULL, now() + 5000)) >= 0) {}
+        assert(errno == EPIPE);
+        int code;
+        assert(ws_status(z->c, &code, NULL, 0) >= 0);
+        assert(code == 1008);
+        assert(ndropped == 1);
+        assert(dill__hub_queued(z->sub) == 0);
+        assert_err(hub_subscribe(z->sub, "u"), EPIPE);
+    }
+    else {
+        /* Drop-oldest or wait: what it reads is in order; drop-oldest
+           keeps the newest. */
+        assert(peak > 0);
+        int64_t last = -1, seq;
+        /* Tiny buffers: window updates may take a delayed ACK or two. */
+        while((seq = readmsg(z->c, NULL, now() + 1000)) >= 0) {
+            assert(seq > last);
+            last = seq;
+        }
+        if(policy == HUB_DROP_OLDEST) assert(last == M - 1);
+        assert(ndropped == 0);
+    }
+    errno_assert(hclose(b) == 0);
+    for(int i = 0; i != N + 1; i++) conn_close(&k[i]);
+    errno_assert(hub_free(h) == 0);
+}
+
+/* Subscribers in two threads, publishers in two others and here. */
+enum {XT = 2, XSUBS = 3, XPUBS = 3, XM = 500};
+static struct dill_hub *xh;
+static int xready;
+
+coroutine static void xreader(int c, int *ok) {
+    uint32_t next[XPUBS] = {0};
+    for(int j = 0; j != XPUBS * XM; j++) {
+        int pub;
+        int64_t seq = readmsg(c, &pub, now() + 20000);
+        errno_assert(seq >= 0);
+        assert(pub < XPUBS && seq == next[pub]);
+        next[pub]++;
+    }
+    *ok = 1;
+}
+
+static void *xsub_thread(void *arg) {
+    int *ok = arg;
+    struct conn k[XSUBS];
+    int b = bundle();
+    errno_assert(b >= 0);
+    for(int i = 0; i != XSUBS; i++) {
+        conn_open(xh, &k[i]);
+        errno_assert(hub_subscribe(k[i].sub, "x") == 0);
+        errno_assert(bundle_go(b, xreader(k[i].c, &ok[i])) == 0);
+    }
+    __atomic_add_fetch(&xready, 1, __ATOMIC_RELEASE);
+    errno_assert(bundle_wait(b, now() + 30000) == 0);
+    errno_assert(hclose(b) == 0);
+    for(int i = 0; i != XSUBS; i++) conn_close(&k[i]);
+    return NULL;
+}
+
+static void *xpub_thread(void *arg) {
+    int pub = (int)(intptr_t)arg;
+    for(uint32_t j = 0; j != XM; j++)
+        errno_assert(publish(xh, "x", pub, j, -1) == 0);
+    return NULL;
+}
+
+static void threads(void) {
+    /* Publishers wait for slow readers rather than drop: every message
+       must arrive. */
+    struct hub_options o = HUB_OPTIONS_INIT;
+    o.policy = HUB_WAIT;
+    o.max_queue = 64 * 1024;
+    xh = hub_make(&o);
+    assert(xh);
+    pthread_t st[XT], pt[XPUBS - 1];
+    int ok[XT][XSUBS] = {{0}};
+    for(int i = 0; i != XT; i++)
+        errno_assert(pthread_create(&st[i], NULL, xsub_thread, ok[i]) == 0);
+    while(__atomic_load_n(&xready, __ATOMIC_ACQUIRE) != XT) msleep(now() + 1);
+    for(int i = 0; i != XPUBS - 1; i++)
+        errno_assert(pthread_create(&pt[i], NULL, xpub_thread,
+            (void*)(intptr_t)(i + 1)) == 0);
+    xpub_thread((void*)(intptr_t)0);
+    for(int i = 0; i != XPUBS - 1; i++)
+        errno_assert(pthread_join(pt[i], NULL) == 0);
+    for(int i = 0; i != XT; i++) {
+        errno_assert(pthread_join(st[i], NULL) == 0);
+        for(int j = 0; j != XSUBS; j++) assert(ok[i][j]);
+    }
+    errno_assert(hub_free(xh) == 0);
+}
+
+/* Churn: subscribers come, go, unsubscribe and close while a publisher
+   publishes; a steady subscriber still gets everything in order. */
+coroutine static void churner(struct dill_hub *h, int rounds) {
+    for(int r = 0; r != rounds; r++) {
+        struct conn k;
+        conn_open(h, &k);
+        errno_assert(hub_subscribe(k.sub, "c") == 0);
+        errno_assert(hub_subscribe(k.sub, "d") == 0);
+        yield();
+        if(r % 2) errno_assert(hub_unsubscribe(k.sub, "c") == 0);
+        if(r % 3 == 0) readmsg(k.c, NULL, now() + 1);
+        /* The client end may go first: the writer sees the failure. */
+        if(r % 4 == 0) errno_assert(hclose(k.c) == 0);
+        yield();
+        errno_assert(hclose(k.sub) == 0);
+        errno_assert(hclose(k.s) == 0);
+        if(r % 4) errno_assert(hclose(k.c) == 0);
+    }
+}
+
+coroutine static void churn_pub(struct dill_hub *h, int m) {
+    for(uint32_t j = 0; j != (uint32_t)m; j++) {
+        errno_assert(publish(h, "c", 0, j, -1) == 0);
+        if(j % 8 == 0) yield();
+    }
+}
+
+static void churn(void) {
+    /* Nothing may be dropped for the steady subscriber: the publisher waits
+       for it (and for the churners until they go). */
+    struct hub_options o = HUB_OPTIONS_INIT;
+    o.policy = HUB_WAIT;
+    struct dill_hub *h = hub_make(&o);
+    assert(h);
+    enum {M = 2000};
+    struct conn steady;
+    conn_open(h, &steady);
+    errno_assert(hub_subscribe(steady.sub, "c") == 0);
+    int got = 0;
+    int b = bundle();
+    errno_assert(b >= 0);
+    errno_assert(bundle_go(b, reader(steady.c, M, &got)) == 0);
+    for(int i = 0; i != 3; i++) errno_assert(bundle_go(b, churner(h, 40)) == 0);
+    errno_assert(bundle_go(b, churn_pub(h, M)) == 0);
+    errno_assert(bundle_wait(b, now() + 30000) == 0);
+    assert(got == M);
+    errno_assert(hclose(b) == 0);
+    conn_close(&steady);
+    errno_assert(hub_free(h) == 0);
+}
+
+/* Shutdown with messages queued and being written: nothing leaks, nothing
+   waits past its bound. */
+static void shutdown_in_flight(void) {
+    struct dill_hub *h = hub_make(NULL);
+    assert(h);
+    struct conn k[3];
+    for(int i = 0; i != 3; i++) {
+        conn_open(h, &k[i]);
+        errno_assert(hub_subscribe(k[i].sub, "s") == 0);
+    }
+    static uint8_t big[256 * 1024];
+    for(int j = 0; j != 3; j++)
+        errno_assert(hub_publish(h, "s", 0, big, sizeof(big), -1) == 0);
+    for(uint32_t j = 0; j != 100; j++) errno_assert(publish(h, "s", 0, j, -1) == 0);
+    yield();
+    assert_err(hub_publish(h, "s", 0, big, 2 * 1024 * 1024, -1), EMSGSIZE);
+    int64_t start = now();
+    /* Subscriber first, or the connection first, or the client. */
+    errno_assert(hclose(k[0].sub) == 0);
+    errno_assert(hclose(k[0].s) == 0);
+    errno_assert(hclose(k[0].c) == 0);
+    errno_assert(hclose(k[1].c) == 0);
+    errno_assert(hclose(k[1].sub) == 0);
+    errno_assert(hclose(k[1].s) == 0);
+    conn_close(&k[2]);
+    assert(now() - start < SLACK);
+    errno_assert(hub_free(h) == 0);
+    assert_err(hub_join(NULL, 0), EINVAL);
+    struct hub_options bad = HUB_OPTIONS_INIT;
+    bad.policy = 9;
+    errno = 0;
+    assert(hub_make(&bad) == NULL && errno == EINVAL);
+}
+
+#define STEP(x) do {int64_t t0 = now(); x; \
+    fprintf(stderr, "%s: %d ms\n", #x, (int)(now() - t0));} while(0)
+
+int main(void) {
+    STEP(fanout());
+    STEP(slow(HUB_DROP_OLDEST));
+    STEP(slow(HUB_CLOSE));
+    STEP(slow(HUB_WAIT));
+    STEP(threads());
+    STEP(churn());
+    STEP(shutdown_in_flight());
+    return 0;
+}
