@@ -22,6 +22,11 @@
    Usage: bench_wsdeflate [idle connections] [seconds per echo run]
    (defaults 10000 and 2) */
 
+#if !DILL_HAVE_ZLIB
+#include <stdio.h>
+int main(void) {puts("bench_wsdeflate: built without zlib"); return 0;}
+#else
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -420,3 +425,5 @@ int main(int argc, char *argv[]) {
     stop_server(pid);
     return 0;
 }
+
+#endif

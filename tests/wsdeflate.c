@@ -4,6 +4,11 @@
    (byte by byte and random cuts, on input and output), context takeover
    kept and reset, window bits 8, and a 1 GB bomb stopped at the limit. */
 
+/* Without zlib the library never agrees permessage-deflate. */
+#if !DILL_HAVE_ZLIB
+int main(void) {return 0;}
+#else
+
 #include <string.h>
 #include <zlib.h>
 
@@ -506,3 +511,5 @@ int main(void) {
     test_bomb();
     return 0;
 }
+
+#endif

@@ -969,8 +969,13 @@ struct dill__ws_rxc {
    scratch buffer while the message is being skipped: the context must
    still follow it).  Returns 0 when it needs more input or the message
    is done, 1 when the caller's buffer is full in part mode (the rest
-   stays pending), -1 after failing the connection. */
-static int dill__ws_zdrain(struct dill__ws *self, struct dill__ws_rxc *c) {
+   stays pending), -1 after failing the connection or from dill__ws_busy:
+   every DILL__WS_BUFSZ bytes inflated count as a unit of work, as a read
+   does, so that a small frame that inflates to a lot shares the thread
+   (except in part mode once something is delivered: the call returns
+   soon anyway). */
+static int dill__ws_zdrain(struct dill__ws *self, struct dill__ws_rxc *c,
+      int64_t deadline) {
     struct dill__ws_st *st = self->st;
     struct dill__ws_z *z = st->z;
     uint8_t *scr = NULL;
@@ -997,6 +1002,8 @@ static int dill__ws_zdrain(struct dill__ws *self, struct dill__ws_rxc *c) {
             dst = scr;
         }
         if(keep && cap > c->room) cap = c->room;
+        /* At most a unit of work's worth at a time (see above). */
+        if(cap > DILL__WS_BUFSZ) cap = DILL__WS_BUFSZ;
         ssize_t r = dill__wsz_inf_output(&z->inf, dst, cap);
         if(r == DILL__WSZ_ETOOBIG)
             rc = dill__ws_fail(self, DILL__WS_TOO_BIG, EMSGSIZE);
@@ -1015,6 +1022,9 @@ static int dill__ws_zdrain(struct dill__ws *self, struct dill__ws_rxc *c) {
             c->got += (size_t)r;
             st->msgpos += (size_t)r;
         }
+        if(!rc && r == DILL__WS_BUFSZ &&
+           !((c->mode & DILL__WS_RX_PART) && c->got) &&
+           dill__ws_busy(self, deadline) < 0) rc = -1;
     }
     dill__ws_buf_put(scr);
     return rc;
@@ -1094,7 +1104,7 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
         if(dill__slow(st->zrx)) {
             if(drop) return 0;
             dill__wsz_inf_input(&st->z->inf, ev->data, ev->len, 0);
-            return dill__ws_zdrain(self, c);
+            return dill__ws_zdrain(self, c, deadline);
         }
         if(drop || self->skipping) return 0;
         if(c->cur.it->iol_base &&
@@ -1119,7 +1129,7 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
         if(!ev->msg_end) return 0;
         if(dill__slow(st->zrx) && !drop) {
             dill__wsz_inf_input(&st->z->inf, NULL, 0, 1);
-            int rc = dill__ws_zdrain(self, c);
+            int rc = dill__ws_zdrain(self, c, deadline);
             if(rc) return rc;
         }
         return dill__ws_msgend(self, c);
@@ -1150,7 +1160,7 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     int direct = 0, reads = 0, frames = 0, rc = 0;
     /* A compressed message left output or input pending (part mode). */
     if(dill__slow(st->zrx) && !drop && !dill__wsz_inf_idle(&st->z->inf)) {
-        rc = dill__ws_zdrain(self, c);
+        rc = dill__ws_zdrain(self, c, deadline);
         if(!rc && dill__wsz_inf_done(&st->z->inf))
             rc = dill__ws_msgend(self, c);
     }
