@@ -25,6 +25,15 @@ coroutine static void serve(int s) {
     while(1) {
         int type;
         ssize_t n = ws_recv(ws, &type, buf, sizeof(buf), -1);
+        if(n < 0 && errno == EMSGSIZE) {
+            /* Bigger than we echo (the library has read and dropped it):
+               tell the client why with 1009, and wait a little for its
+               answering Close so that it surely gets ours.  ws_recv_part()
+               would echo messages of any size instead: see ws_server.c. */
+            ws_done(ws, 1009, "message too big", 15, now() + 1000);
+            while(ws_recv(ws, &type, buf, sizeof(buf), now() + 3000) >= 0) {}
+            break;
+        }
         if(n < 0) break;           /* EPIPE: the client closed */
         if(ws_send(ws, type, buf, (size_t)n, -1) < 0) break;
     }

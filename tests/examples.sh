@@ -56,6 +56,13 @@ check "ws_echo_server answers the close" "grep -q 'status 1000' $T/err"
 head -c 200000 /dev/urandom >"$T/in.bin"
 DW --binary --raw "ws://127.0.0.1:$EP/" <"$T/in.bin" >"$T/out.bin"
 check "ws_echo_server echoes binary" "cmp -s $T/in.bin $T/out.bin"
+if /usr/bin/python3 -c 'import websockets' 2>/dev/null; then
+    PYTHONPATH=${DILL_TEST_SRCDIR:-.}/tests/interop timeout 30 /usr/bin/python3 \
+        "${DILL_TEST_SRCDIR:-.}/tests/interop/py_server_example.py" "$EP" big 100000 \
+        >"$T/big" 2>&1
+    check "ws_echo_server refuses a message over 64 KiB with 1009" \
+        "grep -q 'big ok' $T/big"
+fi
 
 # chat: the page, other paths, and two clients talking
 "$B/ws_chat" --port 0 --seconds 30 >"$T/chat.out" 2>&1 &

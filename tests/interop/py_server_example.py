@@ -3,6 +3,7 @@
 Usage: py_server_example.py PORT PHASE [CAFILE]
   echo      a text and a 200 KiB binary message come back whole (the server
             echoes in 16 KiB pieces); a 2 MiB message is refused with 1009.
+  big N     one small echo, then an N-byte message is refused with 1009.
   wait      connects, prints "open", and waits for the server to close:
             prints "closed CODE REASON" (the shutdown test sends SIGINT).
   tls       one echo over wss, verifying against CAFILE.
@@ -35,6 +36,19 @@ async def echo(url):
     print("echo ok")
 
 
+async def big(url, size):
+    async with websockets.connect(url, max_size=None, compression=None) as ws:
+        await ws.send("small")
+        assert await ws.recv() == "small"
+        try:
+            await ws.send(b"x" * size)
+            await ws.recv()
+            raise AssertionError("a message of %d bytes was echoed" % size)
+        except websockets.ConnectionClosed as e:
+            assert e.code == 1009, "closed with %s" % e.code
+    print("big ok")
+
+
 async def wait(url):
     async with websockets.connect(url, compression=None) as ws:
         print("open", flush=True)
@@ -57,6 +71,8 @@ def main():
     port, phase = sys.argv[1], sys.argv[2]
     if phase == "echo":
         asyncio.run(echo("ws://127.0.0.1:%s/" % port))
+    elif phase == "big":
+        asyncio.run(big("ws://127.0.0.1:%s/" % port, int(sys.argv[3])))
     elif phase == "wait":
         asyncio.run(wait("ws://127.0.0.1:%s/" % port))
     elif phase == "tls":
