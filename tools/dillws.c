@@ -587,101 +587,46 @@ static int connect_url(const struct dill__url *u, int64_t deadline) {
 #endif
 }
 
-static void hs_send(int h, const char *name, const char *value,
-      int64_t deadline) {
-    if(http_sendfield(h, name, value, deadline) < 0)
-    {
-        if(errno == EINVAL)
-            die(EX_USAGE, "invalid header '%s: %s'", name, value);
-        die(EX_HANDSHAKE, "the connection broke during the handshake: %s",
-            strerror(errno));
-    }
-    vlog("> %s: %s", name, value);
-}
-
-/* Whether the comma-separated list has the token (any case). */
-static int has_token(const char *list, const char *tok) {
-    size_t tl = strlen(tok);
-    while(*list) {
-        list += strspn(list, " \t,");
-        size_t n = strcspn(list, ",");
-        size_t m = n;
-        while(m && (list[m - 1] == ' ' || list[m - 1] == '\t')) m--;
-        if(m == tl && !strncasecmp(list, tok, tl)) return 1;
-        list += n;
-    }
-    return 0;
-}
-
-static void hs_request(int h, const struct dill__url *u, const char *key,
-      int64_t deadline) {
-    if(http_sendrequest(h, "GET", u->resource, deadline) < 0)
-        die(EX_HANDSHAKE, "cannot send the request: %s", strerror(errno));
+/* -v: the request the library sends (its random key aside). */
+static void show_request(const struct dill__url *u) {
     vlog("> GET %s HTTP/1.1", u->resource);
-    hs_send(h, "Host", u->hosthdr, deadline);
-    hs_send(h, "Upgrade", "websocket", deadline);
-    hs_send(h, "Connection", "Upgrade", deadline);
-    hs_send(h, "Sec-WebSocket-Key", key, deadline);
-    hs_send(h, "Sec-WebSocket-Version", "13", deadline);
+    vlog("> Host: %s", u->hosthdr);
+    vlog("> Upgrade: websocket");
+    vlog("> Connection: Upgrade");
+    vlog("> Sec-WebSocket-Version: 13");
     if(cfg.nproto) {
         char list[1024] = "";
         for(size_t i = 0; i < cfg.nproto; i++) {
             if(i) strncat(list, ", ", sizeof(list) - strlen(list) - 1);
             strncat(list, cfg.proto[i], sizeof(list) - strlen(list) - 1);
         }
-        hs_send(h, "Sec-WebSocket-Protocol", list, deadline);
+        vlog("> Sec-WebSocket-Protocol: %s", list);
     }
-    if(cfg.origin) hs_send(h, "Origin", cfg.origin, deadline);
-    for(int i = 0; i < cfg.nhdr; i++) {
-        char name[128];
-        const char *c = strchr(cfg.hdr[i], ':');
-        snprintf(name, sizeof(name), "%.*s", (int)(c - cfg.hdr[i]),
-            cfg.hdr[i]);
-        c++;
-        while(*c == ' ' || *c == '\t') c++;
-        hs_send(h, name, c, deadline);
-    }
-    if(http_done(h, deadline) < 0)
-        die(EX_HANDSHAKE, "cannot send the request: %s", strerror(errno));
+    if(cfg.deflate) vlog("> Sec-WebSocket-Extensions: permessage-deflate");
+    if(cfg.origin) vlog("> Origin: %s", cfg.origin);
+    for(int i = 0; i < cfg.nhdr; i++) vlog("> %s", cfg.hdr[i]);
     vlog(">");
 }
 
-struct hs_result {
-    int upgrade, connection, accept_ok, extensions;
-    char protocol[1024];
-};
-
-static void hs_fields(int h, const char *expect, struct hs_result *r,
-      int64_t deadline) {
-    while(1) {
-        char name[256], value[1024];
-        if(http_recvfield(h, name, sizeof(name), value, sizeof(value),
-           deadline) < 0) {
-            if(errno == EPIPE) break;
-            if(errno == EMSGSIZE) continue; /* too long for us: skipped */
-            die(EX_HANDSHAKE, "bad response head: %s", strerror(errno));
-        }
-        vlog("< %s: %s", name, value);
-        if(!strcasecmp(name, "Upgrade"))
-            r->upgrade |= has_token(value, "websocket");
-        else if(!strcasecmp(name, "Connection"))
-            r->connection |= has_token(value, "upgrade");
-        else if(!strcasecmp(name, "Sec-WebSocket-Accept"))
-            r->accept_ok = !strcmp(value, expect);
-        else if(!strcasecmp(name, "Sec-WebSocket-Extensions"))
-            r->extensions = 1;
-        else if(!strcasecmp(name, "Sec-WebSocket-Protocol"))
-            snprintf(r->protocol, sizeof(r->protocol), "%s", value);
+/* -v: the server's answer, line by line. */
+static void show_response(const struct ws_response *r) {
+    if(!r->status) return;
+    vlog("< HTTP/1.1 %d %s", r->status, r->reason);
+    const char *p = r->headers;
+    while(*p) {
+        size_t n = strcspn(p, "\r");
+        vlog("< %.*s", (int)n, p);
+        p += n;
+        if(*p == '\r') p++;
+        if(*p == '\n') p++;
     }
+    if(r->dropped) vlog("< (%d more lines)", r->dropped);
     vlog("<");
 }
 
-/* The opening handshake, done here with the HTTP layer rather than inside
-   ws_attach_client so that -v can show it and a refusal's status is known.
-   Returns the WebSocket. */
-/* With --deflate the library does the handshake, since it negotiates the
-   extension; -v then shows the outcome rather than the header lines. */
-static int client_handshake_deflate(int s, const struct dill__url *u,
+/* The opening handshake, done by the library; its answer is kept so that
+   -v can show it and a refusal's status is known.  Returns the WebSocket. */
+static int client_handshake(int s, const struct dill__url *u,
       int64_t deadline) {
     struct ws_options o = WS_OPTIONS_INIT;
     o.flags = cfg.binary ? 0 : WS_TEXT;
@@ -691,56 +636,29 @@ static int client_handshake_deflate(int s, const struct dill__url *u,
     o.origin = cfg.origin;
     o.headers = cfg.nhdr ? cfg.hdrtext : NULL;
     deflate_opts(&o);
-    vlog("> GET %s HTTP/1.1 (offering permessage-deflate)", u->resource);
+    struct ws_response r = WS_RESPONSE_INIT;
+    o.response = &r;
+    show_request(u);
     int ws = ws_attach_client_opts(s, u->resource, u->hosthdr, &o, NULL,
         deadline);
-    if(ws < 0)
-        die(EX_HANDSHAKE, "WebSocket handshake failed: %s",
-            errno == EPROTO ? "the server refused or answered badly" :
-            strerror(errno));
-    vlog("< HTTP/1.1 101");
-    deflate_log(ws, "");
-    return ws;
-}
-
-static int client_handshake(int s, const struct dill__url *u,
-      int64_t deadline) {
-    if(cfg.deflate) return client_handshake_deflate(s, u, deadline);
-    char key[WS_KEY_SIZE], expect[WS_KEY_SIZE];
-    if(ws_request_key(key) < 0 || ws_response_key(key, expect) < 0)
-        die(EX_FAIL, "cannot make a key: %s", strerror(errno));
-    int h = http_attach(s);
-    if(h < 0) die(EX_FAIL, "http_attach: %s", strerror(errno));
-    hs_request(h, u, key, deadline);
-    char reason[256];
-    int status = http_recvstatus(h, reason, sizeof(reason), deadline);
-    if(status < 0)
-        die(EX_HANDSHAKE, "no valid HTTP response from the server: %s",
+    show_response(&r);
+    if(ws < 0) {
+        if(errno == EACCES)
+            die(EX_HANDSHAKE, "handshake refused: HTTP %d %s", r.status,
+                r.reason);
+        if(errno == EINVAL) die(EX_USAGE, "invalid header or subprotocol");
+        if(errno == EPROTO)
+            die(EX_HANDSHAKE, r.status ? "invalid handshake response "
+                "(HTTP %d: missing upgrade tokens, a wrong accept key, or "
+                "a subprotocol or extension that was not offered)" :
+                "no valid HTTP response from the server", r.status);
+        die(EX_HANDSHAKE, "the handshake failed: %s",
             errno == EPIPE ? "connection closed" : strerror(errno));
-    vlog("< HTTP/1.1 %d %s", status, reason);
-    struct hs_result r = {0};
-    hs_fields(h, expect, &r, deadline);
-    if(status != 101)
-        die(EX_HANDSHAKE, "handshake refused: HTTP %d %s", status, reason);
-    const char *bad = !r.upgrade ? "no 'Upgrade: websocket'" :
-        !r.connection ? "no 'Connection: upgrade'" :
-        !r.accept_ok ? "wrong or missing Sec-WebSocket-Accept" :
-        r.extensions ? "an extension that was not offered" : NULL;
-    int known = !r.protocol[0];
-    for(size_t i = 0; i < cfg.nproto; i++)
-        if(!strcmp(r.protocol, cfg.proto[i])) known = 1;
-    if(!bad && !known) bad = "a subprotocol that was not offered";
-    if(!bad && cfg.nproto && !r.protocol[0] && cfg.verbose)
+    }
+    char proto[256];
+    if(cfg.nproto && ws_protocol(ws, proto, sizeof(proto)) == 0)
         vlog("* the server agreed to none of the subprotocols");
-    if(bad) die(EX_HANDSHAKE, "invalid handshake response: %s", bad);
-    s = http_detach(h, deadline);
-    if(s < 0) die(EX_HANDSHAKE, "http_detach: %s", strerror(errno));
-    struct ws_options o = WS_OPTIONS_INIT;
-    o.flags = WS_NOHTTP | (cfg.binary ? 0 : WS_TEXT);
-    o.max_message = cfg.max_message;
-    o.ping_interval = cfg.ping_ms;
-    int ws = ws_attach_client_opts(s, NULL, NULL, &o, NULL, deadline);
-    if(ws < 0) die(EX_FAIL, "ws_attach_client: %s", strerror(errno));
+    deflate_log(ws, "");
     return ws;
 }
 
