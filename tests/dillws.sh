@@ -201,6 +201,39 @@ if command -v openssl >/dev/null && "$D" --help | grep -q tls-cert; then
     check "wss --insecure" "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = x ]"
     C "wss://127.0.0.1:$E/" </dev/null 2>"$T/err"
     check "wss to a plain server: status 4" "[ \$? = 4 ]"
+    # SIGHUP: new certificate files for new connections, the old
+    # connection kept, a broken file ignored.
+    cp "$T/cert.pem" "$T/cur.crt"; cp "$T/key.pem" "$T/cur.key"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key3.pem" \
+        -out "$T/cert3.pem" -days 2 -subj /CN=localhost \
+        -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' 2>/dev/null
+    start_server hup --echo --threads 2 --tls-cert "$T/cur.crt" --tls-key "$T/cur.key"
+    SRV=${PIDS##* }
+    mkfifo "$T/hfifo"
+    "$D" --timeout 20 --cacert "$T/cert.pem" "wss://127.0.0.1:$PORT/" \
+        <"$T/hfifo" >"$T/hold.out" 2>&1 &
+    HOLD=$!
+    exec 9>"$T/hfifo"
+    echo before >&9
+    cp "$T/cert3.pem" "$T/cur.crt"; cp "$T/key3.pem" "$T/cur.key"
+    kill -HUP $SRV
+    for _ in $(seq 100); do grep -q reloaded "$T/hup.log" && break; sleep 0.05; done
+    echo x | C --cacert "$T/cert3.pem" "wss://127.0.0.1:$PORT/" >"$T/out"
+    check "SIGHUP: new connections get the new certificate" \
+        "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = x ]"
+    C --cacert "$T/cert.pem" "wss://127.0.0.1:$PORT/" </dev/null 2>/dev/null
+    check "SIGHUP: ... and not the old one" "[ \$? = 4 ]"
+    echo after >&9
+    exec 9>&-
+    wait $HOLD
+    check "SIGHUP: an open connection keeps working" \
+        "[ \"\$(cat $T/hold.out)\" = \"\$(printf 'before\nafter')\" ]"
+    echo broken >"$T/cur.crt"
+    kill -HUP $SRV
+    for _ in $(seq 100); do grep -q 'reload failed' "$T/hup.log" && break; sleep 0.05; done
+    echo y | C --cacert "$T/cert3.pem" "wss://127.0.0.1:$PORT/" >"$T/out"
+    check "SIGHUP with a broken file: the server keeps its certificate" \
+        "[ \$? = 0 ] && grep -q 'reload failed' $T/hup.log"
 fi
 
 # Interoperability with another implementation (Python websockets), both

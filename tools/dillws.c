@@ -931,7 +931,13 @@ static int run_client(void) {
 /******************************************************************************/
 
 #if !defined DILL_DISABLE_TLS
+/* The context new handshakes use; SIGHUP replaces it.  Threads read it
+   without a lock, so a replaced context is kept (not freed) until exit:
+   a handshake may have just read the old pointer. */
 static struct tls_server_ctx *tlsctx;
+#define MAX_RELOADS 64
+static struct tls_server_ctx *retired[MAX_RELOADS];
+static int nretired;
 #endif
 /* Broadcast: every connection joins one hub (shared by the threads) and
    subscribes to one topic.  A client whose queue would exceed
@@ -971,8 +977,9 @@ static int server_attach(int s, int id) {
     /* Not --timeout: that one is for how long the server runs. */
     int64_t dl = now() + cfg.hs_ms;
 #if !defined DILL_DISABLE_TLS
-    if(tlsctx) {
-        s = tls_attach_server_ctx(s, tlsctx, NULL, dl);
+    struct tls_server_ctx *ctx = __atomic_load_n(&tlsctx, __ATOMIC_ACQUIRE);
+    if(ctx) {
+        s = tls_attach_server_ctx(s, ctx, NULL, dl);
         if(s < 0) {
             vlog("[%d] TLS handshake failed: %s", id, strerror(errno));
             return -1;
@@ -1137,19 +1144,82 @@ static void parse_listen(const char *spec, struct ipaddr *addr) {
         die(EX_USAGE, "bad --listen address '%s'", host);
 }
 
+#if !defined DILL_DISABLE_TLS
+static struct tls_server_ctx *server_load_tls(void) {
+    struct tls_server_options o = TLS_SERVER_OPTIONS_INIT;
+    o.cert_file = cfg.cert;
+    o.key_file = cfg.key;
+    return tls_server_ctx_new(&o);
+}
+
+static const char *tls_load_error(int err) {
+    return err == EINVAL ? "not a usable certificate and key" : strerror(err);
+}
+
+/* SIGHUP: the certificate and key files are read again for new
+   connections; open ones keep theirs.  A file that does not load leaves
+   the server on the old certificate. */
+static int hupfd[2] = {-1, -1};
+static int reload_cr = -1;
+
+static void on_hup(int sig) {
+    (void)sig;
+    char c = 0;
+    ssize_t n = write(hupfd[1], &c, 1);
+    (void)n;
+}
+
+coroutine static void reload_task(void) {
+    while(fdin(hupfd[0], -1) == 0) {
+        char c[16];
+        while(read(hupfd[0], c, sizeof(c)) > 0) {}
+        struct tls_server_ctx *ctx = server_load_tls();
+        if(!ctx) {
+            fprintf(stderr, "dillws: reload failed, keeping the old "
+                "certificate: %s\n", tls_load_error(errno));
+            continue;
+        }
+        if(nretired == MAX_RELOADS) {
+            fprintf(stderr, "dillws: too many reloads; restart the server\n");
+            tls_server_ctx_free(ctx);
+            continue;
+        }
+        retired[nretired++] = __atomic_exchange_n(&tlsctx, ctx,
+            __ATOMIC_ACQ_REL);
+        fprintf(stderr, "dillws: certificate reloaded\n");
+    }
+}
+#endif
+
+/* At the end of the server: the reloader and every context. */
+static void server_end_tls(void) {
+#if !defined DILL_DISABLE_TLS
+    if(reload_cr >= 0) hclose(reload_cr);
+    for(int i = 0; i < nretired; i++) tls_server_ctx_free(retired[i]);
+    if(tlsctx) tls_server_ctx_free(tlsctx);
+#endif
+}
+
 static void server_setup_tls(void) {
     if(!cfg.cert) return;
 #if defined DILL_DISABLE_TLS
     die(EX_TLS, "this dillws was built without TLS");
 #else
-    struct tls_server_options o = TLS_SERVER_OPTIONS_INIT;
-    o.cert_file = cfg.cert;
-    o.key_file = cfg.key;
-    tlsctx = tls_server_ctx_new(&o);
+    tlsctx = server_load_tls();
     if(!tlsctx)
         die(EX_TLS, "cannot load %s / %s: %s", cfg.cert, cfg.key,
-            errno == EINVAL ? "not a usable certificate and key" :
-            strerror(errno));
+            tls_load_error(errno));
+    if(pipe(hupfd) == 0) {
+        fcntl(hupfd[0], F_SETFL, O_NONBLOCK);
+        fcntl(hupfd[1], F_SETFL, O_NONBLOCK);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_hup;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGHUP, &sa, NULL);
+        reload_cr = go(reload_task());
+        if(reload_cr < 0) die(EX_FAIL, "go: %s", strerror(errno));
+    }
 #endif
 }
 
@@ -1311,6 +1381,7 @@ static int run_threads(int n) {
     else msleep(deadline_in(cfg.timeout_ms));
     hclose(w);
     if(bhub) hub_free(bhub);
+    server_end_tls();
     return EX_OK;
 }
 
@@ -1347,6 +1418,7 @@ static int run_server(void) {
     accept_loop(ls, deadline_in(cfg.timeout_ms));
     hclose(ls);
     if(bhub) hub_free(bhub);
+    server_end_tls();
     return EX_OK;
 }
 
