@@ -857,16 +857,23 @@ coroutine static void signal_task(int ev) {
     chsend(ev, &e, sizeof(e), -1);
 }
 
-static void catch_signals(void) {
-    if(pipe(sigfd) < 0) return;
-    fcntl(sigfd[0], F_SETFL, O_NONBLOCK);
-    fcntl(sigfd[1], F_SETFL, O_NONBLOCK);
+/* Makes fd a non-blocking pipe and sends the signals sig1 and sig2 (0:
+   none) to handler, which writes to it.  Returns 0 or -1. */
+static int signal_pipe(int fd[2], void (*handler)(int), int sig1, int sig2) {
+    if(pipe(fd) < 0) return -1;
+    fcntl(fd[0], F_SETFL, O_NONBLOCK);
+    fcntl(fd[1], F_SETFL, O_NONBLOCK);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
+    sa.sa_handler = handler;
     sa.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sigaction(sig1, &sa, NULL);
+    if(sig2) sigaction(sig2, &sa, NULL);
+    return 0;
+}
+
+static void catch_signals(void) {
+    signal_pipe(sigfd, on_signal, SIGINT, SIGTERM);
 }
 
 /* Waits for the receiver to finish: the server closed, the end of stdin
@@ -1209,14 +1216,7 @@ static void server_setup_tls(void) {
     if(!tlsctx)
         die(EX_TLS, "cannot load %s / %s: %s", cfg.cert, cfg.key,
             tls_load_error(errno));
-    if(pipe(hupfd) == 0) {
-        fcntl(hupfd[0], F_SETFL, O_NONBLOCK);
-        fcntl(hupfd[1], F_SETFL, O_NONBLOCK);
-        struct sigaction sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_hup;
-        sa.sa_flags = SA_RESTART;
-        sigaction(SIGHUP, &sa, NULL);
+    if(signal_pipe(hupfd, on_hup, SIGHUP, 0) == 0) {
         reload_cr = go(reload_task());
         if(reload_cr < 0) die(EX_FAIL, "go: %s", strerror(errno));
     }
