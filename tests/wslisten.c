@@ -253,6 +253,52 @@ static void test_shutdown(void) {
     errno_assert(hclose(ch[1]) == 0);
 }
 
+/* A shutdown in another coroutine: cancelled (ECANCELED), or its listener
+   closed under it (EBADF; the listener is freed once it returns). */
+coroutine static void shutdown_in(int l, int *err) {
+    *err = ws_listen_shutdown(l, 1001, NULL, 0, now() + 5000) < 0 ? errno : 0;
+}
+
+static void test_shutdown_errors(void) {
+    assert_err(ws_request_set_userdata(NULL, NULL), EINVAL);
+    int ch[2];
+    errno_assert(chmake(ch) == 0);
+    assert_err(ws_listen_shutdown(ch[0], 1001, NULL, 0, -1), ENOTSUP);
+    assert_err(ws_listen_set_tls(ch[0], NULL), ENOTSUP);
+    struct ws_listen_stats st = WS_LISTEN_STATS_INIT;
+    assert_err(ws_listen_stats(ch[0], &st), ENOTSUP);
+    errno_assert(hclose(ch[0]) == 0);
+    errno_assert(hclose(ch[1]) == 0);
+    for(int round = 0; round < 2; round++) {
+        int port;
+        int l = listener(&port, NULL);
+        int c = connect_ws(port, NULL, now() + 5000);
+        errno_assert(c >= 0);
+        int s = ws_accept(l, NULL, 0, NULL, now() + 5000);
+        errno_assert(s >= 0);
+        /* s is never closed by its owner: the shutdown waits. */
+        int err = -1;
+        int cr = go(shutdown_in(l, &err));
+        errno_assert(cr >= 0);
+        errno_assert(msleep(now() + 50) == 0);
+        assert(err == -1);
+        if(round == 0) {
+            errno_assert(hclose(cr) == 0);
+            assert(err == ECANCELED);
+            errno_assert(hclose(l) == 0);
+        }
+        else {
+            errno_assert(hclose(l) == 0);
+            errno_assert(bundle_wait(cr, now() + 5000) == 0);
+            assert(err == EBADF);
+            errno_assert(hclose(cr) == 0);
+        }
+        /* The connection outlives the listener. */
+        errno_assert(hclose(s) == 0);
+        errno_assert(hclose(c) == 0);
+    }
+}
+
 /******************************************************************************/
 /*  Certificate replacement                                                   */
 /******************************************************************************/
@@ -344,6 +390,7 @@ int main(void) {
     test_check();
     test_failures();
     test_shutdown();
+    test_shutdown_errors();
 #if !defined DILL_DISABLE_TLS
     test_reload();
     tmpdir_remove();
