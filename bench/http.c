@@ -14,14 +14,10 @@
 
 #include "libdill.h"
 #include "../tests/ws_samples.h"
+#include "clock.h"
 
 /* The Chrome-style request of the test suite's samples. */
 #define request (ws_samples[0].text)
-
-static void die(const char *what) {
-    perror(what);
-    exit(1);
-}
 
 coroutine void writer(int s) {
     /* Several heads per write, as a pipelining client would send them. */

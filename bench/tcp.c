@@ -21,20 +21,10 @@
 #include <unistd.h>
 
 #include "libdill.h"
+#include "clock.h"
 
 static double scale = 1.0;
 static int only = -1;  /* run just this implementation (0, 1, 2) */
-
-static double secs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what) {
-    perror(what);
-    exit(1);
-}
 
 /* A listening socket on 127.0.0.1 with a kernel-picked port. */
 static int raw_listener(struct sockaddr_in *sin) {

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "libdill.h"
+#include "clock.h"
 
 #if defined DILL_DISABLE_TLS
 int main(void) {
@@ -32,23 +33,12 @@ int main(void) {
 static double scale = 1.0;
 static char dir[64];
 
-static double secs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* CPU time of the calling thread: with other load on the machine it tells
    what a core could do, where wall time tells what we got. */
 static double cpusecs(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what) {
-    perror(what);
-    exit(1);
 }
 
 static const char *path(const char *name) {

@@ -24,25 +24,7 @@
 #include <unistd.h>
 
 #include "libdill.h"
-
-static double secs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what) {
-    perror(what);
-    exit(1);
-}
-
-/* CPU time (user + system) of this process in microseconds. */
-static long cpu_us(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L +
-        ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-}
+#include "clock.h"
 
 static long rss_kib(void) {
     FILE *f = fopen("/proc/self/status", "r");

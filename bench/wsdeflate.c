@@ -44,28 +44,11 @@ int main(void) {puts("bench_wsdeflate: built without zlib"); return 0;}
 #include "proto/wsdeflate.h"
 #include "proto/wsframe.h"
 #include "../tests/zbomb.h"
+#include "clock.h"
 
 #define MSG 1024
 #define ECHO_CONNS 100
 #define BOMB_LIMIT (16u << 20)
-
-static double secs(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what) {
-    perror(what);
-    exit(1);
-}
-
-static long cpu_us(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L +
-        ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-}
 
 /* A line of /proc/self/status ("VmRSS:", "VmHWM:") in KiB. */
 static long status_kib(const char *key) {
