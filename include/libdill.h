@@ -1407,7 +1407,7 @@ DILL_EXPORT int dill_ws_listen_shutdown(int s, int status, const void *reason,
    Each subscriber's queue holds at most max_queue bytes of frames; when a
    message does not fit, the policy decides. */
 #define DILL_HUB_DROP_OLDEST 0     /* oldest queued messages are dropped */
-#define DILL_HUB_CLOSE 1           /* the subscriber is closed with 1008 */
+#define DILL_HUB_CLOSE 1           /* the subscriber is closed (close_code) */
 #define DILL_HUB_WAIT 2            /* the publisher waits for room */
 struct dill_hub_options {
     size_t size;                   /* DILL_HUB_OPTIONS_INIT sets it */
@@ -1424,6 +1424,10 @@ struct dill_hub_options {
     /* Milliseconds a subscriber may take to accept one batch of messages
        before it is dropped like under HUB_CLOSE (0: no limit). */
     int64_t send_timeout;
+    /* Close status for a subscriber dropped as too slow (HUB_CLOSE or
+       send_timeout): 1008 (policy violation) or 1013 (try again later)
+       (0: 1008).  Other values: EINVAL. */
+    int close_code;
 };
 #define DILL_HUB_OPTIONS_INIT {sizeof(struct dill_hub_options)}
 struct dill_hub;

@@ -132,12 +132,15 @@ static void on_dropped(int ws, void *arg) {
 }
 
 /* One client never reads; the others, reading, get everything while the
-   publisher goes on; the slow one's queue never exceeds the bound. */
-static void slow(int policy) {
+   publisher goes on; the slow one's queue never exceeds the bound.  code:
+   the hub's close_code; stall: its send_timeout. */
+static void slow(int policy, int code, int64_t stall) {
     int ndropped = 0;
     struct hub_options o = HUB_OPTIONS_INIT;
     o.max_queue = 64 * 1024;
     o.policy = policy;
+    o.close_code = code;
+    o.send_timeout = stall;
     o.dropped = on_dropped;
     o.dropped_arg = &ndropped;
     struct dill_hub *h = hub_make(&o);
@@ -176,15 +179,26 @@ static void slow(int policy) {
     errno_assert(bundle_wait(b, now() + 20000) == 0);
     for(int i = 0; i != N; i++) assert(got[i] == M);
     if(policy == HUB_WAIT) assert(timedout > 0);
-    if(policy == HUB_CLOSE) {
+    if(stall) {
+        /* The writer gives up on the client after stall ms. */
+        int64_t deadline = now() + 10000;
+        while(!ndropped && now() < deadline) msleep(now() + 10);
+        assert(ndropped == 1);
+        assert(dill__hub_queued(z->sub) == 0);
+        assert_err(hub_subscribe(z->sub, "u"), EPIPE);
+        /* What the client still finds ends, one way or another. */
+        while(readmsg(z->c, NULL, now() + 1000) >= 0) {}
+        assert(errno == EPIPE || errno == ECONNRESET || errno == ETIMEDOUT);
+    }
+    else if(policy == HUB_CLOSE) {
         /* The slow client finds a Close with the policy's status after
            what was sent before it. */
         int64_t seq;
         while((seq = readmsg(z->c, NULL, now() + 5000)) >= 0) {}
         assert(errno == EPIPE);
-        int code;
-        assert(ws_status(z->c, &code, NULL, 0) >= 0);
-        assert(code == 1008);
+        int status;
+        assert(ws_status(z->c, &status, NULL, 0) >= 0);
+        assert(status == (code ? code : 1008));
         assert(ndropped == 1);
         assert(dill__hub_queued(z->sub) == 0);
         assert_err(hub_subscribe(z->sub, "u"), EPIPE);
@@ -357,6 +371,10 @@ static void shutdown_in_flight(void) {
     bad.policy = 9;
     errno = 0;
     assert(hub_make(&bad) == NULL && errno == EINVAL);
+    bad.policy = HUB_CLOSE;
+    bad.close_code = 1011;
+    errno = 0;
+    assert(hub_make(&bad) == NULL && errno == EINVAL);
 }
 
 #define STEP(x) do {int64_t t0 = now(); x; \
@@ -364,9 +382,12 @@ static void shutdown_in_flight(void) {
 
 int main(void) {
     STEP(fanout());
-    STEP(slow(HUB_DROP_OLDEST));
-    STEP(slow(HUB_CLOSE));
-    STEP(slow(HUB_WAIT));
+    STEP(slow(HUB_DROP_OLDEST, 0, 0));
+    STEP(slow(HUB_CLOSE, 0, 0));
+    STEP(slow(HUB_CLOSE, 1013, 0));
+    STEP(slow(HUB_WAIT, 0, 0));
+    /* Too slow to take a batch in 50 ms: dropped whatever the policy. */
+    STEP(slow(HUB_DROP_OLDEST, 1013, 50));
     STEP(threads());
     STEP(churn());
     STEP(shutdown_in_flight());

@@ -30,6 +30,7 @@ struct dill_hub {
     void (*dropped)(int ws, void *arg);
     void *dropped_arg;
     int64_t send_timeout;
+    int close_code;                /* for subscribers too slow */
     int subs;                      /* joined subscribers */
 };
 
@@ -88,7 +89,8 @@ static size_t dill__hmsg_size(const struct dill__hmsg *m) {
 struct dill_hub *dill_hub_make(const struct dill_hub_options *opts) {
     struct dill_hub_options o;
     if(dill__opts_load(&o, sizeof(o), opts) < 0) return NULL;
-    if(o.policy < DILL_HUB_DROP_OLDEST || o.policy > DILL_HUB_WAIT) {
+    if(o.policy < DILL_HUB_DROP_OLDEST || o.policy > DILL_HUB_WAIT ||
+       (o.close_code && o.close_code != 1008 && o.close_code != 1013)) {
         errno = EINVAL;
         return NULL;
     }
@@ -102,6 +104,7 @@ struct dill_hub *dill_hub_make(const struct dill_hub_options *opts) {
     h->dropped = o.dropped;
     h->dropped_arg = o.dropped_arg;
     h->send_timeout = o.send_timeout > 0 ? o.send_timeout : 0;
+    h->close_code = o.close_code ? o.close_code : 1008;
     h->subs = 0;
     return h;
 }
@@ -227,7 +230,7 @@ static int dill__offer(struct dill_hub *h, struct dill__sub *s,
             return 1;
         default:
             /* Too slow: closed, so that it stops holding memory. */
-            s->closecode = 1008;
+            s->closecode = h->close_code;
             return 2;
         }
     }
@@ -292,7 +295,7 @@ dill_coroutine static void dill__sub_writer(struct dill__sub *s) {
             dill__sub_kill(s);
             pthread_mutex_unlock(&h->lock);
             if(stalled && h->dropped) h->dropped(s->ws, h->dropped_arg);
-            if(stalled) dill_ws_done(s->ws, 1008, "too slow", 8, 0);
+            if(stalled) dill_ws_done(s->ws, h->close_code, "too slow", 8, 0);
             return;
         }
     }
