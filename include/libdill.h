@@ -1439,8 +1439,9 @@ DILL_EXPORT int dill_hub_free(struct dill_hub *hub);
 /* Joins WebSocket handle ws to the hub: returns a subscriber handle of the
    calling thread.  The hub then sends on ws (other coroutines may still
    send and receive on it); hclose of the subscriber leaves every topic and
-   stops sending; close it before ws.  Errors: EINVAL, EBADF, ENOTSUP,
-   ENOMEM, ECANCELED. */
+   stops sending; close it before ws.  Subscribers still open when their
+   thread (other than main) exits are closed then, as by hclose; ws is
+   not.  Errors: EINVAL, EBADF, ENOTSUP, ENOMEM, ECANCELED. */
 DILL_EXPORT int dill_hub_join(struct dill_hub *hub, int ws);
 /* Subscribes to topic (a string).  Errors: EBADF, ENOTSUP, EINVAL, ENOMEM,
    EEXIST (subscribed already), EPIPE (the subscriber was dropped). */

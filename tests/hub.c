@@ -173,8 +173,16 @@ static void slow(int policy, int code, int64_t stall) {
         size_t q = dill__hub_queued(z->sub);
         if(q > peak) peak = q;
         assert(q <= o.max_queue);
-        /* Paced like a real source, so that the readers run. */
+        /* Paced like a real source, so that the readers run; and, on a
+           loaded machine, never faster than the readers: the policy is
+           for the slow one only. */
         if(j % 8 == 0) msleep(now() + 1);
+        int64_t deadline = now() + 10000;
+        for(int i = 0; i != N; i++)
+            while(dill__hub_queued(k[i].sub) > o.max_queue / 2) {
+                assert(now() < deadline);
+                msleep(now() + 1);
+            }
     }
     errno_assert(bundle_wait(b, now() + 20000) == 0);
     for(int i = 0; i != N; i++) assert(got[i] == M);
@@ -288,6 +296,77 @@ static void threads(void) {
     errno_assert(hub_free(xh) == 0);
 }
 
+/* A thread that exits with its subscribers still open: the hub closes
+   them at its exit, so publishers elsewhere neither wait for them nor touch
+   the dead thread, and the hub can be freed. */
+enum {EN = 3, EM = 50};
+static struct dill_hub *eh;
+static int estate;                 /* 1: subscribed, 2: thread joined */
+
+static void *exit_thread(void *arg) {
+    int *ok = arg;
+    struct conn k[EN];
+    for(int i = 0; i != EN; i++) {
+        conn_open(eh, &k[i]);
+        errno_assert(hub_subscribe(k[i].sub, "e") == 0);
+        if(i) errno_assert(hub_subscribe(k[i].sub, "f") == 0);
+    }
+    __atomic_store_n(&estate, 1, __ATOMIC_RELEASE);
+    for(int i = 0; i != EN; i++)
+        for(uint32_t j = 0; j != EM; j++)
+            assert(readmsg(k[i].c, NULL, now() + 10000) == j);
+    /* The connections go (the writers are idle: whatever is published
+       from now on fails on them), the subscribers are left open. */
+    msleep(now() + 10);
+    for(int i = 0; i != EN; i++) {
+        errno_assert(hclose(k[i].s) == 0);
+        errno_assert(hclose(k[i].c) == 0);
+    }
+    *ok = 1;
+    return NULL;
+}
+
+static void *exit_joiner(void *arg) {
+    errno_assert(pthread_join(*(pthread_t*)arg, NULL) == 0);
+    __atomic_store_n(&estate, 2, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void thread_exit(void) {
+    /* Waiting publishers: a subscriber the hub still counted would hold
+       every publish until its deadline. */
+    struct hub_options o = HUB_OPTIONS_INIT;
+    o.policy = HUB_WAIT;
+    o.max_queue = 16 * 1024;
+    eh = hub_make(&o);
+    assert(eh);
+    estate = 0;
+    int ok = 0;
+    pthread_t t, j;
+    errno_assert(pthread_create(&t, NULL, exit_thread, &ok) == 0);
+    while(__atomic_load_n(&estate, __ATOMIC_ACQUIRE) != 1) msleep(now() + 1);
+    errno_assert(pthread_create(&j, NULL, exit_joiner, &t) == 0);
+    for(uint32_t i = 0; i != EM; i++)
+        errno_assert(publish(eh, "e", 0, i, now() + 10000) == 0);
+    /* Publishing goes on while the thread exits. */
+    int64_t deadline = now() + 20000;
+    uint32_t n = 0;
+    while(__atomic_load_n(&estate, __ATOMIC_ACQUIRE) != 2) {
+        errno_assert(publish(eh, n % 2 ? "e" : "f", 0, n, now() + 10000) == 0);
+        n++;
+        if(n % 16 == 0) msleep(now() + 1);
+        assert(now() < deadline);
+    }
+    errno_assert(pthread_join(j, NULL) == 0);
+    assert(ok);
+    int64_t start = now();
+    errno_assert(publish(eh, "e", 0, 0, now() + 10000) == 0);
+    errno_assert(publish(eh, "f", 0, 0, now() + 10000) == 0);
+    assert(now() - start < SLACK);
+    /* Nobody is left: the exit closed them all. */
+    errno_assert(hub_free(eh) == 0);
+}
+
 /* Churn: subscribers come, go, unsubscribe and close while a publisher
    publishes; a steady subscriber still gets everything in order. */
 coroutine static void churner(struct dill_hub *h, int rounds) {
@@ -389,6 +468,7 @@ int main(void) {
     /* Too slow to take a batch in 50 ms: dropped whatever the policy. */
     STEP(slow(HUB_DROP_OLDEST, 1013, 50));
     STEP(threads());
+    STEP(thread_exit());
     STEP(churn());
     STEP(shutdown_in_flight());
     return 0;

@@ -7,7 +7,11 @@
    thread that sends from its queue, so a slow connection blocks only its
    writer; the publisher only queues and wakes writers (through their
    thread's scheduler, see struct dill__tsig).  Queues are bounded in frame
-   bytes; what happens when one is full is the hub's policy. */
+   bytes; what happens when one is full is the hub's policy.
+
+   A thread that exits with subscribers open has them closed by a
+   thread-exit hook, as hclose would: nothing in the hub keeps pointing at
+   the dead thread's stacks or scheduler, and the hub can be freed. */
 
 #include <errno.h>
 #include <pthread.h>
@@ -59,6 +63,7 @@ struct dill__sub {
     int closecode;                 /* policy close to send (lock) */
     struct dill__tsig sig;         /* wakes the writer */
     struct dill__list members;     /* dill__member.sitem */
+    struct dill__list thitem;      /* in dill__hub_thread.subs */
     struct dill__hmsg **q;         /* ring (lock) */
     size_t qcap, qhead, qcount, qbytes;
 };
@@ -74,6 +79,14 @@ struct dill__roomwait {
     struct dill__list item;
     struct dill__tsig *sig;
 };
+
+/* The calling thread's open subscribers, for its exit. */
+struct dill__hub_thread {
+    struct dill__texit exit;
+    struct dill__list subs;        /* dill__sub.thitem */
+    int on;
+};
+static __thread struct dill__hub_thread dill__ht;
 
 static const int dill__sub_type_placeholder = 0;
 static const void *dill__sub_type = &dill__sub_type_placeholder;
@@ -310,6 +323,7 @@ static void *dill__sub_query(struct dill_hvfs *vfs, const void *type) {
 static void dill__sub_close(struct dill_hvfs *vfs) {
     struct dill__sub *s = dill__cont(vfs, struct dill__sub, vfs);
     struct dill_hub *h = s->hub;
+    dill__list_erase(&s->thitem);
     pthread_mutex_lock(&h->lock);
     dill__sub_kill(s);
     s->closecode = 0;
@@ -320,6 +334,31 @@ static void dill__sub_close(struct dill_hvfs *vfs) {
     h->subs--;
     dill__sub_unref(s);
     pthread_mutex_unlock(&h->lock);
+}
+
+/* Thread exit: its handles are about to be forgotten, not closed. */
+static void dill__hub_thread_exit(struct dill__texit *e) {
+    struct dill__hub_thread *t = dill__cont(e, struct dill__hub_thread, exit);
+    dill__noblock(1);
+    while(!dill__list_empty(&t->subs)) {
+        struct dill__sub *s = dill__cont(t->subs.next, struct dill__sub,
+            thitem);
+        dill__sub_close(&s->vfs);
+    }
+    dill__noblock(0);
+    t->on = 0;
+}
+
+static void dill__hub_thread_add(struct dill__sub *s) {
+    struct dill__hub_thread *t = &dill__ht;
+    if(!t->on) {
+        dill__list_init(&t->subs);
+        dill__list_init(&t->exit.item);
+        t->exit.run = dill__hub_thread_exit;
+        dill__texit_add(&t->exit);
+        t->on = 1;
+    }
+    dill__list_push(&t->subs, &s->thitem);
 }
 
 int dill_hub_join(struct dill_hub *h, int ws) {
@@ -342,6 +381,7 @@ int dill_hub_join(struct dill_hub *h, int ws) {
     pthread_mutex_lock(&h->lock);
     h->subs++;
     pthread_mutex_unlock(&h->lock);
+    dill__hub_thread_add(s);
     return hd;
 error3:
     dill_hclose(s->writer);
