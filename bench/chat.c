@@ -11,7 +11,8 @@
    delivered per second, the server's CPU time (user + system) per
    delivered message, and the clients' CPU time.
 
-   Usage: bench_chat [rounds] [clients] [runs]   (defaults 300, 100, 3) */
+   Usage: bench_chat [rounds] [clients] [runs] [hub|loop]
+   (defaults 300, 100, 3, both) */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,13 +143,14 @@ int main(int argc, char **argv) {
     int rounds = argc > 1 ? atoi(argv[1]) : 300;
     int n = argc > 2 ? atoi(argv[2]) : 100;
     int runs = argc > 3 ? atoi(argv[3]) : 3;
+    const char *only = argc > 4 ? argv[4] : "";
     if(n < 1 || n > 1000 || rounds < 1) {
         fprintf(stderr, "usage: bench_chat [rounds] [1..1000 clients] [runs]\n");
         return 1;
     }
     for(int r = 0; r != runs; r++) {
-        run(n, 1, rounds);
-        run(n, 0, rounds);
+        if(strcmp(only, "loop") != 0) run(n, 1, rounds);
+        if(strcmp(only, "hub") != 0) run(n, 0, rounds);
     }
     return 0;
 }
