@@ -1403,7 +1403,9 @@ DILL_EXPORT int dill_ws_listen_shutdown(int s, int status, const void *reason,
    by threads.  Messages published to a topic go to every WebSocket that
    joined the hub and subscribed to it, in publish order, each through a
    writer coroutine of the subscriber's thread.  The message is copied once
-   and its frame header built once, whatever the number of subscribers.
+   and its frame header built once, whatever the number of subscribers;
+   for subscribers with permessage-deflate without the server's context
+   takeover it is compressed once (per window size) for all of them.
    Each subscriber's queue holds at most max_queue bytes of frames; when a
    message does not fit, the policy decides. */
 #define DILL_HUB_DROP_OLDEST 0     /* oldest queued messages are dropped */

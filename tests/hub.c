@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "wstest.h"
@@ -367,6 +368,116 @@ static void thread_exit(void) {
     errno_assert(hub_free(eh) == 0);
 }
 
+/* The client's socket of the pair being made, for FIONREAD. */
+static int zfd;
+
+static void client_fd(int a, int b) {
+    struct dill__stream *sa = hquery(a, dill__stream_type);
+    assert(sa && b >= 0);
+    zfd = sa->fd;
+}
+
+/* Subscribers whose connections compress each message from a fresh
+   stream share one compressed copy per window size; the others get the
+   message plain (or compressed by their own context: not through the hub).
+   Every client reads back exactly what was published. */
+static void deflate_once(void) {
+    struct dill_hub *h = hub_make(NULL);
+    assert(h);
+    struct ws_options saved = wst_sopts;
+    /* deflate_memory 0: no context takeover, window 15; 20000: window 9
+       with takeover (see ws_deflate.c). */
+    static const size_t mem[] = {0, 0, 0, 20000};
+    enum {N = 5, M = 20};
+    struct conn k[N];
+    int fds[N];
+    wst_bpair_hook = client_fd;
+    for(int i = 0; i != N; i++) {
+        struct ws_options o = WS_OPTIONS_INIT;
+        if(i < 4) {
+            o.deflate = WS_DEFLATE;
+            o.deflate_memory = mem[i];
+        }
+        wst_sopts = o;
+        errno_assert(wst_pair_opts(1, 0, 0, &o, &k[i].c, &k[i].s, NULL) == 0);
+        fds[i] = zfd;
+        struct ws_deflate_params p;
+        assert(ws_deflate(k[i].s, &p) == (i < 4));
+        if(i < 3) assert(p.server_no_context_takeover);
+        if(i == 3) assert(!p.server_no_context_takeover);
+        k[i].sub = hub_join(h, k[i].s);
+        errno_assert(k[i].sub >= 0);
+        errno_assert(hub_subscribe(k[i].sub, "z") == 0);
+    }
+    wst_sopts = saved;
+    wst_bpair_hook = NULL;
+    size_t nz = dill__hub_compressions();
+    static char msg[MSG + 1];
+    for(int j = 0; j != M; j++) {
+        snprintf(msg, sizeof(msg), "%d", j);
+        for(int i = (int)strlen(msg); i != MSG; i++)
+            msg[i] = "hello hub "[i % 10];
+        errno_assert(hub_publish(h, "z", j % 2 ? WS_TEXT : 0, msg, MSG,
+            -1) == 0);
+    }
+    /* Under the threshold (128 bytes by default): plain for everybody. */
+    errno_assert(hub_publish(h, "z", 0, "short", 5, -1) == 0);
+    /* Does not shrink: plain. */
+    uint8_t noise[256];
+    uint32_t x = 12345;
+    for(size_t i = 0; i != sizeof(noise); i++) {
+        x = x * 1103515245 + 12345;
+        noise[i] = (uint8_t)(x >> 24);
+    }
+    errno_assert(hub_publish(h, "z", 0, noise, sizeof(noise), -1) == 0);
+    /* On the wire: the sharing ones got compressed frames, the others
+       (takeover, no deflate) the plain ones. */
+    size_t plain = M * (MSG + 4) + 7 + 260;
+    for(int i = 0; i != N; i++) {
+        int64_t deadline = now() + 5000;
+        int pending = 0;
+        while(1) {
+            errno_assert(ioctl(fds[i], FIONREAD, &pending) == 0);
+            if(i < 3 && pending > 0) {
+                /* All of it, once the size stops growing. */
+                msleep(now() + 50);
+                int again;
+                errno_assert(ioctl(fds[i], FIONREAD, &again) == 0);
+                if(again == pending) break;
+            }
+            if(i >= 3 && (size_t)pending >= plain) break;
+            assert(now() < deadline);
+            msleep(now() + 1);
+        }
+        if(i < 3) assert((size_t)pending < plain / 4);
+        else assert((size_t)pending == plain);
+    }
+    char buf[MSG + 1];
+    for(int i = 0; i != N; i++) {
+        for(int j = 0; j != M; j++) {
+            snprintf(msg, sizeof(msg), "%d", j);
+            for(int l = (int)strlen(msg); l != MSG; l++)
+                msg[l] = "hello hub "[l % 10];
+            int type;
+            ssize_t n = ws_recv(k[i].c, &type, buf, sizeof(buf), now() + 5000);
+            errno_assert(n == MSG);
+            assert(type == (j % 2 ? WS_TEXT : WS_BINARY));
+            assert(memcmp(buf, msg, MSG) == 0);
+        }
+        int type;
+        assert(ws_recv(k[i].c, &type, buf, sizeof(buf), now() + 5000) == 5);
+        assert(memcmp(buf, "short", 5) == 0);
+        assert(ws_recv(k[i].c, &type, buf, sizeof(buf), now() + 5000) ==
+            sizeof(noise));
+        assert(memcmp(buf, noise, sizeof(noise)) == 0);
+    }
+    /* Once per message for the three that share (the noise was tried
+       once too), not once per subscriber. */
+    assert(dill__hub_compressions() - nz == M + 1);
+    for(int i = 0; i != N; i++) conn_close(&k[i]);
+    errno_assert(hub_free(h) == 0);
+}
+
 /* Churn: subscribers come, go, unsubscribe and close while a publisher
    publishes; a steady subscriber still gets everything in order. */
 coroutine static void churner(struct dill_hub *h, int rounds) {
@@ -469,6 +580,7 @@ int main(void) {
     STEP(slow(HUB_DROP_OLDEST, 1013, 50));
     STEP(threads());
     STEP(thread_exit());
+    STEP(deflate_once());
     STEP(churn());
     STEP(shutdown_in_flight());
     return 0;

@@ -9,6 +9,11 @@
    thread's scheduler, see struct dill__tsig).  Queues are bounded in frame
    bytes; what happens when one is full is the hub's policy.
 
+   Subscribers whose connections compress every message from a fresh
+   stream (permessage-deflate without the server's context takeover) share
+   one compressed copy per window size, made by the first writer that
+   needs it and kept with the message.
+
    A thread that exits with subscribers open has them closed by a
    thread-exit hook, as hclose would: nothing in the hub keeps pointing at
    the dead thread's stacks or scheduler, and the hub can be freed. */
@@ -44,14 +49,28 @@ struct dill__topic {
     char name[];
 };
 
+/* A message compressed once, for window bits 8 + its index in
+   dill__hmsg.zv. */
+struct dill__hzv {
+    size_t hl, len;
+    uint8_t hdr[DILL__WS_HDR_MAX];
+    uint8_t data[];
+};
+
 struct dill__hmsg {
     int refs;                      /* atomic */
     int text;
     size_t len;
     size_t hl;
+    struct dill__hzv *zv[8];       /* atomic; dill__hzv_plain: no gain */
     uint8_t hdr[DILL__WS_HDR_MAX];
     uint8_t data[];
 };
+
+/* Marks a message that does not shrink: it goes out plain. */
+static struct dill__hzv dill__hzv_plain;
+/* Compressed copies made, for tests (atomic). */
+static size_t dill__hub_nz;
 
 struct dill__sub {
     struct dill_hvfs vfs;
@@ -62,6 +81,9 @@ struct dill__sub {
     int dead;                      /* gone from every topic (lock) */
     int closecode;                 /* policy close to send (lock) */
     struct dill__tsig sig;         /* wakes the writer */
+    int zon;                       /* shares compressed copies (zdef) */
+    size_t zthr;                   /* smaller messages go plain */
+    struct dill__wsz_def zdef;     /* settings of the connection's own */
     struct dill__list members;     /* dill__member.sitem */
     struct dill__list thitem;      /* in dill__hub_thread.subs */
     struct dill__hmsg **q;         /* ring (lock) */
@@ -92,7 +114,55 @@ static const int dill__sub_type_placeholder = 0;
 static const void *dill__sub_type = &dill__sub_type_placeholder;
 
 static void dill__hmsg_unref(struct dill__hmsg *m) {
-    if(__atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0) free(m);
+    if(__atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL)) return;
+    for(int i = 0; i != 8; i++)
+        if(m->zv[i] != &dill__hzv_plain) free(m->zv[i]);
+    free(m);
+}
+
+/* Compresses m whole from a fresh stream with cfg's settings: the copy,
+   &dill__hzv_plain when it would not be smaller, NULL without memory. */
+static struct dill__hzv *dill__hzv_make(const struct dill__hmsg *m,
+      const struct dill__wsz_def *cfg) {
+    struct dill__wsz_def d = *cfg;
+    d.hint = m->len;
+    struct dill__hzv *v = malloc(sizeof(*v) + m->len);
+    if(!v) return NULL;
+    if(dill__wsz_def_input(&d, m->data, m->len, DILL__WSZ_FIN) < 0) {
+        dill__wsz_def_free(&d);
+        free(v);
+        return NULL;
+    }
+    size_t fill = 0;
+    int more = 1;
+    while(more && m->len - fill >= 16)
+        fill += dill__wsz_def_output(&d, v->data + fill, m->len - fill, &more);
+    if(more) dill__wsz_def_abort(&d);
+    dill__wsz_def_free(&d);
+    if(more || fill >= m->len) {free(v); return &dill__hzv_plain;}
+    v->len = fill;
+    v->hl = dill__ws_build_header(v->hdr, 1,
+        m->text ? DILL__WS_TEXT : DILL__WS_BINARY, DILL__WS_RSV1, NULL, fill);
+    return v;
+}
+
+/* m's copy compressed for cfg's window size, made on first use.  Writers
+   of two threads may both compress it; one copy is kept. */
+static const struct dill__hzv *dill__hzv_get(struct dill__hmsg *m,
+      const struct dill__wsz_def *cfg) {
+    struct dill__hzv **slot = &m->zv[cfg->bits - 8];
+    struct dill__hzv *v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if(v) return v;
+    v = dill__hzv_make(m, cfg);
+    if(!v) return &dill__hzv_plain;
+    struct dill__hzv *had = NULL;
+    if(!__atomic_compare_exchange_n(slot, &had, v, 0, __ATOMIC_ACQ_REL,
+          __ATOMIC_ACQUIRE)) {
+        if(v != &dill__hzv_plain) free(v);
+        return had;
+    }
+    __atomic_add_fetch(&dill__hub_nz, 1, __ATOMIC_RELAXED);
+    return v;
 }
 
 static size_t dill__hmsg_size(const struct dill__hmsg *m) {
@@ -269,8 +339,16 @@ static int dill__sub_send(struct dill__sub *s, struct dill__hmsg **batch,
     struct dill__ws_built f[DILL__HUB_BATCH];
     for(size_t i = 0; i != n; i++) {
         struct dill__hmsg *m = batch[i];
-        f[i] = (struct dill__ws_built){m->text, m->hdr, m->hl, m->data,
-            m->len};
+        const struct dill__hzv *v = &dill__hzv_plain;
+        if(s->zon && m->len >= s->zthr &&
+           dill__wsz_def_can(&s->zdef, m->len, 1))
+            v = dill__hzv_get(m, &s->zdef);
+        if(v != &dill__hzv_plain)
+            f[i] = (struct dill__ws_built){m->text, v->hdr, v->hl, v->data,
+                v->len};
+        else
+            f[i] = (struct dill__ws_built){m->text, m->hdr, m->hl, m->data,
+                m->len};
     }
     int64_t t = s->hub->send_timeout;
     int rc = dill__ws_send_built(s->ws, f, n, t ? dill_now() + t : -1);
@@ -367,6 +445,7 @@ int dill_hub_join(struct dill_hub *h, int ws) {
     if(!dill_hquery(ws, dill__ws_type)) return -1;
     struct dill__sub *s = calloc(1, sizeof(*s));
     if(!s) {errno = ENOMEM; return -1;}
+    s->zon = dill__ws_zshared(ws, &s->zdef, &s->zthr) == 1;
     s->vfs.query = dill__sub_query;
     s->vfs.close = dill__sub_close;
     s->hub = h;
@@ -464,6 +543,7 @@ static struct dill__hmsg *dill__hmsg_make(int flags, const void *buf,
     struct dill__hmsg *m = malloc(sizeof(*m) + len);
     if(!m) {errno = ENOMEM; return NULL;}
     m->refs = 1;
+    memset(m->zv, 0, sizeof(m->zv));
     m->text = flags & DILL_WS_TEXT;
     m->len = len;
     m->hl = dill__ws_build_header(m->hdr, 1,
@@ -595,4 +675,8 @@ size_t dill__hub_queued(int sub) {
     size_t n = s->qbytes;
     pthread_mutex_unlock(&s->hub->lock);
     return n;
+}
+
+size_t dill__hub_compressions(void) {
+    return __atomic_load_n(&dill__hub_nz, __ATOMIC_RELAXED);
 }
