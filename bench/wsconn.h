@@ -9,6 +9,9 @@
 #include "clock.h"
 #include "libdill.h"
 
+/* Options for both ends of the connections below (NULL: defaults). */
+static const struct dill_ws_options *bench_wsopts;
+
 /* As many descriptors as the hard limit allows. */
 static inline void bench_nofile(void) {
     struct rlimit rl;
@@ -25,7 +28,8 @@ static inline int bench_ws_dial(int port, void (*hook)(int s)) {
     int s = tcp_connect(&addr, now() + 10000);
     if(s < 0) die("tcp_connect");
     if(hook) hook(s);
-    int ws = ws_attach_client(s, WS_BINARY, "/", "localhost", now() + 10000);
+    int ws = ws_attach_client_opts(s, "/", "localhost", bench_wsopts, NULL,
+        now() + 10000);
     if(ws < 0) die("ws_attach_client");
     return ws;
 }
@@ -38,8 +42,8 @@ static inline int bench_ws_take(int ls, void (*hook)(int s),
     if(s < 0) die("tcp_accept");
     if(hook) hook(s);
     char res[64], host[64];
-    int ws = ws_attach_server(s, WS_BINARY, res, sizeof(res), host,
-        sizeof(host), now() + 10000);
+    int ws = ws_attach_server_opts(s, res, sizeof(res), host, sizeof(host),
+        bench_wsopts, NULL, now() + 10000);
     if(ws < 0) die("ws_attach_server");
     *sub = -1;
     if(hub) {
