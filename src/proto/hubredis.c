@@ -36,6 +36,7 @@ void dill__hubr_publish(struct dill__hubr *r, const char *topic, int flags,
     (void)r; (void)topic; (void)flags; (void)buf; (void)len;
 }
 void dill__hubr_topics(struct dill__hubr *r) {(void)r;}
+void *dill__hubr_reader(void) {return NULL;}
 void dill__hubr_stats(struct dill__hubr *r, struct dill_hub_stats *st) {
     (void)r;
     (void)st;
@@ -101,6 +102,38 @@ struct dill__rconn {
     struct dill__tsig *wake;       /* posted then */
     uint64_t inflight;             /* commands awaiting a reply */
 };
+
+/* hiredis 0.14's reader allocates a multi-bulk reply's element array as
+   soon as it reads the count: "*999999999" from the peer would be gigabytes.
+   No reply the hub asks for has more than 3 elements, so bigger arrays are
+   refused (the reader reports an error and the connection starts again). */
+#define DILL__HUBR_MAXELEMENTS 16
+static redisReplyObjectFunctions dill__hubr_fns;
+static void *(*dill__hubr_mkarray)(const redisReadTask*, int);
+static pthread_once_t dill__hubr_fns_once = PTHREAD_ONCE_INIT;
+
+static void *dill__hubr_array(const redisReadTask *t, int elements) {
+    if(elements > DILL__HUBR_MAXELEMENTS) return NULL;
+    return dill__hubr_mkarray(t, elements);
+}
+
+static void dill__hubr_fns_init(void) {
+    redisReader *r = redisReaderCreate();
+    if(!r) return;
+    dill__hubr_fns = *r->fn;
+    dill__hubr_mkarray = dill__hubr_fns.createArray;
+    dill__hubr_fns.createArray = dill__hubr_array;
+    redisReaderFree(r);
+}
+
+void *dill__hubr_reader(void) {
+    pthread_once(&dill__hubr_fns_once, dill__hubr_fns_init);
+    if(!dill__hubr_mkarray) return NULL;
+    redisReader *r = redisReaderCreateWithFunctions(&dill__hubr_fns);
+    /* Keeps what it read short of a whole reply bounded: the caller checks
+       len - pos. */
+    return r;
+}
 
 static void dill__hubr_count(struct dill__hubr *r, uint64_t *c, uint64_t n) {
     pthread_mutex_lock(&r->lock);
@@ -173,7 +206,7 @@ static int dill__rconn_open(struct dill__rconn *c, struct dill__tsig *wake) {
     c->dead = 0;
     c->inflight = 0;
     c->wake = wake;
-    c->rd = redisReaderCreate();
+    c->rd = dill__hubr_reader();
     if(!c->rd) {errno = ENOMEM; return -1;}
     struct dill_ipaddr a;
     int rc = dill_ipaddr_remote(&a, r->url.host, r->url.port, 0, deadline);

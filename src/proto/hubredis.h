@@ -29,6 +29,10 @@ void dill__hubr_topics(struct dill__hubr *r);
 /* Adds the Redis counters to *st. */
 void dill__hubr_stats(struct dill__hubr *r, struct dill_hub_stats *st);
 
+/* A hiredis reader (redisReader *) that refuses arrays of more than a few
+   elements, or NULL (ENOMEM, or no hiredis).  Free with redisReaderFree. */
+void *dill__hubr_reader(void);
+
 /* Delivers a message to this hub's subscribers only (hub_publish without
    Redis).  Returns 0 or -1 as hub_publish. */
 int dill__hub_local(struct dill_hub *h, const char *topic, int flags,
