@@ -1148,8 +1148,21 @@ struct dill_ws_response {
     char headers[4096];
     int nheaders;       /* lines in headers */
     int dropped;        /* lines left out */
+    /* dill extension, set by ws_connect: the step that failed
+       (DILL_WS_STEP_*), or 0 when it succeeded.  The attach calls set it
+       to 0. */
+    int step;
 };
 #define DILL_WS_RESPONSE_INIT {sizeof(struct dill_ws_response)}
+
+/* Values of dill_ws_response.step: where ws_connect failed.  The same
+   errno (EACCES, EPROTO, ETIMEDOUT...) can come from several steps. */
+#define DILL_WS_STEP_URL 1        /* the URL or an option structure */
+#define DILL_WS_STEP_PROXY 2      /* ws_options.proxy: its URL, reaching
+                                     it, TLS with it, or its answer */
+#define DILL_WS_STEP_CONNECT 3    /* resolving the host, connecting to it */
+#define DILL_WS_STEP_TLS 4        /* TLS with the server (wss) */
+#define DILL_WS_STEP_HANDSHAKE 5  /* the WebSocket opening handshake */
 
 /* Options of dill_ws_attach_client_opts and dill_ws_attach_server_opts.
    Initialise with DILL_WS_OPTIONS_INIT (see "option structures" above);
@@ -1285,6 +1298,11 @@ DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
 #define WS_OPTIONS_INIT DILL_WS_OPTIONS_INIT
 #define ws_response dill_ws_response
 #define WS_RESPONSE_INIT DILL_WS_RESPONSE_INIT
+#define WS_STEP_URL DILL_WS_STEP_URL
+#define WS_STEP_PROXY DILL_WS_STEP_PROXY
+#define WS_STEP_CONNECT DILL_WS_STEP_CONNECT
+#define WS_STEP_TLS DILL_WS_STEP_TLS
+#define WS_STEP_HANDSHAKE DILL_WS_STEP_HANDSHAKE
 #define ws_attach_client_opts dill_ws_attach_client_opts
 #define ws_attach_server_opts dill_ws_attach_server_opts
 #define ws_request_header dill_ws_request_header
@@ -1318,7 +1336,10 @@ struct dill_tls_server_ctx;
    EADDRNOTAVAIL (unknown host), ECONNREFUSED, EACCES (certificate
    verification failed, or the server refused the upgrade), EPROTO
    (handshake failed), ENOTSUP (wss in a build without TLS), ECONNRESET,
-   ETIMEDOUT, ECANCELED. */
+   ETIMEDOUT, ECANCELED.  When ws->response is set, its step field tells
+   which step failed (DILL_WS_STEP_*): EACCES at DILL_WS_STEP_TLS is a
+   certificate that failed verification (tls_last_error says why), at
+   DILL_WS_STEP_HANDSHAKE a refused upgrade (status, reason, headers). */
 DILL_EXPORT int dill_ws_connect(const char *url,
     const struct dill_ws_options *ws, const struct dill_tls_client_options *tls,
     int64_t deadline);
