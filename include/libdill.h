@@ -1424,11 +1424,13 @@ DILL_EXPORT int dill_ws_listen_shutdown(int s, int status, const void *reason,
    by threads.  Messages published to a topic go to every WebSocket that
    joined the hub and subscribed to it, in publish order, each through a
    writer coroutine of the subscriber's thread.  The message is copied once
-   and its frame header built once, whatever the number of subscribers.
+   and its frame header built once, whatever the number of subscribers;
+   for subscribers with permessage-deflate without the server's context
+   takeover it is compressed once (per window size) for all of them.
    Each subscriber's queue holds at most max_queue bytes of frames; when a
    message does not fit, the policy decides. */
 #define DILL_HUB_DROP_OLDEST 0     /* oldest queued messages are dropped */
-#define DILL_HUB_CLOSE 1           /* the subscriber is closed with 1008 */
+#define DILL_HUB_CLOSE 1           /* the subscriber is closed (close_code) */
 #define DILL_HUB_WAIT 2            /* the publisher waits for room */
 struct dill_hub_options {
     size_t size;                   /* DILL_HUB_OPTIONS_INIT sets it */
@@ -1445,19 +1447,64 @@ struct dill_hub_options {
     /* Milliseconds a subscriber may take to accept one batch of messages
        before it is dropped like under HUB_CLOSE (0: no limit). */
     int64_t send_timeout;
+    /* dill extension (hub over Redis): a Redis server, "redis://host:port/"
+       with an optional "user:password@" or ":password@" (percent-encoded)
+       before the host, that links this hub with the hubs of other
+       processes or machines using the same server and prefix: a message
+       published to a topic reaches their subscribers too, through the
+       Redis channel prefix + topic.  NULL: this process only.  See
+       hub_redis(3). */
+    const char *redis;
+    /* Prefix of the Redis channel names (NULL: "dill:"). */
+    const char *redis_prefix;
+    /* Bytes of messages waiting for Redis (while it is slow or away) kept
+       at most; when more come, the oldest waiting ones are dropped and
+       counted (0: 1 MiB). */
+    size_t redis_queue;
+    /* Milliseconds within which Redis must answer (connecting, pings,
+       replies) before the connection is taken as dead and made again
+       (0: 3000). */
+    int64_t redis_timeout;
+    /* Close status for a subscriber dropped as too slow (HUB_CLOSE or
+       send_timeout): 1008 (policy violation) or 1013 (try again later)
+       (0: 1008).  Other values: EINVAL. */
+    int close_code;
 };
 #define DILL_HUB_OPTIONS_INIT {sizeof(struct dill_hub_options)}
 struct dill_hub;
-/* Creates a hub (opts NULL: defaults).  NULL with EINVAL or ENOMEM. */
+/* Creates a hub (opts NULL: defaults).  NULL with EINVAL (bad option or
+   Redis URL), ENOMEM, ENOTSUP (a Redis URL in a build without hiredis, or
+   rediss://) or EAGAIN (no thread for Redis).  A hub with Redis connects
+   in the background: Redis may be down at first. */
 DILL_EXPORT struct dill_hub *dill_hub_make(const struct dill_hub_options *opts);
 /* Frees a hub that no subscriber has joined any more.  Errors: EINVAL,
    EBUSY (subscribers remain). */
 DILL_EXPORT int dill_hub_free(struct dill_hub *hub);
+/* dill extension: counters of a hub, filled by dill_hub_stats. */
+struct dill_hub_stats {
+    size_t size;                   /* DILL_HUB_STATS_INIT sets it */
+    int subscribers;               /* joined subscriber handles */
+    int topics;                    /* topics with subscribers */
+    /* The rest stays 0 for a hub without Redis. */
+    int redis_up;                  /* 1 while both Redis connections work */
+    int redis_topics;              /* channels Redis confirmed subscribed */
+    uint64_t redis_connects;       /* connections made to Redis */
+    uint64_t redis_sent;           /* messages Redis acknowledged */
+    uint64_t redis_received;       /* messages of other hubs delivered here */
+    uint64_t redis_dropped;        /* messages never sent: queue full */
+    uint64_t redis_lost;           /* written to a connection that broke
+                                      before Redis acknowledged them */
+    size_t redis_queued;           /* bytes waiting for Redis */
+};
+#define DILL_HUB_STATS_INIT {sizeof(struct dill_hub_stats)}
+/* Fills *st (up to st->size bytes).  Errors: EINVAL. */
+DILL_EXPORT int dill_hub_stats(struct dill_hub *hub, struct dill_hub_stats *st);
 /* Joins WebSocket handle ws to the hub: returns a subscriber handle of the
    calling thread.  The hub then sends on ws (other coroutines may still
    send and receive on it); hclose of the subscriber leaves every topic and
-   stops sending; close it before ws.  Errors: EINVAL, EBADF, ENOTSUP,
-   ENOMEM, ECANCELED. */
+   stops sending; close it before ws.  Subscribers still open when their
+   thread (other than main) exits are closed then, as by hclose; ws is
+   not.  Errors: EINVAL, EBADF, ENOTSUP, ENOMEM, ECANCELED. */
 DILL_EXPORT int dill_hub_join(struct dill_hub *hub, int ws);
 /* Subscribes to topic (a string).  Errors: EBADF, ENOTSUP, EINVAL, ENOMEM,
    EEXIST (subscribed already), EPIPE (the subscriber was dropped). */
@@ -1491,6 +1538,8 @@ DILL_EXPORT int dill_hub_publish(struct dill_hub *hub, const char *topic,
 #define HUB_OPTIONS_INIT DILL_HUB_OPTIONS_INIT
 #define hub_make dill_hub_make
 #define hub_free dill_hub_free
+#define hub_stats dill_hub_stats
+#define HUB_STATS_INIT DILL_HUB_STATS_INIT
 #define hub_join dill_hub_join
 #define hub_subscribe dill_hub_subscribe
 #define hub_unsubscribe dill_hub_unsubscribe

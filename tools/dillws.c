@@ -60,6 +60,7 @@ static struct {
     int64_t hs_ms;                  /* server handshake limit */
     int64_t stall_ms;               /* broadcast: drop a client this late */
     size_t queue_bytes;             /* broadcast: per-client queue bound */
+    const char *redis;              /* broadcast: --redis URL */
     int64_t linger_ms;
     int conns;
     size_t size;
@@ -224,6 +225,8 @@ static void usage(FILE *f) {
 "                      take one message (default 10)\n"
 "  --queue-bytes N     broadcast: most bytes queued for one client\n"
 "                      (default 4M; one message always fits)\n"
+"  --redis URL         broadcast: also to and from the other servers using\n"
+"                      Redis URL (redis://[:password@]host:port/)\n"
 "  --linger S          at the end of input, wait for replies until S\n"
 "                      seconds pass without one (default 1; 0: close now)\n"
 "  --cacert FILE       trust the CA certificates in FILE (wss)\n"
@@ -280,7 +283,7 @@ static int takes_value(const char *name) {
         "--cacert", "--proxy",
         "--tls-cert", "--tls-key", "--threads", "-c", "--connections", "-s", "--size",
         "-d", "--duration", "--handshake-timeout", "--stall-timeout",
-        "--queue-bytes", NULL};
+        "--queue-bytes", "--redis", NULL};
     for(int i = 0; names[i]; i++)
         if(!strcmp(name, names[i])) return 1;
     return 0;
@@ -333,6 +336,7 @@ static void parse_args(int argc, char **argv) {
             cfg.stall_ms = parse_seconds(name, v);
         else if(!strcmp(name, "--queue-bytes"))
             cfg.queue_bytes = parse_size(name, v);
+        else if(!strcmp(name, "--redis")) cfg.redis = v;
         else if(!strcmp(name, "--linger"))
             cfg.linger_ms = parse_seconds(name, v);
         else if(!strcmp(name, "--cacert")) cfg.cacert = v;
@@ -362,6 +366,8 @@ static void parse_args(int argc, char **argv) {
         die(EX_USAGE, "--handshake-timeout and --stall-timeout must be > 0");
     if(cfg.echo && cfg.broadcast)
         die(EX_USAGE, "--echo and --broadcast exclude each other");
+    if(cfg.redis && !cfg.broadcast)
+        die(EX_USAGE, "--redis goes with --listen --broadcast");
     if(cfg.bench && (cfg.conns < 1 || cfg.conns > 10000))
         die(EX_USAGE, "-c must be between 1 and 10000");
     if(cfg.listen && cfg.url) die(EX_USAGE, "--listen takes no URL");
@@ -425,6 +431,9 @@ static const char *close_name(int code) {
     case 1009: return "message too big";
     case 1010: return "extension required";
     case 1011: return "internal error";
+    case 1012: return "service restart";
+    case 1013: return "try again later";
+    case 1014: return "bad gateway";
     default: return "application code";
     }
 }
@@ -1423,7 +1432,11 @@ static int run_server(void) {
         o.policy = HUB_CLOSE;
         o.dropped = on_dropped;
         o.send_timeout = cfg.stall_ms;
+        o.redis = cfg.redis;
         bhub = hub_make(&o);
+        if(!bhub && cfg.redis)
+            die(errno == EINVAL ? EX_USAGE : EX_FAIL, "--redis %s: %s",
+                cfg.redis, strerror(errno));
         if(!bhub) die(EX_FAIL, "hub_make: %s", strerror(errno));
     }
     struct ipaddr addr;

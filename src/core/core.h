@@ -127,6 +127,18 @@ static inline void dill__undefer(struct dill__defer *d) {
     dill__list_erase(&d->item);
 }
 
+/* Work done when a thread other than main exits, first, while its
+   scheduler and handles still work: a run function may close handles and
+   cancel coroutines, but not block otherwise.  Items run once, newest
+   first; the main thread's never run (the process is ending). */
+struct dill__texit {
+    struct dill__list item;        /* self-linked when not registered */
+    void (*run)(struct dill__texit *e);
+};
+/* Registers e (prepared with dill__list_init(&e->item) and run set) for
+   the calling thread, unless it is registered already. */
+void dill__texit_add(struct dill__texit *e);
+
 /* A function the poller calls (in scheduler context, so it must not block)
    whenever fd is writable, until it is removed. */
 struct dill__fdcb {
