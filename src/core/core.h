@@ -63,6 +63,10 @@ void dill__waitfor(struct dill__clause *cl, int id,
    with errno ETIMEDOUT or ECANCELED; all clauses are unregistered on return.
    With cancellable == 0 the wait ignores cancellation (used by hclose). */
 int dill__wait(int64_t deadline, int cancellable);
+/* dill__wait that leaves errno alone and stores the error in *err instead
+   (0 when the clause fired without one): errno is a call into the C
+   library, which the channel fast path does without. */
+int dill__wait_err(int64_t deadline, int cancellable, int *err);
 /* Fires cl with error err if its coroutine is still waiting. */
 void dill__trigger(struct dill__clause *cl, int err);
 /* Per-coroutine flags that every blocking call checks. */

@@ -373,17 +373,17 @@ static void dill__unwait(struct dill__cr *cr) {
     cr->clauses = NULL;
 }
 
-int dill__wait(int64_t deadline, int cancellable) {
+int dill__wait_err(int64_t deadline, int cancellable, int *err) {
     struct dill__cr *cr = dill__cur();
     if(cancellable && dill__slow(cr->f.canceled || cr->f.noblock)) {
         dill__unwait(cr);
-        errno = ECANCELED;
+        *err = ECANCELED;
         return -1;
     }
     if(deadline >= 0) {
         if(deadline == 0 || deadline <= dill_now()) {
             dill__unwait(cr);
-            errno = ETIMEDOUT;
+            *err = ETIMEDOUT;
             return -1;
         }
         dill__timer_add(&cr->timer, deadline, -1);
@@ -391,8 +391,15 @@ int dill__wait(int64_t deadline, int cancellable) {
     cr->waiting = 1;
     cr->cancellable = !!cancellable;
     dill__suspend();
-    errno = cr->wait_err;
+    *err = cr->wait_err;
     return cr->wait_id;
+}
+
+int dill__wait(int64_t deadline, int cancellable) {
+    int err;
+    int id = dill__wait_err(deadline, cancellable, &err);
+    errno = err;
+    return id;
 }
 
 int dill__canblock_slow(void) {
