@@ -4,7 +4,8 @@
    per publisher, once each (no echo); the last subscriber leaving
    unsubscribes; Redis killed and restarted heals; Redis down at start;
    the bounded queue while Redis is away (oldest dropped and counted); a
-   stalled connection is detected and replaced.  Skipped (77) without
+   stalled connection is detected and replaced; churn of subscriptions and
+   connections over three hubs; rediss://.  Skipped (77) without
    redis-server or without hiredis in the build. */
 
 #include <signal.h>
@@ -528,6 +529,128 @@ static void tls(void) {
 }
 #endif
 
+/* Churn: CH_HUBS hubs with CH_CONNS connections each; for a bounded time
+   connections subscribe, unsubscribe, leave and come back while the hubs
+   publish.  Then Redis' channels match each hub's topics again, and a last
+   message per topic reaches exactly the connections subscribed to it. */
+enum {CH_HUBS = 3, CH_CONNS = 40, CH_TOPICS = 8};
+
+struct cconn {
+    struct dill_hub *h;
+    int c, s, sub, reader;
+    unsigned topics;               /* subscribed */
+    unsigned got;                  /* END messages received */
+};
+
+coroutine static void creader(struct cconn *k) {
+    char b[16];
+    int type;
+    while(1) {
+        ssize_t n = ws_recv(k->c, &type, b, sizeof(b), -1);
+        if(n < 0) return;
+        if(n == 4 && memcmp(b, "END", 3) == 0) k->got |= 1u << (b[3] - '0');
+    }
+}
+
+static void cconn_open(struct cconn *k, struct dill_hub *h) {
+    k->h = h;
+    wst_pair(1, 0, &k->c, &k->s);
+    k->sub = hub_join(h, k->s);
+    errno_assert(k->sub >= 0);
+    k->reader = go(creader(k));
+    errno_assert(k->reader >= 0);
+    k->topics = 0;
+}
+
+static void cconn_close(struct cconn *k) {
+    errno_assert(hclose(k->reader) == 0);
+    errno_assert(hclose(k->sub) == 0);
+    errno_assert(hclose(k->s) == 0);
+    errno_assert(hclose(k->c) == 0);
+}
+
+/* One random step of the churn. */
+static void churn_step(struct cconn *ks, struct dill_hub **h) {
+    struct cconn *k = &ks[rand() % (CH_HUBS * CH_CONNS)];
+    int t = rand() % CH_TOPICS;
+    char topic[4] = {'t', (char)('0' + t), 0};
+    unsigned bit = 1u << t;
+    switch(rand() % 4) {
+    case 0:
+        if(k->topics & bit)
+            assert(hub_subscribe(k->sub, topic) < 0 && errno == EEXIST);
+        else {
+            errno_assert(hub_subscribe(k->sub, topic) == 0);
+            k->topics |= bit;
+        }
+        break;
+    case 1:
+        if(!(k->topics & bit))
+            assert(hub_unsubscribe(k->sub, topic) < 0 && errno == ENOENT);
+        else {
+            errno_assert(hub_unsubscribe(k->sub, topic) == 0);
+            k->topics &= ~bit;
+        }
+        break;
+    case 2:
+        cconn_close(k);
+        cconn_open(k, k->h);
+        break;
+    default:
+        errno_assert(hub_publish(h[rand() % CH_HUBS], topic, WS_TEXT, "x", 1,
+            -1) == 0);
+    }
+}
+
+static void churn(int port) {
+    struct dill_hub *h[CH_HUBS];
+    static struct cconn ks[CH_HUBS * CH_CONNS];
+    for(int i = 0; i != CH_HUBS; i++) {
+        h[i] = mkhub(url_of(port), 0, 0);
+        for(int j = 0; j != CH_CONNS; j++)
+            cconn_open(&ks[i * CH_CONNS + j], h[i]);
+    }
+    srand(17);
+    int64_t end = now() + 2000;
+    int steps = 0;
+    for(; now() < end; steps++) {
+        churn_step(ks, h);
+        /* Let the connections and the hubs' writers run. */
+        if(steps % 20 == 0) msleep(now() + 1);
+    }
+    unsigned subs = 0;
+    for(int i = 0; i != CH_HUBS * CH_CONNS; i++) subs += ks[i].topics != 0;
+    printf("churn: %d steps, %u connections subscribed at the end\n", steps,
+        subs);
+    assert(steps > 100 && subs > 0);
+    for(int i = 0; i != CH_HUBS; i++) wait_ready(h[i], stats(h[i]).topics);
+    for(int i = 0; i != CH_HUBS * CH_CONNS; i++) ks[i].got = 0;
+    for(int t = 0; t != CH_TOPICS; t++) {
+        char topic[3] = {'t', (char)('0' + t), 0};
+        char end[4] = {'E', 'N', 'D', (char)('0' + t)};
+        errno_assert(hub_publish(h[t % CH_HUBS], topic, WS_TEXT, end, 4,
+            -1) == 0);
+    }
+    int64_t deadline = now() + 15000;
+    for(int i = 0; i != CH_HUBS * CH_CONNS; i++) {
+        while(ks[i].got != ks[i].topics) {
+            assert(now() < deadline);
+            msleep(now() + 10);
+        }
+    }
+    /* Nobody gets a topic it left. */
+    msleep(now() + 200);
+    for(int i = 0; i != CH_HUBS * CH_CONNS; i++) {
+        assert(ks[i].got == ks[i].topics);
+        cconn_close(&ks[i]);
+    }
+    for(int i = 0; i != CH_HUBS; i++) {
+        struct hub_stats st = stats(h[i]);
+        assert(st.redis_dropped == 0 && st.subscribers == 0);
+        errno_assert(hub_free(h[i]) == 0);
+    }
+}
+
 int main(void) {
 #if !DILL_HAVE_HIREDIS
     struct hub_options o = HUB_OPTIONS_INIT;
@@ -545,6 +668,7 @@ int main(void) {
     struct redis rd;
     redis_run(&rd, 0);
     cross(rd.port);
+    churn(rd.port);
     bounded_queue(rd.port);
     stall(rd.port);
     heal(&rd);
