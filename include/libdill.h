@@ -1474,7 +1474,8 @@ struct dill_hub_options {
        before it is dropped like under HUB_CLOSE (0: no limit). */
     int64_t send_timeout;
     /* dill extension (hub over Redis): a Redis server, "redis://host:port/"
-       with an optional "user:password@" or ":password@" (percent-encoded)
+       or "rediss://..." (TLS), with an optional "user:password@" or
+       ":password@" (percent-encoded)
        before the host, that links this hub with the hubs of other
        processes or machines using the same server and prefix: a message
        published to a topic reaches their subscribers too, through the
@@ -1495,12 +1496,17 @@ struct dill_hub_options {
        send_timeout): 1008 (policy violation) or 1013 (try again later)
        (0: 1008).  Other values: EINVAL. */
     int close_code;
+    /* TLS settings for a rediss:// URL (copied; NULL: the server's
+       certificate is checked against the system's CAs and the URL's host
+       name, which is also the default server_name).  Builds without TLS
+       refuse rediss:// (ENOTSUP). */
+    const struct dill_tls_client_options *redis_tls;
 };
 #define DILL_HUB_OPTIONS_INIT {sizeof(struct dill_hub_options)}
 struct dill_hub;
 /* Creates a hub (opts NULL: defaults).  NULL with EINVAL (bad option or
    Redis URL), ENOMEM, ENOTSUP (a Redis URL in a build without hiredis, or
-   rediss://) or EAGAIN (no thread for Redis).  A hub with Redis connects
+   rediss:// without TLS) or EAGAIN (no thread for Redis).  A hub with Redis connects
    in the background: Redis may be down at first. */
 DILL_EXPORT struct dill_hub *dill_hub_make(const struct dill_hub_options *opts);
 /* Frees a hub that no subscriber has joined any more.  Errors: EINVAL,
