@@ -59,8 +59,19 @@ DILL_EXPORT int dill_fdout(int fd, int64_t deadline);
    handing it to other code.  Always returns 0. */
 DILL_EXPORT int dill_fdclean(int fd);
 
+/* The largest busy-poll budget (microseconds). */
+#define DILL_BUSYPOLL_MAX 1000000
+/* dill extension.  Sets how long (microseconds, 0 = off, the default,
+   at most DILL_BUSYPOLL_MAX) the calling thread's scheduler polls for
+   events without sleeping when it runs out of work; us == -1 leaves the
+   setting alone.  Threads start with the value of the DILL_BUSYPOLL
+   environment variable, if valid.  Returns the previous setting, or -1
+   with EINVAL. */
+DILL_EXPORT int64_t dill_busypoll(int64_t us);
+
 #if !defined DILL_DISABLE_RAW_NAMES
 #define now dill_now
+#define busypoll dill_busypoll
 #define msleep dill_msleep
 #define fdin dill_fdin
 #define fdout dill_fdout

@@ -300,6 +300,8 @@ static struct dill__cr *dill__next(void) {
             return cr;
         }
         int64_t nt = dill__timer_next();
+        if(dill__slow(dill__bp_us != 0) && dill__busypoll(&c->ready, nt))
+            continue;
         int timeout = -1;
         if(nt >= 0) {
             int64_t n = dill__now_exact();
