@@ -62,7 +62,7 @@ struct srv {
    one connection. */
 static void *server(void *arg) {
     struct srv *sv = arg;
-    assert(busypoll(-1) == 200000);
+    assert(busypoll(-1) == 200);
     errno_assert(ipaddr_local(&sv->addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
     int ls = tcp_listen(&sv->addr, 10);
     errno_assert(ls >= 0);
@@ -76,7 +76,9 @@ static void *server(void *arg) {
     errno_assert(s >= 0);
     int h = go(echo(s));
     errno_assert(h >= 0);
-    errno_assert(bundle_wait(h, now() + SLACK) == 0 || errno == ETIMEDOUT);
+    /* Until the client closes (generous: two polling threads on a loaded
+       machine). */
+    errno_assert(bundle_wait(h, now() + 60000) == 0);
     errno_assert(hclose(h) == 0);
     errno_assert(hclose(ls) == 0);
     return NULL;
@@ -141,12 +143,14 @@ int main(void) {
     assert(err == ECANCELED);
     errno_assert(hclose(s[0]) == 0);
     errno_assert(hclose(s[1]) == 0);
+    fdclean(p[0]);
     close(p[0]);
     close(p[1]);
 
     /* Over TCP, with a busy-polling server thread woken by a tchan and by
-       its socket: 200 round trips of one byte, both sides polling. */
-    errno_assert(setenv("DILL_BUSYPOLL", "200000", 1) == 0);
+       its socket: 100 round trips of one byte, both sides polling. */
+    errno_assert(setenv("DILL_BUSYPOLL", "200", 1) == 0);
+    assert(busypoll(200) == DILL_BUSYPOLL_MAX);
     struct srv sv;
     sv.tc = tchmake();
     errno_assert(sv.tc != NULL);
@@ -158,7 +162,7 @@ int main(void) {
     errno_assert(chrecv(ch, &one, 1, now() + SLACK) == 0);
     int c = tcp_connect(&sv.addr, now() + SLACK);
     errno_assert(c >= 0);
-    for(int i = 0; i != 200; i++) {
+    for(int i = 0; i != 100; i++) {
         char b = (char)i, r;
         errno_assert(bsend(c, &b, 1, now() + SLACK) == 0);
         errno_assert(brecv(c, &r, 1, now() + SLACK) == 0);
@@ -168,6 +172,6 @@ int main(void) {
     errno_assert(pthread_join(t, NULL) == 0);
     errno_assert(hclose(ch) == 0);
     errno_assert(tchrelease(sv.tc) == 0);
-    assert(busypoll(0) == DILL_BUSYPOLL_MAX);
+    assert(busypoll(0) == 200);
     return 0;
 }

@@ -1,0 +1,67 @@
+#!/bin/bash
+# Server CPU per echoed WebSocket message, two dillws builds alternated:
+# dillws --listen --echo (one thread) against one load generator
+# (dillws bench -c C -s S, always the first build's), for each of
+# io_uring and DILL_URING=0, the message shapes below, and optionally
+# busy-polling in the server (DILL_BUSYPOLL=us, busypoll(3)).
+# Prints one line per run, then medians per row.
+# Usage: bench/hotpath.sh OLD_BUILD NEW_BUILD [rounds] [seconds] [shapes]
+#   shapes: space-separated CONNSxSIZE, default "1x20 100x20 100x1k 1000x20 1000x1k"
+#   BP="0 50" runs the new build once per busy-poll budget (us).
+set -u
+OLD=$1/dillws
+NEW=$2/dillws
+ROUNDS=${3:-3}
+SECS=${4:-4}
+SHAPES=${5:-"1x20 100x20 100x1k 1000x20 1000x1k"}
+BP=${BP:-0}
+for d in "$OLD" "$NEW"; do [ -x "$d" ] || { echo "no $d" >&2; exit 1; }; done
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+TCK=$(getconf CLK_TCK)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+run() {   # run LABEL BINARY URING BUSYPOLL CONNS SIZE
+    DILL_URING=$3 DILL_BUSYPOLL=$4 "$2" --listen 127.0.0.1:0 --echo \
+        --timeout 120 2>"$T/srv.log" &
+    local pid=$! port=""
+    for _ in $(seq 400); do
+        port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$T/srv.log" 2>/dev/null)
+        [ -n "$port" ] && break
+        sleep 0.05
+    done
+    local c0; c0=$(cpu_ticks $pid)
+    DILL_URING=$3 "$OLD" bench -c "$5" -s "$6" -d "$SECS" \
+        "ws://127.0.0.1:$port/" >"$T/out" 2>&1
+    local c1; c1=$(cpu_ticks $pid)
+    kill $pid; wait $pid 2>/dev/null
+    local msgs; msgs=$(sed -n 's/^messages: *\([0-9]*\) echoed.*/\1/p' "$T/out")
+    local errs; errs=$(sed -n 's/^errors: *\([0-9]*\).*/\1/p' "$T/out")
+    awk -v l="$1" -v u="$3" -v bp="$4" -v c="$5" -v s="$6" -v m="${msgs:-0}" \
+        -v d="$SECS" -v sc=$((c1 - c0)) -v tck="$TCK" -v e="${errs:-?}" 'BEGIN {
+        printf "RUN %s uring=%s bp=%s %sx%s %.0f msg/s %.2f us/msg errors %s\n",
+            l, u, bp, c, s, m / d, m ? sc / tck / m * 1e6 : 0, e }'
+}
+
+for r in $(seq "$ROUNDS"); do
+    for u in 1 0; do
+        for sh in $SHAPES; do
+            c=${sh%x*}; s=${sh#*x}
+            # Rotate the order each round.
+            if [ $((r % 2)) = 1 ]; then
+                run old "$OLD" $u 0 $c $s
+                for b in $BP; do run new "$NEW" $u $b $c $s; done
+            else
+                for b in $BP; do run new "$NEW" $u $b $c $s; done
+                run old "$OLD" $u 0 $c $s
+            fi
+        done
+    done
+done | tee "$T/all"
+echo "medians (msg/s, server us/msg):"
+awk '/^RUN/ {k = $2 " " $3 " " $4 " " $5; r[k] = r[k] " " $6; c[k] = c[k] " " $8; if(!(k in o)) {o[k] = n++; keys[n - 1] = k}}
+    function med(s,   a, n, i, j, t) { n = split(s, a, " ");
+        for(i = 1; i <= n; i++) for(j = i + 1; j <= n; j++) if(a[j] + 0 < a[i] + 0) {t = a[i]; a[i] = a[j]; a[j] = t}
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    END { for(i = 0; i < n; i++) printf "%-32s %9.0f %6.2f\n", keys[i], med(r[keys[i]]), med(c[keys[i]]) }' "$T/all"
