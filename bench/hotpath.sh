@@ -7,7 +7,8 @@
 # Prints one line per run, then medians per row.
 # Usage: bench/hotpath.sh OLD_BUILD NEW_BUILD [rounds] [seconds] [shapes]
 #   shapes: space-separated CONNSxSIZE, default "1x20 100x20 100x1k 1000x20 1000x1k"
-#   BP="0 50" runs the new build once per busy-poll budget (us).
+#   BP="0 50" runs the new build once per busy-poll budget (us);
+#   LG=new uses the new build as load generator, with DILL_BUSYPOLL=$CBP.
 set -u
 OLD=$1/dillws
 NEW=$2/dillws
@@ -15,6 +16,8 @@ ROUNDS=${3:-3}
 SECS=${4:-4}
 SHAPES=${5:-"1x20 100x20 100x1k 1000x20 1000x1k"}
 BP=${BP:-0}
+LGB=$OLD; [ "${LG:-old}" = new ] && LGB=$NEW
+CBP=${CBP:-0}
 for d in "$OLD" "$NEW"; do [ -x "$d" ] || { echo "no $d" >&2; exit 1; }; done
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -32,7 +35,7 @@ run() {   # run LABEL BINARY URING BUSYPOLL CONNS SIZE
         sleep 0.05
     done
     local c0; c0=$(cpu_ticks $pid)
-    DILL_URING=$3 "$OLD" bench -c "$5" -s "$6" -d "$SECS" \
+    DILL_URING=$3 DILL_BUSYPOLL=$CBP "$LGB" bench -c "$5" -s "$6" -d "$SECS" \
         "ws://127.0.0.1:$port/" >"$T/out" 2>&1
     local c1; c1=$(cpu_ticks $pid)
     kill $pid; wait $pid 2>/dev/null

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <time.h>
 
 #include "core.h"
@@ -53,5 +54,8 @@ int dill__busypoll(struct dill__cr *const *ready, int64_t nt) {
         dill__twake_poll();
         if(*ready) return 1;
         if(dill__bp_clock() >= end) return 0;
+        /* On a machine with more runnable threads than cores, the peer we
+           wait for may need this core. */
+        sched_yield();
     }
 }

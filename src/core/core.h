@@ -165,7 +165,8 @@ int dill__busypoll(struct dill__cr *const *ready, int64_t nt);
 /* Per-thread caches of buffers, one per kind; every buffer of a kind has
    the same size.  get returns a cached buffer or mallocs size bytes (NULL
    with ENOMEM); put caches or frees it (NULL is ignored).  A buffer may be
-   put back by another thread than the one that got it. */
+   put back by another thread than the one that got it.  A thread caches
+   at most 64 buffers and 1 MiB per kind (src/core/pool.c). */
 #define DILL__POOL_FDRX 0      /* stream read-ahead (DILL__RXBUF_SIZE) */
 #define DILL__POOL_FDTX 1      /* stream gathered writes */
 #define DILL__POOL_WS 2        /* WebSocket receive buffer, scratch */

@@ -9,11 +9,21 @@
 
 #include "core.h"
 
-#define DILL__POOL_DEPTH 8
+/* Up to DEPTH buffers and BYTES per kind and thread (so at most 3.5 MiB
+   per thread with today's sizes).  A shallow cache is not enough: with
+   io_uring, a batch of completions for 100-1,000 connections puts that many
+   sends in flight at once, each holding a write buffer until the kernel is
+   done with it; with 8 cached the rest went back to malloc, whose heap top
+   was trimmed and grown again, and the page faults of regrowing it cost
+   more CPU than everything else of ours per message (bench/RESULTS.md,
+   "Hot path"). */
+#define DILL__POOL_DEPTH 64
+#define DILL__POOL_BYTES (1 << 20)
 
 struct dill__pool {
     void *bufs[DILL__POOL_KINDS][DILL__POOL_DEPTH];
     int n[DILL__POOL_KINDS];
+    int max[DILL__POOL_KINDS];     /* 0: no buffer of this kind made yet */
     int registered;
 };
 
@@ -35,6 +45,11 @@ static void dill__pool_key_make(void) {
 void *dill__pool_get(int kind, size_t size) {
     struct dill__pool *p = &dill__pool;
     if(dill__fast(p->n[kind] != 0)) return p->bufs[kind][--p->n[kind]];
+    if(dill__slow(!p->max[kind])) {
+        size_t m = DILL__POOL_BYTES / size;
+        p->max[kind] = m < 1 ? 1 : m > DILL__POOL_DEPTH ? DILL__POOL_DEPTH :
+            (int)m;
+    }
     void *b = malloc(size);
     if(dill__slow(!b)) errno = ENOMEM;
     return b;
@@ -48,6 +63,9 @@ void dill__pool_put(int kind, void *buf) {
         pthread_setspecific(dill__pool_key, p);
         p->registered = 1;
     }
-    if(p->n[kind] < DILL__POOL_DEPTH) p->bufs[kind][p->n[kind]++] = buf;
+    /* Of a kind this thread never made (another thread's): its size is
+       unknown here, keep few. */
+    int max = p->max[kind] ? p->max[kind] : 8;
+    if(p->n[kind] < max) p->bufs[kind][p->n[kind]++] = buf;
     else free(buf);
 }
