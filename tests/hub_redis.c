@@ -444,9 +444,9 @@ static void bad_options(void) {
 /* A wrong password: EACCES inside, so the hub keeps trying (and local
    delivery works); the right one connects. */
 static void auth(void) {
-    struct redis rd;
-    rd.port = free_port();
-    errno_assert(redis_exec(&rd, "s3cr@t") == 0);
+    struct redis rd = {.tls = 0};
+    errno_assert(redis_start_args(&rd, 0,
+        (char*[]){"--requirepass", "s3cr@t", NULL}) == 0);
     char url[128];
     snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d/", rd.port);
     struct dill_hub *a = mkhub(url, 0, 0);
@@ -475,19 +475,13 @@ static void tls(void) {
     tmpdir_make("redis");
     tmpdir_selfsigned("k.pem", "c.pem", 30,
         "-addext subjectAltName=DNS:localhost,IP:127.0.0.1");
-    struct redis rd;
-    rd.port = free_port();
-    char port[16];
-    snprintf(port, sizeof(port), "%d", rd.port);
     char cert[128], key[128];
     snprintf(cert, sizeof(cert), "%s", path("c.pem"));
     snprintf(key, sizeof(key), "%s", path("k.pem"));
-    char *argv[] = {"redis-server", "--port", "0", "--tls-port", port,
-        "--bind", "127.0.0.1", "--tls-cert-file", cert, "--tls-key-file", key,
-        "--tls-ca-cert-file", cert, "--tls-auth-clients", "no", "--save", "",
-        "--appendonly", "no", "--loglevel", "warning", "--logfile",
-        "/dev/null", NULL};
-    errno_assert(spawn(&rd.pid, argv) == 0);
+    struct redis rd = {.tls = 1};
+    errno_assert(redis_start_args(&rd, 0, (char*[]){"--tls-cert-file", cert,
+        "--tls-key-file", key, "--tls-ca-cert-file", cert,
+        "--tls-auth-clients", "no", NULL}) == 0);
     struct tls_client_options t = TLS_CLIENT_OPTIONS_INIT;
     t.ca_file = cert;
     char url[128];
