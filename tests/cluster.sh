@@ -24,6 +24,12 @@ if "$D" --listen 127.0.0.1:0 --broadcast --redis redis://127.0.0.1:1/ \
     echo "skipped: built without hiredis"; exit 77
 fi
 
+"$D" --listen 127.0.0.1:0 --broadcast --redis http://127.0.0.1/ --timeout 1 2>"$T/bad.err"
+check "dillws --redis with a bad URL: status 2" \
+    "[ \$? = 2 ] && grep -q 'redis http://127.0.0.1/' $T/bad.err"
+"$D" --listen 127.0.0.1:0 --echo --redis redis://127.0.0.1/ --timeout 1 2>"$T/bad.err"
+check "dillws --redis without --broadcast: status 2" "[ \$? = 2 ]"
+
 # redis-server on a free port (another program may take it meanwhile:
 # then try another).
 for _ in 1 2 3 4 5; do
