@@ -39,6 +39,8 @@ struct dill__fdtx {
     struct dill__uop op;
     struct dill__clause *waiter;
     uint32_t cap;                  /* DILL__TXSMALL or DILL__TXBUF_SIZE */
+    /* The layer above waits for room (dill__bsockx_ops.onroom). */
+    struct dill__defer *room;
     uint8_t buf[];
 };
 
@@ -56,8 +58,17 @@ static void dill__stream_txdrop(struct dill__fdtx *tx) {
 
 static void dill__stream_txsend(struct dill__fdtx *tx, int fd);
 
+/* Tells the layer above that its push may go on (or will fail). */
+static void dill__stream_txroom(struct dill__fdtx *tx) {
+    if(tx->room) {
+        dill__defer(tx->room);
+        tx->room = NULL;
+    }
+}
+
 static void dill__stream_txfree(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
+    dill__stream_txroom(tx);
     dill__undefer(&tx->d);
     if(tx->cbset) dill__fdout_cb_clear(self->fd);
     self->tx = NULL;
@@ -94,6 +105,7 @@ static void dill__stream_txkick(struct dill__stream *self) {
     else {
         memmove(tx->buf, tx->buf + off, tx->len - off);
         tx->len -= (uint32_t)off;
+        if(off) dill__stream_txroom(tx);
         if(!tx->cbset) {
             if(dill__fdout_cb(self->fd, &tx->cb) == 0) tx->cbset = 1;
             else {self->io.outerr = 1; dill__stream_txfree(self);}
@@ -114,6 +126,7 @@ static void dill__stream_txdone(struct dill__uop *op, int res) {
     tx->inflight = 0;
     if(!self) {dill__stream_txdrop(tx); return;}
     if(tx->waiter) dill__trigger(tx->waiter, 0);
+    dill__stream_txroom(tx);
     if(res < 0) {
         self->io.outerr = 1;
         if(res != -ENOMEM && res != -ENOBUFS) self->io.reset = 1;
@@ -197,6 +210,7 @@ static int dill__stream_send(struct dill__stream *self,
     if(rc < 0 && errno == EBADF) return -1;
     if(tx) {
         tx->busy = 0;
+        dill__stream_txroom(tx);
         size_t k = sent < pending ? sent : pending;
         memmove(tx->buf, tx->buf + k, pending - k);
         tx->len = (uint32_t)(pending - k);
@@ -204,9 +218,10 @@ static int dill__stream_send(struct dill__stream *self,
         else if(!keep) dill__stream_txfree(self);
     }
     if(rc == 0) return 0;
-    /* Part of the data went out: the stream can no longer be resumed.  A
-       timeout with nothing sent leaves the socket usable. */
-    if(sent || errno == ECONNRESET) {
+    /* Part of the caller's data went out: the stream can no longer be
+       resumed.  A timeout before that leaves the socket usable (gathered
+       bytes that did not go out stay gathered). */
+    if(sent > pending || errno == ECONNRESET) {
         self->io.outerr = 1;
         if(self->tx) dill__stream_txfree(self);
     }
@@ -229,6 +244,7 @@ static struct dill__fdtx *dill__stream_txnew(struct dill__stream *self,
     tx->busy = 0;
     tx->inflight = 0;
     tx->waiter = NULL;
+    tx->room = NULL;
     tx->cap = big ? DILL__TXBUF_SIZE : DILL__TXSMALL;
     return tx;
 }
@@ -240,6 +256,7 @@ static int dill__stream_txgrow(struct dill__stream *self) {
     if(!tx) return -1;
     memcpy(tx->buf, old->buf, old->len);
     tx->len = old->len;
+    tx->room = old->room;
     int queued = !dill__list_empty(&old->d.item);
     dill__undefer(&old->d);
     free(old);
@@ -248,42 +265,53 @@ static int dill__stream_txgrow(struct dill__stream *self) {
     return 0;
 }
 
-uint8_t *dill__stream_reserve(struct dill__stream *self, size_t n,
-      int64_t deadline) {
-    if(self->io.outdone) {errno = EPIPE; return NULL;}
-    if(self->io.outerr) {errno = ECONNRESET; return NULL;}
+/* Room for n bytes without any I/O: 0 when there is, 1 when the buffer
+   is too full, -1 on error (EBUSY, ENOMEM). */
+static int dill__stream_txfit(struct dill__stream *self, size_t n) {
     struct dill__fdtx *tx = self->tx;
     if(!tx) {
         tx = dill__stream_txnew(self, n > DILL__TXSMALL);
-        if(!tx) return NULL;
+        if(!tx) return -1;
         self->tx = tx;
+        return 0;
     }
-    else if(tx->busy) {errno = EBUSY; return NULL;}
-    if(tx->len + n > tx->cap) {
-        if(tx->cap < DILL__TXBUF_SIZE && !tx->inflight && !tx->cbset &&
-           !tx->waiter && tx->len + n <= DILL__TXBUF_SIZE) {
-            if(dill__stream_txgrow(self) < 0) return NULL;
-        }
-        else if(dill__stream_send(self, NULL, 1, deadline) < 0)
-            return NULL;
+    if(tx->busy) {errno = EBUSY; return -1;}
+    if(tx->len + n <= tx->cap) return 0;
+    if(tx->cap < DILL__TXBUF_SIZE && !tx->inflight && !tx->cbset &&
+       !tx->waiter && tx->len + n <= DILL__TXBUF_SIZE)
+        return dill__stream_txgrow(self);
+    return 1;
+}
+
+static uint8_t *dill__stream_reserve(struct dill__stream *self, size_t n,
+      int64_t deadline) {
+    if(self->io.outdone) {errno = EPIPE; return NULL;}
+    if(self->io.outerr) {errno = ECONNRESET; return NULL;}
+    int rc = dill__stream_txfit(self, n);
+    if(rc > 0 && deadline == 0) {
+        /* Without waiting: start writing what is queued, which may free
+           room at once (the epoll path) or later (a ring send). */
+        dill__stream_txkick(self);
+        if(self->io.outerr) {errno = ECONNRESET; return NULL;}
+        rc = dill__stream_txfit(self, n);
+        if(rc > 0) {errno = ETIMEDOUT; return NULL;}
+    }
+    if(rc > 0) {
+        if(dill__stream_send(self, NULL, 1, deadline) < 0) return NULL;
         /* Emptied, but maybe still small. */
-        else if(self->tx->len + n > self->tx->cap &&
-           dill__stream_txgrow(self) < 0)
-            return NULL;
+        rc = dill__stream_txfit(self, n);
     }
+    if(rc != 0) return NULL;
     return self->tx->buf + self->tx->len;
 }
 
-void dill__stream_commit(struct dill__stream *self, size_t n) {
+static void dill__stream_commit(struct dill__stream *self, size_t n) {
     struct dill__fdtx *tx = self->tx;
     tx->len += (uint32_t)n;
     /* With the poller already waiting for room, that callback writes. */
     if(!tx->cbset) dill__defer(&tx->d);
 }
 
-int dill__stream_unread(struct dill__stream *self, const void *p, size_t n) {
-    return dill__fd_unread(&self->io, p, n);
-}
 
 int dill__stream_flush(struct dill__stream *self, int64_t deadline) {
     if(!self->tx) return 0;
@@ -306,6 +334,7 @@ static void dill__stream_txlast(struct dill__stream *self) {
     if(tx->inflight) {
         /* The operation owns the buffer now (and keeps the socket open in
            the kernel until it is done). */
+        dill__stream_txroom(tx);
         dill__undefer(&tx->d);
         if(tx->cbset) dill__fdout_cb_clear(self->fd);
         if(tx->waiter) dill__trigger(tx->waiter, EBADF);
@@ -348,9 +377,17 @@ static int dill__stream_brecvl(struct dill_bsock_vfs *bvfs,
     return -1;
 }
 
-static ssize_t dill__stream_brecvsome(struct dill__bsockx_vfs *xvfs,
-    void *buf, size_t len, int64_t deadline) {
-    struct dill__stream *self = DILL__CONT(xvfs, struct dill__stream, xvfs);
+/******************************************************************************/
+/*  Partial reads and gathered writes (net/bsockx.h)                          */
+/******************************************************************************/
+
+static struct dill__stream *dill__stream_x(struct dill__bsockx_vfs *x) {
+    return DILL__CONT(x, struct dill__stream, xvfs);
+}
+
+static ssize_t dill__stream_brecvsome(struct dill__bsockx_vfs *x,
+      void *buf, size_t len, int64_t deadline) {
+    struct dill__stream *self = dill__stream_x(x);
     if(self->io.indone) {errno = EPIPE; return -1;}
     if(self->io.inerr) {errno = ECONNRESET; return -1;}
     ssize_t r = dill__fd_recvsome(self->fd, &self->io,
@@ -358,6 +395,38 @@ static ssize_t dill__stream_brecvsome(struct dill__bsockx_vfs *xvfs,
     if(r < 0 && errno != EBADF) dill__stream_inerr(self, 0);
     return r;
 }
+
+static int dill__stream_xunread(struct dill__bsockx_vfs *x, const void *p,
+      size_t n) {
+    return dill__fd_unread(&dill__stream_x(x)->io, p, n);
+}
+
+static uint8_t *dill__stream_xreserve(struct dill__bsockx_vfs *x, size_t n,
+      int64_t deadline) {
+    return dill__stream_reserve(dill__stream_x(x), n, deadline);
+}
+
+static void dill__stream_xcommit(struct dill__bsockx_vfs *x, size_t n) {
+    dill__stream_commit(dill__stream_x(x), n);
+}
+
+static int dill__stream_xflush(struct dill__bsockx_vfs *x,
+      int64_t deadline) {
+    return dill__stream_flush(dill__stream_x(x), deadline);
+}
+
+static void dill__stream_xonroom(struct dill__bsockx_vfs *x,
+      struct dill__defer *d) {
+    struct dill__stream *self = dill__stream_x(x);
+    if(self->tx) self->tx->room = d;
+    /* Nothing queued: there is room (or an error to report) now. */
+    else if(d) dill__defer(d);
+}
+
+static const struct dill__bsockx_ops dill__stream_xops = {
+    dill__stream_brecvsome, dill__stream_xunread, dill__stream_xreserve,
+    dill__stream_xcommit, dill__stream_xflush, dill__stream_xonroom
+};
 
 void *dill__stream_query(struct dill_hvfs *vfs, const void *type) {
     struct dill__stream *self = DILL__CONT(vfs, struct dill__stream, hvfs);
@@ -389,7 +458,7 @@ int dill__stream_make(int fd, int ipc, void *mem,
     self->hvfs.close = dill__stream_hclose;
     self->bvfs.bsendl = dill__stream_bsendl;
     self->bvfs.brecvl = dill__stream_brecvl;
-    self->xvfs.brecvsome = dill__stream_brecvsome;
+    self->xvfs.ops = &dill__stream_xops;
     self->fd = fd;
     self->pendfd = -1;
     self->io.ipc = ipc ? 1 : 0;

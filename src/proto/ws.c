@@ -132,7 +132,7 @@ struct dill__ws *dill__ws_new(int s, int server, int text, size_t max_msg,
     self->mvfs.mrecvl = dill__ws_mrecvl;
     self->b = b;
     self->x = x;
-    self->tx = dill_hquery(s, dill__stream_type);
+    self->gather = dill__bsockx_gathers(x) ? 1 : 0;
     self->u = s;
     self->server = server ? 1 : 0;
     self->text = text ? 1 : 0;
@@ -407,7 +407,8 @@ static int dill__ws_frame_gather(struct dill__ws *self, const uint8_t *hdr,
       size_t hl, const uint8_t *key, struct dill_iolist *first, size_t total,
       int64_t deadline) {
     int64_t dl = dill__ws_txdl(self, deadline);
-    uint8_t *p = dill__stream_reserve(self->tx, hl + total, dl);
+    struct dill__bsockx_vfs *x = self->x;
+    uint8_t *p = x->ops->reserve(x, hl + total, dl);
     if(dill__slow(!p)) return dill__ws_txfail(self, 0, dl, deadline);
     memcpy(p, hdr, hl);
     if(total) {
@@ -415,7 +416,7 @@ static int dill__ws_frame_gather(struct dill__ws *self, const uint8_t *hdr,
         dill__iol_advance(&cur, 0);
         dill__ws_gather(p + hl, &cur, total, key, 0);
     }
-    dill__stream_commit(self->tx, hl + total);
+    x->ops->commit(x, hl + total);
     return 0;
 }
 
@@ -424,7 +425,7 @@ static int dill__ws_frame_gather(struct dill__ws *self, const uint8_t *hdr,
 static int dill__ws_frame_built(struct dill__ws *self, const uint8_t *hdr,
       size_t hl, struct dill_iolist *first, struct dill_iolist *last,
       size_t total, int64_t deadline) {
-    if(self->tx && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
+    if(self->gather && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
         return dill__ws_frame_gather(self, hdr, hl, NULL, first, total,
             deadline);
     struct dill_iolist h = {(void*)hdr, hl, first, 0};
@@ -443,7 +444,7 @@ static int dill__ws_frame(struct dill__ws *self, int fin, int op, int rsv,
     if(self->server)
         return dill__ws_frame_built(self, hdr, hl, first, last, total,
             deadline);
-    if(self->tx && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
+    if(self->gather && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
         return dill__ws_frame_gather(self, hdr, hl, k, first, total,
             deadline);
     return dill__ws_frame_masked(self, hdr, hl, key, first, total, deadline);
@@ -841,7 +842,7 @@ static ssize_t dill__ws_read1(struct dill__ws *self, uint8_t *dst, size_t cap,
     while(1) {
         int64_t dl = dill__ws_kadl(st, deadline);
         ssize_t r;
-        if(self->x) r = self->x->brecvsome(self->x, dst, cap, dl);
+        if(self->x) r = self->x->ops->brecvsome(self->x, dst, cap, dl);
         else {
             size_t want = dill__ws_want(st, cap);
             struct dill_iolist io = {dst, want, NULL, 0};
@@ -1329,8 +1330,8 @@ int dill_ws_done(int s, int status, const void *buf, size_t len,
    to the socket below, which then delivers them first. */
 static int dill__ws_handback(struct dill__ws *self) {
     if(!self->rbuf || self->rpos == self->rlen) return 0;
-    if(!self->tx) {errno = ENOTSUP; return -1;}
-    return dill__stream_unread(self->tx, self->rbuf + self->rpos,
+    if(!self->x || !self->x->ops->unread) {errno = ENOTSUP; return -1;}
+    return self->x->ops->unread(self->x, self->rbuf + self->rpos,
         self->rlen - self->rpos);
 }
 
