@@ -241,11 +241,16 @@ static int dill__ws_lock(struct dill__ws *self, int data, int64_t deadline) {
 static int dill__ws_ctlframe(struct dill__ws *self, int op, const void *p,
     size_t n, int64_t deadline);
 
-/* Writes queued control frames, then passes the lock on.  Returns -1 with
-   EBADF when the object went away meanwhile, else 0. */
 static int dill__ws_wrpongs(struct dill__ws *self, int64_t deadline);
 
-static int dill__ws_unlock(struct dill__ws *self, int64_t deadline) {
+/* Releasing the send lock does I/O: first it writes the control frames
+   that the receiving side queued while the lock was held (pongs, a Close
+   reply), then it passes the lock to the next waiter or frees it.  Those
+   writes can block until the deadline and fail; a failure is recorded
+   (serr) and reported by the next send, not here.  Returns -1 with EBADF
+   when the object went away meanwhile (self must not be touched), else
+   0. */
+static int dill__ws_write_unlock(struct dill__ws *self, int64_t deadline) {
     struct dill__ws_st *st = self->st;
     if(st->pblen && dill__ws_wrpongs(self, deadline) < 0 && errno == EBADF)
         return -1;
@@ -272,6 +277,33 @@ static int dill__ws_unlock(struct dill__ws *self, int64_t deadline) {
     dill__list_erase(it);
     dill__trigger(&dill__cont(it, struct dill__ws_waiter, item)->cl, 0);
     return 0;
+}
+
+static int dill__ws_cansend(struct dill__ws *self);
+
+/* Every sending call is dill__ws_begin, its frames, dill__ws_finish. */
+
+/* Ends what dill__ws_begin started, whose frames returned rc (errno set
+   when -1): releases the lock with its I/O (dill__ws_write_unlock) and
+   returns rc with its errno, or -1 with EBADF when the object went away
+   (during the frames or the release). */
+static int dill__ws_finish(struct dill__ws *self, int rc, int64_t deadline) {
+    if(rc < 0 && errno == EBADF) return -1;
+    int err = errno;
+    if(dill__ws_write_unlock(self, deadline) < 0) return -1;
+    errno = err;
+    return rc;
+}
+
+/* Takes the send lock (dill__ws_lock; data: for a new message) once the
+   send side is usable, checked before and again after waiting.  Returns 0
+   with the lock held, or -1 without it: the send side's error, ETIMEDOUT,
+   ECANCELED, or EBADF (the object went away: do not touch it). */
+static int dill__ws_begin(struct dill__ws *self, int data, int64_t deadline) {
+    if(dill__ws_cansend(self) < 0) return -1;
+    if(dill__ws_lock(self, data, deadline) < 0) return -1;
+    if(dill__ws_cansend(self) == 0) return 0;
+    return dill__ws_finish(self, -1, deadline);
 }
 
 /******************************************************************************/
@@ -491,12 +523,8 @@ static int dill__ws_ctl(struct dill__ws *self, int op, const void *p,
         return 0;
     }
     self->sending = 1;
-    int rc = dill__ws_ctlframe(self, op, p, n, deadline);
-    if(rc < 0 && errno == EBADF) return -1;
-    int err = errno;
-    if(dill__ws_unlock(self, deadline) < 0) return -1;
-    errno = err;
-    return rc;
+    return dill__ws_finish(self, dill__ws_ctlframe(self, op, p, n, deadline),
+        deadline);
 }
 
 /* Writes a queued control frame now, unless a sender holds the lock (it
@@ -510,7 +538,7 @@ static int dill__ws_flush(struct dill__ws *self, int64_t deadline) {
         return 0;
     }
     self->sending = 1;
-    return dill__ws_unlock(self, deadline);
+    return dill__ws_write_unlock(self, deadline);
 }
 
 /* Fails the connection: best-effort Close with code (0: none), then every
@@ -606,13 +634,7 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text, int plain,
       int64_t deadline) {
     if(dill__ws_cansend(self) < 0) return -1;
     if(text && !dill__ws_utf8_list(first)) {errno = EINVAL; return -1;}
-    if(dill__ws_lock(self, 1, deadline) < 0) return -1;
-    if(dill__ws_cansend(self) < 0) {
-        int err = errno;
-        if(dill__ws_unlock(self, deadline) < 0) return -1;
-        errno = err;
-        return -1;
-    }
+    if(dill__ws_begin(self, 1, deadline) < 0) return -1;
     int op = text ? DILL__WS_TEXT : DILL__WS_BINARY;
     struct dill__ws_z *z = self->st->z;
     int rc;
@@ -623,11 +645,7 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text, int plain,
     }
     else
         rc = dill__ws_frame(self, 1, op, 0, first, last, total, deadline);
-    if(rc < 0 && errno == EBADF) return -1;
-    int err = errno;
-    if(dill__ws_unlock(self, deadline) < 0) return -1;
-    errno = err;
-    return rc;
+    return dill__ws_finish(self, rc, deadline);
 }
 
 static int dill__ws_msendl(struct dill_msock_vfs *mvfs,
@@ -685,19 +703,14 @@ int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
         return 0;
     }
     /* One lock for the whole batch. */
-    if(dill__ws_cansend(self) < 0) return -1;
-    if(dill__ws_lock(self, 1, deadline) < 0) return -1;
-    int rc = dill__ws_cansend(self);
+    if(dill__ws_begin(self, 1, deadline) < 0) return -1;
+    int rc = 0;
     for(size_t i = 0; rc == 0 && i != n; i++) {
         struct dill_iolist io = {(void*)f[i].buf, f[i].len, NULL, 0};
         rc = dill__ws_frame_built(self, f[i].hdr, f[i].hl, &io, &io,
             f[i].len, deadline);
     }
-    if(rc < 0 && errno == EBADF) return -1;
-    int err = errno;
-    if(dill__ws_unlock(self, deadline) < 0) return -1;
-    errno = err;
-    return rc;
+    return dill__ws_finish(self, rc, deadline);
 }
 
 /* A piece of a fragmented message.  While it is open (smsg) new messages
@@ -713,14 +726,13 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
     }
     struct dill__ws_st *st = self->st;
     int first = !self->smsg;
-    if(dill__ws_cansend(self) < 0) return -1;
-    if(dill__ws_lock(self, first, deadline) < 0) return -1;
+    if(dill__ws_begin(self, first, deadline) < 0) return -1;
     int fin = !(flags & DILL_WS_MORE);
     int text = first ? (flags & DILL_WS_TEXT) != 0 : self->stext;
-    int rc = dill__ws_cansend(self);
+    int rc = 0;
     struct dill__utf8 u = st->sutf8;
     if(first) dill__utf8_init(&u);
-    if(rc == 0 && text && (dill__utf8_feed(&u, buf, len) < 0 ||
+    if(text && (dill__utf8_feed(&u, buf, len) < 0 ||
        (fin && !dill__utf8_complete(&u)))) {
         /* Nothing is sent; an open message stays open. */
         errno = EINVAL;
@@ -748,10 +760,7 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
         }
         else if(first) self->smsg = 0;
     }
-    int err = errno;
-    if(dill__ws_unlock(self, deadline) < 0) return -1;
-    errno = err;
-    return rc;
+    return dill__ws_finish(self, rc, deadline);
 }
 
 int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
@@ -761,16 +770,9 @@ int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
         errno = EINVAL;
         return -1;
     }
-    if(dill__ws_cansend(self) < 0) return -1;
-    if(dill__ws_lock(self, 0, deadline) < 0) return -1;
-    int rc = dill__ws_cansend(self);
-    if(rc == 0) rc = dill__ws_ctlframe(self, DILL__WS_PING, buf, len,
-        deadline);
-    if(rc < 0 && errno == EBADF) return -1;
-    int err = errno;
-    if(dill__ws_unlock(self, deadline) < 0) return -1;
-    errno = err;
-    return rc;
+    if(dill__ws_begin(self, 0, deadline) < 0) return -1;
+    return dill__ws_finish(self, dill__ws_ctlframe(self, DILL__WS_PING, buf,
+        len, deadline), deadline);
 }
 
 /******************************************************************************/
@@ -1305,18 +1307,11 @@ int dill__ws_sendclose(struct dill__ws *self, int status,
     uint8_t p[DILL__WS_CONTROL_MAX];
     int n = dill__ws_close_build(p, status, buf, len);
     if(n < 0) {errno = EINVAL; return -1;}
-    if(dill__ws_cansend(self) < 0) return -1;
-    if(dill__ws_lock(self, 0, deadline) < 0) return -1;
-    int rc = dill__ws_cansend(self);
-    if(rc == 0) {
-        rc = dill__ws_ctlframe(self, DILL__WS_CLOSE, p, (size_t)n, deadline);
-        if(rc < 0 && errno == EBADF) return -1;
-        self->sdone = 1;
-    }
-    int err = errno;
-    if(dill__ws_unlock(self, deadline) < 0) return -1;
-    errno = err;
-    return rc;
+    if(dill__ws_begin(self, 0, deadline) < 0) return -1;
+    int rc = dill__ws_ctlframe(self, DILL__WS_CLOSE, p, (size_t)n, deadline);
+    if(rc < 0 && errno == EBADF) return -1;
+    self->sdone = 1;
+    return dill__ws_finish(self, rc, deadline);
 }
 
 int dill_ws_done(int s, int status, const void *buf, size_t len,
