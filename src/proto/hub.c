@@ -16,6 +16,7 @@
 
 #include "core/core.h"
 #include "proto/hub.h"
+#include "proto/hubredis.h"
 #include "proto/ws.h"
 #include "proto/wsframe.h"
 #include "util/opts.h"
@@ -31,6 +32,8 @@ struct dill_hub {
     void *dropped_arg;
     int64_t send_timeout;
     int subs;                      /* joined subscribers */
+    int ntopics;
+    struct dill__hubr *redis;      /* or NULL */
 };
 
 struct dill__topic {
@@ -103,6 +106,18 @@ struct dill_hub *dill_hub_make(const struct dill_hub_options *opts) {
     h->dropped_arg = o.dropped_arg;
     h->send_timeout = o.send_timeout > 0 ? o.send_timeout : 0;
     h->subs = 0;
+    h->ntopics = 0;
+    h->redis = NULL;
+    if(o.redis) {
+        h->redis = dill__hubr_start(h, &o);
+        if(!h->redis) {
+            int err = errno;
+            pthread_mutex_destroy(&h->lock);
+            free(h);
+            errno = err;
+            return NULL;
+        }
+    }
     return h;
 }
 
@@ -112,6 +127,7 @@ int dill_hub_free(struct dill_hub *h) {
     int busy = h->subs != 0;
     pthread_mutex_unlock(&h->lock);
     if(busy) {errno = EBUSY; return -1;}
+    if(h->redis) dill__hubr_stop(h->redis);
     while(!dill__list_empty(&h->topics)) {
         struct dill__topic *t = dill__cont(h->topics.next,
             struct dill__topic, item);
@@ -144,14 +160,19 @@ static void dill__room_wake(struct dill_hub *h) {
     }
 }
 
+/* Under the lock: t, empty, goes. */
+static void dill__topic_free(struct dill_hub *h, struct dill__topic *t) {
+    dill__list_erase(&t->item);
+    free(t);
+    h->ntopics--;
+    if(h->redis) dill__hubr_topics(h->redis);
+}
+
 /* Under the lock: m leaves its topic, which goes when it is empty. */
 static void dill__member_free(struct dill__member *m) {
     dill__list_erase(&m->sitem);
     dill__list_erase(&m->titem);
-    if(dill__list_empty(&m->t->members)) {
-        dill__list_erase(&m->t->item);
-        free(m->t);
-    }
+    if(dill__list_empty(&m->t->members)) dill__topic_free(m->s->hub, m->t);
     free(m);
 }
 
@@ -373,6 +394,8 @@ int dill_hub_subscribe(int sub, const char *topic) {
         memcpy(t->name, topic, tl + 1);
         dill__list_init(&t->members);
         dill__list_push(&h->topics, &t->item);
+        h->ntopics++;
+        if(h->redis) dill__hubr_topics(h->redis);
     }
     for(struct dill__list *it = s->members.next; it != &s->members;
           it = it->next)
@@ -385,10 +408,7 @@ int dill_hub_subscribe(int sub, const char *topic) {
         dill__list_push(&s->members, &m->sitem);
         m = NULL;
     }
-    else if(dill__list_empty(&t->members)) {
-        dill__list_erase(&t->item);
-        free(t);
-    }
+    else if(dill__list_empty(&t->members)) dill__topic_free(h, t);
     pthread_mutex_unlock(&h->lock);
     free(m);
     free(nt);
@@ -514,7 +534,7 @@ static void dill__dropped(struct dill_hub *h, struct dill__sub **drop,
     free(drop);
 }
 
-int dill_hub_publish(struct dill_hub *h, const char *topic, int flags,
+int dill__hub_local(struct dill_hub *h, const char *topic, int flags,
       const void *buf, size_t len, int64_t deadline) {
     if(!h || !topic || (!buf && len) || (flags & ~DILL_WS_TEXT)) {
         errno = EINVAL;
@@ -542,6 +562,62 @@ int dill_hub_publish(struct dill_hub *h, const char *topic, int flags,
     dill__dropped(h, drop, ndrop);
     dill__hmsg_unref(m);
     if(rc < 0) {errno = err; return -1;}
+    return 0;
+}
+
+int dill_hub_publish(struct dill_hub *h, const char *topic, int flags,
+      const void *buf, size_t len, int64_t deadline) {
+    int rc = dill__hub_local(h, topic, flags, buf, len, deadline);
+    /* Only a local ETIMEDOUT (HUB_WAIT) still lets the message go out:
+       it is a valid message that some local subscribers missed. */
+    if(h && h->redis && (rc == 0 || errno == ETIMEDOUT)) {
+        int err = errno;
+        dill__hubr_publish(h->redis, topic, flags, buf, len);
+        errno = err;
+    }
+    return rc;
+}
+
+char **dill__hub_topic_names(struct dill_hub *h, size_t *n) {
+    pthread_mutex_lock(&h->lock);
+    size_t cnt = 0, bytes = 0;
+    for(struct dill__list *it = h->topics.next; it != &h->topics;
+          it = it->next) {
+        cnt++;
+        bytes += strlen(dill__cont(it, struct dill__topic, item)->name) + 1;
+    }
+    char **v = cnt ? malloc(cnt * sizeof(char*) + bytes) : NULL;
+    if(v) {
+        char *p = (char*)(v + cnt);
+        size_t i = 0;
+        for(struct dill__list *it = h->topics.next; it != &h->topics;
+              it = it->next) {
+            const char *name = dill__cont(it, struct dill__topic, item)->name;
+            size_t l = strlen(name) + 1;
+            memcpy(p, name, l);
+            v[i++] = p;
+            p += l;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    *n = v ? cnt : (cnt ? (size_t)-1 : 0);
+    return v;
+}
+
+int dill_hub_stats(struct dill_hub *h, struct dill_hub_stats *st) {
+    struct dill_hub_stats r;
+    if(!h || !st || dill__opts_load(&r, sizeof(r), st) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&h->lock);
+    r.subscribers = h->subs;
+    r.topics = h->ntopics;
+    pthread_mutex_unlock(&h->lock);
+    if(h->redis) dill__hubr_stats(h->redis, &r);
+    size_t size = st->size < sizeof(r) ? st->size : sizeof(r);
+    memcpy((char*)st + sizeof(size_t), (char*)&r + sizeof(size_t),
+        size - sizeof(size_t));
     return 0;
 }
 
