@@ -118,6 +118,48 @@ static void test_full_close(void) {
     errno_assert(hclose(s) == 0);
 }
 
+coroutine static void big_send(int s, int64_t deadline, int *res) {
+    char big[8192];
+    memset(big, 'b', sizeof(big));
+    memcpy(big, "150 ", 4);
+    *res = ws_send(s, 0, big, sizeof(big), deadline) == 0 ? 0 : errno;
+}
+
+/* A plain write (a frame too big to gather) behind gathered bytes that
+   the kernel does not take: it waits for their write to end (a ring send
+   or the poller), then writes itself.  Running out of time there is
+   ETIMEDOUT and leaves the connection usable; closing the handle wakes it
+   with EBADF. */
+static void test_settle(void) {
+    int c, s;
+    small_pair(&c, &s);
+    seq_send(c, 0, 150, 100);
+    errno_assert(yield() == 0);
+    int res = -1;
+    big_send(c, now() + 50, &res);
+    assert(res == ETIMEDOUT);
+    int cr = go(big_send(c, now() + 5000, &res));
+    errno_assert(cr >= 0);
+    seq_expect(s, 0, 150, now() + 5000);
+    char b[8192];
+    int flags;
+    assert(ws_recv(s, &flags, b, sizeof(b), now() + 5000) == sizeof(b));
+    assert(memcmp(b, "150 bbb", 7) == 0);
+    errno_assert(bundle_wait(cr, now() + 5000) == 0);
+    assert(res == 0);
+    errno_assert(hclose(cr) == 0);
+    seq_send(c, 0, 150, 100);
+    errno_assert(yield() == 0);
+    cr = go(big_send(c, -1, &res));
+    errno_assert(cr >= 0);
+    errno_assert(msleep(now() + 50) == 0);
+    errno_assert(hclose(c) == 0);
+    errno_assert(bundle_wait(cr, now() + 5000) == 0);
+    assert(res == EBADF);
+    errno_assert(hclose(cr) == 0);
+    errno_assert(hclose(s) == 0);
+}
+
 /* hclose right after sending still hands the message to the kernel. */
 static void test_hclose(int tcp) {
     int c, s;
@@ -224,6 +266,7 @@ int main(int argc, char *argv[]) {
     }
     test_full();
     test_full_close();
+    test_settle();
     test_reset();
     test_exit(argv[0]);
     return 0;

@@ -25,19 +25,52 @@ const void *dill__stream_type = &dill__stream_type_id;
 /*  Gathered writes                                                           */
 /******************************************************************************/
 
+/* Who is writing the gathered bytes out.  Transitions:
+
+     IDLE -> POLL      txkick: the kernel took part; the rest waits for the
+                       poller's writable callback (cb registered)
+     POLL -> IDLE      the callback wrote the rest (txkick), or a blocking
+                       send or the close took over (callback cleared)
+     IDLE -> RING      txsend: a ring send of buf[0..inflight) is queued
+     RING -> IDLE      txdone, nobody waiting: the rest (and bytes gathered
+                       meanwhile) goes in the next ring send
+     RING -> WOKEN     txdone with a coroutine waiting for the end of the
+                       ring send (txsettle): it is resumed and takes over
+     WOKEN -> IDLE     that coroutine runs
+     IDLE -> BLOCKED   dill__stream_send: a coroutine writes buf (and its
+                       list) itself, blocking
+     BLOCKED -> IDLE   it returns
+     RING -> ORPHAN    the stream is closed: the ring operation owns the
+                       block and frees it when it ends (txdone)
+
+   The end-of-turn item (d) is queued only in IDLE; the block grows (small
+   to big) only in IDLE. */
+enum dill__txstate {
+    DILL__TX_IDLE,
+    DILL__TX_POLL,
+    DILL__TX_RING,
+    DILL__TX_WOKEN,
+    DILL__TX_BLOCKED,
+    DILL__TX_ORPHAN
+};
+
+/* A coroutine waiting for a ring send to end.  gone is set if the stream
+   closes before it runs, even when it was already resumed: it must then
+   not touch the stream. */
+struct dill__txwait {
+    struct dill__clause cl;
+    int gone;
+};
+
 struct dill__fdtx {
     struct dill__defer d;          /* queued for the end of the turn */
-    struct dill__fdcb cb;          /* waiting for room in the background */
-    struct dill__stream *s;
+    struct dill__fdcb cb;          /* POLL: waiting for room */
+    struct dill__stream *s;        /* NULL in ORPHAN */
     uint32_t len;
-    uint8_t cbset;                 /* cb is registered with the poller */
-    uint8_t busy;                  /* a blocking write holds buf */
-    /* A ring send of buf[0..inflight) is under way; waiter (if any) is a
-       coroutine waiting for it to end.  s is NULL once the stream closed:
-       the operation then frees the buffer when it ends. */
-    uint32_t inflight;
+    uint8_t state;                 /* enum dill__txstate */
+    uint32_t inflight;             /* RING, ORPHAN: bytes being sent */
     struct dill__uop op;
-    struct dill__clause *waiter;
+    struct dill__txwait *waiter;   /* RING, WOKEN: the waiting coroutine */
     uint32_t cap;                  /* DILL__TXSMALL or DILL__TXBUF_SIZE */
     /* The layer above waits for room (dill__bsockx_ops.onroom). */
     struct dill__defer *room;
@@ -70,7 +103,8 @@ static void dill__stream_txfree(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
     dill__stream_txroom(tx);
     dill__undefer(&tx->d);
-    if(tx->cbset) dill__fdout_cb_clear(self->fd);
+    if(tx->state == DILL__TX_POLL) dill__fdout_cb_clear(self->fd);
+    if(tx->waiter) tx->waiter->gone = 1;
     self->tx = NULL;
     dill__stream_txdrop(tx);
 }
@@ -82,10 +116,10 @@ static void dill__stream_txkick(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
     /* With a ring the write joins the scheduler's next system call; the
        operation's end continues (dill__stream_txdone). */
-    if(tx->inflight) return;
-    if(!tx->cbset && dill__uring_active()) {
+    if(tx->state != DILL__TX_IDLE && tx->state != DILL__TX_POLL) return;
+    if(tx->state == DILL__TX_IDLE && dill__uring_active()) {
         dill__stream_txsend(tx, self->fd);
-        if(tx->inflight) return;
+        if(tx->state == DILL__TX_RING) return;
     }
     int err = errno;
     size_t off = 0;
@@ -106,8 +140,9 @@ static void dill__stream_txkick(struct dill__stream *self) {
         memmove(tx->buf, tx->buf + off, tx->len - off);
         tx->len -= (uint32_t)off;
         if(off) dill__stream_txroom(tx);
-        if(!tx->cbset) {
-            if(dill__fdout_cb(self->fd, &tx->cb) == 0) tx->cbset = 1;
+        if(tx->state == DILL__TX_IDLE) {
+            if(dill__fdout_cb(self->fd, &tx->cb) == 0)
+                tx->state = DILL__TX_POLL;
             else {self->io.outerr = 1; dill__stream_txfree(self);}
         }
     }
@@ -115,8 +150,10 @@ static void dill__stream_txkick(struct dill__stream *self) {
 }
 
 static void dill__stream_txsend(struct dill__fdtx *tx, int fd) {
-    if(dill__uring_send(&tx->op, fd, tx->buf, tx->len) == 0)
+    if(dill__uring_send(&tx->op, fd, tx->buf, tx->len) == 0) {
         tx->inflight = tx->len;
+        tx->state = DILL__TX_RING;
+    }
 }
 
 static void dill__stream_txdone(struct dill__uop *op, int res) {
@@ -124,8 +161,12 @@ static void dill__stream_txdone(struct dill__uop *op, int res) {
     struct dill__stream *self = tx->s;
     uint32_t n = tx->inflight;
     tx->inflight = 0;
-    if(!self) {dill__stream_txdrop(tx); return;}
-    if(tx->waiter) dill__trigger(tx->waiter, 0);
+    if(tx->state == DILL__TX_ORPHAN) {dill__stream_txdrop(tx); return;}
+    tx->state = DILL__TX_IDLE;
+    if(tx->waiter) {
+        tx->state = DILL__TX_WOKEN;
+        dill__trigger(&tx->waiter->cl, 0);
+    }
     dill__stream_txroom(tx);
     if(res < 0) {
         self->io.outerr = 1;
@@ -142,7 +183,7 @@ static void dill__stream_txdone(struct dill__uop *op, int res) {
     if(tx->waiter) return;
     if(tx->len) {
         dill__stream_txsend(tx, self->fd);
-        if(!tx->inflight) dill__defer(&tx->d);
+        if(tx->state != DILL__TX_RING) dill__defer(&tx->d);
     }
     else dill__stream_txfree(self);
 }
@@ -152,18 +193,22 @@ static void dill__stream_txdone(struct dill__uop *op, int res) {
    meanwhile: self is gone). */
 static int dill__stream_txsettle(struct dill__stream *self,
       int64_t deadline) {
-    while(self->tx && self->tx->inflight) {
-        struct dill__clause cl;
-        self->tx->waiter = &cl;
-        dill__waitfor(&cl, 0, NULL);
+    while(self->tx && self->tx->state == DILL__TX_RING) {
+        struct dill__txwait w;
+        w.gone = 0;
+        self->tx->waiter = &w;
+        dill__waitfor(&w.cl, 0, NULL);
         int rc = dill__wait(deadline, 1);
-        if(rc < 0 || errno == EBADF) {
-            int err = rc < 0 ? errno : EBADF;
-            if(err != EBADF && self->tx) self->tx->waiter = NULL;
-            errno = err;
-            return -1;
+        if(w.gone || errno == EBADF) {errno = EBADF; return -1;}
+        struct dill__fdtx *tx = self->tx;
+        tx->waiter = NULL;
+        if(tx->state == DILL__TX_WOKEN) {
+            tx->state = DILL__TX_IDLE;
+            /* Timed out just as the send ended: what is left goes out at
+               the end of the turn. */
+            if(rc < 0 && tx->len) dill__defer(&tx->d);
         }
-        self->tx->waiter = NULL;
+        if(rc < 0) return -1;
     }
     return 0;
 }
@@ -183,8 +228,8 @@ static int dill__stream_send(struct dill__stream *self,
       struct dill_iolist *first, int keep, int64_t deadline) {
     if(self->io.outdone) {errno = EPIPE; return -1;}
     if(self->io.outerr) {errno = ECONNRESET; return -1;}
-    if(self->tx && self->tx->inflight) {
-        if(self->tx->busy || self->tx->waiter) {errno = EBUSY; return -1;}
+    if(self->tx && self->tx->state == DILL__TX_RING) {
+        if(self->tx->waiter) {errno = EBUSY; return -1;}
         if(dill__stream_txsettle(self, deadline) < 0) return -1;
         if(self->io.outerr) {errno = ECONNRESET; return -1;}
     }
@@ -193,23 +238,26 @@ static int dill__stream_send(struct dill__stream *self,
     struct dill_iolist *start = first;
     size_t pending = 0;
     if(tx) {
-        if(tx->busy) {errno = EBUSY; return -1;}
+        if(tx->state != DILL__TX_IDLE && tx->state != DILL__TX_POLL) {
+            errno = EBUSY;
+            return -1;
+        }
         dill__undefer(&tx->d);
-        if(tx->cbset) {dill__fdout_cb_clear(self->fd); tx->cbset = 0;}
+        if(tx->state == DILL__TX_POLL) dill__fdout_cb_clear(self->fd);
         pending = tx->len;
         t.iol_base = tx->buf;
         t.iol_len = pending;
         t.iol_next = first;
         t.iol_rsvd = 0;
         start = &t;
-        tx->busy = 1;
+        tx->state = DILL__TX_BLOCKED;
     }
     size_t sent = 0;
     int rc = start ? dill__fd_sendl(self->fd, start, deadline, &sent) : 0;
     /* EBADF: closed while we waited; self may be freed already. */
     if(rc < 0 && errno == EBADF) return -1;
     if(tx) {
-        tx->busy = 0;
+        tx->state = DILL__TX_IDLE;
         dill__stream_txroom(tx);
         size_t k = sent < pending ? sent : pending;
         memmove(tx->buf, tx->buf + k, pending - k);
@@ -240,8 +288,7 @@ static struct dill__fdtx *dill__stream_txnew(struct dill__stream *self,
     tx->op.done = dill__stream_txdone;
     tx->s = self;
     tx->len = 0;
-    tx->cbset = 0;
-    tx->busy = 0;
+    tx->state = DILL__TX_IDLE;
     tx->inflight = 0;
     tx->waiter = NULL;
     tx->room = NULL;
@@ -275,10 +322,10 @@ static int dill__stream_txfit(struct dill__stream *self, size_t n) {
         self->tx = tx;
         return 0;
     }
-    if(tx->busy) {errno = EBUSY; return -1;}
+    if(tx->state == DILL__TX_BLOCKED) {errno = EBUSY; return -1;}
     if(tx->len + n <= tx->cap) return 0;
-    if(tx->cap < DILL__TXBUF_SIZE && !tx->inflight && !tx->cbset &&
-       !tx->waiter && tx->len + n <= DILL__TXBUF_SIZE)
+    if(tx->cap < DILL__TXBUF_SIZE && tx->state == DILL__TX_IDLE &&
+       tx->len + n <= DILL__TXBUF_SIZE)
         return dill__stream_txgrow(self);
     return 1;
 }
@@ -308,8 +355,10 @@ static uint8_t *dill__stream_reserve(struct dill__stream *self, size_t n,
 static void dill__stream_commit(struct dill__stream *self, size_t n) {
     struct dill__fdtx *tx = self->tx;
     tx->len += (uint32_t)n;
-    /* With the poller already waiting for room, that callback writes. */
-    if(!tx->cbset) dill__defer(&tx->d);
+    /* With the poller already waiting for room, that callback writes; a
+       ring send under way continues with these bytes when it ends; a
+       coroutine woken from waiting for it sends them itself. */
+    if(tx->state == DILL__TX_IDLE) dill__defer(&tx->d);
 }
 
 
@@ -322,24 +371,29 @@ int dill__stream_flush(struct dill__stream *self, int64_t deadline) {
    sending what was queued before close(). */
 static void dill__stream_txlast(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
-    if(!tx->inflight && !tx->busy && !self->io.outerr) {
-        if(tx->cbset) {
-            dill__fdout_cb_clear(self->fd);
-            tx->cbset = 0;
-        }
+    if((tx->state == DILL__TX_IDLE || tx->state == DILL__TX_POLL ||
+       tx->state == DILL__TX_WOKEN) && !self->io.outerr) {
+        if(tx->state == DILL__TX_POLL) dill__fdout_cb_clear(self->fd);
+        /* A woken waiter learns of the close from gone. */
+        if(tx->waiter) tx->waiter->gone = 1;
+        tx->waiter = NULL;
+        tx->state = DILL__TX_IDLE;
         dill__stream_txkick(self);
         tx = self->tx;
         if(!tx) return;
     }
-    if(tx->inflight) {
+    if(tx->state == DILL__TX_RING) {
         /* The operation owns the buffer now (and keeps the socket open in
            the kernel until it is done). */
         dill__stream_txroom(tx);
         dill__undefer(&tx->d);
-        if(tx->cbset) dill__fdout_cb_clear(self->fd);
-        if(tx->waiter) dill__trigger(tx->waiter, EBADF);
+        if(tx->waiter) {
+            tx->waiter->gone = 1;
+            dill__trigger(&tx->waiter->cl, EBADF);
+        }
         tx->waiter = NULL;
         tx->s = NULL;
+        tx->state = DILL__TX_ORPHAN;
         self->tx = NULL;
         return;
     }
