@@ -405,8 +405,26 @@ static void dill__ws_gather(uint8_t *dst, struct dill__iolcur *cur, size_t n,
     }
 }
 
+/* Copies hl header bytes and n payload bytes from cur (masked with key,
+   if not NULL, from payload offset off) into the socket's write buffer,
+   where they leave with what is written next or at the end of the turn.
+   midframe: part of the frame is out already. */
+static int dill__ws_gather_out(struct dill__ws *self, const uint8_t *hdr,
+      size_t hl, struct dill__iolcur *cur, size_t n, const uint8_t *key,
+      uint64_t off, int midframe, int64_t deadline) {
+    int64_t dl = dill__ws_txdl(self, deadline);
+    struct dill__bsockx_vfs *x = self->x;
+    uint8_t *p = x->ops->reserve(x, hl + n, dl);
+    if(dill__slow(!p)) return dill__ws_txfail(self, midframe, dl, deadline);
+    if(hl) memcpy(p, hdr, hl);
+    if(n) dill__ws_gather(p + hl, cur, n, key, off);
+    x->ops->commit(x, hl + n);
+    return 0;
+}
+
 /* Client frames: masked through a pooled scratch buffer in big chunks;
-   the header goes out with the first chunk. */
+   the header goes out with the first chunk, and a short last chunk joins
+   the socket's gathered writes instead of taking a write of its own. */
 static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
       size_t hl, const uint8_t *key, struct dill_iolist *first, size_t total,
       int64_t deadline) {
@@ -423,6 +441,11 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
     do {
         size_t n = cap - fill;
         if(n > total - off) n = total - off;
+        if(!fill && self->gather && n <= DILL__WS_GATHER_MAX) {
+            rc = dill__ws_gather_out(self, NULL, 0, &cur, n, key, off, 1,
+                deadline);
+            break;
+        }
         dill__ws_gather(scr + fill, &cur, n, key, off);
         off += n;
         struct dill_iolist io = {scr, fill + n, NULL, 0};
@@ -438,18 +461,10 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
 static int dill__ws_frame_gather(struct dill__ws *self, const uint8_t *hdr,
       size_t hl, const uint8_t *key, struct dill_iolist *first, size_t total,
       int64_t deadline) {
-    int64_t dl = dill__ws_txdl(self, deadline);
-    struct dill__bsockx_vfs *x = self->x;
-    uint8_t *p = x->ops->reserve(x, hl + total, dl);
-    if(dill__slow(!p)) return dill__ws_txfail(self, 0, dl, deadline);
-    memcpy(p, hdr, hl);
-    if(total) {
-        struct dill__iolcur cur = {first, 0};
-        dill__iol_advance(&cur, 0);
-        dill__ws_gather(p + hl, &cur, total, key, 0);
-    }
-    x->ops->commit(x, hl + total);
-    return 0;
+    struct dill__iolcur cur = {first, 0};
+    if(total) dill__iol_advance(&cur, 0);
+    return dill__ws_gather_out(self, hdr, hl, &cur, total, key, 0, 0,
+        deadline);
 }
 
 /* A server frame whose header is built: small ones are gathered, big ones
