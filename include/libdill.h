@@ -1128,8 +1128,9 @@ DILL_EXPORT int dill_socks5_proxy_sendreply(int s, int reply,
    message follow. */
 #define DILL_WS_MORE 4
 
-/* The client's opening request, as seen by dill_ws_options.check during
-   dill_ws_attach_server_opts.  Valid only during that call. */
+/* The client's opening request, as seen by dill_ws_options.check (and
+   .http) during dill_ws_attach_server_opts.  Valid only during that
+   call. */
 struct dill_ws_request;
 
 /* The server's answer to a client's opening handshake, filled when
@@ -1163,6 +1164,21 @@ struct dill_ws_response {
 #define DILL_WS_STEP_CONNECT 3    /* resolving the host, connecting to it */
 #define DILL_WS_STEP_TLS 4        /* TLS with the server (wss) */
 #define DILL_WS_STEP_HANDSHAKE 5  /* the WebSocket opening handshake */
+
+/* dill extension: the answer of dill_ws_options.http to a plain HTTP
+   request.  The callback either fills it (status 200-599, body of len
+   bytes with its Content-Type, extra header lines "Name: value" separated
+   by CRLF or NULL) and returns 0, or returns a status 400-599 for an empty
+   answer.  The response goes out with Content-Length and Connection:
+   close; body and headers must stay valid until the attach returns, which
+   fails with EACCES (nothing was upgraded). */
+struct dill_ws_http_response {
+    int status;
+    const char *content_type;   /* NULL: no Content-Type */
+    const void *body;
+    size_t len;
+    const char *headers;
+};
 
 /* Options of dill_ws_attach_client_opts and dill_ws_attach_server_opts.
    Initialise with DILL_WS_OPTIONS_INIT (see "option structures" above);
@@ -1222,6 +1238,14 @@ struct dill_ws_options {
     size_t deflate_memory;
     /* Messages shorter than this go out uncompressed (0: 128 bytes). */
     size_t deflate_threshold;
+    /* dill extension.  Server: called for a request that is not a
+       WebSocket upgrade (no "Upgrade: websocket"), such as a browser
+       fetching the page that opens the WebSocket, instead of refusing it;
+       see struct dill_ws_http_response.  NULL: such requests are refused
+       (405 or 400). */
+    int (*http)(const struct dill_ws_request *req,
+        struct dill_ws_http_response *resp, void *arg);
+    void *http_arg;
 };
 #define DILL_WS_OPTIONS_INIT {sizeof(struct dill_ws_options)}
 
@@ -1253,7 +1277,8 @@ DILL_EXPORT int dill_ws_attach_server_opts(int s, char *resource,
     const struct dill_ws_options *o, struct dill_ws_storage *mem,
     int64_t deadline);
 /* Copies the value of the first request header called name (any case;
-   ":path" gives the request target) to buf, NUL-terminated; returns its
+   ":path" gives the request target, ":method" the method) to buf,
+   NUL-terminated; returns its
    length.  Errors: EINVAL, ENOENT (no such header), EMSGSIZE. */
 DILL_EXPORT ssize_t dill_ws_request_header(const struct dill_ws_request *req,
     const char *name, char *buf, size_t len);
@@ -1313,6 +1338,7 @@ DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
 #define WS_DEFLATE DILL_WS_DEFLATE
 #define WS_NOCOMPRESS DILL_WS_NOCOMPRESS
 #define ws_deflate_params dill_ws_deflate_params
+#define ws_http_response dill_ws_http_response
 #define ws_deflate dill_ws_deflate
 #define ws_ping dill_ws_ping
 #define ws_send_part dill_ws_send_part
@@ -1424,11 +1450,13 @@ DILL_EXPORT int dill_ws_listen_shutdown(int s, int status, const void *reason,
    by threads.  Messages published to a topic go to every WebSocket that
    joined the hub and subscribed to it, in publish order, each through a
    writer coroutine of the subscriber's thread.  The message is copied once
-   and its frame header built once, whatever the number of subscribers.
+   and its frame header built once, whatever the number of subscribers;
+   for subscribers with permessage-deflate without the server's context
+   takeover it is compressed once (per window size) for all of them.
    Each subscriber's queue holds at most max_queue bytes of frames; when a
    message does not fit, the policy decides. */
 #define DILL_HUB_DROP_OLDEST 0     /* oldest queued messages are dropped */
-#define DILL_HUB_CLOSE 1           /* the subscriber is closed with 1008 */
+#define DILL_HUB_CLOSE 1           /* the subscriber is closed (close_code) */
 #define DILL_HUB_WAIT 2            /* the publisher waits for room */
 struct dill_hub_options {
     size_t size;                   /* DILL_HUB_OPTIONS_INIT sets it */
@@ -1446,7 +1474,8 @@ struct dill_hub_options {
        before it is dropped like under HUB_CLOSE (0: no limit). */
     int64_t send_timeout;
     /* dill extension (hub over Redis): a Redis server, "redis://host:port/"
-       with an optional "user:password@" or ":password@" (percent-encoded)
+       or "rediss://..." (TLS), with an optional "user:password@" or
+       ":password@" (percent-encoded)
        before the host, that links this hub with the hubs of other
        processes or machines using the same server and prefix: a message
        published to a topic reaches their subscribers too, through the
@@ -1463,12 +1492,21 @@ struct dill_hub_options {
        replies) before the connection is taken as dead and made again
        (0: 3000). */
     int64_t redis_timeout;
+    /* Close status for a subscriber dropped as too slow (HUB_CLOSE or
+       send_timeout): 1008 (policy violation) or 1013 (try again later)
+       (0: 1008).  Other values: EINVAL. */
+    int close_code;
+    /* TLS settings for a rediss:// URL (copied; NULL: the server's
+       certificate is checked against the system's CAs and the URL's host
+       name, which is also the default server_name).  Builds without TLS
+       refuse rediss:// (ENOTSUP). */
+    const struct dill_tls_client_options *redis_tls;
 };
 #define DILL_HUB_OPTIONS_INIT {sizeof(struct dill_hub_options)}
 struct dill_hub;
 /* Creates a hub (opts NULL: defaults).  NULL with EINVAL (bad option or
    Redis URL), ENOMEM, ENOTSUP (a Redis URL in a build without hiredis, or
-   rediss://) or EAGAIN (no thread for Redis).  A hub with Redis connects
+   rediss:// without TLS) or EAGAIN (no thread for Redis).  A hub with Redis connects
    in the background: Redis may be down at first. */
 DILL_EXPORT struct dill_hub *dill_hub_make(const struct dill_hub_options *opts);
 /* Frees a hub that no subscriber has joined any more.  Errors: EINVAL,
@@ -1496,8 +1534,9 @@ DILL_EXPORT int dill_hub_stats(struct dill_hub *hub, struct dill_hub_stats *st);
 /* Joins WebSocket handle ws to the hub: returns a subscriber handle of the
    calling thread.  The hub then sends on ws (other coroutines may still
    send and receive on it); hclose of the subscriber leaves every topic and
-   stops sending; close it before ws.  Errors: EINVAL, EBADF, ENOTSUP,
-   ENOMEM, ECANCELED. */
+   stops sending; close it before ws.  Subscribers still open when their
+   thread (other than main) exits are closed then, as by hclose; ws is
+   not.  Errors: EINVAL, EBADF, ENOTSUP, ENOMEM, ECANCELED. */
 DILL_EXPORT int dill_hub_join(struct dill_hub *hub, int ws);
 /* Subscribes to topic (a string).  Errors: EBADF, ENOTSUP, EINVAL, ENOMEM,
    EEXIST (subscribed already), EPIPE (the subscriber was dropped). */

@@ -431,6 +431,9 @@ static const char *close_name(int code) {
     case 1009: return "message too big";
     case 1010: return "extension required";
     case 1011: return "internal error";
+    case 1012: return "service restart";
+    case 1013: return "try again later";
+    case 1014: return "bad gateway";
     default: return "application code";
     }
 }

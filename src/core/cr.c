@@ -112,6 +112,7 @@ struct dill__ctx {
     unsigned int ticks;
     unsigned int busy;
     struct dill__list deferred;    /* dill__defer items */
+    struct dill__list texit;       /* dill__texit items */
 #if DILL_ASAN
     struct dill__cr *asan_from;
 #endif
@@ -134,7 +135,20 @@ static pthread_once_t dill__key_once = PTHREAD_ONCE_INIT;
 
 static void dill__defer_run(void);
 
+static void dill__texit_run(void) {
+    struct dill__ctx *c = &dill__c;
+    while(!dill__list_empty(&c->texit)) {
+        struct dill__texit *e = dill__cont(c->texit.prev, struct dill__texit,
+            item);
+        dill__list_erase(&e->item);
+        e->run(e);
+    }
+}
+
 static void dill__ctx_term(void *p) {
+    /* First: the hooks may still need the scheduler, and what they send
+       is flushed below. */
+    dill__texit_run();
     dill__defer_run();
     dill__uring_settle(1000);
     dill__timer_term();
@@ -156,6 +170,7 @@ static void dill__ctx_init(void) {
     c->ready = NULL;
     c->ready_tail = &c->ready;
     dill__list_init(&c->deferred);
+    dill__list_init(&c->texit);
     dill__list_init(&c->main.bundle_item);
 #if DILL_TSAN
     c->main.tsan_fiber = __tsan_get_current_fiber();
@@ -256,6 +271,12 @@ static int dill__defer_registered;
 static void dill__defer_register(void) {
     atexit(dill__defer_atexit);
     __atomic_store_n(&dill__defer_registered, 1, __ATOMIC_RELEASE);
+}
+
+void dill__texit_add(struct dill__texit *e) {
+    if(!dill__list_empty(&e->item)) return;
+    dill__cur();
+    dill__list_push(&dill__c.texit, &e->item);
 }
 
 void dill__defer(struct dill__defer *d) {
@@ -363,17 +384,17 @@ static void dill__unwait(struct dill__cr *cr) {
     cr->clauses = NULL;
 }
 
-int dill__wait(int64_t deadline, int cancellable) {
+int dill__wait_err(int64_t deadline, int cancellable, int *err) {
     struct dill__cr *cr = dill__cur();
     if(cancellable && dill__slow(cr->f.canceled || cr->f.noblock)) {
         dill__unwait(cr);
-        errno = ECANCELED;
+        *err = ECANCELED;
         return -1;
     }
     if(deadline >= 0) {
         if(deadline == 0 || deadline <= dill_now()) {
             dill__unwait(cr);
-            errno = ETIMEDOUT;
+            *err = ETIMEDOUT;
             return -1;
         }
         dill__timer_add(&cr->timer, deadline, -1);
@@ -381,8 +402,15 @@ int dill__wait(int64_t deadline, int cancellable) {
     cr->waiting = 1;
     cr->cancellable = !!cancellable;
     dill__suspend();
-    errno = cr->wait_err;
+    *err = cr->wait_err;
     return cr->wait_id;
+}
+
+int dill__wait(int64_t deadline, int cancellable) {
+    int err;
+    int id = dill__wait_err(deadline, cancellable, &err);
+    errno = err;
+    return id;
 }
 
 int dill__canblock_slow(void) {
