@@ -37,6 +37,7 @@ run() {   # run BUILD PROTO CONNS SIZE
     kill $pid; wait $pid 2>/dev/null
     local msgs; msgs=$(sed -n 's/^messages: *\([0-9]*\) echoed.*/\1/p' "$T/out")
     local errs; errs=$(sed -n 's/^errors: *\([0-9]*\).*/\1/p' "$T/out")
+    [ -n "$msgs" ] || { echo "$1 $2 $3 x $4: failed:" >&2; tail -n 3 "$T/out" >&2; }
     awk -v b="$1" -v p="$2" -v c="$3" -v sz="$4" -v m="${msgs:-0}" -v s="$SECS" \
         -v sc=$((c1 - c0)) -v tck="$TCK" -v e="${errs:-?}" \
         -v lg="$(cat "$T/time")" 'BEGIN {
