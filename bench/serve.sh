@@ -5,7 +5,10 @@
 dillws_serve() {
     local log=$1 d=$2
     shift 2
-    "$d" --listen 127.0.0.1:0 "$@" 2>"$log" &
+    # Emptied here, not by the redirection (which happens in the child, by
+    # when the loop below may have read the last run's port).
+    : >"$log"
+    "$d" --listen 127.0.0.1:0 "$@" 2>>"$log" &
     SRV_PID=$!
     SRV_PORT=""
     for _ in $(seq 400); do
