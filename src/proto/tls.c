@@ -1021,6 +1021,8 @@ int dill_tls_detach(int s, int64_t deadline) {
     if(self->outerr) {errno = ECONNRESET; rc = -1;}
     if(rc == 0 && !self->outdone) rc = dill__tls_shutsend(self, deadline);
     if(rc == 0) rc = dill__tls_drain(self, deadline);
+    /* What reading made meanwhile (left for the end of the turn). */
+    if(rc == 0) rc = dill__tls_flush(self, deadline);
     if(dill__tls_gone(self, 3)) return -1;
     self->rbusy = 0;
     self->wbusy = 0;
