@@ -41,6 +41,10 @@ run() {   # run LABEL BINARY URING BUSYPOLL CONNS SIZE
     kill $pid; wait $pid 2>/dev/null
     local msgs; msgs=$(sed -n 's/^messages: *\([0-9]*\) echoed.*/\1/p' "$T/out")
     local errs; errs=$(sed -n 's/^errors: *\([0-9]*\).*/\1/p' "$T/out")
+    if [ -z "$msgs" ]; then   # a failed run: say why, keep it out of medians
+        echo "FAILED $1 uring=$3 bp=$4 ${5}x$6: $(tail -2 "$T/out" | tr '\n' ' ')"
+        return
+    fi
     awk -v l="$1" -v u="$3" -v bp="$4" -v c="$5" -v s="$6" -v m="${msgs:-0}" \
         -v d="$SECS" -v sc=$((c1 - c0)) -v tck="$TCK" -v e="${errs:-?}" 'BEGIN {
         printf "RUN %s uring=%s bp=%s %sx%s %.0f msg/s %.2f us/msg errors %s\n",
