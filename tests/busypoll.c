@@ -106,8 +106,9 @@ int main(void) {
     long off = sleeps(10);
     assert(busypoll(DILL_BUSYPOLL_MAX) == 0);
     long on = sleeps(10);
-    assert(off >= 10);
-    assert(on < 5);
+    /* Not exactly 10: under valgrind a wait may find its deadline past. */
+    assert(off >= 7);
+    assert(on <= 2);
 
     /* A deadline with nothing else to do, with a budget shorter and
        longer than the wait. */
