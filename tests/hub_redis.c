@@ -54,7 +54,7 @@ coroutine static void pump(struct gate *g, int from, int to) {
     struct dill__bsockx_vfs *x = hquery(from, dill__bsockx_type);
     char buf[16384];
     while(1) {
-        ssize_t n = x->brecvsome(x, buf, sizeof(buf), -1);
+        ssize_t n = x->ops->brecvsome(x, buf, sizeof(buf), -1);
         if(n < 0) return;
         /* Stalled: data is held, as by a dead link. */
         while(g->state == GATE_STALL) if(msleep(now() + 10) < 0) return;

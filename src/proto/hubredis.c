@@ -165,7 +165,7 @@ static int dill__rconn_reply(struct dill__rconn *c, redisReply **reply,
             return -1;
         }
         char buf[16384];
-        ssize_t n = x->brecvsome(x, buf, sizeof(buf), deadline);
+        ssize_t n = x->ops->brecvsome(x, buf, sizeof(buf), deadline);
         if(n < 0) return -1;
         if(redisReaderFeed(c->rd, buf, (size_t)n) != REDIS_OK) {
             errno = ENOMEM;
