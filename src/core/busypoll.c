@@ -43,7 +43,8 @@ static int64_t dill__bp_clock(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int dill__busypoll(struct dill__cr *const *ready, int64_t nt) {
+int dill__busypoll(struct dill__cr *const *ready,
+      const struct dill__list *deferred, int64_t nt) {
     int64_t us = dill__bp_get();
     if(!us) return 0;
     int64_t end = dill__bp_clock() + us;
@@ -52,7 +53,9 @@ int dill__busypoll(struct dill__cr *const *ready, int64_t nt) {
     while(1) {
         if(dill__poller_busy()) dill__poller_wait(0);
         dill__twake_poll();
-        if(*ready) return 1;
+        /* Work that poller callbacks deferred (a finished send lets the
+           layer above push more) must not wait for the budget either. */
+        if(*ready || !dill__list_empty(deferred)) return 1;
         if(dill__bp_clock() >= end) return 0;
         /* On a machine with more runnable threads than cores, the peer we
            wait for may need this core. */

@@ -160,10 +160,11 @@ int dill__fdin_cb(int fd, struct dill__fdcb *cb);
    microseconds: 0 off, -1 not read from DILL_BUSYPOLL yet. */
 extern __thread int64_t dill__bp_us __attribute__((tls_model("initial-exec")));
 /* Called by the scheduler instead of sleeping: polls events without
-   blocking until *ready becomes non-NULL (returns 1), or the thread's
-   budget is spent or the timer deadline nt (ms, -1: none) is reached
-   (returns 0). */
-int dill__busypoll(struct dill__cr *const *ready, int64_t nt);
+   blocking until *ready becomes non-NULL or work is deferred (returns 1),
+   or the thread's budget is spent or the timer deadline nt (ms, -1: none)
+   is reached (returns 0). */
+int dill__busypoll(struct dill__cr *const *ready,
+    const struct dill__list *deferred, int64_t nt);
 
 /* Per-thread caches of buffers, one per kind; every buffer of a kind has
    the same size.  get returns a cached buffer or mallocs size bytes (NULL

@@ -310,7 +310,8 @@ static struct dill__cr *dill__next(void) {
             return cr;
         }
         int64_t nt = dill__timer_next();
-        if(dill__slow(dill__bp_us != 0) && dill__busypoll(&c->ready, nt))
+        if(dill__slow(dill__bp_us != 0) &&
+           dill__busypoll(&c->ready, &c->deferred, nt))
             continue;
         int timeout = -1;
         if(nt >= 0) {
