@@ -8,7 +8,8 @@
    to settle (hibernation, when DILL_HIBERNATE is set in the environment,
    happens in that time), then asks the server for its anonymous resident
    memory (RssAnon).  Printed:
-     - idle: server RssAnon before and after, per connection, and the
+     - idle: server RssAnon before and after, per connection, how much
+       of it malloc hands out (the rest: stacks, free heap pages), the
        kernel's share (Slab + page tables + kernel stacks from
        /proc/meminfo, system-wide, so noisy on a shared machine),
      - active (with -a K): K connections of the N each echoing 20-byte
@@ -20,6 +21,7 @@
    Usage: bench_idlemem [-t] [-n N] [-a K] [-s settle_ms] */
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,25 +42,10 @@ static char dir[64];
 static struct tls_server_ctx *sctx;
 #endif
 
-/* A field of /proc/self/status or /proc/meminfo, in KiB. */
-static long kib(const char *file, const char *field) {
-    FILE *f = fopen(file, "r");
-    if(!f) return -1;
-    char line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    while(fgets(line, sizeof(line), f))
-        if(strncmp(line, field, n) == 0 && line[n] == ':') {
-            v = atol(line + n + 1);
-            break;
-        }
-    fclose(f);
-    return v;
-}
-
 static long kernel_kib(void) {
-    return kib("/proc/meminfo", "Slab") + kib("/proc/meminfo", "PageTables") +
-        kib("/proc/meminfo", "KernelStack");
+    return proc_kib("/proc/meminfo", "Slab") +
+        proc_kib("/proc/meminfo", "PageTables") +
+        proc_kib("/proc/meminfo", "KernelStack");
 }
 
 static void raise_nofile(long n) {
@@ -92,15 +79,22 @@ coroutine static void handler(int s) {
     hclose(ws);
 }
 
-/* Answers each byte from the client with "RssAnon-KiB cpu-us". */
+/* Bytes the server's malloc hands out now (glibc): RssAnon less this is
+   stacks plus the heap's free but resident pages. */
+static long heap_kib(void) {
+    struct mallinfo2 mi = mallinfo2();
+    return (long)((mi.uordblks + mi.hblkhd) / 1024);
+}
+
+/* Answers each byte from the client with "RssAnon-KiB cpu-us heap-KiB". */
 coroutine static void control(int fd) {
     while(1) {
         if(fdin(fd, -1) < 0) return;
         char c;
         if(read(fd, &c, 1) != 1) exit(0);
         char out[64];
-        int n = snprintf(out, sizeof(out), "%ld %ld\n",
-            kib("/proc/self/status", "RssAnon"), cpu_us());
+        int n = snprintf(out, sizeof(out), "%ld %ld %ld\n",
+            proc_kib("/proc/self/status", "RssAnon"), cpu_us(), heap_kib());
         if(write(fd, out, (size_t)n) != n) exit(1);
     }
 }
@@ -134,7 +128,7 @@ static void server(int ls, int ctl) {
 static int port;
 static int ctl = -1;
 
-static void server_stats(long *rss, long *cpu) {
+static void server_stats(long *rss, long *cpu, long *heap) {
     if(write(ctl, "r", 1) != 1) die("write");
     char buf[64];
     size_t n = 0;
@@ -145,7 +139,7 @@ static void server_stats(long *rss, long *cpu) {
         n += (size_t)r;
     }
     buf[n] = 0;
-    if(sscanf(buf, "%ld %ld", rss, cpu) != 2) die("sscanf");
+    if(sscanf(buf, "%ld %ld %ld", rss, cpu, heap) != 3) die("sscanf");
 }
 
 /* Connection i comes from 127.0.0.(1 + i / 20000), so that 100,000 of
@@ -153,6 +147,12 @@ static void server_stats(long *rss, long *cpu) {
 static int dial(int i) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if(fd < 0) die("socket");
+    /* The port is picked at connect, by the whole 4-tuple: bind alone
+       would run out among the TIME_WAIT sockets of earlier runs. */
+    int one = 1;
+    if(setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+       sizeof(one)) < 0)
+        die("IP_BIND_ADDRESS_NO_PORT");
     struct sockaddr_in a;
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
@@ -243,8 +243,8 @@ int main(int argc, char *argv[]) {
     close(sp[1]);
     ctl = sp[0];
     hclose(ls);
-    long r0, r1, c0, c1;
-    server_stats(&r0, &c0);
+    long r0, r1, c0, c1, h0, h1;
+    server_stats(&r0, &c0, &h0);
     long k0 = kernel_kib();
     int *ws = malloc(sizeof(int) * (size_t)n);
     if(!ws) die("malloc");
@@ -255,13 +255,13 @@ int main(int argc, char *argv[]) {
     }
     double t = secs() - t0;
     msleep(now() + settle);
-    server_stats(&r1, &c1);
+    server_stats(&r1, &c1, &h1);
     long k1 = kernel_kib();
     printf("idle %s: %d connections (opened in %.1f s), server RssAnon "
-        "%ld -> %ld KiB: %.2f KiB per connection; kernel (Slab + page "
-        "tables + kernel stacks, both ends, system-wide) %.2f KiB per "
-        "connection\n", use_tls ? "wss" : "ws", n, t, r0, r1,
-        (double)(r1 - r0) / n, (double)(k1 - k0) / n);
+        "%ld -> %ld KiB: %.2f KiB per connection (malloc'd: %.2f); kernel "
+        "(Slab + page tables + kernel stacks, both ends, system-wide) %.2f "
+        "KiB per connection\n", use_tls ? "wss" : "ws", n, t, r0, r1,
+        (double)(r1 - r0) / n, (double)(h1 - h0) / n, (double)(k1 - k0) / n);
     if(nactive) {
         active_end = now() + 2000;
         int b = bundle();
@@ -269,8 +269,8 @@ int main(int argc, char *argv[]) {
         for(int i = 0; i != nactive; i++)
             if(bundle_go(b, active_loop(ws[i])) < 0) die("bundle_go");
         msleep(now() + 1000);
-        long ra, ca;
-        server_stats(&ra, &ca);
+        long ra, ca, ha;
+        server_stats(&ra, &ca, &ha);
         if(bundle_wait(b, now() + 60000) < 0) die("bundle_wait");
         hclose(b);
         printf("active %s: %d of the %d connections echoing 20 B: server "
