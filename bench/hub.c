@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "libdill.h"
+#include "wsconn.h"
 
 #define MSG 20
 
@@ -34,28 +35,17 @@ coroutine static void subscriber(int ws, int done) {
         if(b[0] == 'E') break;
         received++;
     }
-    int one = 1;
-    chsend(done, &one, sizeof(one), -1);
+    bench_done(done);
 }
 
 static void child(int port, int n, int report) {
-    struct ipaddr addr;
-    if(ipaddr_remote(&addr, "127.0.0.1", port, 0, -1) < 0) die("ipaddr");
     int ch[2];
     if(chmake(ch) < 0) die("chmake");
     int b = bundle();
-    for(int i = 0; i != n; i++) {
-        int s = tcp_connect(&addr, now() + 10000);
-        if(s < 0) die("tcp_connect");
-        int ws = ws_attach_client(s, WS_BINARY, "/", "localhost",
-            now() + 10000);
-        if(ws < 0) die("ws_attach_client");
-        if(bundle_go(b, subscriber(ws, ch[1])) < 0) die("go");
-    }
-    for(int i = 0; i != n; i++) {
-        int one;
-        if(chrecv(ch[0], &one, sizeof(one), -1) < 0) die("chrecv");
-    }
+    for(int i = 0; i != n; i++)
+        if(bundle_go(b, subscriber(bench_ws_dial(port, NULL), ch[1])) < 0)
+            die("go");
+    bench_wait(ch[0], n);
     if(write(report, &received, sizeof(received)) < 0) die("write");
     hclose(b);
 }
@@ -112,20 +102,9 @@ static void run(int n, int use_hub, double dur) {
     o.policy = HUB_WAIT;
     o.max_queue = 64 * 1024;
     hub = hub_make(&o);
-    for(int i = 0; i != n; i++) {
-        int s = tcp_accept(ls, NULL, now() + 10000);
-        if(s < 0) die("tcp_accept");
-        char res[64], host[64];
-        conns[i] = ws_attach_server(s, WS_BINARY, res, sizeof(res), host,
-            sizeof(host), now() + 10000);
-        if(conns[i] < 0) die("ws_attach_server");
-        subs[i] = -1;
-        if(use_hub) {
-            subs[i] = hub_join(hub, conns[i]);
-            if(subs[i] < 0 || hub_subscribe(subs[i], "t") < 0)
-                die("hub_join");
-        }
-    }
+    for(int i = 0; i != n; i++)
+        conns[i] = bench_ws_take(ls, NULL, use_hub ? hub : NULL, "t",
+            &subs[i]);
     long c0 = cpu_us();
     double t0 = secs();
     publish_loop(n, use_hub, dur);
@@ -141,10 +120,7 @@ static void run(int n, int use_hub, double dur) {
         "delivery (%ld delivered)\n", use_hub ? "hub" : "send loop", n,
         got / (t1 - t0), (double)(c1 - c0) / got, got);
     fflush(stdout);
-    for(int i = 0; i != n; i++) {
-        if(subs[i] >= 0) hclose(subs[i]);
-        hclose(conns[i]);
-    }
+    bench_ws_close(n, subs, conns);
     hub_free(hub);
     close(p[0]);
     hclose(ls);
@@ -156,10 +132,7 @@ int main(int argc, char **argv) {
     int n = argc > 2 ? atoi(argv[2]) : 1000;
     int rounds = argc > 3 ? atoi(argv[3]) : 3;
     if(n < 1 || n > 10000) {fprintf(stderr, "1..10000 subscribers\n"); return 1;}
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    bench_nofile();
     for(int r = 0; r != rounds; r++) {
         run(n, 1, dur);
         run(n, 0, dur);

@@ -10,7 +10,16 @@
    parses the URL, resolves the host, connects, adds TLS for wss:// (with
    certificate checks) and performs the WebSocket handshake.
 
-   Usage: reconnect_client url [seconds]
+   With --listen it does not ping: it prints every message it receives
+   ("msg: ...") and, after every (re)connection, sends the --hello text
+   if there is one.  That is how a client of a broadcast service behind a
+   load balancer survives the death of its server: it comes back through
+   the balancer to another server and subscribes again (with dillws
+   --broadcast, being connected is the subscription; with other services
+   the hello would name the topics).  Messages published while it was away
+   are missed: publish/subscribe keeps nothing.
+
+   Usage: reconnect_client url [seconds] [--listen] [--hello TEXT]
    Try it: reconnect_client ws://127.0.0.1:8080/ & ws_echo_server 8080 5
    (start it first; stop and restart the server and watch it come back). */
 
@@ -20,6 +29,24 @@
 #include <string.h>
 
 #include <libdill.h>
+
+static int listen_only;
+static const char *hello;
+
+/* --listen: prints what arrives until the connection fails or the end
+   comes.  Returns as talk. */
+static int listen_ws(int ws, int64_t end) {
+    if(hello && ws_send(ws, WS_TEXT, hello, strlen(hello), now() + 2000) < 0)
+        return -1;
+    while(1) {
+        char buf[4096];
+        int type;
+        ssize_t r = ws_recv(ws, &type, buf, sizeof(buf), end);
+        if(r < 0) return errno == ETIMEDOUT ? 0 : -1;
+        printf("msg: %.*s\n", (int)r, buf);
+        fflush(stdout);
+    }
+}
 
 /* Talks until the connection fails or the end comes.  Returns 0 at the
    end, -1 when the connection was lost. */
@@ -39,12 +66,19 @@ static int talk(int ws, int64_t end, int *seq) {
 }
 
 int main(int argc, char *argv[]) {
-    if(argc < 2) {
-        fprintf(stderr, "usage: reconnect_client url [seconds]\n");
+    const char *url = NULL;
+    int64_t end = -1;
+    for(int i = 1; i < argc; i++) {
+        if(!strcmp(argv[i], "--listen")) listen_only = 1;
+        else if(!strcmp(argv[i], "--hello") && i + 1 < argc) hello = argv[++i];
+        else if(!url) url = argv[i];
+        else end = now() + atoi(argv[i]) * 1000;
+    }
+    if(!url) {
+        fprintf(stderr, "usage: reconnect_client url [seconds] [--listen] "
+            "[--hello TEXT]\n");
         return 2;
     }
-    const char *url = argv[1];
-    int64_t end = argc > 2 ? now() + atoi(argv[2]) * 1000 : -1;
     struct ws_options o = WS_OPTIONS_INIT;
     o.flags = WS_TEXT;
     int64_t pause = 100;
@@ -61,7 +95,8 @@ int main(int argc, char *argv[]) {
         if(ws >= 0) {
             printf("connected (attempt %d)\n", attempt);
             pause = 100;
-            int rc = talk(ws, end, &seq);
+            fflush(stdout);
+            int rc = listen_only ? listen_ws(ws, end) : talk(ws, end, &seq);
             err = errno;
             if(rc == 0) ws_done(ws, 1000, NULL, 0, now() + 1000);
             hclose(ws);

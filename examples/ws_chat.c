@@ -14,8 +14,13 @@
    a slow browser never holds up the others (one that falls 256 KiB behind
    is disconnected with status 1008).
 
+   With --redis URL (redis://host:port/) the hub is linked with the hubs
+   of every other ws_chat using that Redis server (hub_redis(3)): run
+   several behind a load balancer and the users of all of them chat
+   together.
+
    Usage: ws_chat [--host ADDR] [--port N] [--seconds N]
-                  [--tls-cert FILE --tls-key FILE]
+                  [--tls-cert FILE --tls-key FILE] [--redis URL]
    Port 0 picks a free port.  With a certificate the server speaks https
    and wss.  Exit status 3: the port is taken. */
 
@@ -291,6 +296,7 @@ int main(int argc, char *argv[]) {
     const char *host = "127.0.0.1";
     int port = 8080;
     int64_t deadline = -1;
+    const char *redis = NULL;
     for(int i = 1; i + 1 < argc; i += 2) {
         if(!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
         else if(!strcmp(argv[i], "--host")) host = argv[i + 1];
@@ -298,9 +304,11 @@ int main(int argc, char *argv[]) {
             deadline = now() + atoi(argv[i + 1]) * 1000;
         else if(!strcmp(argv[i], "--tls-cert")) cert = argv[i + 1];
         else if(!strcmp(argv[i], "--tls-key")) key = argv[i + 1];
+        else if(!strcmp(argv[i], "--redis")) redis = argv[i + 1];
         else {
             fprintf(stderr, "usage: ws_chat [--host ADDR] [--port N] "
-                "[--seconds N] [--tls-cert FILE --tls-key FILE]\n");
+                "[--seconds N] [--tls-cert FILE --tls-key FILE] "
+                "[--redis URL]\n");
             return 2;
         }
     }
@@ -324,6 +332,8 @@ int main(int argc, char *argv[]) {
     struct hub_options o = HUB_OPTIONS_INIT;
     o.max_queue = 256 * 1024;
     o.policy = HUB_CLOSE;
+    o.redis = redis;            /* NULL: this process only */
+    o.redis_prefix = "ws_chat:";
     room = hub_make(&o);
     if(!room) {perror("hub_make"); return 1;}
     int b = bundle();

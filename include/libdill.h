@@ -1160,8 +1160,21 @@ struct dill_ws_response {
     char headers[4096];
     int nheaders;       /* lines in headers */
     int dropped;        /* lines left out */
+    /* dill extension, set by ws_connect: the step that failed
+       (DILL_WS_STEP_*), or 0 when it succeeded.  The attach calls set it
+       to 0. */
+    int step;
 };
 #define DILL_WS_RESPONSE_INIT {sizeof(struct dill_ws_response)}
+
+/* Values of dill_ws_response.step: where ws_connect failed.  The same
+   errno (EACCES, EPROTO, ETIMEDOUT...) can come from several steps. */
+#define DILL_WS_STEP_URL 1        /* the URL or an option structure */
+#define DILL_WS_STEP_PROXY 2      /* ws_options.proxy: its URL, reaching
+                                     it, TLS with it, or its answer */
+#define DILL_WS_STEP_CONNECT 3    /* resolving the host, connecting to it */
+#define DILL_WS_STEP_TLS 4        /* TLS with the server (wss) */
+#define DILL_WS_STEP_HANDSHAKE 5  /* the WebSocket opening handshake */
 
 /* Options of dill_ws_attach_client_opts and dill_ws_attach_server_opts.
    Initialise with DILL_WS_OPTIONS_INIT (see "option structures" above);
@@ -1297,6 +1310,11 @@ DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
 #define WS_OPTIONS_INIT DILL_WS_OPTIONS_INIT
 #define ws_response dill_ws_response
 #define WS_RESPONSE_INIT DILL_WS_RESPONSE_INIT
+#define WS_STEP_URL DILL_WS_STEP_URL
+#define WS_STEP_PROXY DILL_WS_STEP_PROXY
+#define WS_STEP_CONNECT DILL_WS_STEP_CONNECT
+#define WS_STEP_TLS DILL_WS_STEP_TLS
+#define WS_STEP_HANDSHAKE DILL_WS_STEP_HANDSHAKE
 #define ws_attach_client_opts dill_ws_attach_client_opts
 #define ws_attach_server_opts dill_ws_attach_server_opts
 #define ws_request_header dill_ws_request_header
@@ -1330,7 +1348,10 @@ struct dill_tls_server_ctx;
    EADDRNOTAVAIL (unknown host), ECONNREFUSED, EACCES (certificate
    verification failed, or the server refused the upgrade), EPROTO
    (handshake failed), ENOTSUP (wss in a build without TLS), ECONNRESET,
-   ETIMEDOUT, ECANCELED. */
+   ETIMEDOUT, ECANCELED.  When ws->response is set, its step field tells
+   which step failed (DILL_WS_STEP_*): EACCES at DILL_WS_STEP_TLS is a
+   certificate that failed verification (tls_last_error says why), at
+   DILL_WS_STEP_HANDSHAKE a refused upgrade (status, reason, headers). */
 DILL_EXPORT int dill_ws_connect(const char *url,
     const struct dill_ws_options *ws, const struct dill_tls_client_options *tls,
     int64_t deadline);
@@ -1415,11 +1436,13 @@ DILL_EXPORT int dill_ws_listen_shutdown(int s, int status, const void *reason,
    by threads.  Messages published to a topic go to every WebSocket that
    joined the hub and subscribed to it, in publish order, each through a
    writer coroutine of the subscriber's thread.  The message is copied once
-   and its frame header built once, whatever the number of subscribers.
+   and its frame header built once, whatever the number of subscribers;
+   for subscribers with permessage-deflate without the server's context
+   takeover it is compressed once (per window size) for all of them.
    Each subscriber's queue holds at most max_queue bytes of frames; when a
    message does not fit, the policy decides. */
 #define DILL_HUB_DROP_OLDEST 0     /* oldest queued messages are dropped */
-#define DILL_HUB_CLOSE 1           /* the subscriber is closed with 1008 */
+#define DILL_HUB_CLOSE 1           /* the subscriber is closed (close_code) */
 #define DILL_HUB_WAIT 2            /* the publisher waits for room */
 struct dill_hub_options {
     size_t size;                   /* DILL_HUB_OPTIONS_INIT sets it */
@@ -1436,19 +1459,64 @@ struct dill_hub_options {
     /* Milliseconds a subscriber may take to accept one batch of messages
        before it is dropped like under HUB_CLOSE (0: no limit). */
     int64_t send_timeout;
+    /* dill extension (hub over Redis): a Redis server, "redis://host:port/"
+       with an optional "user:password@" or ":password@" (percent-encoded)
+       before the host, that links this hub with the hubs of other
+       processes or machines using the same server and prefix: a message
+       published to a topic reaches their subscribers too, through the
+       Redis channel prefix + topic.  NULL: this process only.  See
+       hub_redis(3). */
+    const char *redis;
+    /* Prefix of the Redis channel names (NULL: "dill:"). */
+    const char *redis_prefix;
+    /* Bytes of messages waiting for Redis (while it is slow or away) kept
+       at most; when more come, the oldest waiting ones are dropped and
+       counted (0: 1 MiB). */
+    size_t redis_queue;
+    /* Milliseconds within which Redis must answer (connecting, pings,
+       replies) before the connection is taken as dead and made again
+       (0: 3000). */
+    int64_t redis_timeout;
+    /* Close status for a subscriber dropped as too slow (HUB_CLOSE or
+       send_timeout): 1008 (policy violation) or 1013 (try again later)
+       (0: 1008).  Other values: EINVAL. */
+    int close_code;
 };
 #define DILL_HUB_OPTIONS_INIT {sizeof(struct dill_hub_options)}
 struct dill_hub;
-/* Creates a hub (opts NULL: defaults).  NULL with EINVAL or ENOMEM. */
+/* Creates a hub (opts NULL: defaults).  NULL with EINVAL (bad option or
+   Redis URL), ENOMEM, ENOTSUP (a Redis URL in a build without hiredis, or
+   rediss://) or EAGAIN (no thread for Redis).  A hub with Redis connects
+   in the background: Redis may be down at first. */
 DILL_EXPORT struct dill_hub *dill_hub_make(const struct dill_hub_options *opts);
 /* Frees a hub that no subscriber has joined any more.  Errors: EINVAL,
    EBUSY (subscribers remain). */
 DILL_EXPORT int dill_hub_free(struct dill_hub *hub);
+/* dill extension: counters of a hub, filled by dill_hub_stats. */
+struct dill_hub_stats {
+    size_t size;                   /* DILL_HUB_STATS_INIT sets it */
+    int subscribers;               /* joined subscriber handles */
+    int topics;                    /* topics with subscribers */
+    /* The rest stays 0 for a hub without Redis. */
+    int redis_up;                  /* 1 while both Redis connections work */
+    int redis_topics;              /* channels Redis confirmed subscribed */
+    uint64_t redis_connects;       /* connections made to Redis */
+    uint64_t redis_sent;           /* messages Redis acknowledged */
+    uint64_t redis_received;       /* messages of other hubs delivered here */
+    uint64_t redis_dropped;        /* messages never sent: queue full */
+    uint64_t redis_lost;           /* written to a connection that broke
+                                      before Redis acknowledged them */
+    size_t redis_queued;           /* bytes waiting for Redis */
+};
+#define DILL_HUB_STATS_INIT {sizeof(struct dill_hub_stats)}
+/* Fills *st (up to st->size bytes).  Errors: EINVAL. */
+DILL_EXPORT int dill_hub_stats(struct dill_hub *hub, struct dill_hub_stats *st);
 /* Joins WebSocket handle ws to the hub: returns a subscriber handle of the
    calling thread.  The hub then sends on ws (other coroutines may still
    send and receive on it); hclose of the subscriber leaves every topic and
-   stops sending; close it before ws.  Errors: EINVAL, EBADF, ENOTSUP,
-   ENOMEM, ECANCELED. */
+   stops sending; close it before ws.  Subscribers still open when their
+   thread (other than main) exits are closed then, as by hclose; ws is
+   not.  Errors: EINVAL, EBADF, ENOTSUP, ENOMEM, ECANCELED. */
 DILL_EXPORT int dill_hub_join(struct dill_hub *hub, int ws);
 /* Subscribes to topic (a string).  Errors: EBADF, ENOTSUP, EINVAL, ENOMEM,
    EEXIST (subscribed already), EPIPE (the subscriber was dropped). */
@@ -1482,6 +1550,8 @@ DILL_EXPORT int dill_hub_publish(struct dill_hub *hub, const char *topic,
 #define HUB_OPTIONS_INIT DILL_HUB_OPTIONS_INIT
 #define hub_make dill_hub_make
 #define hub_free dill_hub_free
+#define hub_stats dill_hub_stats
+#define HUB_STATS_INIT DILL_HUB_STATS_INIT
 #define hub_join dill_hub_join
 #define hub_subscribe dill_hub_subscribe
 #define hub_unsubscribe dill_hub_unsubscribe

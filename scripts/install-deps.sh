@@ -3,7 +3,8 @@
 # Run as root it installs what is missing; otherwise it prints the apt-get line.
 PKGS="cmake make gcc clang libclang-rt-14-dev pkg-config libssl-dev openssl zlib1g-dev libc-ares-dev
       valgrind python3 python3-websockets nodejs node-ws nginx-light
-      binutils groff-base tinyproxy dante-server libnss-wrapper"
+      binutils groff-base tinyproxy dante-server libnss-wrapper
+      libhiredis-dev redis-server haproxy"
 # Chromium (for tests/interop_browser.sh, which is skipped without it) is
 # large: installed on CI, or when DILL_BROWSER_TESTS=1.
 if [ -n "${CI:-}" ] || [ "${DILL_BROWSER_TESTS:-}" = 1 ]; then

@@ -111,6 +111,95 @@ check "chat refuses WebSocket on other paths (404 shown)" \
 kill -0 "$CHAT" 2>/dev/null
 check "chat server still running" "[ \$? = 0 ]"
 
+# A chat client that stops reading is dropped with 1008 once it is 256 KiB
+# behind (the hub's HUB_CLOSE policy); a client that keeps reading gets
+# every message, its own included, and the server keeps serving.
+$PY - "$CP" >"$T/slow" 2>&1 <<'PY'
+import base64, os, socket, struct, sys, threading, time
+port = int(sys.argv[1])
+def connect(name, rcvbuf=0):
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(20)
+    s.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET /ws?name=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        % (name, key)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        c = s.recv(1)
+        assert c, "closed during the handshake"
+        head += c
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+def recvn(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c: return None
+        b += c
+    return b
+def frame(s):
+    h = recvn(s, 2)
+    if h is None: return None, None
+    n = h[1] & 127
+    if n == 126: n = struct.unpack(">H", recvn(s, 2))[0]
+    elif n == 127: n = struct.unpack(">Q", recvn(s, 8))[0]
+    return h[0] & 15, recvn(s, n)
+def masked(text):
+    p = text.encode()
+    mask = os.urandom(4)
+    h = bytes([0x81, 0x80 | 126]) + struct.pack(">H", len(p)) + mask
+    m = (mask * (len(p) // 4 + 1))[:len(p)]
+    x = int.from_bytes(p, "big") ^ int.from_bytes(m, "big")
+    return h + x.to_bytes(len(p), "big")
+def send(s, text): s.sendall(masked(text))
+# More than the kernel can buffer for the slow one (tcp_wmem's 4 MiB at
+# most) plus the hub's 256 KiB.
+N, LINE = 2000, "x" * 4000
+slow = connect("slow", 4096)
+fast = connect("fast")
+got = [0]
+def reader():
+    while got[0] < N:
+        op, p = frame(fast)
+        assert op is not None, "fast client cut off"
+        if op == 1 and p == ("fast: " + LINE).encode(): got[0] += 1
+t = threading.Thread(target=reader)
+t.start()
+f = masked(LINE)
+for i in range(N):
+    # Paced to its own reading: this client keeps up.
+    deadline = time.time() + 20
+    while i - got[0] > 16 and t.is_alive() and time.time() < deadline:
+        time.sleep(0.001)
+    fast.sendall(f)
+t.join(30)
+assert got[0] == N, got[0]
+print("fast got all %d" % N)
+# Now the slow one reads what it was sent: then a Close 1008.
+code = None
+while True:
+    op, p = frame(slow)
+    if op is None: break
+    if op == 8:
+        code = struct.unpack(">H", p[:2])[0]
+        break
+assert code == 1008, code
+print("slow closed 1008")
+send(fast, "still here")
+while True:
+    op, p = frame(fast)
+    assert op is not None
+    if op == 1 and p == b"fast: still here": break
+print("slow ok")
+PY
+check "chat drops a client that stops reading (1008), the others get everything" \
+    "grep -q 'slow ok' $T/slow || { cat $T/slow; false; }"
+
 # The chat's upgrade requests get the checks of the library's handshake.
 $PY - "$CP" >"$T/hostile" 2>&1 <<'PY'
 import socket, sys

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "wstest.h"
@@ -132,12 +133,15 @@ static void on_dropped(int ws, void *arg) {
 }
 
 /* One client never reads; the others, reading, get everything while the
-   publisher goes on; the slow one's queue never exceeds the bound. */
-static void slow(int policy) {
+   publisher goes on; the slow one's queue never exceeds the bound.  code:
+   the hub's close_code; stall: its send_timeout. */
+static void slow(int policy, int code, int64_t stall) {
     int ndropped = 0;
     struct hub_options o = HUB_OPTIONS_INIT;
     o.max_queue = 64 * 1024;
     o.policy = policy;
+    o.close_code = code;
+    o.send_timeout = stall;
     o.dropped = on_dropped;
     o.dropped_arg = &ndropped;
     struct dill_hub *h = hub_make(&o);
@@ -170,21 +174,40 @@ static void slow(int policy) {
         size_t q = dill__hub_queued(z->sub);
         if(q > peak) peak = q;
         assert(q <= o.max_queue);
-        /* Paced like a real source, so that the readers run. */
+        /* Paced like a real source, so that the readers run; and, on a
+           loaded machine, never faster than the readers: the policy is
+           for the slow one only. */
         if(j % 8 == 0) msleep(now() + 1);
+        int64_t deadline = now() + 10000;
+        for(int i = 0; i != N; i++)
+            while(dill__hub_queued(k[i].sub) > o.max_queue / 2) {
+                assert(now() < deadline);
+                msleep(now() + 1);
+            }
     }
     errno_assert(bundle_wait(b, now() + 20000) == 0);
     for(int i = 0; i != N; i++) assert(got[i] == M);
     if(policy == HUB_WAIT) assert(timedout > 0);
-    if(policy == HUB_CLOSE) {
+    if(stall) {
+        /* The writer gives up on the client after stall ms. */
+        int64_t deadline = now() + 10000;
+        while(!ndropped && now() < deadline) msleep(now() + 10);
+        assert(ndropped == 1);
+        assert(dill__hub_queued(z->sub) == 0);
+        assert_err(hub_subscribe(z->sub, "u"), EPIPE);
+        /* What the client still finds ends, one way or another. */
+        while(readmsg(z->c, NULL, now() + 1000) >= 0) {}
+        assert(errno == EPIPE || errno == ECONNRESET || errno == ETIMEDOUT);
+    }
+    else if(policy == HUB_CLOSE) {
         /* The slow client finds a Close with the policy's status after
            what was sent before it. */
         int64_t seq;
         while((seq = readmsg(z->c, NULL, now() + 5000)) >= 0) {}
         assert(errno == EPIPE);
-        int code;
-        assert(ws_status(z->c, &code, NULL, 0) >= 0);
-        assert(code == 1008);
+        int status;
+        assert(ws_status(z->c, &status, NULL, 0) >= 0);
+        assert(status == (code ? code : 1008));
         assert(ndropped == 1);
         assert(dill__hub_queued(z->sub) == 0);
         assert_err(hub_subscribe(z->sub, "u"), EPIPE);
@@ -274,6 +297,187 @@ static void threads(void) {
     errno_assert(hub_free(xh) == 0);
 }
 
+/* A thread that exits with its subscribers still open: the hub closes
+   them at its exit, so publishers elsewhere neither wait for them nor touch
+   the dead thread, and the hub can be freed. */
+enum {EN = 3, EM = 50};
+static struct dill_hub *eh;
+static int estate;                 /* 1: subscribed, 2: thread joined */
+
+static void *exit_thread(void *arg) {
+    int *ok = arg;
+    struct conn k[EN];
+    for(int i = 0; i != EN; i++) {
+        conn_open(eh, &k[i]);
+        errno_assert(hub_subscribe(k[i].sub, "e") == 0);
+        if(i) errno_assert(hub_subscribe(k[i].sub, "f") == 0);
+    }
+    __atomic_store_n(&estate, 1, __ATOMIC_RELEASE);
+    for(int i = 0; i != EN; i++)
+        for(uint32_t j = 0; j != EM; j++)
+            assert(readmsg(k[i].c, NULL, now() + 10000) == j);
+    /* The connections go (the writers are idle: whatever is published
+       from now on fails on them), the subscribers are left open. */
+    msleep(now() + 10);
+    for(int i = 0; i != EN; i++) {
+        errno_assert(hclose(k[i].s) == 0);
+        errno_assert(hclose(k[i].c) == 0);
+    }
+    *ok = 1;
+    return NULL;
+}
+
+static void *exit_joiner(void *arg) {
+    errno_assert(pthread_join(*(pthread_t*)arg, NULL) == 0);
+    __atomic_store_n(&estate, 2, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void thread_exit(void) {
+    /* Waiting publishers: a subscriber the hub still counted would hold
+       every publish until its deadline. */
+    struct hub_options o = HUB_OPTIONS_INIT;
+    o.policy = HUB_WAIT;
+    o.max_queue = 16 * 1024;
+    eh = hub_make(&o);
+    assert(eh);
+    estate = 0;
+    int ok = 0;
+    pthread_t t, j;
+    errno_assert(pthread_create(&t, NULL, exit_thread, &ok) == 0);
+    while(__atomic_load_n(&estate, __ATOMIC_ACQUIRE) != 1) msleep(now() + 1);
+    errno_assert(pthread_create(&j, NULL, exit_joiner, &t) == 0);
+    for(uint32_t i = 0; i != EM; i++)
+        errno_assert(publish(eh, "e", 0, i, now() + 10000) == 0);
+    /* Publishing goes on while the thread exits. */
+    int64_t deadline = now() + 20000;
+    uint32_t n = 0;
+    while(__atomic_load_n(&estate, __ATOMIC_ACQUIRE) != 2) {
+        errno_assert(publish(eh, n % 2 ? "e" : "f", 0, n, now() + 10000) == 0);
+        n++;
+        if(n % 16 == 0) msleep(now() + 1);
+        assert(now() < deadline);
+    }
+    errno_assert(pthread_join(j, NULL) == 0);
+    assert(ok);
+    int64_t start = now();
+    errno_assert(publish(eh, "e", 0, 0, now() + 10000) == 0);
+    errno_assert(publish(eh, "f", 0, 0, now() + 10000) == 0);
+    assert(now() - start < SLACK);
+    /* Nobody is left: the exit closed them all. */
+    errno_assert(hub_free(eh) == 0);
+}
+
+/* The client's socket of the pair being made, for FIONREAD. */
+static int zfd;
+
+static void client_fd(int a, int b) {
+    struct dill__stream *sa = hquery(a, dill__stream_type);
+    assert(sa && b >= 0);
+    zfd = sa->fd;
+}
+
+/* Subscribers whose connections compress each message from a fresh
+   stream share one compressed copy per window size; the others get the
+   message plain (or compressed by their own context: not through the hub).
+   Every client reads back exactly what was published. */
+static void deflate_once(void) {
+    struct dill_hub *h = hub_make(NULL);
+    assert(h);
+    struct ws_options saved = wst_sopts;
+    /* deflate_memory 0: no context takeover, window 15; 20000: window 9
+       with takeover (see ws_deflate.c). */
+    static const size_t mem[] = {0, 0, 0, 20000};
+    enum {N = 5, M = 20};
+    struct conn k[N];
+    int fds[N];
+    wst_bpair_hook = client_fd;
+    for(int i = 0; i != N; i++) {
+        struct ws_options o = WS_OPTIONS_INIT;
+        if(i < 4) {
+            o.deflate = WS_DEFLATE;
+            o.deflate_memory = mem[i];
+        }
+        wst_sopts = o;
+        errno_assert(wst_pair_opts(1, 0, 0, &o, &k[i].c, &k[i].s, NULL) == 0);
+        fds[i] = zfd;
+        struct ws_deflate_params p;
+        assert(ws_deflate(k[i].s, &p) == (i < 4));
+        if(i < 3) assert(p.server_no_context_takeover);
+        if(i == 3) assert(!p.server_no_context_takeover);
+        k[i].sub = hub_join(h, k[i].s);
+        errno_assert(k[i].sub >= 0);
+        errno_assert(hub_subscribe(k[i].sub, "z") == 0);
+    }
+    wst_sopts = saved;
+    wst_bpair_hook = NULL;
+    size_t nz = dill__hub_compressions();
+    static char msg[MSG + 1];
+    for(int j = 0; j != M; j++) {
+        snprintf(msg, sizeof(msg), "%d", j);
+        for(int i = (int)strlen(msg); i != MSG; i++)
+            msg[i] = "hello hub "[i % 10];
+        errno_assert(hub_publish(h, "z", j % 2 ? WS_TEXT : 0, msg, MSG,
+            -1) == 0);
+    }
+    /* Under the threshold (128 bytes by default): plain for everybody. */
+    errno_assert(hub_publish(h, "z", 0, "short", 5, -1) == 0);
+    /* Does not shrink: plain. */
+    uint8_t noise[256];
+    uint32_t x = 12345;
+    for(size_t i = 0; i != sizeof(noise); i++) {
+        x = x * 1103515245 + 12345;
+        noise[i] = (uint8_t)(x >> 24);
+    }
+    errno_assert(hub_publish(h, "z", 0, noise, sizeof(noise), -1) == 0);
+    /* On the wire: the sharing ones got compressed frames, the others
+       (takeover, no deflate) the plain ones. */
+    size_t plain = M * (MSG + 4) + 7 + 260;
+    for(int i = 0; i != N; i++) {
+        int64_t deadline = now() + 5000;
+        int pending = 0;
+        while(1) {
+            errno_assert(ioctl(fds[i], FIONREAD, &pending) == 0);
+            if(i < 3 && pending > 0) {
+                /* All of it, once the size stops growing. */
+                msleep(now() + 50);
+                int again;
+                errno_assert(ioctl(fds[i], FIONREAD, &again) == 0);
+                if(again == pending) break;
+            }
+            if(i >= 3 && (size_t)pending >= plain) break;
+            assert(now() < deadline);
+            msleep(now() + 1);
+        }
+        if(i < 3) assert((size_t)pending < plain / 4);
+        else assert((size_t)pending == plain);
+    }
+    char buf[MSG + 1];
+    for(int i = 0; i != N; i++) {
+        for(int j = 0; j != M; j++) {
+            snprintf(msg, sizeof(msg), "%d", j);
+            for(int l = (int)strlen(msg); l != MSG; l++)
+                msg[l] = "hello hub "[l % 10];
+            int type;
+            ssize_t n = ws_recv(k[i].c, &type, buf, sizeof(buf), now() + 5000);
+            errno_assert(n == MSG);
+            assert(type == (j % 2 ? WS_TEXT : WS_BINARY));
+            assert(memcmp(buf, msg, MSG) == 0);
+        }
+        int type;
+        assert(ws_recv(k[i].c, &type, buf, sizeof(buf), now() + 5000) == 5);
+        assert(memcmp(buf, "short", 5) == 0);
+        assert(ws_recv(k[i].c, &type, buf, sizeof(buf), now() + 5000) ==
+            sizeof(noise));
+        assert(memcmp(buf, noise, sizeof(noise)) == 0);
+    }
+    /* Once per message for the three that share (the noise was tried
+       once too), not once per subscriber. */
+    assert(dill__hub_compressions() - nz == M + 1);
+    for(int i = 0; i != N; i++) conn_close(&k[i]);
+    errno_assert(hub_free(h) == 0);
+}
+
 /* Churn: subscribers come, go, unsubscribe and close while a publisher
    publishes; a steady subscriber still gets everything in order. */
 coroutine static void churner(struct dill_hub *h, int rounds) {
@@ -357,6 +561,10 @@ static void shutdown_in_flight(void) {
     bad.policy = 9;
     errno = 0;
     assert(hub_make(&bad) == NULL && errno == EINVAL);
+    bad.policy = HUB_CLOSE;
+    bad.close_code = 1011;
+    errno = 0;
+    assert(hub_make(&bad) == NULL && errno == EINVAL);
 }
 
 #define STEP(x) do {int64_t t0 = now(); x; \
@@ -364,10 +572,15 @@ static void shutdown_in_flight(void) {
 
 int main(void) {
     STEP(fanout());
-    STEP(slow(HUB_DROP_OLDEST));
-    STEP(slow(HUB_CLOSE));
-    STEP(slow(HUB_WAIT));
+    STEP(slow(HUB_DROP_OLDEST, 0, 0));
+    STEP(slow(HUB_CLOSE, 0, 0));
+    STEP(slow(HUB_CLOSE, 1013, 0));
+    STEP(slow(HUB_WAIT, 0, 0));
+    /* Too slow to take a batch in 50 ms: dropped whatever the policy. */
+    STEP(slow(HUB_DROP_OLDEST, 1013, 50));
     STEP(threads());
+    STEP(thread_exit());
+    STEP(deflate_once());
     STEP(churn());
     STEP(shutdown_in_flight());
     return 0;

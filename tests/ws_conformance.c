@@ -337,8 +337,9 @@ static void g_close(int server) {
     struct env e;
     char buf[200];
     int flags, status;
+    /* 1012-1014: registered with IANA after RFC 6455. */
     static const int good[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009,
-        1010, 1011, 3000, 3999, 4000, 4999};
+        1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
     for(size_t i = 0; i != sizeof(good) / sizeof(good[0]); i++) {
         setup(&e, server, 0);
         close_frame(&e, good[i], "why");
@@ -372,7 +373,7 @@ static void g_close(int server) {
         assert_err(ws_done(e.us, 1000, NULL, 0, -1), EPIPE);
         teardown(&e);
     }
-    static const int bad[] = {0, 999, 1004, 1005, 1006, 1012, 1015, 1016,
+    static const int bad[] = {0, 999, 1004, 1005, 1006, 1015, 1016,
         2000, 2999, 5000, 65535};
     for(size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); i++) {
         setup(&e, server, 0);

@@ -628,7 +628,7 @@ static void masking(void) {
 static void close_frames(void) {
     for(int code = 0; code <= 65535; code++) {
         int want = (code >= 1000 && code <= 1003) ||
-            (code >= 1007 && code <= 1011) ||
+            (code >= 1007 && code <= 1014) ||
             (code >= 3000 && code <= 4999);
         assert(dill__ws_close_code_valid(code) == want);
         uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
@@ -642,8 +642,12 @@ static void close_frames(void) {
         if(want) assert(out[0] == p[0] && out[1] == p[1]);
     }
     /* Known-bad codes explicitly. */
-    static const int bad[] = {0, 999, 1004, 1005, 1006, 1012, 1013, 1014,
-        1015, 1016, 1100, 2000, 2999, 5000, 65535};
+    static const int bad[] = {0, 999, 1004, 1005, 1006, 1015, 1016, 1100,
+        2000, 2999, 5000, 65535};
+    /* Registered with IANA after RFC 6455. */
+    static const int iana[] = {1012, 1013, 1014};
+    for(size_t i = 0; i != sizeof(iana) / sizeof(iana[0]); i++)
+        assert(dill__ws_close_code_valid(iana[i]));
     for(size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); i++)
         assert(!dill__ws_close_code_valid(bad[i]));
     int code = 0;

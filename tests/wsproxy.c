@@ -176,8 +176,13 @@ static int run(const struct pcfg *c, const char *url, const char *proxyurl,
     struct tls_client_options ttls = TLS_CLIENT_OPTIONS_INIT;
     ttls.ca_file = cert;
     ttls.server_name = "localhost";
+    struct ws_response r = WS_RESPONSE_INIT;
+    r.step = -1;
+    o.response = &r;
     int s = ws_connect(url, &o, &ttls, now() + timeout);
     int err = errno;
+    /* Every failure here is the proxy's (the target never fails). */
+    assert(r.step == (s >= 0 ? 0 : WS_STEP_PROXY));
     if(s >= 0) {
         errno_assert(ws_send(s, WS_TEXT, "hi", 2, now() + 5000) == 0);
         char buf[8];
@@ -341,8 +346,13 @@ static void test_errors(void) {
         "http://h h", "127.0.0.1:3128", ""};
     for(size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); i++) {
         o.proxy = bad[i];
+        struct ws_response r = WS_RESPONSE_INIT;
+        o.response = &r;
         assert_err(ws_connect("ws://example.test/", &o, NULL, now() + 1000),
             EINVAL);
+        /* A bad proxy URL, not a bad URL. */
+        assert(r.step == WS_STEP_PROXY);
+        o.response = NULL;
     }
     /* Nothing listens at the proxy's address. */
     struct ipaddr addr;

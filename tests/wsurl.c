@@ -2,6 +2,7 @@
    over ws:// and wss:// (certificates made at test time). */
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -81,6 +82,24 @@ int main(void) {
         EINVAL);
     assert_err(ws_connect("ws://a/#f", NULL, NULL, now() + 1000), EINVAL);
     assert_err(ws_connect(NULL, NULL, NULL, now() + 1000), EINVAL);
+    /* The response's step tells a bad URL from a bad proxy URL (both
+       EINVAL), and an old caller's shorter structure is not written past
+       its size. */
+    struct ws_response st = WS_RESPONSE_INIT;
+    struct ws_options sto = WS_OPTIONS_INIT;
+    sto.response = &st;
+    sto.proxy = "http://127.0.0.1:1";
+    assert_err(ws_connect("ws://a/#f", &sto, NULL, now() + 1000), EINVAL);
+    assert(st.step == WS_STEP_URL);
+    sto.proxy = "ftp://127.0.0.1:1";
+    assert_err(ws_connect("ws://a/", &sto, NULL, now() + 1000), EINVAL);
+    assert(st.step == WS_STEP_PROXY);
+    st.size = offsetof(struct ws_response, step);
+    st.step = 77;
+    assert_err(ws_connect("ws://a/#f", &sto, NULL, now() + 1000), EINVAL);
+    assert(st.step == 77);
+    st.size = sizeof(st);
+    sto.proxy = NULL;
 
     /* Plain ws: listener + connect by URL. */
     struct ipaddr addr;
@@ -126,11 +145,18 @@ int main(void) {
     snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", ipaddr_port(&raddr));
     assert_err(ws_connect(url, &co_ws, NULL, now() + 5000), EACCES);
     assert(resp.status == 401 && strcmp(resp.reason, "Unauthorized") == 0);
+    assert(resp.step == WS_STEP_HANDSHAKE);
+    /* Header lines that would change the handshake: EINVAL there too. */
+    co_ws.headers = "Upgrade: h2c";
+    assert_err(ws_connect(url, &co_ws, NULL, now() + 5000), EINVAL);
+    assert(resp.step == WS_STEP_HANDSHAKE && resp.status == 0);
+    co_ws.headers = NULL;
     errno_assert(hclose(rl) == 0);
     hclose(silent);
     /* Nobody listens there any more. */
     snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
-    assert_err(ws_connect(url, NULL, NULL, now() + 2000), ECONNREFUSED);
+    assert_err(ws_connect(url, &co_ws, NULL, now() + 2000), ECONNREFUSED);
+    assert(resp.step == WS_STEP_CONNECT);
 
 #if !defined DILL_DISABLE_TLS
     /* wss: listener with a TLS context, client verifying the chain. */
@@ -155,14 +181,38 @@ int main(void) {
     roundtrip(url, &co);
     snprintf(url, sizeof(url), "wss://127.0.0.1:%d/chat?room=1", port);
     roundtrip(url, &co);
-    /* The system store does not know our CA: verification fails. */
-    assert_err(ws_connect(url, NULL, NULL, now() + 5000), EACCES);
+    /* The system store does not know our CA: verification fails, and
+       the step says it was TLS, not a refused upgrade. */
+    assert_err(ws_connect(url, &co_ws, NULL, now() + 5000), EACCES);
+    assert(resp.step == WS_STEP_TLS && resp.status == 0);
+    char whyv[256];
+    assert(tls_last_error(whyv, sizeof(whyv)) > 0);
+    assert(strstr(whyv, "verif"));
     /* Wrong name for the certificate. */
     co.server_name = "example.com";
     assert_err(ws_connect(url, NULL, &co, now() + 5000), EACCES);
     char why[256];
     assert(tls_last_error(why, sizeof(why)) > 0);
     assert(strstr(why, "hostname mismatch"));
+    /* wss to a plain ws server, and ws to a wss server: EPROTO both,
+       one at the TLS step, the other at the handshake. */
+    co.server_name = NULL;
+    errno_assert(ipaddr_local(&raddr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    rl = ws_listen(&raddr, NULL);
+    errno_assert(rl >= 0);
+    snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", ipaddr_port(&raddr));
+    int rc = ws_connect(url, &co_ws, &co, now() + 5000);
+    assert(rc < 0 && resp.step == WS_STEP_TLS);
+    errno_assert(hclose(rl) == 0);
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
+    rc = ws_connect(url, &co_ws, NULL, now() + 5000);
+    assert(rc < 0 && resp.step == WS_STEP_HANDSHAKE && resp.status == 0);
+    /* Success clears the step of an earlier failure. */
+    snprintf(url, sizeof(url), "wss://localhost:%d/chat?room=1", port);
+    int ok = ws_connect(url, &co_ws, &co, now() + 5000);
+    errno_assert(ok >= 0);
+    assert(resp.step == 0 && resp.status == 101);
+    hclose(ok);
     errno_assert(bundle_wait(srv, now() + 5000) == 0);
     assert(accepted == 2);
     hclose(srv);

@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,6 @@
 #include <unistd.h>
 
 #include <libdill.h>
-
-#include "proto/proxy.h"
-#include "proto/url.h"
 
 /* Exit statuses (documented in dillws.1). */
 #define EX_OK 0
@@ -62,6 +60,7 @@ static struct {
     int64_t hs_ms;                  /* server handshake limit */
     int64_t stall_ms;               /* broadcast: drop a client this late */
     size_t queue_bytes;             /* broadcast: per-client queue bound */
+    const char *redis;              /* broadcast: --redis URL */
     int64_t linger_ms;
     int conns;
     size_t size;
@@ -137,14 +136,42 @@ static int64_t capped(int64_t d) {
 /*  URLs and options                                                          */
 /******************************************************************************/
 
-/* The library's own ws/wss URL parser (internal; dillws links the static
-   library).  Adds a reason to its verdict. */
-static const char *parse_url(const char *s, struct dill__url *u) {
-    int rc = dill__url_parse(s, u);
-    if(rc == 0) return NULL;
+/* The parts of the URL that dillws shows (-v) and matches against
+   no_proxy.  ws_connect validates the URL; this only splits it. */
+struct target {
+    int secure;
+    int port;                /* explicit, or 80 / 443 */
+    char host[256];          /* without brackets */
+    char hosthdr[300];       /* the Host header: no default port */
+    const char *rest;        /* path and query, "" when none */
+};
+
+static void split_url(const char *s, struct target *t) {
+    memset(t, 0, sizeof(*t));
+    t->secure = strncasecmp(s, "wss://", 6) == 0;
+    const char *a = strstr(s, "://");
+    a = a ? a + 3 : s;
+    size_t n = strcspn(a, "/?#");
+    t->rest = a + n;
+    const char *h = a, *e = a + n;
+    if(*h == '[' && memchr(h, ']', n)) {
+        h++;
+        e = memchr(h, ']', n);
+    }
+    else if(memchr(h, ':', n)) e = memchr(h, ':', n);
+    snprintf(t->host, sizeof(t->host), "%.*s", (int)(e - h), h);
+    const char *c = memchr(e, ':', (size_t)(a + n - e));
+    t->port = c ? atoi(c + 1) : t->secure ? 443 : 80;
+    int dflt = t->port == (t->secure ? 443 : 80);
+    snprintf(t->hosthdr, sizeof(t->hosthdr), "%.*s",
+        (int)(dflt && c ? c - a : (ptrdiff_t)n), a);
+}
+
+/* Why ws_connect refused the URL s (err: its errno). */
+static const char *url_problem(const char *s, int err) {
     if(strncasecmp(s, "ws://", 5) && strncasecmp(s, "wss://", 6))
         return "the scheme must be ws:// or wss://";
-    if(rc == -EMSGSIZE) return "too long";
+    if(err == EMSGSIZE) return "too long";
     const char *a = s + (s[2] == ':' ? 5 : 6);
     if(!*a || *a == '/' || *a == ':') return "no host";
     if(strchr(s, '#')) return "fragments are not allowed";
@@ -198,6 +225,8 @@ static void usage(FILE *f) {
 "                      take one message (default 10)\n"
 "  --queue-bytes N     broadcast: most bytes queued for one client\n"
 "                      (default 4M; one message always fits)\n"
+"  --redis URL         broadcast: also to and from the other servers using\n"
+"                      Redis URL (redis://[:password@]host:port/)\n"
 "  --linger S          at the end of input, wait for replies until S\n"
 "                      seconds pass without one (default 1; 0: close now)\n"
 "  --cacert FILE       trust the CA certificates in FILE (wss)\n"
@@ -254,7 +283,7 @@ static int takes_value(const char *name) {
         "--cacert", "--proxy",
         "--tls-cert", "--tls-key", "--threads", "-c", "--connections", "-s", "--size",
         "-d", "--duration", "--handshake-timeout", "--stall-timeout",
-        "--queue-bytes", NULL};
+        "--queue-bytes", "--redis", NULL};
     for(int i = 0; names[i]; i++)
         if(!strcmp(name, names[i])) return 1;
     return 0;
@@ -307,6 +336,7 @@ static void parse_args(int argc, char **argv) {
             cfg.stall_ms = parse_seconds(name, v);
         else if(!strcmp(name, "--queue-bytes"))
             cfg.queue_bytes = parse_size(name, v);
+        else if(!strcmp(name, "--redis")) cfg.redis = v;
         else if(!strcmp(name, "--linger"))
             cfg.linger_ms = parse_seconds(name, v);
         else if(!strcmp(name, "--cacert")) cfg.cacert = v;
@@ -336,6 +366,8 @@ static void parse_args(int argc, char **argv) {
         die(EX_USAGE, "--handshake-timeout and --stall-timeout must be > 0");
     if(cfg.echo && cfg.broadcast)
         die(EX_USAGE, "--echo and --broadcast exclude each other");
+    if(cfg.redis && !cfg.broadcast)
+        die(EX_USAGE, "--redis goes with --listen --broadcast");
     if(cfg.bench && (cfg.conns < 1 || cfg.conns > 10000))
         die(EX_USAGE, "-c must be between 1 and 10000");
     if(cfg.listen && cfg.url) die(EX_USAGE, "--listen takes no URL");
@@ -399,6 +431,9 @@ static const char *close_name(int code) {
     case 1009: return "message too big";
     case 1010: return "extension required";
     case 1011: return "internal error";
+    case 1012: return "service restart";
+    case 1013: return "try again later";
+    case 1014: return "bad gateway";
     default: return "application code";
     }
 }
@@ -486,7 +521,7 @@ static const char *env2(const char *lower, const char *upper) {
    (http_proxy for ws://, in lower case only; https_proxy for wss://;
    all_proxy for both; no_proxy), or NULL.  A value without a scheme is an
    HTTP proxy. */
-static const char *pick_proxy(const struct dill__url *u) {
+static const char *pick_proxy(const struct target *u) {
     static char buf[1024];
     if(cfg.proxy) return *cfg.proxy ? cfg.proxy : NULL;
     const char *np = env2("no_proxy", "NO_PROXY");
@@ -499,97 +534,22 @@ static const char *pick_proxy(const struct dill__url *u) {
     return buf;
 }
 
-static int connect_proxy(const char *url, const struct dill__url *u,
-      int64_t deadline) {
-#if defined DILL_DISABLE_TLS
-    const struct tls_client_options *t = NULL;
-#else
-    struct tls_client_options o = TLS_CLIENT_OPTIONS_INIT;
-    o.ca_file = cfg.cacert;
-    o.insecure_skip_verify = cfg.insecure;
-    const struct tls_client_options *t = &o;
-#endif
-    struct dill__proxy p;
-    if(cfg.verbose && dill__proxy_parse(url, &p) == 0) {
-        static const char *const schemes[] = {"http", "https", "socks5",
-            "socks5h"};
-        /* Without the credentials. */
-        vlog(strchr(p.host, ':') ? "* proxy %s://[%s]:%d%s" :
-            "* proxy %s://%s:%d%s", schemes[p.kind], p.host, p.port,
-            p.auth ? " (with credentials)" : "");
-        memset(&p, 0, sizeof(p));
-    }
-    int s = dill__proxy_dial(url, t, u->host, u->ipv6, u->port, deadline);
-    if(s >= 0) {
-        vlog("* connected to %s port %d through the proxy", u->host, u->port);
-        return s;
-    }
-    if(errno == EINVAL || errno == EMSGSIZE)
-        die(EX_USAGE, "bad proxy URL '%s'", url);
-    if(errno == EACCES)
-        die(EX_CONNECT, "the proxy refused: wrong or missing credentials, "
-            "forbidden, or its certificate failed verification");
-    if(errno == ECONNREFUSED)
-        die(EX_CONNECT, "the proxy refused the connection, or could not "
-            "connect to %s port %d", u->host, u->port);
-    if(errno == EPROTO) die(EX_CONNECT, "the proxy's answer is malformed");
-    die(EX_CONNECT, "through the proxy to %s port %d: %s", u->host, u->port,
-        strerror(errno));
-    return -1;
-}
-
-static int connect_url(const struct dill__url *u, int64_t deadline) {
-    const char *proxy = pick_proxy(u);
-    int s;
-    if(proxy) s = connect_proxy(proxy, u, deadline);
-    else {
-        struct ipaddr addr;
-        if(ipaddr_remote(&addr, u->host, u->port, 0, deadline) < 0)
-            die(EX_CONNECT, "cannot resolve %s: %s", u->host,
-                errno == EADDRNOTAVAIL ? "no such host" : strerror(errno));
-        s = tcp_connect(&addr, deadline);
-        if(s < 0)
-            die(EX_CONNECT, "cannot connect to %s port %d: %s", u->host,
-                u->port, errno == ECONNREFUSED ? "connection refused" :
-                strerror(errno));
-        vlog("* connected to %s port %d", u->host, u->port);
-    }
-    if(!u->secure) return s;
-#if defined DILL_DISABLE_TLS
-    die(EX_TLS, "this dillws was built without TLS");
-    return -1;
-#else
-    struct tls_client_options o = TLS_CLIENT_OPTIONS_INIT;
-    o.server_name = u->host;
-    o.ca_file = cfg.cacert;
-    o.insecure_skip_verify = cfg.insecure;
-    s = tls_attach_client_opts(s, &o, NULL, deadline);
-    if(s < 0) {
-        char why[256] = "";
-        int err = errno;
-        tls_last_error(why, sizeof(why));
-        errno = err;
-        if(errno == EACCES && strstr(why, "mismatch"))
-            die(EX_TLS, "TLS: the server's certificate is not for %s (%s)",
-                u->host, why);
-        if(errno == EACCES && strstr(why, "verification failed"))
-            die(EX_TLS, "TLS: %s for %s (try --cacert FILE, or --insecure)",
-                why, u->host);
-        if(errno == EACCES)
-            die(EX_TLS, "TLS: the server refused us: %s", why);
-        if(errno == ENOENT) die(EX_TLS, "TLS: cannot read %s", cfg.cacert);
-        die(EX_TLS, "TLS handshake with %s failed: %s", u->host,
-            errno == EPROTO ? "the server does not speak TLS" :
-            strerror(errno));
-    }
-    vlog("* TLS established%s", cfg.insecure ? " (not verified)" : "");
-    return s;
-#endif
+/* -v: the proxy's URL without the credentials. */
+static void show_proxy(const char *url) {
+    const char *a = strstr(url, "://");
+    if(!a) return;
+    a += 3;
+    size_t n = strcspn(a, "/?#");
+    const char *at = NULL;
+    for(size_t i = 0; i != n; i++) if(a[i] == '@') at = a + i;
+    const char *h = at ? at + 1 : a;
+    vlog("* proxy %.*s%.*s%s", (int)(a - url), url, (int)(a + n - h), h,
+        at ? " (with credentials)" : "");
 }
 
 /* -v: the request the library sends (its random key aside). */
-static void show_request(const struct dill__url *u) {
-    vlog("> GET %s HTTP/1.1", u->resource);
+static void show_request(const struct target *u) {
+    vlog("> GET %s%s HTTP/1.1", *u->rest == '/' ? "" : "/", u->rest);
     vlog("> Host: %s", u->hosthdr);
     vlog("> Upgrade: websocket");
     vlog("> Connection: Upgrade");
@@ -624,10 +584,108 @@ static void show_response(const struct ws_response *r) {
     vlog("<");
 }
 
-/* The opening handshake, done by the library; its answer is kept so that
-   -v can show it and a refusal's status is known.  Returns the WebSocket. */
-static int client_handshake(int s, const struct dill__url *u,
-      int64_t deadline) {
+/* Exit on a failure at the proxy (ws_connect's WS_STEP_PROXY). */
+static void die_proxy(const char *url, const struct target *u, int err) {
+    if(err == EINVAL || err == EMSGSIZE)
+        die(EX_USAGE, "bad proxy URL '%s'", url);
+    if(err == EACCES)
+        die(EX_CONNECT, "the proxy refused: wrong or missing credentials, "
+            "forbidden, or its certificate failed verification");
+    if(err == ECONNREFUSED)
+        die(EX_CONNECT, "the proxy refused the connection, or could not "
+            "connect to %s port %d", u->host, u->port);
+    if(err == EPROTO) die(EX_CONNECT, "the proxy's answer is malformed");
+    die(EX_CONNECT, "through the proxy to %s port %d: %s", u->host, u->port,
+        strerror(err));
+}
+
+/* Exit on a failure to resolve or connect (WS_STEP_CONNECT). */
+static void die_connect(const struct target *u, int err) {
+    if(err == EADDRNOTAVAIL)
+        die(EX_CONNECT, "cannot resolve %s: no such host", u->host);
+    die(EX_CONNECT, "cannot connect to %s port %d: %s", u->host, u->port,
+        err == ECONNREFUSED ? "connection refused" : strerror(err));
+}
+
+/* Exit on a TLS failure (WS_STEP_TLS), with tls_last_error's reason. */
+static void die_tls(const struct target *u, int err) {
+    if(err == ENOTSUP) die(EX_TLS, "this dillws was built without TLS");
+    char why[256] = "";
+#if !defined DILL_DISABLE_TLS
+    tls_last_error(why, sizeof(why));
+#endif
+    if(err == EACCES && strstr(why, "mismatch"))
+        die(EX_TLS, "TLS: the server's certificate is not for %s (%s)",
+            u->host, why);
+    if(err == EACCES && strstr(why, "verification failed"))
+        die(EX_TLS, "TLS: %s for %s (try --cacert FILE, or --insecure)",
+            why, u->host);
+    if(err == EACCES) die(EX_TLS, "TLS: the server refused us: %s", why);
+    if(err == ENOENT) die(EX_TLS, "TLS: cannot read %s", cfg.cacert);
+    die(EX_TLS, "TLS handshake with %s failed: %s", u->host,
+        err == EPROTO ? "the server does not speak TLS" : strerror(err));
+}
+
+/* Exit on a failed WebSocket handshake (WS_STEP_HANDSHAKE). */
+static void die_handshake(const struct ws_response *r, int err) {
+    if(err == EACCES)
+        die(EX_HANDSHAKE, "handshake refused: HTTP %d %s", r->status,
+            r->reason);
+    if(err == EINVAL) die(EX_USAGE, "invalid header or subprotocol");
+    if(err == EPROTO)
+        die(EX_HANDSHAKE, r->status ? "invalid handshake response "
+            "(HTTP %d: missing upgrade tokens, a wrong accept key, or "
+            "a subprotocol or extension that was not offered)" :
+            "no valid HTTP response from the server", r->status);
+    die(EX_HANDSHAKE, "the handshake failed: %s",
+        err == EPIPE ? "connection closed" : strerror(err));
+}
+
+/* Connects to cfg.url with the WebSocket options o (their proxy and
+   response fields are set here) through the proxy that --proxy or the
+   environment names, and exits with the documented status when that
+   fails: ws_connect's step tells a TLS failure, a refused upgrade and a
+   connection that could not be made apart.  show: -v shows the request
+   and the answer.  Returns the WebSocket. */
+static int client_connect(const struct target *u, struct ws_options *o,
+      int show, int64_t deadline) {
+    const char *proxy = pick_proxy(u);
+    struct dill_tls_client_options *tls = NULL;
+#if !defined DILL_DISABLE_TLS
+    struct tls_client_options t = TLS_CLIENT_OPTIONS_INIT;
+    t.ca_file = cfg.cacert;
+    t.insecure_skip_verify = cfg.insecure;
+    tls = &t;
+    /* The same trust for an https:// proxy's certificate. */
+    o->proxy_tls = tls;
+#endif
+    o->proxy = proxy;
+    struct ws_response r = WS_RESPONSE_INIT;
+    o->response = &r;
+    if(proxy) show_proxy(proxy);
+    int ws = ws_connect(cfg.url, o, tls, deadline);
+    int err = errno;
+    o->response = NULL;
+    if(ws < 0 && r.step == WS_STEP_URL)
+        die(EX_USAGE, "bad URL '%s': %s", cfg.url, url_problem(cfg.url, err));
+    if(ws < 0 && r.step == WS_STEP_PROXY) die_proxy(proxy, u, err);
+    if(ws < 0 && r.step == WS_STEP_CONNECT) die_connect(u, err);
+    vlog("* connected to %s port %d%s", u->host, u->port,
+        proxy ? " through the proxy" : "");
+    if(ws < 0 && r.step == WS_STEP_TLS) die_tls(u, err);
+    if(u->secure)
+        vlog("* TLS established%s", cfg.insecure ? " (not verified)" : "");
+    if(show) {
+        show_request(u);
+        show_response(&r);
+    }
+    if(ws < 0) die_handshake(&r, err);
+    return ws;
+}
+
+/* The client's connection: the opening handshake's answer is shown with
+   -v.  Returns the WebSocket. */
+static int client_handshake(const struct target *u, int64_t deadline) {
     struct ws_options o = WS_OPTIONS_INIT;
     o.flags = cfg.binary ? 0 : WS_TEXT;
     o.max_message = cfg.max_message;
@@ -636,25 +694,7 @@ static int client_handshake(int s, const struct dill__url *u,
     o.origin = cfg.origin;
     o.headers = cfg.nhdr ? cfg.hdrtext : NULL;
     deflate_opts(&o);
-    struct ws_response r = WS_RESPONSE_INIT;
-    o.response = &r;
-    show_request(u);
-    int ws = ws_attach_client_opts(s, u->resource, u->hosthdr, &o, NULL,
-        deadline);
-    show_response(&r);
-    if(ws < 0) {
-        if(errno == EACCES)
-            die(EX_HANDSHAKE, "handshake refused: HTTP %d %s", r.status,
-                r.reason);
-        if(errno == EINVAL) die(EX_USAGE, "invalid header or subprotocol");
-        if(errno == EPROTO)
-            die(EX_HANDSHAKE, r.status ? "invalid handshake response "
-                "(HTTP %d: missing upgrade tokens, a wrong accept key, or "
-                "a subprotocol or extension that was not offered)" :
-                "no valid HTTP response from the server", r.status);
-        die(EX_HANDSHAKE, "the handshake failed: %s",
-            errno == EPIPE ? "connection closed" : strerror(errno));
-    }
+    int ws = client_connect(u, &o, 1, deadline);
     char proto[256];
     if(cfg.nproto && ws_protocol(ws, proto, sizeof(proto)) == 0)
         vlog("* the server agreed to none of the subprotocols");
@@ -906,17 +946,15 @@ static int client_loop(int ws, int ev, int *txc) {
 
 static int run_client(void) {
     run_end = deadline_in(cfg.timeout_ms);
-    struct dill__url u;
-    const char *bad = parse_url(cfg.url, &u);
-    if(bad) die(EX_USAGE, "bad URL '%s': %s", cfg.url, bad);
+    struct target u;
+    split_url(cfg.url, &u);
     struct stat st;
     if(fstat(0, &st) == 0 && S_ISREG(st.st_mode)) stdin_fdin = 0;
     /* Before connecting: a signal during the handshakes is kept in the
        pipe and closes the connection properly once it is open. */
     catch_signals();
     int64_t dl = setup_deadline();
-    int s = connect_url(&u, dl);
-    int ws = client_handshake(s, &u, dl);
+    int ws = client_handshake(&u, dl);
     int ev[2];
     if(chmake(ev) < 0 || chmake(linger_ch) < 0)
         die(EX_FAIL, "chmake: %s", strerror(errno));
@@ -1394,7 +1432,11 @@ static int run_server(void) {
         o.policy = HUB_CLOSE;
         o.dropped = on_dropped;
         o.send_timeout = cfg.stall_ms;
+        o.redis = cfg.redis;
         bhub = hub_make(&o);
+        if(!bhub && cfg.redis)
+            die(errno == EINVAL ? EX_USAGE : EX_FAIL, "--redis %s: %s",
+                cfg.redis, strerror(errno));
         if(!bhub) die(EX_FAIL, "hub_make: %s", strerror(errno));
     }
     struct ipaddr addr;
@@ -1542,25 +1584,17 @@ static void interval_pct(double *p50, double *p99) {
     bs.last_nlat = bs.nlat;
 }
 
-static int bench_connect(const struct dill__url *u) {
-    int64_t dl = setup_deadline();
-    int s = connect_url(u, dl);
+static int bench_connect(const struct target *u) {
     struct ws_options o = WS_OPTIONS_INIT;
     o.protocols = cfg.proto;
     o.origin = cfg.origin;
     o.headers = cfg.nhdr ? cfg.hdrtext : NULL;
     o.max_message = cfg.size + 8 > (16 << 20) ? cfg.size + 8 : 0;
     deflate_opts(&o);
-    int ws = ws_attach_client_opts(s, u->resource, u->hosthdr, &o, NULL, dl);
-    if(ws < 0)
-        die(EX_HANDSHAKE, "WebSocket handshake failed: %s",
-            errno == EACCES ? "the server refused the upgrade" :
-            errno == EPROTO ? "the server answered badly" :
-            strerror(errno));
-    return ws;
+    return client_connect(u, &o, 0, setup_deadline());
 }
 
-static void bench_report(const struct dill__url *u, double secs) {
+static void bench_report(double secs) {
     qsort(bs.lat, bs.nlat, sizeof(*bs.lat), cmp_u32);
     double rate = bs.msgs / secs;
     printf("dillws bench %s: %d connection%s, %zu-byte messages, %.1f s%s\n",
@@ -1578,13 +1612,11 @@ static void bench_report(const struct dill__url *u, double secs) {
     else
         printf("errors:     %" PRIu64 " (first: %s)\n", bs.errors,
             strerror(bs.firsterr));
-    (void)u;
 }
 
 static int run_bench(void) {
-    struct dill__url u;
-    const char *bad = parse_url(cfg.url, &u);
-    if(bad) die(EX_USAGE, "bad URL '%s': %s", cfg.url, bad);
+    struct target u;
+    split_url(cfg.url, &u);
     int *ws = malloc(sizeof(int) * (size_t)cfg.conns);
     if(!ws) die(EX_FAIL, "out of memory");
     for(int i = 0; i < cfg.conns; i++) ws[i] = bench_connect(&u);
@@ -1615,7 +1647,7 @@ static int run_bench(void) {
     if(bundle_wait(b, now() + 15000) < 0) bench_error(ETIMEDOUT);
     hclose(b);
     free(ws);
-    bench_report(&u, secs);
+    bench_report(secs);
     if(z)
         printf("deflate:    server window %d bits%s, client window %d bits%s\n",
             zp.server_max_window_bits,

@@ -147,32 +147,43 @@ static struct dill__chop *dill__chclaim(struct dill__list *peers) {
     return NULL;
 }
 
-/* Tries to perform one operation at once.  Returns 1 when done (errno 0 or
-   the operation's error), 0 when it would have to wait, -1 when the clause
-   is invalid (errno set). */
-int dill__chtry(struct dill__half *hf, int op, void *val, size_t len) {
+/* Tries to perform one operation at once, without touching errno (a call
+   into the C library on the fast path).  Returns -1 when it would have to
+   wait, 0 when done, or the error it completed with (EPIPE, EMSGSIZE). */
+static inline int dill__chtry_err(struct dill__half *hf, int op, void *val,
+      size_t len) {
     struct dill__chan *ch = hf->ch;
     int d = op == DILL_CHSEND ? !hf->index : hf->index;
-    if(dill__slow(ch->done & (1u << d))) {errno = EPIPE; return 1;}
+    if(dill__slow(ch->done & (1u << d))) return EPIPE;
     struct dill__list *peers;
     if(op == DILL_CHSEND) peers = &ch->dir[d].receivers;
     else peers = &ch->dir[d].senders;
-    if(dill__list_empty(peers)) return 0;
+    if(dill__list_empty(peers)) return -1;
     struct dill__chop *peer = dill__cont(peers->next, struct dill__chop, item);
     if(dill__slow(peer->w != NULL)) {
         peer = dill__chclaim(peers);
-        if(!peer) return 0;
+        if(!peer) return -1;
     }
     dill__list_erase(&peer->item);
+    /* Unlinked already: waking the peer need not call back to unlink it. */
+    peer->cl.cancel = NULL;
     if(dill__slow(peer->len != len)) {
         dill__trigger(&peer->cl, EMSGSIZE);
-        errno = EMSGSIZE;
-        return 1;
+        return EMSGSIZE;
     }
     if(op == DILL_CHSEND) memcpy(peer->val, val, len);
     else memcpy(val, peer->val, len);
     dill__trigger(&peer->cl, 0);
-    errno = 0;
+    return 0;
+}
+
+/* Tries to perform one operation at once.  Returns 1 when done (errno 0 or
+   the operation's error), 0 when it would have to wait, -1 when the clause
+   is invalid (errno set). */
+int dill__chtry(struct dill__half *hf, int op, void *val, size_t len) {
+    int err = dill__chtry_err(hf, op, val, len);
+    if(err < 0) return 0;
+    errno = err;
     return 1;
 }
 
@@ -200,11 +211,15 @@ static int dill__chop1(int h, int op, void *val, size_t len,
         int id = dill__tchoose(&c, &hf, 1, deadline, 1);
         return id < 0 || errno ? -1 : 0;
     }
-    if(dill__chtry(hf, op, val, len)) return errno ? -1 : 0;
-    struct dill__chop o;
-    dill__chpark(hf, op, &o, val, len, 0, NULL);
-    int id = dill__wait(deadline, 1);
-    if(id < 0 || errno) return -1;
+    /* errno is written only on failure. */
+    int err = dill__chtry_err(hf, op, val, len);
+    if(err < 0) {
+        struct dill__chop o;
+        dill__chpark(hf, op, &o, val, len, 0, NULL);
+        /* -1 comes with ETIMEDOUT or ECANCELED in err. */
+        dill__wait_err(deadline, 1, &err);
+    }
+    if(dill__slow(err)) {errno = err; return -1;}
     return 0;
 }
 

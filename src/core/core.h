@@ -98,6 +98,10 @@ void dill__waitfor(struct dill__clause *cl, int id,
    with errno ETIMEDOUT or ECANCELED; all clauses are unregistered on return.
    With cancellable == 0 the wait ignores cancellation (used by hclose). */
 int dill__wait(int64_t deadline, int cancellable);
+/* dill__wait that leaves errno alone and stores the error in *err instead
+   (0 when the clause fired without one): errno is a call into the C
+   library, which the channel fast path does without. */
+int dill__wait_err(int64_t deadline, int cancellable, int *err);
 /* Fires cl with error err if its coroutine is still waiting. */
 void dill__trigger(struct dill__clause *cl, int err);
 /* Per-coroutine flags that every blocking call checks. */
@@ -165,6 +169,18 @@ void dill__defer(struct dill__defer *d);
 static inline void dill__undefer(struct dill__defer *d) {
     dill__list_erase(&d->item);
 }
+
+/* Work done when a thread other than main exits, first, while its
+   scheduler and handles still work: a run function may close handles and
+   cancel coroutines, but not block otherwise.  Items run once, newest
+   first; the main thread's never run (the process is ending). */
+struct dill__texit {
+    struct dill__list item;        /* self-linked when not registered */
+    void (*run)(struct dill__texit *e);
+};
+/* Registers e (prepared with dill__list_init(&e->item) and run set) for
+   the calling thread, unless it is registered already. */
+void dill__texit_add(struct dill__texit *e);
 
 /* A function the poller calls (in scheduler context, so it must not block)
    whenever fd is writable, until it is removed. */

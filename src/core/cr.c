@@ -133,6 +133,7 @@ struct dill__ctx {
     size_t nhib;
     uint64_t hib_total;
     struct dill__cr *hib_from;     /* to hibernate once we are off it */
+    struct dill__list texit;       /* dill__texit items */
 #if DILL_ASAN
     struct dill__cr *asan_from;
 #endif
@@ -155,7 +156,20 @@ static pthread_once_t dill__key_once = PTHREAD_ONCE_INIT;
 
 static void dill__defer_run(void);
 
+static void dill__texit_run(void) {
+    struct dill__ctx *c = &dill__c;
+    while(!dill__list_empty(&c->texit)) {
+        struct dill__texit *e = dill__cont(c->texit.prev, struct dill__texit,
+            item);
+        dill__list_erase(&e->item);
+        e->run(e);
+    }
+}
+
 static void dill__ctx_term(void *p) {
+    /* First: the hooks may still need the scheduler, and what they send
+       is flushed below. */
+    dill__texit_run();
     dill__defer_run();
     dill__uring_settle(1000);
     dill__timer_term();
@@ -188,6 +202,7 @@ static void dill__ctx_init(void) {
     c->ready = NULL;
     c->ready_tail = &c->ready;
     dill__list_init(&c->deferred);
+    dill__list_init(&c->texit);
     dill__list_init(&c->main.bundle_item);
     dill__list_init(&c->main.hib_item);
     dill__list_init(&c->sleepers);
@@ -451,6 +466,12 @@ static void dill__defer_register(void) {
     __atomic_store_n(&dill__defer_registered, 1, __ATOMIC_RELEASE);
 }
 
+void dill__texit_add(struct dill__texit *e) {
+    if(!dill__list_empty(&e->item)) return;
+    dill__cur();
+    dill__list_push(&dill__c.texit, &e->item);
+}
+
 void dill__defer(struct dill__defer *d) {
     if(!dill__list_empty(&d->item)) return;
     if(dill__slow(!__atomic_load_n(&dill__defer_registered,
@@ -569,17 +590,17 @@ static void dill__unwait(struct dill__cr *cr) {
     cr->clauses = NULL;
 }
 
-int dill__wait(int64_t deadline, int cancellable) {
+int dill__wait_err(int64_t deadline, int cancellable, int *err) {
     struct dill__cr *cr = dill__cur();
     if(cancellable && dill__slow(cr->f.canceled || cr->f.noblock)) {
         dill__unwait(cr);
-        errno = ECANCELED;
+        *err = ECANCELED;
         return -1;
     }
     if(deadline >= 0) {
         if(deadline == 0 || deadline <= dill_now()) {
             dill__unwait(cr);
-            errno = ETIMEDOUT;
+            *err = ETIMEDOUT;
             return -1;
         }
         dill__timer_add(&cr->timer, deadline, -1);
@@ -592,8 +613,15 @@ int dill__wait(int64_t deadline, int cancellable) {
         dill__list_push(&c->sleepers, &cr->hib_item);
     }
     dill__suspend();
-    errno = cr->wait_err;
+    *err = cr->wait_err;
     return cr->wait_id;
+}
+
+int dill__wait(int64_t deadline, int cancellable) {
+    int err;
+    int id = dill__wait_err(deadline, cancellable, &err);
+    errno = err;
+    return id;
 }
 
 int dill__canblock_slow(void) {

@@ -7,7 +7,16 @@
    thread that sends from its queue, so a slow connection blocks only its
    writer; the publisher only queues and wakes writers (through their
    thread's scheduler, see struct dill__tsig).  Queues are bounded in frame
-   bytes; what happens when one is full is the hub's policy. */
+   bytes; what happens when one is full is the hub's policy.
+
+   Subscribers whose connections compress every message from a fresh
+   stream (permessage-deflate without the server's context takeover) share
+   one compressed copy per window size, made by the first writer that
+   needs it and kept with the message.
+
+   A thread that exits with subscribers open has them closed by a
+   thread-exit hook, as hclose would: nothing in the hub keeps pointing at
+   the dead thread's stacks or scheduler, and the hub can be freed. */
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,6 +25,7 @@
 
 #include "core/core.h"
 #include "proto/hub.h"
+#include "proto/hubredis.h"
 #include "proto/ws.h"
 #include "proto/wsframe.h"
 #include "util/opts.h"
@@ -30,7 +40,10 @@ struct dill_hub {
     void (*dropped)(int ws, void *arg);
     void *dropped_arg;
     int64_t send_timeout;
+    int close_code;                /* for subscribers too slow */
     int subs;                      /* joined subscribers */
+    int ntopics;
+    struct dill__hubr *redis;      /* or NULL */
 };
 
 struct dill__topic {
@@ -39,14 +52,28 @@ struct dill__topic {
     char name[];
 };
 
+/* A message compressed once, for window bits 8 + its index in
+   dill__hmsg.zv. */
+struct dill__hzv {
+    size_t hl, len;
+    uint8_t hdr[DILL__WS_HDR_MAX];
+    uint8_t data[];
+};
+
 struct dill__hmsg {
     int refs;                      /* atomic */
     int text;
     size_t len;
     size_t hl;
+    struct dill__hzv *zv[8];       /* atomic; dill__hzv_plain: no gain */
     uint8_t hdr[DILL__WS_HDR_MAX];
     uint8_t data[];
 };
+
+/* Marks a message that does not shrink: it goes out plain. */
+static struct dill__hzv dill__hzv_plain;
+/* Compressed copies made, for tests (atomic). */
+static size_t dill__hub_nz;
 
 struct dill__sub {
     struct dill_hvfs vfs;
@@ -57,7 +84,11 @@ struct dill__sub {
     int dead;                      /* gone from every topic (lock) */
     int closecode;                 /* policy close to send (lock) */
     struct dill__tsig sig;         /* wakes the writer */
+    int zon;                       /* shares compressed copies (zdef) */
+    size_t zthr;                   /* smaller messages go plain */
+    struct dill__wsz_def zdef;     /* settings of the connection's own */
     struct dill__list members;     /* dill__member.sitem */
+    struct dill__list thitem;      /* in dill__hub_thread.subs */
     struct dill__hmsg **q;         /* ring (lock) */
     size_t qcap, qhead, qcount, qbytes;
 };
@@ -74,11 +105,67 @@ struct dill__roomwait {
     struct dill__tsig *sig;
 };
 
+/* The calling thread's open subscribers, for its exit. */
+struct dill__hub_thread {
+    struct dill__texit exit;
+    struct dill__list subs;        /* dill__sub.thitem */
+    int on;
+};
+static __thread struct dill__hub_thread dill__ht;
+
 static const int dill__sub_type_placeholder = 0;
 static const void *dill__sub_type = &dill__sub_type_placeholder;
 
 static void dill__hmsg_unref(struct dill__hmsg *m) {
-    if(__atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0) free(m);
+    if(__atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL)) return;
+    for(int i = 0; i != 8; i++)
+        if(m->zv[i] != &dill__hzv_plain) free(m->zv[i]);
+    free(m);
+}
+
+/* Compresses m whole from a fresh stream with cfg's settings: the copy,
+   &dill__hzv_plain when it would not be smaller, NULL without memory. */
+static struct dill__hzv *dill__hzv_make(const struct dill__hmsg *m,
+      const struct dill__wsz_def *cfg) {
+    struct dill__wsz_def d = *cfg;
+    d.hint = m->len;
+    struct dill__hzv *v = malloc(sizeof(*v) + m->len);
+    if(!v) return NULL;
+    if(dill__wsz_def_input(&d, m->data, m->len, DILL__WSZ_FIN) < 0) {
+        dill__wsz_def_free(&d);
+        free(v);
+        return NULL;
+    }
+    size_t fill = 0;
+    int more = 1;
+    while(more && m->len - fill >= 16)
+        fill += dill__wsz_def_output(&d, v->data + fill, m->len - fill, &more);
+    if(more) dill__wsz_def_abort(&d);
+    dill__wsz_def_free(&d);
+    if(more || fill >= m->len) {free(v); return &dill__hzv_plain;}
+    v->len = fill;
+    v->hl = dill__ws_build_header(v->hdr, 1,
+        m->text ? DILL__WS_TEXT : DILL__WS_BINARY, DILL__WS_RSV1, NULL, fill);
+    return v;
+}
+
+/* m's copy compressed for cfg's window size, made on first use.  Writers
+   of two threads may both compress it; one copy is kept. */
+static const struct dill__hzv *dill__hzv_get(struct dill__hmsg *m,
+      const struct dill__wsz_def *cfg) {
+    struct dill__hzv **slot = &m->zv[cfg->bits - 8];
+    struct dill__hzv *v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if(v) return v;
+    v = dill__hzv_make(m, cfg);
+    if(!v) return &dill__hzv_plain;
+    struct dill__hzv *had = NULL;
+    if(!__atomic_compare_exchange_n(slot, &had, v, 0, __ATOMIC_ACQ_REL,
+          __ATOMIC_ACQUIRE)) {
+        if(v != &dill__hzv_plain) free(v);
+        return had;
+    }
+    __atomic_add_fetch(&dill__hub_nz, 1, __ATOMIC_RELAXED);
+    return v;
 }
 
 static size_t dill__hmsg_size(const struct dill__hmsg *m) {
@@ -88,7 +175,8 @@ static size_t dill__hmsg_size(const struct dill__hmsg *m) {
 struct dill_hub *dill_hub_make(const struct dill_hub_options *opts) {
     struct dill_hub_options o;
     if(dill__opts_load(&o, sizeof(o), opts) < 0) return NULL;
-    if(o.policy < DILL_HUB_DROP_OLDEST || o.policy > DILL_HUB_WAIT) {
+    if(o.policy < DILL_HUB_DROP_OLDEST || o.policy > DILL_HUB_WAIT ||
+       (o.close_code && o.close_code != 1008 && o.close_code != 1013)) {
         errno = EINVAL;
         return NULL;
     }
@@ -102,7 +190,20 @@ struct dill_hub *dill_hub_make(const struct dill_hub_options *opts) {
     h->dropped = o.dropped;
     h->dropped_arg = o.dropped_arg;
     h->send_timeout = o.send_timeout > 0 ? o.send_timeout : 0;
+    h->close_code = o.close_code ? o.close_code : 1008;
     h->subs = 0;
+    h->ntopics = 0;
+    h->redis = NULL;
+    if(o.redis) {
+        h->redis = dill__hubr_start(h, &o);
+        if(!h->redis) {
+            int err = errno;
+            pthread_mutex_destroy(&h->lock);
+            free(h);
+            errno = err;
+            return NULL;
+        }
+    }
     return h;
 }
 
@@ -112,6 +213,7 @@ int dill_hub_free(struct dill_hub *h) {
     int busy = h->subs != 0;
     pthread_mutex_unlock(&h->lock);
     if(busy) {errno = EBUSY; return -1;}
+    if(h->redis) dill__hubr_stop(h->redis);
     while(!dill__list_empty(&h->topics)) {
         struct dill__topic *t = dill__cont(h->topics.next,
             struct dill__topic, item);
@@ -144,14 +246,19 @@ static void dill__room_wake(struct dill_hub *h) {
     }
 }
 
+/* Under the lock: t, empty, goes. */
+static void dill__topic_free(struct dill_hub *h, struct dill__topic *t) {
+    dill__list_erase(&t->item);
+    free(t);
+    h->ntopics--;
+    if(h->redis) dill__hubr_topics(h->redis);
+}
+
 /* Under the lock: m leaves its topic, which goes when it is empty. */
 static void dill__member_free(struct dill__member *m) {
     dill__list_erase(&m->sitem);
     dill__list_erase(&m->titem);
-    if(dill__list_empty(&m->t->members)) {
-        dill__list_erase(&m->t->item);
-        free(m->t);
-    }
+    if(dill__list_empty(&m->t->members)) dill__topic_free(m->s->hub, m->t);
     free(m);
 }
 
@@ -227,7 +334,7 @@ static int dill__offer(struct dill_hub *h, struct dill__sub *s,
             return 1;
         default:
             /* Too slow: closed, so that it stops holding memory. */
-            s->closecode = 1008;
+            s->closecode = h->close_code;
             return 2;
         }
     }
@@ -253,8 +360,16 @@ static int dill__sub_send(struct dill__sub *s, struct dill__hmsg **batch,
     struct dill__ws_built f[DILL__HUB_BATCH];
     for(size_t i = 0; i != n; i++) {
         struct dill__hmsg *m = batch[i];
-        f[i] = (struct dill__ws_built){m->text, m->hdr, m->hl, m->data,
-            m->len};
+        const struct dill__hzv *v = &dill__hzv_plain;
+        if(s->zon && m->len >= s->zthr &&
+           dill__wsz_def_can(&s->zdef, m->len, 1))
+            v = dill__hzv_get(m, &s->zdef);
+        if(v != &dill__hzv_plain)
+            f[i] = (struct dill__ws_built){m->text, v->hdr, v->hl, v->data,
+                v->len};
+        else
+            f[i] = (struct dill__ws_built){m->text, m->hdr, m->hl, m->data,
+                m->len};
     }
     int64_t t = s->hub->send_timeout;
     int rc = dill__ws_send_built(s->ws, f, n, t ? dill_now() + t : -1);
@@ -292,7 +407,7 @@ dill_coroutine static void dill__sub_writer(struct dill__sub *s) {
             dill__sub_kill(s);
             pthread_mutex_unlock(&h->lock);
             if(stalled && h->dropped) h->dropped(s->ws, h->dropped_arg);
-            if(stalled) dill_ws_done(s->ws, 1008, "too slow", 8, 0);
+            if(stalled) dill_ws_done(s->ws, h->close_code, "too slow", 8, 0);
             return;
         }
     }
@@ -307,6 +422,7 @@ static void *dill__sub_query(struct dill_hvfs *vfs, const void *type) {
 static void dill__sub_close(struct dill_hvfs *vfs) {
     struct dill__sub *s = dill__cont(vfs, struct dill__sub, vfs);
     struct dill_hub *h = s->hub;
+    dill__list_erase(&s->thitem);
     pthread_mutex_lock(&h->lock);
     dill__sub_kill(s);
     s->closecode = 0;
@@ -319,12 +435,38 @@ static void dill__sub_close(struct dill_hvfs *vfs) {
     pthread_mutex_unlock(&h->lock);
 }
 
+/* Thread exit: its handles are about to be forgotten, not closed. */
+static void dill__hub_thread_exit(struct dill__texit *e) {
+    struct dill__hub_thread *t = dill__cont(e, struct dill__hub_thread, exit);
+    dill__noblock(1);
+    while(!dill__list_empty(&t->subs)) {
+        struct dill__sub *s = dill__cont(t->subs.next, struct dill__sub,
+            thitem);
+        dill__sub_close(&s->vfs);
+    }
+    dill__noblock(0);
+    t->on = 0;
+}
+
+static void dill__hub_thread_add(struct dill__sub *s) {
+    struct dill__hub_thread *t = &dill__ht;
+    if(!t->on) {
+        dill__list_init(&t->subs);
+        dill__list_init(&t->exit.item);
+        t->exit.run = dill__hub_thread_exit;
+        dill__texit_add(&t->exit);
+        t->on = 1;
+    }
+    dill__list_push(&t->subs, &s->thitem);
+}
+
 int dill_hub_join(struct dill_hub *h, int ws) {
     int err;
     if(!h) {errno = EINVAL; return -1;}
     if(!dill_hquery(ws, dill__ws_type)) return -1;
     struct dill__sub *s = calloc(1, sizeof(*s));
     if(!s) {errno = ENOMEM; return -1;}
+    s->zon = dill__ws_zshared(ws, &s->zdef, &s->zthr) == 1;
     s->vfs.query = dill__sub_query;
     s->vfs.close = dill__sub_close;
     s->hub = h;
@@ -339,6 +481,7 @@ int dill_hub_join(struct dill_hub *h, int ws) {
     pthread_mutex_lock(&h->lock);
     h->subs++;
     pthread_mutex_unlock(&h->lock);
+    dill__hub_thread_add(s);
     return hd;
 error3:
     dill_hclose(s->writer);
@@ -373,6 +516,8 @@ int dill_hub_subscribe(int sub, const char *topic) {
         memcpy(t->name, topic, tl + 1);
         dill__list_init(&t->members);
         dill__list_push(&h->topics, &t->item);
+        h->ntopics++;
+        if(h->redis) dill__hubr_topics(h->redis);
     }
     for(struct dill__list *it = s->members.next; it != &s->members;
           it = it->next)
@@ -385,10 +530,7 @@ int dill_hub_subscribe(int sub, const char *topic) {
         dill__list_push(&s->members, &m->sitem);
         m = NULL;
     }
-    else if(dill__list_empty(&t->members)) {
-        dill__list_erase(&t->item);
-        free(t);
-    }
+    else if(dill__list_empty(&t->members)) dill__topic_free(h, t);
     pthread_mutex_unlock(&h->lock);
     free(m);
     free(nt);
@@ -421,6 +563,7 @@ static struct dill__hmsg *dill__hmsg_make(int flags, const void *buf,
     struct dill__hmsg *m = malloc(sizeof(*m) + len);
     if(!m) {errno = ENOMEM; return NULL;}
     m->refs = 1;
+    memset(m->zv, 0, sizeof(m->zv));
     m->text = flags & DILL_WS_TEXT;
     m->len = len;
     m->hl = dill__ws_build_header(m->hdr, 1,
@@ -514,7 +657,7 @@ static void dill__dropped(struct dill_hub *h, struct dill__sub **drop,
     free(drop);
 }
 
-int dill_hub_publish(struct dill_hub *h, const char *topic, int flags,
+int dill__hub_local(struct dill_hub *h, const char *topic, int flags,
       const void *buf, size_t len, int64_t deadline) {
     if(!h || !topic || (!buf && len) || (flags & ~DILL_WS_TEXT)) {
         errno = EINVAL;
@@ -545,6 +688,62 @@ int dill_hub_publish(struct dill_hub *h, const char *topic, int flags,
     return 0;
 }
 
+int dill_hub_publish(struct dill_hub *h, const char *topic, int flags,
+      const void *buf, size_t len, int64_t deadline) {
+    int rc = dill__hub_local(h, topic, flags, buf, len, deadline);
+    /* Only a local ETIMEDOUT (HUB_WAIT) still lets the message go out:
+       it is a valid message that some local subscribers missed. */
+    if(h && h->redis && (rc == 0 || errno == ETIMEDOUT)) {
+        int err = errno;
+        dill__hubr_publish(h->redis, topic, flags, buf, len);
+        errno = err;
+    }
+    return rc;
+}
+
+char **dill__hub_topic_names(struct dill_hub *h, size_t *n) {
+    pthread_mutex_lock(&h->lock);
+    size_t cnt = 0, bytes = 0;
+    for(struct dill__list *it = h->topics.next; it != &h->topics;
+          it = it->next) {
+        cnt++;
+        bytes += strlen(dill__cont(it, struct dill__topic, item)->name) + 1;
+    }
+    char **v = cnt ? malloc(cnt * sizeof(char*) + bytes) : NULL;
+    if(v) {
+        char *p = (char*)(v + cnt);
+        size_t i = 0;
+        for(struct dill__list *it = h->topics.next; it != &h->topics;
+              it = it->next) {
+            const char *name = dill__cont(it, struct dill__topic, item)->name;
+            size_t l = strlen(name) + 1;
+            memcpy(p, name, l);
+            v[i++] = p;
+            p += l;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    *n = v ? cnt : (cnt ? (size_t)-1 : 0);
+    return v;
+}
+
+int dill_hub_stats(struct dill_hub *h, struct dill_hub_stats *st) {
+    struct dill_hub_stats r;
+    if(!h || !st || dill__opts_load(&r, sizeof(r), st) < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&h->lock);
+    r.subscribers = h->subs;
+    r.topics = h->ntopics;
+    pthread_mutex_unlock(&h->lock);
+    if(h->redis) dill__hubr_stats(h->redis, &r);
+    size_t size = st->size < sizeof(r) ? st->size : sizeof(r);
+    memcpy((char*)st + sizeof(size_t), (char*)&r + sizeof(size_t),
+        size - sizeof(size_t));
+    return 0;
+}
+
 size_t dill__hub_queued(int sub) {
     struct dill__sub *s = dill_hquery(sub, dill__sub_type);
     if(!s) return (size_t)-1;
@@ -552,4 +751,8 @@ size_t dill__hub_queued(int sub) {
     size_t n = s->qbytes;
     pthread_mutex_unlock(&s->hub->lock);
     return n;
+}
+
+size_t dill__hub_compressions(void) {
+    return __atomic_load_n(&dill__hub_nz, __ATOMIC_RELAXED);
 }

@@ -699,6 +699,20 @@ int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
     return rc;
 }
 
+int dill__ws_zshared(int s, struct dill__wsz_def *def, size_t *threshold) {
+    struct dill__ws *self = dill__ws_get(s);
+    if(!self) return -1;
+    struct dill__ws_z *z = self->st->z;
+    if(!self->server || !z || !z->def.no_ctx) return 0;
+    memset(def, 0, sizeof(*def));
+    def->bits = z->def.bits;
+    def->no_ctx = 1;
+    def->mem_level = z->def.mem_level;
+    def->level = z->def.level;
+    *threshold = z->threshold;
+    return 1;
+}
+
 /* A piece of a fragmented message.  While it is open (smsg) new messages
    wait; control frames and the following pieces do not. */
 int dill_ws_send_part(int s, int flags, const void *buf, size_t len,

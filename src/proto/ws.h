@@ -196,5 +196,13 @@ struct dill__ws_built {
    with dill_ws_send's errors. */
 int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
     int64_t deadline);
+/* For messages compressed once for many connections: when ws handle s is
+   a server connection that compresses each of its messages from a fresh
+   stream (permessage-deflate, our side without context takeover), sets
+   *def to a zeroed compressor of the same settings, *threshold to its
+   deflate threshold and returns 1; a frame with RSV1 and a payload
+   compressed that way may then go through dill__ws_send_built.  Returns 0
+   otherwise, -1 with EBADF or ENOTSUP. */
+int dill__ws_zshared(int s, struct dill__wsz_def *def, size_t *threshold);
 
 #endif

@@ -241,9 +241,12 @@ size_t dill__ws_build_frame(uint8_t *out, int fin, int opcode, int rsv,
 /*  Close frames (sections 5.5.1 and 7.4)                                     */
 /******************************************************************************/
 
+/* RFC 6455 section 7.4 plus the IANA "WebSocket Close Code Number"
+   registry, which added 1012-1014 after the RFC (1015, like 1005 and 1006,
+   is for reporting only and never goes on the wire). */
 int dill__ws_close_code_valid(int code) {
     if(code >= 1000 && code <= 1003) return 1;
-    if(code >= 1007 && code <= 1011) return 1;
+    if(code >= 1007 && code <= 1014) return 1;
     return code >= 3000 && code <= 4999;
 }
 

@@ -173,8 +173,10 @@ size_t dill__ws_build_frame(uint8_t *out, int fin, int opcode, int rsv,
     const uint8_t *mask, const void *payload, size_t len);
 
 /* Returns 1 when code may appear in a Close frame on the wire: 1000-1003,
-   1007-1011 and 3000-4999.  1004, 1005, 1006, 1015, 1012-2999 (reserved or
-   unassigned when RFC 6455 was written) and everything else give 0. */
+   1007-1014 (1012 service restart, 1013 try again later and 1014 bad
+   gateway are IANA-registered after RFC 6455) and 3000-4999.  1004 and
+   1016-2999 (reserved or unassigned), 1005, 1006 and 1015 (never sent)
+   and everything else give 0. */
 int dill__ws_close_code_valid(int code);
 
 /* Validates an unmasked Close payload of n bytes (n <= 125, as

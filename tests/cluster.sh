@@ -1,0 +1,143 @@
+#!/bin/bash
+# Several dill servers linked through Redis, behind HAProxy (issue 17):
+# redis-server, three `dillws --listen --broadcast --redis` nodes and
+# haproxy (docs/haproxy.cfg's settings, ports filled in) on free ports of
+# 127.0.0.1.  Checks: a message sent to one node reaches the clients of
+# the others; HAProxy spreads clients over the nodes, health-checks them
+# with a WebSocket handshake, and when a node is killed its clients
+# (examples/reconnect_client --listen) come back through HAProxy to the
+# others and get the next broadcast; the killed node, restarted, is taken
+# back.  Skipped (77) without redis-server, haproxy or hiredis in the build.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/dillws.lib"
+SRC=${DILL_TEST_SRCDIR:-$here/..}
+RC=$B/reconnect_client
+command -v redis-server >/dev/null || { echo "skipped: no redis-server"; exit 77; }
+HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+[ -x "$HAPROXY" ] || { echo "skipped: no haproxy"; exit 77; }
+[ -x "$RC" ] || { echo "skipped: no $RC (examples not built)"; exit 77; }
+if "$D" --listen 127.0.0.1:0 --broadcast --redis redis://127.0.0.1:1/ \
+        --timeout 0.1 2>&1 | grep -q "not supported"; then
+    echo "skipped: built without hiredis"; exit 77
+fi
+
+# redis-server on a free port (another program may take it meanwhile:
+# then try another).
+for _ in 1 2 3 4 5; do
+    RPORT=$(free_port)
+    redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --loglevel warning --logfile "$T/redis.log" &
+    REDIS=$!
+    PIDS="$PIDS $REDIS"
+    for _ in $(seq 100); do
+        [ "$(printf 'PING\r\n' | timeout 1 $PY -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)
+s.sendall(b"PING\r\n"); print(s.recv(16).decode().strip())' "$RPORT" 2>/dev/null)" = +PONG ] && break
+        kill -0 $REDIS 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -0 $REDIS 2>/dev/null && break
+done
+kill -0 $REDIS 2>/dev/null || { echo "redis-server did not start"; cat "$T/redis.log"; exit 1; }
+URL=redis://127.0.0.1:$RPORT/
+
+# node N [PORT]: starts node N (on PORT, or a free one) and sets NPORT[N].
+declare -a NPORT NPID
+node() {
+    local port=${2:-0}
+    start_server "node$1" --broadcast --threads 1 --redis "$URL" \
+        --listen "127.0.0.1:$port" -v
+    NPORT[$1]=$PORT
+    NPID[$1]=${PIDS##* }
+}
+node 1; node 2; node 3
+
+# Messages cross nodes: a client of node 2 gets what is sent to node 1
+# (node 2 subscribes to Redis in the background: retry until it does).
+"$RC" "ws://127.0.0.1:${NPORT[2]}/direct" 30 --listen >"$T/direct.out" 2>&1 &
+PIDS="$PIDS $!"
+for i in $(seq 50); do
+    echo "direct $i" | timeout 5 "$D" --linger 0.1 "ws://127.0.0.1:${NPORT[1]}/direct" >/dev/null 2>&1
+    grep -q '^msg: direct' "$T/direct.out" && break
+    sleep 0.1
+done
+check "a message sent to node 1 reaches a client of node 2" \
+    "grep -q '^msg: direct' $T/direct.out"
+
+# HAProxy in front of the three nodes.
+HPORT=$(free_port)
+sed -e "s/@PORT@/$HPORT/" -e "s/@N1@/${NPORT[1]}/" -e "s/@N2@/${NPORT[2]}/" \
+    -e "s/@N3@/${NPORT[3]}/" "$SRC/docs/haproxy.cfg" >"$T/haproxy.cfg"
+"$HAPROXY" -c -q -f "$T/haproxy.cfg" || { echo "bad haproxy.cfg"; exit 1; }
+"$HAPROXY" -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
+PIDS="$PIDS $!"
+for _ in $(seq 100); do
+    echo up | timeout 2 "$D" -1 --timeout 1 "ws://127.0.0.1:$HPORT/" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+# Six listening clients through HAProxy (least connections: two per node).
+NC=6
+for c in $(seq $NC); do
+    "$RC" "ws://127.0.0.1:$HPORT/" 60 --listen --hello "hello $c" \
+        >"$T/c$c.out" 2>&1 &
+    PIDS="$PIDS $!"
+done
+for _ in $(seq 100); do
+    [ "$(cat "$T"/c*.out | grep -c '^connected')" -ge $NC ] && break
+    sleep 0.1
+done
+check "every client connected through haproxy" \
+    "[ \$(cat $T/c*.out | grep -c '^connected') = $NC ]"
+per_node() { grep -c '\] open: /$' "$T/node$1.log"; }
+check "haproxy spread them over the three nodes" \
+    "[ \$(per_node 1) -ge 1 ] && [ \$(per_node 2) -ge 1 ] && [ \$(per_node 3) -ge 1 ]"
+
+# broadcast TEXT: sends TEXT through HAProxy until every client got it
+# (subscriptions to Redis of a node that just got its first client are
+# confirmed in the background).  Returns 1 if some client never got it.
+broadcast() {
+    for _ in $(seq 40); do
+        echo "$1" | timeout 5 "$D" --linger 0.1 "ws://127.0.0.1:$HPORT/" >/dev/null 2>&1
+        local got=0
+        for c in $(seq $NC); do grep -q "^msg: $1\$" "$T/c$c.out" && got=$((got + 1)); done
+        [ $got = $NC ] && return 0
+        sleep 0.25
+    done
+    return 1
+}
+check "a message through haproxy reaches the clients of all three nodes" \
+    "broadcast before"
+
+# Kill node 1: its clients come back through HAProxy to nodes 2 and 3.
+before=$(cat "$T"/c*.out | grep -c '^connected')
+start=$(date +%s.%N)
+kill -9 "${NPID[1]}"
+wait "${NPID[1]}" 2>/dev/null
+for _ in $(seq 200); do
+    lost=$(cat "$T"/c*.out | grep -c 'connection lost')
+    now=$(cat "$T"/c*.out | grep -c '^connected')
+    [ "$lost" -ge 1 ] && [ $((now - before)) -ge "$lost" ] && break
+    sleep 0.05
+done
+end=$(date +%s.%N)
+check "the clients of the killed node lost their connection" "[ $lost -ge 1 ]"
+check "they reconnected through haproxy" "[ $((now - before)) -ge $lost ]"
+echo "figure: $lost clients of the killed node reconnected in $(echo "$end - $start" | bc 2>/dev/null || $PY -c "print($end - $start)") s"
+check "and get the next broadcast, like everyone" "broadcast after"
+
+# The node, back on its port, gets new clients again once its health
+# check passes.
+node 1 "${NPORT[1]}"
+for _ in $(seq 100); do
+    for i in 1 2 3; do
+        echo "probe" | timeout 2 "$D" -1 --timeout 1 "ws://127.0.0.1:$HPORT/" >/dev/null 2>&1
+    done
+    [ "$(per_node 1)" -ge 1 ] && break
+    sleep 0.2
+done
+check "the restarted node is back in rotation" "[ \$(per_node 1) -ge 1 ]"
+
+echo "cluster: $PASSES passed, $FAILS failed"
+[ "$FAILS" = 0 ]
