@@ -1,4 +1,5 @@
 /* Hibernation (dill_hibernate): coroutines blocked in each kind of call
+   (channel, choose, msleep, fdin, tcp, ws over tcp and over TLS)
    give their stack pages back and come back with their stacks intact when
    woken by data, a timeout, cancellation or closing what they wait on. */
 
@@ -9,9 +10,10 @@
 #include "libdill.h"
 #include "wstest.h"
 
-enum {K_CHAN, K_CHOOSE, K_MSLEEP, K_FDIN, K_TCP, K_WS, K_KINDS};
+enum {K_CHAN, K_CHOOSE, K_MSLEEP, K_FDIN, K_TCP, K_WS, K_WSS, K_KINDS};
 enum {W_DATA, W_TIMEOUT, W_CANCEL, W_CLOSE, W_WAYS};
-static const char *kname[] = {"chan", "choose", "msleep", "fdin", "tcp", "ws"};
+static const char *kname[] = {"chan", "choose", "msleep", "fdin", "tcp", "ws",
+    "wss"};
 static const char *wname[] = {"data", "timeout", "cancel", "close"};
 
 /* What a sleeper reports, in main's memory (main never hibernates). */
@@ -71,6 +73,7 @@ coroutine static void sleeper(int kind, int h, int h2, int64_t deadline,
         r->rc = brecv(h, &v, sizeof(v), deadline);
         break;
     case K_WS:
+    case K_WSS:
         r->rc = (int)ws_recv(h, &flags, &v, sizeof(v), deadline);
         break;
     }
@@ -80,12 +83,55 @@ coroutine static void sleeper(int kind, int h, int h2, int64_t deadline,
 }
 
 /* Lets the scheduler hibernate whoever is blocked: main sleeps past the
-   threshold, longer than the ring receive's hand-over to epoll. */
-static void settle(void) {
-    errno_assert(msleep(now() + 120) == 0);
+   threshold, longer than the ring receive's hand-over to epoll, until n
+   coroutines hibernate (bounded: a loaded machine may be slow). */
+static void settle_n(int n) {
+    int64_t end = now() + 5000;
+    do errno_assert(msleep(now() + 60) == 0);
+    while(hibernated() != n && now() < end);
 }
 
+static void settle(void) {
+    settle_n(1);
+}
+
+#if !defined DILL_DISABLE_TLS
+#include "selfcert.h"
+
+coroutine static void wss_server(int s, int ch) {
+    s = tls_attach_server(s, cert, key, now() + 60000);
+    errno_assert(s >= 0);
+    char res[64], host[64];
+    s = ws_attach_server(s, WS_BINARY, res, sizeof(res), host, sizeof(host),
+        now() + 60000);
+    errno_assert(s >= 0);
+    errno_assert(chsend(ch, &s, sizeof(s), -1) == 0);
+}
+
+/* A wss pair over loopback: *c client, *s server. */
+static void wss_pair(int *c, int *s) {
+    int p[2], ch[2];
+    bpair(1, p);
+    errno_assert(chmake(ch) == 0);
+    int srv = go(wss_server(p[1], ch[1]));
+    errno_assert(srv >= 0);
+    struct tls_client_options o = TLS_CLIENT_OPTIONS_INIT;
+    o.insecure_skip_verify = 1;
+    int t = tls_attach_client_opts(p[0], &o, NULL, now() + 60000);
+    errno_assert(t >= 0);
+    *c = ws_attach_client(t, WS_BINARY, "/", "localhost", now() + 60000);
+    errno_assert(*c >= 0);
+    errno_assert(chrecv(ch[0], s, sizeof(*s), now() + 60000) == 0);
+    errno_assert(hclose(srv) == 0);
+    errno_assert(hclose(ch[0]) == 0);
+    errno_assert(hclose(ch[1]) == 0);
+}
+#endif
+
 static void one(int kind, int way) {
+#if defined DILL_DISABLE_TLS
+    if(kind == K_WSS) return;
+#endif
     int ch[2], ch2[2], p[2] = {-1, -1}, a = -1, b = -1;
     errno_assert(chmake(ch) == 0);
     errno_assert(chmake(ch2) == 0);
@@ -104,6 +150,12 @@ static void one(int kind, int way) {
         wst_pair(1, WS_BINARY, &a, &b);
         h = b;
     }
+#if !defined DILL_DISABLE_TLS
+    else if(kind == K_WSS) {
+        wss_pair(&a, &b);
+        h = b;
+    }
+#endif
     /* msleep has no data: its deadline is what it waits for. */
     int64_t deadline = way == W_TIMEOUT ||
         (kind == K_MSLEEP && way == W_DATA) ? now() + 400 : -1;
@@ -124,7 +176,7 @@ static void one(int kind, int way) {
             errno_assert(chsend(ch2[0], &v, sizeof(v), -1) == 0);
         if(kind == K_FDIN) assert(write(p[1], &v, sizeof(v)) == sizeof(v));
         if(kind == K_TCP) errno_assert(bsend(a, &v, sizeof(v), -1) == 0);
-        if(kind == K_WS)
+        if(kind == K_WS || kind == K_WSS)
             errno_assert(ws_send(a, WS_BINARY, &v, sizeof(v), -1) == 0);
         break;
     case W_CANCEL:
@@ -139,7 +191,7 @@ static void one(int kind, int way) {
             /* The wait ends with EBADF before the fd goes. */
             errno_assert(fdclean(p[0]) == 0);
         }
-        if(kind == K_TCP || kind == K_WS) {
+        if(kind == K_TCP || kind == K_WS || kind == K_WSS) {
             errno_assert(hclose(b) == 0);
             b = -1;
         }
@@ -196,14 +248,14 @@ static void many(void) {
     for(int i = 0; i != N; i++)
         errno_assert(bundle_go(bndl, sleeper(K_CHAN, ch[1], -1,
             now() + 10000, i, &r[i])) == 0);
-    settle();
+    settle_n(N);
     assert(hibernated() == N);
     /* Half of them wake and finish; the rest sleep on, relinked. */
     for(int i = 0; i != N; i++) {
         int v = 100 + i;
         errno_assert(chsend(ch[0], &v, sizeof(v), -1) == 0);
         if(i == N / 2) {
-            settle();
+            settle_n(N - N / 2 - 1);
             assert(hibernated() == N - N / 2 - 1);
         }
     }
@@ -251,14 +303,14 @@ static void excluded(void) {
     struct report r = {0};
     int h = go(sleeper(K_CHAN, ch[1], -1, -1, 1, &r));
     errno_assert(h >= 0);
-    settle();
+    errno_assert(msleep(now() + 120) == 0);
     assert(hibernated() == 0);
     errno_assert(hclose(h) == 0);
     assert(r.rc == -1 && r.err == ECANCELED && r.intact);
     errno_assert(hibernate(-1) == 0);
     int bndl = bundle();
     errno_assert(bundle_go(bndl, sleeper(K_CHAN, ch[1], -1, -1, 2, &r)) == 0);
-    settle();
+    errno_assert(msleep(now() + 120) == 0);
     assert(hibernated() == 0);
     errno_assert(hclose(bndl) == 0);
     assert(r.rc == -1 && r.err == ECANCELED && r.intact);
@@ -268,6 +320,9 @@ static void excluded(void) {
 }
 
 int main(void) {
+#if !defined DILL_DISABLE_TLS
+    makecert();
+#endif
     /* A threshold of 10 ms: ring receives hand over to epoll after it. */
     errno_assert(hibernate(10) == 0);
     for(int k = 0; k != K_KINDS; k++)
@@ -278,5 +333,8 @@ int main(void) {
     one(K_WS, W_DATA);
     one(K_CHAN, W_DATA);
     excluded();
+#if !defined DILL_DISABLE_TLS
+    rmcert();
+#endif
     return 0;
 }
