@@ -23,7 +23,6 @@
    (defaults 3, 1000, 200, 3; needs redis-server on the PATH) */
 
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +31,7 @@
 
 #include "clock.h"
 #include "libdill.h"
-
-extern char **environ;
+#include "../tests/redisserver.h"
 
 #define MSG 64
 #define PACED 100
@@ -164,49 +162,13 @@ static void measure(const char *mode, struct dill_hub *h, int nodes, int per,
 
 /* redis-server */
 
-static pid_t redis_pid;
+static struct redis rd;
 
-static int free_port(void) {
-    struct ipaddr a;
-    ipaddr_local(&a, "127.0.0.1", 0, 0);
-    int ls = tcp_listen(&a, 1);
-    if(ls < 0) die("tcp_listen");
-    int port = ipaddr_port(&a);
-    hclose(ls);
-    return port;
-}
-
-static int redis_up(int port) {
-    struct ipaddr a;
-    ipaddr_local(&a, "127.0.0.1", port, 0);
-    int s = tcp_connect(&a, now() + 500);
-    if(s < 0) return 0;
-    char buf[7];
-    int ok = bsend(s, "PING\r\n", 6, now() + 500) == 0 &&
-        brecv(s, buf, 7, now() + 500) == 0 && memcmp(buf, "+PONG", 5) == 0;
-    hclose(s);
-    return ok;
-}
-
-static void redis_start(int port) {
-    char p[16];
-    snprintf(p, sizeof(p), "%d", port);
-    char *argv[] = {"redis-server", "--port", p, "--bind", "127.0.0.1",
-        "--save", "", "--appendonly", "no", "--loglevel", "warning",
-        "--logfile", "/dev/null", NULL};
-    if(posix_spawnp(&redis_pid, "redis-server", NULL, NULL, argv, environ))
-        die("redis-server");
-    for(int i = 0; i != 500; i++) {
-        if(redis_up(port)) return;
-        msleep(now() + 10);
+static void redis_restart(int port) {
+    if(redis_start(&rd, port) < 0) {
+        fprintf(stderr, "redis-server did not start\n");
+        exit(1);
     }
-    fprintf(stderr, "redis-server did not start on %d\n", port);
-    exit(1);
-}
-
-static void redis_kill(void) {
-    kill(redis_pid, SIGKILL);
-    waitpid(redis_pid, NULL, 0);
 }
 
 static void wait_ready(struct dill_hub *h) {
@@ -259,10 +221,10 @@ static void run_redis(int nodes, int per, int msgs, int ls,
         /* Kill Redis, start it again, publish every 10 ms until a
            subscriber of hub 1 gets one. */
         int port = atoi(strrchr(url, ':') + 1);
-        redis_kill();
+        redis_kill(&rd);
         msleep(now() + 500);
         double t0 = secs();
-        redis_start(port);
+        redis_restart(port);
         double up = secs() - t0;
         char b[MSG];
         remote_delivered = 0;
@@ -295,10 +257,9 @@ int main(int argc, char *argv[]) {
     subs = calloc((size_t)nodes * per, sizeof(*subs));
     lat = calloc((size_t)nodes * per * PACED, sizeof(double));
     if(!subs || !lat) die("calloc");
-    int port = free_port();
-    redis_start(port);
+    redis_restart(0);
     char url[64];
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/", port);
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/", rd.port);
     struct ipaddr addr;
     ipaddr_local(&addr, "127.0.0.1", 0, 0);
     int ls = tcp_listen(&addr, 4096);
@@ -309,7 +270,7 @@ int main(int argc, char *argv[]) {
     }
     double rec;
     run_redis(nodes, per, 1, ls, &addr, url, &rec);
-    redis_kill();
+    redis_kill(&rd);
     hclose(ls);
     return 0;
 }

@@ -1,12 +1,12 @@
 /* ws_chat: a chat server.  One port serves both the chat page (GET /) and
    the WebSocket behind it (GET /ws).
 
-   Each connection gets a coroutine that reads the HTTP request with the
-   HTTP layer (http_attach, http_recvrequest, http_recvfield).  A request for
-   the page is answered with the page.  An upgrade request on /ws is answered
-   here too: 101 with Sec-WebSocket-Accept computed by ws_response_key();
-   then http_detach() gives the socket back and ws_attach_server(...,
-   WS_NOHTTP) starts WebSocket framing on it, without a second handshake.
+   ws_listen does the handshakes (TLS too, with a certificate) in the
+   background and ws_accept hands out the WebSockets.  Its options carry
+   two callbacks: check, which sees every valid upgrade request and accepts
+   only /ws, and http, which answers the requests that are not upgrades:
+   the page on "/", 404 elsewhere.  The request checks of RFC 6455 and the
+   limits on request heads are the library's.
 
    Broadcasting goes through a publish/subscribe hub (hub_make): every
    connection joins it and subscribes to the topic "chat"; what one says is
@@ -24,13 +24,11 @@
    Port 0 picks a free port.  With a certificate the server speaks https
    and wss.  Exit status 3: the port is taken. */
 
-#define _GNU_SOURCE          /* strcasestr */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <libdill.h>
 
@@ -89,9 +87,29 @@ static void say(const char *a, const char *b, size_t blen) {
     hub_publish(room, "chat", WS_TEXT, line, (size_t)n, -1);
 }
 
-static void chat(int ws, const char *name) {
+/* "/ws?name=bob" -> "bob", keeping letters, digits, '-' and '_'. */
+static void name_from(const char *target, char *name, size_t len) {
+    const char *p = strstr(target, "name=");
+    size_t n = 0;
+    while(p && p[5 + n] && n + 1 < len && n < 20) {
+        char ch = p[5 + n];
+        if(!(ch == '-' || ch == '_' || (ch >= '0' && ch <= '9') ||
+             ((ch | 32) >= 'a' && (ch | 32) <= 'z'))) break;
+        name[n] = ch;
+        n++;
+    }
+    name[n] = 0;
+}
+
+/* A request target, by value to the coroutine. */
+struct target {
+    char s[512];
+};
+
+coroutine static void chat(int ws, struct target t) {
     static int guests;
-    char who[40];
+    char name[24], who[40];
+    name_from(t.s, name, sizeof(name));
     if(name[0]) snprintf(who, sizeof(who), "%s", name);
     else snprintf(who, sizeof(who), "guest-%d", ++guests);
     int sub = hub_join(room, ws);
@@ -123,170 +141,39 @@ static void chat(int ws, const char *name) {
 }
 
 /******************************************************************************/
-/*  HTTP: the page, or the upgrade to WebSocket                               */
+/*  HTTP: the page beside the WebSocket                                       */
 /******************************************************************************/
 
-/* The checks of RFC 6455 section 4.2.1 that ws_attach_server makes when it
-   reads the request itself, with its limits: this server reads the request
-   with the HTTP layer because the same port also serves the page. */
-#define MAXFIELDS 64
-
-struct request {
-    char method[16];
-    char target[512];
-    int fields, hosts, upgrade, connection, keys, versions, version13, body;
-    char key[64];
-};
-
-/* Reads the request head.  Returns 0, an HTTP status to refuse it with
-   (431: a line or the number of lines is over the limit), or -1 when the
-   connection broke. */
-static int read_request(int h, struct request *r, int64_t deadline) {
-    memset(r, 0, sizeof(*r));
-    if(http_recvrequest(h, r->method, sizeof(r->method), r->target,
-       sizeof(r->target), deadline) < 0)
-        return errno == EMSGSIZE ? 431 : errno == EPROTO ? 400 : -1;
-    while(1) {
-        /* The HTTP layer's lines are at most 1,232 bytes: a value buffer
-           that big fails only for lines over that limit. */
-        char name[256], value[1240];
-        if(http_recvfield(h, name, sizeof(name), value, sizeof(value),
-           deadline) < 0) {
-            if(errno == EPIPE) return 0;     /* end of the head */
-            return errno == EMSGSIZE ? 431 : errno == EPROTO ? 400 : -1;
-        }
-        if(++r->fields > MAXFIELDS) return 431;
-        if(!strcasecmp(name, "Host")) r->hosts++;
-        else if(!strcasecmp(name, "Upgrade"))
-            r->upgrade |= !strcasecmp(value, "websocket");
-        else if(!strcasecmp(name, "Connection"))
-            r->connection |= strcasestr(value, "upgrade") != NULL;
-        else if(!strcasecmp(name, "Sec-WebSocket-Version"))
-            r->versions++, r->version13 = !strcmp(value, "13");
-        else if(!strcasecmp(name, "Sec-WebSocket-Key"))
-            r->keys++, snprintf(r->key, sizeof(r->key), "%.63s", value);
-        /* A body would be read as frames, and two framings of one request
-           are how smuggling gets past a proxy (RFC 9112, 6.3). */
-        else if(!strcasecmp(name, "Transfer-Encoding") ||
-                (!strcasecmp(name, "Content-Length") && strcmp(value, "0")))
-            r->body = 1;
-    }
+static int is_ws(const char *target) {
+    return strcspn(target, "?") == 3 && !strncmp(target, "/ws", 3);
 }
 
-/* The status for an upgrade request (0: upgrade it). */
-static int check_upgrade(const struct request *r) {
-    if(strcmp(r->method, "GET")) return 405;
-    if(r->hosts != 1 || !r->upgrade || !r->connection || r->keys != 1 ||
-       r->body)
-        return 400;
-    if(r->versions != 1 || !r->version13) return 426;
+/* Upgrade requests that the library found valid: only on /ws. */
+static int check(const struct ws_request *req, void *arg) {
+    char target[512];
+    if(ws_request_header(req, ":path", target, sizeof(target)) < 0)
+        return 414;
+    return is_ws(target) ? 0 : 404;
+}
+
+/* Requests that are not upgrades: the page on "/" (and "/?..."). */
+static int http(const struct ws_request *req, struct ws_http_response *a,
+      void *arg) {
+    char method[8], target[512];
+    if(ws_request_header(req, ":method", method, sizeof(method)) < 0 ||
+       strcmp(method, "GET"))
+        return 405;
+    if(ws_request_header(req, ":path", target, sizeof(target)) < 0)
+        return 414;
+    if(strcmp(target, "/") && strncmp(target, "/?", 2))
+        return is_ws(target) ? 400 : 404;
+    a->status = 200;
+    a->content_type = "text/html; charset=utf-8";
+    a->body = page;
+    a->len = sizeof(page) - 1;
     return 0;
 }
 
-/* Sends a complete response with a body and closes the connection.  A 426
-   names the version we speak (RFC 6455, 4.4). */
-static void respond(int h, int status, const char *reason, const char *type,
-      const char *body, int64_t deadline) {
-    char len[24];
-    snprintf(len, sizeof(len), "%zu", strlen(body));
-    if(http_sendstatus(h, status, reason, deadline) < 0 ||
-       (status == 426 &&
-        (http_sendfield(h, "Upgrade", "websocket", deadline) < 0 ||
-         http_sendfield(h, "Sec-WebSocket-Version", "13", deadline) < 0)) ||
-       http_sendfield(h, "Content-Type", type, deadline) < 0 ||
-       http_sendfield(h, "Content-Length", len, deadline) < 0 ||
-       http_sendfield(h, "Connection", status == 426 ? "Upgrade, close" :
-           "close", deadline) < 0 ||
-       http_done(h, deadline) < 0) {
-        hclose(h);
-        return;
-    }
-    int s = http_detach(h, deadline);
-    if(s < 0) return;
-    bsend(s, body, strlen(body), deadline);
-#if !defined DILL_DISABLE_TLS
-    if(cert) tls_done(s, deadline);
-#endif
-    hclose(s);
-}
-
-static void refuse(int h, int status, int64_t deadline) {
-    respond(h, status, status == 405 ? "Method Not Allowed" :
-        status == 426 ? "Upgrade Required" :
-        status == 431 ? "Request Header Fields Too Large" : "Bad Request",
-        "text/plain", status == 426 ? "this server speaks WebSocket 13\n" :
-        "this is a WebSocket endpoint\n", deadline);
-}
-
-/* "/ws?name=bob" -> "bob", keeping letters, digits, '-' and '_'. */
-static void name_from(const char *target, char *name, size_t len) {
-    const char *p = strstr(target, "name=");
-    size_t n = 0;
-    while(p && p[5 + n] && n + 1 < len && n < 20) {
-        char ch = p[5 + n];
-        if(!(ch == '-' || ch == '_' || (ch >= '0' && ch <= '9') ||
-             ((ch | 32) >= 'a' && (ch | 32) <= 'z'))) break;
-        name[n] = ch;
-        n++;
-    }
-    name[n] = 0;
-}
-
-coroutine static void connection(int s) {
-    int64_t deadline = now() + 10000;    /* for the HTTP part */
-#if !defined DILL_DISABLE_TLS
-    if(cert && (s = tls_attach_server(s, cert, key, deadline)) < 0) return;
-#endif
-    int h = http_attach(s);
-    if(h < 0) {hclose(s); return;}
-    struct request r;
-    int status = read_request(h, &r, deadline);
-    if(status < 0) {hclose(h); return;}
-    if(status) {
-        refuse(h, status, deadline);
-        return;
-    }
-    size_t plen = strcspn(r.target, "?");
-    int get = !strcmp(r.method, "GET");
-    if(get && (!strcmp(r.target, "/") || !strncmp(r.target, "/?", 2))) {
-        respond(h, 200, "OK", "text/html; charset=utf-8", page, deadline);
-        return;
-    }
-    if(plen != 3 || strncmp(r.target, "/ws", 3)) {
-        respond(h, 404, "Not Found", "text/plain", "not found\n", deadline);
-        return;
-    }
-    if((status = check_upgrade(&r))) {
-        refuse(h, status, deadline);
-        return;
-    }
-    char accept[WS_KEY_SIZE];
-    if(ws_response_key(r.key, accept) < 0) {
-        respond(h, 400, "Bad Request", "text/plain", "bad key\n", deadline);
-        return;
-    }
-    if(http_sendstatus(h, 101, "Switching Protocols", deadline) < 0 ||
-       http_sendfield(h, "Upgrade", "websocket", deadline) < 0 ||
-       http_sendfield(h, "Connection", "Upgrade", deadline) < 0 ||
-       http_sendfield(h, "Sec-WebSocket-Accept", accept, deadline) < 0 ||
-       http_done(h, deadline) < 0) {
-        hclose(h);
-        return;
-    }
-    s = http_detach(h, deadline);
-    if(s < 0) return;
-    /* The handshake is done: frames from here on. */
-    /* Keepalive ends the receiving loop of a client that stopped
-       answering, and sends to one that stopped reading. */
-    struct ws_options o = WS_OPTIONS_INIT;
-    o.flags = WS_TEXT | WS_NOHTTP;
-    o.ping_interval = 30000;
-    int ws = ws_attach_server_opts(s, NULL, 0, NULL, 0, &o, NULL, -1);
-    if(ws < 0) return;
-    char name[24];
-    name_from(r.target, name, sizeof(name));
-    chat(ws, name);
-}
 
 /******************************************************************************/
 /*  main                                                                      */
@@ -318,7 +205,30 @@ int main(int argc, char *argv[]) {
         perror("ipaddr_local");
         return 2;
     }
-    int ls = tcp_listen(&addr, 512);
+    /* Keepalive ends the receiving loop of a client that stopped
+       answering, and sends to one that stopped reading. */
+    struct ws_options wo = WS_OPTIONS_INIT;
+    wo.flags = WS_TEXT;
+    wo.ping_interval = 30000;
+    wo.check = check;
+    wo.http = http;
+    struct ws_listen_options lo = WS_LISTEN_OPTIONS_INIT;
+    lo.ws = &wo;
+    lo.backlog = 512;
+#if !defined DILL_DISABLE_TLS
+    if(cert) {
+        struct tls_server_options to = TLS_SERVER_OPTIONS_INIT;
+        to.cert_file = cert;
+        to.key_file = key;
+        lo.tls = tls_server_ctx_new(&to);
+        if(!lo.tls) {perror("ws_chat: certificate"); return 1;}
+    }
+#endif
+    int ls = ws_listen(&addr, &lo);
+#if !defined DILL_DISABLE_TLS
+    /* The listener holds its own reference. */
+    if(lo.tls) tls_server_ctx_free(lo.tls);
+#endif
     if(ls < 0) {
         fprintf(stderr, "ws_chat: cannot listen on %s:%d: %s\n", host, port,
             strerror(errno));
@@ -338,19 +248,11 @@ int main(int argc, char *argv[]) {
     if(!room) {perror("hub_make"); return 1;}
     int b = bundle();
     while(1) {
-        int s = tcp_accept(ls, NULL, deadline);
-        if(s < 0) {
-            /* Out of descriptors or memory for a moment (a burst of
-               clients): back off and keep serving; users already connected
-               stay connected. */
-            if(errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-               errno == ENOMEM) {
-                msleep(now() + 100);
-                continue;
-            }
-            break;              /* ETIMEDOUT: --seconds elapsed */
-        }
-        if(bundle_go(b, connection(s)) < 0) hclose(s);
+        /* The listener backs off by itself when out of descriptors. */
+        struct target t;
+        int ws = ws_accept(ls, t.s, sizeof(t.s), NULL, deadline);
+        if(ws < 0) break;       /* ETIMEDOUT: --seconds elapsed */
+        if(bundle_go(b, chat(ws, t)) < 0) hclose(ws);
     }
     hclose(b);               /* cancels every connection */
     hub_free(room);

@@ -1140,8 +1140,9 @@ DILL_EXPORT int dill_socks5_proxy_sendreply(int s, int reply,
    message follow. */
 #define DILL_WS_MORE 4
 
-/* The client's opening request, as seen by dill_ws_options.check during
-   dill_ws_attach_server_opts.  Valid only during that call. */
+/* The client's opening request, as seen by dill_ws_options.check (and
+   .http) during dill_ws_attach_server_opts.  Valid only during that
+   call. */
 struct dill_ws_request;
 
 /* The server's answer to a client's opening handshake, filled when
@@ -1175,6 +1176,21 @@ struct dill_ws_response {
 #define DILL_WS_STEP_CONNECT 3    /* resolving the host, connecting to it */
 #define DILL_WS_STEP_TLS 4        /* TLS with the server (wss) */
 #define DILL_WS_STEP_HANDSHAKE 5  /* the WebSocket opening handshake */
+
+/* dill extension: the answer of dill_ws_options.http to a plain HTTP
+   request.  The callback either fills it (status 200-599, body of len
+   bytes with its Content-Type, extra header lines "Name: value" separated
+   by CRLF or NULL) and returns 0, or returns a status 400-599 for an empty
+   answer.  The response goes out with Content-Length and Connection:
+   close; body and headers must stay valid until the attach returns, which
+   fails with EACCES (nothing was upgraded). */
+struct dill_ws_http_response {
+    int status;
+    const char *content_type;   /* NULL: no Content-Type */
+    const void *body;
+    size_t len;
+    const char *headers;
+};
 
 /* Options of dill_ws_attach_client_opts and dill_ws_attach_server_opts.
    Initialise with DILL_WS_OPTIONS_INIT (see "option structures" above);
@@ -1234,6 +1250,14 @@ struct dill_ws_options {
     size_t deflate_memory;
     /* Messages shorter than this go out uncompressed (0: 128 bytes). */
     size_t deflate_threshold;
+    /* dill extension.  Server: called for a request that is not a
+       WebSocket upgrade (no "Upgrade: websocket"), such as a browser
+       fetching the page that opens the WebSocket, instead of refusing it;
+       see struct dill_ws_http_response.  NULL: such requests are refused
+       (405 or 400). */
+    int (*http)(const struct dill_ws_request *req,
+        struct dill_ws_http_response *resp, void *arg);
+    void *http_arg;
 };
 #define DILL_WS_OPTIONS_INIT {sizeof(struct dill_ws_options)}
 
@@ -1265,7 +1289,8 @@ DILL_EXPORT int dill_ws_attach_server_opts(int s, char *resource,
     const struct dill_ws_options *o, struct dill_ws_storage *mem,
     int64_t deadline);
 /* Copies the value of the first request header called name (any case;
-   ":path" gives the request target) to buf, NUL-terminated; returns its
+   ":path" gives the request target, ":method" the method) to buf,
+   NUL-terminated; returns its
    length.  Errors: EINVAL, ENOENT (no such header), EMSGSIZE. */
 DILL_EXPORT ssize_t dill_ws_request_header(const struct dill_ws_request *req,
     const char *name, char *buf, size_t len);
@@ -1325,6 +1350,7 @@ DILL_EXPORT ssize_t dill_ws_recv_part(int s, int *flags, void *buf,
 #define WS_DEFLATE DILL_WS_DEFLATE
 #define WS_NOCOMPRESS DILL_WS_NOCOMPRESS
 #define ws_deflate_params dill_ws_deflate_params
+#define ws_http_response dill_ws_http_response
 #define ws_deflate dill_ws_deflate
 #define ws_ping dill_ws_ping
 #define ws_send_part dill_ws_send_part
@@ -1460,7 +1486,8 @@ struct dill_hub_options {
        before it is dropped like under HUB_CLOSE (0: no limit). */
     int64_t send_timeout;
     /* dill extension (hub over Redis): a Redis server, "redis://host:port/"
-       with an optional "user:password@" or ":password@" (percent-encoded)
+       or "rediss://..." (TLS), with an optional "user:password@" or
+       ":password@" (percent-encoded)
        before the host, that links this hub with the hubs of other
        processes or machines using the same server and prefix: a message
        published to a topic reaches their subscribers too, through the
@@ -1481,12 +1508,17 @@ struct dill_hub_options {
        send_timeout): 1008 (policy violation) or 1013 (try again later)
        (0: 1008).  Other values: EINVAL. */
     int close_code;
+    /* TLS settings for a rediss:// URL (copied; NULL: the server's
+       certificate is checked against the system's CAs and the URL's host
+       name, which is also the default server_name).  Builds without TLS
+       refuse rediss:// (ENOTSUP). */
+    const struct dill_tls_client_options *redis_tls;
 };
 #define DILL_HUB_OPTIONS_INIT {sizeof(struct dill_hub_options)}
 struct dill_hub;
 /* Creates a hub (opts NULL: defaults).  NULL with EINVAL (bad option or
    Redis URL), ENOMEM, ENOTSUP (a Redis URL in a build without hiredis, or
-   rediss://) or EAGAIN (no thread for Redis).  A hub with Redis connects
+   rediss:// without TLS) or EAGAIN (no thread for Redis).  A hub with Redis connects
    in the background: Redis may be down at first. */
 DILL_EXPORT struct dill_hub *dill_hub_make(const struct dill_hub_options *opts);
 /* Frees a hub that no subscriber has joined any more.  Errors: EINVAL,

@@ -42,26 +42,36 @@ done
 kill -0 $REDIS 2>/dev/null || { echo "redis-server did not start"; cat "$T/redis.log"; exit 1; }
 URL=redis://127.0.0.1:$RPORT/
 
-# node N [PORT]: starts node N (on PORT, or a free one) and sets NPORT[N].
+# node N [PORT | --threads T]: starts node N (on PORT, or a free one; on
+# one thread or T) and sets NPORT[N].
 declare -a NPORT NPID
 node() {
-    local port=${2:-0}
-    start_server "node$1" --broadcast --threads 1 --redis "$URL" \
+    local port=${2:-0} threads=1
+    [ "${2:-}" = --threads ] && { port=0; threads=$3; }
+    start_server "node$1" --broadcast --threads "$threads" --redis "$URL" \
         --listen "127.0.0.1:$port" -v
     NPORT[$1]=$PORT
     NPID[$1]=${PIDS##* }
 }
-node 1; node 2; node 3
+node 1; node 2; node 3 --threads 2
 
-# Messages cross nodes: a client of node 2 gets what is sent to node 1
-# (node 2 subscribes to Redis in the background: retry until it does).
-"$RC" "ws://127.0.0.1:${NPORT[2]}/direct" 30 --listen >"$T/direct.out" 2>&1 &
-PIDS="$PIDS $!"
-for i in $(seq 50); do
-    echo "direct $i" | timeout 5 "$D" --linger 0.1 "ws://127.0.0.1:${NPORT[1]}/direct" >/dev/null 2>&1
-    grep -q '^msg: direct' "$T/direct.out" && break
-    sleep 0.1
-done
+# crosses FROM TO TEXT OUT: a listening client of URL TO (output in OUT)
+# gets TEXT sent to URL FROM; retried, since the receiving server
+# subscribes to Redis in the background.
+crosses() {
+    "$RC" "$2" 30 --listen >"$4" 2>&1 &
+    PIDS="$PIDS $!"
+    for i in $(seq 50); do
+        echo "$3 $i" | timeout 5 "$D" --linger 0.1 "$1" >/dev/null 2>&1
+        grep -q "^msg: .*$3" "$4" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Messages cross nodes: a client of node 2 gets what is sent to node 1.
+crosses "ws://127.0.0.1:${NPORT[1]}/direct" \
+    "ws://127.0.0.1:${NPORT[2]}/direct" direct "$T/direct.out"
 check "a message sent to node 1 reaches a client of node 2" \
     "grep -q '^msg: direct' $T/direct.out"
 
@@ -113,8 +123,7 @@ check "a message through haproxy reaches the clients of all three nodes" \
 # Kill node 1: its clients come back through HAProxy to nodes 2 and 3.
 before=$(cat "$T"/c*.out | grep -c '^connected')
 start=$(date +%s.%N)
-kill -9 "${NPID[1]}"
-wait "${NPID[1]}" 2>/dev/null
+{ kill -9 "${NPID[1]}"; wait "${NPID[1]}"; } 2>/dev/null
 for _ in $(seq 200); do
     lost=$(cat "$T"/c*.out | grep -c 'connection lost')
     now=$(cat "$T"/c*.out | grep -c '^connected')
@@ -138,6 +147,25 @@ for _ in $(seq 100); do
     sleep 0.2
 done
 check "the restarted node is back in rotation" "[ \$(per_node 1) -ge 1 ]"
+
+# examples/ws_chat --redis: two chat servers, one room.
+CHAT=$B/ws_chat
+if [ -x "$CHAT" ]; then
+    for i in 1 2; do
+        "$CHAT" --port 0 --seconds 60 --redis "$URL" >"$T/chat$i.out" 2>&1 &
+        PIDS="$PIDS $!"
+    done
+    for _ in $(seq 100); do
+        grep -q 'open http' "$T/chat1.out" && grep -q 'open http' "$T/chat2.out" && break
+        sleep 0.05
+    done
+    CP1=$(sed -n 's/.*127.0.0.1:\([0-9]*\)\/ in two.*/\1/p' "$T/chat1.out")
+    CP2=$(sed -n 's/.*127.0.0.1:\([0-9]*\)\/ in two.*/\1/p' "$T/chat2.out")
+    crosses "ws://127.0.0.1:$CP1/ws?name=bob" \
+        "ws://127.0.0.1:$CP2/ws?name=carol" "hi there" "$T/carol.out"
+    check "ws_chat --redis: what bob says on one server reaches carol on the other" \
+        "grep -q '^msg: bob: hi there' $T/carol.out && grep -q '^msg: \* bob joined' $T/carol.out"
+fi
 
 echo "cluster: $PASSES passed, $FAILS failed"
 [ "$FAILS" = 0 ]

@@ -229,7 +229,7 @@ cases = [
      + "\r\n", 400),
     ("10,000 headers", "GET /ws HTTP/1.1\r\nHost: a\r\n" + U + K + V +
      "".join("X-%d: y\r\n" % i for i in range(10000)) + "\r\n", 431),
-    ("over-long line", "GET /ws HTTP/1.1\r\nHost: a\r\nX: " + "a" * 5000 +
+    ("head over 16 KiB", "GET /ws HTTP/1.1\r\nHost: a\r\nX: " + "a" * 17000 +
      "\r\n" + U + K + V + "\r\n", 431),
     ("version 12", "GET /ws HTTP/1.1\r\nHost: a\r\n" + U + K +
      "Sec-WebSocket-Version: 12\r\n\r\n", 426),

@@ -96,7 +96,17 @@ static void settle(void) {
 }
 
 #if !defined DILL_DISABLE_TLS
-#include "selfcert.h"
+#include "tmpdir.h"
+
+static const char *cert, *key;
+
+static void makecert(void) {
+    tmpdir_make("hibernate");
+    tmpdir_selfsigned("k.pem", "c.pem", 1, "");
+    cert = strdup(path("c.pem"));
+    key = strdup(path("k.pem"));
+    assert(cert && key);
+}
 
 coroutine static void wss_server(int s, int ch) {
     s = tls_attach_server(s, cert, key, now() + 60000);
@@ -334,7 +344,9 @@ int main(void) {
     one(K_CHAN, W_DATA);
     excluded();
 #if !defined DILL_DISABLE_TLS
-    rmcert();
+    tmpdir_remove();
+    free((void*)cert);
+    free((void*)key);
 #endif
     return 0;
 }

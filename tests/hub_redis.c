@@ -4,92 +4,29 @@
    per publisher, once each (no echo); the last subscriber leaving
    unsubscribes; Redis killed and restarted heals; Redis down at start;
    the bounded queue while Redis is away (oldest dropped and counted); a
-   stalled connection is detected and replaced.  Skipped (77) without
+   stalled connection is detected and replaced; churn of subscriptions and
+   connections over three hubs; rediss://.  Skipped (77) without
    redis-server or without hiredis in the build. */
 
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "wstest.h"
+#include "redisserver.h"
+#include "tmpdir.h"
 #include "net/bsockx.h"
-
-extern char **environ;
 
 #define MSG 1000
 
 /* redis-server */
 
-struct redis {
-    pid_t pid;
-    int port;
-};
-
-static int free_port(void) {
-    struct ipaddr a;
-    errno_assert(ipaddr_local(&a, "127.0.0.1", 0, 0) == 0);
-    int ls = tcp_listen(&a, 1);
-    errno_assert(ls >= 0);
-    int port = ipaddr_port(&a);
-    errno_assert(hclose(ls) == 0);
-    return port;
-}
-
-/* Answers PING within the deadline. */
-static int redis_ping(int port, int64_t deadline) {
-    struct ipaddr a;
-    errno_assert(ipaddr_local(&a, "127.0.0.1", port, 0) == 0);
-    int s = tcp_connect(&a, deadline);
-    if(s < 0) return -1;
-    char buf[7];
-    int rc = bsend(s, "PING\r\n", 6, deadline);
-    if(rc == 0) rc = brecv(s, buf, 7, deadline);
-    hclose(s);
-    return rc == 0 && memcmp(buf, "+PONG\r\n", 7) == 0 ? 0 : -1;
-}
-
-static void redis_exec(struct redis *rd, const char *pass) {
-    char port[16];
-    snprintf(port, sizeof(port), "%d", rd->port);
-    char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1",
-        "--save", "", "--appendonly", "no", "--loglevel", "warning",
-        "--logfile", "/dev/null", pass ? "--requirepass" : NULL,
-        (char*)pass, NULL};
-    errno_assert(posix_spawnp(&rd->pid, "redis-server", NULL, NULL, argv,
-        environ) == 0);
-}
-
-/* Starts redis-server on rd->port.  Returns 0, or -1 when it exited (the
-   port was taken meanwhile). */
-static int redis_spawn(struct redis *rd) {
-    redis_exec(rd, NULL);
-    int64_t deadline = now() + 10000;
-    while(now() < deadline) {
-        if(redis_ping(rd->port, now() + 1000) == 0) return 0;
-        int st;
-        if(waitpid(rd->pid, &st, WNOHANG) == rd->pid) return -1;
-        msleep(now() + 20);
-    }
-    assert(0 && "redis-server did not start");
-    return -1;
-}
-
-static void redis_start(struct redis *rd, int port) {
-    for(int i = 0; i != 20; i++) {
-        rd->port = port ? port : free_port();
-        if(redis_spawn(rd) == 0) return;
-        if(port) msleep(now() + 100);
-    }
-    assert(0 && "no port for redis-server");
-}
-
-static void redis_kill(struct redis *rd) {
-    errno_assert(kill(rd->pid, SIGKILL) == 0);
-    int st;
-    errno_assert(waitpid(rd->pid, &st, 0) == rd->pid);
+static void redis_run(struct redis *rd, int port) {
+    errno_assert(redis_start(rd, port) == 0);
 }
 
 static char *url_of(int port) {
@@ -360,7 +297,7 @@ static void heal(struct redis *rd) {
     int pub;
     assert(readmsg(ka.c, &pub, now() + 5000) == 7 && pub == 1);
     expect_none(kb.c);
-    redis_start(rd, rd->port);
+    redis_run(rd, rd->port);
     wait_ready(a, 1);
     wait_ready(b, 1);
     assert(stats(b).redis_connects > connects);
@@ -386,7 +323,7 @@ static void down_at_start(void) {
     assert(readmsg(ka.c, &pub, now() + 5000) == 1);
     msleep(now() + 200);
     assert(!stats(a).redis_up);
-    redis_start(&rd, rd.port);
+    redis_run(&rd, rd.port);
     struct dill_hub *b = mkhub(url_of(rd.port), 0, 0);
     struct conn kb;
     conn_open(b, &kb, "room");
@@ -484,8 +421,15 @@ static void bad_options(void) {
         assert(!hub_make(&o) && errno == EINVAL);
     }
     struct hub_options o = HUB_OPTIONS_INIT;
+#if defined DILL_DISABLE_TLS
     o.redis = "rediss://127.0.0.1/";
     assert(!hub_make(&o) && errno == ENOTSUP);
+#else
+    struct tls_client_options t = {.size = 1};
+    o.redis = "rediss://127.0.0.1/";
+    o.redis_tls = &t;
+    assert(!hub_make(&o) && errno == EINVAL);
+#endif
     assert(hub_stats(NULL, NULL) < 0 && errno == EINVAL);
     /* A hub without Redis has counters too. */
     struct dill_hub *h = hub_make(NULL);
@@ -502,7 +446,7 @@ static void bad_options(void) {
 static void auth(void) {
     struct redis rd;
     rd.port = free_port();
-    redis_exec(&rd, "s3cr@t");
+    errno_assert(redis_exec(&rd, "s3cr@t") == 0);
     char url[128];
     snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d/", rd.port);
     struct dill_hub *a = mkhub(url, 0, 0);
@@ -522,6 +466,191 @@ static void auth(void) {
     redis_kill(&rd);
 }
 
+#if !defined DILL_DISABLE_TLS
+/* rediss://: Redis with TLS only, a self-signed certificate for
+   127.0.0.1 that the hubs trust through redis_tls.ca_file; a hub that
+   does not trust it, or speaks plain RESP to the TLS port, never comes
+   up. */
+static void tls(void) {
+    tmpdir_make("redis");
+    tmpdir_selfsigned("k.pem", "c.pem", 30,
+        "-addext subjectAltName=DNS:localhost,IP:127.0.0.1");
+    struct redis rd;
+    rd.port = free_port();
+    char port[16];
+    snprintf(port, sizeof(port), "%d", rd.port);
+    char cert[128], key[128];
+    snprintf(cert, sizeof(cert), "%s", path("c.pem"));
+    snprintf(key, sizeof(key), "%s", path("k.pem"));
+    char *argv[] = {"redis-server", "--port", "0", "--tls-port", port,
+        "--bind", "127.0.0.1", "--tls-cert-file", cert, "--tls-key-file", key,
+        "--tls-ca-cert-file", cert, "--tls-auth-clients", "no", "--save", "",
+        "--appendonly", "no", "--loglevel", "warning", "--logfile",
+        "/dev/null", NULL};
+    errno_assert(spawn(&rd.pid, argv) == 0);
+    struct tls_client_options t = TLS_CLIENT_OPTIONS_INIT;
+    t.ca_file = cert;
+    char url[128];
+    snprintf(url, sizeof(url), "rediss://127.0.0.1:%d/", rd.port);
+    struct two w;
+    struct hub_options o = HUB_OPTIONS_INIT;
+    o.redis = url;
+    o.redis_prefix = "test:";
+    o.redis_tls = &t;
+    w.a = hub_make(&o);
+    errno_assert(w.a);
+    w.b = hub_make(&o);
+    errno_assert(w.b);
+    /* The hubs copied the options. */
+    memset(cert, 0, sizeof(cert));
+    memset(&t, 0, sizeof(t));
+    struct dill_hub *untrusting = mkhub(url, 0, 0);
+    struct dill_hub *plain = mkhub(url_of(rd.port), 0, 0);
+    conn_open(w.a, &w.ka, "room");
+    conn_open(w.b, &w.kb, "room");
+    struct conn ku, kp;
+    conn_open(untrusting, &ku, "room");
+    conn_open(plain, &kp, "room");
+    wait_ready(w.a, 1);
+    wait_ready(w.b, 1);
+    publish(w.a, "room", 1, 3);
+    int pub;
+    assert(readmsg(w.kb.c, &pub, now() + 10000) == 3 && pub == 1);
+    assert(!stats(untrusting).redis_up && !stats(plain).redis_up);
+    expect_none(ku.c);
+    expect_none(kp.c);
+    conn_close(&ku);
+    conn_close(&kp);
+    errno_assert(hub_free(untrusting) == 0);
+    errno_assert(hub_free(plain) == 0);
+    two_close(&w);
+    redis_kill(&rd);
+    tmpdir_remove();
+}
+#endif
+
+/* Churn: CH_HUBS hubs with CH_CONNS connections each; for a bounded time
+   connections subscribe, unsubscribe, leave and come back while the hubs
+   publish.  Then Redis' channels match each hub's topics again, and a last
+   message per topic reaches exactly the connections subscribed to it. */
+enum {CH_HUBS = 3, CH_CONNS = 40, CH_TOPICS = 8};
+
+struct cconn {
+    struct dill_hub *h;
+    int c, s, sub, reader;
+    unsigned topics;               /* subscribed */
+    unsigned got;                  /* END messages received */
+};
+
+coroutine static void creader(struct cconn *k) {
+    char b[16];
+    int type;
+    while(1) {
+        ssize_t n = ws_recv(k->c, &type, b, sizeof(b), -1);
+        if(n < 0) return;
+        if(n == 4 && memcmp(b, "END", 3) == 0) k->got |= 1u << (b[3] - '0');
+    }
+}
+
+static void cconn_open(struct cconn *k, struct dill_hub *h) {
+    k->h = h;
+    wst_pair(1, 0, &k->c, &k->s);
+    k->sub = hub_join(h, k->s);
+    errno_assert(k->sub >= 0);
+    k->reader = go(creader(k));
+    errno_assert(k->reader >= 0);
+    k->topics = 0;
+}
+
+static void cconn_close(struct cconn *k) {
+    errno_assert(hclose(k->reader) == 0);
+    errno_assert(hclose(k->sub) == 0);
+    errno_assert(hclose(k->s) == 0);
+    errno_assert(hclose(k->c) == 0);
+}
+
+/* One random step of the churn. */
+static void churn_step(struct cconn *ks, struct dill_hub **h) {
+    struct cconn *k = &ks[rand() % (CH_HUBS * CH_CONNS)];
+    int t = rand() % CH_TOPICS;
+    char topic[4] = {'t', (char)('0' + t), 0};
+    unsigned bit = 1u << t;
+    switch(rand() % 4) {
+    case 0:
+        if(k->topics & bit)
+            assert(hub_subscribe(k->sub, topic) < 0 && errno == EEXIST);
+        else {
+            errno_assert(hub_subscribe(k->sub, topic) == 0);
+            k->topics |= bit;
+        }
+        break;
+    case 1:
+        if(!(k->topics & bit))
+            assert(hub_unsubscribe(k->sub, topic) < 0 && errno == ENOENT);
+        else {
+            errno_assert(hub_unsubscribe(k->sub, topic) == 0);
+            k->topics &= ~bit;
+        }
+        break;
+    case 2:
+        cconn_close(k);
+        cconn_open(k, k->h);
+        break;
+    default:
+        errno_assert(hub_publish(h[rand() % CH_HUBS], topic, WS_TEXT, "x", 1,
+            -1) == 0);
+    }
+}
+
+static void churn(int port) {
+    struct dill_hub *h[CH_HUBS];
+    static struct cconn ks[CH_HUBS * CH_CONNS];
+    for(int i = 0; i != CH_HUBS; i++) {
+        h[i] = mkhub(url_of(port), 0, 0);
+        for(int j = 0; j != CH_CONNS; j++)
+            cconn_open(&ks[i * CH_CONNS + j], h[i]);
+    }
+    srand(17);
+    int64_t end = now() + 2000;
+    int steps = 0;
+    for(; now() < end; steps++) {
+        churn_step(ks, h);
+        /* Let the connections and the hubs' writers run. */
+        if(steps % 20 == 0) msleep(now() + 1);
+    }
+    unsigned subs = 0;
+    for(int i = 0; i != CH_HUBS * CH_CONNS; i++) subs += ks[i].topics != 0;
+    printf("churn: %d steps, %u connections subscribed at the end\n", steps,
+        subs);
+    assert(steps > 100 && subs > 0);
+    for(int i = 0; i != CH_HUBS; i++) wait_ready(h[i], stats(h[i]).topics);
+    for(int i = 0; i != CH_HUBS * CH_CONNS; i++) ks[i].got = 0;
+    for(int t = 0; t != CH_TOPICS; t++) {
+        char topic[3] = {'t', (char)('0' + t), 0};
+        char end[4] = {'E', 'N', 'D', (char)('0' + t)};
+        errno_assert(hub_publish(h[t % CH_HUBS], topic, WS_TEXT, end, 4,
+            -1) == 0);
+    }
+    int64_t deadline = now() + 15000;
+    for(int i = 0; i != CH_HUBS * CH_CONNS; i++) {
+        while(ks[i].got != ks[i].topics) {
+            assert(now() < deadline);
+            msleep(now() + 10);
+        }
+    }
+    /* Nobody gets a topic it left. */
+    msleep(now() + 200);
+    for(int i = 0; i != CH_HUBS * CH_CONNS; i++) {
+        assert(ks[i].got == ks[i].topics);
+        cconn_close(&ks[i]);
+    }
+    for(int i = 0; i != CH_HUBS; i++) {
+        struct hub_stats st = stats(h[i]);
+        assert(st.redis_dropped == 0 && st.subscribers == 0);
+        errno_assert(hub_free(h[i]) == 0);
+    }
+}
+
 int main(void) {
 #if !DILL_HAVE_HIREDIS
     struct hub_options o = HUB_OPTIONS_INIT;
@@ -537,14 +666,18 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     bad_options();
     struct redis rd;
-    redis_start(&rd, 0);
+    redis_run(&rd, 0);
     cross(rd.port);
+    churn(rd.port);
     bounded_queue(rd.port);
     stall(rd.port);
     heal(&rd);
     redis_kill(&rd);
     down_at_start();
     auth();
+#if !defined DILL_DISABLE_TLS
+    tls();
+#endif
     return 0;
 #endif
 }

@@ -27,6 +27,18 @@ static const char *path(const char *name) {
     return b;
 }
 
+/* Makes in dir a self-signed P-256 certificate for CN=localhost, valid
+   for days, and its key; extra: more `openssl req` arguments (or ""). */
+__attribute__((unused)) static void tmpdir_selfsigned(const char *key,
+      const char *cert, int days, const char *extra) {
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "cd %s && openssl req -x509 -newkey ec "
+        "-pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s -out %s "
+        "-subj /CN=localhost -days %d %s >log 2>&1", dir, key, cert, days,
+        extra);
+    assert(system(cmd) == 0);
+}
+
 static void tmpdir_remove(void) {
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -13,7 +13,25 @@ int main(void) {
 }
 #else
 
-#include "selfcert.h"
+static char dir[64], cert[128], key[128];
+
+static void makecert(void) {
+    strcpy(dir, "/tmp/dill-wstls-XXXXXX");
+    assert(mkdtemp(dir));
+    snprintf(cert, sizeof(cert), "%s/c.pem", dir);
+    snprintf(key, sizeof(key), "%s/k.pem", dir);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+        "ec_paramgen_curve:P-256 -nodes -keyout %s -out %s -subj "
+        "/CN=localhost -days 1 >/dev/null 2>&1", key, cert);
+    assert(system(cmd) == 0);
+}
+
+static void rmcert(void) {
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
 
 coroutine static void server(int ls, int ch) {
     int s = tcp_accept(ls, NULL, now() + 5000);

@@ -176,6 +176,120 @@ static void test_failures(void) {
 }
 
 /******************************************************************************/
+/*  Plain HTTP requests beside the WebSocket (ws_options.http)               */
+/******************************************************************************/
+
+static int npages;
+
+static int page(const struct ws_request *req, struct ws_http_response *a,
+      void *arg) {
+    assert(arg == &npages);
+    npages++;
+    char m[16], path[64];
+    errno_assert(ws_request_header(req, ":method", m, sizeof(m)) >= 0);
+    errno_assert(ws_request_header(req, ":path", path, sizeof(path)) >= 0);
+    struct ipaddr peer;
+    errno_assert(ws_request_peer(req, &peer) == 0);
+    if(strcmp(m, "GET") != 0) return 405;
+    if(strcmp(path, "/page") == 0) {
+        a->status = 200;
+        a->content_type = "text/html";
+        a->body = "hello";
+        a->len = 5;
+        a->headers = "X-Test: 1";
+        return 0;
+    }
+    if(strcmp(path, "/empty") == 0) {a->status = 204; return 0;}
+    if(strcmp(path, "/badstatus") == 0) {a->status = 700; return 0;}
+    if(strcmp(path, "/badheader") == 0) {
+        a->status = 200;
+        a->headers = "Content-Length: 9";
+        return 0;
+    }
+    return 404;
+}
+
+static int only_room(const struct ws_request *req, void *arg) {
+    char path[64];
+    errno_assert(ws_request_header(req, ":path", path, sizeof(path)) >= 0);
+    return strcmp(path, "/room") == 0 ? 0 : 404;
+}
+
+/* Sends req on a new connection, returns the whole answer (up to the
+   server's close) in buf. */
+static size_t ask(int port, const char *req, char *buf, size_t len) {
+    int r = raw(port);
+    errno_assert(bsend(r, req, strlen(req), now() + 5000) == 0);
+    size_t n = 0;
+    while(n < len - 1 && brecv(r, buf + n, 1, now() + 5000) == 0) n++;
+    assert(errno == EPIPE || errno == ECONNRESET);
+    buf[n] = 0;
+    errno_assert(hclose(r) == 0);
+    return n;
+}
+
+static void test_http(void) {
+    struct ws_options wo = WS_OPTIONS_INIT;
+    wo.http = page;
+    wo.http_arg = &npages;
+    wo.check = only_room;
+    struct ws_listen_options lo = WS_LISTEN_OPTIONS_INIT;
+    lo.ws = &wo;
+    lo.failed = on_failed;
+    lo.failed_arg = &nfailed;
+    int port;
+    int l = listener(&port, &lo);
+    nfailed = 0;
+    char buf[512];
+    ask(port, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof(buf));
+    assert(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    assert(strstr(buf, "\r\nConnection: close\r\n"));
+    assert(strstr(buf, "\r\nContent-Type: text/html\r\n"));
+    assert(strstr(buf, "\r\nContent-Length: 5\r\n"));
+    assert(strstr(buf, "\r\nX-Test: 1\r\n\r\nhello") &&
+        strcmp(strstr(buf, "\r\n\r\n"), "\r\n\r\nhello") == 0);
+    /* Answered, not upgraded: a failed handshake with EACCES. */
+    int64_t until = now() + 5000;
+    while(nfailed < 1 && now() < until) msleep(now() + 10);
+    assert(nfailed == 1 && lasterr == EACCES);
+    ask(port, "GET /empty HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof(buf));
+    assert(strncmp(buf, "HTTP/1.1 204 ", 13) == 0);
+    assert(strstr(buf, "\r\nContent-Length: 0\r\n"));
+    ask(port, "POST /page HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+        buf, sizeof(buf));
+    assert(strncmp(buf, "HTTP/1.1 405 ", 13) == 0 && strstr(buf, "Allow: GET"));
+    ask(port, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof(buf));
+    assert(strncmp(buf, "HTTP/1.1 404 ", 13) == 0);
+    /* The application's mistakes become a 500. */
+    ask(port, "GET /badstatus HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof(buf));
+    assert(strncmp(buf, "HTTP/1.1 500 ", 13) == 0);
+    ask(port, "GET /badheader HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof(buf));
+    assert(strncmp(buf, "HTTP/1.1 500 ", 13) == 0);
+    assert(npages == 6);
+    /* Upgrades do not go there: a bad one gets the library's answer, a
+       good one the check and then the WebSocket. */
+    ask(port, "POST /room HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\n\r\n", buf, sizeof(buf));
+    assert(strncmp(buf, "HTTP/1.1 405 ", 13) == 0);
+    assert(npages == 6);
+    int c = connect_ws(port, NULL, now() + 5000);
+    errno_assert(c >= 0);
+    int s = ws_accept(l, NULL, 0, NULL, now() + 5000);
+    errno_assert(s >= 0);
+    errno_assert(ws_send(c, WS_TEXT, "hi", 2, now() + 5000) == 0);
+    int type;
+    assert(ws_recv(s, &type, buf, sizeof(buf), now() + 5000) == 2);
+    assert(npages == 6);
+    /* Each answered page counted as a failed handshake. */
+    until = now() + 5000;
+    while(nfailed < 7 && now() < until) msleep(now() + 10);
+    assert(nfailed == 7 && lasterr == EPROTO);
+    errno_assert(hclose(s) == 0);
+    errno_assert(hclose(c) == 0);
+    errno_assert(hclose(l) == 0);
+}
+
+/******************************************************************************/
 /*  Graceful shutdown                                                         */
 /******************************************************************************/
 
@@ -389,6 +503,7 @@ static void test_reload(void) {
 int main(void) {
     test_check();
     test_failures();
+    test_http();
     test_shutdown();
     test_shutdown_errors();
 #if !defined DILL_DISABLE_TLS

@@ -49,6 +49,7 @@ void dill__hubr_stats(struct dill__hubr *r, struct dill_hub_stats *st) {
 #include "core/core.h"
 #include "net/bsockx.h"
 #include "proto/redisproto.h"
+#include "util/opts.h"
 #include "util/random.h"
 #include "util/utf8.h"
 
@@ -71,6 +72,10 @@ struct dill__rcmd {
 struct dill__hubr {
     struct dill_hub *hub;
     struct dill__redis_url url;
+#if !defined DILL_DISABLE_TLS
+    struct dill_tls_client_options tls;     /* rediss://; strings in tlsmem */
+    char *tlsmem;
+#endif
     char *prefix;
     size_t plen;
     size_t maxq;
@@ -211,6 +216,11 @@ static int dill__rconn_open(struct dill__rconn *c, struct dill__tsig *wake) {
     struct dill_ipaddr a;
     int rc = dill_ipaddr_remote(&a, r->url.host, r->url.port, 0, deadline);
     c->s = rc < 0 ? -1 : dill_tcp_connect(&a, deadline);
+#if !defined DILL_DISABLE_TLS
+    /* tls_attach_client_opts closes the socket when it fails. */
+    if(c->s >= 0 && r->url.tls)
+        c->s = dill_tls_attach_client_opts(c->s, &r->tls, NULL, deadline);
+#endif
     if(c->s >= 0 && (!r->url.haspass || dill__rconn_auth(c, deadline) == 0))
         return 0;
     int err = errno;
@@ -552,11 +562,42 @@ static void *dill__hubr_main(void *p) {
     return NULL;
 }
 
+#if !defined DILL_DISABLE_TLS
+/* Copies the caller's TLS options and their strings (the hub outlives
+   them).  The ALPN list is not kept: Redis does not use it. */
+static int dill__hubr_tls(struct dill__hubr *r,
+      const struct dill_tls_client_options *o) {
+    if(dill__opts_load(&r->tls, sizeof(r->tls), o) < 0) return -1;
+    const char **f[] = {&r->tls.server_name, &r->tls.ca_file,
+        &r->tls.ca_dir, &r->tls.cert_file, &r->tls.key_file, &r->tls.ca_pem,
+        &r->tls.cert_pem, &r->tls.key_pem};
+    size_t nf = sizeof(f) / sizeof(*f), total = 0;
+    if(!r->tls.server_name) r->tls.server_name = r->url.host;
+    for(size_t i = 0; i != nf; i++) if(*f[i]) total += strlen(*f[i]) + 1;
+    r->tlsmem = malloc(total ? total : 1);
+    if(!r->tlsmem) {errno = ENOMEM; return -1;}
+    char *p = r->tlsmem;
+    for(size_t i = 0; i != nf; i++) {
+        if(!*f[i]) continue;
+        size_t l = strlen(*f[i]) + 1;
+        memcpy(p, *f[i], l);
+        *f[i] = p;
+        p += l;
+    }
+    r->tls.alpn = NULL;
+    return 0;
+}
+#endif
+
 static int dill__hubr_config(struct dill__hubr *r,
       const struct dill_hub_options *o) {
     int rc = dill__redis_url_parse(o->redis, &r->url);
     if(rc < 0) {errno = -rc; return -1;}
+#if !defined DILL_DISABLE_TLS
+    if(r->url.tls && dill__hubr_tls(r, o->redis_tls) < 0) return -1;
+#else
     if(r->url.tls) {errno = ENOTSUP; return -1;}
+#endif
     const char *prefix = o->redis_prefix ? o->redis_prefix : "dill:";
     r->plen = strlen(prefix);
     r->prefix = malloc(r->plen + 1);
@@ -572,6 +613,14 @@ static int dill__hubr_config(struct dill__hubr *r,
     return 0;
 }
 
+static void dill__hubr_free(struct dill__hubr *r) {
+#if !defined DILL_DISABLE_TLS
+    free(r->tlsmem);
+#endif
+    free(r->prefix);
+    free(r);
+}
+
 struct dill__hubr *dill__hubr_start(struct dill_hub *h,
       const struct dill_hub_options *o) {
     struct dill__hubr *r = calloc(1, sizeof(*r));
@@ -580,8 +629,7 @@ struct dill__hubr *dill__hubr_start(struct dill_hub *h,
     r->qtail = &r->qhead;
     if(dill__hubr_config(r, o) < 0) {
         int err = errno;
-        free(r->prefix);
-        free(r);
+        dill__hubr_free(r);
         errno = err;
         return NULL;
     }
@@ -599,8 +647,7 @@ struct dill__hubr *dill__hubr_start(struct dill_hub *h,
     else err = EAGAIN;
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
-    free(r->prefix);
-    free(r);
+    dill__hubr_free(r);
     errno = err;
     return NULL;
 }
@@ -614,8 +661,7 @@ void dill__hubr_stop(struct dill__hubr *r) {
     dill__rcmd_free(r->qhead);
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
-    free(r->prefix);
-    free(r);
+    dill__hubr_free(r);
 }
 
 /* Formats PUBLISH prefix+topic envelope+payload. */

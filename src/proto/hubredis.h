@@ -13,8 +13,8 @@ struct dill_hub_stats;
 struct dill__hubr;
 
 /* Starts the Redis thread of hub h for the options' redis URL.  Returns
-   NULL with EINVAL (bad URL or prefix), ENOTSUP (no hiredis in this build,
-   or rediss://), ENOMEM or EAGAIN. */
+   NULL with EINVAL (bad URL or TLS options), ENOTSUP (no hiredis, or
+   rediss:// without TLS, in this build), ENOMEM or EAGAIN. */
 struct dill__hubr *dill__hubr_start(struct dill_hub *h,
     const struct dill_hub_options *o);
 /* Stops the thread (it closes its connections) and frees r. */

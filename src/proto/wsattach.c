@@ -327,6 +327,32 @@ static int dill__ws_server_answer(struct dill__ws *self,
     return dill__ws_setproto(self, proto);
 }
 
+/* A request that is not an upgrade, answered by the application's http
+   callback.  Always fails: EACCES once answered. */
+static int dill__ws_http_answer(struct dill__ws *self,
+      struct dill__ws_server_req *r, const struct dill_ws_options *o,
+      const struct dill_ipaddr *peer, int64_t deadline) {
+    struct dill_ws_request req = {r, peer, NULL};
+    struct dill_ws_http_response a = {0};
+    int status = o->http(&req, &a, o->http_arg);
+    if(status) {
+        if(status < 400 || status > 599) status = 500;
+        return dill__ws_refuse(self, status, EACCES, deadline);
+    }
+    uint8_t *buf = dill__ws_buf_get();
+    if(!buf) return -1;
+    ssize_t n = (a.body || !a.len) ? dill__ws_build_plain((char*)buf,
+        DILL__WS_BUFSZ, a.status, a.content_type, a.len, a.headers) : -EINVAL;
+    int rc = n < 0 ? -1 :
+        dill__ws_sendtext(self, (char*)buf, (size_t)n, deadline);
+    dill__ws_buf_put(buf);
+    if(n < 0) return dill__ws_refuse(self, 500, EACCES, deadline);
+    if(rc == 0 && a.len)
+        rc = dill__ws_sendtext(self, (const char*)a.body, a.len, deadline);
+    if(rc == 0) errno = EACCES;
+    return -1;
+}
+
 static int dill__ws_server_hs(struct dill__ws *self, char *resource,
       size_t resourcelen, char *host, size_t hostlen,
       const struct dill_ws_options *o, const struct dill_ipaddr *peer,
@@ -341,7 +367,9 @@ static int dill__ws_server_hs(struct dill__ws *self, char *resource,
     else if(hl < 0) rc = -1;
     else {
         int status = dill__ws_check_request(&hs->h, &hs->r);
-        if(status) rc = dill__ws_refuse(self, status, EPROTO, deadline);
+        if(o->http && !dill__ws_is_upgrade(&hs->h))
+            rc = dill__ws_http_answer(self, &hs->r, o, peer, deadline);
+        else if(status) rc = dill__ws_refuse(self, status, EPROTO, deadline);
         else rc = dill__ws_server_answer(self, &hs->r, resource, resourcelen,
             host, hostlen, o, peer, deadline);
     }
@@ -441,6 +469,10 @@ ssize_t dill_ws_request_header(const struct dill_ws_request *req,
     if(!req || !name || (!buf && len)) {errno = EINVAL; return -1;}
     struct dill__ws_str v;
     if(strcmp(name, ":path") == 0) v = req->r->resource;
+    else if(strcmp(name, ":method") == 0) {
+        v.p = req->r->head->method;
+        v.len = req->r->head->methodlen;
+    }
     else {
         const struct dill__http_head *h = req->r->head;
         int i = dill__http_find(h, name, 0);

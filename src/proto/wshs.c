@@ -436,6 +436,11 @@ ssize_t dill__ws_build_response(char *buf, size_t len,
 
 static const char *dill__ws_reason(int status) {
     switch(status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -450,7 +455,8 @@ static const char *dill__ws_reason(int status) {
     case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
     }
-    return status < 500 ? "Client Error" : "Server Error";
+    return status < 300 ? "Success" : status < 400 ? "Redirection" :
+        status < 500 ? "Client Error" : "Server Error";
 }
 
 static const char *const dill__ws_error_reserved[] = {
@@ -514,4 +520,30 @@ DILL_EXPORT int dill_ws_response_key(const char *request_key,
     }
     dill__ws_accept_key(request_key, n, response_key);
     return 0;
+}
+
+int dill__ws_is_upgrade(const struct dill__http_head *h) {
+    return dill__ws_any_token(h, "Upgrade", "websocket");
+}
+
+ssize_t dill__ws_build_plain(char *buf, size_t len, int status,
+      const char *ctype, size_t bodylen, const char *extra) {
+    size_t extralen;
+    char line[64];
+    if(status < 200 || status > 599) return -EINVAL;
+    if(ctype && strpbrk(ctype, "\r\n")) return -EINVAL;
+    if(dill__ws_extra_check(extra, dill__ws_error_reserved, &extralen))
+        return -EINVAL;
+    struct dill__wsb b = {buf, len, 0, 0};
+    snprintf(line, sizeof(line), "HTTP/1.1 %d ", status);
+    dill__wsb_puts(&b, line);
+    dill__wsb_puts(&b, dill__ws_reason(status));
+    dill__wsb_put(&b, "\r\n", 2);
+    dill__wsb_header(&b, "Connection", "close");
+    if(ctype) dill__wsb_header(&b, "Content-Type", ctype);
+    snprintf(line, sizeof(line), "%zu", bodylen);
+    dill__wsb_header(&b, "Content-Length", line);
+    dill__wsb_extra(&b, extra, extralen);
+    dill__wsb_put(&b, "\r\n", 2);
+    return dill__wsb_finish(&b);
 }

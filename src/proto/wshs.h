@@ -197,4 +197,16 @@ ssize_t dill__ws_build_response(char *buf, size_t len,
 ssize_t dill__ws_build_error(char *buf, size_t len, int status,
     const char *body, const char *extra);
 
+/* 1 when the request asks for the WebSocket upgrade (an Upgrade header
+   naming websocket), whether or not it is a valid one. */
+int dill__ws_is_upgrade(const struct dill__http_head *h);
+
+/* Builds the head of a plain HTTP response: status 200..599, Connection:
+   close, Content-Type ctype (when not NULL), Content-Length bodylen, then
+   extra header lines as above; the body is sent after it.  Returns the
+   length, -EMSGSIZE or -EINVAL (bad status, ctype with CR or LF, or bad
+   extra lines). */
+ssize_t dill__ws_build_plain(char *buf, size_t len, int status,
+    const char *ctype, size_t bodylen, const char *extra);
+
 #endif
