@@ -357,6 +357,9 @@ void *dill__hib_addr(void *p);
 /* Returns a stack of *size bytes; *fresh tells whether it was never used. */
 void *dill__stack_alloc(size_t *size, int *fresh);
 void dill__stack_free(void *stack, size_t size);
+/* Gives the memory of n stacks (in use, not free) back to the kernel, in
+   as few system calls as their addresses allow; reorders stacks. */
+void dill__stacks_drop(void **stacks, size_t n);
 void dill__stacks_term(void);
 
 /* Milliseconds from the monotonic clock, read afresh (no caching). */

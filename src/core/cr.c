@@ -133,6 +133,9 @@ struct dill__ctx {
     size_t nhib;
     uint64_t hib_total;
     struct dill__cr *hib_from;     /* to hibernate once we are off it */
+    void **hib_drop;               /* stacks to give back after a tick */
+    size_t ndrop;
+    size_t capdrop;
     struct dill__list texit;       /* dill__texit items */
 #if DILL_ASAN
     struct dill__cr *asan_from;
@@ -177,6 +180,9 @@ static void dill__ctx_term(void *p) {
     dill__poller_term();
     dill__handles_term();
     dill__stacks_term();
+    free(dill__c.hib_drop);
+    dill__c.hib_drop = NULL;
+    dill__c.ndrop = dill__c.capdrop = 0;
     dill__c.initialized = 0;
 }
 
@@ -293,7 +299,21 @@ static int dill__hib_can(struct dill__cr *cr) {
     return 1;
 }
 
-static struct dill__cr *dill__hib_sleep(struct dill__cr *cr) {
+/* Gives cr's stack pages back now, or (batch) at the end of the tick
+   with its neighbours'. */
+static void dill__hib_drop(struct dill__cr *cr, int batch) {
+    struct dill__ctx *c = &dill__c;
+    if(batch && c->ndrop == c->capdrop) {
+        size_t cap = c->capdrop ? c->capdrop * 2 : 64;
+        void **v = realloc(c->hib_drop, cap * sizeof(void*));
+        if(v) {c->hib_drop = v; c->capdrop = cap;}
+    }
+    if(batch && c->ndrop < c->capdrop) c->hib_drop[c->ndrop++] = cr->stack;
+    /* The guard page below stays; the range stays mapped. */
+    else madvise(cr->stack, cr->stacksz, MADV_DONTNEED);
+}
+
+static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     dill__list_erase(&cr->hib_item);
     if(!dill__hib_can(cr)) return NULL;
     char *lo = dill__hib_sp(cr);
@@ -319,8 +339,7 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr) {
     sc->sp = lo;
     sc->hib_mem = mem;
     dill__stack_hib(cr->stack, lo, m.delta);
-    /* The guard page below stays; the range stays mapped. */
-    madvise(cr->stack, cr->stacksz, MADV_DONTNEED);
+    dill__hib_drop(cr, batch);
     dill__c.nhib++;
     dill__c.hib_total++;
     return sc;
@@ -362,8 +381,19 @@ static void dill__hib_tick(int64_t now) {
         /* The scheduler runs on this one's stack: the next coroutine to
            run hibernates it (dill__arrived). */
         if(cr == c->r) c->hib_from = cr;
-        else dill__hib_sleep(cr);
+        else dill__hib_sleep(cr, 1);
         it = next;
+    }
+    /* Nobody wakes before this: the scheduler is not back yet. */
+    if(c->ndrop) {
+        dill__stacks_drop(c->hib_drop, c->ndrop);
+        c->ndrop = 0;
+        /* A big tick's list is not kept (8 bytes per coroutine). */
+        if(c->capdrop > 256) {
+            free(c->hib_drop);
+            c->hib_drop = NULL;
+            c->capdrop = 0;
+        }
     }
 }
 
@@ -405,7 +435,7 @@ static void dill__reap(void);
 static void dill__hib_late(void) {
     struct dill__cr *cr = dill__c.hib_from;
     dill__c.hib_from = NULL;
-    if(cr != dill__c.r && cr->waiting) dill__hib_sleep(cr);
+    if(cr != dill__c.r && cr->waiting) dill__hib_sleep(cr, 0);
 }
 
 /* Runs first in every context that has just been switched to. */

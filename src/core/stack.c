@@ -127,6 +127,25 @@ static int dill__addr_cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Gives the memory of the sorted stacks v[0..n) back to the kernel, one
+   madvise per run of adjacent stacks (guard markers survive
+   MADV_DONTNEED). */
+static void dill__drop_sorted(void **v, size_t n) {
+    size_t slot = dill__slot(), i = 0;
+    while(i < n) {
+        size_t j = i + 1;
+        while(j < n && (char*)v[j] == (char*)v[j - 1] + slot) j++;
+        madvise(v[i], (size_t)((char*)v[j - 1] - (char*)v[i]) +
+            DILL_STACK_SIZE, MADV_DONTNEED);
+        i = j;
+    }
+}
+
+void dill__stacks_drop(void **stacks, size_t n) {
+    qsort(stacks, n, sizeof(void*), dill__addr_cmp);
+    dill__drop_sorted(stacks, n);
+}
+
 /* Gives the memory of all but DILL_STACK_CACHE warm stacks back to the
    kernel.  Syscalls (and page faults) are expensive, so adjacent stacks are
    released by one madvise: guard markers survive MADV_DONTNEED. */
@@ -141,15 +160,7 @@ static void dill__trim(void) {
         dill__cold = v;
         dill__capcold = cap;
     }
-    size_t slot = dill__slot(), i = 0;
-    while(i < n) {
-        size_t j = i + 1;
-        while(j < n && (char*)dill__free[j] == (char*)dill__free[j - 1] + slot)
-            j++;
-        madvise(dill__free[i], (size_t)((char*)dill__free[j - 1] -
-            (char*)dill__free[i]) + DILL_STACK_SIZE, MADV_DONTNEED);
-        i = j;
-    }
+    dill__drop_sorted(dill__free, n);
     memcpy(dill__cold + dill__ncold, dill__free, n * sizeof(void*));
     dill__ncold += n;
     memmove(dill__free, dill__free + n, DILL_STACK_CACHE * sizeof(void*));
