@@ -150,9 +150,12 @@ int dill__busy_n(int64_t deadline, unsigned n);
 /* Work deferred to the end of the running coroutine's turn: queued items
    run (once each, in order) just before the scheduler switches away from
    the current coroutine, whatever made it stop (blocking, yielding,
-   finishing), and at thread or process exit.  A run function must not
-   block; it may queue items again.  Sockets use it to gather small writes
-   made during one turn into one system call. */
+   finishing), and at thread or process exit; also items that poller
+   callbacks queue, before the scheduler next waits.  A run function must
+   not block; it may queue items again, which run in a following round of
+   the same switch (a few rounds at most).  Sockets use it to gather small
+   writes made during one turn into one system call, and TLS to make them
+   one record, pushed into the socket's gathered writes. */
 struct dill__defer {
     struct dill__list item;        /* self-linked when not queued */
     void (*run)(struct dill__defer *d);
@@ -204,7 +207,8 @@ int dill__fdin_cb(int fd, struct dill__fdcb *cb);
 #define DILL__POOL_FDTX 1      /* stream gathered writes */
 #define DILL__POOL_WS 2        /* WebSocket receive buffer, scratch */
 #define DILL__POOL_WSBIG 3     /* WebSocket masking scratch, big frames */
-#define DILL__POOL_KINDS 4
+#define DILL__POOL_TLSTX 4     /* TLS gathered plaintext and records */
+#define DILL__POOL_KINDS 5
 void *dill__pool_get(int kind, size_t size);
 void dill__pool_put(int kind, void *buf);
 

@@ -460,24 +460,32 @@ static inline void dill__push_ready(struct dill__cr *cr) {
 /*  Deferred work                                                             */
 /******************************************************************************/
 
+/* Rounds of deferred work per switch.  A run function may queue work of
+   the layer below it (TLS pushes a record into the socket's gathered
+   writes), which then runs in the next round of the same switch; the
+   bound keeps a run function that requeues itself from looping here
+   forever (what is left runs at the next switch, and the scheduler then
+   polls without waiting). */
+#define DILL__DEFER_ROUNDS 4
+
 static void dill__defer_run(void) {
     struct dill__ctx *c = &dill__c;
     if(!c->initialized) return;
-    /* Items queued while running wait for the next round: a run function
-       that requeues itself cannot loop here forever. */
-    struct dill__list batch;
-    dill__list_init(&batch);
-    if(dill__list_empty(&c->deferred)) return;
-    batch.next = c->deferred.next;
-    batch.prev = c->deferred.prev;
-    batch.next->prev = &batch;
-    batch.prev->next = &batch;
-    dill__list_init(&c->deferred);
-    while(!dill__list_empty(&batch)) {
-        struct dill__defer *d = dill__cont(batch.next, struct dill__defer,
-            item);
-        dill__list_erase(&d->item);
-        d->run(d);
+    for(int round = 0; round != DILL__DEFER_ROUNDS; round++) {
+        if(dill__list_empty(&c->deferred)) return;
+        /* Items queued while running wait for the next round. */
+        struct dill__list batch;
+        batch.next = c->deferred.next;
+        batch.prev = c->deferred.prev;
+        batch.next->prev = &batch;
+        batch.prev->next = &batch;
+        dill__list_init(&c->deferred);
+        while(!dill__list_empty(&batch)) {
+            struct dill__defer *d = dill__cont(batch.next, struct dill__defer,
+                item);
+            dill__list_erase(&d->item);
+            d->run(d);
+        }
     }
 }
 
@@ -514,8 +522,10 @@ void dill__defer(struct dill__defer *d) {
 /* Picks the next coroutine to run, polling for events as needed. */
 static struct dill__cr *dill__next(void) {
     struct dill__ctx *c = &dill__c;
-    if(dill__slow(!dill__list_empty(&c->deferred))) dill__defer_run();
     while(1) {
+        /* Also work that poller callbacks deferred (a completed ring send
+           lets the layer above push more). */
+        if(dill__slow(!dill__list_empty(&c->deferred))) dill__defer_run();
         if(dill__fast(c->ready != NULL)) {
             /* Even when coroutines are always ready, file descriptors and
                timers get their turn. */
@@ -541,6 +551,7 @@ static struct dill__cr *dill__next(void) {
             timeout = nt > n ? (int)(nt - n < 0x7fffffff ? nt - n : 0x7fffffff)
                 : 0;
         }
+        if(dill__slow(!dill__list_empty(&c->deferred))) timeout = 0;
         dill__poller_wait(timeout);
         if(nt >= 0) {
             int64_t n = dill__now_exact();

@@ -87,7 +87,7 @@ static int dill__suffix_msendl(struct dill_msock_vfs *mvfs,
 /* Reads up to len bytes: fewer when the layer below offers partial reads. */
 static ssize_t dill__suffix_read(int u, struct dill__bsockx_vfs *x, void *buf,
     size_t len, int64_t deadline) {
-    if(x) return x->brecvsome(x, buf, len, deadline);
+    if(x) return x->ops->brecvsome(x, buf, len, deadline);
     return dill_brecv(u, buf, len, deadline) < 0 ? -1 : (ssize_t)len;
 }
 
