@@ -40,7 +40,7 @@ test-clang: deps
 	cd build-clang && DILL_URING=0 ctest -j $(JOBS) --output-on-failure
 
 # The tests that run several threads, under ThreadSanitizer.
-TSAN_TESTS = threads tchan workers hub
+TSAN_TESTS = threads tchan workers hub hub_redis
 tsan_space := $(subst ,, )
 test-tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DDILL_TSAN=ON \

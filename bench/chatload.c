@@ -89,19 +89,6 @@ coroutine static void publisher(int ws) {
     }
 }
 
-/* Resident memory of process pid in KiB. */
-static long proc_rss_kib(int pid) {
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    if(!f) die(path);
-    long kib = -1;
-    while(fgets(line, sizeof(line), f))
-        if(sscanf(line, "VmRSS: %ld", &kib) == 1) break;
-    fclose(f);
-    return kib;
-}
-
 int main(int argc, char **argv) {
     if(argc < 7) {
         fprintf(stderr, "usage: bench_chatload port pid label chat|fan "
@@ -141,6 +128,8 @@ int main(int argc, char **argv) {
     bench_wait(done[0], nclients);
     double t1 = secs();
     double s1 = proc_cpu(pid);
+    char status[64];
+    snprintf(status, sizeof(status), "/proc/%d/status", pid);
     long c1 = cpu_us();
     double got = fan ? (double)msgs * nclients
                      : (double)msgs * nclients * nclients;
@@ -154,7 +143,7 @@ int main(int argc, char **argv) {
         "delivered, server RSS %ld KiB)\n",
         label, fan ? "fan" : "chat", nclients, got / (t1 - t0),
         (s1 - s0) * 1e6 / got, s1 - s0, (c1 - c0) / 1e6, got,
-        proc_rss_kib(pid));
+        proc_kib(status, "VmRSS"));
     fflush(stdout);
     hclose(b);
     for(int i = 0; i != nclients; i++) hclose(ws[i]);

@@ -6,8 +6,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +49,23 @@ static inline double proc_cpu(int pid) {
     if(!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
        &ut, &st) != 2) {fprintf(stderr, "bad %s\n", path); exit(1);}
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* A "Field: N kB" line of a /proc file (/proc/self/status,
+   /proc/meminfo), in KiB; -1 if absent. */
+static inline long proc_kib(const char *file, const char *field) {
+    FILE *f = fopen(file, "r");
+    if(!f) return -1;
+    char line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    while(fgets(line, sizeof(line), f))
+        if(strncmp(line, field, n) == 0 && line[n] == ':') {
+            v = atol(line + n + 1);
+            break;
+        }
+    fclose(f);
+    return v;
 }
 
 #endif

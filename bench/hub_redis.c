@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 
 #include "clock.h"
+#include "fanout.h"
 #include "libdill.h"
 #include "../tests/redisserver.h"
 
@@ -114,11 +115,6 @@ static void connect_subs(struct dill_hub *h, int n, int remote, int ls,
     hclose(ch[1]);
 }
 
-static int cmpd(const void *a, const void *b) {
-    double x = *(const double*)a, y = *(const double*)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Publishes on h and measures; expect is deliveries per message. */
 static void measure(const char *mode, struct dill_hub *h, int nodes, int per,
       int msgs, long expect) {
@@ -150,13 +146,12 @@ static void measure(const char *mode, struct dill_hub *h, int nodes, int per,
     deadline = secs() + 60;
     while(delivered < expect * PACED && secs() < deadline) msleep(now() + 1);
     paced_phase = 0;
-    qsort(lat, (size_t)nlat, sizeof(double), cmpd);
-    double p50 = nlat ? lat[nlat / 2] : -1, p99 = nlat ? lat[nlat * 99 / 100] : -1;
+    double p50, p99;
+    fanout_pct(lat, nlat, &p50, &p99);
     printf("%-5s %d x %d subscribers: burst %d msgs: %ld/%ld delivered, "
         "%.0f deliveries/s, %.2f us CPU/delivery; paced: p50 %.2f ms "
         "p99 %.2f ms (%ld samples)\n", mode, nodes, per, msgs, got,
-        expect * msgs, got / burst, (double)cpu / got, p50 * 1e3, p99 * 1e3,
-        nlat);
+        expect * msgs, got / burst, (double)cpu / got, p50, p99, nlat);
     fflush(stdout);
 }
 
@@ -244,15 +239,10 @@ static void run_redis(int nodes, int per, int msgs, int ls,
 }
 
 int main(int argc, char *argv[]) {
-    int nodes = argc > 1 ? atoi(argv[1]) : 3;
-    int per = argc > 2 ? atoi(argv[2]) : 1000;
-    int msgs = argc > 3 ? atoi(argv[3]) : 200;
-    int rounds = argc > 4 ? atoi(argv[4]) : 3;
-    if(nodes < 2 || nodes > 16 || per < 1 || msgs < 1) {
-        fprintf(stderr, "usage: bench_hub_redis [nodes 2-16] [subs] [msgs] "
-            "[rounds]\n");
-        return 2;
-    }
+    struct fanout_args a;
+    fanout_args(argc, argv, 1, "bench_hub_redis [nodes 2-16] [subs] [msgs] "
+        "[rounds]", &a);
+    int nodes = a.nodes, per = a.per, msgs = a.msgs, rounds = a.rounds;
     signal(SIGPIPE, SIG_IGN);
     subs = calloc((size_t)nodes * per, sizeof(*subs));
     lat = calloc((size_t)nodes * per * PACED, sizeof(double));

@@ -5,6 +5,7 @@
 # message, and the load generator's own CPU.
 # Usage: bench/threads.sh [build dir] [rounds] [seconds]
 set -u
+. "$(dirname "$0")/serve.sh"
 B=${1:-build}
 ROUNDS=${2:-3}
 SECS=${3:-4}
@@ -19,14 +20,8 @@ cpu_ticks() {   # utime + stime of a process, in clock ticks
 }
 
 run() {   # run THREADS CONNS
-    "$D" --listen 127.0.0.1:0 --echo --threads "$1" --timeout 120 \
-        2>"$T/srv.log" &
-    local pid=$! port=""
-    for _ in $(seq 400); do
-        port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$T/srv.log" 2>/dev/null)
-        [ -n "$port" ] && break
-        sleep 0.05
-    done
+    dillws_serve "$T/srv.log" "$D" --echo --threads "$1" --timeout 120
+    local pid=$SRV_PID port=$SRV_PORT
     local c0; c0=$(cpu_ticks $pid)
     /usr/bin/time -f "%U %S" -o "$T/time" "$D" bench -c "$2" -s 20 \
         -d "$SECS" "ws://127.0.0.1:$port/" >"$T/out" 2>&1

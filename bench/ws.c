@@ -11,8 +11,9 @@
      - the server's resident memory per idle connection with N open
        WebSocket connections (VmRSS before/after, N = 10000 by default).
 
-   Usage: bench_ws [seconds per test] [idle connections]
-   (defaults 1.0 and 10000) */
+   Usage: bench_ws [seconds per test] [idle connections] [tls]
+   (defaults 1.0 and 10000; with "tls" everything runs over wss, TLS 1.3
+   with an ECDSA P-256 certificate made by openssl in /tmp) */
 
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "libdill.h"
+#include "accept.h"
 #include "clock.h"
 
 static long rss_kib(void) {
@@ -39,12 +41,39 @@ static long rss_kib(void) {
 
 #define MAXMSG (1 << 20)
 
+/* wss: certificate and key files, or empty for ws. */
+static char cert[64], key[64];
+
+static void makecert(void) {
+    char dir[] = "/tmp/bench-ws-XXXXXX";
+    if(!mkdtemp(dir)) die("mkdtemp");
+    snprintf(cert, sizeof(cert), "%s/c.pem", dir);
+    snprintf(key, sizeof(key), "%s/k.pem", dir);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+        "ec_paramgen_curve:P-256 -nodes -keyout %s -out %s -subj "
+        "/CN=localhost -days 1 >/dev/null 2>&1", key, cert);
+    if(system(cmd) != 0) die("openssl req");
+}
+
+static void rmcert(void) {
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf $(dirname %s)", cert);
+    if(system(cmd) != 0) die("rm");
+}
+
 /******************************************************************************/
 /*  Server                                                                    */
 /******************************************************************************/
 
 coroutine static void serve(int s) {
     char res[64], host[64];
+#if !defined DILL_DISABLE_TLS
+    if(cert[0]) {
+        s = tls_attach_server(s, cert, key, now() + 10000);
+        if(s < 0) return;
+    }
+#endif
     int ws = ws_attach_server(s, 0, res, sizeof(res), host, sizeof(host),
         now() + 10000);
     if(ws < 0) return;
@@ -88,14 +117,7 @@ static void server(int ls) {
     int b = bundle();
     if(b < 0) die("bundle");
     while(1) {
-        int s = tcp_accept(ls, NULL, -1);
-        if(s < 0) {
-            if(errno == EMFILE || errno == ENFILE) {
-                msleep(now() + 10);
-                continue;
-            }
-            die("tcp_accept");
-        }
+        int s = accept_retry(ls);
         if(bundle_go(b, serve(s)) < 0) die("bundle_go");
     }
 }
@@ -109,6 +131,12 @@ static struct ipaddr addr;
 static int connect_ws(const char *res) {
     int s = tcp_connect(&addr, now() + 10000);
     if(s < 0) die("tcp_connect");
+#if !defined DILL_DISABLE_TLS
+    if(cert[0]) {
+        s = tls_attach_client(s, now() + 10000);
+        if(s < 0) die("tls_attach_client");
+    }
+#endif
     int ws = ws_attach_client(s, 0, res, "localhost", now() + 10000);
     if(ws < 0) die("ws_attach_client");
     return ws;
@@ -232,6 +260,12 @@ static void bench_idle(int nidle) {
 int main(int argc, char *argv[]) {
     double dur = argc > 1 ? atof(argv[1]) : 1.0;
     int nidle = argc > 2 ? atoi(argv[2]) : 10000;
+    if(argc > 3 && strcmp(argv[3], "tls") == 0) {
+#if defined DILL_DISABLE_TLS
+        die("built without TLS");
+#endif
+        makecert();
+    }
     struct rlimit rl;
     if(getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
@@ -265,5 +299,6 @@ int main(int argc, char *argv[]) {
     hclose(ctl);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
+    if(cert[0]) rmcert();
     return 0;
 }

@@ -7,7 +7,10 @@
 # with a WebSocket handshake, and when a node is killed its clients
 # (examples/reconnect_client --listen) come back through HAProxy to the
 # others and get the next broadcast; the killed node, restarted, is taken
-# back.  Skipped (77) without redis-server, haproxy or hiredis in the build.
+# back.  Then the same behind nginx (docs/nginx.conf), and two
+# examples/ws_chat --redis servers sharing one room.  Skipped (77) without
+# redis-server, haproxy or hiredis in the build (nginx and ws_chat parts:
+# when they are there).
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/dillws.lib"
 SRC=${DILL_TEST_SRCDIR:-$here/..}
@@ -20,6 +23,12 @@ if "$D" --listen 127.0.0.1:0 --broadcast --redis redis://127.0.0.1:1/ \
         --timeout 0.1 2>&1 | grep -q "not supported"; then
     echo "skipped: built without hiredis"; exit 77
 fi
+
+"$D" --listen 127.0.0.1:0 --broadcast --redis http://127.0.0.1/ --timeout 1 2>"$T/bad.err"
+check "dillws --redis with a bad URL: status 2" \
+    "[ \$? = 2 ] && grep -q 'redis http://127.0.0.1/' $T/bad.err"
+"$D" --listen 127.0.0.1:0 --echo --redis redis://127.0.0.1/ --timeout 1 2>"$T/bad.err"
+check "dillws --redis without --broadcast: status 2" "[ \$? = 2 ]"
 
 # redis-server on a free port (another program may take it meanwhile:
 # then try another).
@@ -87,54 +96,67 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-# Six listening clients through HAProxy (least connections: two per node).
-NC=6
-for c in $(seq $NC); do
-    "$RC" "ws://127.0.0.1:$HPORT/" 60 --listen --hello "hello $c" \
-        >"$T/c$c.out" 2>&1 &
-    PIDS="$PIDS $!"
-done
-for _ in $(seq 100); do
-    [ "$(cat "$T"/c*.out | grep -c '^connected')" -ge $NC ] && break
-    sleep 0.1
-done
-check "every client connected through haproxy" \
-    "[ \$(cat $T/c*.out | grep -c '^connected') = $NC ]"
-per_node() { grep -c '\] open: /$' "$T/node$1.log"; }
-check "haproxy spread them over the three nodes" \
-    "[ \$(per_node 1) -ge 1 ] && [ \$(per_node 2) -ge 1 ] && [ \$(per_node 3) -ge 1 ]"
+# clients PREFIX N: N listening clients through the balancer on FPORT,
+# output in $T/PREFIX1.out...; waits until they are connected.
+clients() {
+    for c in $(seq "$2"); do
+        "$RC" "ws://127.0.0.1:$FPORT/" 60 --listen --hello "hello $c" \
+            >"$T/$1$c.out" 2>&1 &
+        PIDS="$PIDS $!"
+    done
+    CPFX=$1
+    NC=$2
+    for _ in $(seq 100); do
+        [ "$(cat "$T/$CPFX"*.out | grep -c '^connected')" -ge "$NC" ] && return 0
+        sleep 0.1
+    done
+}
+count() { cat "$T/$CPFX"*.out | grep -c "$1"; }
 
-# broadcast TEXT: sends TEXT through HAProxy until every client got it
-# (subscriptions to Redis of a node that just got its first client are
+# broadcast TEXT: sends TEXT through the balancer until every client got
+# it (subscriptions to Redis of a node that just got its first client are
 # confirmed in the background).  Returns 1 if some client never got it.
 broadcast() {
     for _ in $(seq 40); do
-        echo "$1" | timeout 5 "$D" --linger 0.1 "ws://127.0.0.1:$HPORT/" >/dev/null 2>&1
+        echo "$1" | timeout 5 "$D" --linger 0.1 "ws://127.0.0.1:$FPORT/" >/dev/null 2>&1
         local got=0
-        for c in $(seq $NC); do grep -q "^msg: $1\$" "$T/c$c.out" && got=$((got + 1)); done
-        [ $got = $NC ] && return 0
+        for c in $(seq "$NC"); do grep -q "^msg: $1\$" "$T/$CPFX$c.out" && got=$((got + 1)); done
+        [ "$got" = "$NC" ] && return 0
         sleep 0.25
     done
     return 1
 }
+
+# kill_node N WHO: kills node N; its clients must come back through the
+# balancer WHO to the other nodes and get the next broadcast.
+kill_node() {
+    local before lost now start end
+    before=$(count '^connected')
+    start=$(date +%s.%N)
+    { kill -9 "${NPID[$1]}"; wait "${NPID[$1]}"; } 2>/dev/null
+    for _ in $(seq 200); do
+        lost=$(count 'connection lost')
+        now=$(count '^connected')
+        [ "$lost" -ge 1 ] && [ $((now - before)) -ge "$lost" ] && break
+        sleep 0.05
+    done
+    end=$(date +%s.%N)
+    check "$2: the clients of the killed node $1 lost their connection" "[ $lost -ge 1 ]"
+    check "$2: they reconnected through it" "[ $((now - before)) -ge $lost ]"
+    echo "figure: $2: $lost clients of the killed node reconnected in $($PY -c "print(round($end - $start, 3))") s"
+    check "$2: and get the next broadcast, like everyone" "broadcast after$1"
+}
+
+# Six listening clients through HAProxy (least connections: two per node).
+FPORT=$HPORT
+clients c 6
+check "every client connected through haproxy" "[ \$(count '^connected') = 6 ]"
+per_node() { grep -c '\] open: /$' "$T/node$1.log"; }
+check "haproxy spread them over the three nodes" \
+    "[ \$(per_node 1) -ge 1 ] && [ \$(per_node 2) -ge 1 ] && [ \$(per_node 3) -ge 1 ]"
 check "a message through haproxy reaches the clients of all three nodes" \
     "broadcast before"
-
-# Kill node 1: its clients come back through HAProxy to nodes 2 and 3.
-before=$(cat "$T"/c*.out | grep -c '^connected')
-start=$(date +%s.%N)
-{ kill -9 "${NPID[1]}"; wait "${NPID[1]}"; } 2>/dev/null
-for _ in $(seq 200); do
-    lost=$(cat "$T"/c*.out | grep -c 'connection lost')
-    now=$(cat "$T"/c*.out | grep -c '^connected')
-    [ "$lost" -ge 1 ] && [ $((now - before)) -ge "$lost" ] && break
-    sleep 0.05
-done
-end=$(date +%s.%N)
-check "the clients of the killed node lost their connection" "[ $lost -ge 1 ]"
-check "they reconnected through haproxy" "[ $((now - before)) -ge $lost ]"
-echo "figure: $lost clients of the killed node reconnected in $(echo "$end - $start" | bc 2>/dev/null || $PY -c "print($end - $start)") s"
-check "and get the next broadcast, like everyone" "broadcast after"
+kill_node 1 haproxy
 
 # The node, back on its port, gets new clients again once its health
 # check passes.
@@ -147,6 +169,33 @@ for _ in $(seq 100); do
     sleep 0.2
 done
 check "the restarted node is back in rotation" "[ \$(per_node 1) -ge 1 ]"
+
+# The same behind nginx (docs/nginx.conf): three clients, node 2 killed.
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [ -x "$NGINX" ]; then
+    mkdir -p "$T/ng"
+    for _ in 1 2 3; do
+        NGPORT=$(free_port)
+        sed -e "s/@PORT@/$NGPORT/" -e "s/@N1@/${NPORT[1]}/" \
+            -e "s/@N2@/${NPORT[2]}/" -e "s/@N3@/${NPORT[3]}/" \
+            -e "s|@DIR@|$T/ng|" "$SRC/docs/nginx.conf" >"$T/ng/nginx.conf"
+        "$NGINX" -e "$T/ng/error.log" -p "$T/ng" -c "$T/ng/nginx.conf" \
+            >"$T/ng/stdout" 2>&1 &
+        NGPID=$!
+        PIDS="$PIDS $NGPID"
+        for _ in $(seq 100); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$NGPORT") 2>/dev/null && break
+            kill -0 $NGPID 2>/dev/null || break
+            sleep 0.05
+        done
+        kill -0 $NGPID 2>/dev/null && break
+    done
+    FPORT=$NGPORT
+    clients n 3
+    check "every client connected through nginx" "[ \$(count '^connected') = 3 ]"
+    check "a message through nginx reaches them all" "broadcast nginx-before"
+    kill_node 2 nginx
+fi
 
 # examples/ws_chat --redis: two chat servers, one room.
 CHAT=$B/ws_chat

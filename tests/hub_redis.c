@@ -54,7 +54,7 @@ coroutine static void pump(struct gate *g, int from, int to) {
     struct dill__bsockx_vfs *x = hquery(from, dill__bsockx_type);
     char buf[16384];
     while(1) {
-        ssize_t n = x->brecvsome(x, buf, sizeof(buf), -1);
+        ssize_t n = x->ops->brecvsome(x, buf, sizeof(buf), -1);
         if(n < 0) return;
         /* Stalled: data is held, as by a dead link. */
         while(g->state == GATE_STALL) if(msleep(now() + 10) < 0) return;
@@ -444,9 +444,9 @@ static void bad_options(void) {
 /* A wrong password: EACCES inside, so the hub keeps trying (and local
    delivery works); the right one connects. */
 static void auth(void) {
-    struct redis rd;
-    rd.port = free_port();
-    errno_assert(redis_exec(&rd, "s3cr@t") == 0);
+    struct redis rd = {.tls = 0};
+    errno_assert(redis_start_args(&rd, 0,
+        (char*[]){"--requirepass", "s3cr@t", NULL}) == 0);
     char url[128];
     snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d/", rd.port);
     struct dill_hub *a = mkhub(url, 0, 0);
@@ -475,19 +475,13 @@ static void tls(void) {
     tmpdir_make("redis");
     tmpdir_selfsigned("k.pem", "c.pem", 30,
         "-addext subjectAltName=DNS:localhost,IP:127.0.0.1");
-    struct redis rd;
-    rd.port = free_port();
-    char port[16];
-    snprintf(port, sizeof(port), "%d", rd.port);
     char cert[128], key[128];
     snprintf(cert, sizeof(cert), "%s", path("c.pem"));
     snprintf(key, sizeof(key), "%s", path("k.pem"));
-    char *argv[] = {"redis-server", "--port", "0", "--tls-port", port,
-        "--bind", "127.0.0.1", "--tls-cert-file", cert, "--tls-key-file", key,
-        "--tls-ca-cert-file", cert, "--tls-auth-clients", "no", "--save", "",
-        "--appendonly", "no", "--loglevel", "warning", "--logfile",
-        "/dev/null", NULL};
-    errno_assert(spawn(&rd.pid, argv) == 0);
+    struct redis rd = {.tls = 1};
+    errno_assert(redis_start_args(&rd, 0, (char*[]){"--tls-cert-file", cert,
+        "--tls-key-file", key, "--tls-ca-cert-file", cert,
+        "--tls-auth-clients", "no", NULL}) == 0);
     struct tls_client_options t = TLS_CLIENT_OPTIONS_INIT;
     t.ca_file = cert;
     char url[128];
@@ -529,11 +523,14 @@ static void tls(void) {
 }
 #endif
 
-/* Churn: CH_HUBS hubs with CH_CONNS connections each; for a bounded time
+/* Churn: CH_HUBS hubs with ch_conns connections each; for a bounded time
    connections subscribe, unsubscribe, leave and come back while the hubs
    publish.  Then Redis' channels match each hub's topics again, and a last
-   message per topic reaches exactly the connections subscribed to it. */
-enum {CH_HUBS = 3, CH_CONNS = 40, CH_TOPICS = 8};
+   message per topic reaches exactly the connections subscribed to it.
+   DILL_CHURN_CONNS (connections per hub, default 40) and
+   DILL_CHURN_SECONDS (default 2) make it bigger by hand. */
+enum {CH_HUBS = 3, CH_MAXCONNS = 1000, CH_TOPICS = 8};
+static int ch_conns = 40;
 
 struct cconn {
     struct dill_hub *h;
@@ -571,7 +568,7 @@ static void cconn_close(struct cconn *k) {
 
 /* One random step of the churn. */
 static void churn_step(struct cconn *ks, struct dill_hub **h) {
-    struct cconn *k = &ks[rand() % (CH_HUBS * CH_CONNS)];
+    struct cconn *k = &ks[rand() % (CH_HUBS * ch_conns)];
     int t = rand() % CH_TOPICS;
     char topic[4] = {'t', (char)('0' + t), 0};
     unsigned bit = 1u << t;
@@ -604,14 +601,18 @@ static void churn_step(struct cconn *ks, struct dill_hub **h) {
 
 static void churn(int port) {
     struct dill_hub *h[CH_HUBS];
-    static struct cconn ks[CH_HUBS * CH_CONNS];
+    static struct cconn ks[CH_HUBS * CH_MAXCONNS];
+    const char *e = getenv("DILL_CHURN_CONNS");
+    if(e && atoi(e) > 0) ch_conns = atoi(e) < CH_MAXCONNS ? atoi(e) : CH_MAXCONNS;
+    e = getenv("DILL_CHURN_SECONDS");
+    int64_t secs = e && atoi(e) > 0 ? atoi(e) : 2;
     for(int i = 0; i != CH_HUBS; i++) {
         h[i] = mkhub(url_of(port), 0, 0);
-        for(int j = 0; j != CH_CONNS; j++)
-            cconn_open(&ks[i * CH_CONNS + j], h[i]);
+        for(int j = 0; j != ch_conns; j++)
+            cconn_open(&ks[i * ch_conns + j], h[i]);
     }
     srand(17);
-    int64_t end = now() + 2000;
+    int64_t end = now() + secs * 1000;
     int steps = 0;
     for(; now() < end; steps++) {
         churn_step(ks, h);
@@ -619,12 +620,12 @@ static void churn(int port) {
         if(steps % 20 == 0) msleep(now() + 1);
     }
     unsigned subs = 0;
-    for(int i = 0; i != CH_HUBS * CH_CONNS; i++) subs += ks[i].topics != 0;
-    printf("churn: %d steps, %u connections subscribed at the end\n", steps,
-        subs);
+    for(int i = 0; i != CH_HUBS * ch_conns; i++) subs += ks[i].topics != 0;
+    printf("churn: %d x %d connections, %d steps in %d s, %u subscribed at "
+        "the end\n", CH_HUBS, ch_conns, steps, (int)secs, subs);
     assert(steps > 100 && subs > 0);
     for(int i = 0; i != CH_HUBS; i++) wait_ready(h[i], stats(h[i]).topics);
-    for(int i = 0; i != CH_HUBS * CH_CONNS; i++) ks[i].got = 0;
+    for(int i = 0; i != CH_HUBS * ch_conns; i++) ks[i].got = 0;
     for(int t = 0; t != CH_TOPICS; t++) {
         char topic[3] = {'t', (char)('0' + t), 0};
         char end[4] = {'E', 'N', 'D', (char)('0' + t)};
@@ -632,7 +633,7 @@ static void churn(int port) {
             -1) == 0);
     }
     int64_t deadline = now() + 15000;
-    for(int i = 0; i != CH_HUBS * CH_CONNS; i++) {
+    for(int i = 0; i != CH_HUBS * ch_conns; i++) {
         while(ks[i].got != ks[i].topics) {
             assert(now() < deadline);
             msleep(now() + 10);
@@ -640,7 +641,7 @@ static void churn(int port) {
     }
     /* Nobody gets a topic it left. */
     msleep(now() + 200);
-    for(int i = 0; i != CH_HUBS * CH_CONNS; i++) {
+    for(int i = 0; i != CH_HUBS * ch_conns; i++) {
         assert(ks[i].got == ks[i].topics);
         cconn_close(&ks[i]);
     }

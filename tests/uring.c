@@ -21,7 +21,7 @@ static void pair(int *a, int *b) {
 static ssize_t recvsome(int s, void *buf, size_t len, int64_t deadline) {
     struct dill__bsockx_vfs *x = dill_hquery(s, dill__bsockx_type);
     assert(x);
-    return x->brecvsome(x, buf, len, deadline);
+    return x->ops->brecvsome(x, buf, len, deadline);
 }
 
 coroutine static void sender(int s, int64_t when, const char *msg) {

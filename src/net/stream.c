@@ -25,20 +25,55 @@ const void *dill__stream_type = &dill__stream_type_id;
 /*  Gathered writes                                                           */
 /******************************************************************************/
 
+/* Who is writing the gathered bytes out.  Transitions:
+
+     IDLE -> POLL      txkick: the kernel took part; the rest waits for the
+                       poller's writable callback (cb registered)
+     POLL -> IDLE      the callback wrote the rest (txkick), or a blocking
+                       send or the close took over (callback cleared)
+     IDLE -> RING      txsend: a ring send of buf[0..inflight) is queued
+     RING -> IDLE      txdone, nobody waiting: the rest (and bytes gathered
+                       meanwhile) goes in the next ring send
+     RING -> WOKEN     txdone with a coroutine waiting for the end of the
+                       ring send (txsettle): it is resumed and takes over
+     WOKEN -> IDLE     that coroutine runs
+     IDLE -> BLOCKED   dill__stream_send: a coroutine writes buf (and its
+                       list) itself, blocking
+     BLOCKED -> IDLE   it returns
+     RING -> ORPHAN    the stream is closed: the ring operation owns the
+                       block and frees it when it ends (txdone)
+
+   The end-of-turn item (d) is queued only in IDLE; the block grows (small
+   to big) only in IDLE. */
+enum dill__txstate {
+    DILL__TX_IDLE,
+    DILL__TX_POLL,
+    DILL__TX_RING,
+    DILL__TX_WOKEN,
+    DILL__TX_BLOCKED,
+    DILL__TX_ORPHAN
+};
+
+/* A coroutine waiting for a ring send to end.  gone is set if the stream
+   closes before it runs, even when it was already resumed: it must then
+   not touch the stream. */
+struct dill__txwait {
+    struct dill__clause cl;
+    int gone;
+};
+
 struct dill__fdtx {
     struct dill__defer d;          /* queued for the end of the turn */
-    struct dill__fdcb cb;          /* waiting for room in the background */
-    struct dill__stream *s;
+    struct dill__fdcb cb;          /* POLL: waiting for room */
+    struct dill__stream *s;        /* NULL in ORPHAN */
     uint32_t len;
-    uint8_t cbset;                 /* cb is registered with the poller */
-    uint8_t busy;                  /* a blocking write holds buf */
-    /* A ring send of buf[0..inflight) is under way; waiter (if any) is a
-       coroutine waiting for it to end.  s is NULL once the stream closed:
-       the operation then frees the buffer when it ends. */
-    uint32_t inflight;
+    uint8_t state;                 /* enum dill__txstate */
+    uint32_t inflight;             /* RING, ORPHAN: bytes being sent */
     struct dill__uop op;
-    struct dill__clause *waiter;
+    struct dill__txwait *waiter;   /* RING, WOKEN: the waiting coroutine */
     uint32_t cap;                  /* DILL__TXSMALL or DILL__TXBUF_SIZE */
+    /* The layer above waits for room (dill__bsockx_ops.onroom). */
+    struct dill__defer *room;
     uint8_t buf[];
 };
 
@@ -56,10 +91,20 @@ static void dill__stream_txdrop(struct dill__fdtx *tx) {
 
 static void dill__stream_txsend(struct dill__fdtx *tx, int fd);
 
+/* Tells the layer above that its push may go on (or will fail). */
+static void dill__stream_txroom(struct dill__fdtx *tx) {
+    if(tx->room) {
+        dill__defer(tx->room);
+        tx->room = NULL;
+    }
+}
+
 static void dill__stream_txfree(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
+    dill__stream_txroom(tx);
     dill__undefer(&tx->d);
-    if(tx->cbset) dill__fdout_cb_clear(self->fd);
+    if(tx->state == DILL__TX_POLL) dill__fdout_cb_clear(self->fd);
+    if(tx->waiter) tx->waiter->gone = 1;
     self->tx = NULL;
     dill__stream_txdrop(tx);
 }
@@ -71,10 +116,10 @@ static void dill__stream_txkick(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
     /* With a ring the write joins the scheduler's next system call; the
        operation's end continues (dill__stream_txdone). */
-    if(tx->inflight) return;
-    if(!tx->cbset && dill__uring_active()) {
+    if(tx->state != DILL__TX_IDLE && tx->state != DILL__TX_POLL) return;
+    if(tx->state == DILL__TX_IDLE && dill__uring_active()) {
         dill__stream_txsend(tx, self->fd);
-        if(tx->inflight) return;
+        if(tx->state == DILL__TX_RING) return;
     }
     int err = errno;
     size_t off = 0;
@@ -94,8 +139,10 @@ static void dill__stream_txkick(struct dill__stream *self) {
     else {
         memmove(tx->buf, tx->buf + off, tx->len - off);
         tx->len -= (uint32_t)off;
-        if(!tx->cbset) {
-            if(dill__fdout_cb(self->fd, &tx->cb) == 0) tx->cbset = 1;
+        if(off) dill__stream_txroom(tx);
+        if(tx->state == DILL__TX_IDLE) {
+            if(dill__fdout_cb(self->fd, &tx->cb) == 0)
+                tx->state = DILL__TX_POLL;
             else {self->io.outerr = 1; dill__stream_txfree(self);}
         }
     }
@@ -103,8 +150,10 @@ static void dill__stream_txkick(struct dill__stream *self) {
 }
 
 static void dill__stream_txsend(struct dill__fdtx *tx, int fd) {
-    if(dill__uring_send(&tx->op, fd, tx->buf, tx->len) == 0)
+    if(dill__uring_send(&tx->op, fd, tx->buf, tx->len) == 0) {
         tx->inflight = tx->len;
+        tx->state = DILL__TX_RING;
+    }
 }
 
 static void dill__stream_txdone(struct dill__uop *op, int res) {
@@ -112,8 +161,13 @@ static void dill__stream_txdone(struct dill__uop *op, int res) {
     struct dill__stream *self = tx->s;
     uint32_t n = tx->inflight;
     tx->inflight = 0;
-    if(!self) {dill__stream_txdrop(tx); return;}
-    if(tx->waiter) dill__trigger(tx->waiter, 0);
+    if(tx->state == DILL__TX_ORPHAN) {dill__stream_txdrop(tx); return;}
+    tx->state = DILL__TX_IDLE;
+    if(tx->waiter) {
+        tx->state = DILL__TX_WOKEN;
+        dill__trigger(&tx->waiter->cl, 0);
+    }
+    dill__stream_txroom(tx);
     if(res < 0) {
         self->io.outerr = 1;
         if(res != -ENOMEM && res != -ENOBUFS) self->io.reset = 1;
@@ -129,7 +183,7 @@ static void dill__stream_txdone(struct dill__uop *op, int res) {
     if(tx->waiter) return;
     if(tx->len) {
         dill__stream_txsend(tx, self->fd);
-        if(!tx->inflight) dill__defer(&tx->d);
+        if(tx->state != DILL__TX_RING) dill__defer(&tx->d);
     }
     else dill__stream_txfree(self);
 }
@@ -139,18 +193,22 @@ static void dill__stream_txdone(struct dill__uop *op, int res) {
    meanwhile: self is gone). */
 static int dill__stream_txsettle(struct dill__stream *self,
       int64_t deadline) {
-    while(self->tx && self->tx->inflight) {
-        struct dill__clause cl;
-        self->tx->waiter = &cl;
-        dill__waitfor(&cl, 0, NULL);
+    while(self->tx && self->tx->state == DILL__TX_RING) {
+        struct dill__txwait w;
+        w.gone = 0;
+        self->tx->waiter = &w;
+        dill__waitfor(&w.cl, 0, NULL);
         int rc = dill__wait(deadline, 1);
-        if(rc < 0 || errno == EBADF) {
-            int err = rc < 0 ? errno : EBADF;
-            if(err != EBADF && self->tx) self->tx->waiter = NULL;
-            errno = err;
-            return -1;
+        if(w.gone || errno == EBADF) {errno = EBADF; return -1;}
+        struct dill__fdtx *tx = self->tx;
+        tx->waiter = NULL;
+        if(tx->state == DILL__TX_WOKEN) {
+            tx->state = DILL__TX_IDLE;
+            /* Timed out just as the send ended: what is left goes out at
+               the end of the turn. */
+            if(rc < 0 && tx->len) dill__defer(&tx->d);
         }
-        self->tx->waiter = NULL;
+        if(rc < 0) return -1;
     }
     return 0;
 }
@@ -170,8 +228,8 @@ static int dill__stream_send(struct dill__stream *self,
       struct dill_iolist *first, int keep, int64_t deadline) {
     if(self->io.outdone) {errno = EPIPE; return -1;}
     if(self->io.outerr) {errno = ECONNRESET; return -1;}
-    if(self->tx && self->tx->inflight) {
-        if(self->tx->busy || self->tx->waiter) {errno = EBUSY; return -1;}
+    if(self->tx && self->tx->state == DILL__TX_RING) {
+        if(self->tx->waiter) {errno = EBUSY; return -1;}
         if(dill__stream_txsettle(self, deadline) < 0) return -1;
         if(self->io.outerr) {errno = ECONNRESET; return -1;}
     }
@@ -180,23 +238,27 @@ static int dill__stream_send(struct dill__stream *self,
     struct dill_iolist *start = first;
     size_t pending = 0;
     if(tx) {
-        if(tx->busy) {errno = EBUSY; return -1;}
+        if(tx->state != DILL__TX_IDLE && tx->state != DILL__TX_POLL) {
+            errno = EBUSY;
+            return -1;
+        }
         dill__undefer(&tx->d);
-        if(tx->cbset) {dill__fdout_cb_clear(self->fd); tx->cbset = 0;}
+        if(tx->state == DILL__TX_POLL) dill__fdout_cb_clear(self->fd);
         pending = tx->len;
         t.iol_base = tx->buf;
         t.iol_len = pending;
         t.iol_next = first;
         t.iol_rsvd = 0;
         start = &t;
-        tx->busy = 1;
+        tx->state = DILL__TX_BLOCKED;
     }
     size_t sent = 0;
     int rc = start ? dill__fd_sendl(self->fd, start, deadline, &sent) : 0;
     /* EBADF: closed while we waited; self may be freed already. */
     if(rc < 0 && errno == EBADF) return -1;
     if(tx) {
-        tx->busy = 0;
+        tx->state = DILL__TX_IDLE;
+        dill__stream_txroom(tx);
         size_t k = sent < pending ? sent : pending;
         memmove(tx->buf, tx->buf + k, pending - k);
         tx->len = (uint32_t)(pending - k);
@@ -204,9 +266,10 @@ static int dill__stream_send(struct dill__stream *self,
         else if(!keep) dill__stream_txfree(self);
     }
     if(rc == 0) return 0;
-    /* Part of the data went out: the stream can no longer be resumed.  A
-       timeout with nothing sent leaves the socket usable. */
-    if(sent || errno == ECONNRESET) {
+    /* Part of the caller's data went out: the stream can no longer be
+       resumed.  A timeout before that leaves the socket usable (gathered
+       bytes that did not go out stay gathered). */
+    if(sent > pending || errno == ECONNRESET) {
         self->io.outerr = 1;
         if(self->tx) dill__stream_txfree(self);
     }
@@ -225,10 +288,10 @@ static struct dill__fdtx *dill__stream_txnew(struct dill__stream *self,
     tx->op.done = dill__stream_txdone;
     tx->s = self;
     tx->len = 0;
-    tx->cbset = 0;
-    tx->busy = 0;
+    tx->state = DILL__TX_IDLE;
     tx->inflight = 0;
     tx->waiter = NULL;
+    tx->room = NULL;
     tx->cap = big ? DILL__TXBUF_SIZE : DILL__TXSMALL;
     return tx;
 }
@@ -240,6 +303,7 @@ static int dill__stream_txgrow(struct dill__stream *self) {
     if(!tx) return -1;
     memcpy(tx->buf, old->buf, old->len);
     tx->len = old->len;
+    tx->room = old->room;
     int queued = !dill__list_empty(&old->d.item);
     dill__undefer(&old->d);
     free(old);
@@ -248,42 +312,55 @@ static int dill__stream_txgrow(struct dill__stream *self) {
     return 0;
 }
 
-uint8_t *dill__stream_reserve(struct dill__stream *self, size_t n,
-      int64_t deadline) {
-    if(self->io.outdone) {errno = EPIPE; return NULL;}
-    if(self->io.outerr) {errno = ECONNRESET; return NULL;}
+/* Room for n bytes without any I/O: 0 when there is, 1 when the buffer
+   is too full, -1 on error (EBUSY, ENOMEM). */
+static int dill__stream_txfit(struct dill__stream *self, size_t n) {
     struct dill__fdtx *tx = self->tx;
     if(!tx) {
         tx = dill__stream_txnew(self, n > DILL__TXSMALL);
-        if(!tx) return NULL;
+        if(!tx) return -1;
         self->tx = tx;
+        return 0;
     }
-    else if(tx->busy) {errno = EBUSY; return NULL;}
-    if(tx->len + n > tx->cap) {
-        if(tx->cap < DILL__TXBUF_SIZE && !tx->inflight && !tx->cbset &&
-           !tx->waiter && tx->len + n <= DILL__TXBUF_SIZE) {
-            if(dill__stream_txgrow(self) < 0) return NULL;
-        }
-        else if(dill__stream_send(self, NULL, 1, deadline) < 0)
-            return NULL;
+    if(tx->state == DILL__TX_BLOCKED) {errno = EBUSY; return -1;}
+    if(tx->len + n <= tx->cap) return 0;
+    if(tx->cap < DILL__TXBUF_SIZE && tx->state == DILL__TX_IDLE &&
+       tx->len + n <= DILL__TXBUF_SIZE)
+        return dill__stream_txgrow(self);
+    return 1;
+}
+
+static uint8_t *dill__stream_reserve(struct dill__stream *self, size_t n,
+      int64_t deadline) {
+    if(self->io.outdone) {errno = EPIPE; return NULL;}
+    if(self->io.outerr) {errno = ECONNRESET; return NULL;}
+    int rc = dill__stream_txfit(self, n);
+    if(rc > 0 && deadline == 0) {
+        /* Without waiting: start writing what is queued, which may free
+           room at once (the epoll path) or later (a ring send). */
+        dill__stream_txkick(self);
+        if(self->io.outerr) {errno = ECONNRESET; return NULL;}
+        rc = dill__stream_txfit(self, n);
+        if(rc > 0) {errno = ETIMEDOUT; return NULL;}
+    }
+    if(rc > 0) {
+        if(dill__stream_send(self, NULL, 1, deadline) < 0) return NULL;
         /* Emptied, but maybe still small. */
-        else if(self->tx->len + n > self->tx->cap &&
-           dill__stream_txgrow(self) < 0)
-            return NULL;
+        rc = dill__stream_txfit(self, n);
     }
+    if(rc != 0) return NULL;
     return self->tx->buf + self->tx->len;
 }
 
-void dill__stream_commit(struct dill__stream *self, size_t n) {
+static void dill__stream_commit(struct dill__stream *self, size_t n) {
     struct dill__fdtx *tx = self->tx;
     tx->len += (uint32_t)n;
-    /* With the poller already waiting for room, that callback writes. */
-    if(!tx->cbset) dill__defer(&tx->d);
+    /* With the poller already waiting for room, that callback writes; a
+       ring send under way continues with these bytes when it ends; a
+       coroutine woken from waiting for it sends them itself. */
+    if(tx->state == DILL__TX_IDLE) dill__defer(&tx->d);
 }
 
-int dill__stream_unread(struct dill__stream *self, const void *p, size_t n) {
-    return dill__fd_unread(&self->io, p, n);
-}
 
 int dill__stream_flush(struct dill__stream *self, int64_t deadline) {
     if(!self->tx) return 0;
@@ -294,23 +371,29 @@ int dill__stream_flush(struct dill__stream *self, int64_t deadline) {
    sending what was queued before close(). */
 static void dill__stream_txlast(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
-    if(!tx->inflight && !tx->busy && !self->io.outerr) {
-        if(tx->cbset) {
-            dill__fdout_cb_clear(self->fd);
-            tx->cbset = 0;
-        }
+    if((tx->state == DILL__TX_IDLE || tx->state == DILL__TX_POLL ||
+       tx->state == DILL__TX_WOKEN) && !self->io.outerr) {
+        if(tx->state == DILL__TX_POLL) dill__fdout_cb_clear(self->fd);
+        /* A woken waiter learns of the close from gone. */
+        if(tx->waiter) tx->waiter->gone = 1;
+        tx->waiter = NULL;
+        tx->state = DILL__TX_IDLE;
         dill__stream_txkick(self);
         tx = self->tx;
         if(!tx) return;
     }
-    if(tx->inflight) {
+    if(tx->state == DILL__TX_RING) {
         /* The operation owns the buffer now (and keeps the socket open in
            the kernel until it is done). */
+        dill__stream_txroom(tx);
         dill__undefer(&tx->d);
-        if(tx->cbset) dill__fdout_cb_clear(self->fd);
-        if(tx->waiter) dill__trigger(tx->waiter, EBADF);
+        if(tx->waiter) {
+            tx->waiter->gone = 1;
+            dill__trigger(&tx->waiter->cl, EBADF);
+        }
         tx->waiter = NULL;
         tx->s = NULL;
+        tx->state = DILL__TX_ORPHAN;
         self->tx = NULL;
         return;
     }
@@ -348,9 +431,17 @@ static int dill__stream_brecvl(struct dill_bsock_vfs *bvfs,
     return -1;
 }
 
-static ssize_t dill__stream_brecvsome(struct dill__bsockx_vfs *xvfs,
-    void *buf, size_t len, int64_t deadline) {
-    struct dill__stream *self = DILL__CONT(xvfs, struct dill__stream, xvfs);
+/******************************************************************************/
+/*  Partial reads and gathered writes (net/bsockx.h)                          */
+/******************************************************************************/
+
+static struct dill__stream *dill__stream_x(struct dill__bsockx_vfs *x) {
+    return DILL__CONT(x, struct dill__stream, xvfs);
+}
+
+static ssize_t dill__stream_brecvsome(struct dill__bsockx_vfs *x,
+      void *buf, size_t len, int64_t deadline) {
+    struct dill__stream *self = dill__stream_x(x);
     if(self->io.indone) {errno = EPIPE; return -1;}
     if(self->io.inerr) {errno = ECONNRESET; return -1;}
     ssize_t r = dill__fd_recvsome(self->fd, &self->io,
@@ -358,6 +449,38 @@ static ssize_t dill__stream_brecvsome(struct dill__bsockx_vfs *xvfs,
     if(r < 0 && errno != EBADF) dill__stream_inerr(self, 0);
     return r;
 }
+
+static int dill__stream_xunread(struct dill__bsockx_vfs *x, const void *p,
+      size_t n) {
+    return dill__fd_unread(&dill__stream_x(x)->io, p, n);
+}
+
+static uint8_t *dill__stream_xreserve(struct dill__bsockx_vfs *x, size_t n,
+      int64_t deadline) {
+    return dill__stream_reserve(dill__stream_x(x), n, deadline);
+}
+
+static void dill__stream_xcommit(struct dill__bsockx_vfs *x, size_t n) {
+    dill__stream_commit(dill__stream_x(x), n);
+}
+
+static int dill__stream_xflush(struct dill__bsockx_vfs *x,
+      int64_t deadline) {
+    return dill__stream_flush(dill__stream_x(x), deadline);
+}
+
+static void dill__stream_xonroom(struct dill__bsockx_vfs *x,
+      struct dill__defer *d) {
+    struct dill__stream *self = dill__stream_x(x);
+    if(self->tx) self->tx->room = d;
+    /* Nothing queued: there is room (or an error to report) now. */
+    else if(d) dill__defer(d);
+}
+
+static const struct dill__bsockx_ops dill__stream_xops = {
+    dill__stream_brecvsome, dill__stream_xunread, dill__stream_xreserve,
+    dill__stream_xcommit, dill__stream_xflush, dill__stream_xonroom
+};
 
 void *dill__stream_query(struct dill_hvfs *vfs, const void *type) {
     struct dill__stream *self = DILL__CONT(vfs, struct dill__stream, hvfs);
@@ -389,7 +512,7 @@ int dill__stream_make(int fd, int ipc, void *mem,
     self->hvfs.close = dill__stream_hclose;
     self->bvfs.bsendl = dill__stream_bsendl;
     self->bvfs.brecvl = dill__stream_brecvl;
-    self->xvfs.brecvsome = dill__stream_brecvsome;
+    self->xvfs.ops = &dill__stream_xops;
     self->fd = fd;
     self->pendfd = -1;
     self->io.ipc = ipc ? 1 : 0;

@@ -8,10 +8,13 @@
 #include "net/bsockx.h"
 #include "net/fd.h"
 
-/* Gathered writes: small writes made during one coroutine turn are copied
-   here and go out in one system call when the turn ends (dill__defer), or
-   earlier when the buffer fills or a plain send or close needs ordering. */
+/* Gathered writes (dill__bsockx_ops.reserve/commit): small writes made
+   during one coroutine turn are copied here and go out in one system call
+   when the turn ends (dill__defer), or earlier when the buffer fills or a
+   plain send or close needs ordering. */
 #define DILL__TXBUF_SIZE 16384
+_Static_assert(DILL__TXBUF_SIZE >= DILL__BSOCKX_GATHER_MAX,
+    "a reserve of DILL__BSOCKX_GATHER_MAX bytes must fit");
 struct dill__fdtx;
 
 struct dill__stream {
@@ -36,26 +39,13 @@ int dill__stream_make(int fd, int ipc, void *mem,
 void *dill__stream_query(struct dill_hvfs *vfs, const void *type);
 
 /* Type id: dill_hquery answers the struct dill__stream itself (tcp and
-   ipc connections), for the gathered-write calls below. */
+   ipc connections). */
 extern const void *dill__stream_type;
-/* Returns room for n bytes (n <= DILL__TXBUF_SIZE) at the end of the
-   gathered-write buffer, first writing out what is queued (blocking until
-   the deadline) if it does not fit.  Fill it and call dill__stream_commit
-   before anything can block.  Returns NULL with errno: EPIPE (done),
-   ECONNRESET (also for a failed earlier gathered write), ETIMEDOUT,
-   ECANCELED, EBUSY (another coroutine is writing), ENOMEM. */
-uint8_t *dill__stream_reserve(struct dill__stream *self, size_t n,
-    int64_t deadline);
-/* Queues the n bytes written at dill__stream_reserve's pointer: they go
-   out when the running coroutine's turn ends, or before any later plain
-   send, half-close or close of the socket. */
-void dill__stream_commit(struct dill__stream *self, size_t n);
-/* Writes out the gathered bytes now.  Returns 0 or -1 (as above). */
+/* Writes out the gathered bytes now.  Returns 0 or -1 with errno: EPIPE
+   (done), ECONNRESET (also for a failed earlier gathered write),
+   ETIMEDOUT, ECANCELED, EBUSY (another coroutine is writing), EBADF
+   (closed meanwhile: self is gone). */
 int dill__stream_flush(struct dill__stream *self, int64_t deadline);
-/* Puts n received bytes back: the next receive delivers them first (an
-   upper layer that read too far hands them back when it detaches).
-   Errors: ENOBUFS (more than DILL__RXBUF_SIZE in all), ENOMEM. */
-int dill__stream_unread(struct dill__stream *self, const void *p, size_t n);
 /* Half-close: writes out gathered bytes, then shutdown(SHUT_WR); later
    sends fail with EPIPE.  Errors: EPIPE (already done), ECONNRESET,
    ETIMEDOUT, ECANCELED. */

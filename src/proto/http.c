@@ -198,7 +198,7 @@ int dill_http_attach_mem(int s, struct dill_http_storage *mem) {
 static int dill__http_getc(struct dill__http *self, char *c,
     int64_t deadline) {
     if(self->xvfs)
-        return self->xvfs->brecvsome(self->xvfs, c, 1, deadline) == 1 ? 0 : -1;
+        return self->xvfs->ops->brecvsome(self->xvfs, c, 1, deadline) == 1 ? 0 : -1;
     struct dill_iolist iol = {c, 1, NULL, 0};
     return self->bvfs->brecvl(self->bvfs, &iol, &iol, deadline);
 }

@@ -165,7 +165,7 @@ static int dill__rconn_reply(struct dill__rconn *c, redisReply **reply,
             return -1;
         }
         char buf[16384];
-        ssize_t n = x->brecvsome(x, buf, sizeof(buf), deadline);
+        ssize_t n = x->ops->brecvsome(x, buf, sizeof(buf), deadline);
         if(n < 0) return -1;
         if(redisReaderFeed(c->rd, buf, (size_t)n) != REDIS_OK) {
             errno = ENOMEM;
@@ -187,12 +187,17 @@ static int dill__rconn_cmd(struct dill__rconn *c, int argc, const char **argv,
     return rc;
 }
 
-static int dill__rconn_auth(struct dill__rconn *c, int64_t deadline) {
+/* AUTH, or PING without a password: a connection counts as up only once
+   Redis has answered on it (a port that accepts but is not Redis, or
+   wants TLS, does not).  Returns 0 or -1 (EACCES: refused). */
+static int dill__rconn_hello(struct dill__rconn *c, int64_t deadline) {
     struct dill__redis_url *u = &c->r->url;
     const char *argv[3] = {"AUTH", u->user, u->pass};
     size_t lens[3] = {4, strlen(u->user), strlen(u->pass)};
-    int rc = u->user[0] ?
-        dill__rconn_cmd(c, 3, argv, lens, deadline) :
+    int rc = !u->haspass ?
+        dill__rconn_cmd(c, 1, (const char*[]){"PING"}, (size_t[]){4},
+            deadline) :
+        u->user[0] ? dill__rconn_cmd(c, 3, argv, lens, deadline) :
         dill__rconn_cmd(c, 2, (const char*[]){"AUTH", u->pass},
             (size_t[]){4, lens[2]}, deadline);
     if(rc < 0) return -1;
@@ -204,7 +209,7 @@ static int dill__rconn_auth(struct dill__rconn *c, int64_t deadline) {
     return 0;
 }
 
-/* Connects c (and authenticates).  Returns 0 or -1. */
+/* Connects c (and authenticates, or pings).  Returns 0 or -1. */
 static int dill__rconn_open(struct dill__rconn *c, struct dill__tsig *wake) {
     struct dill__hubr *r = c->r;
     int64_t deadline = dill_now() + r->timeout;
@@ -221,8 +226,7 @@ static int dill__rconn_open(struct dill__rconn *c, struct dill__tsig *wake) {
     if(c->s >= 0 && r->url.tls)
         c->s = dill_tls_attach_client_opts(c->s, &r->tls, NULL, deadline);
 #endif
-    if(c->s >= 0 && (!r->url.haspass || dill__rconn_auth(c, deadline) == 0))
-        return 0;
+    if(c->s >= 0 && dill__rconn_hello(c, deadline) == 0) return 0;
     int err = errno;
     if(c->s >= 0) dill_hclose(c->s);
     redisReaderFree(c->rd);

@@ -87,7 +87,7 @@ static int dill__prefix_recvhdr(struct dill__prefix *self, int64_t deadline) {
     while(self->hdrgot < self->hdrlen) {
         size_t want = self->hdrlen - self->hdrgot;
         ssize_t n;
-        if(x) n = x->brecvsome(x, self->hdr + self->hdrgot, want, deadline);
+        if(x) n = x->ops->brecvsome(x, self->hdr + self->hdrgot, want, deadline);
         else n = dill_brecv(self->l.u, self->hdr + self->hdrgot, want,
             deadline) < 0 ?
             -1 : (ssize_t)want;

@@ -66,7 +66,7 @@ static void *dill__suffix_query(struct dill_hvfs *vfs, const void *type) {
 
 static void dill__suffix_close(struct dill_hvfs *hvfs) {
     struct dill__suffix *self = (struct dill__suffix*)hvfs;
-    if(self->alive) *self->alive = 0;
+    if(self->alive) *(int*)dill__hib_addr(self->alive) = 0;
     dill__layer_close(hvfs);
 }
 
@@ -87,7 +87,7 @@ static int dill__suffix_msendl(struct dill_msock_vfs *mvfs,
 /* Reads up to len bytes: fewer when the layer below offers partial reads. */
 static ssize_t dill__suffix_read(int u, struct dill__bsockx_vfs *x, void *buf,
     size_t len, int64_t deadline) {
-    if(x) return x->brecvsome(x, buf, len, deadline);
+    if(x) return x->ops->brecvsome(x, buf, len, deadline);
     return dill_brecv(u, buf, len, deadline) < 0 ? -1 : (ssize_t)len;
 }
 

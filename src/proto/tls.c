@@ -5,7 +5,15 @@
    output to a buffer of ours.  Waiting happens outside OpenSSL: for input
    we block on the lower socket for one byte and stash it for the BIO; for
    output we send the buffer.  So the SSL object is never in use while a
-   coroutine sleeps, and one coroutine may read while another writes. */
+   coroutine sleeps, and one coroutine may read while another writes.
+
+   Gathered writes (net/bsockx.h), offered when the socket below has them
+   too: small writes made during one coroutine turn are copied into a
+   plaintext buffer and, when the turn ends, sealed into one record and
+   pushed into the gathered writes of the socket below without blocking,
+   so that they leave with its one system call.  When the socket below is
+   full, the record waits here and the push goes on when it reports room
+   (onroom). */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,16 +37,36 @@
 #define DILL__TLS_OBUF 65536
 /* Small pieces of a gather list are sent as one record. */
 #define DILL__TLS_GATHER 4096
+/* Room kept in the output buffer beyond the gathered plaintext: a
+   record's header, tag and padding, and what a read may add (a KeyUpdate
+   answer, an alert). */
+#define DILL__TLS_SLACK 1024
+/* Ciphertext goes into the gathered writes below in pieces of at most
+   this much, so that a piece fits beside what is already there. */
+#define DILL__TLS_PUSH 4096
+
+struct dill__tls;
+
+/* Bytes on their way out; allocated (pooled) while there are any. */
+struct dill__tlstx {
+    struct dill__defer d;          /* end of turn: seal and push */
+    struct dill__tls *self;
+    /* The layer above waits for room here (our onroom), or NULL. */
+    struct dill__defer *room;
+    uint32_t glen;                 /* gathered plaintext: g[0..glen) */
+    uint32_t olen;                 /* ciphertext to send: o[0..olen) */
+    uint8_t waiting;               /* our onroom request is below */
+    uint8_t g[DILL__BSOCKX_GATHER_MAX];
+    uint8_t o[DILL__TLS_OBUF];
+};
 
 struct dill__tls {
     struct dill_hvfs hvfs;
     struct dill_bsock_vfs bvfs;
     struct dill__bsockx_vfs xvfs;
     SSL *ssl;
-    /* Ciphertext waiting to be sent; allocated while non-empty. */
-    uint8_t *obuf;
+    struct dill__tlstx *tx;         /* bytes on their way out, or NULL */
     int u;                          /* lower socket; -1 once detached */
-    uint32_t olen;
     uint8_t stage;                  /* byte taken while waiting for input */
     unsigned int staged : 1;
     unsigned int leof : 1;          /* lower socket reported its end */
@@ -46,7 +74,7 @@ struct dill__tls {
     unsigned int inerr : 1;         /* receive side broken: ECONNRESET */
     unsigned int outdone : 1;       /* close_notify sent: EPIPE */
     unsigned int outerr : 1;        /* send side broken: ECONNRESET */
-    unsigned int flushing : 1;      /* a coroutine is sending obuf */
+    unsigned int flushing : 1;      /* a coroutine is sending tx->o */
     unsigned int rbusy : 1;         /* a receive is in progress */
     unsigned int wbusy : 1;         /* a send is in progress */
     unsigned int zombie : 1;        /* closed during a call: see below */
@@ -73,7 +101,7 @@ static __thread int dill__tls_ioerr
 static ssize_t dill__tls_lowread(int u, void *buf, size_t len) {
     struct dill__bsockx_vfs *x = dill_hquery(u, dill__bsockx_type);
     if(x) {
-        ssize_t r = x->brecvsome(x, buf, len, 0);
+        ssize_t r = x->ops->brecvsome(x, buf, len, 0);
         if(r < 0 && errno == EPIPE) return 0;
         return r;
     }
@@ -106,19 +134,19 @@ static int dill__tls_bread(BIO *b, char *buf, size_t len, size_t *got) {
     return 0;
 }
 
+static struct dill__tlstx *dill__tls_tx(struct dill__tls *self);
+
 static int dill__tls_bwrite(BIO *b, const char *buf, size_t len,
       size_t *put) {
     struct dill__tls *self = BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    if(!self->obuf) {
-        self->obuf = malloc(DILL__TLS_OBUF);
-        if(!self->obuf) {dill__tls_ioerr = ENOMEM; return 0;}
-    }
-    size_t room = DILL__TLS_OBUF - self->olen;
+    struct dill__tlstx *tx = dill__tls_tx(self);
+    if(!tx) {dill__tls_ioerr = ENOMEM; return 0;}
+    size_t room = DILL__TLS_OBUF - tx->olen;
     if(room == 0) {BIO_set_retry_write(b); return 0;}
     size_t n = len < room ? len : room;
-    memcpy(self->obuf + self->olen, buf, n);
-    self->olen += (uint32_t)n;
+    memcpy(tx->o + tx->olen, buf, n);
+    tx->olen += (uint32_t)n;
     *put = n;
     return 1;
 }
@@ -171,16 +199,20 @@ static int dill__tls_gone(struct dill__tls *self, unsigned int busybit) {
     return 1;
 }
 
-/* Sends obuf.  When another coroutine is already sending, our bytes are
+static void dill__tls_txidle(struct dill__tls *self);
+
+/* Sends the ciphertext (through the socket below, after whatever it has
+   gathered).  When another coroutine is already sending, our bytes are
    behind its bytes and it sends them too (returns 0 at once).  Any failure
    breaks the send side: records already made cannot be taken back. */
 static int dill__tls_flush(struct dill__tls *self, int64_t deadline) {
-    if(self->flushing || !self->olen) return 0;
+    struct dill__tlstx *tx = self->tx;
+    if(self->flushing || !tx || !tx->olen) return 0;
     if(self->outerr) {errno = ECONNRESET; return -1;}
     self->flushing = 1;
-    while(self->olen) {
-        uint32_t n = self->olen;
-        int rc = dill_bsend(self->u, self->obuf, n, deadline);
+    while(tx->olen) {
+        uint32_t n = tx->olen;
+        int rc = dill_bsend(self->u, tx->o, n, deadline);
         if(self->zombie) {errno = EBADF; return -1;}
         if(rc < 0) {
             int err = errno;
@@ -189,18 +221,17 @@ static int dill__tls_flush(struct dill__tls *self, int64_t deadline) {
             errno = err == EPIPE ? ECONNRESET : err;
             return -1;
         }
-        /* Bytes added meanwhile (only at the end: obuf never moves while
-           it is being sent). */
-        memmove(self->obuf, self->obuf + n, self->olen - n);
-        self->olen -= n;
+        /* Bytes added meanwhile (only at the end: o never moves while it
+           is being sent). */
+        memmove(tx->o, tx->o + n, tx->olen - n);
+        tx->olen -= n;
     }
     self->flushing = 0;
-    free(self->obuf);
-    self->obuf = NULL;
+    dill__tls_txidle(self);
     return 0;
 }
 
-/* Makes room in obuf for OpenSSL (it asked to write more). */
+/* Makes room in the output buffer for OpenSSL (it asked to write more). */
 static int dill__tls_room(struct dill__tls *self, int64_t deadline) {
     if(self->flushing) {errno = EBUSY; return -1;}
     return dill__tls_flush(self, deadline);
@@ -214,7 +245,7 @@ static int dill__tls_wait(struct dill__tls *self, int64_t deadline) {
     int rc;
     struct dill__bsockx_vfs *x = dill_hquery(self->u, dill__bsockx_type);
     if(x) {
-        rc = x->brecvsome(x, &c, 1, deadline) == 1 ? 0 : -1;
+        rc = x->ops->brecvsome(x, &c, 1, deadline) == 1 ? 0 : -1;
     } else {
         if(errno != ENOTSUP) return -1;
         rc = dill_brecv(self->u, &c, 1, deadline);
@@ -259,6 +290,197 @@ static void dill__tls_callstart(void) {
 }
 
 /******************************************************************************/
+/*  Gathered writes                                                           */
+/******************************************************************************/
+
+static void dill__tls_txrun(struct dill__defer *d);
+
+static struct dill__tlstx *dill__tls_tx(struct dill__tls *self) {
+    if(self->tx) return self->tx;
+    struct dill__tlstx *tx = dill__pool_get(DILL__POOL_TLSTX, sizeof(*tx));
+    if(!tx) {errno = ENOMEM; return NULL;}
+    dill__defer_init(&tx->d, dill__tls_txrun);
+    tx->self = self;
+    tx->room = NULL;
+    tx->glen = 0;
+    tx->olen = 0;
+    tx->waiting = 0;
+    self->tx = tx;
+    return tx;
+}
+
+/* Tells the layer above (if it waits) that our buffer has room. */
+static void dill__tls_txroom(struct dill__tlstx *tx) {
+    if(tx->room) {
+        dill__defer(tx->room);
+        tx->room = NULL;
+    }
+}
+
+/* Releases the block, whatever it holds.  The socket below must still be
+   open if our onroom request may be there. */
+static void dill__tls_txdrop(struct dill__tls *self) {
+    struct dill__tlstx *tx = self->tx;
+    dill__tls_txroom(tx);
+    dill__undefer(&tx->d);
+    if(tx->waiting) {
+        struct dill__bsockx_vfs *x = dill_hquery(self->u, dill__bsockx_type);
+        if(x) x->ops->onroom(x, NULL);
+    }
+    self->tx = NULL;
+    dill__pool_put(DILL__POOL_TLSTX, tx);
+}
+
+/* Releases the block once nothing is on its way out and nobody is in the
+   middle of sending it. */
+static void dill__tls_txidle(struct dill__tls *self) {
+    struct dill__tlstx *tx = self->tx;
+    if(!tx || self->flushing || self->wbusy) return;
+    if(tx->glen) dill__defer(&tx->d);
+    else if(!tx->olen) dill__tls_txdrop(self);
+}
+
+/* Whether n more bytes of plaintext fit in the record being gathered and
+   its ciphertext will fit in the output buffer. */
+static int dill__tls_fits(struct dill__tlstx *tx, size_t n) {
+    return tx->glen + n <= DILL__BSOCKX_GATHER_MAX &&
+        tx->olen + tx->glen + n + DILL__TLS_SLACK <= DILL__TLS_OBUF;
+}
+
+/* Encrypts the gathered plaintext into one record at the end of the
+   output buffer, if it fits there (else later, after a push).  Never
+   blocks; not while a write holds wbusy (OpenSSL may be waiting for that
+   write's retry).  A failure breaks the send side. */
+static void dill__tls_seal(struct dill__tls *self) {
+    struct dill__tlstx *tx = self->tx;
+    if(!tx || !tx->glen || self->wbusy || self->outerr) return;
+    if(!dill__tls_fits(tx, 0)) return;
+    dill__tls_callstart();
+    size_t n = 0;
+    int r = SSL_write_ex(self->ssl, tx->g, tx->glen, &n);
+    tx->glen = 0;
+    if(r == 1) return;
+    /* Also WANT_WRITE, which the room kept makes impossible: the record
+       would be half made. */
+    int err = dill__tls_errno(self, SSL_get_error(self->ssl, r));
+    (void)err;
+    self->outerr = 1;
+}
+
+/* Moves ciphertext into the gathered writes of the socket below without
+   blocking; when they are full, asks to be run again once they have
+   room.  Not while a coroutine is sending the buffer (it sends it all). */
+static void dill__tls_push(struct dill__tls *self) {
+    struct dill__tlstx *tx = self->tx;
+    if(!tx || !tx->olen || self->flushing) return;
+    struct dill__bsockx_vfs *x = dill_hquery(self->u, dill__bsockx_type);
+    uint32_t off = 0;
+    while(off < tx->olen) {
+        size_t k = tx->olen - off;
+        if(k > DILL__TLS_PUSH) k = DILL__TLS_PUSH;
+        uint8_t *p = x ? x->ops->reserve(x, k, 0) : NULL;
+        if(!p) {
+            if(x && errno == ETIMEDOUT) {
+                x->ops->onroom(x, &tx->d);
+                tx->waiting = 1;
+                break;
+            }
+            /* The bytes are lost: the stream cannot go on. */
+            self->outerr = 1;
+            off = tx->olen;
+            tx->glen = 0;
+            break;
+        }
+        memcpy(p, tx->o + off, k);
+        x->ops->commit(x, k);
+        off += (uint32_t)k;
+    }
+    if(!off) return;
+    memmove(tx->o, tx->o + off, tx->olen - off);
+    tx->olen -= off;
+    dill__tls_txroom(tx);
+}
+
+/* End of the turn (or room below): seal what was gathered, push it.
+   Runs from the scheduler: errno is kept. */
+static void dill__tls_txrun(struct dill__defer *d) {
+    struct dill__tlstx *tx = dill__cont(d, struct dill__tlstx, d);
+    struct dill__tls *self = tx->self;
+    int err = errno;
+    dill__tls_push(self);
+    dill__tls_seal(self);
+    dill__tls_push(self);
+    if(self->outerr) {
+        tx->glen = 0;
+        if(!self->flushing) tx->olen = 0;
+    }
+    if(!self->flushing && !self->wbusy && !tx->glen && !tx->olen)
+        dill__tls_txdrop(self);
+    errno = err;
+}
+
+/* Seals the gathered plaintext, first making room in the output buffer
+   (blocking until the deadline).  The caller holds wbusy, which it lends
+   to nobody: sealing runs with it cleared. */
+static int dill__tls_sealwait(struct dill__tls *self, int64_t deadline) {
+    struct dill__tlstx *tx = self->tx;
+    if(!tx || !tx->glen) return 0;
+    if(!dill__tls_fits(tx, 0) && dill__tls_flush(self, deadline) < 0)
+        return -1;
+    self->wbusy = 0;
+    dill__tls_seal(self);
+    self->wbusy = 1;
+    if(self->outerr) {errno = ECONNRESET; return -1;}
+    return 0;
+}
+
+static struct dill__tls *dill__tls_x(struct dill__bsockx_vfs *x);
+static int dill__tls_wcheck(struct dill__tls *self);
+
+static uint8_t *dill__tls_xreserve(struct dill__bsockx_vfs *x, size_t n,
+      int64_t deadline) {
+    struct dill__tls *self = dill__tls_x(x);
+    if(dill__tls_wcheck(self) < 0) return NULL;
+    if(n > DILL__BSOCKX_GATHER_MAX) {errno = EINVAL; return NULL;}
+    struct dill__tlstx *tx = dill__tls_tx(self);
+    if(!tx) return NULL;
+    if(dill__tls_fits(tx, n)) return tx->g + tx->glen;
+    if(deadline == 0) {
+        /* Never waiting: whatever goes below now. */
+        dill__tls_push(self);
+        dill__tls_seal(self);
+        dill__tls_push(self);
+        if(self->outerr) {errno = ECONNRESET; return NULL;}
+        if(!dill__tls_fits(tx, n)) {errno = ETIMEDOUT; return NULL;}
+        return tx->g + tx->glen;
+    }
+    self->wbusy = 1;
+    int rc = dill__tls_sealwait(self, deadline);
+    if(rc == 0 && !dill__tls_fits(self->tx, n))
+        rc = dill__tls_flush(self, deadline);
+    if(dill__tls_gone(self, 2)) return NULL;
+    self->wbusy = 0;
+    if(rc < 0) return NULL;
+    /* The flush may have released the block. */
+    tx = dill__tls_tx(self);
+    if(!tx) return NULL;
+    return tx->g + tx->glen;
+}
+
+static void dill__tls_xcommit(struct dill__bsockx_vfs *x, size_t n) {
+    struct dill__tlstx *tx = dill__tls_x(x)->tx;
+    tx->glen += (uint32_t)n;
+    dill__defer(&tx->d);
+}
+
+static void dill__tls_xonroom(struct dill__bsockx_vfs *x,
+      struct dill__defer *d) {
+    struct dill__tls *self = dill__tls_x(x);
+    if(self->tx) self->tx->room = d;
+    else if(d) dill__defer(d);
+}
+
+/******************************************************************************/
 /*  Receiving                                                                 */
 /******************************************************************************/
 
@@ -278,9 +500,15 @@ static ssize_t dill__tls_read(struct dill__tls *self, void *buf, size_t len,
         int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(self->ssl, r);
         if(e == SSL_ERROR_NONE || e == SSL_ERROR_WANT_READ) {
             /* Reading can produce output (key updates); a failure to send
-               it shows up on the send side. */
-            if(self->olen && dill__tls_flush(self, deadline) < 0 &&
-               errno == EBADF) return -1;
+               it shows up on the send side.  With gathered writes below it
+               leaves at the end of the turn. */
+            if(self->tx && self->tx->olen) {
+                if(dill__bsockx_gathers(&self->xvfs))
+                    dill__defer(&self->tx->d);
+                else if(dill__tls_flush(self, deadline) < 0 &&
+                   errno == EBADF)
+                    return -1;
+            }
             if(e == SSL_ERROR_NONE) return (ssize_t)n;
             if(dill__tls_wait(self, deadline) < 0) return -1;
             continue;
@@ -311,9 +539,9 @@ static int dill__tls_rcheck(struct dill__tls *self) {
     return 0;
 }
 
-static ssize_t dill__tls_brecvsome(struct dill__bsockx_vfs *xvfs, void *buf,
+static ssize_t dill__tls_brecvsome(struct dill__bsockx_vfs *x, void *buf,
       size_t len, int64_t deadline) {
-    struct dill__tls *self = DILL__TLS_CONT(xvfs, struct dill__tls, xvfs);
+    struct dill__tls *self = dill__tls_x(x);
     if(dill__tls_rcheck(self) < 0) return -1;
     if(len == 0) return 0;
     self->rbusy = 1;
@@ -428,12 +656,36 @@ static int dill__tls_sendlist(struct dill__tls *self,
     return dill__tls_flush(self, deadline);
 }
 
+static int dill__tls_xflush(struct dill__bsockx_vfs *x, int64_t deadline) {
+    struct dill__tls *self = dill__tls_x(x);
+    if(dill__tls_wcheck(self) < 0) return -1;
+    self->wbusy = 1;
+    int rc = dill__tls_sealwait(self, deadline);
+    if(rc == 0) rc = dill__tls_flush(self, deadline);
+    if(rc == 0) {
+        /* Pushed records may wait in the gathered writes below. */
+        struct dill__bsockx_vfs *lx = dill_hquery(self->u, dill__bsockx_type);
+        rc = lx ? lx->ops->flush(lx, deadline) : -1;
+    }
+    if(dill__tls_gone(self, 2)) return -1;
+    self->wbusy = 0;
+    dill__tls_txidle(self);
+    if(rc < 0) {
+        int err = errno;
+        self->outerr = 1;
+        errno = err == EPIPE ? ECONNRESET : err;
+    }
+    return rc;
+}
+
 static int dill__tls_bsendl(struct dill_bsock_vfs *bvfs,
       struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__tls *self = DILL__TLS_CONT(bvfs, struct dill__tls, bvfs);
     if(dill__tls_wcheck(self) < 0) return -1;
     self->wbusy = 1;
-    int rc = dill__tls_sendlist(self, first, deadline);
+    /* Gathered bytes go first. */
+    int rc = dill__tls_sealwait(self, deadline);
+    if(rc == 0) rc = dill__tls_sendlist(self, first, deadline);
     if(dill__tls_gone(self, 2)) return -1;
     self->wbusy = 0;
     if(rc < 0) {
@@ -448,6 +700,19 @@ static int dill__tls_bsendl(struct dill_bsock_vfs *bvfs,
 /*  Handle                                                                    */
 /******************************************************************************/
 
+static const struct dill__bsockx_ops dill__tls_xops = {
+    dill__tls_brecvsome, NULL, NULL, NULL, NULL, NULL
+};
+/* Over a socket with gathered writes. */
+static const struct dill__bsockx_ops dill__tls_gxops = {
+    dill__tls_brecvsome, NULL, dill__tls_xreserve, dill__tls_xcommit,
+    dill__tls_xflush, dill__tls_xonroom
+};
+
+static struct dill__tls *dill__tls_x(struct dill__bsockx_vfs *x) {
+    return DILL__TLS_CONT(x, struct dill__tls, xvfs);
+}
+
 static void *dill__tls_query(struct dill_hvfs *hvfs, const void *type) {
     struct dill__tls *self = DILL__TLS_CONT(hvfs, struct dill__tls, hvfs);
     if(type == dill_bsock_type) return &self->bvfs;
@@ -459,15 +724,33 @@ static void *dill__tls_query(struct dill_hvfs *hvfs, const void *type) {
 
 /* Frees everything but the object. */
 static void dill__tls_release(struct dill__tls *self) {
-    /* The lower socket goes first: a send sleeping on obuf wakes up with
-       EBADF and does not look at the buffer again. */
+    struct dill__tlstx *tx = self->tx;
+    if(tx) {
+        /* One last try without blocking, as the kernel keeps sending
+           what was written before close(). */
+        if(self->u >= 0 && dill__bsockx_gathers(&self->xvfs)) {
+            dill__tls_push(self);
+            dill__tls_seal(self);
+            dill__tls_push(self);
+        }
+        dill__tls_txroom(tx);
+        dill__undefer(&tx->d);
+        if(tx->waiting && self->u >= 0) {
+            struct dill__bsockx_vfs *x = dill_hquery(self->u,
+                dill__bsockx_type);
+            if(x) x->ops->onroom(x, NULL);
+        }
+    }
+    /* The lower socket goes first: a send sleeping on the output buffer
+       wakes up with EBADF and does not look at it again. */
     if(self->u >= 0) dill_hclose(self->u);
     self->u = -1;
     SSL_free(self->ssl);
     self->ssl = NULL;
-    free(self->obuf);
-    self->obuf = NULL;
-    self->olen = 0;
+    if(tx) {
+        self->tx = NULL;
+        dill__pool_put(DILL__POOL_TLSTX, tx);
+    }
 }
 
 static void dill__tls_hclose(struct dill_hvfs *hvfs) {
@@ -528,7 +811,8 @@ static int dill__tls_attach(int s, SSL_CTX *ctx, int server, void *mem,
     self->hvfs.close = dill__tls_hclose;
     self->bvfs.bsendl = dill__tls_bsendl;
     self->bvfs.brecvl = dill__tls_brecvl;
-    self->xvfs.brecvsome = dill__tls_brecvsome;
+    self->xvfs.ops = dill__bsockx_gathers(dill_hquery(s, dill__bsockx_type)) ?
+        &dill__tls_gxops : &dill__tls_xops;
     self->ssl = SSL_new(ctx);
     BIO *bio = BIO_new(dill__tls_bmeth);
     if(!self->ssl || !bio) {BIO_free(bio); err = ENOMEM; goto fail1;}
@@ -674,8 +958,10 @@ int dill_tls_attach_server(int s, const char *cert, const char *pkey,
 /*  Termination and queries                                                   */
 /******************************************************************************/
 
-/* Queues close_notify and sends it.  The caller holds wbusy. */
+/* Queues close_notify (after the gathered bytes) and sends it.  The
+   caller holds wbusy. */
 static int dill__tls_shutsend(struct dill__tls *self, int64_t deadline) {
+    if(dill__tls_sealwait(self, deadline) < 0) return -1;
     while(1) {
         dill__tls_callstart();
         int r = SSL_shutdown(self->ssl);
@@ -735,6 +1021,8 @@ int dill_tls_detach(int s, int64_t deadline) {
     if(self->outerr) {errno = ECONNRESET; rc = -1;}
     if(rc == 0 && !self->outdone) rc = dill__tls_shutsend(self, deadline);
     if(rc == 0) rc = dill__tls_drain(self, deadline);
+    /* What reading made meanwhile (left for the end of the turn). */
+    if(rc == 0) rc = dill__tls_flush(self, deadline);
     if(dill__tls_gone(self, 3)) return -1;
     self->rbusy = 0;
     self->wbusy = 0;
@@ -744,6 +1032,9 @@ int dill_tls_detach(int s, int64_t deadline) {
         errno = err;
         return -1;
     }
+    /* Nothing is left to send (close_notify went out): the block goes
+       while the socket below is still ours to talk to. */
+    if(self->tx) dill__tls_txdrop(self);
     int u = self->u;
     self->u = -1;
     dill_hclose(s);

@@ -88,7 +88,7 @@ static void dill__ws_answer(struct dill__ws *self) {
 static void dill__ws_free(struct dill__ws *self) {
     dill__ws_answer(self);
     if(self->st->gone) self->st->gone(self, self->st->gonearg);
-    if(self->rxalive) *self->rxalive = 0;
+    if(self->rxalive) *(int*)dill__hib_addr(self->rxalive) = 0;
     dill__ws_wake_all(self);
     if(self->u >= 0) dill_hclose(self->u);
     if(self->rbuf && self->rbuf != self->st->stage)
@@ -132,7 +132,7 @@ struct dill__ws *dill__ws_new(int s, int server, int text, size_t max_msg,
     self->mvfs.mrecvl = dill__ws_mrecvl;
     self->b = b;
     self->x = x;
-    self->tx = dill_hquery(s, dill__stream_type);
+    self->gather = dill__bsockx_gathers(x) ? 1 : 0;
     self->u = s;
     self->server = server ? 1 : 0;
     self->text = text ? 1 : 0;
@@ -241,11 +241,16 @@ static int dill__ws_lock(struct dill__ws *self, int data, int64_t deadline) {
 static int dill__ws_ctlframe(struct dill__ws *self, int op, const void *p,
     size_t n, int64_t deadline);
 
-/* Writes queued control frames, then passes the lock on.  Returns -1 with
-   EBADF when the object went away meanwhile, else 0. */
 static int dill__ws_wrpongs(struct dill__ws *self, int64_t deadline);
 
-static int dill__ws_unlock(struct dill__ws *self, int64_t deadline) {
+/* Releasing the send lock does I/O: first it writes the control frames
+   that the receiving side queued while the lock was held (pongs, a Close
+   reply), then it passes the lock to the next waiter or frees it.  Those
+   writes can block until the deadline and fail; a failure is recorded
+   (serr) and reported by the next send, not here.  Returns -1 with EBADF
+   when the object went away meanwhile (self must not be touched), else
+   0. */
+static int dill__ws_write_unlock(struct dill__ws *self, int64_t deadline) {
     struct dill__ws_st *st = self->st;
     if(st->pblen && dill__ws_wrpongs(self, deadline) < 0 && errno == EBADF)
         return -1;
@@ -272,6 +277,33 @@ static int dill__ws_unlock(struct dill__ws *self, int64_t deadline) {
     dill__list_erase(it);
     dill__trigger(&dill__cont(it, struct dill__ws_waiter, item)->cl, 0);
     return 0;
+}
+
+static int dill__ws_cansend(struct dill__ws *self);
+
+/* Every sending call is dill__ws_begin, its frames, dill__ws_finish. */
+
+/* Ends what dill__ws_begin started, whose frames returned rc (errno set
+   when -1): releases the lock with its I/O (dill__ws_write_unlock) and
+   returns rc with its errno, or -1 with EBADF when the object went away
+   (during the frames or the release). */
+static int dill__ws_finish(struct dill__ws *self, int rc, int64_t deadline) {
+    if(rc < 0 && errno == EBADF) return -1;
+    int err = errno;
+    if(dill__ws_write_unlock(self, deadline) < 0) return -1;
+    errno = err;
+    return rc;
+}
+
+/* Takes the send lock (dill__ws_lock; data: for a new message) once the
+   send side is usable, checked before and again after waiting.  Returns 0
+   with the lock held, or -1 without it: the send side's error, ETIMEDOUT,
+   ECANCELED, or EBADF (the object went away: do not touch it). */
+static int dill__ws_begin(struct dill__ws *self, int data, int64_t deadline) {
+    if(dill__ws_cansend(self) < 0) return -1;
+    if(dill__ws_lock(self, data, deadline) < 0) return -1;
+    if(dill__ws_cansend(self) == 0) return 0;
+    return dill__ws_finish(self, -1, deadline);
 }
 
 /******************************************************************************/
@@ -373,8 +405,26 @@ static void dill__ws_gather(uint8_t *dst, struct dill__iolcur *cur, size_t n,
     }
 }
 
+/* Copies hl header bytes and n payload bytes from cur (masked with key,
+   if not NULL, from payload offset off) into the socket's write buffer,
+   where they leave with what is written next or at the end of the turn.
+   midframe: part of the frame is out already. */
+static int dill__ws_gather_out(struct dill__ws *self, const uint8_t *hdr,
+      size_t hl, struct dill__iolcur *cur, size_t n, const uint8_t *key,
+      uint64_t off, int midframe, int64_t deadline) {
+    int64_t dl = dill__ws_txdl(self, deadline);
+    struct dill__bsockx_vfs *x = self->x;
+    uint8_t *p = x->ops->reserve(x, hl + n, dl);
+    if(dill__slow(!p)) return dill__ws_txfail(self, midframe, dl, deadline);
+    if(hl) memcpy(p, hdr, hl);
+    if(n) dill__ws_gather(p + hl, cur, n, key, off);
+    x->ops->commit(x, hl + n);
+    return 0;
+}
+
 /* Client frames: masked through a pooled scratch buffer in big chunks;
-   the header goes out with the first chunk. */
+   the header goes out with the first chunk, and a short last chunk joins
+   the socket's gathered writes instead of taking a write of its own. */
 static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
       size_t hl, const uint8_t *key, struct dill_iolist *first, size_t total,
       int64_t deadline) {
@@ -391,6 +441,11 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
     do {
         size_t n = cap - fill;
         if(n > total - off) n = total - off;
+        if(!fill && self->gather && n <= DILL__WS_GATHER_MAX) {
+            rc = dill__ws_gather_out(self, NULL, 0, &cur, n, key, off, 1,
+                deadline);
+            break;
+        }
         dill__ws_gather(scr + fill, &cur, n, key, off);
         off += n;
         struct dill_iolist io = {scr, fill + n, NULL, 0};
@@ -406,17 +461,10 @@ static int dill__ws_frame_masked(struct dill__ws *self, uint8_t *hdr,
 static int dill__ws_frame_gather(struct dill__ws *self, const uint8_t *hdr,
       size_t hl, const uint8_t *key, struct dill_iolist *first, size_t total,
       int64_t deadline) {
-    int64_t dl = dill__ws_txdl(self, deadline);
-    uint8_t *p = dill__stream_reserve(self->tx, hl + total, dl);
-    if(dill__slow(!p)) return dill__ws_txfail(self, 0, dl, deadline);
-    memcpy(p, hdr, hl);
-    if(total) {
-        struct dill__iolcur cur = {first, 0};
-        dill__iol_advance(&cur, 0);
-        dill__ws_gather(p + hl, &cur, total, key, 0);
-    }
-    dill__stream_commit(self->tx, hl + total);
-    return 0;
+    struct dill__iolcur cur = {first, 0};
+    if(total) dill__iol_advance(&cur, 0);
+    return dill__ws_gather_out(self, hdr, hl, &cur, total, key, 0, 0,
+        deadline);
 }
 
 /* A server frame whose header is built: small ones are gathered, big ones
@@ -424,7 +472,7 @@ static int dill__ws_frame_gather(struct dill__ws *self, const uint8_t *hdr,
 static int dill__ws_frame_built(struct dill__ws *self, const uint8_t *hdr,
       size_t hl, struct dill_iolist *first, struct dill_iolist *last,
       size_t total, int64_t deadline) {
-    if(self->tx && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
+    if(self->gather && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
         return dill__ws_frame_gather(self, hdr, hl, NULL, first, total,
             deadline);
     struct dill_iolist h = {(void*)hdr, hl, first, 0};
@@ -443,7 +491,7 @@ static int dill__ws_frame(struct dill__ws *self, int fin, int op, int rsv,
     if(self->server)
         return dill__ws_frame_built(self, hdr, hl, first, last, total,
             deadline);
-    if(self->tx && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
+    if(self->gather && total <= DILL__WS_GATHER_MAX - DILL__WS_HDR_MAX)
         return dill__ws_frame_gather(self, hdr, hl, k, first, total,
             deadline);
     return dill__ws_frame_masked(self, hdr, hl, key, first, total, deadline);
@@ -490,12 +538,8 @@ static int dill__ws_ctl(struct dill__ws *self, int op, const void *p,
         return 0;
     }
     self->sending = 1;
-    int rc = dill__ws_ctlframe(self, op, p, n, deadline);
-    if(rc < 0 && errno == EBADF) return -1;
-    int err = errno;
-    if(dill__ws_unlock(self, deadline) < 0) return -1;
-    errno = err;
-    return rc;
+    return dill__ws_finish(self, dill__ws_ctlframe(self, op, p, n, deadline),
+        deadline);
 }
 
 /* Writes a queued control frame now, unless a sender holds the lock (it
@@ -509,7 +553,7 @@ static int dill__ws_flush(struct dill__ws *self, int64_t deadline) {
         return 0;
     }
     self->sending = 1;
-    return dill__ws_unlock(self, deadline);
+    return dill__ws_write_unlock(self, deadline);
 }
 
 /* Fails the connection: best-effort Close with code (0: none), then every
@@ -605,13 +649,7 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text, int plain,
       int64_t deadline) {
     if(dill__ws_cansend(self) < 0) return -1;
     if(text && !dill__ws_utf8_list(first)) {errno = EINVAL; return -1;}
-    if(dill__ws_lock(self, 1, deadline) < 0) return -1;
-    if(dill__ws_cansend(self) < 0) {
-        int err = errno;
-        if(dill__ws_unlock(self, deadline) < 0) return -1;
-        errno = err;
-        return -1;
-    }
+    if(dill__ws_begin(self, 1, deadline) < 0) return -1;
     int op = text ? DILL__WS_TEXT : DILL__WS_BINARY;
     struct dill__ws_z *z = self->st->z;
     int rc;
@@ -622,11 +660,7 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text, int plain,
     }
     else
         rc = dill__ws_frame(self, 1, op, 0, first, last, total, deadline);
-    if(rc < 0 && errno == EBADF) return -1;
-    int err = errno;
-    if(dill__ws_unlock(self, deadline) < 0) return -1;
-    errno = err;
-    return rc;
+    return dill__ws_finish(self, rc, deadline);
 }
 
 static int dill__ws_msendl(struct dill_msock_vfs *mvfs,
@@ -684,19 +718,14 @@ int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
         return 0;
     }
     /* One lock for the whole batch. */
-    if(dill__ws_cansend(self) < 0) return -1;
-    if(dill__ws_lock(self, 1, deadline) < 0) return -1;
-    int rc = dill__ws_cansend(self);
+    if(dill__ws_begin(self, 1, deadline) < 0) return -1;
+    int rc = 0;
     for(size_t i = 0; rc == 0 && i != n; i++) {
         struct dill_iolist io = {(void*)f[i].buf, f[i].len, NULL, 0};
         rc = dill__ws_frame_built(self, f[i].hdr, f[i].hl, &io, &io,
             f[i].len, deadline);
     }
-    if(rc < 0 && errno == EBADF) return -1;
-    int err = errno;
-    if(dill__ws_unlock(self, deadline) < 0) return -1;
-    errno = err;
-    return rc;
+    return dill__ws_finish(self, rc, deadline);
 }
 
 int dill__ws_zshared(int s, struct dill__wsz_def *def, size_t *threshold) {
@@ -726,14 +755,13 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
     }
     struct dill__ws_st *st = self->st;
     int first = !self->smsg;
-    if(dill__ws_cansend(self) < 0) return -1;
-    if(dill__ws_lock(self, first, deadline) < 0) return -1;
+    if(dill__ws_begin(self, first, deadline) < 0) return -1;
     int fin = !(flags & DILL_WS_MORE);
     int text = first ? (flags & DILL_WS_TEXT) != 0 : self->stext;
-    int rc = dill__ws_cansend(self);
+    int rc = 0;
     struct dill__utf8 u = st->sutf8;
     if(first) dill__utf8_init(&u);
-    if(rc == 0 && text && (dill__utf8_feed(&u, buf, len) < 0 ||
+    if(text && (dill__utf8_feed(&u, buf, len) < 0 ||
        (fin && !dill__utf8_complete(&u)))) {
         /* Nothing is sent; an open message stays open. */
         errno = EINVAL;
@@ -761,10 +789,7 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
         }
         else if(first) self->smsg = 0;
     }
-    int err = errno;
-    if(dill__ws_unlock(self, deadline) < 0) return -1;
-    errno = err;
-    return rc;
+    return dill__ws_finish(self, rc, deadline);
 }
 
 int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
@@ -774,16 +799,9 @@ int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
         errno = EINVAL;
         return -1;
     }
-    if(dill__ws_cansend(self) < 0) return -1;
-    if(dill__ws_lock(self, 0, deadline) < 0) return -1;
-    int rc = dill__ws_cansend(self);
-    if(rc == 0) rc = dill__ws_ctlframe(self, DILL__WS_PING, buf, len,
-        deadline);
-    if(rc < 0 && errno == EBADF) return -1;
-    int err = errno;
-    if(dill__ws_unlock(self, deadline) < 0) return -1;
-    errno = err;
-    return rc;
+    if(dill__ws_begin(self, 0, deadline) < 0) return -1;
+    return dill__ws_finish(self, dill__ws_ctlframe(self, DILL__WS_PING, buf,
+        len, deadline), deadline);
 }
 
 /******************************************************************************/
@@ -855,7 +873,7 @@ static ssize_t dill__ws_read1(struct dill__ws *self, uint8_t *dst, size_t cap,
     while(1) {
         int64_t dl = dill__ws_kadl(st, deadline);
         ssize_t r;
-        if(self->x) r = self->x->brecvsome(self->x, dst, cap, dl);
+        if(self->x) r = self->x->ops->brecvsome(self->x, dst, cap, dl);
         else {
             size_t want = dill__ws_want(st, cap);
             struct dill_iolist io = {dst, want, NULL, 0};
@@ -1318,18 +1336,11 @@ int dill__ws_sendclose(struct dill__ws *self, int status,
     uint8_t p[DILL__WS_CONTROL_MAX];
     int n = dill__ws_close_build(p, status, buf, len);
     if(n < 0) {errno = EINVAL; return -1;}
-    if(dill__ws_cansend(self) < 0) return -1;
-    if(dill__ws_lock(self, 0, deadline) < 0) return -1;
-    int rc = dill__ws_cansend(self);
-    if(rc == 0) {
-        rc = dill__ws_ctlframe(self, DILL__WS_CLOSE, p, (size_t)n, deadline);
-        if(rc < 0 && errno == EBADF) return -1;
-        self->sdone = 1;
-    }
-    int err = errno;
-    if(dill__ws_unlock(self, deadline) < 0) return -1;
-    errno = err;
-    return rc;
+    if(dill__ws_begin(self, 0, deadline) < 0) return -1;
+    int rc = dill__ws_ctlframe(self, DILL__WS_CLOSE, p, (size_t)n, deadline);
+    if(rc < 0 && errno == EBADF) return -1;
+    self->sdone = 1;
+    return dill__ws_finish(self, rc, deadline);
 }
 
 int dill_ws_done(int s, int status, const void *buf, size_t len,
@@ -1343,8 +1354,8 @@ int dill_ws_done(int s, int status, const void *buf, size_t len,
    to the socket below, which then delivers them first. */
 static int dill__ws_handback(struct dill__ws *self) {
     if(!self->rbuf || self->rpos == self->rlen) return 0;
-    if(!self->tx) {errno = ENOTSUP; return -1;}
-    return dill__stream_unread(self->tx, self->rbuf + self->rpos,
+    if(!self->x || !self->x->ops->unread) {errno = ENOTSUP; return -1;}
+    return self->x->ops->unread(self->x, self->rbuf + self->rpos,
         self->rlen - self->rpos);
 }
 

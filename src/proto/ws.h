@@ -15,7 +15,6 @@
 #include "libdillimpl.h"
 #include "core/core.h"
 #include "net/bsockx.h"
-#include "net/stream.h"
 #include "proto/wsdeflate.h"
 #include "proto/wsframe.h"
 
@@ -26,8 +25,9 @@
 #define DILL__WS_BIGSZ 65536
 /* Payloads at least this big are read straight into the caller's memory. */
 #define DILL__WS_DIRECT_MIN 2048
-/* Frames up to this size (header included) over tcp/ipc are gathered in
-   the socket's write buffer and leave together at the end of the turn. */
+/* Frames up to this size (header included) are gathered in the write
+   buffer of the socket below, when it has one (tcp, ipc, TLS over them:
+   net/bsockx.h), and leave together at the end of the turn. */
 #define DILL__WS_GATHER_MAX 4096
 /* Default largest message. */
 #define DILL__WS_DEFAULT_MAX (16u * 1024 * 1024)
@@ -114,8 +114,8 @@ struct dill__ws {
     struct dill_hvfs hvfs;
     struct dill_msock_vfs mvfs;
     struct dill_bsock_vfs *b;      /* the underlying socket */
-    struct dill__bsockx_vfs *x;    /* its partial reads, or NULL */
-    struct dill__stream *tx;       /* its gathered writes, or NULL */
+    /* Its partial reads and gathered writes (net/bsockx.h), or NULL. */
+    struct dill__bsockx_vfs *x;
     struct dill__ws_st *st;
     uint8_t *rbuf;                 /* pooled receive buffer or NULL */
     uint32_t rpos, rlen;           /* buffered bytes: rbuf[rpos..rlen) */
@@ -143,6 +143,7 @@ struct dill__ws {
                                       only control frames and its own
                                       pieces may be sent */
     unsigned int stext : 1;        /* ... and it is TEXT */
+    unsigned int gather : 1;       /* x has gathered writes */
 };
 
 /* Type id answered by ws handles. */

@@ -45,7 +45,7 @@ static int dill__ws_readhead(struct dill__ws *self, int request,
         uint8_t *dst = self->rbuf + self->rlen;
         ssize_t r;
         if(self->x)
-            r = self->x->brecvsome(self->x, dst, DILL__WS_BUFSZ - self->rlen,
+            r = self->x->ops->brecvsome(self->x, dst, DILL__WS_BUFSZ - self->rlen,
                 deadline);
         else {
             /* Without partial reads, byte by byte: nothing past the head
