@@ -3,8 +3,10 @@
 # redis-server, three `dillws --listen --broadcast --redis` nodes and
 # haproxy (docs/haproxy.cfg's settings, ports filled in) on free ports of
 # 127.0.0.1.  Checks: a message sent to one node reaches the clients of
-# the others; HAProxy spreads clients over the nodes, health-checks them
-# with a WebSocket handshake, and when a node is killed its clients
+# the others; every node answers GET /health (dillws --health) and
+# HAProxy spreads clients over the nodes, health-checks them with that
+# GET (a killed node is marked down, a restarted one up), and when a node
+# is killed its clients
 # (examples/reconnect_client --listen) come back through HAProxy to the
 # others and get the next broadcast; the killed node, restarted, is taken
 # back.  Then the same behind nginx (docs/nginx.conf), and two
@@ -84,6 +86,11 @@ crosses "ws://127.0.0.1:${NPORT[1]}/direct" \
 check "a message sent to node 1 reaches a client of node 2" \
     "grep -q '^msg: direct' $T/direct.out"
 
+check "every node answers GET /health with 200" \
+    "[ \"\$(http_get ${NPORT[1]} 'GET /health HTTP/1.0')\" = '200 ok' ] &&
+     [ \"\$(http_get ${NPORT[2]} 'GET /health HTTP/1.1')\" = '200 ok' ] &&
+     [ \"\$(http_get ${NPORT[3]} 'GET /health HTTP/1.1')\" = '200 ok' ]"
+
 # HAProxy in front of the three nodes.
 HPORT=$(free_port)
 sed -e "s/@PORT@/$HPORT/" -e "s/@N1@/${NPORT[1]}/" -e "s/@N2@/${NPORT[2]}/" \
@@ -157,6 +164,11 @@ check "haproxy spread them over the three nodes" \
 check "a message through haproxy reaches the clients of all three nodes" \
     "broadcast before"
 kill_node 1 haproxy
+# haproxy -db logs the state changes its checks decide on stderr.
+for _ in $(seq 100); do grep -q 'nodes/n1 is DOWN' "$T/haproxy.log" && break; sleep 0.1; done
+check "haproxy's GET /health check marked the killed node down" \
+    "grep -q 'nodes/n1 is DOWN' $T/haproxy.log"
+check "and only that one" "! grep -q 'nodes/n[23] is DOWN' $T/haproxy.log"
 
 # The node, back on its port, gets new clients again once its health
 # check passes.
@@ -169,6 +181,7 @@ for _ in $(seq 100); do
     sleep 0.2
 done
 check "the restarted node is back in rotation" "[ \$(per_node 1) -ge 1 ]"
+check "haproxy's check marked it up" "grep -q 'nodes/n1 is UP' $T/haproxy.log"
 
 # The same behind nginx (docs/nginx.conf): three clients, node 2 killed.
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
