@@ -57,6 +57,7 @@ static int nwin;                    /* windows started */
 static int churning;                /* 1 during the churn, 2 after it */
 static uint64_t rng = 1;
 static long fails, sessions, leaves, retries, checked, checked_churn, msgs;
+static int connect_err;             /* errno of the last failed connect */
 
 static void fail(const char *fmt, ...) {
     if(fails++ >= 20) return;       /* enough to tell what went wrong */
@@ -141,6 +142,7 @@ static int session_start(struct client *c) {
             return 0;
         }
         if(errno == ECANCELED) return -1;
+        connect_err = errno;
         retries++;
         if(msleep(now() + rnd(50, 200)) < 0) return -1;
     }
@@ -250,7 +252,8 @@ static int all_got(int w, int64_t deadline) {
 static int wait_connected(int64_t deadline) {
     while(!all_connected() && now() < deadline) msleep(now() + 50);
     if(all_connected()) return 1;
-    fail("not every client connected within %d s", BOUND / 1000);
+    fail("not every client connected within %d s (%ld connection retries,"
+        " the last error: %s)", BOUND / 1000, retries, strerror(connect_err));
     return 0;
 }
 
