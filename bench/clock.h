@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -28,6 +29,23 @@ static inline long cpu_us(void) {
     getrusage(RUSAGE_SELF, &ru);
     return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L +
         ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+/* A "Field: N kB" line of a /proc file (/proc/self/status,
+   /proc/meminfo), in KiB; -1 if absent. */
+static inline long proc_kib(const char *file, const char *field) {
+    FILE *f = fopen(file, "r");
+    if(!f) return -1;
+    char line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    while(fgets(line, sizeof(line), f))
+        if(strncmp(line, field, n) == 0 && line[n] == ':') {
+            v = atol(line + n + 1);
+            break;
+        }
+    fclose(f);
+    return v;
 }
 
 #endif
