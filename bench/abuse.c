@@ -166,21 +166,6 @@ static double round_trip(int s) {
 /*  trickle                                                                   */
 /******************************************************************************/
 
-static double cpu_of(int pid) {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if(!f) die(path);
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    unsigned long ut, st;
-    if(!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-       &ut, &st) != 2) {fprintf(stderr, "abuse: bad %s\n", path); exit(1);}
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double*)a, y = *(const double*)b;
     return x < y ? -1 : x > y;
@@ -193,7 +178,7 @@ static void trickle(int pid, int conns) {
     if(!cpu) die("calloc");
     for(int c = 0; c != conns; c++) {
         int s = dial();
-        double c0 = cpu_of(pid);
+        double c0 = proc_cpu(pid);
         for(size_t i = 0; i != n; i++) {
             writeall(s, head + i, 1);
             /* Give the server time to read each byte on its own. */
@@ -201,7 +186,7 @@ static void trickle(int pid, int conns) {
             nanosleep(&ts, NULL);
         }
         expect_101(s);
-        cpu[c] = cpu_of(pid) - c0;
+        cpu[c] = proc_cpu(pid) - c0;
         close(s);
     }
     qsort(cpu, (size_t)conns, sizeof(double), cmp_d);

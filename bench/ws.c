@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "libdill.h"
+#include "accept.h"
 #include "clock.h"
 
 static long rss_kib(void) {
@@ -116,14 +117,7 @@ static void server(int ls) {
     int b = bundle();
     if(b < 0) die("bundle");
     while(1) {
-        int s = tcp_accept(ls, NULL, -1);
-        if(s < 0) {
-            if(errno == EMFILE || errno == ENFILE) {
-                msleep(now() + 10);
-                continue;
-            }
-            die("tcp_accept");
-        }
+        int s = accept_retry(ls);
         if(bundle_go(b, serve(s)) < 0) die("bundle_go");
     }
 }

@@ -44,6 +44,7 @@ int main(void) {puts("bench_wsdeflate: built without zlib"); return 0;}
 #include "proto/wsdeflate.h"
 #include "proto/wsframe.h"
 #include "../tests/zbomb.h"
+#include "accept.h"
 #include "clock.h"
 
 #define MSG 1024
@@ -149,14 +150,7 @@ static void server(int ls) {
     int b = bundle();
     if(b < 0) die("bundle");
     while(1) {
-        int s = tcp_accept(ls, NULL, -1);
-        if(s < 0) {
-            if(errno == EMFILE || errno == ENFILE) {
-                msleep(now() + 10);
-                continue;
-            }
-            die("tcp_accept");
-        }
+        int s = accept_retry(ls);
         if(bundle_go(b, serve(s)) < 0) die("bundle_go");
     }
 }

@@ -196,6 +196,16 @@ DILL_EXPORT int dill_bundle_mem(struct dill_bundle_storage *mem);
 DILL_EXPORT int dill_bundle_wait(int bndl, int64_t deadline);
 /* Lets other ready coroutines run.  Errors: ECANCELED. */
 DILL_EXPORT int dill_yield(void);
+/* dill extension: coroutines of the calling thread blocked longer than
+   threshold ms give their stack pages back (their live stack waits in a
+   heap copy and is copied back when they wake); -1 turns it off (the
+   default, unless DILL_HIBERNATE=ms is in the environment).  While a
+   coroutine hibernates, no other coroutine may use memory on its stack.
+   Errors: EINVAL (threshold < -1). */
+DILL_EXPORT int dill_hibernate(int64_t threshold);
+/* dill extension: how many coroutines of the calling thread hibernate
+   now. */
+DILL_EXPORT int dill_hibernated(void);
 
 #if !defined DILL_DISABLE_RAW_NAMES
 #define coroutine dill_coroutine
@@ -208,6 +218,8 @@ DILL_EXPORT int dill_yield(void);
 #define bundle_mem dill_bundle_mem
 #define bundle_wait dill_bundle_wait
 #define yield dill_yield
+#define hibernate dill_hibernate
+#define hibernated dill_hibernated
 #endif
 
 /******************************************************************************/

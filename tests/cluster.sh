@@ -2,27 +2,21 @@
 # Several dill servers linked through Redis, behind HAProxy (issue 17):
 # redis-server, three `dillws --listen --broadcast --redis` nodes and
 # haproxy (docs/haproxy.cfg's settings, ports filled in) on free ports of
-# 127.0.0.1.  Checks: a message sent to one node reaches the clients of
-# the others; HAProxy spreads clients over the nodes, health-checks them
-# with a WebSocket handshake, and when a node is killed its clients
-# (examples/reconnect_client --listen) come back through HAProxy to the
-# others and get the next broadcast; the killed node, restarted, is taken
-# back.  Then the same behind nginx (docs/nginx.conf), and two
-# examples/ws_chat --redis servers sharing one room.  Skipped (77) without
-# redis-server, haproxy or hiredis in the build (nginx and ws_chat parts:
-# when they are there).
+# 127.0.0.1 (tests/cluster.lib).  Checks: a message sent to one node
+# reaches the clients of the others; every node answers GET /health
+# (dillws --health); HAProxy spreads clients over the nodes and checks
+# them with that GET (a killed node is marked down, a restarted one up);
+# when a node is killed its clients (examples/reconnect_client --listen)
+# come back through HAProxy to the others and get the next broadcast; the
+# killed node, restarted, is taken back.  Then the same behind nginx
+# (docs/nginx.conf), and two examples/ws_chat --redis servers sharing one
+# room.  Skipped (77) without redis-server, haproxy or hiredis in the
+# build (nginx and ws_chat parts: when they are there).  1,000 clients
+# with churn: tests/cluster_churn.sh.
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/dillws.lib"
-SRC=${DILL_TEST_SRCDIR:-$here/..}
+. "$here/cluster.lib"
 RC=$B/reconnect_client
-command -v redis-server >/dev/null || { echo "skipped: no redis-server"; exit 77; }
-HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
-[ -x "$HAPROXY" ] || { echo "skipped: no haproxy"; exit 77; }
 [ -x "$RC" ] || { echo "skipped: no $RC (examples not built)"; exit 77; }
-if "$D" --listen 127.0.0.1:0 --broadcast --redis redis://127.0.0.1:1/ \
-        --timeout 0.1 2>&1 | grep -q "not supported"; then
-    echo "skipped: built without hiredis"; exit 77
-fi
 
 "$D" --listen 127.0.0.1:0 --broadcast --redis http://127.0.0.1/ --timeout 1 2>"$T/bad.err"
 check "dillws --redis with a bad URL: status 2" \
@@ -30,38 +24,7 @@ check "dillws --redis with a bad URL: status 2" \
 "$D" --listen 127.0.0.1:0 --echo --redis redis://127.0.0.1/ --timeout 1 2>"$T/bad.err"
 check "dillws --redis without --broadcast: status 2" "[ \$? = 2 ]"
 
-# redis-server on a free port (another program may take it meanwhile:
-# then try another).
-for _ in 1 2 3 4 5; do
-    RPORT=$(free_port)
-    redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no \
-        --loglevel warning --logfile "$T/redis.log" &
-    REDIS=$!
-    PIDS="$PIDS $REDIS"
-    for _ in $(seq 100); do
-        [ "$(printf 'PING\r\n' | timeout 1 $PY -c '
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)
-s.sendall(b"PING\r\n"); print(s.recv(16).decode().strip())' "$RPORT" 2>/dev/null)" = +PONG ] && break
-        kill -0 $REDIS 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -0 $REDIS 2>/dev/null && break
-done
-kill -0 $REDIS 2>/dev/null || { echo "redis-server did not start"; cat "$T/redis.log"; exit 1; }
-URL=redis://127.0.0.1:$RPORT/
-
-# node N [PORT | --threads T]: starts node N (on PORT, or a free one; on
-# one thread or T) and sets NPORT[N].
-declare -a NPORT NPID
-node() {
-    local port=${2:-0} threads=1
-    [ "${2:-}" = --threads ] && { port=0; threads=$3; }
-    start_server "node$1" --broadcast --threads "$threads" --redis "$URL" \
-        --listen "127.0.0.1:$port" -v
-    NPORT[$1]=$PORT
-    NPID[$1]=${PIDS##* }
-}
+redis_start
 node 1; node 2; node 3 --threads 2
 
 # crosses FROM TO TEXT OUT: a listening client of URL TO (output in OUT)
@@ -84,17 +47,9 @@ crosses "ws://127.0.0.1:${NPORT[1]}/direct" \
 check "a message sent to node 1 reaches a client of node 2" \
     "grep -q '^msg: direct' $T/direct.out"
 
-# HAProxy in front of the three nodes.
-HPORT=$(free_port)
-sed -e "s/@PORT@/$HPORT/" -e "s/@N1@/${NPORT[1]}/" -e "s/@N2@/${NPORT[2]}/" \
-    -e "s/@N3@/${NPORT[3]}/" "$SRC/docs/haproxy.cfg" >"$T/haproxy.cfg"
-"$HAPROXY" -c -q -f "$T/haproxy.cfg" || { echo "bad haproxy.cfg"; exit 1; }
-"$HAPROXY" -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
-PIDS="$PIDS $!"
-for _ in $(seq 100); do
-    echo up | timeout 2 "$D" -1 --timeout 1 "ws://127.0.0.1:$HPORT/" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+check "every node answers GET /health with 200" nodes_healthy
+
+haproxy_start
 
 # clients PREFIX N: N listening clients through the balancer on FPORT,
 # output in $T/PREFIX1.out...; waits until they are connected.
@@ -157,6 +112,11 @@ check "haproxy spread them over the three nodes" \
 check "a message through haproxy reaches the clients of all three nodes" \
     "broadcast before"
 kill_node 1 haproxy
+# haproxy -db logs the state changes its checks decide on stderr.
+for _ in $(seq 100); do grep -q 'nodes/n1 is DOWN' "$T/haproxy.log" && break; sleep 0.1; done
+check "haproxy's GET /health check marked the killed node down" \
+    "grep -q 'nodes/n1 is DOWN' $T/haproxy.log"
+check "and only that one" "! grep -q 'nodes/n[23] is DOWN' $T/haproxy.log"
 
 # The node, back on its port, gets new clients again once its health
 # check passes.
@@ -169,6 +129,7 @@ for _ in $(seq 100); do
     sleep 0.2
 done
 check "the restarted node is back in rotation" "[ \$(per_node 1) -ge 1 ]"
+check "haproxy's check marked it up" "grep -q 'nodes/n1 is UP' $T/haproxy.log"
 
 # The same behind nginx (docs/nginx.conf): three clients, node 2 killed.
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)

@@ -316,6 +316,27 @@ timeout 30 "$D" bench --deflate -c 4 -s 1024 -d 1 "$ZURL" >"$T/zbench" \
 check "bench --deflate exits 0 and reports the agreement" \
     "[ \$? = 0 ] && grep -q '^deflate: ' $T/zbench && grep -q '^errors: *0$' $T/zbench"
 
+# --health: a plain GET of the path (HAProxy's check) gets 200 in every
+# mode; other plain requests 404 or 405; WebSocket on the path still works.
+check "GET /health of an echo server: 200 ok" \
+    "[ \"\$(http_get $E 'GET /health HTTP/1.0')\" = '200 ok' ]"
+check "GET /health?probe=1 HTTP/1.1: 200 ok" \
+    "[ \"\$(http_get $E 'GET /health?probe=1 HTTP/1.1')\" = '200 ok' ]"
+check "another path: 404" "[ \"\$(http_get $E 'GET /healthz HTTP/1.1')\" = 404 ]"
+check "POST /health: 405" "[ \"\$(http_get $E 'POST /health HTTP/1.1')\" = 405 ]"
+echo up | C "ws://127.0.0.1:$E/health" >"$T/out"
+check "a WebSocket on /health is served" "[ \$? = 0 ] && [ \"\$(cat $T/out)\" = up ]"
+start_server hb --broadcast -v --health /hz
+check "--broadcast --health /hz: GET /hz is 200 ok" \
+    "[ \"\$(http_get $PORT 'GET /hz HTTP/1.1')\" = '200 ok' ]"
+check "--health /hz: /health is 404" \
+    "[ \"\$(http_get $PORT 'GET /health HTTP/1.1')\" = 404 ]"
+check "-v logs the refusal, not the answered check" \
+    "[ \$(grep -c 'handshake failed' $T/hb.log) = 1 ]"
+start_server hp --health ''
+check "a printing server with --health '': a plain GET is refused (400)" \
+    "[ \"\$(http_get $PORT 'GET /health HTTP/1.1')\" = 400 ]"
+
 # Servers still running: memory errors would be in their logs by now.
 check "no sanitizer reports from the servers" \
     "! grep -l 'AddressSanitizer\|LeakSanitizer\|runtime error:' $T/*.log"

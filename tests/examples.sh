@@ -22,7 +22,9 @@ check() {
 wait_port() {
     PORT=""
     for _ in $(seq 100); do
-        PORT=$(sed -n 's/.*127\.0\.0\.1:\([0-9][0-9]*\)\/.*/\1/p' "$1" | head -1)
+        # The file may not exist yet: the background shell creates it.
+        PORT=$(sed -n 's/.*127\.0\.0\.1:\([0-9][0-9]*\)\/.*/\1/p' "$1" 2>/dev/null |
+            head -1)
         [ -n "$PORT" ] && return 0
         sleep 0.05
     done
@@ -30,8 +32,7 @@ wait_port() {
 }
 PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 free_port() {
-    $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+    "$PY" "$(dirname "${BASH_SOURCE[0]}")/free_port.py"
 }
 for p in sieve tutorial_2_tcp_echo ws_echo_server ws_echo_client ws_chat wss_server \
          reconnect_client dillws; do

@@ -190,8 +190,7 @@ ngdir=$work/nginx
 mkdir "$ngdir"
 
 free_port() {
-    "$PY" -c 'import socket; s = socket.socket(); '\
-'s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    "$PY" "$(dirname "${BASH_SOURCE[0]}")/free_port.py"
 }
 
 # start_nginx: runs nginx in the foreground (in the background of this

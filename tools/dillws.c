@@ -61,13 +61,15 @@ static struct {
     int64_t stall_ms;               /* broadcast: drop a client this late */
     size_t queue_bytes;             /* broadcast: per-client queue bound */
     const char *redis;              /* broadcast: --redis URL */
+    const char *health;             /* server: --health path; "": none */
     int64_t linger_ms;
     int conns;
     size_t size;
     double seconds;
     int threads;                    /* server threads; 0: one per core */
 } cfg = {.conns = 1, .size = 16, .seconds = 5, .linger_ms = 1000,
-    .hs_ms = 10000, .stall_ms = 10000, .queue_bytes = 4 << 20};
+    .hs_ms = 10000, .stall_ms = 10000, .queue_bytes = 4 << 20,
+    .health = "/health"};
 
 static void die(int code, const char *fmt, ...) {
     va_list ap;
@@ -227,6 +229,8 @@ static void usage(FILE *f) {
 "                      (default 4M; one message always fits)\n"
 "  --redis URL         broadcast: also to and from the other servers using\n"
 "                      Redis URL (redis://[:password@]host:port/)\n"
+"  --health PATH       server: answer a plain GET of PATH with 200 OK, for\n"
+"                      load balancers' checks (default /health; \"\": off)\n"
 "  --linger S          at the end of input, wait for replies until S\n"
 "                      seconds pass without one (default 1; 0: close now)\n"
 "  --cacert FILE       trust the CA certificates in FILE (wss)\n"
@@ -283,7 +287,7 @@ static int takes_value(const char *name) {
         "--cacert", "--proxy",
         "--tls-cert", "--tls-key", "--threads", "-c", "--connections", "-s", "--size",
         "-d", "--duration", "--handshake-timeout", "--stall-timeout",
-        "--queue-bytes", "--redis", NULL};
+        "--queue-bytes", "--redis", "--health", NULL};
     for(int i = 0; names[i]; i++)
         if(!strcmp(name, names[i])) return 1;
     return 0;
@@ -337,6 +341,7 @@ static void parse_args(int argc, char **argv) {
         else if(!strcmp(name, "--queue-bytes"))
             cfg.queue_bytes = parse_size(name, v);
         else if(!strcmp(name, "--redis")) cfg.redis = v;
+        else if(!strcmp(name, "--health")) cfg.health = v;
         else if(!strcmp(name, "--linger"))
             cfg.linger_ms = parse_seconds(name, v);
         else if(!strcmp(name, "--cacert")) cfg.cacert = v;
@@ -1017,6 +1022,28 @@ static int check_request(const struct ws_request *req, void *arg) {
     return 0;
 }
 
+/* A request that is no upgrade: the health path (a load balancer's check)
+   gets 200, the rest 404; only GET, since HEAD would get a body.  What the
+   server can tell is that it accepts and answers: that is the check. */
+static int http_request(const struct ws_request *req,
+      struct ws_http_response *resp, void *arg) {
+    char method[16], target[512];
+    if(ws_request_header(req, ":method", method, sizeof(method)) < 0 ||
+       ws_request_header(req, ":path", target, sizeof(target)) < 0)
+        return 400;
+    target[strcspn(target, "?")] = 0;
+    if(strcmp(target, cfg.health)) return 404;
+    if(strcmp(method, "GET")) return 405;
+    *(int*)arg = 1;
+    static const char ok[] = "ok\n";
+    resp->status = 200;
+    resp->content_type = "text/plain";
+    resp->body = ok;
+    resp->len = sizeof(ok) - 1;
+    resp->headers = "Cache-Control: no-store";
+    return 0;
+}
+
 /* The handshake of one accepted connection; returns the WebSocket. */
 static int server_attach(int s, int id) {
     /* Not --timeout: that one is for how long the server runs. */
@@ -1039,10 +1066,17 @@ static int server_attach(int s, int id) {
     o.check = check_request;
     o.check_arg = &id;
     o.ping_interval = cfg.ping_ms;
+    int healthy = 0;
+    if(cfg.health[0]) {
+        o.http = http_request;
+        o.http_arg = &healthy;
+    }
     deflate_opts(&o);
     char res[1024], host[256], proto[256];
     int ws = ws_attach_server_opts(s, res, sizeof(res), host, sizeof(host),
         &o, NULL, dl);
+    /* Checks come every second or so: -v stays readable. */
+    if(ws < 0 && healthy && errno == EACCES) return -1;
     if(ws < 0) {
         vlog("[%d] handshake failed: %s", id, strerror(errno));
         return -1;

@@ -128,6 +128,15 @@ static void dill__chop_cancel(struct dill__clause *cl) {
     dill__list_erase(&dill__cont(cl, struct dill__chop, cl)->item);
 }
 
+/* Only operations this thread alone can complete (w == NULL) move: with
+   a tchan in the same choose another thread may hold the operation. */
+static void dill__chop_move(struct dill__clause *cl,
+      const struct dill__move *m) {
+    struct dill__chop *o = dill__cont(cl, struct dill__chop, cl);
+    dill__list_moved(&o->item, m);
+    o->val = dill__moved(m, o->val);
+}
+
 /* The first waiting peer whose wait nobody completed yet: a choose that
    also waits on a tchan may have been completed by another thread. */
 static struct dill__chop *dill__chclaim(struct dill__list *peers) {
@@ -188,6 +197,7 @@ void dill__chpark(struct dill__half *hf, int op, struct dill__chop *o,
         &ch->dir[!hf->index].senders : &ch->dir[hf->index].receivers;
     dill__list_push(l, &o->item);
     dill__waitfor(&o->cl, id, dill__chop_cancel);
+    if(!w) o->cl.move = dill__chop_move;
 }
 
 static int dill__chop1(int h, int op, void *val, size_t len,

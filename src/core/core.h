@@ -46,12 +46,47 @@ struct dill__cr;
 /* Something a coroutine waits for.  When it fires (dill__trigger) the
    coroutine is resumed and every other clause it waited on is cancelled
    through its cancel function. */
+struct dill__move;
 struct dill__clause {
     struct dill__cr *cr;
     struct dill__clause *next;     /* other clauses of the same wait */
     void (*cancel)(struct dill__clause *cl);
+    /* Set after dill__waitfor by clauses that can follow their coroutine
+       into hibernation (see dill__move); NULL keeps the coroutine awake. */
+    void (*move)(struct dill__clause *cl, const struct dill__move *m);
     int id;
 };
+
+/* Hibernation (cr.c, dill_hibernate(3)) moves the live part of a blocked
+   coroutine's stack, lo..hi, to a heap copy delta bytes away and back.
+   A clause's move function is called on the clause at its new place
+   (everything in lo..hi already copied, cl->cr and cl->next already
+   translated) and makes whatever refers to the old clause refer to the
+   new one; pointers it holds into lo..hi are translated with
+   dill__moved.  It must not fail, and must not touch lo..hi itself (its
+   pages are about to be given back): only translated addresses. */
+struct dill__move {
+    char *lo;
+    char *hi;
+    ptrdiff_t delta;
+};
+static inline void *dill__moved(const struct dill__move *m, void *p) {
+    return (char*)p >= m->lo && (char*)p < m->hi ? (char*)p + m->delta : p;
+}
+/* item was copied with its region: relinks its neighbours to it. */
+static inline void dill__list_moved(struct dill__list *item,
+      const struct dill__move *m) {
+    item->next = dill__moved(m, item->next);
+    item->prev = dill__moved(m, item->prev);
+    item->next->prev = item;
+    item->prev->next = item;
+}
+/* Waits longer than the hibernation threshold would keep a coroutine
+   awake when they cannot move (io_uring receives into its stack): such
+   a wait uses this deadline instead and, when it expires, gives way to a
+   wait that can move.  Returns deadline, or an earlier one when this
+   thread hibernates coroutines. */
+int64_t dill__hib_deadline(int64_t deadline);
 
 /* Registers cl as part of the current coroutine's next wait.  cancel removes
    it from whatever object holds it (may be NULL). */
@@ -73,6 +108,7 @@ void dill__trigger(struct dill__clause *cl, int err);
 struct dill__crflags {
     int canceled;
     int noblock;                   /* inside close callbacks (nesting) */
+    int awake;                     /* may not hibernate (nesting) */
 };
 /* Flags of the running coroutine; NULL before the thread's first use. */
 extern __thread struct dill__crflags *dill__flags
@@ -90,6 +126,13 @@ static inline int dill__canblock(void) {
 static inline void dill__noblock(int on) {
     if(dill__slow(!dill__flags)) dill__canblock_slow();
     dill__flags->noblock += on ? 1 : -1;
+}
+/* Keeps the running coroutine from hibernating (on = 1) until the
+   matching call with on = 0: for code whose helper coroutines use memory
+   on its stack while it waits (dill_hibernate(3)). */
+static inline void dill__keepawake(int on) {
+    if(dill__slow(!dill__flags)) dill__canblock_slow();
+    dill__flags->awake += on ? 1 : -1;
 }
 /* Call from a loop that made progress without blocking: fails with
    ECANCELED when the current coroutine is cancelled and with ETIMEDOUT once
@@ -303,10 +346,24 @@ void dill__tsig_post(struct dill__tsig *s);
 /* Returns 0 when posted, -1 with ETIMEDOUT or ECANCELED. */
 int dill__tsig_wait(struct dill__tsig *s, int64_t deadline);
 
+/* Move function of the coroutine's own timer clause (timer.c). */
+void dill__timer_move(struct dill__clause *cl, const struct dill__move *m);
+
 /* Stacks. */
+/* Records that the coroutine on stack hibernates (lo: the lowest address
+   it keeps, delta: how far its copy is) or, with lo NULL, woke up. */
+void dill__stack_hib(void *stack, char *lo, ptrdiff_t delta);
+/* Where the bytes at p are now: p, or their place in the heap copy when
+   p is on the stack of a coroutine that hibernates.  For objects that
+   keep a pointer into their user's stack (an "alive" flag written when
+   they are closed under a blocked call). */
+void *dill__hib_addr(void *p);
 /* Returns a stack of *size bytes; *fresh tells whether it was never used. */
 void *dill__stack_alloc(size_t *size, int *fresh);
 void dill__stack_free(void *stack, size_t size);
+/* Gives the memory of n stacks (in use, not free) back to the kernel, in
+   as few system calls as their addresses allow; reorders stacks. */
+void dill__stacks_drop(void **stacks, size_t n);
 void dill__stacks_term(void);
 
 /* Milliseconds from the monotonic clock, read afresh (no caching). */

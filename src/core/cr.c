@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "core.h"
@@ -83,6 +84,16 @@ struct dill__cr {
     struct dill__bundle own;
     void *stack;                   /* NULL when the caller gave the memory */
     size_t stacksz;
+    /* Hibernation: while blocked, the coroutine is in its thread's list of
+       sleepers (hib_item) since tick wait_epoch; once hibernated it lives
+       in a heap copy of its live stack (sp..top), home is where it goes
+       back and hib_mem the allocation. */
+    struct dill__list hib_item;
+    unsigned int wait_epoch;
+    unsigned int hibernated : 1;
+    char *sp;
+    struct dill__cr *home;
+    void *hib_mem;
 #if DILL_VALGRIND
     unsigned int vgid;
 #endif
@@ -112,6 +123,19 @@ struct dill__ctx {
     unsigned int ticks;
     unsigned int busy;
     struct dill__list deferred;    /* dill__defer items */
+    /* Hibernation: threshold in ms (-1: off), coroutines blocked since
+       (oldest first), the tick counter and the time of the next tick,
+       and how many coroutines are hibernated now / were in total. */
+    int64_t hib_ms;
+    struct dill__list sleepers;
+    unsigned int epoch;
+    int64_t hib_next;
+    size_t nhib;
+    uint64_t hib_total;
+    struct dill__cr *hib_from;     /* to hibernate once we are off it */
+    void **hib_drop;               /* stacks to give back after a tick */
+    size_t ndrop;
+    size_t capdrop;
     struct dill__list texit;       /* dill__texit items */
 #if DILL_ASAN
     struct dill__cr *asan_from;
@@ -156,7 +180,21 @@ static void dill__ctx_term(void *p) {
     dill__poller_term();
     dill__handles_term();
     dill__stacks_term();
+    free(dill__c.hib_drop);
+    dill__c.hib_drop = NULL;
+    dill__c.ndrop = dill__c.capdrop = 0;
     dill__c.initialized = 0;
+}
+
+/* DILL_HIBERNATE=ms in the environment turns hibernation on in every
+   thread (dill_hibernate(3)). */
+static int64_t dill__hib_env(void) {
+    const char *e = getenv("DILL_HIBERNATE");
+    if(!e || !*e) return -1;
+    char *end;
+    long long v = strtoll(e, &end, 10);
+    if(*end || v < 0) return -1;
+    return (int64_t)v;
 }
 
 static void dill__key_make(void) {
@@ -172,6 +210,9 @@ static void dill__ctx_init(void) {
     dill__list_init(&c->deferred);
     dill__list_init(&c->texit);
     dill__list_init(&c->main.bundle_item);
+    dill__list_init(&c->main.hib_item);
+    dill__list_init(&c->sleepers);
+    c->hib_ms = dill__hib_env();
 #if DILL_TSAN
     c->main.tsan_fiber = __tsan_get_current_fiber();
 #endif
@@ -203,10 +244,199 @@ int64_t dill_now(void) {
 }
 
 /******************************************************************************/
+/*  Hibernation                                                               */
+/******************************************************************************/
+
+/* A coroutine blocked longer than the threshold leaves the pages of its
+   stack to the kernel: its live part (from its stack pointer to the top,
+   where struct dill__cr is) goes to a heap copy, whatever refers to it
+   (its clauses' owners, the timer heap, its bundle's list) is pointed at
+   the copy, and the pages are dropped with MADV_DONTNEED.  Waking copies
+   it back to the same addresses before it runs, so pointers into the
+   stack held by the coroutine itself stay valid.  Memory of the stack
+   that others may use while it sleeps is not covered (dill_hibernate(3)
+   says so). */
+
+/* Lowest address a suspended coroutine still needs. */
+static char *dill__hib_sp(struct dill__cr *cr) {
+#if defined(DILL_PORTABLE_CTX)
+    return cr->sp;
+#elif defined(__x86_64__)
+    return cr->ctx.regs[6];        /* ctx.S: stack pointer after return */
+#else
+    return cr->ctx.regs[12];       /* ctx.S (aarch64): sp */
+#endif
+}
+
+/* Copies stack memory without ASan's checks: frames have poisoned
+   redzones, which the copy keeps as they are. */
+#if DILL_ASAN
+__attribute__((no_sanitize_address))
+static void dill__hib_copy(void *dst, const void *src, size_t n) {
+    volatile uint64_t *d = dst;
+    const volatile uint64_t *s = src;
+    for(size_t i = 0; i != n / 8; i++) d[i] = s[i];
+}
+#else
+#define dill__hib_copy memcpy
+#endif
+
+/* Whether cr can follow its copy: a coroutine started by go() is named
+   by a handle that points into its stack, and waits whose clauses cannot
+   move (an io_uring receive into a buffer on the stack, a channel between
+   threads) keep it where it is. */
+static int dill__hib_can(struct dill__cr *cr) {
+    if(!cr->stack || cr->done || !cr->waiting || cr->bundle == &cr->own ||
+       cr->f.awake)
+        return 0;
+    char *lo = dill__hib_sp(cr);
+    if(lo < (char*)cr->stack || lo >= (char*)cr) return 0;
+    if((char*)cr->bundle >= lo && (char*)cr->bundle < (char*)cr->stack +
+       cr->stacksz)
+        return 0;
+    for(struct dill__clause *cl = cr->clauses; cl; cl = cl->next)
+        if(!cl->move) return 0;
+    return 1;
+}
+
+/* Gives cr's stack pages back now, or (batch) at the end of the tick
+   with its neighbours'. */
+static void dill__hib_drop(struct dill__cr *cr, int batch) {
+    struct dill__ctx *c = &dill__c;
+    if(batch && c->ndrop == c->capdrop) {
+        size_t cap = c->capdrop ? c->capdrop * 2 : 64;
+        void **v = realloc(c->hib_drop, cap * sizeof(void*));
+        if(v) {c->hib_drop = v; c->capdrop = cap;}
+    }
+    if(batch && c->ndrop < c->capdrop) c->hib_drop[c->ndrop++] = cr->stack;
+    /* The guard page below stays; the range stays mapped. */
+    else madvise(cr->stack, cr->stacksz, MADV_DONTNEED);
+}
+
+static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
+    dill__list_erase(&cr->hib_item);
+    if(!dill__hib_can(cr)) return NULL;
+    char *lo = dill__hib_sp(cr);
+    char *hi = (char*)cr->stack + cr->stacksz;
+    size_t n = (size_t)(hi - lo);
+    /* The copy keeps every address's alignment modulo 64. */
+    void *mem;
+    if(posix_memalign(&mem, 64, n + 64) != 0) return NULL;
+    char *base = (char*)mem + ((uintptr_t)lo & 63);
+    dill__hib_copy(base, lo, n);
+    struct dill__move m = {lo, hi, base - lo};
+    struct dill__cr *sc = dill__moved(&m, cr);
+    sc->clauses = dill__moved(&m, sc->clauses);
+    for(struct dill__clause *cl = sc->clauses; cl; cl = cl->next) {
+        cl->cr = sc;
+        cl->next = dill__moved(&m, cl->next);
+        cl->move(cl, &m);
+    }
+    dill__list_moved(&sc->bundle_item, &m);
+    dill__list_init(&sc->hib_item);
+    sc->hibernated = 1;
+    sc->home = cr;
+    sc->sp = lo;
+    sc->hib_mem = mem;
+    dill__stack_hib(cr->stack, lo, m.delta);
+    dill__hib_drop(cr, batch);
+    dill__c.nhib++;
+    dill__c.hib_total++;
+    return sc;
+}
+
+static struct dill__cr *dill__hib_wake(struct dill__cr *sc) {
+    struct dill__cr *cr = sc->home;
+    char *lo = sc->sp;
+    size_t n = (size_t)((char*)sc->stack + sc->stacksz - lo);
+    char *base = (char*)sc - ((char*)cr - lo);
+    void *mem = sc->hib_mem;
+    /* Woken: its clauses are gone (dill__resume cancelled them), only
+       its bundle's list refers to it. */
+    dill__hib_copy(lo, base, n);
+    dill__stack_hib(sc->stack, NULL, 0);
+    struct dill__move m = {base, base + n, lo - base};
+    dill__list_moved(&cr->bundle_item, &m);
+    dill__list_init(&cr->hib_item);
+    cr->hibernated = 0;
+    free(mem);
+    dill__c.nhib--;
+    return cr;
+}
+
+/* A tick every half threshold; coroutines blocked for three ticks or more
+   (threshold 0: since the previous tick) hibernate. */
+static void dill__hib_tick(int64_t now) {
+    struct dill__ctx *c = &dill__c;
+    if(now < c->hib_next) return;
+    c->epoch++;
+    c->hib_next = now + (c->hib_ms + 1) / 2;
+    unsigned int need = c->hib_ms ? 3 : 1;
+    struct dill__list *it = c->sleepers.next;
+    while(it != &c->sleepers) {
+        struct dill__list *next = it->next;
+        struct dill__cr *cr = dill__cont(it, struct dill__cr, hib_item);
+        if(c->epoch - cr->wait_epoch < need) break;
+        dill__list_erase(it);
+        /* The scheduler runs on this one's stack: the next coroutine to
+           run hibernates it (dill__arrived). */
+        if(cr == c->r) c->hib_from = cr;
+        else dill__hib_sleep(cr, 1);
+        it = next;
+    }
+    /* Nobody wakes before this: the scheduler is not back yet. */
+    if(c->ndrop) {
+        dill__stacks_drop(c->hib_drop, c->ndrop);
+        c->ndrop = 0;
+        /* A big tick's list is not kept (8 bytes per coroutine). */
+        if(c->capdrop > 256) {
+            free(c->hib_drop);
+            c->hib_drop = NULL;
+            c->capdrop = 0;
+        }
+    }
+}
+
+/* Whether a tick may hibernate someone. */
+static int dill__hib_pending(void) {
+    struct dill__ctx *c = &dill__c;
+    return c->hib_ms >= 0 && !dill__list_empty(&c->sleepers);
+}
+
+int dill_hibernate(int64_t threshold) {
+    struct dill__ctx *c = &dill__c;
+    dill__cur();
+    if(threshold < -1) {errno = EINVAL; return -1;}
+    c->hib_ms = threshold;
+    c->hib_next = 0;
+    return 0;
+}
+
+int dill_hibernated(void) {
+    dill__cur();
+    return (int)dill__c.nhib;
+}
+
+int64_t dill__hib_deadline(int64_t deadline) {
+    struct dill__ctx *c = &dill__c;
+    if(dill__fast(c->hib_ms < 0)) return deadline;
+    int64_t d = dill_now() + c->hib_ms;
+    return deadline < 0 || d < deadline ? d : deadline;
+}
+
+/******************************************************************************/
 /*  Switching                                                                 */
 /******************************************************************************/
 
 static void dill__reap(void);
+
+/* The coroutine we came from was found asleep long enough while the
+   scheduler ran on its stack. */
+static void dill__hib_late(void) {
+    struct dill__cr *cr = dill__c.hib_from;
+    dill__c.hib_from = NULL;
+    if(cr != dill__c.r && cr->waiting) dill__hib_sleep(cr, 0);
+}
 
 /* Runs first in every context that has just been switched to. */
 static inline void dill__arrived(struct dill__cr *cr, int fresh) {
@@ -216,6 +446,7 @@ static inline void dill__arrived(struct dill__cr *cr, int fresh) {
         from ? &from->asan_bottom : NULL, from ? &from->asan_size : NULL);
 #endif
     if(dill__slow(dill__c.zombie != NULL)) dill__reap();
+    if(dill__slow(dill__c.hib_from != NULL)) dill__hib_late();
 }
 
 static inline void dill__push_ready(struct dill__cr *cr) {
@@ -303,13 +534,17 @@ static struct dill__cr *dill__next(void) {
                 if(dill__poller_busy()) dill__poller_wait(0);
                 dill__twake_poll();
                 if(dill__timer_next() >= 0) dill__timer_fire(dill_now());
+                if(dill__slow(c->hib_ms >= 0)) dill__hib_tick(dill_now());
             }
             struct dill__cr *cr = c->ready;
             c->ready = cr->next_ready;
             if(!c->ready) c->ready_tail = &c->ready;
+            if(dill__slow(cr->hibernated)) cr = dill__hib_wake(cr);
             return cr;
         }
         int64_t nt = dill__timer_next();
+        if(dill__slow(dill__hib_pending()) && (nt < 0 || c->hib_next < nt))
+            nt = c->hib_next;
         int timeout = -1;
         if(nt >= 0) {
             int64_t n = dill__now_exact();
@@ -319,7 +554,9 @@ static struct dill__cr *dill__next(void) {
         if(dill__slow(!dill__list_empty(&c->deferred))) timeout = 0;
         dill__poller_wait(timeout);
         if(nt >= 0) {
-            dill__timer_fire(dill__now_exact());
+            int64_t n = dill__now_exact();
+            dill__timer_fire(n);
+            if(dill__slow(c->hib_ms >= 0)) dill__hib_tick(n);
         }
     }
 }
@@ -330,7 +567,10 @@ static void dill__suspend(void) {
     struct dill__ctx *c = &dill__c;
     struct dill__cr *cur = c->r;
     struct dill__cr *next = dill__next();
-    if(next == cur) return;
+    if(next == cur) {
+        dill__c.hib_from = NULL;
+        return;
+    }
     dill__setrunning(next);
 #if DILL_ASAN
     c->asan_from = cur;
@@ -338,6 +578,11 @@ static void dill__suspend(void) {
         next->asan_size);
 #endif
     DILL__TSAN_SWITCH(next);
+#if defined(DILL_PORTABLE_CTX)
+    /* _setjmp's stack pointer is mangled: the frames below this one
+       (dill__swap, _setjmp) fit in this much. */
+    cur->sp = (char*)__builtin_frame_address(0) - 1024;
+#endif
     dill__swap(&cur->ctx, &next->ctx);
     dill__arrived(cur, 0);
 }
@@ -352,6 +597,7 @@ void dill__waitfor(struct dill__clause *cl, int id,
     cl->cr = cr;
     cl->id = id;
     cl->cancel = cancel;
+    cl->move = NULL;
     cl->next = cr->clauses;
     cr->clauses = cl;
 }
@@ -364,6 +610,7 @@ static void dill__resume(struct dill__cr *cr, int id, int err) {
         cl = next;
     }
     cr->clauses = NULL;
+    dill__list_erase(&cr->hib_item);
     cr->waiting = 0;
     cr->wait_id = id;
     cr->wait_err = err;
@@ -401,6 +648,11 @@ int dill__wait_err(int64_t deadline, int cancellable, int *err) {
     }
     cr->waiting = 1;
     cr->cancellable = !!cancellable;
+    struct dill__ctx *c = &dill__c;
+    if(dill__slow(c->hib_ms >= 0) && cr->stack) {
+        cr->wait_epoch = c->epoch;
+        dill__list_push(&c->sleepers, &cr->hib_item);
+    }
     dill__suspend();
     *err = cr->wait_err;
     return cr->wait_id;
@@ -483,6 +735,11 @@ static void dill__bwaiter_cancel(struct dill__clause *cl) {
     dill__list_erase(&dill__cont(cl, struct dill__bwaiter, cl)->item);
 }
 
+static void dill__bwaiter_move(struct dill__clause *cl,
+      const struct dill__move *m) {
+    dill__list_moved(&dill__cont(cl, struct dill__bwaiter, cl)->item, m);
+}
+
 static void *dill__bundle_query(struct dill_hvfs *vfs, const void *type) {
     if(dill__fast(type == dill__bundle_type))
         return dill__cont(vfs, struct dill__bundle, vfs);
@@ -497,6 +754,7 @@ static int dill__bundle_drain(struct dill__bundle *b, int64_t deadline,
         struct dill__bwaiter w;
         dill__list_push(&b->waiters, &w.item);
         dill__waitfor(&w.cl, 0, dill__bwaiter_cancel);
+        w.cl.move = dill__bwaiter_move;
         if(dill__wait(deadline, cancellable) < 0) return -1;
     }
     return 0;
@@ -593,9 +851,12 @@ int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
     cr->waiting = 0;
     cr->f.canceled = 0;
     cr->f.noblock = 0;
+    cr->f.awake = 0;
     cr->done = 0;
     cr->stack = *ptr ? NULL : stk;
     cr->stacksz = sz;
+    dill__list_init(&cr->hib_item);
+    cr->hibernated = 0;
     int h = 0;
     if(!b) {
         b = &cr->own;

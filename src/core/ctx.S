@@ -8,7 +8,8 @@
 #if defined(__x86_64__) && !defined(DILL_ARCH_FALLBACK)
 
 /* Saves rbx, rbp, r12-r15, the caller's stack pointer and return address
-   into the buffer at %rdi. */
+   into the buffer at %rdi.  Hibernation (cr.c) reads the stack pointer
+   at offset 48. */
 .macro DILL_SAVE
     movq (%rsp), %rax
     movq %rbx, 0(%rdi)
@@ -76,7 +77,8 @@ dill__swap:
 
 #elif defined(__aarch64__) && !defined(DILL_ARCH_FALLBACK)
 
-/* Saves x19-x30, sp and d8-d15 into the buffer at x0. */
+/* Saves x19-x30, sp and d8-d15 into the buffer at x0.  Hibernation
+   (cr.c) reads sp at offset 96. */
 .macro DILL_SAVE
     stp x19, x20, [x0, #0]
     stp x21, x22, [x0, #16]

@@ -90,6 +90,15 @@ static void dill__fdwait_cancel(struct dill__clause *cl) {
     }
 }
 
+static void dill__fdwait_move(struct dill__clause *cl,
+      const struct dill__move *m) {
+    (void)m;
+    struct dill__fdwait *w = dill__cont(cl, struct dill__fdwait, cl);
+    struct dill__fdinfo *fi = &dill__fds[w->fd];
+    if(w->dir == EPOLLIN) fi->in = cl;
+    else fi->out = cl;
+}
+
 /* Readiness right now, without waiting: 0, or -1 with ETIMEDOUT (not
    ready) or EBADF. */
 static int dill__fdpoll(int fd, uint32_t dir) {
@@ -123,6 +132,7 @@ static int dill__fdwait(int fd, uint32_t dir, int64_t deadline) {
     *slot = &w.cl;
     dill__waiting++;
     dill__waitfor(&w.cl, 0, dill__fdwait_cancel);
+    w.cl.move = dill__fdwait_move;
     int id = dill__wait(deadline, 1);
     if(id < 0) return -1;
     if(dill__slow(errno != 0)) return -1;

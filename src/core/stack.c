@@ -37,7 +37,14 @@ struct dill__chunk {
     struct dill__chunk *next;
     void *base;
     size_t len;
+    /* Per stack, while its coroutine hibernates: the lowest address it
+       keeps and how far its copy is (dill__hib_addr). */
+    char *hib_lo[DILL_STACKS_PER_CHUNK];
+    ptrdiff_t hib_delta[DILL_STACKS_PER_CHUNK];
 };
+
+/* Stacks whose coroutine hibernates now. */
+static __thread size_t dill__nhib __attribute__((tls_model("initial-exec")));
 
 static __thread void **dill__free __attribute__((tls_model("initial-exec")));
 static __thread size_t dill__nfree __attribute__((tls_model("initial-exec")));
@@ -86,7 +93,7 @@ static int dill__guard(char *p) {
 }
 
 static int dill__new_chunk(void) {
-    struct dill__chunk *c = malloc(sizeof(*c));
+    struct dill__chunk *c = calloc(1, sizeof(*c));
     if(!c) return -1;
     size_t len = dill__slot() * DILL_STACKS_PER_CHUNK;
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -120,6 +127,25 @@ static int dill__addr_cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Gives the memory of the sorted stacks v[0..n) back to the kernel, one
+   madvise per run of adjacent stacks (guard markers survive
+   MADV_DONTNEED). */
+static void dill__drop_sorted(void **v, size_t n) {
+    size_t slot = dill__slot(), i = 0;
+    while(i < n) {
+        size_t j = i + 1;
+        while(j < n && (char*)v[j] == (char*)v[j - 1] + slot) j++;
+        madvise(v[i], (size_t)((char*)v[j - 1] - (char*)v[i]) +
+            DILL_STACK_SIZE, MADV_DONTNEED);
+        i = j;
+    }
+}
+
+void dill__stacks_drop(void **stacks, size_t n) {
+    qsort(stacks, n, sizeof(void*), dill__addr_cmp);
+    dill__drop_sorted(stacks, n);
+}
+
 /* Gives the memory of all but DILL_STACK_CACHE warm stacks back to the
    kernel.  Syscalls (and page faults) are expensive, so adjacent stacks are
    released by one madvise: guard markers survive MADV_DONTNEED. */
@@ -134,15 +160,7 @@ static void dill__trim(void) {
         dill__cold = v;
         dill__capcold = cap;
     }
-    size_t slot = dill__slot(), i = 0;
-    while(i < n) {
-        size_t j = i + 1;
-        while(j < n && (char*)dill__free[j] == (char*)dill__free[j - 1] + slot)
-            j++;
-        madvise(dill__free[i], (size_t)((char*)dill__free[j - 1] -
-            (char*)dill__free[i]) + DILL_STACK_SIZE, MADV_DONTNEED);
-        i = j;
-    }
+    dill__drop_sorted(dill__free, n);
     memcpy(dill__cold + dill__ncold, dill__free, n * sizeof(void*));
     dill__ncold += n;
     memmove(dill__free, dill__free + n, DILL_STACK_CACHE * sizeof(void*));
@@ -165,6 +183,34 @@ void dill__stack_free(void *stack, size_t size) {
     if(dill__slow(dill__nfree >= DILL_STACK_CACHE * 4)) dill__trim();
 }
 
+/* The chunk and slot of an address on one of this thread's stacks. */
+static struct dill__chunk *dill__stack_find(const char *p, size_t *slot) {
+    for(struct dill__chunk *c = dill__chunks; c; c = c->next) {
+        if(p < (char*)c->base || p >= (char*)c->base + c->len) continue;
+        *slot = (size_t)(p - (char*)c->base) / dill__slot();
+        return c;
+    }
+    return NULL;
+}
+
+void dill__stack_hib(void *stack, char *lo, ptrdiff_t delta) {
+    size_t i;
+    struct dill__chunk *c = dill__stack_find(stack, &i);
+    if(!c) return;
+    if(lo && !c->hib_lo[i]) dill__nhib++;
+    if(!lo && c->hib_lo[i]) dill__nhib--;
+    c->hib_lo[i] = lo;
+    c->hib_delta[i] = delta;
+}
+
+void *dill__hib_addr(void *p) {
+    if(dill__fast(!dill__nhib)) return p;
+    size_t i;
+    struct dill__chunk *c = dill__stack_find(p, &i);
+    if(!c || !c->hib_lo[i] || (char*)p < c->hib_lo[i]) return p;
+    return (char*)p + c->hib_delta[i];
+}
+
 void dill__stacks_term(void) {
     while(dill__chunks) {
         struct dill__chunk *c = dill__chunks;
@@ -182,4 +228,5 @@ void dill__stacks_term(void) {
     dill__capcold = 0;
     dill__fresh = NULL;
     dill__nfresh = 0;
+    dill__nhib = 0;
 }

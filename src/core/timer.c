@@ -58,6 +58,12 @@ static void dill__timer_cancel(struct dill__clause *cl) {
     dill__timer_remove(dill__cont(cl, struct dill__timer, cl));
 }
 
+void dill__timer_move(struct dill__clause *cl, const struct dill__move *m) {
+    (void)m;
+    struct dill__timer *t = dill__cont(cl, struct dill__timer, cl);
+    if(t->idx) dill__heap[t->idx] = t;
+}
+
 void dill__timer_add(struct dill__timer *t, int64_t deadline, int id) {
     if(dill__slow(dill__heap_n + 1 >= dill__heap_cap)) {
         size_t cap = dill__heap_cap ? dill__heap_cap * 2 : 64;
@@ -72,6 +78,7 @@ void dill__timer_add(struct dill__timer *t, int64_t deadline, int id) {
     dill__heap[++dill__heap_n] = t;
     dill__heap_up(dill__heap_n);
     dill__waitfor(&t->cl, id, dill__timer_cancel);
+    t->cl.move = dill__timer_move;
 }
 
 int64_t dill__timer_next(void) {

@@ -268,7 +268,11 @@ static ssize_t dill__fd_ringrecv(int fd, struct dill__fdrx *rx, void *buf,
     }
     if(rx->buf && rx->len == 0) dill__fd_rxfree(rx);
     dill__waitfor(&o.cl, 0, NULL);
-    int err = dill__wait(deadline, 1) < 0 ? errno : errno == EBADF ? EBADF : 0;
+    /* tmp cannot move: a long wait ends in one through epoll instead
+       (returning -2), which lets the coroutine hibernate. */
+    int64_t dl = dill__hib_deadline(deadline);
+    int err = dill__wait(dl, 1) < 0 ? errno : errno == EBADF ? EBADF : 0;
+    if(err == ETIMEDOUT && dl != deadline) err = 0;
     if(!o.done && err != EBADF) dill__uring_cancel(&o.op);
     while(!o.done) {
         /* Not cancellable: the kernel may still be writing into tmp. */

@@ -125,6 +125,8 @@ int dill_happyeyeballs_connect(const char *name, int port, int64_t deadline) {
     he.port = port;
     he.deadline = deadline;
     if(dill_chmake(he.ch) < 0) return -1;
+    /* The attempts and lookups write into he. */
+    dill__keepawake(1);
     int s = -1, err;
     int b = dill_bundle();
     if(b < 0) {err = errno; goto out;}
@@ -139,6 +141,7 @@ out:
     if(b >= 0) dill_hclose(b);
     dill_hclose(he.ch[0]);
     dill_hclose(he.ch[1]);
+    dill__keepawake(0);
     errno = err;
     return s;
 }

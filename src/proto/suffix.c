@@ -66,7 +66,7 @@ static void *dill__suffix_query(struct dill_hvfs *vfs, const void *type) {
 
 static void dill__suffix_close(struct dill_hvfs *hvfs) {
     struct dill__suffix *self = (struct dill__suffix*)hvfs;
-    if(self->alive) *self->alive = 0;
+    if(self->alive) *(int*)dill__hib_addr(self->alive) = 0;
     dill__layer_close(hvfs);
 }
 

@@ -88,7 +88,7 @@ static void dill__ws_answer(struct dill__ws *self) {
 static void dill__ws_free(struct dill__ws *self) {
     dill__ws_answer(self);
     if(self->st->gone) self->st->gone(self, self->st->gonearg);
-    if(self->rxalive) *self->rxalive = 0;
+    if(self->rxalive) *(int*)dill__hib_addr(self->rxalive) = 0;
     dill__ws_wake_all(self);
     if(self->u >= 0) dill_hclose(self->u);
     if(self->rbuf && self->rbuf != self->st->stage)
