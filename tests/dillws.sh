@@ -34,7 +34,8 @@ C http://127.0.0.1:$E/ </dev/null 2>"$T/err"
 check "bad URL: status 2" "[ \$? = 2 ] && grep -q 'bad URL' $T/err"
 C "ws://127.0.0.1:99999/" </dev/null 2>"$T/err"
 check "bad port: status 2" "[ \$? = 2 ]"
-FP=$(free_port)
+refused_port
+FP=$PORT
 C "ws://127.0.0.1:$FP/" </dev/null 2>"$T/err"
 check "refused connection: status 3" \
     "[ \$? = 3 ] && grep -q 'connection refused' $T/err"

@@ -17,11 +17,14 @@ chmod 755 "$T"
 # listening PORT: whether something accepts connections on 127.0.0.1:PORT.
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# start_proxy NAME WRITECONF CMD...: picks a port, has WRITECONF NAME PORT
-# write the configuration, runs CMD (with @CONF@ replaced) and waits until
-# it listens; another port when it dies (the port was taken meanwhile).
+# start_proxy NAME WRITECONF READY CMD...: picks a port, has WRITECONF NAME
+# PORT write the configuration, runs CMD (with @CONF@ replaced) and waits
+# until its log ($T/NAME.log) has the line READY and the port accepts;
+# another port when it dies (the port was taken meanwhile).  The proxy's
+# own line, not only a listening port: on a busy machine another program
+# may have been given the port, and it would answer in the proxy's place.
 start_proxy() {
-    local name=$1 writeconf=$2; shift 2
+    local name=$1 writeconf=$2 ready=$3; shift 3
     for _ in 1 2 3 4 5; do
         PORT=$(free_port)
         "$writeconf" "$name" "$PORT"
@@ -29,8 +32,9 @@ start_proxy() {
         for a in "$@"; do args+=("${a//@CONF@/$T/$name.conf}"); done
         "${args[@]}" >"$T/$name.out" 2>&1 &
         local pid=$!
-        for _ in $(seq 100); do
-            listening "$PORT" && { PIDS="$PIDS $pid"; return 0; }
+        for _ in $(seq 200); do
+            grep -q "$ready" "$T/$name.log" 2>/dev/null && listening "$PORT" &&
+                { PIDS="$PIDS $pid"; return 0; }
             kill -0 $pid 2>/dev/null || break
             sleep 0.05
         done
@@ -93,7 +97,8 @@ if [ $CERTS = 1 ]; then
     start_server tls --echo --tls-cert "$T/cert.pem" --tls-key "$T/key.pem"
     ES=$PORT
 fi
-REFUSE=$(free_port)   # nothing listens there
+refused_port
+REFUSE=$PORT
 
 # C ARGS...: a one-message client; its output in $T/out, errors in $T/err.
 C() {
@@ -103,7 +108,10 @@ C() {
 echoed() { [ "$(cat "$T/out")" = "hello proxy" ]; }
 
 # --- HTTP CONNECT: tinyproxy ----------------------------------------------
-start_proxy open tinyconf "$TINYPROXY" -d -c @CONF@
+# What each proxy logs once it listens.
+TREADY='Starting main loop'
+DREADY='Dante/server.* running'
+start_proxy open tinyconf "$TREADY" "$TINYPROXY" -d -c @CONF@
 TP=$PORT
 C --proxy "http://127.0.0.1:$TP" "ws://127.0.0.1:$E/t"
 check "tinyproxy: ws through CONNECT" "[ \$? = 0 ] && echoed"
@@ -120,7 +128,7 @@ C --proxy "http://127.0.0.1:$TP" "ws://127.0.0.1:$REFUSE/t"
 check "tinyproxy: target refuses: status 3, ECONNREFUSED" \
     "[ \$? = 3 ] && grep -q 'could not connect' $T/err"
 
-start_proxy auth tinyconf "$TINYPROXY" -d -c @CONF@
+start_proxy auth tinyconf "$TREADY" "$TINYPROXY" -d -c @CONF@
 TA=$PORT
 C -v --proxy "http://alice:s3cret@127.0.0.1:$TA" "ws://127.0.0.1:$E/t"
 check "tinyproxy: Basic credentials" "[ \$? = 0 ] && echoed"
@@ -134,13 +142,14 @@ C --proxy "http://127.0.0.1:$TA" "ws://127.0.0.1:$E/t"
 check "tinyproxy: no credentials: status 3, EACCES (407)" \
     "[ \$? = 3 ] && grep -q 'wrong or missing credentials' $T/err"
 
-start_proxy port443 tinyconf "$TINYPROXY" -d -c @CONF@
+start_proxy port443 tinyconf "$TREADY" "$TINYPROXY" -d -c @CONF@
 C --proxy "http://127.0.0.1:$PORT" "ws://127.0.0.1:$E/t"
 check "tinyproxy: forbidden port: status 3, EACCES (403)" \
     "[ \$? = 3 ] && grep -q 'forbidden' $T/err"
 
 # --- SOCKS5: dante -------------------------------------------------------
-start_proxy socks danteconf "$DANTED" -f @CONF@ -p "$T/socks.pid" -N 1
+start_proxy socks danteconf "$DREADY" \
+    "$DANTED" -f @CONF@ -p "$T/socks.pid" -N 1
 DS=$PORT
 C --proxy "socks5://127.0.0.1:$DS" "ws://127.0.0.1:$E/d"
 check "danted: ws through SOCKS5" "[ \$? = 0 ] && echoed"
@@ -157,7 +166,8 @@ C --proxy "socks5h://127.0.0.1:$DS" "ws://127.0.0.1:$REFUSE/d"
 check "danted: target refuses: status 3, ECONNREFUSED" \
     "[ \$? = 3 ] && grep -q 'could not connect' $T/err"
 
-start_proxy socksblock danteconf "$DANTED" -f @CONF@ -p "$T/sb.pid" -N 1
+start_proxy socksblock danteconf "$DREADY" \
+    "$DANTED" -f @CONF@ -p "$T/sb.pid" -N 1
 C --proxy "socks5://127.0.0.1:$PORT" "ws://127.0.0.1:$E/d"
 check "danted: blocked by a rule: status 3, EACCES" \
     "[ \$? = 3 ] && grep -q 'forbidden' $T/err"
@@ -174,7 +184,7 @@ if [ -n "$NSSW" ]; then
     echo "dilluser:x:65534:65534::/nonexistent:/usr/sbin/nologin" >>"$T/passwd"
     echo "dilluser:$(openssl passwd -6 's3 cret'):19000:0:99999:7:::" \
         >"$T/shadow"
-    start_proxy socksuser danteconf env LD_PRELOAD="$NSSW" \
+    start_proxy socksuser danteconf "$DREADY" env LD_PRELOAD="$NSSW" \
         NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group" \
         NSS_WRAPPER_SHADOW="$T/shadow" \
         "$DANTED" -f @CONF@ -p "$T/su.pid" -N 1
@@ -201,7 +211,7 @@ while True:
     c, _ = s.accept(); conns.append(c)
 ' >"$T/stall.port" &
 PIDS="$PIDS $!"
-for _ in $(seq 100); do [ -s "$T/stall.port" ] && break; sleep 0.05; done
+for _ in $(seq 200); do [ -s "$T/stall.port" ] && break; sleep 0.05; done
 SP=$(cat "$T/stall.port")
 for scheme in http socks5h; do
     start=$(date +%s%N)
