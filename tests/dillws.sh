@@ -95,25 +95,30 @@ check "SIGTERM: clean close seen by the server" \
     { echo "server log:"; grep -a '/term\|\[' "$T/echo.log" | tail -8; }
 
 # The server drains on SIGINT and SIGTERM: every client gets 1001, exit 0;
-# with one thread and with several.
-for sig in INT TERM; do
-    start_server drain$sig -v --echo --threads $([ $sig = INT ] && echo 1 || echo 2)
+# with one thread and with several; and (HIB: SIGTERM) with every handler
+# hibernated at once, its stack away while the drain walks the connections.
+for mode in INT TERM HIB; do
+    sig=$mode hib=""
+    [ $mode = HIB ] && sig=TERM hib=0
+    DILL_HIBERNATE=$hib start_server drain$mode -v --echo \
+        --threads $([ $mode = INT ] && echo 1 || echo 2)
     SRV=${PIDS##* }
-    mkfifo "$T/dfifo$sig"
-    "$D" -v --timeout 15 "ws://127.0.0.1:$PORT/d" <"$T/dfifo$sig" \
-        >/dev/null 2>"$T/d$sig.err" &
+    mkfifo "$T/dfifo$mode"
+    "$D" -v --timeout 15 "ws://127.0.0.1:$PORT/d" <"$T/dfifo$mode" \
+        >/dev/null 2>"$T/d$mode.err" &
     DC=$!
-    exec 8>"$T/dfifo$sig"
-    for _ in $(seq 100); do grep -q 'open: /d' "$T/drain$sig.log" && break; sleep 0.05; done
+    exec 8>"$T/dfifo$mode"
+    for _ in $(seq 100); do grep -q 'open: /d' "$T/drain$mode.log" && break; sleep 0.05; done
+    [ $mode = HIB ] && sleep 0.3
     kill -$sig $SRV
     wait $SRV
     rc=$?
     wait $DC
     crc=$?
     exec 8>&-
-    check "server SIG$sig: drains and exits 0" "[ $rc = 0 ]"
-    check "server SIG$sig: the client got 1001 and exits 0" \
-        "[ $crc = 0 ] && grep -q 'closed: 1001' $T/d$sig.err"
+    check "server $mode: drains and exits 0" "[ $rc = 0 ]"
+    check "server $mode: the client got 1001 and exits 0" \
+        "[ $crc = 0 ] && grep -q 'closed: 1001' $T/d$mode.err"
 done
 
 # Keepalive pings do not disturb a quiet connection.

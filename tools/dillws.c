@@ -1175,8 +1175,16 @@ static void drain_thread(void) {
 coroutine static void serve(int s, int id) {
     int ws = server_attach(s, id);
     if(ws < 0) return;
-    struct live node = {NULL, NULL, ws};
-    live_push(&live_open, &node);
+    /* On the heap: drain_thread walks the list from another coroutine,
+       and with hibernation on (DILL_HIBERNATE) this stack may be away. */
+    struct live *node = malloc(sizeof(*node));
+    if(!node) {
+        ws_done(ws, 1011, NULL, 0, now() + 1000);
+        hclose(ws);
+        return;
+    }
+    *node = (struct live){NULL, NULL, ws};
+    live_push(&live_open, node);
     struct dbuf b = {NULL, 0};
     int err = 0;
     if(cfg.broadcast) err = serve_broadcast(ws, id, &b);
@@ -1199,7 +1207,8 @@ coroutine static void serve(int s, int id) {
     }
     log_end(ws, id, err);
     free(b.p);
-    live_erase(&node);
+    live_erase(node);
+    free(node);
     hclose(ws);
 }
 
