@@ -51,6 +51,49 @@ void dill__ws_buf_put(uint8_t *buf) {
 }
 
 /******************************************************************************/
+/*  Control-frame memory                                                      */
+/******************************************************************************/
+
+/* All threads' blocks (connections may be closed by another thread than
+   the one that made them). */
+static size_t dill__ws_ncb;
+
+size_t dill__ws_cb_live(void) {
+    return __atomic_load_n(&dill__ws_ncb, __ATOMIC_RELAXED);
+}
+
+/* The connection's block, made on first use.  NULL with ENOMEM. */
+static struct dill__ws_cb *dill__ws_cbget(struct dill__ws_st *st) {
+    if(dill__fast(st->cb != NULL)) return st->cb;
+    struct dill__ws_cb *cb = malloc(sizeof(*cb));
+    if(!cb) {errno = ENOMEM; return NULL;}
+    cb->ctllen = cb->plen = cb->pendop = cb->pendlen = 0;
+    cb->pblen = 0;
+    __atomic_add_fetch(&dill__ws_ncb, 1, __ATOMIC_RELAXED);
+    st->cb = cb;
+    return cb;
+}
+
+static void dill__ws_cbfree(struct dill__ws_st *st) {
+    if(!st->cb) return;
+    free(st->cb);
+    st->cb = NULL;
+    __atomic_sub_fetch(&dill__ws_ncb, 1, __ATOMIC_RELAXED);
+}
+
+/* Frees the block once nothing in it is needed: no control frame being
+   received or handled, nothing queued, no writer holding the lock (a
+   blocked write may point into pb), no Close reason to report. */
+static void dill__ws_cbtrim(struct dill__ws *self) {
+    struct dill__ws_st *st = self->st;
+    struct dill__ws_cb *cb = st->cb;
+    if(!cb || st->ctlfr || st->ctlrun || self->sending || cb->pendop ||
+       cb->pblen || cb->plen)
+        return;
+    dill__ws_cbfree(st);
+}
+
+/******************************************************************************/
 /*  Object                                                                    */
 /******************************************************************************/
 
@@ -94,6 +137,7 @@ static void dill__ws_free(struct dill__ws *self) {
     if(self->rbuf && self->rbuf != self->st->stage)
         dill__ws_buf_put(self->rbuf);
     free(self->st->protocol);
+    dill__ws_cbfree(self->st);
     if(self->st->z) {
         dill__wsz_def_free(&self->st->z->def);
         dill__wsz_inf_free(&self->st->z->inf);
@@ -252,26 +296,28 @@ static int dill__ws_wrpongs(struct dill__ws *self, int64_t deadline);
    0. */
 static int dill__ws_write_unlock(struct dill__ws *self, int64_t deadline) {
     struct dill__ws_st *st = self->st;
-    if(st->pblen && dill__ws_wrpongs(self, deadline) < 0 && errno == EBADF)
+    if(st->cb && st->cb->pblen && dill__ws_wrpongs(self, deadline) < 0 &&
+       errno == EBADF)
         return -1;
-    while(st->pendop && !self->serr) {
+    while(st->cb && st->cb->pendop && !self->serr) {
         uint8_t p[DILL__WS_CONTROL_MAX];
-        int op = st->pendop;
-        size_t n = st->pendlen;
-        memcpy(p, st->pend, n);
-        st->pendop = 0;
+        int op = st->cb->pendop;
+        size_t n = st->cb->pendlen;
+        memcpy(p, st->cb->pend, n);
+        st->cb->pendop = 0;
         /* Nothing but the Close itself goes out after a Close. */
         if(op != DILL__WS_CLOSE && self->sdone) continue;
         if(dill__ws_ctlframe(self, op, p, n, deadline) < 0 && errno == EBADF)
             return -1;
     }
-    st->pendop = 0;
+    if(st->cb) st->cb->pendop = 0;
     struct dill__list *it;
     if(!dill__list_empty(&self->ctlq)) it = self->ctlq.next;
     else if(!dill__ws_held(self) && !dill__list_empty(&self->dataq))
         it = self->dataq.next;
     else {
         self->sending = 0;
+        dill__ws_cbtrim(self);
         return 0;
     }
     dill__list_erase(it);
@@ -499,10 +545,10 @@ static int dill__ws_frame(struct dill__ws *self, int fin, int op, int rsv,
 
 /* Writes the queued pongs (send lock held). */
 static int dill__ws_wrpongs(struct dill__ws *self, int64_t deadline) {
-    struct dill__ws_st *st = self->st;
-    if(self->serr) {st->pblen = 0; errno = self->serr; return -1;}
-    struct dill_iolist io = {st->pb, st->pblen, NULL, 0};
-    st->pblen = 0;
+    struct dill__ws_cb *cb = self->st->cb;
+    if(self->serr) {cb->pblen = 0; errno = self->serr; return -1;}
+    struct dill_iolist io = {cb->pb, cb->pblen, NULL, 0};
+    cb->pblen = 0;
     return dill__ws_wr(self, &io, &io, 0, deadline);
 }
 
@@ -510,16 +556,17 @@ static int dill__ws_wrpongs(struct dill__ws *self, int64_t deadline) {
    pong follows it. */
 static int dill__ws_ctlframe(struct dill__ws *self, int op, const void *p,
       size_t n, int64_t deadline) {
-    struct dill__ws_st *st = self->st;
+    struct dill__ws_cb *cb = self->st->cb;
     uint8_t f[DILL__WS_CONTROL_FRAME_MAX];
     uint8_t key[4];
     if(!self->server) dill__random(key, sizeof(key));
     size_t len = dill__ws_build_frame(f, 1, op, 0,
         self->server ? NULL : key, p, n);
     struct dill_iolist io = {f, len, NULL, 0};
-    struct dill_iolist pio = {st->pb, st->pblen, &io, 0};
-    int pongs = op == DILL__WS_CLOSE && st->pblen;
-    st->pblen = 0;
+    int pongs = op == DILL__WS_CLOSE && cb && cb->pblen;
+    struct dill_iolist pio = {pongs ? cb->pb : NULL, pongs ? cb->pblen : 0,
+        &io, 0};
+    if(cb) cb->pblen = 0;
     return dill__ws_wr(self, pongs ? &pio : &io, &io, 0, deadline);
 }
 
@@ -528,13 +575,14 @@ static int dill__ws_ctlframe(struct dill__ws *self, int op, const void *p,
 static int dill__ws_ctl(struct dill__ws *self, int op, const void *p,
       size_t n, int64_t deadline) {
     if(self->serr) {errno = self->serr; return -1;}
-    struct dill__ws_st *st = self->st;
     if(self->sending) {
-        if(st->pendop == DILL__WS_CLOSE) return 0;
-        if(op == DILL__WS_PING && st->pendop) return 0;
-        st->pendop = (uint8_t)op;
-        st->pendlen = (uint8_t)n;
-        if(n) memcpy(st->pend, p, n);
+        struct dill__ws_cb *cb = dill__ws_cbget(self->st);
+        if(!cb) return -1;
+        if(cb->pendop == DILL__WS_CLOSE) return 0;
+        if(op == DILL__WS_PING && cb->pendop) return 0;
+        cb->pendop = (uint8_t)op;
+        cb->pendlen = (uint8_t)n;
+        if(n) memcpy(cb->pend, p, n);
         return 0;
     }
     self->sending = 1;
@@ -545,11 +593,11 @@ static int dill__ws_ctl(struct dill__ws *self, int op, const void *p,
 /* Writes a queued control frame now, unless a sender holds the lock (it
    writes it after its frame).  Returns -1 only with EBADF. */
 static int dill__ws_flush(struct dill__ws *self, int64_t deadline) {
-    struct dill__ws_st *st = self->st;
-    if((!st->pendop && !st->pblen) || self->sending) return 0;
+    struct dill__ws_cb *cb = self->st->cb;
+    if(!cb || (!cb->pendop && !cb->pblen) || self->sending) return 0;
     if(self->serr) {
-        st->pendop = 0;
-        st->pblen = 0;
+        cb->pendop = 0;
+        cb->pblen = 0;
         return 0;
     }
     self->sending = 1;
@@ -949,21 +997,22 @@ static int dill__ws_fill(struct dill__ws *self, struct dill__iolcur *cur,
    valid Close, EPROTO after an invalid one, or a send error. */
 static int dill__ws_control(struct dill__ws *self, int op, int64_t deadline) {
     struct dill__ws_st *st = self->st;
+    struct dill__ws_cb *cb = st->cb;
     if(op == DILL__WS_PING) {
         /* The pong waits until the buffered input has been processed (or
            the lock holder's frame is out), so that a burst of pings is
            answered with one write. */
         if(self->sdone) return 0;
-        size_t need = DILL__WS_HDR_MAX + st->ctllen;
-        if(st->pblen + need > DILL__WS_PONGBUF &&
+        size_t need = DILL__WS_HDR_MAX + cb->ctllen;
+        if(cb->pblen + need > DILL__WS_PONGBUF &&
            dill__ws_flush(self, deadline) < 0) return -1;
         /* Still full: a sender holds the lock; keep the latest only. */
-        if(st->pblen + need > DILL__WS_PONGBUF) st->pblen = 0;
+        if(cb->pblen + need > DILL__WS_PONGBUF) cb->pblen = 0;
         uint8_t key[4];
         if(!self->server) dill__random(key, sizeof(key));
-        st->pblen = (uint16_t)(st->pblen + dill__ws_build_frame(
-            st->pb + st->pblen, 1, DILL__WS_PONG, 0,
-            self->server ? NULL : key, st->ctl, st->ctllen));
+        cb->pblen = (uint16_t)(cb->pblen + dill__ws_build_frame(
+            cb->pb + cb->pblen, 1, DILL__WS_PONG, 0,
+            self->server ? NULL : key, cb->ctl, cb->ctllen));
         return 0;
     }
     if(op == DILL__WS_PONG) {
@@ -973,11 +1022,11 @@ static int dill__ws_control(struct dill__ws *self, int op, int64_t deadline) {
     int code;
     const uint8_t *reason;
     size_t rlen;
-    int rc = dill__ws_close_parse(st->ctl, st->ctllen, &code, &reason, &rlen);
+    int rc = dill__ws_close_parse(cb->ctl, cb->ctllen, &code, &reason, &rlen);
     if(rc) return dill__ws_fail(self, rc, EPROTO);
     st->pcode = code == DILL__WS_NO_STATUS ? 0 : (uint16_t)code;
-    st->plen = (uint8_t)rlen;
-    memcpy(st->preason, reason, rlen);
+    cb->plen = (uint8_t)rlen;
+    memmove(cb->preason, reason, rlen);
     /* A half-close, as in libdill: our answer goes out when the
        application ends its side (ws_done, ws_detach, hclose), and until
        then it may go on sending. */
@@ -1112,7 +1161,13 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
         st->infr = 1;
         st->frem = ev->hdr.len;
         st->ctlfr = dill__ws_is_control(op) ? 1 : 0;
-        st->ctllen = 0;
+        if(st->ctlfr) {
+            if(!dill__ws_cbget(st)) {
+                st->ctlfr = 0;
+                return dill__ws_fail(self, DILL__WS_INTERNAL_ERROR, ENOMEM);
+            }
+            st->cb->ctllen = 0;
+        }
         if(dill__slow(st->z != NULL) && !st->ctlfr &&
            dill__ws_zheader(self, op, ev->hdr.rsv) < 0) return -1;
         if(st->ctlfr || op == DILL__WS_CONT) return 0;
@@ -1129,8 +1184,9 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
     case DILL__WS_EV_DATA:
         st->frem -= ev->len;
         if(st->ctlfr) {
-            memcpy(st->ctl + st->ctllen, ev->data, ev->len);
-            st->ctllen = (uint8_t)(st->ctllen + ev->len);
+            struct dill__ws_cb *cb = st->cb;
+            memcpy(cb->ctl + cb->ctllen, ev->data, ev->len);
+            cb->ctllen = (uint8_t)(cb->ctllen + ev->len);
             return 0;
         }
         if(dill__slow(st->zrx)) {
@@ -1152,7 +1208,11 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
         st->infr = 0;
         if(st->ctlfr) {
             st->ctlfr = 0;
-            if(dill__ws_control(self, ev->hdr.opcode, deadline) < 0) {
+            st->ctlrun = 1;
+            int crc = dill__ws_control(self, ev->hdr.opcode, deadline);
+            if(crc < 0 && errno == EBADF) return -1;
+            st->ctlrun = 0;
+            if(crc < 0) {
                 if(drop && errno == EPIPE && self->rdone) return 1;
                 return -1;
             }
@@ -1250,6 +1310,7 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     /* Pongs for the pings processed go out on every way out. */
     int err = errno;
     if(dill__ws_flush(self, deadline) < 0) return -1;
+    dill__ws_cbtrim(self);
     errno = err;
     if(rc > 0) {
         if(more && !*more) *more = st->msgop ? 1 : 0;
@@ -1409,10 +1470,11 @@ ssize_t dill_ws_status(int s, int *status, void *buf, size_t len) {
         errno = EAGAIN;
         return -1;
     }
-    if(buf && len < st->plen) {errno = EMSGSIZE; return -1;}
+    size_t plen = st->cb ? st->cb->plen : 0;
+    if(buf && len < plen) {errno = EMSGSIZE; return -1;}
     *status = st->pcode;
-    if(buf) memcpy(buf, st->preason, st->plen);
-    return st->plen;
+    if(buf && plen) memcpy(buf, st->cb->preason, plen);
+    return (ssize_t)plen;
 }
 
 ssize_t dill_ws_protocol(int s, char *buf, size_t len) {

@@ -52,6 +52,28 @@ struct dill__ws_z {
     uint8_t text;                   /* the message being inflated is TEXT */
 };
 
+/* Control-frame memory of a connection (heap, 630 bytes): made when a
+   control frame arrives or has to wait for the send lock, freed as soon as
+   nothing is pending, so that an idle connection holds none.  Kept once
+   the peer's Close gave a reason (dill_ws_status reports it). */
+struct dill__ws_cb {
+    /* Control frame payload being collected. */
+    uint8_t ctllen;
+    uint8_t ctl[DILL__WS_CONTROL_MAX];
+    /* The reason in the peer's Close frame. */
+    uint8_t plen;
+    uint8_t preason[DILL__WS_CONTROL_MAX];
+    /* A control frame waiting for the send lock: opcode (0 = none) and
+       payload. */
+    uint8_t pendop;
+    uint8_t pendlen;
+    uint8_t pend[DILL__WS_CONTROL_MAX];
+    /* Pongs waiting to be written, whole frames: a burst of pings is
+       answered with one write. */
+    uint16_t pblen;
+    uint8_t pb[DILL__WS_PONGBUF];
+};
+
 /* Per-connection state kept outside the handle object. */
 struct dill__ws_st {
     struct dill__ws_dec dec;
@@ -74,29 +96,20 @@ struct dill__ws_st {
     uint8_t infr;
     /* The current frame is a control frame. */
     uint8_t ctlfr;
+    /* A complete control frame is being handled (its payload in cb). */
+    uint8_t ctlrun;
     /* Opcode of the data message in progress (TEXT/BINARY) or 0. */
     uint8_t msgop;
     /* Exact-read fallback: header bytes fed since the frame boundary and
        the header's second byte. */
     uint8_t hb, h2;
-    /* Control frame payload being collected. */
-    uint8_t ctllen;
-    uint8_t ctl[DILL__WS_CONTROL_MAX];
     /* What the peer's Close frame said: status (0 = none, 1006 = the
-       connection ended without one) and reason. */
+       connection ended without one); its reason is in cb. */
     uint16_t pcode;
-    uint8_t plen;
-    uint8_t preason[DILL__WS_CONTROL_MAX];
-    /* A control frame waiting for the send lock: opcode (0 = none) and
-       payload. */
-    uint8_t pendop;
-    uint8_t pendlen;
-    uint8_t pend[DILL__WS_CONTROL_MAX];
     uint8_t stage[DILL__WS_STAGE];
-    /* Pongs waiting to be written, whole frames: a burst of pings is
-       answered with one write. */
-    uint16_t pblen;
-    uint8_t pb[DILL__WS_PONGBUF];
+    /* Control-frame memory, NULL while no control frame is being received
+       or waits to be written (allocated on first use). */
+    struct dill__ws_cb *cb;
     /* The object this state belongs to. */
     struct dill__ws *ws;
     /* Set by ws_listen on the connections it hands out: called when the
@@ -145,6 +158,10 @@ struct dill__ws {
     unsigned int stext : 1;        /* ... and it is TEXT */
     unsigned int gather : 1;       /* x has gathered writes */
 };
+
+/* Control-frame blocks (struct dill__ws_cb) allocated by this thread and
+   not freed yet: tests check with it that idle connections hold none. */
+size_t dill__ws_cb_live(void);
 
 /* Type id answered by ws handles. */
 extern const void *dill__ws_type;
