@@ -144,6 +144,19 @@ int main(void) {
     assert(dill__ws_cb_live() == 0);
     assert(r.msgs == 1);
 
+    /* A message in two writes, the second after the threshold: the
+       handler, woken by the first, keeps waiting for the rest (the call's
+       own deadline, not the threshold, bounds that wait). */
+    n = frame(f, 0x2, big, 100);
+    errno_assert(bsend(c, f, 40, DL) == 0);
+    errno_assert(msleep(now() + 60) == 0);
+    errno_assert(bsend(c, f + 40, n - 40, DL) == 0);
+    uint8_t echo[102] = {0x82, 100};
+    memcpy(echo + 2, big, 100);
+    rd(c, echo, sizeof(echo));
+    settle();
+    assert(r.msgs == 2);
+
     /* The peer's Close: its reason is kept for ws_status (the block
        stays), our answer echoes the code, and hclose frees the rest. */
     n = frame(f, 0x8, "\x03\xe8" "bye", 5);

@@ -68,6 +68,15 @@ struct dill__bsockx_ops {
        d NULL withdraws it.  For the layer above this one, whose own end
        of turn pushes its output into this buffer without blocking. */
     void (*onroom)(struct dill__bsockx_vfs *x, struct dill__defer *d);
+    /* Waits until a receive can deliver without blocking (bytes buffered,
+       the socket readable, its end or an error to report) or the
+       deadline, holding no receive buffer meanwhile.  Returns 0, or -1
+       with ETIMEDOUT, ECANCELED, EBADF (the handle was closed while the
+       call waited).  An upper layer whose receiving call has found its
+       connection idle for a while waits here, from a shallow frame, so
+       that a hibernated coroutine's live stack is small.  NULL when the
+       layer has none. */
+    int (*waitin)(struct dill__bsockx_vfs *x, int64_t deadline);
 };
 
 struct dill__bsockx_vfs {

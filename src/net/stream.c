@@ -477,9 +477,21 @@ static void dill__stream_xonroom(struct dill__bsockx_vfs *x,
     else if(d) dill__defer(d);
 }
 
+static int dill__stream_xwaitin(struct dill__bsockx_vfs *x,
+      int64_t deadline) {
+    struct dill__stream *self = dill__stream_x(x);
+    if(self->io.len || self->io.indone || self->io.inerr) return 0;
+    if(self->io.buf) dill__fd_rxfree(&self->io);
+    if(dill_fdin(self->fd, deadline) < 0) return -1;
+    /* Readable: the next receive reads at once instead of waiting again. */
+    self->io.drained = 0;
+    return 0;
+}
+
 static const struct dill__bsockx_ops dill__stream_xops = {
     dill__stream_brecvsome, dill__stream_xunread, dill__stream_xreserve,
-    dill__stream_xcommit, dill__stream_xflush, dill__stream_xonroom
+    dill__stream_xcommit, dill__stream_xflush, dill__stream_xonroom,
+    dill__stream_xwaitin
 };
 
 void *dill__stream_query(struct dill_hvfs *vfs, const void *type) {

@@ -1044,6 +1044,9 @@ struct dill__ws_rxc {
     int want;      /* required opcode (mrecv) or 0 */
     int err;       /* error to report at the end of a dropped message */
     int *type;
+    /* Deadline of the call's first read (earlier than the call's on an
+       idle connection, see dill__ws_recvany). */
+    int64_t idl;
 };
 
 /* Inflates what the decompressor holds into the caller's buffers (into a
@@ -1281,7 +1284,10 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
                 break;
             }
             if(dill__ws_fill(self, &c->cur, c->room, capped, &in, &ilen,
-               &direct, deadline) < 0) {rc = -1; break;}
+               &direct, reads == 1 ? c->idl : deadline) < 0) {
+                rc = -1;
+                break;
+            }
             ipos = 0;
             continue;
         }
@@ -1322,6 +1328,14 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     return -1;
 }
 
+/* Whether a receiving call finds the connection idle (nothing buffered, no
+   frame or message begun) and may wait shallow (x->ops->waitin). */
+static int dill__ws_idle(struct dill__ws *self) {
+    struct dill__ws_st *st = self->st;
+    return self->x && self->x->ops->waitin && self->rpos == self->rlen &&
+        !st->infr && !st->msgop && !st->zrx && !self->skipping;
+}
+
 static ssize_t dill__ws_recvany(struct dill__ws *self, int want, int *type,
       struct dill_iolist *first, size_t cap, int mode, int *more,
       int64_t deadline) {
@@ -1330,13 +1344,31 @@ static ssize_t dill__ws_recvany(struct dill__ws *self, int want, int *type,
     if(self->receiving) {errno = EBUSY; return -1;}
     int t;
     struct dill__ws_rxc c = {{first, 0}, cap, 0, mode, want, 0,
-        type ? type : &t};
+        type ? type : &t, deadline};
     if(first) dill__iol_advance(&c.cur, 0);
     int m = 0, alive = 1;
     self->receiving = 1;
     self->rxalive = &alive;
-    ssize_t r = dill__ws_rx(self, &c, more ? more : &m, deadline);
-    if(!alive) return -1;
+    ssize_t r;
+    /* On an idle connection the first read waits up to the hibernation
+       threshold only; then the call waits here for input, with the frames
+       of the receiving path gone from the stack. */
+    c.idl = dill__slow(dill__ws_idle(self)) ? dill__hib_deadline(deadline) :
+        deadline;
+    while(1) {
+        r = dill__ws_rx(self, &c, more ? more : &m, deadline);
+        if(!alive) return -1;
+        if(r >= 0 || c.idl == deadline || errno != ETIMEDOUT ||
+           !dill__ws_idle(self) || (deadline >= 0 && dill_now() >= deadline))
+            break;
+        int64_t kdl = dill__ws_kadl(self->st, deadline);
+        int rc = self->x->ops->waitin(self->x, kdl);
+        if(!alive) return -1;
+        /* Input: read it.  Keepalive due: the receiving path sends the
+           ping, then comes back here. */
+        if(rc == 0) c.idl = deadline;
+        else if(errno != ETIMEDOUT || kdl == deadline) break;
+    }
     self->rxalive = NULL;
     self->receiving = 0;
     return r;
@@ -1433,7 +1465,7 @@ int dill_ws_detach(int s, int status, const void *buf, size_t len,
         else if(self->receiving) {errno = EBUSY; rc = -1;}
         else {
             struct dill__ws_rxc c = {{NULL, 0}, 0, 0, DILL__WS_RX_DROP, 0,
-                0, NULL};
+                0, NULL, deadline};
             int t, m = 0, alive = 1;
             c.type = &t;
             self->receiving = 1;
