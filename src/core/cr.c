@@ -58,6 +58,18 @@ void dill__longjmp(struct dill_jmpbuf *jb) __attribute__((noreturn));
 void dill__swap(struct dill_jmpbuf *save, struct dill_jmpbuf *load);
 #endif
 
+/* A coroutine's saved registers.  ctx.S stores 8 words on x86-64 and 21 on
+   aarch64, fewer than the public struct dill_jmpbuf holds (sized for the
+   largest): the difference would be copied with every hibernated stack. */
+#if defined(DILL_PORTABLE_CTX)
+#define dill__regs dill_jmpbuf
+#elif defined(__x86_64__)
+struct dill__regs {void *regs[8];};
+#else
+struct dill__regs {void *regs[21];};
+#endif
+#define DILL__JB(r) ((struct dill_jmpbuf*)(void*)(r))
+
 struct dill__bundle {
     struct dill_hvfs vfs;
     struct dill__list crs;         /* coroutines running in the bundle */
@@ -70,7 +82,7 @@ struct dill__bundle {
    for go(), the bundle that its handle refers to. */
 struct dill__cr {
     struct dill__crflags f;
-    struct dill_jmpbuf ctx;
+    struct dill__regs ctx;
     struct dill__cr *next_ready;
     struct dill__clause *clauses;
     struct dill__timer timer;
@@ -319,10 +331,11 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     char *lo = dill__hib_sp(cr);
     char *hi = (char*)cr->stack + cr->stacksz;
     size_t n = (size_t)(hi - lo);
-    /* The copy keeps every address's alignment modulo 64. */
-    void *mem;
-    if(posix_memalign(&mem, 64, n + 64) != 0) return NULL;
-    char *base = (char*)mem + ((uintptr_t)lo & 63);
+    /* The copy keeps every address's alignment modulo 64 (plain malloc:
+       posix_memalign costs an extra 64 bytes or more per copy). */
+    char *mem = malloc(n + 63);
+    if(!mem) return NULL;
+    char *base = mem + (((uintptr_t)lo - (uintptr_t)mem) & 63);
     dill__hib_copy(base, lo, n);
     struct dill__move m = {lo, hi, base - lo};
     struct dill__cr *sc = dill__moved(&m, cr);
@@ -586,7 +599,7 @@ static void dill__suspend(void) {
        (dill__swap, _setjmp) fit in this much. */
     cur->sp = (char*)__builtin_frame_address(0) - 1024;
 #endif
-    dill__swap(&cur->ctx, &next->ctx);
+    dill__swap(DILL__JB(&cur->ctx), DILL__JB(&next->ctx));
     dill__arrived(cur, 0);
 }
 
@@ -880,7 +893,7 @@ int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
 #endif
     char *sp = (char*)(((uintptr_t)cr - DILL_STACK_SLACK) & ~(uintptr_t)15);
     *ptr = sp;
-    *jb = &parent->ctx;
+    *jb = DILL__JB(&parent->ctx);
     /* The new coroutine runs at once; the parent waits its turn. */
     dill__push_ready(parent);
     dill__setrunning(cr);
@@ -931,7 +944,7 @@ void dill_epilogue(void) {
     __sanitizer_start_switch_fiber(NULL, next->asan_bottom, next->asan_size);
 #endif
     DILL__TSAN_SWITCH(next);
-    dill__longjmp(&next->ctx);
+    dill__longjmp(DILL__JB(&next->ctx));
 }
 
 static void dill__reap(void) {
