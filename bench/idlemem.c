@@ -15,10 +15,15 @@
      - active (with -a K): K connections of the N each echoing 20-byte
        messages in a closed loop for 2 s: the server's RssAnon in the
        middle of that, per connection, and messages/s.
-   More than 20,000 connections use several 127.0.0.x source addresses.
-   The fd limit is raised to fit (run as root for large N).
+   More than 20,000 connections use several 127.0.0.x source addresses
+   (from 127.0.0.(1 + B) with -b B).  The fd limit is raised to fit (run as
+   root for large N).  With -w ms the connections stay open that long after
+   the figures are printed (bench/idlemem_multi.sh reads the kernel's
+   figures meanwhile, for runs of several processes whose connections
+   together exceed one process's fd limit); the server also prints how
+   many of its coroutines hibernate.
 
-   Usage: bench_idlemem [-t] [-n N] [-a K] [-s settle_ms] */
+   Usage: bench_idlemem [-t] [-n N] [-a K] [-s settle_ms] [-b B] [-w ms] */
 
 #include <arpa/inet.h>
 #include <malloc.h>
@@ -86,15 +91,17 @@ static long heap_kib(void) {
     return (long)((mi.uordblks + mi.hblkhd) / 1024);
 }
 
-/* Answers each byte from the client with "RssAnon-KiB cpu-us heap-KiB". */
+/* Answers each byte from the client with "RssAnon-KiB cpu-us heap-KiB
+   hibernated". */
 coroutine static void control(int fd) {
     while(1) {
         if(fdin(fd, -1) < 0) return;
         char c;
         if(read(fd, &c, 1) != 1) exit(0);
         char out[64];
-        int n = snprintf(out, sizeof(out), "%ld %ld %ld\n",
-            proc_kib("/proc/self/status", "RssAnon"), cpu_us(), heap_kib());
+        int n = snprintf(out, sizeof(out), "%ld %ld %ld %d\n",
+            proc_kib("/proc/self/status", "RssAnon"), cpu_us(), heap_kib(),
+            hibernated());
         if(write(fd, out, (size_t)n) != n) exit(1);
     }
 }
@@ -126,7 +133,10 @@ static void server(int ls, int ctl) {
 /******************************************************************************/
 
 static int port;
+static int srcbase;
 static int ctl = -1;
+
+static int hib;
 
 static void server_stats(long *rss, long *cpu, long *heap) {
     if(write(ctl, "r", 1) != 1) die("write");
@@ -139,7 +149,8 @@ static void server_stats(long *rss, long *cpu, long *heap) {
         n += (size_t)r;
     }
     buf[n] = 0;
-    if(sscanf(buf, "%ld %ld %ld", rss, cpu, heap) != 3) die("sscanf");
+    if(sscanf(buf, "%ld %ld %ld %d", rss, cpu, heap, &hib) != 4)
+        die("sscanf");
 }
 
 /* Connection i comes from 127.0.0.(1 + i / 20000), so that 100,000 of
@@ -156,7 +167,7 @@ static int dial(int i) {
     struct sockaddr_in a;
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(i / 20000));
+    a.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(srcbase + i / 20000));
     if(bind(fd, (struct sockaddr*)&a, sizeof(a)) < 0) die("bind");
     a.sin_addr.s_addr = htonl(0x7f000001u);
     a.sin_port = htons((uint16_t)port);
@@ -207,16 +218,18 @@ static void makecert(void) {
 }
 
 int main(int argc, char *argv[]) {
-    int n = 10000, nactive = 0, settle = 1000, opt;
-    while((opt = getopt(argc, argv, "tn:a:s:")) != -1) {
+    int n = 10000, nactive = 0, settle = 1000, hold = 0, opt;
+    while((opt = getopt(argc, argv, "tn:a:s:b:w:")) != -1) {
         switch(opt) {
         case 't': use_tls = 1; break;
         case 'n': n = atoi(optarg); break;
         case 'a': nactive = atoi(optarg); break;
         case 's': settle = atoi(optarg); break;
+        case 'b': srcbase = atoi(optarg); break;
+        case 'w': hold = atoi(optarg); break;
         default:
             fprintf(stderr, "usage: bench_idlemem [-t] [-n N] [-a K] "
-                "[-s settle_ms]\n");
+                "[-s settle_ms] [-b src_base] [-w hold_ms]\n");
             return 2;
         }
     }
@@ -260,8 +273,9 @@ int main(int argc, char *argv[]) {
     printf("idle %s: %d connections (opened in %.1f s), server RssAnon "
         "%ld -> %ld KiB: %.2f KiB per connection (malloc'd: %.2f); kernel "
         "(Slab + page tables + kernel stacks, both ends, system-wide) %.2f "
-        "KiB per connection\n", use_tls ? "wss" : "ws", n, t, r0, r1,
-        (double)(r1 - r0) / n, (double)(h1 - h0) / n, (double)(k1 - k0) / n);
+        "KiB per connection; %d hibernated\n", use_tls ? "wss" : "ws", n, t,
+        r0, r1, (double)(r1 - r0) / n, (double)(h1 - h0) / n,
+        (double)(k1 - k0) / n, hib);
     if(nactive) {
         active_end = now() + 2000;
         int b = bundle();
@@ -279,6 +293,7 @@ int main(int argc, char *argv[]) {
             (double)(ra - r1) / nactive, active_msgs / 2.0);
     }
     fflush(stdout);
+    if(hold) msleep(now() + hold);
     for(int i = 0; i != n; i++) hclose(ws[i]);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
