@@ -58,7 +58,9 @@ struct dill__clause {
 };
 
 /* Hibernation (cr.c, dill_hibernate(3)) moves the live part of a blocked
-   coroutine's stack, lo..hi, to a heap copy delta bytes away and back.
+   coroutine's stack, lo..hi and lo2..hi2 (the same region cut in two
+   where it has an untouched hole), to a heap copy delta (delta2) bytes
+   away and back.
    A clause's move function is called on the clause at its new place
    (everything in lo..hi already copied, cl->cr and cl->next already
    translated) and makes whatever refers to the old clause refer to the
@@ -69,9 +71,14 @@ struct dill__move {
     char *lo;
     char *hi;
     ptrdiff_t delta;
+    char *lo2;
+    char *hi2;
+    ptrdiff_t delta2;
 };
 static inline void *dill__moved(const struct dill__move *m, void *p) {
-    return (char*)p >= m->lo && (char*)p < m->hi ? (char*)p + m->delta : p;
+    if((char*)p >= m->lo && (char*)p < m->hi) return (char*)p + m->delta;
+    if((char*)p >= m->lo2 && (char*)p < m->hi2) return (char*)p + m->delta2;
+    return p;
 }
 /* item was copied with its region: relinks its neighbours to it. */
 static inline void dill__list_moved(struct dill__list *item,
@@ -361,9 +368,9 @@ int dill__tsig_wait(struct dill__tsig *s, int64_t deadline);
 void dill__timer_move(struct dill__clause *cl, const struct dill__move *m);
 
 /* Stacks. */
-/* Records that the coroutine on stack hibernates (lo: the lowest address
-   it keeps, delta: how far its copy is) or, with lo NULL, woke up. */
-void dill__stack_hib(void *stack, char *lo, ptrdiff_t delta);
+/* Records that the coroutine on stack hibernates (m: where its copy is)
+   or, with m NULL, woke up. */
+void dill__stack_hib(void *stack, const struct dill__move *m);
 /* Where the bytes at p are now: p, or their place in the heap copy when
    p is on the stack of a coroutine that hibernates.  For objects that
    keep a pointer into their user's stack (an "alive" flag written when

@@ -82,6 +82,13 @@ struct dill__bundle {
    for go(), the bundle that its handle refers to. */
 struct dill__cr {
     struct dill__crflags f;
+    /* Hibernation: while blocked, the coroutine is in its thread's list of
+       sleepers (hib_item) since tick wait_epoch; once hibernated it lives
+       in a heap copy of its live stack (sp..hole, then the record and
+       above), home is where it goes back and hib_mem the allocation.
+       (Fields are ordered to leave no padding: the record is part of
+       every copy.) */
+    unsigned int wait_epoch;
     struct dill__regs ctx;
     struct dill__cr *next_ready;
     struct dill__clause *clauses;
@@ -91,24 +98,20 @@ struct dill__cr {
     unsigned int waiting : 1;
     unsigned int cancellable : 1;
     unsigned int done : 1;
+    unsigned int hibernated : 1;
+#if DILL_VALGRIND
+    unsigned int vgid;
+#endif
     struct dill__bundle *bundle;
     struct dill__list bundle_item;
     struct dill__bundle own;
     void *stack;                   /* NULL when the caller gave the memory */
     size_t stacksz;
-    /* Hibernation: while blocked, the coroutine is in its thread's list of
-       sleepers (hib_item) since tick wait_epoch; once hibernated it lives
-       in a heap copy of its live stack (sp..top), home is where it goes
-       back and hib_mem the allocation. */
     struct dill__list hib_item;
-    unsigned int wait_epoch;
-    unsigned int hibernated : 1;
     char *sp;
+    char *hole;
     struct dill__cr *home;
     void *hib_mem;
-#if DILL_VALGRIND
-    unsigned int vgid;
-#endif
 #if DILL_ASAN
     void *asan_fake;
     const void *asan_bottom;
@@ -350,19 +353,54 @@ static void dill__hib_drop(struct dill__cr *cr, int batch) {
     else madvise(cr->stack, cr->stacksz, MADV_DONTNEED);
 }
 
+/* Whether the n bytes at p (8-aligned) are all zero, read the way
+   dill__hib_copy reads.  Under valgrind the slack may be undefined (a
+   reused stack): it is then not looked at. */
+#if DILL_ASAN
+__attribute__((no_sanitize_address))
+#endif
+static int dill__hib_zero(const char *p, size_t n) {
+#if DILL_VALGRIND
+    if(RUNNING_ON_VALGRIND) return 0;
+#endif
+    const volatile uint64_t *w = (const volatile uint64_t*)(const void*)p;
+    for(size_t i = 0; i != n / 8; i++)
+        if(w[i]) return 0;
+    return 1;
+}
+
+/* Where the parts of a copy at mem are: the record and what is above it
+   (nb bytes from cr) first, then the frames from lo.  Each keeps its
+   addresses' alignment modulo 64 (plain malloc: posix_memalign costs an
+   extra 64 bytes or more per copy). */
+static char *dill__hib_rec(char *mem) {
+    return mem + ((0 - (uintptr_t)mem) & 63);
+}
+static char *dill__hib_frames(char *rec, size_t nb, char *lo) {
+    return rec + nb + (((uintptr_t)lo - (uintptr_t)(rec + nb)) & 63);
+}
+
+/* The copy leaves out the slack above the first frame (DILL_STACK_SLACK)
+   when nothing was written there (the first call had no arguments on the
+   stack): zero it was and zero it stays, its pages being given back, so
+   it needs neither copy nor translation. */
 static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     dill__list_erase(&cr->hib_item);
     if(!dill__hib_can(cr)) return NULL;
     char *lo = dill__hib_sp(cr);
     char *hi = (char*)cr->stack + cr->stacksz;
-    size_t n = (size_t)(hi - lo);
-    /* The copy keeps every address's alignment modulo 64 (plain malloc:
-       posix_memalign costs an extra 64 bytes or more per copy). */
-    char *mem = malloc(n + 63);
+    char *hole = (char*)(((uintptr_t)cr - DILL_STACK_SLACK) & ~(uintptr_t)15);
+    if(hole <= lo || !dill__hib_zero(hole, (size_t)((char*)cr - hole)))
+        hole = (char*)cr;
+    size_t na = (size_t)(hole - lo), nb = (size_t)(hi - (char*)cr);
+    char *mem = malloc(na + nb + 126);
     if(!mem) return NULL;
-    char *base = mem + (((uintptr_t)lo - (uintptr_t)mem) & 63);
-    dill__hib_copy(base, lo, n);
-    struct dill__move m = {lo, hi, base - lo};
+    char *rec = dill__hib_rec(mem);
+    char *base = dill__hib_frames(rec, nb, lo);
+    dill__hib_copy(rec, cr, nb);
+    dill__hib_copy(base, lo, na);
+    struct dill__move m = {lo, hole, base - lo, (char*)cr, hi,
+        rec - (char*)cr};
     struct dill__cr *sc = dill__moved(&m, cr);
     sc->clauses = dill__moved(&m, sc->clauses);
     for(struct dill__clause *cl = sc->clauses; cl; cl = cl->next) {
@@ -375,8 +413,9 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     sc->hibernated = 1;
     sc->home = cr;
     sc->sp = lo;
+    sc->hole = hole;
     sc->hib_mem = mem;
-    dill__stack_hib(cr->stack, lo, m.delta);
+    dill__stack_hib(cr->stack, &m);
     dill__hib_drop(cr, batch);
     dill__c.nhib++;
     dill__c.hib_total++;
@@ -385,15 +424,18 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
 
 static struct dill__cr *dill__hib_wake(struct dill__cr *sc) {
     struct dill__cr *cr = sc->home;
-    char *lo = sc->sp;
-    size_t n = (size_t)((char*)sc->stack + sc->stacksz - lo);
-    char *base = (char*)sc - ((char*)cr - lo);
+    char *lo = sc->sp, *rec = (char*)sc;
+    size_t na = (size_t)(sc->hole - lo);
+    size_t nb = (size_t)((char*)sc->stack + sc->stacksz - (char*)cr);
+    char *base = dill__hib_frames(rec, nb, lo);
     void *mem = sc->hib_mem;
     /* Woken: its clauses are gone (dill__resume cancelled them), only
        its bundle's list refers to it. */
-    dill__hib_copy(lo, base, n);
-    dill__stack_hib(sc->stack, NULL, 0);
-    struct dill__move m = {base, base + n, lo - base};
+    dill__hib_copy(lo, base, na);
+    dill__hib_copy(cr, rec, nb);
+    dill__stack_hib(cr->stack, NULL);
+    struct dill__move m = {base, base + na, lo - base, rec, rec + nb,
+        (char*)cr - rec};
     dill__list_moved(&cr->bundle_item, &m);
     dill__list_init(&cr->hib_item);
     cr->hibernated = 0;

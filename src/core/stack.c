@@ -37,10 +37,9 @@ struct dill__chunk {
     struct dill__chunk *next;
     void *base;
     size_t len;
-    /* Per stack, while its coroutine hibernates: the lowest address it
-       keeps and how far its copy is (dill__hib_addr). */
-    char *hib_lo[DILL_STACKS_PER_CHUNK];
-    ptrdiff_t hib_delta[DILL_STACKS_PER_CHUNK];
+    /* Per stack, while its coroutine hibernates: where its copy is
+       (dill__hib_addr); lo is NULL otherwise. */
+    struct dill__move hib[DILL_STACKS_PER_CHUNK];
 };
 
 /* Stacks whose coroutine hibernates now. */
@@ -193,22 +192,22 @@ static struct dill__chunk *dill__stack_find(const char *p, size_t *slot) {
     return NULL;
 }
 
-void dill__stack_hib(void *stack, char *lo, ptrdiff_t delta) {
+void dill__stack_hib(void *stack, const struct dill__move *m) {
     size_t i;
     struct dill__chunk *c = dill__stack_find(stack, &i);
     if(!c) return;
-    if(lo && !c->hib_lo[i]) dill__nhib++;
-    if(!lo && c->hib_lo[i]) dill__nhib--;
-    c->hib_lo[i] = lo;
-    c->hib_delta[i] = delta;
+    if(m && !c->hib[i].lo) dill__nhib++;
+    if(!m && c->hib[i].lo) dill__nhib--;
+    if(m) c->hib[i] = *m;
+    else c->hib[i].lo = NULL;
 }
 
 void *dill__hib_addr(void *p) {
     if(dill__fast(!dill__nhib)) return p;
     size_t i;
     struct dill__chunk *c = dill__stack_find(p, &i);
-    if(!c || !c->hib_lo[i] || (char*)p < c->hib_lo[i]) return p;
-    return (char*)p + c->hib_delta[i];
+    if(!c || !c->hib[i].lo) return p;
+    return dill__moved(&c->hib[i], p);
 }
 
 void dill__stacks_term(void) {
