@@ -7,6 +7,8 @@
    block again (dill__ws_cb_live, the library's count of those blocks). */
 
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "assert.h"
 #include "bpair.h"
@@ -15,8 +17,25 @@
 
 #define DL (now() + 5000)
 
+/* Whether the page at addr is resident. */
+static int resident(uintptr_t addr) {
+    long pg = sysconf(_SC_PAGESIZE);
+    unsigned char v = 0;
+    errno_assert(mincore((void*)(addr & ~(uintptr_t)(pg - 1)), 1, &v) == 0);
+    return v & 1;
+}
+
+/* Touches 16 KiB of stack below its caller; returns an address in it. */
+__attribute__((noinline)) static uintptr_t deep(void) {
+    volatile char big[16384];
+    for(size_t i = 0; i < sizeof(big); i += 512) big[i] = 1;
+    return (uintptr_t)&big[1024];
+}
+
 /* What the handler saw at the end, in main's memory. */
 struct report {
+    int deep_before;       /* the deep page was resident before the */
+    int deep_after;        /* handshake, and after it */
     int err;
     int status;
     ssize_t rlen;
@@ -27,9 +46,14 @@ struct report {
 
 coroutine static void handler(int s, struct report *r) {
     char resource[256], host[256];
+    /* Stands for a deep handshake (TLS's): ws_attach_server gives back the
+       pages that calls deeper than its caller's frame touched. */
+    uintptr_t d = deep();
+    r->deep_before = resident(d);
     int ws = ws_attach_server(s, WS_BINARY, resource, sizeof(resource),
         host, sizeof(host), DL);
     errno_assert(ws >= 0);
+    r->deep_after = resident(d);
     int flags;
     while(1) {
         ssize_t n = ws_recv(ws, &flags, resource, sizeof(resource), -1);
@@ -98,6 +122,7 @@ int main(void) {
     errno_assert(bundle_go(b, handler(p[1], &r)) == 0);
     handshake(c);
     settle();
+    assert(r.deep_before && !r.deep_after);
     assert(dill__ws_cb_live() == 0);
 
     /* A ping on the hibernated connection: its pong, then no block. */

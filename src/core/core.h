@@ -94,6 +94,11 @@ static inline void dill__list_moved(struct dill__list *item,
    wait that can move.  Returns deadline, or an earlier one when this
    thread hibernates coroutines. */
 int64_t dill__hib_deadline(int64_t deadline);
+/* Gives back the pages of the running coroutine's stack below the
+   caller's frame: what calls that have returned (a handshake) touched and
+   the steady state will not need.  Costs a system call; for the end of a
+   connection's setup. */
+void dill__stack_trim(void);
 
 /* Registers cl as part of the current coroutine's next wait.  cancel removes
    it from whatever object holds it (may be NULL). */

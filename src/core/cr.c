@@ -497,6 +497,20 @@ int dill_hibernated(void) {
     return (int)dill__c.nhib;
 }
 
+/* noinline: its own frame is below the caller's, so the caller's page
+   stays whole; below that, nothing is live (the red zone is only for leaf
+   functions, and this one makes a call). */
+__attribute__((noinline)) void dill__stack_trim(void) {
+    struct dill__cr *cr = dill__cur();
+    if(!cr->stack) return;
+    static size_t pg;
+    if(!pg) pg = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t end = ((uintptr_t)__builtin_frame_address(0) - 256) &
+        ~(uintptr_t)(pg - 1);
+    if(end > (uintptr_t)cr->stack)
+        madvise(cr->stack, end - (uintptr_t)cr->stack, MADV_DONTNEED);
+}
+
 int64_t dill__hib_deadline(int64_t deadline) {
     struct dill__ctx *c = &dill__c;
     if(dill__fast(c->hib_ms < 0)) return deadline;

@@ -256,13 +256,38 @@ int dill__poller_wait(int timeout) {
     return dill__poller_epoll(timeout, timeout != 0);
 }
 
+/* Events of one epoll_wait.  Not on the stack: the scheduler runs on the
+   stack of whichever coroutine blocked last, and 1.5 KiB more there made
+   every connection's coroutine keep a second stack page (bench/RESULTS.md,
+   "Memory per connection, part 2").  A callback that re-enters the poller
+   gets a small array of its own. */
+#define DILL__EPOLL_EVENTS 128
+static __thread struct epoll_event dill__evs[DILL__EPOLL_EVENTS]
+    __attribute__((tls_model("initial-exec")));
+static __thread int dill__evs_busy __attribute__((tls_model("initial-exec")));
+
+static int dill__poller_epoll_in(int ep, struct epoll_event *ev, int cap,
+    int timeout, int blocking);
+
 /* blocking: the caller would have slept (nothing else to run), so events
    nobody waits for are disarmed. */
 static int dill__poller_epoll(int timeout, int blocking) {
     int ep = dill__epoll();
     if(ep < 0) return -1;
-    struct epoll_event ev[128];
-    int n = epoll_wait(ep, ev, 128, timeout);
+    if(dill__slow(dill__evs_busy)) {
+        struct epoll_event ev[8];
+        return dill__poller_epoll_in(ep, ev, 8, timeout, blocking);
+    }
+    dill__evs_busy = 1;
+    int n = dill__poller_epoll_in(ep, dill__evs, DILL__EPOLL_EVENTS, timeout,
+        blocking);
+    dill__evs_busy = 0;
+    return n;
+}
+
+static int dill__poller_epoll_in(int ep, struct epoll_event *ev, int cap,
+      int timeout, int blocking) {
+    int n = epoll_wait(ep, ev, cap, timeout);
     if(n < 0) return errno == EINTR ? 0 : -1;
     for(int i = 0; i != n; i++) {
         int fd = ev[i].data.fd;

@@ -418,6 +418,9 @@ static int dill__ws_attach_server_x(int s, char *resource, size_t resourcelen,
     }
     int h = dill__ws_publish(self);
     if(h >= 0 && obj) *obj = self;
+    /* The handshake's frames (and TLS's below, for wss) went deeper than
+       the connection's messages will: their pages would stay with it. */
+    if(h >= 0) dill__stack_trim();
     return h;
 }
 
