@@ -377,7 +377,9 @@ void dill__stack_free(void *stack, size_t size);
 void dill__stacks_drop(void **stacks, size_t n);
 void dill__stacks_term(void);
 
-/* Milliseconds from the monotonic clock, read afresh (no caching). */
+/* Milliseconds from the monotonic clock, read afresh; the reading also
+   becomes now()'s cached value, so that whatever is decided with it (a
+   timer that fired) is what now() shows afterwards. */
 int64_t dill__now_exact(void);
 
 #endif

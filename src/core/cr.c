@@ -230,7 +230,7 @@ static inline struct dill__cr *dill__cur(void) {
 /*  Time                                                                      */
 /******************************************************************************/
 
-int64_t dill__now_exact(void) {
+static int64_t dill__clock_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -252,19 +252,34 @@ static __thread uint64_t dill__now_tsc
 static __thread int64_t dill__now_ms
     __attribute__((tls_model("initial-exec")));
 
-int64_t dill_now(void) {
-    uint64_t tsc = __builtin_ia32_rdtsc();
-    if(dill__fast(tsc - dill__now_tsc < DILL__NOW_CYCLES)) return dill__now_ms;
-    int64_t ms = dill__now_exact();
+/* The scheduler fires timers with a fresh reading and the reading becomes
+   the cache: a coroutine woken at its deadline must see now() >= deadline
+   (a loop of msleep(t); if(now() >= t) ... relies on it). */
+static int64_t dill__now_fill(uint64_t tsc) {
+    int64_t ms = dill__clock_ms();
     /* Never backwards, even if the cache was filled on a CPU whose clock
        reading was later than this one's. */
     if(ms > dill__now_ms) dill__now_ms = ms;
     dill__now_tsc = tsc;
     return dill__now_ms;
 }
-#else
+
+int64_t dill__now_exact(void) {
+    return dill__now_fill(__builtin_ia32_rdtsc());
+}
+
 int64_t dill_now(void) {
-    return dill__now_exact();
+    uint64_t tsc = __builtin_ia32_rdtsc();
+    if(dill__fast(tsc - dill__now_tsc < DILL__NOW_CYCLES)) return dill__now_ms;
+    return dill__now_fill(tsc);
+}
+#else
+int64_t dill__now_exact(void) {
+    return dill__clock_ms();
+}
+
+int64_t dill_now(void) {
+    return dill__clock_ms();
 }
 #endif
 
