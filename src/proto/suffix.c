@@ -15,7 +15,7 @@
 struct dill__suffix {
     struct dill__layer l;
     struct dill_msock_vfs mvfs;
-    /* Held by the running receive, which yields (core.h). */
+    /* Held by every call that may sleep (core.h). */
     struct dill__pin pin;
     uint8_t sfx[DILL__SUFFIX_MAX];
     uint8_t fail[DILL__SUFFIX_MAX];
@@ -82,9 +82,12 @@ static int dill__suffix_msendl(struct dill_msock_vfs *mvfs,
     if(!b) return -1;
     struct dill_iolist tail = {self->sfx, self->len, NULL, 0};
     if(first) last->iol_next = &tail;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     int rc = b->bsendl(b, first ? first : &tail, &tail, deadline);
     if(first) last->iol_next = NULL;
     if(rc < 0) self->l.outerr = 1;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return rc;
 }
 

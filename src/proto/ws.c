@@ -104,8 +104,7 @@ static void dill__ws_free(struct dill__ws *self) {
     self->serr = self->rerr = EBADF;
     if(self->u >= 0) dill_hclose(self->u);
     self->u = -1;
-    dill__pin_close(&self->pin, self->mem ? dill__pin_nofree :
-        dill__ws_release);
+    dill__pin_close(&self->pin, dill__ws_release);
 }
 
 static void dill__ws_hclose(struct dill_hvfs *vfs) {
