@@ -301,7 +301,8 @@ static int dill__ws_begin(struct dill__ws *self, struct dill__pinref *pr,
     if(dill__ws_cansend(self) < 0) return -1;
     dill__pin(&self->pin, pr);
     if(dill__ws_lock(self, data, deadline) < 0) {
-        if(dill__unpin(&self->pin, pr) < 0) return -1;
+        /* Its errno, or EBADF when closed. */
+        dill__unpin(&self->pin, pr);
         return -1;
     }
     if(dill__ws_cansend(self) == 0) return 0;
