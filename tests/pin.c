@@ -62,8 +62,10 @@ static const char *cert, *key;
 
 /* A loopback TCP connection with the smallest kernel buffers: *ours
    connected to *peer (file descriptors). */
+static int shrink = 1;
+
 static void rawpair(int *ours, int *peer) {
-    int small = 1;
+    int small = shrink ? 1 : 1 << 20;
     int l = socket(AF_INET, SOCK_STREAM, 0);
     assert(l >= 0);
     errno_assert(setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small,
@@ -296,7 +298,10 @@ coroutine static void drinker(int kind, int h, struct report *r) {
 static void flood(int kind, int mode) {
     if(mode == M_HIB) errno_assert(hibernate(0) == 0);
     int ours, peer;
+    /* Big buffers: reads keep finding data, the receiver keeps yielding. */
+    shrink = 0;
     pair(kind, mode == M_MEM, &ours, &peer);
+    shrink = 1;
     struct report rr = {0};
     int b = bundle();
     errno_assert(b >= 0);
@@ -304,6 +309,8 @@ static void flood(int kind, int mode) {
     int f = go(flooder(kind, peer));
     errno_assert(f >= 0);
     errno_assert(msleep(now() + 50) == 0);
+    /* Yielding, main runs right after the receiver's yields. */
+    for(int i = 0; i != 1000; i++) errno_assert(yield() == 0);
     assert(!rr.done);
     errno_assert(hclose(ours) == 0);
     errno_assert(bundle_wait(b, now() + 5000) == 0);
