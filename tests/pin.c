@@ -7,7 +7,9 @@
    sleepers hibernated, and with the objects in caller's storage (_mem),
    which is scribbled over as soon as the calls have returned.  ws also
    has a sender waiting for the send lock, and a waiter that was handed
-   the lock but had not run yet when the handle was closed. */
+   the lock but had not run yet when the handle was closed; a receiver
+   in a flood is closed under while it yields; suffix_detach refuses
+   while a call is inside. */
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -325,6 +327,25 @@ static void flood(int kind, int mode) {
     if(mode == M_HIB) errno_assert(hibernate(-1) == 0);
 }
 
+/* suffix_detach with a receive inside: refused, the receive goes on and
+   fails with EBADF when the handle is closed. */
+static void detach_busy(void) {
+    int ours, peer;
+    pair(K_SUFFIX, 0, &ours, &peer);
+    struct report rr = {0};
+    int b = bundle();
+    errno_assert(b >= 0);
+    errno_assert(bundle_go(b, receiver(K_SUFFIX, ours, &rr)) == 0);
+    settle(0);
+    assert_err(suffix_detach(ours, -1), EBUSY);
+    assert(!rr.done);
+    errno_assert(hclose(ours) == 0);
+    errno_assert(bundle_wait(b, now() + 5000) == 0);
+    assert(rr.done && rr.rc == -1 && rr.err == EBADF);
+    errno_assert(hclose(b) == 0);
+    errno_assert(hclose(peer) == 0);
+}
+
 int main(void) {
 #if !defined DILL_DISABLE_TLS
     tmpdir_make("pin");
@@ -343,6 +364,7 @@ int main(void) {
             if(kind != K_PREFIX) flood(kind, mode);
         }
     }
+    detach_busy();
 #if !defined DILL_DISABLE_TLS
     tmpdir_remove();
     free((void*)cert);

@@ -165,6 +165,11 @@ static inline void dill__keepawake(int on) {
    that was blocked in the handle has returned (they return at their
    next turn).
 
+   Waking is by coroutine, not by wait: whatever a pinned call waits on
+   fails.  So a pinned call may wait only in the object itself or in what
+   its close closes (the layers below it owns); a detach that hands the
+   layer below back must refuse (EBUSY) while another call is inside.
+
    Pins follow the coroutine into hibernation (cr.c relinks them): they
    hold no pointer into a stack that anything but their own coroutine
    and the object's list of holders uses.  A coroutine's pins nest: it

@@ -179,7 +179,12 @@ int dill_suffix_attach_mem(int s, const void *suffix, size_t suffixlen,
     return dill__suffix_attach(s, suffix, suffixlen, mem, 1);
 }
 
-/* Nothing is buffered on either side, so there is nothing to wait for. */
+/* Nothing is buffered on either side, so there is nothing to wait for.
+   A call still inside would be woken in the socket below, which is no
+   longer ours to close under it: refused. */
 int dill_suffix_detach(int s, int64_t deadline) {
+    struct dill__suffix *self = (struct dill__suffix*)dill__layer_get(s,
+        dill__suffix_type);
+    if(self && self->pin.holders) {errno = EBUSY; return -1;}
     return dill__layer_detach(s, dill__suffix_type, 0);
 }
