@@ -1,15 +1,15 @@
 /* Closing a handle while coroutines sleep in it (core pins, issue 14):
    over a real TCP connection whose peer reads nothing, one coroutine
    blocked receiving and one blocked sending (the kernel buffers full), on
-   a plain tcp socket, tls, ws, wss, suffix and prefix; then hclose from
+   a plain tcp socket, tls, ws, wss, suffix, prefix and http; then hclose from
    another coroutine.  Both calls fail with EBADF and nothing leaks or is
    touched after it is freed (ASan, valgrind).  The same with the
    sleepers hibernated, and with the objects in caller's storage (_mem),
    which is scribbled over as soon as the calls have returned.  ws also
    has a sender waiting for the send lock, and a waiter that was handed
    the lock but had not run yet when the handle was closed; a receiver
-   in a flood is closed under while it yields; suffix_detach refuses
-   while a call is inside. */
+   in a flood is closed under while it yields; suffix_detach and
+   http_detach refuse while a call is inside. */
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,10 +31,10 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-enum {K_TCP, K_TLS, K_WS, K_WSS, K_SUFFIX, K_PREFIX, K_KINDS};
+enum {K_TCP, K_TLS, K_WS, K_WSS, K_SUFFIX, K_PREFIX, K_HTTP, K_KINDS};
 enum {M_PLAIN, M_HIB, M_MEM, M_MODES};
 static const char *kname[] = {"tcp", "tls", "ws", "wss", "suffix",
-    "prefix"};
+    "prefix", "http"};
 static const char *mname[] = {"plain", "hibernated", "mem"};
 
 static int tlskind(int k) {return k == K_TLS || k == K_WSS;}
@@ -58,6 +58,7 @@ static struct {
     struct dill_ws_storage ws;
     struct dill_suffix_storage sfx;
     struct dill_prefix_storage pfx;
+    struct dill_http_storage http;
 } mem;
 
 static const char *cert, *key;
@@ -144,6 +145,10 @@ static void pair(int kind, int m, int *ours, int *peer) {
             prefix_attach(s, 4, PREFIX_BIG_ENDIAN);
         errno_assert(s >= 0);
     }
+    if(kind == K_HTTP) {
+        s = m ? http_attach_mem(s, &mem.http) : http_attach(s);
+        errno_assert(s >= 0);
+    }
     errno_assert(chrecv(ch[0], peer, sizeof(*peer), now() + 10000) == 0);
     errno_assert(hclose(cr) == 0);
     errno_assert(hclose(ch[0]) == 0);
@@ -159,15 +164,21 @@ coroutine static void receiver(int kind, int h, struct report *r) {
         r->rc = (int)ws_recv(h, &flags, buf, sizeof(buf), -1);
     else if(kind == K_SUFFIX || kind == K_PREFIX)
         r->rc = (int)mrecv(h, buf, sizeof(buf), -1);
+    else if(kind == K_HTTP)
+        r->rc = http_recvfield(h, (char*)buf, 32, (char*)buf + 32, 32, -1);
     else
         r->rc = brecv(h, buf, sizeof(buf), -1);
     r->err = errno;
     r->done = 1;
 }
 
+/* A header field's value far bigger than the kernel buffers. */
+static char bigvalue[BIG];
+
 static int send_any(int kind, int h, size_t len) {
     if(wskind(kind)) return ws_send(h, WS_BINARY, big, len, -1);
     if(kind == K_SUFFIX || kind == K_PREFIX) return msend(h, big, len, -1);
+    if(kind == K_HTTP) return http_sendfield(h, "X", bigvalue, -1);
     return bsend(h, big, len, -1);
 }
 
@@ -327,17 +338,18 @@ static void flood(int kind, int mode) {
     if(mode == M_HIB) errno_assert(hibernate(-1) == 0);
 }
 
-/* suffix_detach with a receive inside: refused, the receive goes on and
-   fails with EBADF when the handle is closed. */
-static void detach_busy(void) {
+/* suffix_detach and http_detach with a receive inside: refused, the
+   receive goes on and fails with EBADF when the handle is closed. */
+static void detach_busy(int kind) {
     int ours, peer;
-    pair(K_SUFFIX, 0, &ours, &peer);
+    pair(kind, 0, &ours, &peer);
     struct report rr = {0};
     int b = bundle();
     errno_assert(b >= 0);
-    errno_assert(bundle_go(b, receiver(K_SUFFIX, ours, &rr)) == 0);
+    errno_assert(bundle_go(b, receiver(kind, ours, &rr)) == 0);
     settle(0);
-    assert_err(suffix_detach(ours, -1), EBUSY);
+    if(kind == K_SUFFIX) assert_err(suffix_detach(ours, -1), EBUSY);
+    else assert_err(http_detach(ours, -1), EBUSY);
     assert(!rr.done);
     errno_assert(hclose(ours) == 0);
     errno_assert(bundle_wait(b, now() + 5000) == 0);
@@ -347,6 +359,7 @@ static void detach_busy(void) {
 }
 
 int main(void) {
+    memset(bigvalue, 'v', BIG - 1);
 #if !defined DILL_DISABLE_TLS
     tmpdir_make("pin");
     tmpdir_selfsigned("k.pem", "c.pem", 1, "");
@@ -361,10 +374,11 @@ int main(void) {
         for(int mode = 0; mode != M_MODES; mode++) {
             one(kind, mode);
             if(wskind(kind) && mode != M_HIB) handed(kind, mode);
-            if(kind != K_PREFIX) flood(kind, mode);
+            if(kind != K_PREFIX && kind != K_HTTP) flood(kind, mode);
         }
     }
-    detach_busy();
+    detach_busy(K_SUFFIX);
+    detach_busy(K_HTTP);
 #if !defined DILL_DISABLE_TLS
     tmpdir_remove();
     free((void*)cert);
