@@ -230,7 +230,7 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
    handler with 512 bytes of its own in the top page of its stack, so every
    active connection kept two pages (bench/RESULTS.md, "Memory per
    connection, part 2"). */
-#define DILL__RING_MIN 1536
+#define DILL__RING_MIN 1280
 
 /* A receive through the ring and the reader waiting for it. */
 struct dill__fdrop {
