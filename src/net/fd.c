@@ -226,10 +226,11 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
 }
 
 /* Smallest ring receive (see dill__fd_ringrecv).  A 1 KiB WebSocket
-   message with its header fits; 2 KiB did not leave room for a receiving
-   handler with 512 bytes of its own in the top page of its stack, so every
-   active connection kept two pages (bench/RESULTS.md, "Memory per
-   connection, part 2"). */
+   message with its header fits; 2 KiB (and, once receiving calls pinned
+   their objects, 1.5 KiB) did not leave room for a receiving handler with
+   512 bytes of its own in the top page of its stack, so every active
+   connection kept two pages (bench/RESULTS.md, "Memory per connection,
+   part 2"). */
 #define DILL__RING_MIN 1280
 
 /* A receive through the ring and the reader waiting for it. */
