@@ -114,6 +114,51 @@ static void handshake(int c) {
     }
 }
 
+/* Keepalive on a hibernated connection: the handler's receiving call,
+   waiting shallow, wakes for each ping it owes (every 100 ms) and goes
+   back to sleep; pongs keep the connection up. */
+coroutine static void ka_handler(int s, int *err) {
+    char resource[256], host[256];
+    struct ws_options o = WS_OPTIONS_INIT;
+    o.ping_interval = 100;
+    o.pong_timeout = 3000;
+    int ws = ws_attach_server_opts(s, resource, sizeof(resource), host,
+        sizeof(host), &o, NULL, DL);
+    errno_assert(ws >= 0);
+    int flags;
+    ssize_t n = ws_recv(ws, &flags, resource, sizeof(resource), -1);
+    assert(n < 0);
+    *err = errno;
+    errno_assert(hclose(ws) == 0);
+}
+
+static void keepalive(void) {
+    int p[2];
+    bpair(1, p);
+    int c = p[0], err = 0;
+    int b = bundle();
+    errno_assert(b >= 0);
+    errno_assert(bundle_go(b, ka_handler(p[1], &err)) == 0);
+    handshake(c);
+    for(int i = 0; i != 3; i++) {
+        /* A ping (unmasked, 8 bytes of time) within a bounded wait. */
+        uint8_t h[10], f[64];
+        errno_assert(brecv(c, h, sizeof(h), DL) == 0);
+        assert(h[0] == 0x89 && h[1] == 8);
+        size_t n = frame(f, 0xa, h + 2, 8);
+        errno_assert(bsend(c, f, n, DL) == 0);
+    }
+    settle();
+    assert(dill__ws_cb_live() == 0);
+    uint8_t f[16];
+    size_t n = frame(f, 0x8, "\x03\xe8", 2);
+    errno_assert(bsend(c, f, n, DL) == 0);
+    errno_assert(bundle_wait(b, DL) == 0);
+    assert(err == EPIPE);
+    errno_assert(hclose(b) == 0);
+    errno_assert(hclose(c) == 0);
+}
+
 int main(void) {
     errno_assert(hibernate(10) == 0);
     int p[2];
@@ -200,5 +245,6 @@ int main(void) {
     assert(hibernated() == 0);
     errno_assert(hclose(b) == 0);
     errno_assert(hclose(c) == 0);
+    keepalive();
     return 0;
 }

@@ -1044,8 +1044,8 @@ struct dill__ws_rxc {
     int want;      /* required opcode (mrecv) or 0 */
     int err;       /* error to report at the end of a dropped message */
     int *type;
-    /* Deadline of the call's first read (earlier than the call's on an
-       idle connection, see dill__ws_recvany). */
+    /* Deadline of the call's reads while the connection is idle (earlier
+       than the call's when hibernation is on, see dill__ws_recvany). */
     int64_t idl;
 };
 
@@ -1214,6 +1214,7 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
             st->ctlrun = 1;
             int crc = dill__ws_control(self, ev->hdr.opcode, deadline);
             st->ctlrun = 0;
+            dill__ws_cbtrim(self);
             if(crc < 0) {
                 if(drop && errno == EPIPE && self->rdone) return 1;
                 return -1;
@@ -1282,8 +1283,11 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
                 rc = -1;
                 break;
             }
+            /* Between frames with nothing delivered yet (after a control
+               frame, say), the idle deadline again. */
+            int idle = !st->infr && !st->msgop && !c->got;
             if(dill__ws_fill(self, &c->cur, c->room, capped, &in, &ilen,
-               &direct, reads == 1 ? c->idl : deadline) < 0) {
+               &direct, idle ? c->idl : deadline) < 0) {
                 rc = -1;
                 break;
             }
@@ -1362,10 +1366,14 @@ static ssize_t dill__ws_recvany(struct dill__ws *self, int want, int *type,
             break;
         int64_t kdl = dill__ws_kadl(self->st, deadline);
         int rc = self->x->ops->waitin(self->x, kdl);
-        /* Input: read it.  Keepalive due: the receiving path sends the
-           ping, then comes back here. */
-        if(rc == 0) c.idl = deadline;
-        else if(errno != ETIMEDOUT || kdl == deadline) {r = -1; break;}
+        /* Input: read it.  Keepalive due: ping (or fail for a missing
+           pong) from here, then wait again. */
+        if(rc == 0) c.idl = dill__hib_deadline(deadline);
+        else if(errno != ETIMEDOUT || kdl == deadline ||
+           dill__ws_keepalive(self, dill_now()) < 0) {
+            r = -1;
+            break;
+        }
     }
     self->receiving = 0;
     if(dill__unpin(&self->pin, &pr) < 0) return -1;
