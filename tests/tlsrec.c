@@ -13,7 +13,11 @@
 int main(void) {return 0;}
 #else
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -350,12 +354,413 @@ static void hsparse(void) {
     assert(dill__tlsrec_hsfeed(&h, m, 0, 0, &ku) == -DILL__TLSREC_UNEXPECTED);
 }
 
+
+/******************************************************************************/
+/*  Over real sockets, against plain OpenSSL                                  */
+/******************************************************************************/
+
+static char dir[64], cert[128], key[128];
+
+static void makecert(void) {
+    strcpy(dir, "/tmp/dill-tlsrec-XXXXXX");
+    assert(mkdtemp(dir));
+    snprintf(cert, sizeof(cert), "%s/c.pem", dir);
+    snprintf(key, sizeof(key), "%s/k.pem", dir);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+        "ec_paramgen_curve:P-256 -nodes -keyout %s -out %s -subj "
+        "/CN=localhost -days 1 >/dev/null 2>&1", key, cert);
+    assert(system(cmd) == 0);
+}
+
+/* The OpenSSL peer: a thread with a blocking socket.  Messages both ways
+   are a 4-byte length and the payload; the peer echoes them, except
+   commands (payloads starting with '!'). */
+struct peer {
+    pthread_t t;
+    int port;
+    int server;                     /* the peer is the TLS server */
+    const char *suite;
+    int kus;                        /* KeyUpdates received */
+    int result;                     /* how it ended, see peer_run */
+};
+
+static void peer_msgcb(int write_p, int version, int ct, const void *buf,
+      size_t len, SSL *ssl, void *arg) {
+    struct peer *p = arg;
+    if(!write_p && ct == SSL3_RT_HANDSHAKE && len &&
+       *(const uint8_t*)buf == 24)
+        p->kus++;
+}
+
+static int peer_readall(SSL *ssl, uint8_t *buf, size_t n) {
+    while(n) {
+        int r = SSL_read(ssl, buf, (int)n);
+        if(r <= 0) return -1;
+        buf += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static void peer_send(SSL *ssl, const void *buf, size_t n) {
+    uint8_t *m = malloc(n + 4);
+    assert(m);
+    m[0] = (uint8_t)(n >> 24); m[1] = (uint8_t)(n >> 16);
+    m[2] = (uint8_t)(n >> 8); m[3] = (uint8_t)n;
+    memcpy(m + 4, buf, n);
+    assert(SSL_write(ssl, m, (int)(n + 4)) == (int)(n + 4));
+    free(m);
+}
+
+/* What OpenSSL writes for f, taken off the socket: its bytes are
+   returned (malloc'd) instead of sent. */
+static uint8_t *peer_capture(SSL *ssl, void (*f)(SSL *ssl), size_t *len) {
+    BIO *mem = BIO_new(BIO_s_mem());
+    BIO *old = SSL_get_wbio(ssl);
+    BIO_up_ref(old);
+    SSL_set0_wbio(ssl, mem);
+    f(ssl);
+    char *p;
+    long n = BIO_get_mem_data(mem, &p);
+    uint8_t *out = malloc((size_t)n + 16);
+    memcpy(out, p, (size_t)n);
+    *len = (size_t)n;
+    SSL_set0_wbio(ssl, old);
+    return out;
+}
+
+static void peer_write_corrupt(SSL *ssl) {
+    assert(SSL_write(ssl, "\0\0\0\1x", 5) == 5);
+}
+
+static void peer_shutdown(SSL *ssl) {
+    assert(SSL_shutdown(ssl) >= 0);
+}
+
+/* result: 1 clean close (close_notify both ways), 2 our alert seen after
+   a corrupted record, 3 dropped the connection, 4 detached (plain bytes
+   after close_notify), -1 something went wrong. */
+static void *peer_run(void *arg) {
+    struct peer *p = arg;
+    p->result = -1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)p->port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert(connect(fd, (struct sockaddr*)&a, sizeof(a)) == 0);
+    struct timeval tv = {20, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    SSL_CTX *ctx = SSL_CTX_new(p->server ? TLS_server_method() :
+        TLS_client_method());
+    assert(ctx);
+    assert(SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1);
+    assert(SSL_CTX_set_ciphersuites(ctx, p->suite) == 1);
+    if(p->server) {
+        assert(SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM) ==
+            1);
+        assert(SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1);
+    }
+    SSL *ssl = SSL_new(ctx);
+    assert(ssl);
+    SSL_set_fd(ssl, fd);
+    SSL_set_msg_callback(ssl, peer_msgcb);
+    SSL_set_msg_callback_arg(ssl, p);
+    if((p->server ? SSL_accept(ssl) : SSL_connect(ssl)) != 1) goto done;
+    while(1) {
+        uint8_t hdr[4];
+        if(peer_readall(ssl, hdr, 4) < 0) break;
+        size_t n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
+            (size_t)hdr[2] << 8 | hdr[3];
+        uint8_t *m = malloc(n + 1);
+        assert(m);
+        if(peer_readall(ssl, m, n) < 0) {free(m); break;}
+        m[n] = 0;
+        const char *c = (const char*)m;
+        if(n == 0 || m[0] != '!') {
+            peer_send(ssl, m, n);
+        } else if(strcmp(c, "!KU0") == 0 || strcmp(c, "!KU1") == 0) {
+            assert(SSL_key_update(ssl, c[3] == '1' ?
+                SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED) ==
+                1);
+            peer_send(ssl, "ok", 2);
+        } else if(strcmp(c, "!TICKET") == 0) {
+            assert(SSL_new_session_ticket(ssl) == 1);
+            peer_send(ssl, "ok", 2);
+        } else if(strcmp(c, "!KUS") == 0) {
+            char b[32];
+            snprintf(b, sizeof(b), "%d", p->kus);
+            peer_send(ssl, b, strlen(b));
+        } else if(strcmp(c, "!CORRUPT") == 0) {
+            size_t len;
+            uint8_t *w = peer_capture(ssl, peer_write_corrupt, &len);
+            w[len - 3] ^= 1;
+            assert(write(fd, w, len) == (ssize_t)len);
+            free(w);
+            uint8_t b;
+            /* Our alert (bad_record_mac) makes the read fail. */
+            if(SSL_read(ssl, &b, 1) <= 0 &&
+               SSL_get_error(ssl, 0) == SSL_ERROR_SSL)
+                p->result = 2;
+            free(m);
+            goto done;
+        } else if(strcmp(c, "!DROP") == 0) {
+            p->result = 3;
+            free(m);
+            goto done;
+        } else if(strcmp(c, "!DETACH") == 0) {
+            /* Our close_notify, then ours and plain bytes in one write. */
+            uint8_t b;
+            if(SSL_read(ssl, &b, 1) == 0 &&
+               SSL_get_error(ssl, 0) == SSL_ERROR_ZERO_RETURN) {
+                size_t len;
+                uint8_t *w = peer_capture(ssl, peer_shutdown, &len);
+                memcpy(w + len, "after", 5);
+                if(write(fd, w, len + 5) == (ssize_t)len + 5) p->result = 4;
+                free(w);
+                /* Wait for the other side to finish. */
+                char x;
+                (void)read(fd, &x, 1);
+            }
+            free(m);
+            goto done;
+        } else if(strcmp(c, "!BYE") == 0) {
+            assert(SSL_shutdown(ssl) == 0);
+            uint8_t b;
+            if(SSL_read(ssl, &b, 1) == 0 &&
+               SSL_get_error(ssl, 0) == SSL_ERROR_ZERO_RETURN)
+                p->result = 1;
+            free(m);
+            goto done;
+        }
+        free(m);
+    }
+done:
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    return NULL;
+}
+
+static int fsend(int s, const void *buf, size_t n) {
+    uint8_t h[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16),
+        (uint8_t)(n >> 8), (uint8_t)n};
+    struct iolist i2 = {(void*)buf, n, NULL, 0};
+    struct iolist i1 = {h, 4, &i2, 0};
+    return bsendl(s, &i1, &i2, now() + 10000);
+}
+
+/* The next message, into buf (cap bytes); returns its length. */
+static ssize_t frecv(int s, uint8_t *buf, size_t cap) {
+    uint8_t h[4];
+    if(brecv(s, h, 4, now() + 10000) < 0) return -1;
+    size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 |
+        h[3];
+    assert(n <= cap);
+    if(n && brecv(s, buf, n, now() + 10000) < 0) return -1;
+    return (ssize_t)n;
+}
+
+static void cmd(int s, const char *c, const char *want) {
+    static uint8_t b[64];
+    errno_assert(fsend(s, c, strlen(c)) == 0);
+    ssize_t n = frecv(s, b, sizeof(b) - 1);
+    errno_assert(n >= 0);
+    b[n] = 0;
+    if(want) assert(strcmp((char*)b, want) == 0);
+}
+
+static int kus(int s) {
+    static uint8_t b[64];
+    errno_assert(fsend(s, "!KUS", 4) == 0);
+    ssize_t n = frecv(s, b, sizeof(b) - 1);
+    errno_assert(n > 0);
+    b[n] = 0;
+    return atoi((char*)b);
+}
+
+static uint8_t obuf[300000], ibuf[300000];
+
+static void echo(int s, size_t n) {
+    for(size_t i = 0; i != n; i++) obuf[i] = (uint8_t)(i * 7 + n);
+    errno_assert(fsend(s, obuf, n) == 0);
+    ssize_t r = frecv(s, ibuf, sizeof(ibuf));
+    errno_assert(r == (ssize_t)n);
+    assert(memcmp(obuf, ibuf, n) == 0);
+}
+
+/* Starts a peer and returns our end of the TLS connection: we are the
+   client when the peer is the server. */
+static int connect_peer(struct peer *p, int peer_server, const char *suite) {
+    struct ipaddr a;
+    errno_assert(ipaddr_local(&a, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    int ls = tcp_listen(&a, 4);
+    errno_assert(ls >= 0);
+    errno_assert(tcp_localaddr(ls, &a) == 0);
+    memset(p, 0, sizeof(*p));
+    p->server = peer_server;
+    p->suite = suite;
+    p->port = ipaddr_port(&a);
+    assert(pthread_create(&p->t, NULL, peer_run, p) == 0);
+    int s = tcp_accept(ls, NULL, now() + 10000);
+    errno_assert(s >= 0);
+    hclose(ls);
+    if(peer_server) s = tls_attach_client(s, now() + 10000);
+    else s = tls_attach_server(s, cert, key, now() + 10000);
+    errno_assert(s >= 0);
+    return s;
+}
+
+static const char *const suite_names[3] = {
+    "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256"};
+
+/* Data both ways in sizes around the record limits, KeyUpdates from the
+   peer (with and without update_requested), tickets, close_notify. */
+static void session(int peer_server, const char *suite, int own) {
+    struct peer p;
+    int s = connect_peer(&p, peer_server, suite);
+    static const size_t sizes[] = {0, 1, 20, 1000, 16379, 16380, 16384,
+        16385, 70000, 250000};
+    for(size_t i = 0; i != sizeof(sizes) / sizeof(sizes[0]); i++)
+        echo(s, sizes[i]);
+    int k0 = kus(s);
+    cmd(s, "!KU0", "ok");
+    echo(s, 20);
+    echo(s, 100000);
+    assert(kus(s) == k0);
+    cmd(s, "!KU1", "ok");
+    echo(s, 20);
+    /* Our answer to update_requested. */
+    assert(kus(s) == k0 + 1);
+    cmd(s, "!KU1", "ok");
+    cmd(s, "!KU1", "ok");
+    echo(s, 30000);
+    assert(kus(s) == k0 + 3);
+    if(peer_server) {
+        cmd(s, "!TICKET", "ok");
+        echo(s, 20);
+    }
+    /* Many small messages in one turn (gathered into one record). */
+    for(int i = 0; i != 50; i++) errno_assert(fsend(s, obuf, 20) == 0);
+    for(int i = 0; i != 50; i++) errno_assert(frecv(s, ibuf, 100) == 20);
+    errno_assert(fsend(s, "!BYE", 4) == 0);
+    assert_err(brecv(s, ibuf, 1, now() + 10000), EPIPE);
+    assert_err(brecv(s, ibuf, 1, now() + 10000), EPIPE);
+    errno_assert(tls_done(s, now() + 10000) == 0);
+    assert_err(bsend(s, "x", 1, now() + 10000), EPIPE);
+    pthread_join(p.t, NULL);
+    assert(p.result == 1);
+    errno_assert(hclose(s) == 0);
+    (void)own;
+}
+
+static void setown(int own) {
+    setenv("DILL_TLS_OWNREC", own ? "1" : "0", 1);
+}
+
+/* Our own KeyUpdates every few records: the peer keeps reading, and
+   counts them (proof that our record layer is the one in use). */
+static void rekey(int peer_server, const char *suite, int own) {
+    setenv("DILL_TLS_OWNREC_REKEY", "3", 1);
+    struct peer p;
+    int s = connect_peer(&p, peer_server, suite);
+    unsetenv("DILL_TLS_OWNREC_REKEY");
+    for(int i = 0; i != 10; i++) echo(s, 100);
+    echo(s, 200000);
+    int n = kus(s);
+    if(own) assert(n >= 5);
+    else assert(n == 0);
+    errno_assert(fsend(s, "!BYE", 4) == 0);
+    assert_err(brecv(s, ibuf, 1, now() + 10000), EPIPE);
+    errno_assert(tls_done(s, now() + 10000) == 0);
+    pthread_join(p.t, NULL);
+    assert(p.result == 1);
+    errno_assert(hclose(s) == 0);
+}
+
+/* A record altered on the wire: EPROTO, then the connection is broken
+   both ways; the peer sees our alert. */
+static void corrupt(int peer_server) {
+    struct peer p;
+    int s = connect_peer(&p, peer_server, suite_names[0]);
+    echo(s, 20);
+    errno_assert(fsend(s, "!CORRUPT", 8) == 0);
+    assert_err(brecv(s, ibuf, 4, now() + 10000), EPROTO);
+    char e[256];
+    assert(tls_last_error(e, sizeof(e)) > 0);
+    assert_err(brecv(s, ibuf, 4, now() + 10000), ECONNRESET);
+    assert_err(bsend(s, "x", 1, now() + 10000), ECONNRESET);
+    /* The alert leaves at the end of this coroutine's turn (with io_uring,
+       at the scheduler's next wait). */
+    errno_assert(msleep(now() + 20) == 0);
+    pthread_join(p.t, NULL);
+    assert(p.result == 2);
+    errno_assert(hclose(s) == 0);
+}
+
+/* The peer goes away without close_notify: a truncation. */
+static void drop(int peer_server) {
+    struct peer p;
+    int s = connect_peer(&p, peer_server, suite_names[2]);
+    echo(s, 1000);
+    errno_assert(fsend(s, "!DROP", 5) == 0);
+    assert_err(brecv(s, ibuf, 4, now() + 10000), ECONNRESET);
+    pthread_join(p.t, NULL);
+    assert(p.result == 3);
+    errno_assert(hclose(s) == 0);
+}
+
+/* tls_detach: plain bytes that came with the peer's close_notify are
+   for the socket below. */
+static void detach(int peer_server) {
+    struct peer p;
+    int s = connect_peer(&p, peer_server, suite_names[1]);
+    echo(s, 5000);
+    errno_assert(fsend(s, "!DETACH", 7) == 0);
+    int u = tls_detach(s, now() + 10000);
+    errno_assert(u >= 0);
+    char b[6] = {0};
+    errno_assert(brecv(u, b, 5, now() + 10000) == 0);
+    assert(strcmp(b, "after") == 0);
+    errno_assert(hclose(u) == 0);
+    pthread_join(p.t, NULL);
+    assert(p.result == 4);
+}
+
+static void sockets(void) {
+    makecert();
+    for(int own = 1; own >= 0; own--) {
+        setown(own);
+        for(int i = 0; i != 3; i++) {
+            session(1, suite_names[i], own);
+            session(0, suite_names[i], own);
+        }
+        rekey(1, suite_names[0], own);
+        rekey(0, suite_names[2], own);
+        corrupt(1);
+        corrupt(0);
+        drop(1);
+        drop(0);
+        detach(1);
+        detach(0);
+    }
+    unsetenv("DILL_TLS_OWNREC");
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
 int main(void) {
     srandom(1234);
     rfc8448();
     for(int i = 0; i != 3; i++) roundtrips(suites[i]);
     limits();
     hsparse();
+    sockets();
     return 0;
 }
 

@@ -1001,6 +1001,8 @@ static ssize_t dill__tls_read(struct dill__tls *self, void *buf, size_t len,
             continue;
         }
         int err = dill__tls_errno(self, e);
+        /* The alert OpenSSL made for the peer. */
+        if(dill__tls_readout(self, 0) < 0) return -1;
         if(err == EPIPE) {
             self->indone = 1;
         } else {
