@@ -661,13 +661,7 @@ static void dill__tls_ownswitch(struct dill__tls *self) {
         memcpy(o->alpn, p, n);
         o->alpnlen = (uint8_t)n;
     }
-    if(self->staged) {
-        o->rx = dill__pool_get(DILL__POOL_TLSRX, DILL__TLS_RXBUF);
-        if(!o->rx) goto keep;
-        o->rx[0] = self->stage;
-        o->rend = 1;
-        self->staged = 0;
-    }
+    /* A byte staged for OpenSSL (self->stage) is the first of ours. */
     /* Nothing was wrong with the connection: its session stays
        resumable. */
     SSL_set_shutdown(self->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
@@ -872,14 +866,41 @@ static ssize_t dill__tls_ownrec(struct dill__tls *self, void *buf,
     return rc;
 }
 
+/* A receive from the socket below failed with err: a timeout or
+   cancellation leaves the connection usable; anything else (the end
+   without close_notify is a truncation) breaks it. */
+static int dill__tls_ownlowerr(struct dill__tls *self, int err) {
+    if(err == ETIMEDOUT || err == ECANCELED) {errno = err; return -1;}
+    if(err == EPIPE) err = ECONNRESET;
+    dill__tls_note("%s", strerror(err));
+    self->inerr = 1;
+    self->outerr = 1;
+    errno = err;
+    return -1;
+}
+
 /* Receives what the socket below has (at least one byte, waiting until
-   the deadline) into the receive buffer. */
+   the deadline) into the receive buffer.  With nothing pending the wait
+   is for one byte on the side, without a buffer: an idle connection
+   holds none. */
 static int dill__tls_ownfill(struct dill__tls *self, int64_t deadline) {
     struct dill__tlsown *o = self->own;
+    int fresh = 0;
     if(!o->rx) {
+        if(dill__tls_wait(self, deadline) < 0) {
+            if(self->zombie) return -1;
+            return dill__tls_ownlowerr(self, errno);
+        }
+        if(!self->staged) return dill__tls_ownlowerr(self, EPIPE);
         o->rx = dill__pool_get(DILL__POOL_TLSRX, DILL__TLS_RXBUF);
         if(!o->rx) return -1;
-        o->rstart = o->rend = 0;
+        o->rx[0] = self->stage;
+        self->staged = 0;
+        o->rstart = 0;
+        o->rend = 1;
+        /* What came with the byte, if anything. */
+        deadline = 0;
+        fresh = 1;
     }
     /* A record, whole, must fit from where it starts. */
     if(o->rstart && DILL__TLS_RXBUF - o->rstart < DILL__TLSREC_MAXREC) {
@@ -896,15 +917,9 @@ static int dill__tls_ownfill(struct dill__tls *self, int64_t deadline) {
         return 0;
     }
     int err = errno;
+    if(fresh && err == ETIMEDOUT) return 0;
     dill__tls_rxidle(o);
-    if(err == ETIMEDOUT || err == ECANCELED) {errno = err; return -1;}
-    /* The end without close_notify is a truncation. */
-    if(err == EPIPE) err = ECONNRESET;
-    dill__tls_note("%s", strerror(err));
-    self->inerr = 1;
-    self->outerr = 1;
-    errno = err;
-    return -1;
+    return dill__tls_ownlowerr(self, err);
 }
 
 /* Reading made output (a KeyUpdate answer, an alert): with gathered
