@@ -26,6 +26,7 @@ int main(void) {return 0;}
 #include "assert.h"
 #include "libdillimpl.h"
 #include "proto/tlsrec.h"
+#include "tmpdir.h"
 
 static void unhex(const char *s, uint8_t *out, size_t *len) {
     size_t n = 0;
@@ -359,18 +360,13 @@ static void hsparse(void) {
 /*  Over real sockets, against plain OpenSSL                                  */
 /******************************************************************************/
 
-static char dir[64], cert[128], key[128];
+static char cert[128], key[128];
 
 static void makecert(void) {
-    strcpy(dir, "/tmp/dill-tlsrec-XXXXXX");
-    assert(mkdtemp(dir));
-    snprintf(cert, sizeof(cert), "%s/c.pem", dir);
-    snprintf(key, sizeof(key), "%s/k.pem", dir);
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
-        "ec_paramgen_curve:P-256 -nodes -keyout %s -out %s -subj "
-        "/CN=localhost -days 1 >/dev/null 2>&1", key, cert);
-    assert(system(cmd) == 0);
+    tmpdir_make("tlsrec");
+    tmpdir_selfsigned("k.pem", "c.pem", 1, "");
+    snprintf(cert, sizeof(cert), "%s", path("c.pem"));
+    snprintf(key, sizeof(key), "%s", path("k.pem"));
 }
 
 /* The OpenSSL peer: a thread with a blocking socket.  Messages both ways
@@ -749,9 +745,7 @@ static void sockets(void) {
         detach(0);
     }
     unsetenv("DILL_TLS_OWNREC");
-    unlink(cert);
-    unlink(key);
-    rmdir(dir);
+    tmpdir_remove();
 }
 
 int main(void) {

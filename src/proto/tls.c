@@ -71,6 +71,7 @@ struct dill__tlsown {
     struct dill__tlsrec_dir wr;
     struct dill__tlsrec_hs hs;      /* post-handshake messages */
     uint64_t rekey;                 /* records per write key */
+    struct dill__bsockx_vfs *lx;    /* the socket below's extension */
     uint8_t *rx;                    /* received records (pooled), or NULL */
     uint32_t rstart, rend;          /* rx[rstart..rend): not yet opened */
     uint32_t pstart, plen;          /* rx[pstart..+plen): plaintext */
@@ -610,11 +611,11 @@ static int dill__tls_ownwanted(void) {
 
 /* Before the handshake: prepares the switch when it is possible. */
 static void dill__tls_ownprep(struct dill__tls *self, int server) {
-    if(dill__tls_ownidx < 0 || !dill__tls_ownwanted() ||
-       !dill_hquery(self->u, dill__bsockx_type))
-        return;
+    struct dill__bsockx_vfs *lx = dill_hquery(self->u, dill__bsockx_type);
+    if(dill__tls_ownidx < 0 || !dill__tls_ownwanted() || !lx) return;
     struct dill__tlsown *o = calloc(1, sizeof(*o));
     if(!o) return;
+    o->lx = lx;
     if(SSL_set_ex_data(self->ssl, dill__tls_ownidx, o) != 1) {
         free(o);
         return;
@@ -711,7 +712,7 @@ static void dill__tls_ownsealg(struct dill__tls *self) {
     size_t need = tx->glen + DILL__TLSREC_OVERHEAD;
     if(!tx->olen && !self->flushing && o->wr.seq < o->rekey &&
        need <= DILL__BSOCKX_GATHER_MAX) {
-        struct dill__bsockx_vfs *x = dill_hquery(self->u, dill__bsockx_type);
+        struct dill__bsockx_vfs *x = o->lx;
         uint8_t *p = dill__bsockx_gathers(x) ? x->ops->reserve(x, need, 0) :
             NULL;
         if(p) {
@@ -723,7 +724,7 @@ static void dill__tls_ownsealg(struct dill__tls *self) {
             tx->glen = 0;
             return;
         }
-        if(x && errno != ETIMEDOUT) {
+        if(dill__bsockx_gathers(x) && errno != ETIMEDOUT) {
             self->outerr = 1;
             tx->glen = 0;
             return;
@@ -908,9 +909,8 @@ static int dill__tls_ownfill(struct dill__tls *self, int64_t deadline) {
         o->rend -= o->rstart;
         o->rstart = 0;
     }
-    struct dill__bsockx_vfs *x = dill_hquery(self->u, dill__bsockx_type);
-    ssize_t r = x ? x->ops->brecvsome(x, o->rx + o->rend,
-        DILL__TLS_RXBUF - o->rend, deadline) : -1;
+    ssize_t r = o->lx->ops->brecvsome(o->lx, o->rx + o->rend,
+        DILL__TLS_RXBUF - o->rend, deadline);
     if(self->zombie) {errno = EBADF; return -1;}
     if(r > 0) {
         o->rend += (uint32_t)r;
@@ -1519,8 +1519,8 @@ static int dill__tls_drain(struct dill__tls *self, int64_t deadline) {
 static int dill__tls_ownunread(struct dill__tls *self) {
     struct dill__tlsown *o = self->own;
     if(!o || !o->rx || o->rend == o->rstart) return 0;
-    struct dill__bsockx_vfs *x = dill_hquery(self->u, dill__bsockx_type);
-    if(!x || !x->ops->unread) {errno = ENOTSUP; return -1;}
+    struct dill__bsockx_vfs *x = o->lx;
+    if(!x->ops->unread) {errno = ENOTSUP; return -1;}
     return x->ops->unread(x, o->rx + o->rstart, o->rend - o->rstart);
 }
 
