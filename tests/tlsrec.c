@@ -185,6 +185,8 @@ static void roundtrips(uint16_t suite) {
     assert(dill__tlsrec_seal(&w3, 23, msg, 10, 0, big, sizeof(big)) > 0);
     assert(dill__tlsrec_open(&r3, big, 10 + DILL__TLSREC_OVERHEAD, NULL,
         &type) == -DILL__TLSREC_BAD_MAC);
+    dill__tlsrec_term(&w3);
+    dill__tlsrec_term(&r3);
     pair(suite, &w3, &r3);
     assert(dill__tlsrec_update(&w3) == 0 && dill__tlsrec_update(&r3) == 0);
     assert(dill__tlsrec_seal(&w3, 23, msg, 10, 0, big, sizeof(big)) > 0);
@@ -250,6 +252,8 @@ static void limits(void) {
     assert(dill__tlsrec_open(&r, big, 5 + ct, NULL, &type) ==
         -DILL__TLSREC_OVERFLOW);
     /* Content only zeros: no content type. */
+    dill__tlsrec_term(&w);
+    dill__tlsrec_term(&r);
     pair(DILL__TLSREC_AES128GCM, &w, &r);
     memset(msg, 0, 40);
     /* Type 0 with zeros after it looks like all padding. */
