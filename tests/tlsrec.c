@@ -380,7 +380,7 @@ struct peer {
     pthread_t t;
     int port;
     int server;                     /* the peer is the TLS server */
-    const char *suite;
+    const char *suite;              /* NULL: TLS 1.2 */
     int kus;                        /* KeyUpdates received */
     int result;                     /* how it ended, see peer_run */
 };
@@ -457,8 +457,12 @@ static void *peer_run(void *arg) {
     SSL_CTX *ctx = SSL_CTX_new(p->server ? TLS_server_method() :
         TLS_client_method());
     assert(ctx);
-    assert(SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1);
-    assert(SSL_CTX_set_ciphersuites(ctx, p->suite) == 1);
+    if(p->suite) {
+        assert(SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1);
+        assert(SSL_CTX_set_ciphersuites(ctx, p->suite) == 1);
+    } else {
+        assert(SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) == 1);
+    }
     if(p->server) {
         assert(SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM) ==
             1);
@@ -658,6 +662,21 @@ static void session(int peer_server, const char *suite, int own) {
     (void)own;
 }
 
+/* TLS 1.2 stays with OpenSSL's record layer. */
+static void tls12(int peer_server) {
+    struct peer p;
+    int s = connect_peer(&p, peer_server, NULL);
+    static const size_t sizes[] = {0, 20, 16384, 16385, 100000};
+    for(size_t i = 0; i != sizeof(sizes) / sizeof(sizes[0]); i++)
+        echo(s, sizes[i]);
+    errno_assert(fsend(s, "!BYE", 4) == 0);
+    assert_err(brecv(s, ibuf, 1, now() + 10000), EPIPE);
+    errno_assert(tls_done(s, now() + 10000) == 0);
+    pthread_join(p.t, NULL);
+    assert(p.result == 1);
+    errno_assert(hclose(s) == 0);
+}
+
 static void setown(int own) {
     setenv("DILL_TLS_OWNREC", own ? "1" : "0", 1);
 }
@@ -747,6 +766,8 @@ static void sockets(void) {
         drop(0);
         detach(1);
         detach(0);
+        tls12(1);
+        tls12(0);
     }
     unsetenv("DILL_TLS_OWNREC");
     tmpdir_remove();
