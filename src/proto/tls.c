@@ -106,8 +106,12 @@ struct dill__tls {
     struct dill_hvfs hvfs;
     struct dill_bsock_vfs bvfs;
     struct dill__bsockx_vfs xvfs;
-    SSL *ssl;                       /* NULL after the switch */
-    struct dill__tlsown *own;       /* own record layer, after the switch */
+    /* OpenSSL until the switch to the own record layer (isown), then
+       ours: one pointer, as the object must fit tls_storage. */
+    union {
+        SSL *ssl;
+        struct dill__tlsown *own;
+    };
     struct dill__tlstx *tx;         /* bytes on their way out, or NULL */
     int u;                          /* lower socket; -1 once detached */
     uint8_t stage;                  /* byte taken while waiting for input */
@@ -120,8 +124,10 @@ struct dill__tls {
     unsigned int flushing : 1;      /* a coroutine is sending tx->o */
     unsigned int rbusy : 1;         /* a receive is in progress */
     unsigned int wbusy : 1;         /* a send is in progress */
-    unsigned int zombie : 1;        /* closed during a call: see below */
     unsigned int mem : 1;           /* caller's storage */
+    unsigned int isown : 1;         /* own record layer: own, not ssl */
+    /* Held by every call that may sleep (core.h). */
+    struct dill__pin pin;
 };
 
 _Static_assert(sizeof(struct dill__tls) <= sizeof(struct dill_tls_storage),
@@ -234,20 +240,6 @@ static void dill__tls_binit(void) {
 /*  Waiting and errors                                                        */
 /******************************************************************************/
 
-/* hclose may run while a call sleeps in this object: the close callback
-   then releases everything but the object itself and marks it a zombie;
-   the sleeping call notices on waking, frees the object and fails with
-   EBADF.  Returns nonzero (errno EBADF) when that is the case. */
-static int dill__tls_gone(struct dill__tls *self, unsigned int busybit) {
-    if(!self->zombie) return 0;
-    if(busybit == 1) self->rbusy = 0;
-    if(busybit == 2) self->wbusy = 0;
-    if(busybit == 3) {self->rbusy = 0; self->wbusy = 0;}
-    if(!self->rbusy && !self->wbusy && !self->mem) free(self);
-    errno = EBADF;
-    return 1;
-}
-
 static void dill__tls_txidle(struct dill__tls *self);
 
 /* Sends the ciphertext (through the socket below, after whatever it has
@@ -262,7 +254,6 @@ static int dill__tls_flush(struct dill__tls *self, int64_t deadline) {
     while(tx->olen) {
         uint32_t n = tx->olen;
         int rc = dill_bsend(self->u, tx->o, n, deadline);
-        if(self->zombie) {errno = EBADF; return -1;}
         if(rc < 0) {
             int err = errno;
             self->flushing = 0;
@@ -299,7 +290,6 @@ static int dill__tls_wait(struct dill__tls *self, int64_t deadline) {
         if(errno != ENOTSUP) return -1;
         rc = dill_brecv(self->u, &c, 1, deadline);
     }
-    if(self->zombie) {errno = EBADF; return -1;}
     if(rc == 0) {
         self->stage = c;
         self->staged = 1;
@@ -403,7 +393,7 @@ static int dill__tls_fits(struct dill__tlstx *tx, size_t n) {
 static void dill__tls_seal(struct dill__tls *self) {
     struct dill__tlstx *tx = self->tx;
     if(!tx || !tx->glen || self->wbusy || self->outerr) return;
-    if(self->own) {dill__tls_ownsealg(self); return;}
+    if(self->isown) {dill__tls_ownsealg(self); return;}
     if(!dill__tls_fits(tx, 0)) return;
     dill__tls_callstart();
     size_t n = 0;
@@ -504,12 +494,14 @@ static uint8_t *dill__tls_xreserve(struct dill__bsockx_vfs *x, size_t n,
         if(!dill__tls_fits(tx, n)) {errno = ETIMEDOUT; return NULL;}
         return tx->g + tx->glen;
     }
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->wbusy = 1;
     int rc = dill__tls_sealwait(self, deadline);
     if(rc == 0 && !dill__tls_fits(self->tx, n))
         rc = dill__tls_flush(self, deadline);
-    if(dill__tls_gone(self, 2)) return NULL;
     self->wbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return NULL;
     if(rc < 0) return NULL;
     /* The flush may have released the block. */
     tx = dill__tls_tx(self);
@@ -669,8 +661,8 @@ static void dill__tls_ownswitch(struct dill__tls *self) {
        resumable. */
     SSL_set_shutdown(self->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     SSL_free(self->ssl);
-    self->ssl = NULL;
     self->own = o;
+    self->isown = 1;
     return;
 keep:
     dill__tls_ownfree(o);
@@ -891,7 +883,7 @@ static int dill__tls_ownfill(struct dill__tls *self, int64_t deadline) {
     int fresh = 0;
     if(!o->rx) {
         if(dill__tls_wait(self, deadline) < 0) {
-            if(self->zombie) return -1;
+            if(dill__pin_closed(&self->pin)) {errno = EBADF; return -1;}
             return dill__tls_ownlowerr(self, errno);
         }
         if(!self->staged) return dill__tls_ownlowerr(self, EPIPE);
@@ -913,7 +905,8 @@ static int dill__tls_ownfill(struct dill__tls *self, int64_t deadline) {
     }
     ssize_t r = o->lx->ops->brecvsome(o->lx, o->rx + o->rend,
         DILL__TLS_RXBUF - o->rend, deadline);
-    if(self->zombie) {errno = EBADF; return -1;}
+    /* Closed meanwhile: o and its buffer are gone. */
+    if(dill__pin_closed(&self->pin)) {errno = EBADF; return -1;}
     if(r > 0) {
         o->rend += (uint32_t)r;
         return 0;
@@ -926,14 +919,18 @@ static int dill__tls_ownfill(struct dill__tls *self, int64_t deadline) {
 
 /* Reading made output (a KeyUpdate answer, an alert): with gathered
    writes below it leaves at the end of the turn, else it is sent now (a
-   failure shows on the send side).  -1 with EBADF: self is gone. */
+   failure shows on the send side).  -1 with EBADF: self was closed
+   meanwhile (what it held is gone). */
 static int dill__tls_readout(struct dill__tls *self, int64_t deadline) {
     if(!self->tx || !self->tx->olen) return 0;
     if(dill__bsockx_gathers(&self->xvfs)) {
         dill__defer(&self->tx->d);
         return 0;
     }
-    if(dill__tls_flush(self, deadline) < 0 && errno == EBADF) return -1;
+    if(dill__tls_flush(self, deadline) < 0 && dill__pin_closed(&self->pin)) {
+        errno = EBADF;
+        return -1;
+    }
     return 0;
 }
 
@@ -986,11 +983,11 @@ static int dill__tls_ownshut(struct dill__tls *self, int64_t deadline) {
 /*  Receiving                                                                 */
 /******************************************************************************/
 
-/* Between 1 and len bytes of plaintext.  The caller holds rbusy and has
-   checked indone/inerr.  -1 with EBADF means self is gone. */
+/* Between 1 and len bytes of plaintext.  The caller holds rbusy and a
+   pin, and has checked indone/inerr. */
 static ssize_t dill__tls_read(struct dill__tls *self, void *buf, size_t len,
       int64_t deadline) {
-    if(self->own) return dill__tls_ownread(self, buf, len, deadline);
+    if(self->isown) return dill__tls_ownread(self, buf, len, deadline);
     /* With nothing inside OpenSSL, a read needs input: waiting for it
        first spares OpenSSL a try at the socket that would find it empty
        (one failing system call per message). */
@@ -1012,7 +1009,7 @@ static ssize_t dill__tls_read(struct dill__tls *self, void *buf, size_t len,
         }
         if(e == SSL_ERROR_WANT_WRITE) {
             if(dill__tls_room(self, deadline) < 0) {
-                if(errno != EBADF) self->inerr = 1;
+                self->inerr = 1;
                 return -1;
             }
             continue;
@@ -1043,10 +1040,12 @@ static ssize_t dill__tls_brecvsome(struct dill__bsockx_vfs *x, void *buf,
     struct dill__tls *self = dill__tls_x(x);
     if(dill__tls_rcheck(self) < 0) return -1;
     if(len == 0) return 0;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->rbusy = 1;
     ssize_t r = dill__tls_read(self, buf, len, deadline);
-    if(dill__tls_gone(self, 1)) return -1;
     self->rbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return r;
 }
 
@@ -1063,11 +1062,8 @@ static int dill__tls_readall(struct dill__tls *self, uint8_t *buf,
         if(r < 0) return -1;
         pos += (size_t)r;
         *got += (size_t)r;
-        if(pos < len) {
-            int rc = dill__busy(deadline);
-            if(self->zombie) {errno = EBADF; return -1;}
-            if(rc < 0) return -1;
-        }
+        if(pos < len && dill__pin_busy(&self->pin, deadline) < 0)
+            return -1;
     }
     return 0;
 }
@@ -1076,14 +1072,16 @@ static int dill__tls_brecvl(struct dill_bsock_vfs *bvfs,
       struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__tls *self = DILL__TLS_CONT(bvfs, struct dill__tls, bvfs);
     if(dill__tls_rcheck(self) < 0) return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->rbusy = 1;
     size_t got = 0;
     int rc = 0;
     for(struct dill_iolist *it = first; it && rc == 0; it = it->iol_next)
         rc = dill__tls_readall(self, it->iol_base, it->iol_len, deadline,
             &got);
-    if(dill__tls_gone(self, 1)) return -1;
     self->rbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     /* A stream read halfway cannot be resumed. */
     if(rc < 0 && got && errno != EPIPE) {
         int err = errno;
@@ -1101,7 +1099,7 @@ static int dill__tls_brecvl(struct dill_bsock_vfs *bvfs,
    holds wbusy. */
 static int dill__tls_write(struct dill__tls *self, const void *buf,
       size_t len, int64_t deadline) {
-    if(self->own) return dill__tls_ownwrite(self, buf, len, deadline);
+    if(self->isown) return dill__tls_ownwrite(self, buf, len, deadline);
     while(1) {
         dill__tls_callstart();
         size_t n = 0;
@@ -1109,10 +1107,9 @@ static int dill__tls_write(struct dill__tls *self, const void *buf,
         if(r == 1) return 0;
         int e = SSL_get_error(self->ssl, r);
         if(e == SSL_ERROR_WANT_WRITE) {
-            if(dill__tls_room(self, deadline) < 0) return -1;
-            int rc = dill__busy(deadline);
-            if(self->zombie) {errno = EBADF; return -1;}
-            if(rc < 0) return -1;
+            if(dill__tls_room(self, deadline) < 0 ||
+               dill__pin_busy(&self->pin, deadline) < 0)
+                return -1;
             continue;
         }
         errno = dill__tls_errno(self, e);
@@ -1159,6 +1156,8 @@ static int dill__tls_sendlist(struct dill__tls *self,
 static int dill__tls_xflush(struct dill__bsockx_vfs *x, int64_t deadline) {
     struct dill__tls *self = dill__tls_x(x);
     if(dill__tls_wcheck(self) < 0) return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->wbusy = 1;
     int rc = dill__tls_sealwait(self, deadline);
     if(rc == 0) rc = dill__tls_flush(self, deadline);
@@ -1167,8 +1166,8 @@ static int dill__tls_xflush(struct dill__bsockx_vfs *x, int64_t deadline) {
         struct dill__bsockx_vfs *lx = dill_hquery(self->u, dill__bsockx_type);
         rc = lx ? lx->ops->flush(lx, deadline) : -1;
     }
-    if(dill__tls_gone(self, 2)) return -1;
     self->wbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     dill__tls_txidle(self);
     if(rc < 0) {
         int err = errno;
@@ -1182,12 +1181,14 @@ static int dill__tls_bsendl(struct dill_bsock_vfs *bvfs,
       struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__tls *self = DILL__TLS_CONT(bvfs, struct dill__tls, bvfs);
     if(dill__tls_wcheck(self) < 0) return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->wbusy = 1;
     /* Gathered bytes go first. */
     int rc = dill__tls_sealwait(self, deadline);
     if(rc == 0) rc = dill__tls_sendlist(self, first, deadline);
-    if(dill__tls_gone(self, 2)) return -1;
     self->wbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     if(rc < 0) {
         int err = errno;
         self->outerr = 1;
@@ -1241,25 +1242,29 @@ static void dill__tls_release(struct dill__tls *self) {
             if(x) x->ops->onroom(x, NULL);
         }
     }
-    /* The lower socket goes first: a send sleeping on the output buffer
-       wakes up with EBADF and does not look at it again. */
+    /* The lower socket goes first: a call sleeping in it wakes up with
+       EBADF, and the buffers below go after it. */
     if(self->u >= 0) dill_hclose(self->u);
     self->u = -1;
-    SSL_free(self->ssl);
+    if(self->isown) dill__tls_ownfree(self->own);
+    else SSL_free(self->ssl);
     self->ssl = NULL;
-    dill__tls_ownfree(self->own);
-    self->own = NULL;
+    self->isown = 0;
     if(tx) {
         self->tx = NULL;
         dill__pool_put(DILL__POOL_TLSTX, tx);
     }
 }
 
+static void dill__tls_free(struct dill__pin *p) {
+    free(dill__cont(p, struct dill__tls, pin));
+}
+
 static void dill__tls_hclose(struct dill_hvfs *hvfs) {
     struct dill__tls *self = DILL__TLS_CONT(hvfs, struct dill__tls, hvfs);
     dill__tls_release(self);
-    if(self->rbusy || self->wbusy) {self->zombie = 1; return;}
-    if(!self->mem) free(self);
+    dill__pin_close(&self->pin, self->mem ? dill__pin_nofree :
+        dill__tls_free);
 }
 
 /******************************************************************************/
@@ -1307,6 +1312,7 @@ static int dill__tls_attach(int s, SSL_CTX *ctx, int server, void *mem,
     struct dill__tls *self = mem ? mem : malloc(sizeof(*self));
     if(!self) {err = ENOMEM; goto fail0;}
     memset(self, 0, sizeof(*self));
+    dill__pin_init(&self->pin);
     self->mem = mem ? 1 : 0;
     self->u = s;
     self->hvfs.query = dill__tls_query;
@@ -1465,7 +1471,7 @@ int dill_tls_attach_server(int s, const char *cert, const char *pkey,
 /* Queues close_notify (after the gathered bytes) and sends it.  The
    caller holds wbusy. */
 static int dill__tls_shutsend(struct dill__tls *self, int64_t deadline) {
-    if(self->own) return dill__tls_ownshut(self, deadline);
+    if(self->isown) return dill__tls_ownshut(self, deadline);
     if(dill__tls_sealwait(self, deadline) < 0) return -1;
     while(1) {
         dill__tls_callstart();
@@ -1478,10 +1484,9 @@ static int dill__tls_shutsend(struct dill__tls *self, int64_t deadline) {
             self->outerr = 1;
             return -1;
         }
-        if(dill__tls_room(self, deadline) < 0) return -1;
-        int rc = dill__busy(deadline);
-        if(self->zombie) {errno = EBADF; return -1;}
-        if(rc < 0) return -1;
+        if(dill__tls_room(self, deadline) < 0 ||
+           dill__pin_busy(&self->pin, deadline) < 0)
+            return -1;
     }
     ERR_clear_error();
     if(dill__tls_flush(self, deadline) < 0) return -1;
@@ -1493,10 +1498,12 @@ int dill_tls_done(int s, int64_t deadline) {
     struct dill__tls *self = dill_hquery(s, dill__tls_type);
     if(!self) return -1;
     if(dill__tls_wcheck(self) < 0) return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->wbusy = 1;
     int rc = dill__tls_shutsend(self, deadline);
-    if(dill__tls_gone(self, 2)) return -1;
     self->wbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return rc;
 }
 
@@ -1509,9 +1516,7 @@ static int dill__tls_drain(struct dill__tls *self, int64_t deadline) {
             if(errno == EPIPE) break;
             return -1;
         }
-        int rc = dill__busy(deadline);
-        if(self->zombie) {errno = EBADF; return -1;}
-        if(rc < 0) return -1;
+        if(dill__pin_busy(&self->pin, deadline) < 0) return -1;
     }
     return 0;
 }
@@ -1519,8 +1524,9 @@ static int dill__tls_drain(struct dill__tls *self, int64_t deadline) {
 /* The own record layer reads ahead: what came after close_notify goes
    back to the socket below, for whoever uses it next. */
 static int dill__tls_ownunread(struct dill__tls *self) {
+    if(!self->isown) return 0;
     struct dill__tlsown *o = self->own;
-    if(!o || !o->rx || o->rend == o->rstart) return 0;
+    if(!o->rx || o->rend == o->rstart) return 0;
     struct dill__bsockx_vfs *x = o->lx;
     if(!x->ops->unread) {errno = ENOTSUP; return -1;}
     return x->ops->unread(x, o->rx + o->rstart, o->rend - o->rstart);
@@ -1530,6 +1536,8 @@ int dill_tls_detach(int s, int64_t deadline) {
     struct dill__tls *self = dill_hquery(s, dill__tls_type);
     if(!self) return -1;
     if(self->rbusy || self->wbusy) {errno = EBUSY; return -1;}
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->rbusy = 1;
     self->wbusy = 1;
     int rc = 0;
@@ -1538,9 +1546,9 @@ int dill_tls_detach(int s, int64_t deadline) {
     if(rc == 0) rc = dill__tls_drain(self, deadline);
     /* What reading made meanwhile (left for the end of the turn). */
     if(rc == 0) rc = dill__tls_flush(self, deadline);
-    if(dill__tls_gone(self, 3)) return -1;
     self->rbusy = 0;
     self->wbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     if(rc < 0) {
         int err = errno;
         dill_hclose(s);
@@ -1567,7 +1575,7 @@ ssize_t dill_tls_alpn(int s, char *buf, size_t len) {
     if(!self) return -1;
     const unsigned char *p = NULL;
     unsigned int n = 0;
-    if(self->own) {
+    if(self->isown) {
         p = (const unsigned char*)self->own->alpn;
         n = self->own->alpnlen;
     } else {
