@@ -81,8 +81,8 @@ for r in $(seq "$ROUNDS"); do
         done
     done
 done | tee "$T/all"
-echo "medians (msg/s, server us/msg):"
-awk '/^RUN/ {k = $2 " " $3 " " $4 " " $5; r[k] = r[k] " " $6; c[k] = c[k] " " $8; if(NF >= 13) y[k] = y[k] " " $13; if(!(k in o)) {o[k] = n++; keys[n - 1] = k}}
+echo "medians (msg/s, server us/msg[, syscalls/msg]):"
+awk '/^RUN/ {k = $2 " " $3 " " $4 " " $5; r[k] = r[k] " " $6; c[k] = c[k] " " $8; if(NF >= 13) y[k] = y[k] " " $12; if(!(k in o)) {o[k] = n++; keys[n - 1] = k}}
     function med(s,   a, n, i, j, t) { n = split(s, a, " ");
         for(i = 1; i <= n; i++) for(j = i + 1; j <= n; j++) if(a[j] + 0 < a[i] + 0) {t = a[i]; a[i] = a[j]; a[j] = t}
         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
