@@ -84,6 +84,10 @@ static int dill__aop_poll(struct dill__aop *op) {
     return -1;
 }
 
+int dill__aop_fills(void) {
+    return dill__uring_active();
+}
+
 int dill__aop_recv(struct dill__aop *op, int fd, void *buf, size_t len) {
     if(dill__aop_start(op, DILL__AOP_RECV, fd, buf, len) < 0) return -1;
     if(dill__uring_active() && dill__uring_recv(op) == 0) {

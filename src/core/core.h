@@ -251,6 +251,13 @@ struct dill__aop {
     struct dill__clause *cw;       /* dill__aop_cancel waits for the end */
     struct dill__defer d;          /* DONE: queued completion */
 };
+/* Whether receives are filled by the kernel as data arrives (1: the
+   ring; a receive that waits then costs no system call of its own, but
+   its buffer is written at any time until it ends), or wait for
+   readiness and then read (0: epoll; waiting with fdin and then reading
+   straight into the final memory costs the same, and keeps no buffer on
+   a waiting coroutine's stack). */
+int dill__aop_fills(void);
 /* Starts a receive of up to len bytes into buf (len 0 is not allowed).
    Returns 0, or -1 with errno: EBUSY (a receive on fd is under way, or a
    coroutine waits in fdin), ENOMEM; done is then never called. */

@@ -307,7 +307,11 @@ ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, int *pendfd,
         return (ssize_t)n;
     }
     while(1) {
-        if(rx->drained && !pendfd && dill__fd_canwait(deadline)) {
+        /* Where the kernel fills receives, waiting and reading are one
+           operation; elsewhere the wait below keeps the stack shallow
+           (idle connections' resident memory). */
+        if(rx->drained && !pendfd && dill__fd_canwait(deadline) &&
+           dill__aop_fills()) {
             ssize_t r = dill__fd_aoprecv(fd, rx, buf, len, deadline);
             if(r >= 0) return r;
             if(r == -1) {
