@@ -4,9 +4,9 @@
    when it is over, whatever the kernel interface.
 
    An operation goes IDLE -> RING (queued in the ring) or POLL (waiting
-   for readiness) or DONE (a send that ended at once) -> IDLE, through
-   dill__aop_end, which reports it either to done or to a coroutine
-   waiting in dill__aop_cancel. */
+   for readiness) -> IDLE, through dill__aop_end, which reports it either
+   to done or to a coroutine waiting in dill__aop_cancel; a send that ends
+   at once stays IDLE and is reported by dill__aop_send itself. */
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -31,12 +31,6 @@ static void dill__aop_end(struct dill__aop *op, int res) {
 
 void dill__aop_ringdone(struct dill__aop *op, int res) {
     dill__aop_end(op, res);
-}
-
-static void dill__aop_deferred(struct dill__defer *d) {
-    struct dill__aop *op = dill__cont(d, struct dill__aop, d);
-    op->state = DILL__AOP_IDLE;
-    op->done(op, op->res);
 }
 
 /* The non-blocking system call; -EAGAIN when it would block. */
@@ -69,7 +63,6 @@ static int dill__aop_start(struct dill__aop *op, int kind, int fd,
     op->slot = 0;
     op->closed = 0;
     op->cw = NULL;
-    dill__defer_init(&op->d, dill__aop_deferred);
     return dill__poller_aopset(op);
 }
 
@@ -111,17 +104,11 @@ int dill__aop_send(struct dill__aop *op, int fd, const void *buf,
     if(res == -EAGAIN) return dill__aop_poll(op);
     dill__poller_aopclear(op);
     op->res = res;
-    op->state = DILL__AOP_DONE;
-    dill__defer(&op->d);
-    return 0;
+    return 1;
 }
 
 int dill__aop_cancel(struct dill__aop *op) {
     switch(op->state) {
-    case DILL__AOP_DONE:
-        dill__undefer(&op->d);
-        op->state = DILL__AOP_IDLE;
-        return op->res;
     case DILL__AOP_POLL:
         dill__poller_aopclear(op);
         op->state = DILL__AOP_IDLE;

@@ -238,18 +238,18 @@ struct dill__aop {
        negative errno: -EBADF for a receive whose fd was cleaned
        (dill_fdclean) first. */
     void (*done)(struct dill__aop *op, int res);
-    /* The rest is core's. */
+    /* The result of a send that ended at once (dill__aop_send returned
+       1).  The rest is core's. */
+    int res;
     void *buf;
     uint32_t len;
     int fd;
-    int res;                       /* DONE: the result to report */
     uint8_t kind;
     uint8_t state;
     uint8_t slot;                  /* the fd's operation (poller table) */
     uint8_t closed;                /* the fd was cleaned meanwhile (2: and
                                       the ring was asked to cancel) */
     struct dill__clause *cw;       /* dill__aop_cancel waits for the end */
-    struct dill__defer d;          /* DONE: queued completion */
 };
 /* Whether receives are filled by the kernel as data arrives (1: the
    ring; a receive that waits then costs no system call of its own, but
@@ -262,13 +262,15 @@ int dill__aop_fills(void);
    Returns 0, or -1 with errno: EBUSY (a receive on fd is under way, or a
    coroutine waits in fdin), ENOMEM; done is then never called. */
 int dill__aop_recv(struct dill__aop *op, int fd, void *buf, size_t len);
-/* Starts a send (MSG_NOSIGNAL) of up to len bytes from buf.  Errors as
-   for dill__aop_recv (EBUSY: a send on fd is under way).  When fd is
-   cleaned (dill_fdclean) first, a send waiting for room makes one last
-   attempt without waiting, as the kernel keeps sending what was queued
-   before close, and ends with its result (-EBADF if nothing went); one
-   the kernel holds ends when the kernel is done (it keeps the socket open
-   until then). */
+/* Starts a send (MSG_NOSIGNAL) of up to len bytes from buf.  Returns 0
+   (under way: done will be called), 1 when it ended at once (epoll: the
+   socket had room, or failed; the result is in op->res and done is not
+   called), or -1 with errno as for dill__aop_recv (EBUSY: a send on fd is
+   under way).  When fd is cleaned (dill_fdclean) first, a send waiting
+   for room makes one last attempt without waiting, as the kernel keeps
+   sending what was queued before close, and ends with its result (-EBADF
+   if nothing went); one the kernel holds ends when the kernel is done
+   (it keeps the socket open until then). */
 int dill__aop_send(struct dill__aop *op, int fd, const void *buf,
     size_t len);
 /* Ends op, if under way, without calling done, and returns only once the

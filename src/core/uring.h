@@ -58,8 +58,7 @@ void dill__aop_clean(struct dill__aop *op);
 enum {
     DILL__AOP_IDLE,                /* not started, or ended */
     DILL__AOP_RING,                /* in the kernel through the ring */
-    DILL__AOP_POLL,                /* waiting for readiness (epoll) */
-    DILL__AOP_DONE                 /* ended at once; completion deferred */
+    DILL__AOP_POLL                 /* waiting for readiness (epoll) */
 };
 /* Kinds of operation. */
 enum {DILL__AOP_RECV = 1, DILL__AOP_SEND, DILL__AOP_POLLIN};

@@ -38,17 +38,19 @@ const void *dill__stream_type = &dill__stream_type_id;
                the coroutine, resumed, takes over
      BLOCKED   a coroutine writes buf (and its list) itself, blocking
      ORPHAN    the stream was closed while SENDING: the operation owns the
-               block, which its completion frees (s is NULL)
+               block, which its end (txend) frees (s is NULL)
 
    Transitions:
 
      IDLE -> SENDING     txkick: at the end of the turn (d), after the last
                          send ended with bytes left, or from a reserve that
                          may not wait
-     SENDING -> IDLE     txdone, nobody waiting: what is left and what was
-                         gathered meanwhile goes in the next send (at once,
-                         back to SENDING), or the block is freed
-     SENDING -> WOKEN    txdone with a coroutine waiting in txsettle
+     SENDING -> IDLE     txend (from txdone, or within txkick for a send
+                         that ended at once), nobody waiting: what is left
+                         and what was gathered meanwhile goes in the next
+                         send (at once, back to SENDING), or the block is
+                         freed
+     SENDING -> WOKEN    txend with a coroutine waiting in txsettle
      WOKEN -> IDLE       that coroutine runs
      IDLE -> BLOCKED     dill__stream_send (a plain send, a flush, a reserve
                          that must wait) once nothing is SENDING
@@ -121,31 +123,14 @@ static void dill__stream_txfree(struct dill__stream *self) {
     dill__stream_txdrop(tx);
 }
 
-/* Starts writing the gathered bytes (IDLE -> SENDING) without blocking;
-   the operation's end continues (txdone).  Runs from the scheduler:
-   errno is kept. */
-static void dill__stream_txkick(struct dill__stream *self) {
-    struct dill__fdtx *tx = self->tx;
-    if(tx->state != DILL__TX_IDLE) return;
-    if(!tx->len) {dill__stream_txfree(self); return;}
-    int err = errno;
-    if(dill__aop_send(&tx->op, self->fd, tx->buf, tx->len) < 0) {
-        self->io.outerr = 1;
-        dill__stream_txfree(self);
-        errno = err;
-        return;
-    }
-    dill__undefer(&tx->d);
-    tx->inflight = tx->len;
-    tx->state = DILL__TX_SENDING;
-}
-
-static void dill__stream_txdone(struct dill__aop *op, int res) {
-    struct dill__fdtx *tx = dill__cont(op, struct dill__fdtx, op);
+/* The send of buf[0..inflight) ended with res (SENDING -> IDLE, WOKEN,
+   or the end of an ORPHAN).  Returns 1 when what is left should go now:
+   the block is still there and nobody waits to take over. */
+static int dill__stream_txend(struct dill__fdtx *tx, int res) {
     struct dill__stream *self = tx->s;
     uint32_t n = tx->inflight;
     tx->inflight = 0;
-    if(tx->state == DILL__TX_ORPHAN) {dill__stream_txdrop(tx); return;}
+    if(tx->state == DILL__TX_ORPHAN) {dill__stream_txdrop(tx); return 0;}
     tx->state = DILL__TX_IDLE;
     if(tx->waiter) {
         tx->state = DILL__TX_WOKEN;
@@ -157,15 +142,43 @@ static void dill__stream_txdone(struct dill__aop *op, int res) {
         if(res != -ENOMEM && res != -ENOBUFS) self->io.reset = 1;
         if(!tx->waiter) dill__stream_txfree(self);
         else tx->len = 0;
-        return;
+        return 0;
     }
     /* A short send leaves the rest (and whatever was gathered meanwhile)
        for the next operation. */
     uint32_t k = (uint32_t)res < n ? (uint32_t)res : n;
     memmove(tx->buf, tx->buf + k, tx->len - k);
     tx->len -= k;
-    if(tx->waiter) return;
-    dill__stream_txkick(self);
+    return !tx->waiter;
+}
+
+/* Starts writing the gathered bytes (IDLE -> SENDING) without blocking;
+   the operation's end continues (txdone), or, when it ended at once (the
+   socket had room), the rest goes on here.  A failure breaks the send
+   side, and the next send reports it.  Runs from the scheduler: errno is
+   kept. */
+static void dill__stream_txkick(struct dill__stream *self) {
+    int err = errno;
+    while(self->tx && self->tx->state == DILL__TX_IDLE) {
+        struct dill__fdtx *tx = self->tx;
+        if(!tx->len) {dill__stream_txfree(self); break;}
+        int rc = dill__aop_send(&tx->op, self->fd, tx->buf, tx->len);
+        if(rc < 0) {
+            self->io.outerr = 1;
+            dill__stream_txfree(self);
+            break;
+        }
+        dill__undefer(&tx->d);
+        tx->inflight = tx->len;
+        tx->state = DILL__TX_SENDING;
+        if(rc == 0 || !dill__stream_txend(tx, tx->op.res)) break;
+    }
+    errno = err;
+}
+
+static void dill__stream_txdone(struct dill__aop *op, int res) {
+    struct dill__fdtx *tx = dill__cont(op, struct dill__fdtx, op);
+    if(dill__stream_txend(tx, res)) dill__stream_txkick(tx->s);
 }
 
 /* Waits until no send is under way, so that writes stay in order.
