@@ -104,6 +104,13 @@ int main(void) {
     errno_assert(msleep(now() + 50) == 0);
     int64_t elapsed = now() - start;
     assert(elapsed >= 49 && elapsed < 1000);
+    /* Woken at a deadline, now() has reached it, whether the deadline
+       fired from the poll or from the ready queue's timer check. */
+    for(int i = 0; i != 100; ++i) {
+        int64_t d = now() + 1 + i % 3;
+        errno_assert(msleep(d) == 0);
+        assert(now() >= d);
+    }
     result = -1;
     h = go(sleeper(now() + 20, &result));
     errno_assert(hclose(h) == 0); /* cancels before it wakes */

@@ -109,6 +109,7 @@ struct dill__crflags {
     int canceled;
     int noblock;                   /* inside close callbacks (nesting) */
     int awake;                     /* may not hibernate (nesting) */
+    struct dill__pinref *pins;     /* innermost pin held (dill__pin) */
 };
 /* Flags of the running coroutine; NULL before the thread's first use. */
 extern __thread struct dill__crflags *dill__flags
@@ -134,6 +135,106 @@ static inline void dill__keepawake(int on) {
     if(dill__slow(!dill__flags)) dill__canblock_slow();
     dill__flags->awake += on ? 1 : -1;
 }
+/* Closing a handle while coroutines sleep in it.
+
+   A layer function that may switch coroutines (a blocking call of the
+   layer below, dill__wait, dill__busy) pins its object first and unpins
+   it on the way out, with a dill__pinref on its own stack:
+
+       struct dill__pinref pr;
+       dill__pin(&self->pin, &pr);
+       int rc = ...work that may sleep...;
+       self->busy = 0;                 (self is still there, closed or not)
+       if(dill__unpin(&self->pin, &pr) < 0) return -1;   (EBADF: closed)
+       return rc;
+
+   The object's close function (dill_hvfs.close) releases what the object
+   holds (buffers, the handle below: closing it wakes whoever sleeps in
+   the layers below) and ends with dill__pin_close.  That wakes every
+   coroutine still inside the object: one blocked in a cancellable wait
+   has it fail at once with EBADF, one already woken but not yet run
+   (ready) has the wait it returns from fail with EBADF instead, and one
+   that yielded (dill__busy) finds dill__pin_closed true.  So after any
+   call that may switch, pinned code checks the result as usual: failure
+   of the layer below or of its own wait, or dill__pin_closed after
+   dill__busy (dill__pin_busy does both); it may still read and write
+   the object's own fields, but nothing that close released.  The memory
+   goes (free) when the last pin is dropped, or at once by dill__pin_close
+   when nobody is inside.  With caller's storage (the _mem functions)
+   free only marks nothing: the storage may be reused once every call
+   that was blocked in the handle has returned (they return at their
+   next turn).
+
+   Waking is by coroutine, not by wait: whatever a pinned call waits on
+   fails.  So a pinned call may wait only in the object itself or in what
+   its close closes (the layers below it owns); a detach that hands the
+   layer below back must refuse (EBUSY) while another call is inside.
+
+   Pins follow the coroutine into hibernation (cr.c relinks them): they
+   hold no pointer into a stack that anything but their own coroutine
+   and the object's list of holders uses.  A coroutine's pins nest: it
+   unpins in the reverse order of pinning.  Not for objects shared
+   between threads. */
+struct dill__pin;
+struct dill__pinref {
+    struct dill__pinref *next;     /* the object's next holder */
+    struct dill__pinref **pprev;   /* what points at this one */
+    struct dill__pinref *up;       /* the coroutine's enclosing pin */
+    struct dill__crflags *f;       /* the coroutine (dill__cr.f) */
+    /* NULL while the object is open; once closed, what releases its
+       memory (every holder has it: the last one out calls it). */
+    void (*free)(struct dill__pin *p);
+};
+/* One pointer, so that it fits the libdill-sized _mem storage. */
+struct dill__pin {
+    struct dill__pinref *holders;  /* coroutines inside, or NULL */
+};
+static inline void dill__pin_init(struct dill__pin *p) {
+    p->holders = NULL;
+}
+/* Whether the object was closed, asked by a call inside it (its memory
+   is there while it is pinned). */
+static inline int dill__pin_closed(const struct dill__pin *p) {
+    return p->holders && p->holders->free;
+}
+/* The running coroutine enters the object; r lives on its stack until
+   the matching dill__unpin. */
+static inline void dill__pin(struct dill__pin *p, struct dill__pinref *r) {
+    if(dill__slow(!dill__flags)) dill__canblock_slow();
+    struct dill__crflags *f = dill__flags;
+    r->f = f;
+    r->up = f->pins;
+    f->pins = r;
+    r->next = p->holders;
+    /* A call already inside a closed object may nest. */
+    r->free = r->next ? r->next->free : NULL;
+    if(r->next) r->next->pprev = &r->next;
+    r->pprev = &p->holders;
+    p->holders = r;
+}
+/* Leaves the object.  Returns 0 (errno untouched), or -1 with errno
+   EBADF when it was closed meanwhile: then it must not be touched again,
+   as this may have been the last pin (its memory is released here). */
+static inline int dill__unpin(struct dill__pin *p, struct dill__pinref *r) {
+    *r->pprev = r->next;
+    if(r->next) r->next->pprev = r->pprev;
+    dill__flags->pins = r->up;
+    if(dill__fast(!r->free)) return 0;
+    if(!p->holders) r->free(p);
+    errno = EBADF;
+    return -1;
+}
+/* The end of the object's close: marks it closed, wakes the coroutines
+   inside (see above) and releases its memory through free now if none
+   is inside, else at the last dill__unpin.  free must not block; for
+   caller's storage pass dill__pin_nofree. */
+void dill__pin_close(struct dill__pin *p, void (*free)(struct dill__pin *p));
+void dill__pin_nofree(struct dill__pin *p);
+/* dill__busy for pinned code: also fails, with EBADF, when the object
+   was closed while the call yielded. */
+int dill__pin_busy(struct dill__pin *p, int64_t deadline);
+int dill__pin_busy_n(struct dill__pin *p, int64_t deadline, unsigned n);
+
 /* Call from a loop that made progress without blocking: fails with
    ECANCELED when the current coroutine is cancelled and with ETIMEDOUT once
    the deadline (other than -1) has passed; every DILL__BUSY_UNITS units of
@@ -383,14 +484,6 @@ int dill__tsig_wait(struct dill__tsig *s, int64_t deadline);
 void dill__timer_move(struct dill__clause *cl, const struct dill__move *m);
 
 /* Stacks. */
-/* Records that the coroutine on stack hibernates (lo: the lowest address
-   it keeps, delta: how far its copy is) or, with lo NULL, woke up. */
-void dill__stack_hib(void *stack, char *lo, ptrdiff_t delta);
-/* Where the bytes at p are now: p, or their place in the heap copy when
-   p is on the stack of a coroutine that hibernates.  For objects that
-   keep a pointer into their user's stack (an "alive" flag written when
-   they are closed under a blocked call). */
-void *dill__hib_addr(void *p);
 /* Returns a stack of *size bytes; *fresh tells whether it was never used. */
 void *dill__stack_alloc(size_t *size, int *fresh);
 void dill__stack_free(void *stack, size_t size);
@@ -399,7 +492,9 @@ void dill__stack_free(void *stack, size_t size);
 void dill__stacks_drop(void **stacks, size_t n);
 void dill__stacks_term(void);
 
-/* Milliseconds from the monotonic clock, read afresh (no caching). */
+/* Milliseconds from the monotonic clock, read afresh; the reading also
+   becomes now()'s cached value, so that whatever is decided with it (a
+   timer that fired) is what now() shows afterwards. */
 int64_t dill__now_exact(void);
 
 #endif

@@ -231,7 +231,7 @@ static inline struct dill__cr *dill__cur(void) {
 /*  Time                                                                      */
 /******************************************************************************/
 
-int64_t dill__now_exact(void) {
+static int64_t dill__clock_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -253,19 +253,34 @@ static __thread uint64_t dill__now_tsc
 static __thread int64_t dill__now_ms
     __attribute__((tls_model("initial-exec")));
 
-int64_t dill_now(void) {
-    uint64_t tsc = __builtin_ia32_rdtsc();
-    if(dill__fast(tsc - dill__now_tsc < DILL__NOW_CYCLES)) return dill__now_ms;
-    int64_t ms = dill__now_exact();
+/* The scheduler fires timers with a fresh reading and the reading becomes
+   the cache: a coroutine woken at its deadline must see now() >= deadline
+   (a loop of msleep(t); if(now() >= t) ... relies on it). */
+static int64_t dill__now_fill(uint64_t tsc) {
+    int64_t ms = dill__clock_ms();
     /* Never backwards, even if the cache was filled on a CPU whose clock
        reading was later than this one's. */
     if(ms > dill__now_ms) dill__now_ms = ms;
     dill__now_tsc = tsc;
     return dill__now_ms;
 }
-#else
+
+int64_t dill__now_exact(void) {
+    return dill__now_fill(__builtin_ia32_rdtsc());
+}
+
 int64_t dill_now(void) {
-    return dill__now_exact();
+    uint64_t tsc = __builtin_ia32_rdtsc();
+    if(dill__fast(tsc - dill__now_tsc < DILL__NOW_CYCLES)) return dill__now_ms;
+    return dill__now_fill(tsc);
+}
+#else
+int64_t dill__now_exact(void) {
+    return dill__clock_ms();
+}
+
+int64_t dill_now(void) {
+    return dill__clock_ms();
 }
 #endif
 
@@ -339,6 +354,21 @@ static void dill__hib_drop(struct dill__cr *cr, int batch) {
     else madvise(cr->stack, cr->stacksz, MADV_DONTNEED);
 }
 
+/* cr (at its new place) was copied with its region: its pins, which
+   stay on its stack from one wait to the next, point the objects' lists
+   of holders at their new place. */
+static void dill__pins_moved(struct dill__cr *cr, const struct dill__move *m) {
+    cr->f.pins = dill__moved(m, cr->f.pins);
+    for(struct dill__pinref *r = cr->f.pins; r; r = r->up) {
+        r->up = dill__moved(m, r->up);
+        r->f = &cr->f;
+        r->next = dill__moved(m, r->next);
+        r->pprev = dill__moved(m, r->pprev);
+        *r->pprev = r;
+        if(r->next) r->next->pprev = &r->next;
+    }
+}
+
 static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     dill__list_erase(&cr->hib_item);
     if(!dill__hib_can(cr)) return NULL;
@@ -359,12 +389,12 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
         cl->move(cl, &m);
     }
     dill__list_moved(&sc->bundle_item, &m);
+    dill__pins_moved(sc, &m);
     dill__list_init(&sc->hib_item);
     sc->hibernated = 1;
     sc->home = cr;
     sc->sp = lo;
     sc->hib_mem = mem;
-    dill__stack_hib(cr->stack, lo, m.delta);
     dill__hib_drop(cr, batch);
     dill__c.nhib++;
     dill__c.hib_total++;
@@ -378,11 +408,11 @@ static struct dill__cr *dill__hib_wake(struct dill__cr *sc) {
     char *base = (char*)sc - ((char*)cr - lo);
     void *mem = sc->hib_mem;
     /* Woken: its clauses are gone (dill__resume cancelled them), only
-       its bundle's list refers to it. */
+       its bundle's list and the objects it is pinned in refer to it. */
     dill__hib_copy(lo, base, n);
-    dill__stack_hib(sc->stack, NULL, 0);
     struct dill__move m = {base, base + n, lo - base};
     dill__list_moved(&cr->bundle_item, &m);
+    dill__pins_moved(cr, &m);
     dill__list_init(&cr->hib_item);
     cr->hibernated = 0;
     free(mem);
@@ -749,6 +779,46 @@ static void dill__cancel(struct dill__cr *cr) {
 }
 
 /******************************************************************************/
+/*  Pins                                                                      */
+/******************************************************************************/
+
+/* A coroutine inside an object being closed: a cancellable wait fails
+   now with EBADF; one that was woken but has not run yet returns EBADF
+   instead of what woke it (the object is gone: what it got is moot).
+   Waits that ignore cancellation (close callbacks) are left alone. */
+static void dill__evict(struct dill__cr *cr) {
+    if(cr == dill__c.r) return;
+    if(cr->waiting) {
+        if(cr->cancellable) dill__resume(cr, -1, EBADF);
+        return;
+    }
+    cr->wait_id = -1;
+    cr->wait_err = EBADF;
+}
+
+void dill__pin_close(struct dill__pin *p, void (*free)(struct dill__pin *p)) {
+    for(struct dill__pinref *r = p->holders; r; r = r->next) {
+        r->free = free;
+        dill__evict(dill__cont(r->f, struct dill__cr, f));
+    }
+    if(!p->holders) free(p);
+}
+
+void dill__pin_nofree(struct dill__pin *p) {
+    (void)p;
+}
+
+int dill__pin_busy_n(struct dill__pin *p, int64_t deadline, unsigned n) {
+    int rc = dill__busy_n(deadline, n);
+    if(dill__slow(dill__pin_closed(p))) {errno = EBADF; return -1;}
+    return rc;
+}
+
+int dill__pin_busy(struct dill__pin *p, int64_t deadline) {
+    return dill__pin_busy_n(p, deadline, 1);
+}
+
+/******************************************************************************/
 /*  Bundles                                                                   */
 /******************************************************************************/
 
@@ -881,6 +951,7 @@ int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
     cr->f.canceled = 0;
     cr->f.noblock = 0;
     cr->f.awake = 0;
+    cr->f.pins = NULL;
     cr->done = 0;
     cr->stack = *ptr ? NULL : stk;
     cr->stacksz = sz;

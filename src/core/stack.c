@@ -37,14 +37,7 @@ struct dill__chunk {
     struct dill__chunk *next;
     void *base;
     size_t len;
-    /* Per stack, while its coroutine hibernates: the lowest address it
-       keeps and how far its copy is (dill__hib_addr). */
-    char *hib_lo[DILL_STACKS_PER_CHUNK];
-    ptrdiff_t hib_delta[DILL_STACKS_PER_CHUNK];
 };
-
-/* Stacks whose coroutine hibernates now. */
-static __thread size_t dill__nhib __attribute__((tls_model("initial-exec")));
 
 static __thread void **dill__free __attribute__((tls_model("initial-exec")));
 static __thread size_t dill__nfree __attribute__((tls_model("initial-exec")));
@@ -183,34 +176,6 @@ void dill__stack_free(void *stack, size_t size) {
     if(dill__slow(dill__nfree >= DILL_STACK_CACHE * 4)) dill__trim();
 }
 
-/* The chunk and slot of an address on one of this thread's stacks. */
-static struct dill__chunk *dill__stack_find(const char *p, size_t *slot) {
-    for(struct dill__chunk *c = dill__chunks; c; c = c->next) {
-        if(p < (char*)c->base || p >= (char*)c->base + c->len) continue;
-        *slot = (size_t)(p - (char*)c->base) / dill__slot();
-        return c;
-    }
-    return NULL;
-}
-
-void dill__stack_hib(void *stack, char *lo, ptrdiff_t delta) {
-    size_t i;
-    struct dill__chunk *c = dill__stack_find(stack, &i);
-    if(!c) return;
-    if(lo && !c->hib_lo[i]) dill__nhib++;
-    if(!lo && c->hib_lo[i]) dill__nhib--;
-    c->hib_lo[i] = lo;
-    c->hib_delta[i] = delta;
-}
-
-void *dill__hib_addr(void *p) {
-    if(dill__fast(!dill__nhib)) return p;
-    size_t i;
-    struct dill__chunk *c = dill__stack_find(p, &i);
-    if(!c || !c->hib_lo[i] || (char*)p < c->hib_lo[i]) return p;
-    return (char*)p + c->hib_delta[i];
-}
-
 void dill__stacks_term(void) {
     while(dill__chunks) {
         struct dill__chunk *c = dill__chunks;
@@ -228,5 +193,4 @@ void dill__stacks_term(void) {
     dill__capcold = 0;
     dill__fresh = NULL;
     dill__nfresh = 0;
-    dill__nhib = 0;
 }

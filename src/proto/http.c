@@ -119,6 +119,8 @@ struct dill__http {
     unsigned int txstarted : 1; /* we sent a line of our head */
     unsigned int txdone : 1;    /* we sent the empty line */
     unsigned int mem : 1;
+    /* Held by the calls that may sleep (core.h). */
+    struct dill__pin pin;
     char line[DILL__HTTP_LINE_MAX];
 };
 
@@ -132,10 +134,16 @@ static void *dill__http_query(struct dill_hvfs *vfs, const void *type) {
     return NULL;
 }
 
+static void dill__http_free(struct dill__pin *p) {
+    struct dill__http *self = dill__cont(p, struct dill__http, pin);
+    if(!self->mem) free(self);
+}
+
 static void dill__http_close(struct dill_hvfs *vfs) {
     struct dill__http *self = (struct dill__http*)vfs;
     if(self->u >= 0) dill_hclose(self->u);
-    if(!self->mem) free(self);
+    self->u = -1;
+    dill__pin_close(&self->pin, dill__http_free);
 }
 
 static int dill__http_attach(int s, struct dill_http_storage *mem,
@@ -156,6 +164,7 @@ static int dill__http_attach(int s, struct dill_http_storage *mem,
     self->hvfs.query = dill__http_query;
     self->hvfs.close = dill__http_close;
     self->mem = usemem;
+    dill__pin_init(&self->pin);
     self->u = dill_hown(s);
     if(self->u < 0) {
         /* hown closed s. */
@@ -193,8 +202,7 @@ int dill_http_attach_mem(int s, struct dill_http_storage *mem) {
 /*  Receiving lines                                                           */
 /******************************************************************************/
 
-/* One byte from the layer below.  EBADF means the stack was closed while
-   we waited: self may be gone. */
+/* One byte from the layer below. */
 static int dill__http_getc(struct dill__http *self, char *c,
     int64_t deadline) {
     if(self->xvfs)
@@ -206,8 +214,10 @@ static int dill__http_getc(struct dill__http *self, char *c,
 /* Receives the rest of the current line into self->line.  Returns its
    length (line end excluded; the bytes stay in self->line until the next
    call) or -1: EMSGSIZE (too long) and EPROTO (CR without LF) break the
-   receive side; errors of the layer below keep the partial line. */
-static ssize_t dill__http_getline(struct dill__http *self, int64_t deadline) {
+   receive side; errors of the layer below keep the partial line.  The
+   caller has the object pinned. */
+static ssize_t dill__http_getline1(struct dill__http *self,
+      int64_t deadline) {
     while(1) {
         char c;
         if(dill__http_getc(self, &c, deadline) < 0) return -1;
@@ -227,6 +237,16 @@ static ssize_t dill__http_getline(struct dill__http *self, int64_t deadline) {
     ssize_t n = self->linelen;
     self->linelen = 0;
     self->cr = 0;
+    return n;
+}
+
+/* dill__http_getline1, pinned: -1 with EBADF when closed meanwhile (then
+   the object must not be touched). */
+static ssize_t dill__http_getline(struct dill__http *self, int64_t deadline) {
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    ssize_t n = dill__http_getline1(self, deadline);
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return n;
 }
 
@@ -342,7 +362,9 @@ static struct dill__http *dill__http_txstart(int s) {
     return self;
 }
 
-/* Sends the pieces p[0..n) as one line (the caller includes the CRLF). */
+/* Sends the pieces p[0..n) as one line (the caller includes the CRLF).
+   -1 with EBADF: closed meanwhile (then the object must not be
+   touched). */
 static int dill__http_sendv(struct dill__http *self, const char **p,
     const size_t *len, int n, int64_t deadline) {
     struct dill_iolist iol[6];
@@ -353,7 +375,11 @@ static int dill__http_sendv(struct dill__http *self, const char **p,
         iol[i].iol_rsvd = 0;
     }
     self->txstarted = 1;
-    return self->bvfs->bsendl(self->bvfs, &iol[0], &iol[n - 1], deadline);
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    int rc = self->bvfs->bsendl(self->bvfs, &iol[0], &iol[n - 1], deadline);
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
+    return rc;
 }
 
 int dill_http_sendrequest(int s, const char *command, const char *resource,
@@ -424,7 +450,7 @@ int dill_http_done(int s, int64_t deadline) {
 /******************************************************************************/
 
 /* Reads and drops lines up to the empty line that ends the peer's head.
-   Returns 0, or -1 with errno (EBADF: self may be gone). */
+   Returns 0, or -1 with errno.  The caller has the object pinned. */
 static int dill__http_discard(struct dill__http *self, int64_t deadline) {
     size_t total = 0;
     while(1) {
@@ -440,8 +466,7 @@ static int dill__http_discard(struct dill__http *self, int64_t deadline) {
         total += (size_t)n + 2;
         if(total > DILL__HTTP_DISCARD_MAX) {errno = EMSGSIZE; return -1;}
         /* A peer that keeps lines coming must not keep us past the
-           deadline.  No yield here: a yield would let another coroutine
-           close the socket under us. */
+           deadline. */
         if(dill__canblock() < 0) return -1;
         if(deadline >= 0 && dill_now() >= deadline) {
             errno = ETIMEDOUT;
@@ -455,15 +480,16 @@ static int dill__http_discard(struct dill__http *self, int64_t deadline) {
 int dill_http_detach(int s, int64_t deadline) {
     struct dill__http *self = dill_hquery(s, dill__http_type);
     if(!self) return -1;
+    /* A call inside would be woken in the socket handed back. */
+    if(self->pin.holders) {errno = EBUSY; return -1;}
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     int err = 0;
     if(dill__canblock() < 0) err = errno;
     if(!err && self->txstarted && !self->txdone) {
         const char *p[] = {"\r\n"};
         size_t len[] = {2};
-        if(dill__http_sendv(self, p, len, 1, deadline) < 0) {
-            if(errno == EBADF) return -1;
-            err = errno;
-        }
+        if(dill__http_sendv(self, p, len, 1, deadline) < 0) err = errno;
         else self->txdone = 1;
     }
     if(!err && self->rxerr) err = ECONNRESET;
@@ -471,11 +497,9 @@ int dill_http_detach(int s, int64_t deadline) {
        head has started and has to be read to its end. */
     if(!err && !self->rxdone && (self->rxstarted || self->linelen ||
        self->cr)) {
-        if(dill__http_discard(self, deadline) < 0) {
-            if(errno == EBADF) return -1;
-            err = errno;
-        }
+        if(dill__http_discard(self, deadline) < 0) err = errno;
     }
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     if(err) {
         dill_hclose(s);
         errno = err;

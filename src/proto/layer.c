@@ -45,10 +45,19 @@ fail:
     return -1;
 }
 
+void dill__layer_release(struct dill__layer *l) {
+    if(l->u >= 0) dill_hclose(l->u);
+    l->u = -1;
+}
+
+void dill__layer_free(struct dill__layer *l) {
+    if(!l->mem) free(l);
+}
+
 void dill__layer_close(struct dill_hvfs *hvfs) {
     struct dill__layer *l = (struct dill__layer*)hvfs;
-    if(l->u >= 0) dill_hclose(l->u);
-    if(!l->mem) free(l);
+    dill__layer_release(l);
+    dill__layer_free(l);
 }
 
 int dill__layer_detach(int s, const void *type, int err) {

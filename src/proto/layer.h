@@ -36,6 +36,12 @@ int dill__layer_make(struct dill__layer *l, int s);
 
 /* Closes the object and the socket below; the usual hvfs.close. */
 void dill__layer_close(struct dill_hvfs *hvfs);
+/* Its two halves, for a layer whose calls pin it (core.h): release
+   closes the socket below, in the close function before
+   dill__pin_close; free releases the memory (unless mem), from the
+   pin's free function. */
+void dill__layer_release(struct dill__layer *l);
+void dill__layer_free(struct dill__layer *l);
 
 /* Ends layer handle s of the given type and returns the socket below.
    When err is set (the detach failed), or an earlier failure broke the

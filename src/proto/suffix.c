@@ -15,12 +15,12 @@
 struct dill__suffix {
     struct dill__layer l;
     struct dill_msock_vfs mvfs;
+    /* Held by every call that may sleep (core.h). */
+    struct dill__pin pin;
     uint8_t sfx[DILL__SUFFIX_MAX];
     uint8_t fail[DILL__SUFFIX_MAX];
     uint8_t len;
-    /* Set by the running receive to a flag on its stack, which closing
-       clears: after yielding, the call learns whether self still exists. */
-    int *alive;
+    uint8_t receiving;
 };
 
 _Static_assert(sizeof(struct dill__suffix) <= sizeof(struct dill_suffix_storage),
@@ -64,10 +64,14 @@ static void *dill__suffix_query(struct dill_hvfs *vfs, const void *type) {
     return NULL;
 }
 
+static void dill__suffix_free(struct dill__pin *p) {
+    dill__layer_free(&dill__cont(p, struct dill__suffix, pin)->l);
+}
+
 static void dill__suffix_close(struct dill_hvfs *hvfs) {
     struct dill__suffix *self = (struct dill__suffix*)hvfs;
-    if(self->alive) *(int*)dill__hib_addr(self->alive) = 0;
-    dill__layer_close(hvfs);
+    dill__layer_release(&self->l);
+    dill__pin_close(&self->pin, dill__suffix_free);
 }
 
 static int dill__suffix_msendl(struct dill_msock_vfs *mvfs,
@@ -78,9 +82,12 @@ static int dill__suffix_msendl(struct dill_msock_vfs *mvfs,
     if(!b) return -1;
     struct dill_iolist tail = {self->sfx, self->len, NULL, 0};
     if(first) last->iol_next = &tail;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     int rc = b->bsendl(b, first ? first : &tail, &tail, deadline);
     if(first) last->iol_next = NULL;
-    if(rc < 0 && errno != EBADF) self->l.outerr = 1;
+    if(rc < 0) self->l.outerr = 1;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return rc;
 }
 
@@ -95,7 +102,7 @@ static ssize_t dill__suffix_read(int u, struct dill__bsockx_vfs *x, void *buf,
    ends len - k bytes from here at the earliest.  So the socket below can
    be handed back with the bytes that follow intact. */
 static ssize_t dill__suffix_recv(struct dill__suffix *self,
-    struct dill_iolist *first, int *alive, int64_t deadline) {
+    struct dill_iolist *first, int64_t deadline) {
     struct dill__bsockx_vfs *x = dill_hquery(self->l.u, dill__bsockx_type);
     struct dill__iolcur cur = {first, 0};
     size_t cap = first ? dill__iol_size(first) : SIZE_MAX, got = 0, k = 0;
@@ -104,7 +111,6 @@ static ssize_t dill__suffix_recv(struct dill__suffix *self,
         ssize_t n = dill__suffix_read(self->l.u, x, buf, self->len - k,
             deadline);
         if(n < 0) {
-            if(errno == EBADF) return -1;
             /* Nothing of the next message taken: the socket stays usable. */
             if(!got && !k && (errno == EPIPE ||
                (x && (errno == ETIMEDOUT || errno == ECANCELED)))) return -1;
@@ -123,11 +129,9 @@ static ssize_t dill__suffix_recv(struct dill__suffix *self,
         if(k == self->len) return got > SSIZE_MAX ? SSIZE_MAX : (ssize_t)got;
         /* A peer that never sends the delimiter must not hold us past the
            deadline nor starve other coroutines. */
-        if(dill__busy(deadline) < 0) goto broken;
-        if(!*alive) {errno = EBADF; return -1;}
+        if(dill__pin_busy(&self->pin, deadline) < 0) goto broken;
     }
 broken:
-    if(!*alive) {errno = EBADF; return -1;}
     self->l.inerr = 1;
     if(errno == EPIPE) errno = ECONNRESET;
     return -1;
@@ -137,11 +141,13 @@ static ssize_t dill__suffix_mrecvl(struct dill_msock_vfs *mvfs,
     struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__suffix *self = dill__cont(mvfs, struct dill__suffix, mvfs);
     if(self->l.inerr) {errno = ECONNRESET; return -1;}
-    if(self->alive) {errno = EBUSY; return -1;}
-    int alive = 1;
-    self->alive = &alive;
-    ssize_t r = dill__suffix_recv(self, first, &alive, deadline);
-    if(alive) self->alive = NULL;
+    if(self->receiving) {errno = EBUSY; return -1;}
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    self->receiving = 1;
+    ssize_t r = dill__suffix_recv(self, first, deadline);
+    self->receiving = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return r;
 }
 
@@ -157,6 +163,7 @@ static int dill__suffix_attach(int s, const void *suffix, size_t suffixlen,
     self->l.hvfs.close = dill__suffix_close;
     self->mvfs.msendl = dill__suffix_msendl;
     self->mvfs.mrecvl = dill__suffix_mrecvl;
+    dill__pin_init(&self->pin);
     memcpy(self->sfx, suffix, suffixlen);
     self->len = (uint8_t)suffixlen;
     dill__suffix_table(self->sfx, suffixlen, self->fail);
@@ -172,7 +179,12 @@ int dill_suffix_attach_mem(int s, const void *suffix, size_t suffixlen,
     return dill__suffix_attach(s, suffix, suffixlen, mem, 1);
 }
 
-/* Nothing is buffered on either side, so there is nothing to wait for. */
+/* Nothing is buffered on either side, so there is nothing to wait for.
+   A call still inside would be woken in the socket below, which is no
+   longer ours to close under it: refused. */
 int dill_suffix_detach(int s, int64_t deadline) {
+    struct dill__suffix *self = (struct dill__suffix*)dill__layer_get(s,
+        dill__suffix_type);
+    if(self && self->pin.holders) {errno = EBUSY; return -1;}
     return dill__layer_detach(s, dill__suffix_type, 0);
 }

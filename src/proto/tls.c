@@ -77,8 +77,9 @@ struct dill__tls {
     unsigned int flushing : 1;      /* a coroutine is sending tx->o */
     unsigned int rbusy : 1;         /* a receive is in progress */
     unsigned int wbusy : 1;         /* a send is in progress */
-    unsigned int zombie : 1;        /* closed during a call: see below */
     unsigned int mem : 1;           /* caller's storage */
+    /* Held by every call that may sleep (core.h). */
+    struct dill__pin pin;
 };
 
 _Static_assert(sizeof(struct dill__tls) <= sizeof(struct dill_tls_storage),
@@ -185,20 +186,6 @@ static void dill__tls_binit(void) {
 /*  Waiting and errors                                                        */
 /******************************************************************************/
 
-/* hclose may run while a call sleeps in this object: the close callback
-   then releases everything but the object itself and marks it a zombie;
-   the sleeping call notices on waking, frees the object and fails with
-   EBADF.  Returns nonzero (errno EBADF) when that is the case. */
-static int dill__tls_gone(struct dill__tls *self, unsigned int busybit) {
-    if(!self->zombie) return 0;
-    if(busybit == 1) self->rbusy = 0;
-    if(busybit == 2) self->wbusy = 0;
-    if(busybit == 3) {self->rbusy = 0; self->wbusy = 0;}
-    if(!self->rbusy && !self->wbusy && !self->mem) free(self);
-    errno = EBADF;
-    return 1;
-}
-
 static void dill__tls_txidle(struct dill__tls *self);
 
 /* Sends the ciphertext (through the socket below, after whatever it has
@@ -213,7 +200,6 @@ static int dill__tls_flush(struct dill__tls *self, int64_t deadline) {
     while(tx->olen) {
         uint32_t n = tx->olen;
         int rc = dill_bsend(self->u, tx->o, n, deadline);
-        if(self->zombie) {errno = EBADF; return -1;}
         if(rc < 0) {
             int err = errno;
             self->flushing = 0;
@@ -250,7 +236,6 @@ static int dill__tls_wait(struct dill__tls *self, int64_t deadline) {
         if(errno != ENOTSUP) return -1;
         rc = dill_brecv(self->u, &c, 1, deadline);
     }
-    if(self->zombie) {errno = EBADF; return -1;}
     if(rc == 0) {
         self->stage = c;
         self->staged = 1;
@@ -454,12 +439,14 @@ static uint8_t *dill__tls_xreserve(struct dill__bsockx_vfs *x, size_t n,
         if(!dill__tls_fits(tx, n)) {errno = ETIMEDOUT; return NULL;}
         return tx->g + tx->glen;
     }
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->wbusy = 1;
     int rc = dill__tls_sealwait(self, deadline);
     if(rc == 0 && !dill__tls_fits(self->tx, n))
         rc = dill__tls_flush(self, deadline);
-    if(dill__tls_gone(self, 2)) return NULL;
     self->wbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return NULL;
     if(rc < 0) return NULL;
     /* The flush may have released the block. */
     tx = dill__tls_tx(self);
@@ -484,8 +471,8 @@ static void dill__tls_xonroom(struct dill__bsockx_vfs *x,
 /*  Receiving                                                                 */
 /******************************************************************************/
 
-/* Between 1 and len bytes of plaintext.  The caller holds rbusy and has
-   checked indone/inerr.  -1 with EBADF means self is gone. */
+/* Between 1 and len bytes of plaintext.  The caller holds rbusy and a
+   pin, and has checked indone/inerr. */
 static ssize_t dill__tls_read(struct dill__tls *self, void *buf, size_t len,
       int64_t deadline) {
     /* With nothing inside OpenSSL, a read needs input: waiting for it
@@ -506,7 +493,7 @@ static ssize_t dill__tls_read(struct dill__tls *self, void *buf, size_t len,
                 if(dill__bsockx_gathers(&self->xvfs))
                     dill__defer(&self->tx->d);
                 else if(dill__tls_flush(self, deadline) < 0 &&
-                   errno == EBADF)
+                   dill__pin_closed(&self->pin))
                     return -1;
             }
             if(e == SSL_ERROR_NONE) return (ssize_t)n;
@@ -515,7 +502,7 @@ static ssize_t dill__tls_read(struct dill__tls *self, void *buf, size_t len,
         }
         if(e == SSL_ERROR_WANT_WRITE) {
             if(dill__tls_room(self, deadline) < 0) {
-                if(errno != EBADF) self->inerr = 1;
+                self->inerr = 1;
                 return -1;
             }
             continue;
@@ -544,10 +531,12 @@ static ssize_t dill__tls_brecvsome(struct dill__bsockx_vfs *x, void *buf,
     struct dill__tls *self = dill__tls_x(x);
     if(dill__tls_rcheck(self) < 0) return -1;
     if(len == 0) return 0;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->rbusy = 1;
     ssize_t r = dill__tls_read(self, buf, len, deadline);
-    if(dill__tls_gone(self, 1)) return -1;
     self->rbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return r;
 }
 
@@ -564,11 +553,8 @@ static int dill__tls_readall(struct dill__tls *self, uint8_t *buf,
         if(r < 0) return -1;
         pos += (size_t)r;
         *got += (size_t)r;
-        if(pos < len) {
-            int rc = dill__busy(deadline);
-            if(self->zombie) {errno = EBADF; return -1;}
-            if(rc < 0) return -1;
-        }
+        if(pos < len && dill__pin_busy(&self->pin, deadline) < 0)
+            return -1;
     }
     return 0;
 }
@@ -577,14 +563,16 @@ static int dill__tls_brecvl(struct dill_bsock_vfs *bvfs,
       struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__tls *self = DILL__TLS_CONT(bvfs, struct dill__tls, bvfs);
     if(dill__tls_rcheck(self) < 0) return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->rbusy = 1;
     size_t got = 0;
     int rc = 0;
     for(struct dill_iolist *it = first; it && rc == 0; it = it->iol_next)
         rc = dill__tls_readall(self, it->iol_base, it->iol_len, deadline,
             &got);
-    if(dill__tls_gone(self, 1)) return -1;
     self->rbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     /* A stream read halfway cannot be resumed. */
     if(rc < 0 && got && errno != EPIPE) {
         int err = errno;
@@ -609,10 +597,9 @@ static int dill__tls_write(struct dill__tls *self, const void *buf,
         if(r == 1) return 0;
         int e = SSL_get_error(self->ssl, r);
         if(e == SSL_ERROR_WANT_WRITE) {
-            if(dill__tls_room(self, deadline) < 0) return -1;
-            int rc = dill__busy(deadline);
-            if(self->zombie) {errno = EBADF; return -1;}
-            if(rc < 0) return -1;
+            if(dill__tls_room(self, deadline) < 0 ||
+               dill__pin_busy(&self->pin, deadline) < 0)
+                return -1;
             continue;
         }
         errno = dill__tls_errno(self, e);
@@ -659,6 +646,8 @@ static int dill__tls_sendlist(struct dill__tls *self,
 static int dill__tls_xflush(struct dill__bsockx_vfs *x, int64_t deadline) {
     struct dill__tls *self = dill__tls_x(x);
     if(dill__tls_wcheck(self) < 0) return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->wbusy = 1;
     int rc = dill__tls_sealwait(self, deadline);
     if(rc == 0) rc = dill__tls_flush(self, deadline);
@@ -667,8 +656,8 @@ static int dill__tls_xflush(struct dill__bsockx_vfs *x, int64_t deadline) {
         struct dill__bsockx_vfs *lx = dill_hquery(self->u, dill__bsockx_type);
         rc = lx ? lx->ops->flush(lx, deadline) : -1;
     }
-    if(dill__tls_gone(self, 2)) return -1;
     self->wbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     dill__tls_txidle(self);
     if(rc < 0) {
         int err = errno;
@@ -682,12 +671,14 @@ static int dill__tls_bsendl(struct dill_bsock_vfs *bvfs,
       struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__tls *self = DILL__TLS_CONT(bvfs, struct dill__tls, bvfs);
     if(dill__tls_wcheck(self) < 0) return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->wbusy = 1;
     /* Gathered bytes go first. */
     int rc = dill__tls_sealwait(self, deadline);
     if(rc == 0) rc = dill__tls_sendlist(self, first, deadline);
-    if(dill__tls_gone(self, 2)) return -1;
     self->wbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     if(rc < 0) {
         int err = errno;
         self->outerr = 1;
@@ -741,8 +732,8 @@ static void dill__tls_release(struct dill__tls *self) {
             if(x) x->ops->onroom(x, NULL);
         }
     }
-    /* The lower socket goes first: a send sleeping on the output buffer
-       wakes up with EBADF and does not look at it again. */
+    /* The lower socket goes first: a call sleeping in it wakes up with
+       EBADF, and the buffers below go after it. */
     if(self->u >= 0) dill_hclose(self->u);
     self->u = -1;
     SSL_free(self->ssl);
@@ -753,11 +744,15 @@ static void dill__tls_release(struct dill__tls *self) {
     }
 }
 
+static void dill__tls_free(struct dill__pin *p) {
+    free(dill__cont(p, struct dill__tls, pin));
+}
+
 static void dill__tls_hclose(struct dill_hvfs *hvfs) {
     struct dill__tls *self = DILL__TLS_CONT(hvfs, struct dill__tls, hvfs);
     dill__tls_release(self);
-    if(self->rbusy || self->wbusy) {self->zombie = 1; return;}
-    if(!self->mem) free(self);
+    dill__pin_close(&self->pin, self->mem ? dill__pin_nofree :
+        dill__tls_free);
 }
 
 /******************************************************************************/
@@ -805,6 +800,7 @@ static int dill__tls_attach(int s, SSL_CTX *ctx, int server, void *mem,
     struct dill__tls *self = mem ? mem : malloc(sizeof(*self));
     if(!self) {err = ENOMEM; goto fail0;}
     memset(self, 0, sizeof(*self));
+    dill__pin_init(&self->pin);
     self->mem = mem ? 1 : 0;
     self->u = s;
     self->hvfs.query = dill__tls_query;
@@ -973,10 +969,9 @@ static int dill__tls_shutsend(struct dill__tls *self, int64_t deadline) {
             self->outerr = 1;
             return -1;
         }
-        if(dill__tls_room(self, deadline) < 0) return -1;
-        int rc = dill__busy(deadline);
-        if(self->zombie) {errno = EBADF; return -1;}
-        if(rc < 0) return -1;
+        if(dill__tls_room(self, deadline) < 0 ||
+           dill__pin_busy(&self->pin, deadline) < 0)
+            return -1;
     }
     ERR_clear_error();
     if(dill__tls_flush(self, deadline) < 0) return -1;
@@ -988,10 +983,12 @@ int dill_tls_done(int s, int64_t deadline) {
     struct dill__tls *self = dill_hquery(s, dill__tls_type);
     if(!self) return -1;
     if(dill__tls_wcheck(self) < 0) return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->wbusy = 1;
     int rc = dill__tls_shutsend(self, deadline);
-    if(dill__tls_gone(self, 2)) return -1;
     self->wbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return rc;
 }
 
@@ -1004,9 +1001,7 @@ static int dill__tls_drain(struct dill__tls *self, int64_t deadline) {
             if(errno == EPIPE) break;
             return -1;
         }
-        int rc = dill__busy(deadline);
-        if(self->zombie) {errno = EBADF; return -1;}
-        if(rc < 0) return -1;
+        if(dill__pin_busy(&self->pin, deadline) < 0) return -1;
     }
     return 0;
 }
@@ -1015,6 +1010,8 @@ int dill_tls_detach(int s, int64_t deadline) {
     struct dill__tls *self = dill_hquery(s, dill__tls_type);
     if(!self) return -1;
     if(self->rbusy || self->wbusy) {errno = EBUSY; return -1;}
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->rbusy = 1;
     self->wbusy = 1;
     int rc = 0;
@@ -1023,9 +1020,9 @@ int dill_tls_detach(int s, int64_t deadline) {
     if(rc == 0) rc = dill__tls_drain(self, deadline);
     /* What reading made meanwhile (left for the end of the turn). */
     if(rc == 0) rc = dill__tls_flush(self, deadline);
-    if(dill__tls_gone(self, 3)) return -1;
     self->rbusy = 0;
     self->wbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     if(rc < 0) {
         int err = errno;
         dill_hclose(s);

@@ -67,10 +67,6 @@ static void *dill__ws_query(struct dill_hvfs *vfs, const void *type) {
     return NULL;
 }
 
-/* Wakes every coroutine waiting for the send lock with EBADF: the object
-   is going away and they must not touch it. */
-static void dill__ws_wake_all(struct dill__ws *self);
-
 static int dill__ws_ctl(struct dill__ws *self, int op, const void *p,
     size_t n, int64_t deadline);
 
@@ -85,12 +81,9 @@ static void dill__ws_answer(struct dill__ws *self) {
     dill__ws_ctl(self, DILL__WS_CLOSE, p, code ? 2 : 0, 0);
 }
 
-static void dill__ws_free(struct dill__ws *self) {
-    dill__ws_answer(self);
-    if(self->st->gone) self->st->gone(self, self->st->gonearg);
-    if(self->rxalive) *(int*)dill__hib_addr(self->rxalive) = 0;
-    dill__ws_wake_all(self);
-    if(self->u >= 0) dill_hclose(self->u);
+/* The memory, once no call is inside any more (dill__pin_close). */
+static void dill__ws_release(struct dill__pin *p) {
+    struct dill__ws *self = dill__cont(p, struct dill__ws, pin);
     if(self->rbuf && self->rbuf != self->st->stage)
         dill__ws_buf_put(self->rbuf);
     free(self->st->protocol);
@@ -101,6 +94,17 @@ static void dill__ws_free(struct dill__ws *self) {
     }
     free(self->st);
     if(!self->mem) free(self);
+}
+
+/* Calls still inside find both sides failed (they write nothing more)
+   and the socket below closed under them. */
+static void dill__ws_free(struct dill__ws *self) {
+    dill__ws_answer(self);
+    if(self->st->gone) self->st->gone(self, self->st->gonearg);
+    self->serr = self->rerr = EBADF;
+    if(self->u >= 0) dill_hclose(self->u);
+    self->u = -1;
+    dill__pin_close(&self->pin, dill__ws_release);
 }
 
 static void dill__ws_hclose(struct dill_hvfs *vfs) {
@@ -125,6 +129,7 @@ struct dill__ws *dill__ws_new(int s, int server, int text, size_t max_msg,
         return NULL;
     }
     self->st->ws = self;
+    dill__pin_init(&self->pin);
     dill__list_init(&self->st->lnode);
     self->hvfs.query = dill__ws_query;
     self->hvfs.close = dill__ws_hclose;
@@ -198,24 +203,14 @@ static void dill__ws_waiter_cancel(struct dill__clause *cl) {
     dill__list_erase(&w->item);
 }
 
-static void dill__ws_wake_list(struct dill__list *q) {
-    while(!dill__list_empty(q)) {
-        struct dill__list *it = q->next;
-        dill__list_erase(it);
-        struct dill__ws_waiter *w = dill__cont(it, struct dill__ws_waiter,
-            item);
-        dill__trigger(&w->cl, EBADF);
-    }
-}
-
-static void dill__ws_wake_all(struct dill__ws *self) {
-    dill__ws_wake_list(&self->ctlq);
-    dill__ws_wake_list(&self->dataq);
+static void dill__ws_waiter_move(struct dill__clause *cl,
+      const struct dill__move *m) {
+    dill__list_moved(&dill__cont(cl, struct dill__ws_waiter, cl)->item, m);
 }
 
 /* Takes the send lock, waiting in FIFO order; data (a new message) also
-   waits for an open fragmented message to end.  On EBADF the object is
-   gone. */
+   waits for an open fragmented message to end.  The caller has pinned
+   the object (closing it fails the wait with EBADF). */
 /* An open fragmented message holds back new ones, unless the send side
    has ended (they then fail at once). */
 static int dill__ws_held(struct dill__ws *self) {
@@ -232,6 +227,7 @@ static int dill__ws_lock(struct dill__ws *self, int data, int64_t deadline) {
     dill__list_init(&w.item);
     dill__list_push(data ? &self->dataq : &self->ctlq, &w.item);
     dill__waitfor(&w.cl, 0, dill__ws_waiter_cancel);
+    w.cl.move = dill__ws_waiter_move;
     if(dill__wait(deadline, 1) < 0) return -1;
     if(errno) return -1;
     /* The previous holder handed the lock over; sending is still set. */
@@ -248,12 +244,11 @@ static int dill__ws_wrpongs(struct dill__ws *self, int64_t deadline);
    reply), then it passes the lock to the next waiter or frees it.  Those
    writes can block until the deadline and fail; a failure is recorded
    (serr) and reported by the next send, not here.  Returns -1 with EBADF
-   when the object went away meanwhile (self must not be touched), else
-   0. */
+   when the object was closed meanwhile (its waiters are gone with their
+   wait failed, and serr stops the writes), else 0. */
 static int dill__ws_write_unlock(struct dill__ws *self, int64_t deadline) {
     struct dill__ws_st *st = self->st;
-    if(st->pblen && dill__ws_wrpongs(self, deadline) < 0 && errno == EBADF)
-        return -1;
+    if(st->pblen) dill__ws_wrpongs(self, deadline);
     while(st->pendop && !self->serr) {
         uint8_t p[DILL__WS_CONTROL_MAX];
         int op = st->pendop;
@@ -262,8 +257,7 @@ static int dill__ws_write_unlock(struct dill__ws *self, int64_t deadline) {
         st->pendop = 0;
         /* Nothing but the Close itself goes out after a Close. */
         if(op != DILL__WS_CLOSE && self->sdone) continue;
-        if(dill__ws_ctlframe(self, op, p, n, deadline) < 0 && errno == EBADF)
-            return -1;
+        dill__ws_ctlframe(self, op, p, n, deadline);
     }
     st->pendop = 0;
     struct dill__list *it;
@@ -272,7 +266,7 @@ static int dill__ws_write_unlock(struct dill__ws *self, int64_t deadline) {
         it = self->dataq.next;
     else {
         self->sending = 0;
-        return 0;
+        return dill__pin_closed(&self->pin) ? (errno = EBADF, -1) : 0;
     }
     dill__list_erase(it);
     dill__trigger(&dill__cont(it, struct dill__ws_waiter, item)->cl, 0);
@@ -281,29 +275,38 @@ static int dill__ws_write_unlock(struct dill__ws *self, int64_t deadline) {
 
 static int dill__ws_cansend(struct dill__ws *self);
 
-/* Every sending call is dill__ws_begin, its frames, dill__ws_finish. */
+/* Every sending call is dill__ws_begin, its frames, dill__ws_finish,
+   with a pin on its stack (pr) held in between. */
 
 /* Ends what dill__ws_begin started, whose frames returned rc (errno set
-   when -1): releases the lock with its I/O (dill__ws_write_unlock) and
-   returns rc with its errno, or -1 with EBADF when the object went away
-   (during the frames or the release). */
-static int dill__ws_finish(struct dill__ws *self, int rc, int64_t deadline) {
-    if(rc < 0 && errno == EBADF) return -1;
+   when -1): releases the lock with its I/O (dill__ws_write_unlock),
+   unpins and returns rc with its errno, or -1 with EBADF when the object
+   was closed meanwhile (then it must not be touched). */
+static int dill__ws_finish(struct dill__ws *self, struct dill__pinref *pr,
+      int rc, int64_t deadline) {
     int err = errno;
-    if(dill__ws_write_unlock(self, deadline) < 0) return -1;
+    dill__ws_write_unlock(self, deadline);
+    if(dill__unpin(&self->pin, pr) < 0) return -1;
     errno = err;
     return rc;
 }
 
-/* Takes the send lock (dill__ws_lock; data: for a new message) once the
-   send side is usable, checked before and again after waiting.  Returns 0
-   with the lock held, or -1 without it: the send side's error, ETIMEDOUT,
-   ECANCELED, or EBADF (the object went away: do not touch it). */
-static int dill__ws_begin(struct dill__ws *self, int data, int64_t deadline) {
+/* Pins the object and takes the send lock (dill__ws_lock; data: for a
+   new message) once the send side is usable, checked before and again
+   after waiting.  Returns 0 with the lock and the pin held, or -1 with
+   neither: the send side's error, ETIMEDOUT, ECANCELED, or EBADF (closed
+   meanwhile: do not touch it). */
+static int dill__ws_begin(struct dill__ws *self, struct dill__pinref *pr,
+      int data, int64_t deadline) {
     if(dill__ws_cansend(self) < 0) return -1;
-    if(dill__ws_lock(self, data, deadline) < 0) return -1;
+    dill__pin(&self->pin, pr);
+    if(dill__ws_lock(self, data, deadline) < 0) {
+        /* Its errno, or EBADF when closed. */
+        dill__unpin(&self->pin, pr);
+        return -1;
+    }
     if(dill__ws_cansend(self) == 0) return 0;
-    return dill__ws_finish(self, -1, deadline);
+    return dill__ws_finish(self, pr, -1, deadline);
 }
 
 /******************************************************************************/
@@ -316,7 +319,7 @@ static int dill__ws_begin(struct dill__ws *self, int data, int64_t deadline) {
    wrote anything is the lower layer's to tell (dill's sockets fail later
    sends with ECONNRESET when it did), so the socket stays usable. */
 static int dill__ws_wrfail(struct dill__ws *self, int midframe) {
-    if(errno != EBADF && !self->serr &&
+    if(!self->serr &&
        (midframe || (errno != ETIMEDOUT && errno != ECANCELED)))
         self->serr = ECONNRESET;
     return -1;
@@ -537,13 +540,16 @@ static int dill__ws_ctl(struct dill__ws *self, int op, const void *p,
         if(n) memcpy(st->pend, p, n);
         return 0;
     }
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->sending = 1;
-    return dill__ws_finish(self, dill__ws_ctlframe(self, op, p, n, deadline),
-        deadline);
+    return dill__ws_finish(self, &pr, dill__ws_ctlframe(self, op, p, n,
+        deadline), deadline);
 }
 
 /* Writes a queued control frame now, unless a sender holds the lock (it
-   writes it after its frame).  Returns -1 only with EBADF. */
+   writes it after its frame).  Returns -1 only with EBADF (closed while
+   it wrote; the caller has the object pinned). */
 static int dill__ws_flush(struct dill__ws *self, int64_t deadline) {
     struct dill__ws_st *st = self->st;
     if((!st->pendop && !st->pblen) || self->sending) return 0;
@@ -563,8 +569,7 @@ static int dill__ws_fail(struct dill__ws *self, int code, int err) {
     if(code && !self->sdone && !self->serr) {
         uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)(code & 0xff)};
         self->sdone = 1;
-        if(dill__ws_ctl(self, DILL__WS_CLOSE, p, 2, 0) < 0 && errno == EBADF)
-            return -1;
+        dill__ws_ctl(self, DILL__WS_CLOSE, p, 2, 0);
     }
     self->sdone = 1;
     errno = err;
@@ -634,8 +639,7 @@ static int dill__ws_zsend(struct dill__ws *self, int start, int op, int fin,
         rc = dill__ws_frame(self, fin, op, rsv, &io, &io, fill, deadline);
     }
     dill__ws_pool_put(1, buf);
-    /* EBADF: the object is gone with its compressor. */
-    if(rc < 0 && errno != EBADF) {
+    if(rc < 0) {
         dill__wsz_def_abort(d);
         if(sent && !self->serr) self->serr = ECONNRESET;
     }
@@ -649,7 +653,8 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text, int plain,
       int64_t deadline) {
     if(dill__ws_cansend(self) < 0) return -1;
     if(text && !dill__ws_utf8_list(first)) {errno = EINVAL; return -1;}
-    if(dill__ws_begin(self, 1, deadline) < 0) return -1;
+    struct dill__pinref pr;
+    if(dill__ws_begin(self, &pr, 1, deadline) < 0) return -1;
     int op = text ? DILL__WS_TEXT : DILL__WS_BINARY;
     struct dill__ws_z *z = self->st->z;
     int rc;
@@ -660,7 +665,7 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text, int plain,
     }
     else
         rc = dill__ws_frame(self, 1, op, 0, first, last, total, deadline);
-    return dill__ws_finish(self, rc, deadline);
+    return dill__ws_finish(self, &pr, rc, deadline);
 }
 
 static int dill__ws_msendl(struct dill_msock_vfs *mvfs,
@@ -718,14 +723,15 @@ int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
         return 0;
     }
     /* One lock for the whole batch. */
-    if(dill__ws_begin(self, 1, deadline) < 0) return -1;
+    struct dill__pinref pr;
+    if(dill__ws_begin(self, &pr, 1, deadline) < 0) return -1;
     int rc = 0;
     for(size_t i = 0; rc == 0 && i != n; i++) {
         struct dill_iolist io = {(void*)f[i].buf, f[i].len, NULL, 0};
         rc = dill__ws_frame_built(self, f[i].hdr, f[i].hl, &io, &io,
             f[i].len, deadline);
     }
-    return dill__ws_finish(self, rc, deadline);
+    return dill__ws_finish(self, &pr, rc, deadline);
 }
 
 int dill__ws_zshared(int s, struct dill__wsz_def *def, size_t *threshold) {
@@ -755,7 +761,8 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
     }
     struct dill__ws_st *st = self->st;
     int first = !self->smsg;
-    if(dill__ws_begin(self, first, deadline) < 0) return -1;
+    struct dill__pinref pr;
+    if(dill__ws_begin(self, &pr, first, deadline) < 0) return -1;
     int fin = !(flags & DILL_WS_MORE);
     int text = first ? (flags & DILL_WS_TEXT) != 0 : self->stext;
     int rc = 0;
@@ -778,7 +785,6 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
         if(zp && first) st->z->def.hint = 0;
         if(zp) rc = dill__ws_zsend(self, first, op, fin, &io, deadline);
         else rc = dill__ws_frame(self, fin, op, 0, &io, &io, len, deadline);
-        if(rc < 0 && errno == EBADF) return -1;
         if(first) self->stext = text ? 1 : 0;
         if(first && rc == 0) st->smz = (uint8_t)zp;
         /* A piece that failed without writing anything may be retried:
@@ -789,7 +795,7 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
         }
         else if(first) self->smsg = 0;
     }
-    return dill__ws_finish(self, rc, deadline);
+    return dill__ws_finish(self, &pr, rc, deadline);
 }
 
 int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
@@ -799,23 +805,21 @@ int dill_ws_ping(int s, const void *buf, size_t len, int64_t deadline) {
         errno = EINVAL;
         return -1;
     }
-    if(dill__ws_begin(self, 0, deadline) < 0) return -1;
-    return dill__ws_finish(self, dill__ws_ctlframe(self, DILL__WS_PING, buf,
-        len, deadline), deadline);
+    struct dill__pinref pr;
+    if(dill__ws_begin(self, &pr, 0, deadline) < 0) return -1;
+    return dill__ws_finish(self, &pr, dill__ws_ctlframe(self, DILL__WS_PING,
+        buf, len, deadline), deadline);
 }
 
 /******************************************************************************/
 /*  Receiving                                                                 */
 /******************************************************************************/
 
-/* dill__busy for receiving calls: the handle may be closed while the
-   call yields, which then fails with EBADF without touching the object. */
+/* dill__busy for receiving calls (pinned): the handle may be closed
+   while the call yields, which then fails with EBADF. */
 static int dill__ws_busy_n(struct dill__ws *self, int64_t deadline,
       unsigned n) {
-    int *alive = self->rxalive;
-    int rc = dill__busy_n(deadline, n);
-    if(alive && !*alive) {errno = EBADF; return -1;}
-    return rc;
+    return dill__pin_busy_n(&self->pin, deadline, n);
 }
 
 static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
@@ -834,8 +838,7 @@ static int dill__ws_keepalive(struct dill__ws *self, int64_t now) {
     struct dill__ws_st *st = self->st;
     if(st->pong_due) {
         if(now < st->pong_due) return 0;
-        if(dill__ws_fail(self, DILL__WS_GOING_AWAY, ECONNRESET) < 0 &&
-           errno == EBADF) return -1;
+        dill__ws_fail(self, DILL__WS_GOING_AWAY, ECONNRESET);
         errno = ETIMEDOUT;
         return -1;
     }
@@ -845,8 +848,7 @@ static int dill__ws_keepalive(struct dill__ws *self, int64_t now) {
         st->next_ping = now + st->ping_ivl;
         /* After our Close no ping may be sent, so none is awaited. */
         if(self->sdone) return 0;
-        if(dill__ws_ctl(self, DILL__WS_PING, p, 8, 0) < 0 && errno == EBADF)
-            return -1;
+        dill__ws_ctl(self, DILL__WS_PING, p, 8, 0);
         st->pong_due = now + st->pong_tmo;
     }
     return 0;
@@ -888,7 +890,6 @@ static ssize_t dill__ws_read1(struct dill__ws *self, uint8_t *dst, size_t cap,
             if(st->ping_ivl) st->next_ping = dill_now() + st->ping_ivl;
             return r;
         }
-        if(errno == EBADF) return -1;
         if(errno == ETIMEDOUT && dl != deadline) {
             if(dill__ws_keepalive(self, dill_now()) < 0) return -1;
             continue;
@@ -1233,7 +1234,6 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
             break;
         }
     }
-    if(rc < 0 && errno == EBADF) return -1;
     if(direct) self->rpos = self->rlen = 0;
     else {
         self->rpos = (uint32_t)ipos;
@@ -1271,13 +1271,13 @@ static ssize_t dill__ws_recvany(struct dill__ws *self, int want, int *type,
     struct dill__ws_rxc c = {{first, 0}, cap, 0, mode, want, 0,
         type ? type : &t};
     if(first) dill__iol_advance(&c.cur, 0);
-    int m = 0, alive = 1;
+    int m = 0;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     self->receiving = 1;
-    self->rxalive = &alive;
     ssize_t r = dill__ws_rx(self, &c, more ? more : &m, deadline);
-    if(!alive) return -1;
-    self->rxalive = NULL;
     self->receiving = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return r;
 }
 
@@ -1336,11 +1336,11 @@ int dill__ws_sendclose(struct dill__ws *self, int status,
     uint8_t p[DILL__WS_CONTROL_MAX];
     int n = dill__ws_close_build(p, status, buf, len);
     if(n < 0) {errno = EINVAL; return -1;}
-    if(dill__ws_begin(self, 0, deadline) < 0) return -1;
+    struct dill__pinref pr;
+    if(dill__ws_begin(self, &pr, 0, deadline) < 0) return -1;
     int rc = dill__ws_ctlframe(self, DILL__WS_CLOSE, p, (size_t)n, deadline);
-    if(rc < 0 && errno == EBADF) return -1;
     self->sdone = 1;
-    return dill__ws_finish(self, rc, deadline);
+    return dill__ws_finish(self, &pr, rc, deadline);
 }
 
 int dill_ws_done(int s, int status, const void *buf, size_t len,
@@ -1363,23 +1363,21 @@ int dill_ws_detach(int s, int status, const void *buf, size_t len,
       int64_t deadline) {
     struct dill__ws *self = dill__ws_get(s);
     if(!self) return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     int rc = 0;
     if(!self->sdone)
         rc = dill__ws_sendclose(self, status, buf, len, deadline);
-    if(rc < 0 && errno == EBADF) return -1;
     if(rc == 0 && !self->rdone) {
         if(self->rerr) {errno = self->rerr; rc = -1;}
         else if(self->receiving) {errno = EBUSY; rc = -1;}
         else {
             struct dill__ws_rxc c = {{NULL, 0}, 0, 0, DILL__WS_RX_DROP, 0,
                 0, NULL};
-            int t, m = 0, alive = 1;
+            int t, m = 0;
             c.type = &t;
             self->receiving = 1;
-            self->rxalive = &alive;
             ssize_t r = dill__ws_rx(self, &c, &m, deadline);
-            if(!alive) return -1;
-            self->rxalive = NULL;
             self->receiving = 0;
             rc = r < 0 ? -1 : 0;
         }
@@ -1388,6 +1386,7 @@ int dill_ws_detach(int s, int status, const void *buf, size_t len,
        6455 7.1.1): the socket is the caller's now, which is what detaching
        is for. */
     if(rc == 0) rc = dill__ws_handback(self);
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     if(rc < 0) {
         int err = errno;
         dill_hclose(s);

@@ -124,10 +124,9 @@ struct dill__ws {
        is open; dataq for new messages, which wait until it ends. */
     struct dill__list ctlq;
     struct dill__list dataq;
-    /* Set by the running receiving call to a flag on its stack, which
-       closing the handle clears: after yielding (dill__busy) the call
-       learns whether the object still exists. */
-    int *rxalive;
+    /* Calls that may sleep pin the object (core.h): closing it wakes
+       them with EBADF and its memory goes with the last of them. */
+    struct dill__pin pin;
     int u;                         /* handle of the underlying socket */
     int rerr;                      /* receiving fails with this, if set */
     int serr;                      /* sending fails with this, if set */
@@ -171,7 +170,8 @@ int dill__ws_zsetup(struct dill__ws *self, const struct dill__wsz_agreed *a,
    socket.  Keeps errno. */
 void dill__ws_discard(struct dill__ws *self);
 /* Sends a Close frame (what dill_ws_done does once it has the object).
-   -1 with EBADF means the object was freed during the call. */
+   -1 with EBADF means the object was closed during the call: unless the
+   caller pinned it, it may be gone. */
 int dill__ws_sendclose(struct dill__ws *self, int status, const void *buf,
     size_t len, int64_t deadline);
 /* dill_ws_attach_server_opts for ws_listen: peer (may be NULL) is what
