@@ -9,6 +9,8 @@
 #   shapes: space-separated CONNSxSIZE, default "1x20 100x20 100x1k 1000x20 1000x1k"
 #   BP="0 50" runs the new build once per busy-poll budget (us);
 #   LG=new uses the new build as load generator, with DILL_BUSYPOLL=$CBP.
+#   SC=1 also counts the server's system calls per echoed message (perf
+#   stat -e raw_syscalls:sys_enter on the server for the whole load).
 set -u
 OLD=$1/dillws
 NEW=$2/dillws
@@ -35,9 +37,19 @@ run() {   # run LABEL BINARY URING BUSYPOLL CONNS SIZE
         sleep 0.05
     done
     local c0; c0=$(cpu_ticks $pid)
+    local perf=""
+    if [ "${SC:-0}" = 1 ]; then
+        perf stat -x, -e raw_syscalls:sys_enter -p $pid -o "$T/perf" &
+        perf=$!
+    fi
     DILL_URING=$3 DILL_BUSYPOLL=$CBP "$LGB" bench -c "$5" -s "$6" -d "$SECS" \
         "ws://127.0.0.1:$port/" >"$T/out" 2>&1
     local c1; c1=$(cpu_ticks $pid)
+    local sc=""
+    if [ -n "$perf" ]; then
+        kill -INT $perf; wait $perf 2>/dev/null
+        sc=$(awk -F, '/raw_syscalls/ {print $1}' "$T/perf")
+    fi
     kill $pid; wait $pid 2>/dev/null
     local msgs; msgs=$(sed -n 's/^messages: *\([0-9]*\) echoed.*/\1/p' "$T/out")
     local errs; errs=$(sed -n 's/^errors: *\([0-9]*\).*/\1/p' "$T/out")
@@ -46,9 +58,12 @@ run() {   # run LABEL BINARY URING BUSYPOLL CONNS SIZE
         return
     fi
     awk -v l="$1" -v u="$3" -v bp="$4" -v c="$5" -v s="$6" -v m="${msgs:-0}" \
-        -v d="$SECS" -v sc=$((c1 - c0)) -v tck="$TCK" -v e="${errs:-?}" 'BEGIN {
-        printf "RUN %s uring=%s bp=%s %sx%s %.0f msg/s %.2f us/msg errors %s\n",
-            l, u, bp, c, s, m / d, m ? sc / tck / m * 1e6 : 0, e }'
+        -v d="$SECS" -v sc=$((c1 - c0)) -v tck="$TCK" -v e="${errs:-?}" \
+        -v calls="$sc" 'BEGIN {
+        printf "RUN %s uring=%s bp=%s %sx%s %.0f msg/s %.2f us/msg errors %s",
+            l, u, bp, c, s, m / d, m ? sc / tck / m * 1e6 : 0, e
+        if(calls != "") printf " %.2f syscalls/msg", m ? calls / m : 0
+        printf "\n" }'
 }
 
 for r in $(seq "$ROUNDS"); do
@@ -66,9 +81,10 @@ for r in $(seq "$ROUNDS"); do
         done
     done
 done | tee "$T/all"
-echo "medians (msg/s, server us/msg):"
-awk '/^RUN/ {k = $2 " " $3 " " $4 " " $5; r[k] = r[k] " " $6; c[k] = c[k] " " $8; if(!(k in o)) {o[k] = n++; keys[n - 1] = k}}
+echo "medians (msg/s, server us/msg[, syscalls/msg]):"
+awk '/^RUN/ {k = $2 " " $3 " " $4 " " $5; r[k] = r[k] " " $6; c[k] = c[k] " " $8; if(NF >= 13) y[k] = y[k] " " $12; if(!(k in o)) {o[k] = n++; keys[n - 1] = k}}
     function med(s,   a, n, i, j, t) { n = split(s, a, " ");
         for(i = 1; i <= n; i++) for(j = i + 1; j <= n; j++) if(a[j] + 0 < a[i] + 0) {t = a[i]; a[i] = a[j]; a[j] = t}
         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-    END { for(i = 0; i < n; i++) printf "%-32s %9.0f %6.2f\n", keys[i], med(r[keys[i]]), med(c[keys[i]]) }' "$T/all"
+    END { for(i = 0; i < n; i++) { printf "%-32s %9.0f %6.2f", keys[i], med(r[keys[i]]), med(c[keys[i]])
+        if(keys[i] in y) printf " %6.2f", med(y[keys[i]]); printf "\n" } }' "$T/all"

@@ -298,16 +298,11 @@ struct dill__texit {
    the calling thread, unless it is registered already. */
 void dill__texit_add(struct dill__texit *e);
 
-/* A function the poller calls (in scheduler context, so it must not block)
-   whenever fd is writable, until it is removed. */
+/* A function the poller calls (in scheduler context, so it must not
+   block). */
 struct dill__fdcb {
     void (*fn)(struct dill__fdcb *cb);
 };
-/* Calls cb whenever fd is writable, until dill__fdout_cb_clear or
-   dill_fdclean.  At most one per fd.  Returns 0 or -1 (ENOMEM...). */
-int dill__fdout_cb(int fd, struct dill__fdcb *cb);
-/* Stops calling the fd's callback (none set: no-op). */
-void dill__fdout_cb_clear(int fd);
 /* Calls cb whenever fd is readable and no coroutine waits to read it, until
    dill_fdclean.  At most one per fd.  Returns 0 or -1 (ENOMEM...). */
 int dill__fdin_cb(int fd, struct dill__fdcb *cb);
@@ -332,46 +327,74 @@ int dill__busypoll(struct dill__cr *const *ready,
 #define DILL__POOL_WS 2        /* WebSocket receive buffer, scratch */
 #define DILL__POOL_WSBIG 3     /* WebSocket masking scratch, big frames */
 #define DILL__POOL_TLSTX 4     /* TLS gathered plaintext and records */
-#define DILL__POOL_KINDS 5
+#define DILL__POOL_TLSRX 5     /* TLS records received (own record layer) */
+#define DILL__POOL_KINDS 6
 void *dill__pool_get(int kind, size_t size);
 void dill__pool_put(int kind, void *buf);
 
-/* io_uring (src/core/uring.c): one ring per thread beside epoll.  An
-   operation's done function runs from the scheduler (it must not block)
-   with the result: a byte count or a negative errno. */
-struct dill__uop {
-    void (*done)(struct dill__uop *op, int res);
+/* Asynchronous operations on a non-blocking socket (src/core/aop.c): a
+   receive into a buffer or a send from one, whose end is reported to a
+   completion function.  Two implementations behind one contract: with
+   io_uring (src/core/uring.c) the operation is queued in the thread's
+   ring and reaches the kernel with the scheduler's next wait; without it
+   (DILL_URING=0, no kernel support, the ring full) the poller waits for
+   readiness through epoll and then makes the non-blocking system call (a
+   send tries that at once).  The buffer is the kernel's from the start
+   until the completion function has run or dill__aop_cancel returned:
+   it must stay where it is and alive (a coroutine that waits for an
+   operation into its stack must not hibernate).  One receive and one
+   send per fd at a time. */
+struct dill__aop {
+    /* Set by the caller before starting.  Runs from the scheduler (never
+       from within the call that started the operation) and must not block
+       or fail; it may start another operation with op.  res is the byte
+       count (a receive: 0 when the peer closed; a send may be short) or a
+       negative errno: -EBADF for a receive whose fd was cleaned
+       (dill_fdclean) first. */
+    void (*done)(struct dill__aop *op, int res);
+    /* The result of a send that ended at once (dill__aop_send returned
+       1).  The rest is core's. */
+    int res;
+    void *buf;
+    uint32_t len;
+    int fd;
+    uint8_t kind;
+    uint8_t state;
+    uint8_t slot;                  /* the fd's operation (poller table) */
+    uint8_t closed;                /* the fd was cleaned meanwhile (2: and
+                                      the ring was asked to cancel) */
+    struct dill__clause *cw;       /* dill__aop_cancel waits for the end */
 };
-/* Whether this thread has a ring (created on first call). */
-int dill__uring_active(void);
-/* Queue a receive into buf, a send (MSG_NOSIGNAL) from buf, a one-shot
-   POLLIN wait, or the cancellation of op.  They reach the kernel with
-   the scheduler's next wait.  Return 0 or -1 (EAGAIN: ring full). */
-int dill__uring_recv(struct dill__uop *op, int fd, void *buf, size_t len);
-int dill__uring_send(struct dill__uop *op, int fd, const void *buf,
+/* Whether receives are filled by the kernel as data arrives (1: the
+   ring; a receive that waits then costs no system call of its own, but
+   its buffer is written at any time until it ends), or wait for
+   readiness and then read (0: epoll; waiting with fdin and then reading
+   straight into the final memory costs the same, and keeps no buffer on
+   a waiting coroutine's stack). */
+int dill__aop_fills(void);
+/* Starts a receive of up to len bytes into buf (len 0 is not allowed).
+   Returns 0, or -1 with errno: EBUSY (a receive on fd is under way, or a
+   coroutine waits in fdin), ENOMEM; done is then never called. */
+int dill__aop_recv(struct dill__aop *op, int fd, void *buf, size_t len);
+/* Starts a send (MSG_NOSIGNAL) of up to len bytes from buf.  Returns 0
+   (under way: done will be called), 1 when it ended at once (epoll: the
+   socket had room, or failed; the result is in op->res and done is not
+   called), or -1 with errno as for dill__aop_recv (EBUSY: a send on fd is
+   under way).  When fd is cleaned (dill_fdclean) first, a send waiting
+   for room makes one last attempt without waiting, as the kernel keeps
+   sending what was queued before close, and ends with its result (-EBADF
+   if nothing went); one the kernel holds ends when the kernel is done
+   (it keeps the socket open until then). */
+int dill__aop_send(struct dill__aop *op, int fd, const void *buf,
     size_t len);
-int dill__uring_pollin(struct dill__uop *op, int fd);
-int dill__uring_cancel(struct dill__uop *op);
-/* Submits queued operations now, without waiting: before an fd they
-   name is closed, so that the kernel holds the file they meant. */
-void dill__uring_submit(void);
-/* At exit: waits (up to ms) for queued and running sends to finish. */
-void dill__uring_settle(int ms);
-/* Whether operations are queued or in flight. */
-int dill__uring_busy(void);
-/* Submits what is queued and waits for completions up to timeout ms (0:
-   do not wait, -1: forever); runs the done functions. */
-int dill__uring_wait(int timeout);
-void dill__uring_term(void);
-/* The ring was replaced (after fork): forget operations queued on it. */
-void dill__poller_ringreset(void);
-/* Ring receives on fd: the waiting reader's clause and operation (NULL
-   when none), so that dill_fdclean can wake it with EBADF and cancel the
-   operation.  set fails with EBUSY when another reader waits; clear
-   returns 1, or 0 when dill_fdclean removed op (the fd was closed). */
-int dill__fd_ringwait_set(int fd, struct dill__clause *cl,
-    struct dill__uop *op);
-int dill__fd_ringwait_clear(int fd, struct dill__uop *op);
+/* Ends op, if under way, without calling done, and returns only once the
+   kernel has let go of the buffer: it may wait, without being
+   cancellable, so call it from a coroutine.  Returns what done would have
+   got had the operation ended (bytes may have moved before the cancel
+   reached the kernel: a receive's data is in the buffer, a send's left),
+   -ECANCELED when nothing moved, or -EBADF (a receive whose fd was
+   cleaned). */
+int dill__aop_cancel(struct dill__aop *op);
 
 /* Handle type id of bundles (go() returns a bundle). */
 extern const void *dill__bundle_type;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "uring.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DILL_ASAN 1

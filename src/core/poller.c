@@ -13,14 +13,14 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "uring.h"
 
 struct dill__fdinfo {
     struct dill__clause *in;
     struct dill__clause *out;
-    struct dill__fdcb *outcb;      /* called while writable */
     struct dill__fdcb *incb;       /* called while readable, nobody waits */
-    struct dill__clause *ringcl;   /* reader waiting for a ring receive */
-    struct dill__uop *ringop;      /* ... and its operation */
+    struct dill__aop *rop;         /* the fd's receive operation */
+    struct dill__aop *sop;         /* the fd's send operation */
     uint32_t armed;                /* EPOLLIN / EPOLLOUT as registered */
     unsigned int registered : 1;   /* known to epoll */
 };
@@ -147,61 +147,60 @@ int dill_fdout(int fd, int64_t deadline) {
     return dill__fdwait(fd, EPOLLOUT, deadline);
 }
 
-static int dill__fd_cb(int fd, uint32_t dir, struct dill__fdcb *cb) {
-    struct dill__fdinfo *fi = dill__fdinfo(fd);
-    if(dill__slow(!fi)) {errno = ENOMEM; return -1;}
-    if(!(fi->armed & dir) && dill__arm(fd, fi, dir) < 0) return -1;
-    struct dill__fdcb **slot = dir == EPOLLIN ? &fi->incb : &fi->outcb;
-    if(!*slot) (*(dir == EPOLLIN ? &dill__incbs : &dill__waiting))++;
-    *slot = cb;
-    return 0;
-}
-
-int dill__fdout_cb(int fd, struct dill__fdcb *cb) {
-    return dill__fd_cb(fd, EPOLLOUT, cb);
-}
-
 int dill__fdin_cb(int fd, struct dill__fdcb *cb) {
-    return dill__fd_cb(fd, EPOLLIN, cb);
-}
-
-void dill__fdout_cb_clear(int fd) {
-    if(fd < 0 || fd >= dill__nfds) return;
-    struct dill__fdinfo *fi = &dill__fds[fd];
-    if(fi->outcb) {fi->outcb = NULL; dill__waiting--;}
-}
-
-int dill__fd_ringwait_set(int fd, struct dill__clause *cl,
-      struct dill__uop *op) {
     struct dill__fdinfo *fi = dill__fdinfo(fd);
     if(dill__slow(!fi)) {errno = ENOMEM; return -1;}
-    if(dill__slow(fi->in || fi->ringop)) {errno = EBUSY; return -1;}
-    fi->ringcl = cl;
-    fi->ringop = op;
+    if(!(fi->armed & EPOLLIN) && dill__arm(fd, fi, EPOLLIN) < 0) return -1;
+    if(!fi->incb) dill__incbs++;
+    fi->incb = cb;
     return 0;
 }
 
-int dill__fd_ringwait_clear(int fd, struct dill__uop *op) {
-    if(fd < 0 || fd >= dill__nfds || dill__fds[fd].ringop != op) return 0;
-    dill__fds[fd].ringcl = NULL;
-    dill__fds[fd].ringop = NULL;
-    return 1;
+int dill__poller_aopset(struct dill__aop *op) {
+    struct dill__fdinfo *fi = dill__fdinfo(op->fd);
+    if(dill__slow(!fi)) {errno = ENOMEM; return -1;}
+    struct dill__aop **slot = op->kind == DILL__AOP_RECV ? &fi->rop :
+        &fi->sop;
+    if(dill__slow(*slot || (op->kind == DILL__AOP_RECV && fi->in))) {
+        errno = EBUSY;
+        return -1;
+    }
+    *slot = op;
+    op->slot = 1;
+    return 0;
+}
+
+int dill__poller_aoppoll(struct dill__aop *op) {
+    struct dill__fdinfo *fi = &dill__fds[op->fd];
+    uint32_t dir = op->kind == DILL__AOP_RECV ? EPOLLIN : EPOLLOUT;
+    if(!(fi->armed & dir) && dill__arm(op->fd, fi, dir) < 0) return -1;
+    dill__waiting++;
+    return 0;
+}
+
+void dill__poller_aopclear(struct dill__aop *op) {
+    if(!op->slot) return;
+    struct dill__fdinfo *fi = &dill__fds[op->fd];
+    if(op->kind == DILL__AOP_RECV) fi->rop = NULL;
+    else fi->sop = NULL;
+    op->slot = 0;
+    if(op->state == DILL__AOP_POLL) dill__waiting--;
 }
 
 int dill_fdclean(int fd) {
     if(fd < 0 || fd >= dill__nfds) return 0;
     struct dill__fdinfo *fi = &dill__fds[fd];
-    dill__fdout_cb_clear(fd);
     if(fi->incb) {fi->incb = NULL; dill__incbs--;}
-    if(fi->ringop) {
-        /* The receive holds the socket open in the kernel: cancel it, and
-           hand that to the kernel before the caller closes the fd. */
-        dill__uring_cancel(fi->ringop);
-        dill__trigger(fi->ringcl, EBADF);
-        fi->ringop = NULL;
-        fi->ringcl = NULL;
-    }
+    /* Their completions may start operations on other fds (the table may
+       move). */
+    if(fi->rop) dill__aop_clean(fi->rop);
+    fi = &dill__fds[fd];
+    if(fi->sop) dill__aop_clean(fi->sop);
+    fi = &dill__fds[fd];
+    /* A ring receive held the socket open in the kernel: its cancellation
+       reaches the kernel before the caller closes the fd. */
     dill__uring_submit();
+    fi = &dill__fds[fd];
     if(fi->in) dill__trigger(fi->in, EBADF);
     if(fi->out) dill__trigger(fi->out, EBADF);
     if(fi->registered && dill__epfd)
@@ -219,11 +218,11 @@ static int dill__poller_epoll(int timeout, int blocking);
 
 /* The epoll instance watched from the ring, so that one io_uring_enter
    waits for both. */
-static __thread struct dill__uop dill__epop;
+static __thread struct dill__aop dill__epop;
 static __thread int dill__epop_armed;
 static __thread int dill__epop_fired;
 
-static void dill__epop_done(struct dill__uop *op, int res) {
+static void dill__epop_done(struct dill__aop *op, int res) {
     (void)op;
     (void)res;
     dill__epop_armed = 0;
@@ -240,6 +239,10 @@ static int dill__poller_ring(int timeout) {
         int ep = dill__epoll();
         if(ep < 0) return -1;
         dill__epop.done = dill__epop_done;
+        dill__epop.kind = DILL__AOP_POLLIN;
+        dill__epop.slot = 0;
+        dill__epop.closed = 0;
+        dill__epop.cw = NULL;
         if(dill__uring_pollin(&dill__epop, ep) == 0) dill__epop_armed = 1;
         else timeout = 0;
     }
@@ -299,13 +302,22 @@ static int dill__poller_epoll_in(int ep, struct epoll_event *ev, int cap,
         uint32_t idle = 0;
         if(fired & EPOLLIN) {
             if(fi->in) dill__trigger(fi->in, 0);
+            else if(fi->rop && fi->rop->state == DILL__AOP_POLL)
+                dill__aop_ready(fi->rop);
             else if(fi->incb) fi->incb->fn(fi->incb);
             else idle |= EPOLLIN;
+            /* A completion may have grown the table. */
+            fi = &dill__fds[fd];
         }
         if(fired & EPOLLOUT) {
-            if(fi->out) dill__trigger(fi->out, 0);
-            else if(fi->outcb) fi->outcb->fn(fi->outcb);
-            else idle |= EPOLLOUT;
+            int any = 0;
+            if(fi->out) {dill__trigger(fi->out, 0); any = 1;}
+            if(fi->sop && fi->sop->state == DILL__AOP_POLL) {
+                dill__aop_ready(fi->sop);
+                fi = &dill__fds[fd];
+                any = 1;
+            }
+            if(!any) idle |= EPOLLOUT;
         }
         /* Nobody wants what fired: stop listening for it, or the level
            trigger would make every blocking wait return at once.  A
@@ -316,7 +328,7 @@ static int dill__poller_epoll_in(int ep, struct epoll_event *ev, int cap,
         if(!blocking) continue;
         idle &= fi->armed;
         int dead = (e & (EPOLLERR | EPOLLHUP)) && !fi->in && !fi->out &&
-            !fi->outcb && !fi->incb;
+            !fi->rop && !fi->sop && !fi->incb;
         if(idle || dead) {
             uint32_t keep = dead ? 0 : fi->armed & ~idle;
             if(keep) {

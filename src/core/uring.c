@@ -1,4 +1,5 @@
-/* io_uring, one ring per thread, used beside epoll (see core.h).
+/* io_uring, one ring per thread, used beside epoll: one implementation
+   of the asynchronous operations of core.h (see uring.h).
 
    Why: in this library's typical traffic (many connections, one small
    message at a time each) an epoll loop pays recv + send + epoll_wait per
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "uring.h"
 
 #if DILL_VALGRIND
 #include <valgrind/valgrind.h>
@@ -177,9 +179,9 @@ static void dill__uring_reap(struct dill__ring *r) {
         if(!ud) continue;
         /* Sends are tagged in the low bit (ops are aligned). */
         if(ud & 1) r->sends--;
-        struct dill__uop *op = (struct dill__uop*)(uintptr_t)(ud & ~1ull);
+        struct dill__aop *op = (struct dill__aop*)(uintptr_t)(ud & ~1ull);
         r->inflight--;
-        op->done(op, res);
+        dill__aop_ringdone(op, res);
     }
 }
 
@@ -218,22 +220,21 @@ static struct io_uring_sqe *dill__uring_prep(int opcode, int fd,
     return sqe;
 }
 
-int dill__uring_recv(struct dill__uop *op, int fd, void *buf, size_t len) {
-    return dill__uring_prep(IORING_OP_RECV, fd, buf, len,
+int dill__uring_recv(struct dill__aop *op) {
+    return dill__uring_prep(IORING_OP_RECV, op->fd, op->buf, op->len,
         (uint64_t)(uintptr_t)op) ? 0 : -1;
 }
 
 /* Sends are tagged in the low bit of user_data (ops are aligned). */
-int dill__uring_send(struct dill__uop *op, int fd, const void *buf,
-      size_t len) {
-    struct io_uring_sqe *sqe = dill__uring_prep(IORING_OP_SEND, fd, buf,
-        len, (uint64_t)(uintptr_t)op | 1);
+int dill__uring_send(struct dill__aop *op) {
+    struct io_uring_sqe *sqe = dill__uring_prep(IORING_OP_SEND, op->fd,
+        op->buf, op->len, (uint64_t)(uintptr_t)op | 1);
     if(!sqe) return -1;
     sqe->msg_flags = MSG_NOSIGNAL;
     return 0;
 }
 
-int dill__uring_pollin(struct dill__uop *op, int fd) {
+int dill__uring_pollin(struct dill__aop *op, int fd) {
     struct io_uring_sqe *sqe = dill__uring_prep(IORING_OP_POLL_ADD, fd,
         NULL, 0, (uint64_t)(uintptr_t)op);
     if(!sqe) return -1;
@@ -241,9 +242,13 @@ int dill__uring_pollin(struct dill__uop *op, int fd) {
     return 0;
 }
 
-/* Matches receives and polls by user_data (sends are never cancelled). */
-int dill__uring_cancel(struct dill__uop *op) {
-    return dill__uring_prep(IORING_OP_ASYNC_CANCEL, -1, op, 0, 0) ? 0 : -1;
+/* Matches the operation by its user_data; the cancellation itself has no
+   completion to report. */
+int dill__uring_cancel(struct dill__aop *op) {
+    uint64_t ud = (uint64_t)(uintptr_t)op;
+    if(op->kind == DILL__AOP_SEND) ud |= 1;
+    return dill__uring_prep(IORING_OP_ASYNC_CANCEL, -1,
+        (const void*)(uintptr_t)ud, 0, 0) ? 0 : -1;
 }
 
 int dill__uring_busy(void) {

@@ -225,66 +225,60 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
     return rc;
 }
 
-/* Smallest ring receive (see dill__fd_ringrecv).  A 1 KiB WebSocket
-   message with its header fits; 2 KiB (and, once receiving calls pinned
-   their objects, 1.5 KiB) did not leave room for a receiving handler with
-   512 bytes of its own in the top page of its stack, so every active
-   connection kept two pages (bench/RESULTS.md, "Memory per connection,
-   part 2"). */
-#define DILL__RING_MIN 1280
+/* Smallest asynchronous receive (see dill__fd_aoprecv).  A 1 KiB
+   WebSocket message with its header fits; 2 KiB (and, once receiving
+   calls pinned their objects, 1.5 KiB) did not leave room for a receiving
+   handler with 512 bytes of its own in the top page of its stack, so
+   every active connection kept two pages (bench/RESULTS.md, "Memory per
+   connection, part 2"). */
+#define DILL__AOP_MIN 1280
 
-/* A receive through the ring and the reader waiting for it. */
+/* An asynchronous receive and the reader waiting for it. */
 struct dill__fdrop {
-    struct dill__uop op;
+    struct dill__aop op;
     struct dill__clause cl;
     int res;
     int done;
 };
 
-static void dill__fd_ropdone(struct dill__uop *op, int res) {
+static void dill__fd_ropdone(struct dill__aop *op, int res) {
     struct dill__fdrop *o = dill__cont(op, struct dill__fdrop, op);
     o->res = res;
     o->done = 1;
     dill__trigger(&o->cl, 0);
 }
 
-/* The kernel fills a buffer on this stack (the caller's memory may be
-   released by a close while we wait), which is then copied out.  Whatever
-   ends the wait, the operation is over before returning.  Returns the
-   count, -1 with errno, or -2 when the ring cannot take the operation
-   (use epoll instead). */
-static ssize_t dill__fd_ringrecv(int fd, struct dill__fdrx *rx, void *buf,
+/* Waits for data with one asynchronous receive (core.h: through the ring
+   the wait and the read are one submission).  The kernel fills a buffer
+   on this stack, since the caller's memory may be released by a close
+   while we wait; it is then copied out.  Whatever ends the wait, the
+   operation is over before returning.  Returns the count, -1 with
+   errno, or -2 when the wait should go on through fdin (a long wait,
+   which lets the coroutine hibernate). */
+static ssize_t dill__fd_aoprecv(int fd, struct dill__fdrx *rx, void *buf,
       size_t len, int64_t deadline) {
     /* A little more than a small request, so that a message of a few KiB
        arriving on an idle connection needs no second read (the surplus is
        kept in rx); not much more, since the buffer is part of the waiting
        coroutine's resident stack. */
-    size_t cap = len < DILL__RING_MIN ? DILL__RING_MIN : len;
+    size_t cap = len < DILL__AOP_MIN ? DILL__AOP_MIN : len;
     if(cap > DILL__RXBUF_SIZE) cap = DILL__RXBUF_SIZE;
     uint8_t tmp[cap];
     struct dill__fdrop o;
     o.op.done = dill__fd_ropdone;
     o.res = 0;
     o.done = 0;
-    if(dill__fd_ringwait_set(fd, &o.cl, &o.op) < 0) return -1;
-    if(dill__uring_recv(&o.op, fd, tmp, cap) < 0) {
-        dill__fd_ringwait_clear(fd, &o.op);
-        return -2;
-    }
+    if(dill__aop_recv(&o.op, fd, tmp, cap) < 0) return -1;
     if(rx->buf && rx->len == 0) dill__fd_rxfree(rx);
     dill__waitfor(&o.cl, 0, NULL);
-    /* tmp cannot move: a long wait ends in one through epoll instead
+    /* tmp cannot move: a long wait ends in one through fdin instead
        (returning -2), which lets the coroutine hibernate. */
     int64_t dl = dill__hib_deadline(deadline);
     int err = dill__wait(dl, 1) < 0 ? errno : errno == EBADF ? EBADF : 0;
     if(err == ETIMEDOUT && dl != deadline) err = 0;
-    if(!o.done && err != EBADF) dill__uring_cancel(&o.op);
-    while(!o.done) {
-        /* Not cancellable: the kernel may still be writing into tmp. */
-        dill__waitfor(&o.cl, 0, NULL);
-        dill__wait(-1, 0);
-    }
-    if(!dill__fd_ringwait_clear(fd, &o.op)) {errno = EBADF; return -1;}
+    if(!o.done) o.res = dill__aop_cancel(&o.op);
+    /* Closed under us: rx, in the socket object, may be gone. */
+    if(o.res == -EBADF || err == EBADF) {errno = EBADF; return -1;}
     if(o.res > 0) {
         size_t n = (size_t)o.res < len ? (size_t)o.res : len;
         memcpy(buf, tmp, n);
@@ -318,9 +312,12 @@ ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, int *pendfd,
         return (ssize_t)n;
     }
     while(1) {
+        /* Where the kernel fills receives, waiting and reading are one
+           operation; elsewhere the wait below keeps the stack shallow
+           (idle connections' resident memory). */
         if(rx->drained && !pendfd && dill__fd_canwait(deadline) &&
-           dill__uring_active()) {
-            ssize_t r = dill__fd_ringrecv(fd, rx, buf, len, deadline);
+           dill__aop_fills()) {
+            ssize_t r = dill__fd_aoprecv(fd, rx, buf, len, deadline);
             if(r >= 0) return r;
             if(r == -1) {
                 if(errno == EBADF) return -1;

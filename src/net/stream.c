@@ -25,36 +25,53 @@ const void *dill__stream_type = &dill__stream_type_id;
 /*  Gathered writes                                                           */
 /******************************************************************************/
 
-/* Who is writing the gathered bytes out.  Transitions:
+/* The transmit state of a stream's gathered writes: who writes the
+   gathered bytes out.  It is the one record of that; the block exists
+   (self->tx) from the first gathered byte until it is written out.
 
-     IDLE -> POLL      txkick: the kernel took part; the rest waits for the
-                       poller's writable callback (cb registered)
-     POLL -> IDLE      the callback wrote the rest (txkick), or a blocking
-                       send or the close took over (callback cleared)
-     IDLE -> RING      txsend: a ring send of buf[0..inflight) is queued
-     RING -> IDLE      txdone, nobody waiting: the rest (and bytes gathered
-                       meanwhile) goes in the next ring send
-     RING -> WOKEN     txdone with a coroutine waiting for the end of the
-                       ring send (txsettle): it is resumed and takes over
-     WOKEN -> IDLE     that coroutine runs
-     IDLE -> BLOCKED   dill__stream_send: a coroutine writes buf (and its
-                       list) itself, blocking
-     BLOCKED -> IDLE   it returns
-     RING -> ORPHAN    the stream is closed: the ring operation owns the
-                       block and frees it when it ends (txdone)
+     IDLE      nobody: the gathered bytes wait for the end of the turn
+               (d is queued when there are any)
+     SENDING   an asynchronous send (core.h: dill__aop_send, through the
+               ring or epoll) of buf[0..inflight) is under way; bytes
+               gathered meanwhile wait behind it
+     WOKEN     that send ended while a coroutine waited for it (txsettle):
+               the coroutine, resumed, takes over
+     BLOCKED   a coroutine writes buf (and its list) itself, blocking
+     ORPHAN    the stream was closed while SENDING: the operation owns the
+               block, which its end (txend) frees (s is NULL)
 
-   The end-of-turn item (d) is queued only in IDLE; the block grows (small
-   to big) only in IDLE. */
+   Transitions:
+
+     IDLE -> SENDING     txkick: at the end of the turn (d), after the last
+                         send ended with bytes left, or from a reserve that
+                         may not wait
+     SENDING -> IDLE     txend (from txdone, or within txkick for a send
+                         that ended at once), nobody waiting: what is left
+                         and what was gathered meanwhile goes in the next
+                         send (at once, back to SENDING), or the block is
+                         freed
+     SENDING -> WOKEN    txend with a coroutine waiting in txsettle
+     WOKEN -> IDLE       that coroutine runs
+     IDLE -> BLOCKED     dill__stream_send (a plain send, a flush, a reserve
+                         that must wait) once nothing is SENDING
+     BLOCKED -> IDLE     it returns
+     SENDING -> ORPHAN   the stream is closed (txlast); IDLE and WOKEN
+                         first start one last send (txkick), as the kernel
+                         keeps sending what was queued before close()
+
+   A failed send marks the stream's send side broken (io.outerr) and
+   frees the block; the next send or reserve reports it.  The end-of-turn
+   item (d) is queued only in IDLE; the block grows (small to big) only
+   in IDLE. */
 enum dill__txstate {
     DILL__TX_IDLE,
-    DILL__TX_POLL,
-    DILL__TX_RING,
+    DILL__TX_SENDING,
     DILL__TX_WOKEN,
     DILL__TX_BLOCKED,
     DILL__TX_ORPHAN
 };
 
-/* A coroutine waiting for a ring send to end.  gone is set if the stream
+/* A coroutine waiting for a send under way to end.  gone is set if the stream
    closes before it runs, even when it was already resumed: it must then
    not touch the stream. */
 struct dill__txwait {
@@ -64,13 +81,13 @@ struct dill__txwait {
 
 struct dill__fdtx {
     struct dill__defer d;          /* queued for the end of the turn */
-    struct dill__fdcb cb;          /* POLL: waiting for room */
     struct dill__stream *s;        /* NULL in ORPHAN */
     uint32_t len;
     uint8_t state;                 /* enum dill__txstate */
-    uint32_t inflight;             /* RING, ORPHAN: bytes being sent */
-    struct dill__uop op;
-    struct dill__txwait *waiter;   /* RING, WOKEN: the waiting coroutine */
+    uint32_t inflight;             /* SENDING, ORPHAN: bytes being sent */
+    struct dill__aop op;
+    struct dill__txwait *waiter;   /* SENDING, WOKEN: the waiting
+                                      coroutine */
     uint32_t cap;                  /* DILL__TXSMALL or DILL__TXBUF_SIZE */
     /* The layer above waits for room (dill__bsockx_ops.onroom). */
     struct dill__defer *room;
@@ -79,7 +96,7 @@ struct dill__fdtx {
 
 /* Most turns gather a message or two: they start in a small block (plain
    malloc, cheap at this size) and move to a big pooled one only when a
-   burst needs it.  With writes in flight through the ring, one block per
+   burst needs it.  With writes in flight, one block per
    connection may be out at a time, so big blocks for all would churn
    the heap. */
 #define DILL__TXSMALL 960
@@ -88,8 +105,6 @@ static void dill__stream_txdrop(struct dill__fdtx *tx) {
     if(tx->cap == DILL__TXBUF_SIZE) dill__pool_put(DILL__POOL_FDTX, tx);
     else free(tx);
 }
-
-static void dill__stream_txsend(struct dill__fdtx *tx, int fd);
 
 /* Tells the layer above that its push may go on (or will fail). */
 static void dill__stream_txroom(struct dill__fdtx *tx) {
@@ -103,65 +118,19 @@ static void dill__stream_txfree(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
     dill__stream_txroom(tx);
     dill__undefer(&tx->d);
-    if(tx->state == DILL__TX_POLL) dill__fdout_cb_clear(self->fd);
     if(tx->waiter) tx->waiter->gone = 1;
     self->tx = NULL;
     dill__stream_txdrop(tx);
 }
 
-/* Writes what the kernel takes now without blocking.  What is left waits
-   for the poller to report room; a failure breaks the send side, and the
-   next send reports it.  Runs from the scheduler: errno is kept. */
-static void dill__stream_txkick(struct dill__stream *self) {
-    struct dill__fdtx *tx = self->tx;
-    /* With a ring the write joins the scheduler's next system call; the
-       operation's end continues (dill__stream_txdone). */
-    if(tx->state != DILL__TX_IDLE && tx->state != DILL__TX_POLL) return;
-    if(tx->state == DILL__TX_IDLE && dill__uring_active()) {
-        dill__stream_txsend(tx, self->fd);
-        if(tx->state == DILL__TX_RING) return;
-    }
-    int err = errno;
-    size_t off = 0;
-    while(off < tx->len) {
-        ssize_t r = send(self->fd, tx->buf + off, tx->len - off,
-            MSG_NOSIGNAL | MSG_DONTWAIT);
-        if(r >= 0) {off += (size_t)r; continue;}
-        if(errno == EINTR) continue;
-        if(errno == EAGAIN || errno == EWOULDBLOCK) break;
-        self->io.outerr = 1;
-        if(errno != ENOMEM && errno != ENOBUFS) self->io.reset = 1;
-        dill__stream_txfree(self);
-        errno = err;
-        return;
-    }
-    if(off == tx->len) dill__stream_txfree(self);
-    else {
-        memmove(tx->buf, tx->buf + off, tx->len - off);
-        tx->len -= (uint32_t)off;
-        if(off) dill__stream_txroom(tx);
-        if(tx->state == DILL__TX_IDLE) {
-            if(dill__fdout_cb(self->fd, &tx->cb) == 0)
-                tx->state = DILL__TX_POLL;
-            else {self->io.outerr = 1; dill__stream_txfree(self);}
-        }
-    }
-    errno = err;
-}
-
-static void dill__stream_txsend(struct dill__fdtx *tx, int fd) {
-    if(dill__uring_send(&tx->op, fd, tx->buf, tx->len) == 0) {
-        tx->inflight = tx->len;
-        tx->state = DILL__TX_RING;
-    }
-}
-
-static void dill__stream_txdone(struct dill__uop *op, int res) {
-    struct dill__fdtx *tx = dill__cont(op, struct dill__fdtx, op);
+/* The send of buf[0..inflight) ended with res (SENDING -> IDLE, WOKEN,
+   or the end of an ORPHAN).  Returns 1 when what is left should go now:
+   the block is still there and nobody waits to take over. */
+static int dill__stream_txend(struct dill__fdtx *tx, int res) {
     struct dill__stream *self = tx->s;
     uint32_t n = tx->inflight;
     tx->inflight = 0;
-    if(tx->state == DILL__TX_ORPHAN) {dill__stream_txdrop(tx); return;}
+    if(tx->state == DILL__TX_ORPHAN) {dill__stream_txdrop(tx); return 0;}
     tx->state = DILL__TX_IDLE;
     if(tx->waiter) {
         tx->state = DILL__TX_WOKEN;
@@ -173,27 +142,51 @@ static void dill__stream_txdone(struct dill__uop *op, int res) {
         if(res != -ENOMEM && res != -ENOBUFS) self->io.reset = 1;
         if(!tx->waiter) dill__stream_txfree(self);
         else tx->len = 0;
-        return;
+        return 0;
     }
     /* A short send leaves the rest (and whatever was gathered meanwhile)
        for the next operation. */
     uint32_t k = (uint32_t)res < n ? (uint32_t)res : n;
     memmove(tx->buf, tx->buf + k, tx->len - k);
     tx->len -= k;
-    if(tx->waiter) return;
-    if(tx->len) {
-        dill__stream_txsend(tx, self->fd);
-        if(tx->state != DILL__TX_RING) dill__defer(&tx->d);
-    }
-    else dill__stream_txfree(self);
+    return !tx->waiter;
 }
 
-/* Waits until no ring send is under way, so that writes stay in order.
+/* Starts writing the gathered bytes (IDLE -> SENDING) without blocking;
+   the operation's end continues (txdone), or, when it ended at once (the
+   socket had room), the rest goes on here.  A failure breaks the send
+   side, and the next send reports it.  Runs from the scheduler: errno is
+   kept. */
+static void dill__stream_txkick(struct dill__stream *self) {
+    int err = errno;
+    while(self->tx && self->tx->state == DILL__TX_IDLE) {
+        struct dill__fdtx *tx = self->tx;
+        if(!tx->len) {dill__stream_txfree(self); break;}
+        int rc = dill__aop_send(&tx->op, self->fd, tx->buf, tx->len);
+        if(rc < 0) {
+            self->io.outerr = 1;
+            dill__stream_txfree(self);
+            break;
+        }
+        dill__undefer(&tx->d);
+        tx->inflight = tx->len;
+        tx->state = DILL__TX_SENDING;
+        if(rc == 0 || !dill__stream_txend(tx, tx->op.res)) break;
+    }
+    errno = err;
+}
+
+static void dill__stream_txdone(struct dill__aop *op, int res) {
+    struct dill__fdtx *tx = dill__cont(op, struct dill__fdtx, op);
+    if(dill__stream_txend(tx, res)) dill__stream_txkick(tx->s);
+}
+
+/* Waits until no send is under way, so that writes stay in order.
    Returns 0, or -1 with errno: ETIMEDOUT, ECANCELED, EBADF (closed
    meanwhile: self is gone). */
 static int dill__stream_txsettle(struct dill__stream *self,
       int64_t deadline) {
-    while(self->tx && self->tx->state == DILL__TX_RING) {
+    while(self->tx && self->tx->state == DILL__TX_SENDING) {
         struct dill__txwait w;
         w.gone = 0;
         self->tx->waiter = &w;
@@ -217,10 +210,6 @@ static void dill__stream_txrun(struct dill__defer *d) {
     dill__stream_txkick(dill__cont(d, struct dill__fdtx, d)->s);
 }
 
-static void dill__stream_txcb(struct dill__fdcb *cb) {
-    dill__stream_txkick(dill__cont(cb, struct dill__fdtx, cb)->s);
-}
-
 /* Sends the gathered bytes followed by the list first (may be NULL) in as
    few system calls as possible.  keep: leave the emptied buffer for more
    gathering. */
@@ -228,7 +217,7 @@ static int dill__stream_send(struct dill__stream *self,
       struct dill_iolist *first, int keep, int64_t deadline) {
     if(self->io.outdone) {errno = EPIPE; return -1;}
     if(self->io.outerr) {errno = ECONNRESET; return -1;}
-    if(self->tx && self->tx->state == DILL__TX_RING) {
+    if(self->tx && self->tx->state == DILL__TX_SENDING) {
         if(self->tx->waiter) {errno = EBUSY; return -1;}
         if(dill__stream_txsettle(self, deadline) < 0) return -1;
         if(self->io.outerr) {errno = ECONNRESET; return -1;}
@@ -238,12 +227,8 @@ static int dill__stream_send(struct dill__stream *self,
     struct dill_iolist *start = first;
     size_t pending = 0;
     if(tx) {
-        if(tx->state != DILL__TX_IDLE && tx->state != DILL__TX_POLL) {
-            errno = EBUSY;
-            return -1;
-        }
+        if(tx->state != DILL__TX_IDLE) {errno = EBUSY; return -1;}
         dill__undefer(&tx->d);
-        if(tx->state == DILL__TX_POLL) dill__fdout_cb_clear(self->fd);
         pending = tx->len;
         t.iol_base = tx->buf;
         t.iol_len = pending;
@@ -284,7 +269,6 @@ static struct dill__fdtx *dill__stream_txnew(struct dill__stream *self,
         malloc(sizeof(*tx) + DILL__TXSMALL);
     if(!tx) {errno = ENOMEM; return NULL;}
     dill__defer_init(&tx->d, dill__stream_txrun);
-    tx->cb.fn = dill__stream_txcb;
     tx->op.done = dill__stream_txdone;
     tx->s = self;
     tx->len = 0;
@@ -336,8 +320,8 @@ static uint8_t *dill__stream_reserve(struct dill__stream *self, size_t n,
     if(self->io.outerr) {errno = ECONNRESET; return NULL;}
     int rc = dill__stream_txfit(self, n);
     if(rc > 0 && deadline == 0) {
-        /* Without waiting: start writing what is queued, which may free
-           room at once (the epoll path) or later (a ring send). */
+        /* Without waiting: start writing what is queued, which frees
+           room when the send ends (onroom tells the layer above). */
         dill__stream_txkick(self);
         if(self->io.outerr) {errno = ECONNRESET; return NULL;}
         rc = dill__stream_txfit(self, n);
@@ -355,8 +339,7 @@ static uint8_t *dill__stream_reserve(struct dill__stream *self, size_t n,
 static void dill__stream_commit(struct dill__stream *self, size_t n) {
     struct dill__fdtx *tx = self->tx;
     tx->len += (uint32_t)n;
-    /* With the poller already waiting for room, that callback writes; a
-       ring send under way continues with these bytes when it ends; a
+    /* A send under way continues with these bytes when it ends; a
        coroutine woken from waiting for it sends them itself. */
     if(tx->state == DILL__TX_IDLE) dill__defer(&tx->d);
 }
@@ -367,24 +350,24 @@ int dill__stream_flush(struct dill__stream *self, int64_t deadline) {
     return dill__stream_send(self, NULL, 0, deadline);
 }
 
-/* On close: one last non-blocking attempt, like the kernel that keeps
-   sending what was queued before close(). */
+/* On close: one last send, like the kernel that keeps sending what was
+   queued before close(); a send under way is left to finish on its own
+   (core.h: after dill_fdclean it makes one last attempt or, in the
+   kernel, keeps the socket open until done). */
 static void dill__stream_txlast(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
-    if((tx->state == DILL__TX_IDLE || tx->state == DILL__TX_POLL ||
-       tx->state == DILL__TX_WOKEN) && !self->io.outerr) {
-        if(tx->state == DILL__TX_POLL) dill__fdout_cb_clear(self->fd);
+    if(tx->state == DILL__TX_WOKEN || tx->state == DILL__TX_IDLE) {
         /* A woken waiter learns of the close from gone. */
         if(tx->waiter) tx->waiter->gone = 1;
         tx->waiter = NULL;
         tx->state = DILL__TX_IDLE;
+        if(self->io.outerr) {dill__stream_txfree(self); return;}
         dill__stream_txkick(self);
         tx = self->tx;
         if(!tx) return;
     }
-    if(tx->state == DILL__TX_RING) {
-        /* The operation owns the buffer now (and keeps the socket open in
-           the kernel until it is done). */
+    if(tx->state == DILL__TX_SENDING) {
+        /* The operation owns the block now. */
         dill__stream_txroom(tx);
         dill__undefer(&tx->d);
         if(tx->waiter) {
