@@ -382,6 +382,7 @@ struct peer {
     int server;                     /* the peer is the TLS server */
     const char *suite;              /* NULL: TLS 1.2 */
     int kus;                        /* KeyUpdates received */
+    int lport;                      /* its local port, once connected */
     int result;                     /* how it ended, see peer_run */
 };
 
@@ -452,6 +453,9 @@ static void *peer_run(void *arg) {
     a.sin_port = htons((uint16_t)p->port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert(connect(fd, (struct sockaddr*)&a, sizeof(a)) == 0);
+    socklen_t al = sizeof(a);
+    assert(getsockname(fd, (struct sockaddr*)&a, &al) == 0);
+    __atomic_store_n(&p->lport, ntohs(a.sin_port), __ATOMIC_RELEASE);
     struct timeval tv = {20, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     SSL_CTX *ctx = SSL_CTX_new(p->server ? TLS_server_method() :
@@ -609,11 +613,32 @@ static int connect_peer(struct peer *p, int peer_server, const char *suite) {
     p->suite = suite;
     p->port = ipaddr_port(&a);
     assert(pthread_create(&p->t, NULL, peer_run, p) == 0);
-    int s = tcp_accept(ls, NULL, now() + 10000);
-    errno_assert(s >= 0);
+    /* The listener's port is an ephemeral one: under ctest -j a client of
+       another test may reach it first.  Only the peer thread's connection
+       counts. */
+    int s;
+    while(1) {
+        struct ipaddr ra;
+        s = tcp_accept(ls, &ra, now() + 10000);
+        errno_assert(s >= 0);
+        int lp;
+        while(!(lp = __atomic_load_n(&p->lport, __ATOMIC_ACQUIRE)))
+            errno_assert(msleep(now() + 1) == 0);
+        if(ipaddr_port(&ra) == lp) break;
+        hclose(s);
+    }
     hclose(ls);
     if(peer_server) s = tls_attach_client(s, now() + 10000);
     else s = tls_attach_server(s, cert, key, now() + 10000);
+    if(s < 0) {
+        int err = errno;
+        char why[256] = "";
+        tls_last_error(why, sizeof(why));
+        fprintf(stderr, "tls_attach_%s (%s): %s\n",
+            peer_server ? "client" : "server", suite ? suite : "TLS 1.2",
+            why);
+        errno = err;
+    }
     errno_assert(s >= 0);
     return s;
 }
