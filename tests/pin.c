@@ -9,8 +9,8 @@
    which is scribbled over as soon as the calls have returned.  ws also
    has a sender waiting for the send lock, and a waiter that was handed
    the lock but had not run yet when the handle was closed; a receiver
-   in a flood is closed under while it yields; suffix_detach, term_detach
-   and http_detach refuse while a call is inside.  A ws_listen listener is
+   in a flood is closed under while it yields; suffix_detach, term_detach,
+   prefix_detach and http_detach refuse while a call is inside.  A ws_listen listener is
    closed under ws_accept and under ws_listen_shutdown waiting for the
    connections it handed out. */
 
@@ -381,6 +381,7 @@ static void detach_busy(int kind) {
     settle(0);
     if(kind == K_SUFFIX) assert_err(suffix_detach(ours, -1), EBUSY);
     else if(kind == K_TERM) assert_err(term_detach(ours, -1), EBUSY);
+    else if(kind == K_PREFIX) assert_err(prefix_detach(ours), EBUSY);
     else assert_err(http_detach(ours, -1), EBUSY);
     assert(!rr.done);
     errno_assert(hclose(ours) == 0);
@@ -478,6 +479,7 @@ int main(void) {
     }
     detach_busy(K_SUFFIX);
     detach_busy(K_TERM);
+    detach_busy(K_PREFIX);
     listener_accept();
     listener_shutdown();
     detach_busy(K_HTTP);
