@@ -997,8 +997,8 @@ DILL_EXPORT int dill_ws_attach_server_mem(int s, int flags, char *resource,
    ECONNRESET, EINVAL, ENOTSUP, EPIPE (closing), ETIMEDOUT. */
 DILL_EXPORT int dill_ws_send(int s, int flags, const void *buf, size_t len,
     int64_t deadline);
-/* Receives one whole message into buf and returns its size; *flags (may
-   be NULL) gets its type.  Pings are answered on the way.  Errors: EBADF,
+/* Receives one whole message into buf and returns its size; *flags gets
+   its type (WS_TEXT or WS_BINARY; flags may not be NULL: EINVAL).  Pings are answered on the way.  Errors: EBADF,
    EBUSY (another coroutine is receiving), ECANCELED, ECONNRESET, EINVAL,
    EMSGSIZE (does not fit buf or max_message; the connection fails with
    1009), ENOTSUP, EPIPE (the peer closed: ws_status tells why), EPROTO

@@ -315,7 +315,8 @@ int dill__busypoll(struct dill__cr *const *ready,
 #define DILL__POOL_WS 2        /* WebSocket receive buffer, scratch */
 #define DILL__POOL_WSBIG 3     /* WebSocket masking scratch, big frames */
 #define DILL__POOL_TLSTX 4     /* TLS gathered plaintext and records */
-#define DILL__POOL_KINDS 5
+#define DILL__POOL_TLSRX 5     /* TLS records received (own record layer) */
+#define DILL__POOL_KINDS 6
 void *dill__pool_get(int kind, size_t size);
 void dill__pool_put(int kind, void *buf);
 

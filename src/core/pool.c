@@ -9,7 +9,7 @@
 
 #include "core.h"
 
-/* Up to DEPTH buffers and BYTES per kind and thread (so at most 3.5 MiB
+/* Up to DEPTH buffers and BYTES per kind and thread (so at most 4.5 MiB
    per thread with today's sizes).  A shallow cache is not enough: with
    io_uring, a batch of completions for 100-1,000 connections puts that many
    sends in flight at once, each holding a write buffer until the kernel is

@@ -13,7 +13,15 @@
    pushed into the gathered writes of the socket below without blocking,
    so that they leave with its one system call.  When the socket below is
    full, the record waits here and the push goes on when it reports room
-   (onroom). */
+   (onroom).
+
+   Own record layer: once a TLS 1.3 handshake with one of the three
+   standard AEAD suites is complete, the records are protected here
+   (proto/tlsrec.h) with the traffic secrets OpenSSL hands over through its
+   key log callback, and the SSL object is freed: an idle connection keeps
+   two keyed cipher contexts, not OpenSSL's per-connection state, and a
+   record costs one cipher call instead of OpenSSL's record machinery.
+   DILL_TLS_OWNREC=0 in the environment turns this off. */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,14 +35,17 @@
 #include "core/core.h"
 #include "net/bsockx.h"
 #include "proto/tls.h"
+#include "proto/tlsrec.h"
 #include "util/opts.h"
 
 #define DILL__TLS_CONT(ptr, type, member) \
     ((type*)(void*)((char*)(ptr) - offsetof(type, member)))
 
-/* Output buffer: room for three full records and part of a fourth, so a
-   large send goes out in 64 KiB system calls. */
-#define DILL__TLS_OBUF 65536
+/* Output buffer: room for four full records and the slack, so that a
+   64 KiB message leaves with one send (with three, every such message
+   took two sends, each waiting for the other's end: wss 64 KiB one-way
+   ran at about half the rate, bench/RESULTS.md). */
+#define DILL__TLS_OBUF 81920
 /* Small pieces of a gather list are sent as one record. */
 #define DILL__TLS_GATHER 4096
 /* Room kept in the output buffer beyond the gathered plaintext: a
@@ -44,8 +55,39 @@
 /* Ciphertext goes into the gathered writes below in pieces of at most
    this much, so that a piece fits beside what is already there. */
 #define DILL__TLS_PUSH 4096
+/* Own record layer's receive buffer: four records of the largest size,
+   so that several small records, or 64 KiB of big ones, come with one
+   receive (a record, whole, always fits from where it starts). */
+#define DILL__TLS_RXBUF (4 * DILL__TLSREC_MAXREC)
+/* Records sealed with one key before we send a KeyUpdate: AES-GCM's limit
+   is 2^24.5 full records (RFC 8446 5.5). */
+#define DILL__TLS_REKEY ((uint64_t)1 << 24)
 
 struct dill__tls;
+
+/* Own record layer (see the top).  Allocated at attach when it may be
+   used; until the switch it gathers what the switch needs from OpenSSL's
+   callbacks. */
+struct dill__tlsown {
+    struct dill__tlsrec_dir rd;
+    struct dill__tlsrec_dir wr;
+    struct dill__tlsrec_hs hs;      /* post-handshake messages */
+    uint64_t rekey;                 /* records per write key */
+    struct dill__bsockx_vfs *lx;    /* the socket below's extension */
+    uint8_t *rx;                    /* received records (pooled), or NULL */
+    uint32_t rstart, rend;          /* rx[rstart..rend): not yet opened */
+    uint32_t pstart, plen;          /* rx[pstart..+plen): plaintext */
+    char *alpn;                     /* negotiated protocol, or NULL */
+    uint8_t alpnlen;
+    uint8_t server;
+    /* Until the switch: the application traffic secrets, and the records
+       written and read after each side's Finished (OpenSSL's share of the
+       sequence numbers). */
+    uint8_t wfin, rfin;
+    uint8_t csecl, ssecl;
+    uint32_t wrecs, rrecs;
+    uint8_t csec[48], ssec[48];
+};
 
 /* Bytes on their way out; allocated (pooled) while there are any. */
 struct dill__tlstx {
@@ -64,7 +106,12 @@ struct dill__tls {
     struct dill_hvfs hvfs;
     struct dill_bsock_vfs bvfs;
     struct dill__bsockx_vfs xvfs;
-    SSL *ssl;
+    /* OpenSSL until the switch to the own record layer (isown), then
+       ours: one pointer, as the object must fit tls_storage. */
+    union {
+        SSL *ssl;
+        struct dill__tlsown *own;
+    };
     struct dill__tlstx *tx;         /* bytes on their way out, or NULL */
     int u;                          /* lower socket; -1 once detached */
     uint8_t stage;                  /* byte taken while waiting for input */
@@ -78,6 +125,7 @@ struct dill__tls {
     unsigned int rbusy : 1;         /* a receive is in progress */
     unsigned int wbusy : 1;         /* a send is in progress */
     unsigned int mem : 1;           /* caller's storage */
+    unsigned int isown : 1;         /* own record layer: own, not ssl */
     /* Held by every call that may sleep (core.h). */
     struct dill__pin pin;
 };
@@ -136,6 +184,7 @@ static int dill__tls_bread(BIO *b, char *buf, size_t len, size_t *got) {
 }
 
 static struct dill__tlstx *dill__tls_tx(struct dill__tls *self);
+static void dill__tls_ownsealg(struct dill__tls *self);
 
 static int dill__tls_bwrite(BIO *b, const char *buf, size_t len,
       size_t *put) {
@@ -164,6 +213,9 @@ static int dill__tls_bcreate(BIO *b) {
 
 static BIO_METHOD *dill__tls_bmeth;
 static pthread_once_t dill__tls_bonce = PTHREAD_ONCE_INIT;
+static int dill__tls_ownidx = -1;
+static void dill__tls_ownexfree(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+    int idx, long argl, void *argp);
 
 static void dill__tls_bterm(void) {
     BIO_meth_free(dill__tls_bmeth);
@@ -178,6 +230,8 @@ static void dill__tls_binit(void) {
     BIO_meth_set_write_ex(m, dill__tls_bwrite);
     BIO_meth_set_ctrl(m, dill__tls_bctrl);
     BIO_meth_set_create(m, dill__tls_bcreate);
+    dill__tls_ownidx = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+        dill__tls_ownexfree);
     dill__tls_bmeth = m;
     OPENSSL_atexit(dill__tls_bterm);
 }
@@ -339,6 +393,7 @@ static int dill__tls_fits(struct dill__tlstx *tx, size_t n) {
 static void dill__tls_seal(struct dill__tls *self) {
     struct dill__tlstx *tx = self->tx;
     if(!tx || !tx->glen || self->wbusy || self->outerr) return;
+    if(self->isown) {dill__tls_ownsealg(self); return;}
     if(!dill__tls_fits(tx, 0)) return;
     dill__tls_callstart();
     size_t n = 0;
@@ -468,6 +523,463 @@ static void dill__tls_xonroom(struct dill__bsockx_vfs *x,
 }
 
 /******************************************************************************/
+/*  Own record layer                                                          */
+/******************************************************************************/
+
+static void dill__tls_ownfree(struct dill__tlsown *o) {
+    if(!o) return;
+    dill__tlsrec_term(&o->rd);
+    dill__tlsrec_term(&o->wr);
+    dill__pool_put(DILL__POOL_TLSRX, o->rx);
+    free(o->alpn);
+    OPENSSL_cleanse(o->csec, sizeof(o->csec));
+    OPENSSL_cleanse(o->ssec, sizeof(o->ssec));
+    free(o);
+}
+
+/* An SSL object freed before the switch (a failed handshake, TLS 1.2)
+   takes the state with it. */
+static void dill__tls_ownexfree(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+      int idx, long argl, void *argp) {
+    dill__tls_ownfree(ptr);
+}
+
+void dill__tls_keylog(const SSL *ssl, const char *line) {
+    if(dill__tls_ownidx < 0) return;
+    struct dill__tlsown *o = SSL_get_ex_data(ssl, dill__tls_ownidx);
+    if(!o) return;
+    uint8_t *sec;
+    uint8_t *len;
+    if(strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0) {
+        sec = o->csec;
+        len = &o->csecl;
+    } else if(strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0) {
+        sec = o->ssec;
+        len = &o->ssecl;
+    } else {
+        return;
+    }
+    /* Then the client random, then the secret, in hex. */
+    const char *p = strchr(line + 24, ' ');
+    if(!p) return;
+    p++;
+    size_t n = 0;
+    while(n < 48 && p[0] && p[1]) {
+        unsigned int b = 0;
+        for(int i = 0; i != 2; i++) {
+            char c = p[i];
+            int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
+                c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if(v < 0) return;
+            b = b * 16 + (unsigned int)v;
+        }
+        sec[n++] = (uint8_t)b;
+        p += 2;
+    }
+    if(*p) return;
+    *len = (uint8_t)n;
+}
+
+/* Counts the records each side protected with its application key before
+   the switch: those after its Finished message (the server's session
+   tickets).  OpenSSL reports a written handshake message after the
+   records that carry it, and a read one after reading all of them. */
+static void dill__tls_msgcb(int write_p, int version, int content_type,
+      const void *buf, size_t len, SSL *ssl, void *arg) {
+    struct dill__tlsown *o = arg;
+    if(content_type == SSL3_RT_HANDSHAKE && len &&
+       *(const uint8_t*)buf == SSL3_MT_FINISHED) {
+        if(write_p) {o->wfin = 1; o->wrecs = 0;}
+        else {o->rfin = 1; o->rrecs = 0;}
+    } else if(content_type == SSL3_RT_HEADER) {
+        if(write_p && o->wfin) o->wrecs++;
+        if(!write_p && o->rfin) o->rrecs++;
+    }
+}
+
+/* Whether new connections use the own record layer (DILL_TLS_OWNREC). */
+static int dill__tls_ownwanted(void) {
+    const char *e = getenv("DILL_TLS_OWNREC");
+    return !e || strcmp(e, "0") != 0;
+}
+
+/* Before the handshake: prepares the switch when it is possible. */
+static void dill__tls_ownprep(struct dill__tls *self, int server) {
+    struct dill__bsockx_vfs *lx = dill_hquery(self->u, dill__bsockx_type);
+    if(dill__tls_ownidx < 0 || !dill__tls_ownwanted() || !lx) return;
+    struct dill__tlsown *o = calloc(1, sizeof(*o));
+    if(!o) return;
+    o->lx = lx;
+    if(SSL_set_ex_data(self->ssl, dill__tls_ownidx, o) != 1) {
+        free(o);
+        return;
+    }
+    o->server = server ? 1 : 0;
+    o->rekey = DILL__TLS_REKEY;
+    const char *e = getenv("DILL_TLS_OWNREC_REKEY");
+    if(e && strtoull(e, NULL, 10) > 0) o->rekey = strtoull(e, NULL, 10);
+    SSL_set_msg_callback(self->ssl, dill__tls_msgcb);
+    SSL_set_msg_callback_arg(self->ssl, o);
+}
+
+/* After the handshake: takes the records over from OpenSSL when the
+   connection is TLS 1.3 with a suite of ours and OpenSSL holds nothing
+   it has read, then frees the SSL object.  Else OpenSSL goes on. */
+static void dill__tls_ownswitch(struct dill__tls *self) {
+    struct dill__tlsown *o = SSL_get_ex_data(self->ssl, dill__tls_ownidx);
+    if(!o) return;
+    SSL_set_ex_data(self->ssl, dill__tls_ownidx, NULL);
+    SSL_set_msg_callback(self->ssl, NULL);
+    const SSL_CIPHER *c = SSL_get_current_cipher(self->ssl);
+    uint16_t suite = c ? SSL_CIPHER_get_protocol_id(c) : 0;
+    size_t hl = suite == DILL__TLSREC_AES256GCM ? 48 : 32;
+    if(SSL_version(self->ssl) != TLS1_3_VERSION ||
+       !dill__tlsrec_supported(suite) || SSL_has_pending(self->ssl) ||
+       self->leof || o->csecl != hl || o->ssecl != hl || !o->wfin ||
+       !o->rfin)
+        goto keep;
+    uint8_t *ws = o->server ? o->ssec : o->csec;
+    uint8_t *rs = o->server ? o->csec : o->ssec;
+    if(dill__tlsrec_init(&o->wr, suite, 1, ws, hl) < 0 ||
+       dill__tlsrec_init(&o->rd, suite, 0, rs, hl) < 0)
+        goto keep;
+    o->wr.seq = o->wrecs;
+    o->rd.seq = o->rrecs;
+    OPENSSL_cleanse(o->csec, sizeof(o->csec));
+    OPENSSL_cleanse(o->ssec, sizeof(o->ssec));
+    const unsigned char *p = NULL;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(self->ssl, &p, &n);
+    if(p && n) {
+        o->alpn = malloc(n);
+        if(!o->alpn) goto keep;
+        memcpy(o->alpn, p, n);
+        o->alpnlen = (uint8_t)n;
+    }
+    /* A byte staged for OpenSSL (self->stage) is the first of ours. */
+    /* Nothing was wrong with the connection: its session stays
+       resumable. */
+    SSL_set_shutdown(self->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_free(self->ssl);
+    self->own = o;
+    self->isown = 1;
+    return;
+keep:
+    dill__tls_ownfree(o);
+}
+
+/* Gives the receive buffer back once nothing is left in it. */
+static void dill__tls_rxidle(struct dill__tlsown *o) {
+    if(o->plen || o->rstart != o->rend) return;
+    dill__pool_put(DILL__POOL_TLSRX, o->rx);
+    o->rx = NULL;
+    o->rstart = o->rend = 0;
+}
+
+/* Appends one record to the output buffer, which has room for it and
+   DILL__TLS_SLACK more (a KeyUpdate first when the write key is spent). */
+static int dill__tls_ownseal(struct dill__tls *self, uint8_t type,
+      const uint8_t *p, size_t n) {
+    struct dill__tlsown *o = self->own;
+    struct dill__tlstx *tx = self->tx;
+    if(o->wr.seq >= o->rekey) {
+        const uint8_t ku[5] = {24, 0, 0, 1, 0};
+        ssize_t r = dill__tlsrec_seal(&o->wr, DILL__TLSREC_HANDSHAKE, ku, 5,
+            0, tx->o + tx->olen, DILL__TLS_OBUF - tx->olen);
+        if(r < 0) return -1;
+        tx->olen += (uint32_t)r;
+        if(dill__tlsrec_update(&o->wr) < 0) return -1;
+    }
+    ssize_t r = dill__tlsrec_seal(&o->wr, type, p, n, 0, tx->o + tx->olen,
+        DILL__TLS_OBUF - tx->olen);
+    if(r < 0) return -1;
+    tx->olen += (uint32_t)r;
+    return 0;
+}
+
+/* Seals the gathered plaintext: straight into the gathered writes below
+   when nothing of ours is waiting before it, else into the output buffer
+   (if it fits there: else later).  A failure breaks the send side. */
+static void dill__tls_ownsealg(struct dill__tls *self) {
+    struct dill__tlsown *o = self->own;
+    struct dill__tlstx *tx = self->tx;
+    size_t need = tx->glen + DILL__TLSREC_OVERHEAD;
+    if(!tx->olen && !self->flushing && o->wr.seq < o->rekey &&
+       need <= DILL__BSOCKX_GATHER_MAX) {
+        struct dill__bsockx_vfs *x = o->lx;
+        uint8_t *p = dill__bsockx_gathers(x) ? x->ops->reserve(x, need, 0) :
+            NULL;
+        if(p) {
+            if(dill__tlsrec_seal(&o->wr, DILL__TLSREC_APPDATA, tx->g,
+               tx->glen, 0, p, need) < 0)
+                self->outerr = 1;
+            else
+                x->ops->commit(x, need);
+            tx->glen = 0;
+            return;
+        }
+        if(dill__bsockx_gathers(x) && errno != ETIMEDOUT) {
+            self->outerr = 1;
+            tx->glen = 0;
+            return;
+        }
+    }
+    if(!dill__tls_fits(tx, 0)) return;
+    if(dill__tls_ownseal(self, DILL__TLSREC_APPDATA, tx->g, tx->glen) < 0)
+        self->outerr = 1;
+    tx->glen = 0;
+}
+
+/* Seals all of buf into records in the output buffer, sending whenever it
+   fills up.  The caller holds wbusy. */
+static int dill__tls_ownwrite(struct dill__tls *self, const void *buf,
+      size_t len, int64_t deadline) {
+    const uint8_t *p = buf;
+    while(len) {
+        size_t n = len < DILL__TLSREC_MAXPT ? len : DILL__TLSREC_MAXPT;
+        struct dill__tlstx *tx = dill__tls_tx(self);
+        if(!tx) return -1;
+        if(tx->olen + n + DILL__TLSREC_OVERHEAD + DILL__TLS_SLACK >
+           DILL__TLS_OBUF) {
+            if(dill__tls_room(self, deadline) < 0) return -1;
+            continue;
+        }
+        if(dill__tls_ownseal(self, DILL__TLSREC_APPDATA, p, n) < 0) {
+            errno = ECONNRESET;
+            return -1;
+        }
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* Queues a small record of ours (an alert, a KeyUpdate answer) after what
+   is already in the output buffer.  Nothing goes out after close_notify
+   or once the send side is broken. */
+static int dill__tls_ownctl(struct dill__tls *self, uint8_t type,
+      const uint8_t *p, size_t n) {
+    if(self->outdone || self->outerr) return -1;
+    struct dill__tlstx *tx = dill__tls_tx(self);
+    if(!tx || tx->olen + n + DILL__TLSREC_OVERHEAD > DILL__TLS_OBUF)
+        return -1;
+    ssize_t r = dill__tlsrec_seal(&self->own->wr, type, p, n, 0,
+        tx->o + tx->olen, DILL__TLS_OBUF - tx->olen);
+    if(r < 0) return -1;
+    tx->olen += (uint32_t)r;
+    return 0;
+}
+
+/* The peer broke the protocol (alert is what we tell it): both sides of
+   the connection are done.  Returns -1 with EPROTO. */
+static ssize_t dill__tls_ownfail(struct dill__tls *self, int alert) {
+    const uint8_t a[2] = {2, (uint8_t)alert};
+    if(dill__tls_ownctl(self, DILL__TLSREC_ALERT, a, 2) == 0) {
+        /* Without blocking: at the end of the turn, or now if it fits. */
+        if(dill__bsockx_gathers(&self->xvfs)) dill__defer(&self->tx->d);
+        else dill__tls_flush(self, 0);
+    }
+    dill__tls_note("%s", SSL_alert_desc_string_long(alert));
+    self->inerr = 1;
+    self->outerr = 1;
+    errno = EPROTO;
+    return -1;
+}
+
+/* Post-handshake messages: tickets are dropped (nothing here resumes
+   sessions); a KeyUpdate changes the read key, and when the peer asks,
+   ours too (after telling it so). */
+static ssize_t dill__tls_ownhs(struct dill__tls *self, const uint8_t *p,
+      size_t n) {
+    struct dill__tlsown *o = self->own;
+    int ku = 0;
+    int rc = dill__tlsrec_hsfeed(&o->hs, p, n, o->server, &ku);
+    if(rc < 0) return dill__tls_ownfail(self, -rc);
+    if(!ku) return 0;
+    if(dill__tlsrec_update(&o->rd) < 0)
+        return dill__tls_ownfail(self, DILL__TLSREC_INTERNAL);
+    if(ku == 2) {
+        const uint8_t m[5] = {24, 0, 0, 1, 0};
+        if(dill__tls_ownctl(self, DILL__TLSREC_HANDSHAKE, m, 5) == 0 &&
+           dill__tlsrec_update(&o->wr) < 0)
+            self->outerr = 1;
+    }
+    return 0;
+}
+
+static ssize_t dill__tls_ownalert(struct dill__tls *self, const uint8_t *p,
+      size_t n) {
+    if(n != 2) return dill__tls_ownfail(self, DILL__TLSREC_DECODE);
+    /* user_canceled is followed by close_notify (RFC 8446 6.1). */
+    if(p[1] == 90) return 0;
+    if(p[1] == DILL__TLSREC_CLOSE_NOTIFY) {
+        self->indone = 1;
+        dill__tls_note("%s", strerror(EPIPE));
+        errno = EPIPE;
+        return -1;
+    }
+    self->inerr = 1;
+    self->outerr = 1;
+    errno = dill__tls_alert_errno(p[1]);
+    return -1;
+}
+
+/* Opens the next record if it is all in the receive buffer.  Application
+   data is decrypted into buf when its record fits there (the bytes of buf
+   beyond the returned count may then be overwritten), else in place and
+   left pending.  Returns the bytes put into buf, 0 when the record gave
+   none, -1 with EAGAIN when more input is needed, or -1 with another
+   errno (the connection is done). */
+static ssize_t dill__tls_ownrec(struct dill__tls *self, void *buf,
+      size_t len) {
+    struct dill__tlsown *o = self->own;
+    if(!o->rx) {errno = EAGAIN; return -1;}
+    uint8_t *rec = o->rx + o->rstart;
+    size_t avail = o->rend - o->rstart;
+    ssize_t rl = dill__tlsrec_reclen(rec, avail);
+    if(rl < 0) return dill__tls_ownfail(self, (int)-rl);
+    if(rl == 0 || (size_t)rl > avail) {errno = EAGAIN; return -1;}
+    size_t ilen = (size_t)rl - DILL__TLSREC_HDR - DILL__TLSREC_TAG;
+    uint8_t *out = len >= ilen ? buf : NULL;
+    uint8_t type = 0;
+    ssize_t n = dill__tlsrec_open(&o->rd, rec, (size_t)rl, out, &type);
+    o->rstart += (uint32_t)rl;
+    if(n < 0) return dill__tls_ownfail(self, (int)-n);
+    uint8_t *p = out ? out : rec + DILL__TLSREC_HDR;
+    ssize_t rc = 0;
+    if(type == DILL__TLSREC_APPDATA) {
+        if(out) rc = n;
+        else {o->pstart = (uint32_t)(p - o->rx); o->plen = (uint32_t)n;}
+    } else if(type == DILL__TLSREC_HANDSHAKE) {
+        rc = dill__tls_ownhs(self, p, (size_t)n);
+    } else if(type == DILL__TLSREC_ALERT) {
+        rc = dill__tls_ownalert(self, p, (size_t)n);
+    } else {
+        rc = dill__tls_ownfail(self, DILL__TLSREC_UNEXPECTED);
+    }
+    dill__tls_rxidle(o);
+    return rc;
+}
+
+/* A receive from the socket below failed with err: a timeout or
+   cancellation leaves the connection usable; anything else (the end
+   without close_notify is a truncation) breaks it. */
+static int dill__tls_ownlowerr(struct dill__tls *self, int err) {
+    if(err == ETIMEDOUT || err == ECANCELED) {errno = err; return -1;}
+    if(err == EPIPE) err = ECONNRESET;
+    dill__tls_note("%s", strerror(err));
+    self->inerr = 1;
+    self->outerr = 1;
+    errno = err;
+    return -1;
+}
+
+/* Receives what the socket below has (at least one byte, waiting until
+   the deadline) into the receive buffer.  With nothing pending the wait
+   is for one byte on the side, without a buffer: an idle connection
+   holds none. */
+static int dill__tls_ownfill(struct dill__tls *self, int64_t deadline) {
+    struct dill__tlsown *o = self->own;
+    int fresh = 0;
+    if(!o->rx) {
+        if(dill__tls_wait(self, deadline) < 0) {
+            if(dill__pin_closed(&self->pin)) {errno = EBADF; return -1;}
+            return dill__tls_ownlowerr(self, errno);
+        }
+        if(!self->staged) return dill__tls_ownlowerr(self, EPIPE);
+        o->rx = dill__pool_get(DILL__POOL_TLSRX, DILL__TLS_RXBUF);
+        if(!o->rx) return -1;
+        o->rx[0] = self->stage;
+        self->staged = 0;
+        o->rstart = 0;
+        o->rend = 1;
+        /* What came with the byte, if anything. */
+        deadline = 0;
+        fresh = 1;
+    }
+    /* A record, whole, must fit from where it starts. */
+    if(o->rstart && DILL__TLS_RXBUF - o->rstart < DILL__TLSREC_MAXREC) {
+        memmove(o->rx, o->rx + o->rstart, o->rend - o->rstart);
+        o->rend -= o->rstart;
+        o->rstart = 0;
+    }
+    ssize_t r = o->lx->ops->brecvsome(o->lx, o->rx + o->rend,
+        DILL__TLS_RXBUF - o->rend, deadline);
+    /* Closed meanwhile: o and its buffer are gone. */
+    if(dill__pin_closed(&self->pin)) {errno = EBADF; return -1;}
+    if(r > 0) {
+        o->rend += (uint32_t)r;
+        return 0;
+    }
+    int err = errno;
+    if(fresh && err == ETIMEDOUT) return 0;
+    dill__tls_rxidle(o);
+    return dill__tls_ownlowerr(self, err);
+}
+
+/* Reading made output (a KeyUpdate answer, an alert): with gathered
+   writes below it leaves at the end of the turn, else it is sent now (a
+   failure shows on the send side).  -1 with EBADF: self was closed
+   meanwhile (what it held is gone). */
+static int dill__tls_readout(struct dill__tls *self, int64_t deadline) {
+    if(!self->tx || !self->tx->olen) return 0;
+    if(dill__bsockx_gathers(&self->xvfs)) {
+        dill__defer(&self->tx->d);
+        return 0;
+    }
+    if(dill__tls_flush(self, deadline) < 0 && dill__pin_closed(&self->pin)) {
+        errno = EBADF;
+        return -1;
+    }
+    return 0;
+}
+
+/* dill__tls_read for the own record layer. */
+static ssize_t dill__tls_ownread(struct dill__tls *self, void *buf,
+      size_t len, int64_t deadline) {
+    struct dill__tlsown *o = self->own;
+    while(1) {
+        if(o->plen) {
+            size_t n = len < o->plen ? len : o->plen;
+            memcpy(buf, o->rx + o->pstart, n);
+            o->pstart += (uint32_t)n;
+            o->plen -= (uint32_t)n;
+            dill__tls_rxidle(o);
+            return (ssize_t)n;
+        }
+        ssize_t r = dill__tls_ownrec(self, buf, len);
+        if(r != -1 || errno != EAGAIN) {
+            int err = errno;
+            if(dill__tls_readout(self, deadline) < 0) return -1;
+            errno = err;
+            if(r != 0) return r;
+            continue;
+        }
+        if(dill__tls_ownfill(self, deadline) < 0) return -1;
+    }
+}
+
+/* Queues close_notify after the gathered bytes and sends it.  The caller
+   holds wbusy. */
+static int dill__tls_ownshut(struct dill__tls *self, int64_t deadline) {
+    if(dill__tls_sealwait(self, deadline) < 0) return -1;
+    struct dill__tlstx *tx = dill__tls_tx(self);
+    if(!tx) return -1;
+    if(tx->olen + DILL__TLS_SLACK > DILL__TLS_OBUF &&
+       dill__tls_flush(self, deadline) < 0)
+        return -1;
+    const uint8_t a[2] = {1, DILL__TLSREC_CLOSE_NOTIFY};
+    if(dill__tls_ownctl(self, DILL__TLSREC_ALERT, a, 2) < 0) {
+        self->outerr = 1;
+        errno = ECONNRESET;
+        return -1;
+    }
+    if(dill__tls_flush(self, deadline) < 0) return -1;
+    self->outdone = 1;
+    return 0;
+}
+
+/******************************************************************************/
 /*  Receiving                                                                 */
 /******************************************************************************/
 
@@ -475,6 +987,7 @@ static void dill__tls_xonroom(struct dill__bsockx_vfs *x,
    pin, and has checked indone/inerr. */
 static ssize_t dill__tls_read(struct dill__tls *self, void *buf, size_t len,
       int64_t deadline) {
+    if(self->isown) return dill__tls_ownread(self, buf, len, deadline);
     /* With nothing inside OpenSSL, a read needs input: waiting for it
        first spares OpenSSL a try at the socket that would find it empty
        (one failing system call per message). */
@@ -489,13 +1002,7 @@ static ssize_t dill__tls_read(struct dill__tls *self, void *buf, size_t len,
             /* Reading can produce output (key updates); a failure to send
                it shows up on the send side.  With gathered writes below it
                leaves at the end of the turn. */
-            if(self->tx && self->tx->olen) {
-                if(dill__bsockx_gathers(&self->xvfs))
-                    dill__defer(&self->tx->d);
-                else if(dill__tls_flush(self, deadline) < 0 &&
-                   dill__pin_closed(&self->pin))
-                    return -1;
-            }
+            if(dill__tls_readout(self, deadline) < 0) return -1;
             if(e == SSL_ERROR_NONE) return (ssize_t)n;
             if(dill__tls_wait(self, deadline) < 0) return -1;
             continue;
@@ -508,6 +1015,8 @@ static ssize_t dill__tls_read(struct dill__tls *self, void *buf, size_t len,
             continue;
         }
         int err = dill__tls_errno(self, e);
+        /* The alert OpenSSL made for the peer. */
+        if(dill__tls_readout(self, 0) < 0) return -1;
         if(err == EPIPE) {
             self->indone = 1;
         } else {
@@ -590,6 +1099,7 @@ static int dill__tls_brecvl(struct dill_bsock_vfs *bvfs,
    holds wbusy. */
 static int dill__tls_write(struct dill__tls *self, const void *buf,
       size_t len, int64_t deadline) {
+    if(self->isown) return dill__tls_ownwrite(self, buf, len, deadline);
     while(1) {
         dill__tls_callstart();
         size_t n = 0;
@@ -736,8 +1246,10 @@ static void dill__tls_release(struct dill__tls *self) {
        EBADF, and the buffers below go after it. */
     if(self->u >= 0) dill_hclose(self->u);
     self->u = -1;
-    SSL_free(self->ssl);
+    if(self->isown) dill__tls_ownfree(self->own);
+    else SSL_free(self->ssl);
     self->ssl = NULL;
+    self->isown = 0;
     if(tx) {
         self->tx = NULL;
         dill__pool_put(DILL__POOL_TLSTX, tx);
@@ -817,7 +1329,9 @@ static int dill__tls_attach(int s, SSL_CTX *ctx, int server, void *mem,
     if(server) SSL_set_accept_state(self->ssl);
     else SSL_set_connect_state(self->ssl);
     if(setup && setup(self->ssl, arg) < 0) {err = errno; goto fail1;}
+    dill__tls_ownprep(self, server);
     if(dill__tls_handshake(self, deadline) < 0) {err = errno; goto fail1;}
+    dill__tls_ownswitch(self);
     int h = dill_hmake(&self->hvfs);
     if(h < 0) {err = errno; goto fail1;}
     return h;
@@ -957,6 +1471,7 @@ int dill_tls_attach_server(int s, const char *cert, const char *pkey,
 /* Queues close_notify (after the gathered bytes) and sends it.  The
    caller holds wbusy. */
 static int dill__tls_shutsend(struct dill__tls *self, int64_t deadline) {
+    if(self->isown) return dill__tls_ownshut(self, deadline);
     if(dill__tls_sealwait(self, deadline) < 0) return -1;
     while(1) {
         dill__tls_callstart();
@@ -1006,6 +1521,17 @@ static int dill__tls_drain(struct dill__tls *self, int64_t deadline) {
     return 0;
 }
 
+/* The own record layer reads ahead: what came after close_notify goes
+   back to the socket below, for whoever uses it next. */
+static int dill__tls_ownunread(struct dill__tls *self) {
+    if(!self->isown) return 0;
+    struct dill__tlsown *o = self->own;
+    if(!o->rx || o->rend == o->rstart) return 0;
+    struct dill__bsockx_vfs *x = o->lx;
+    if(!x->ops->unread) {errno = ENOTSUP; return -1;}
+    return x->ops->unread(x, o->rx + o->rstart, o->rend - o->rstart);
+}
+
 int dill_tls_detach(int s, int64_t deadline) {
     struct dill__tls *self = dill_hquery(s, dill__tls_type);
     if(!self) return -1;
@@ -1032,6 +1558,12 @@ int dill_tls_detach(int s, int64_t deadline) {
     /* Nothing is left to send (close_notify went out): the block goes
        while the socket below is still ours to talk to. */
     if(self->tx) dill__tls_txdrop(self);
+    if(dill__tls_ownunread(self) < 0) {
+        int err = errno;
+        dill_hclose(s);
+        errno = err;
+        return -1;
+    }
     int u = self->u;
     self->u = -1;
     dill_hclose(s);
@@ -1043,7 +1575,12 @@ ssize_t dill_tls_alpn(int s, char *buf, size_t len) {
     if(!self) return -1;
     const unsigned char *p = NULL;
     unsigned int n = 0;
-    SSL_get0_alpn_selected(self->ssl, &p, &n);
+    if(self->isown) {
+        p = (const unsigned char*)self->own->alpn;
+        n = self->own->alpnlen;
+    } else {
+        SSL_get0_alpn_selected(self->ssl, &p, &n);
+    }
     if(!p) n = 0;
     if(!buf || len < (size_t)n + 1) {errno = EMSGSIZE; return -1;}
     if(n) memcpy(buf, p, n);

@@ -36,6 +36,13 @@ void dill__tls_server_ctx_ref(struct dill_tls_server_ctx *ctx);
    ECONNRESET for a premature end, EPROTO otherwise) and clears the queue.
    Returns 0 when the queue held no SSL error. */
 int dill__tls_queue_errno(void);
+/* errno for a fatal alert received from the peer (EACCES for alerts about
+   our certificate, EPROTO otherwise); records it for dill_tls_last_error. */
+int dill__tls_alert_errno(int desc);
+/* OpenSSL's key log callback, set on every context: hands the TLS 1.3
+   application traffic secrets to a connection that will protect its
+   records itself (tls.c). */
+void dill__tls_keylog(const SSL *ssl, const char *line);
 /* Records why a TLS call failed, for dill_tls_last_error (printf-style). */
 void dill__tls_note(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));

@@ -62,6 +62,11 @@ ssize_t dill_tls_last_error(char *buf, size_t len) {
     return (ssize_t)n;
 }
 
+int dill__tls_alert_errno(int desc) {
+    dill__tls_note("tlsv1 alert %s", SSL_alert_desc_string_long(desc));
+    return dill__tls_alert_access(desc) ? EACCES : EPROTO;
+}
+
 int dill__tls_queue_errno(void) {
     int err = 0;
     unsigned long e;
@@ -321,6 +326,7 @@ static SSL_CTX *dill__tls_newctx(int server, int minv) {
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
         SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_default_passwd_cb(ctx, dill__tls_nopass);
+    SSL_CTX_set_keylog_callback(ctx, dill__tls_keylog);
     return ctx;
 }
 
