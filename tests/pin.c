@@ -11,8 +11,8 @@
    the lock but had not run yet when the handle was closed; a receiver
    in a flood is closed under while it yields; suffix_detach, term_detach,
    prefix_detach and http_detach refuse while a call is inside.  A ws_listen listener is
-   closed under ws_accept and under ws_listen_shutdown waiting for the
-   connections it handed out. */
+   closed under ws_accept and under ws_listen_shutdown, waiting for the
+   connections it handed out or still sending them a Close. */
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -458,6 +458,40 @@ static void listener_shutdown(void) {
     errno_assert(hclose(c) == 0);
 }
 
+/* The same while ws_listen_shutdown is still sending its Close (it waits
+   for the send lock of a connection whose owner is blocked sending to a
+   peer that reads nothing): the shutdown ends, with EBADF, when that
+   send does, here because the owner closes the connection. */
+static void listener_sending(void) {
+    struct ipaddr addr;
+    int l = wslistener(&addr);
+    char url[64];
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", ipaddr_port(&addr));
+    int c = ws_connect(url, NULL, NULL, now() + 10000);
+    errno_assert(c >= 0);
+    int s = ws_accept(l, NULL, 0, NULL, now() + 10000);
+    errno_assert(s >= 0);
+    int f = go(flooder(K_WS, s));
+    errno_assert(f >= 0);
+    settle(0);
+    struct report r = {0};
+    int b = bundle();
+    errno_assert(b >= 0);
+    errno_assert(bundle_go(b, shutter(l, &r)) == 0);
+    settle(0);
+    assert(!r.done);
+    errno_assert(hclose(l) == 0);
+    settle(0);
+    assert(!r.done);
+    errno_assert(hclose(s) == 0);
+    errno_assert(bundle_wait(b, now() + 5000) == 0);
+    fprintf(stderr, "ws_listen shutdown sending: %d/%d\n", r.rc, r.err);
+    assert(r.done && r.rc == -1 && r.err == EBADF);
+    errno_assert(hclose(b) == 0);
+    errno_assert(hclose(f) == 0);
+    errno_assert(hclose(c) == 0);
+}
+
 int main(void) {
     memset(bigvalue, 'v', BIG - 1);
 #if !defined DILL_DISABLE_TLS
@@ -482,6 +516,7 @@ int main(void) {
     detach_busy(K_PREFIX);
     listener_accept();
     listener_shutdown();
+    listener_sending();
     detach_busy(K_HTTP);
 #if !defined DILL_DISABLE_TLS
     tmpdir_remove();

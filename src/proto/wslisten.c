@@ -404,7 +404,9 @@ static int dill__wslistener_drain(struct dill__wslistener *self, int status,
     struct dill__pinref pr;
     dill__pin(&self->pin, &pr);
     int rc = 0;
-    while(rc == 0 && self->nlive > 0)
+    /* Closed during the sends while a ws_accept was still inside: nothing
+       would wake us (the connections forgot the listener). */
+    while(rc == 0 && self->nlive > 0 && !dill__pin_closed(&self->pin))
         rc = dill__wslistener_sleep(&self->drain_cl, deadline);
     if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return rc;
