@@ -10,9 +10,10 @@
    has a sender waiting for the send lock, and a waiter that was handed
    the lock but had not run yet when the handle was closed; a receiver
    in a flood is closed under while it yields; suffix_detach, term_detach,
-   prefix_detach and http_detach refuse while a call is inside.  A ws_listen listener is
-   closed under ws_accept and under ws_listen_shutdown, waiting for the
-   connections it handed out or still sending them a Close. */
+   prefix_detach and http_detach refuse while a call is inside.  A
+   ws_listen listener is closed under ws_accept and under
+   ws_listen_shutdown, waiting for the connections it handed out or still
+   sending them a Close. */
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
