@@ -1,15 +1,19 @@
 /* Closing a handle while coroutines sleep in it (core pins, issue 14):
    over a real TCP connection whose peer reads nothing, one coroutine
    blocked receiving and one blocked sending (the kernel buffers full), on
-   a plain tcp socket, tls, ws, wss, suffix, prefix and http; then hclose from
+   a plain tcp socket, tls, ws, wss, suffix, prefix, http, an ipc socket
+   (AF_UNIX) and term over suffix; then hclose from
    another coroutine.  Both calls fail with EBADF and nothing leaks or is
    touched after it is freed (ASan, valgrind).  The same with the
    sleepers hibernated, and with the objects in caller's storage (_mem),
    which is scribbled over as soon as the calls have returned.  ws also
    has a sender waiting for the send lock, and a waiter that was handed
    the lock but had not run yet when the handle was closed; a receiver
-   in a flood is closed under while it yields; suffix_detach and
-   http_detach refuse while a call is inside. */
+   in a flood is closed under while it yields; suffix_detach, term_detach,
+   prefix_detach and http_detach refuse while a call is inside.  A
+   ws_listen listener is closed under ws_accept and under
+   ws_listen_shutdown, waiting for the connections it handed out or still
+   sending them a Close. */
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,14 +35,18 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-enum {K_TCP, K_TLS, K_WS, K_WSS, K_SUFFIX, K_PREFIX, K_HTTP, K_KINDS};
+enum {K_TCP, K_TLS, K_WS, K_WSS, K_SUFFIX, K_PREFIX, K_HTTP, K_IPC, K_TERM,
+    K_KINDS};
 enum {M_PLAIN, M_HIB, M_MEM, M_MODES};
 static const char *kname[] = {"tcp", "tls", "ws", "wss", "suffix",
-    "prefix", "http"};
+    "prefix", "http", "ipc", "term"};
 static const char *mname[] = {"plain", "hibernated", "mem"};
 
 static int tlskind(int k) {return k == K_TLS || k == K_WSS;}
 static int wskind(int k) {return k == K_WS || k == K_WSS;}
+static int mkind(int k) {
+    return k == K_SUFFIX || k == K_PREFIX || k == K_TERM;
+}
 
 /* Far more than the shrunk kernel buffers hold. */
 #define BIG (1024 * 1024)
@@ -54,6 +62,8 @@ struct report {
 /* Our side's objects in caller's storage (M_MEM), in static memory. */
 static struct {
     struct dill_tcp_storage tcp;
+    struct dill_ipc_storage ipc;
+    struct dill_term_storage term;
     struct dill_tls_storage tls;
     struct dill_ws_storage ws;
     struct dill_suffix_storage sfx;
@@ -66,6 +76,20 @@ static const char *cert, *key;
 /* A loopback TCP connection with the smallest kernel buffers: *ours
    connected to *peer (file descriptors). */
 static int shrink = 1;
+
+static void unixpair(int *ours, int *peer) {
+    int small = shrink ? 1 : 1 << 20;
+    int sv[2];
+    errno_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    for(int i = 0; i != 2; i++) {
+        errno_assert(setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &small,
+            sizeof(small)) == 0);
+        errno_assert(setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &small,
+            sizeof(small)) == 0);
+    }
+    *ours = sv[0];
+    *peer = sv[1];
+}
 
 static void rawpair(int *ours, int *peer) {
     int small = shrink ? 1 : 1 << 20;
@@ -97,7 +121,7 @@ static void rawpair(int *ours, int *peer) {
 
 /* The peer's side of the handshakes; sends its handle on ch. */
 coroutine static void peer_setup(int kind, int fd, int ch) {
-    int s = tcp_fromfd(fd);
+    int s = kind == K_IPC ? ipc_fromfd(fd) : tcp_fromfd(fd);
     errno_assert(s >= 0);
     if(tlskind(kind)) {
         s = tls_attach_server(s, cert, key, now() + 10000);
@@ -116,11 +140,14 @@ coroutine static void peer_setup(int kind, int fd, int ch) {
    the peer's handle. */
 static void pair(int kind, int m, int *ours, int *peer) {
     int fd, pfd, ch[2];
-    rawpair(&fd, &pfd);
+    if(kind == K_IPC) unixpair(&fd, &pfd);
+    else rawpair(&fd, &pfd);
     errno_assert(chmake(ch) == 0);
     int cr = go(peer_setup(kind, pfd, ch[1]));
     errno_assert(cr >= 0);
-    int s = m ? tcp_fromfd_mem(fd, &mem.tcp) : tcp_fromfd(fd);
+    int s;
+    if(kind == K_IPC) s = m ? ipc_fromfd_mem(fd, &mem.ipc) : ipc_fromfd(fd);
+    else s = m ? tcp_fromfd_mem(fd, &mem.tcp) : tcp_fromfd(fd);
     errno_assert(s >= 0);
     if(tlskind(kind)) {
         struct tls_client_options o = TLS_CLIENT_OPTIONS_INIT;
@@ -135,9 +162,14 @@ static void pair(int kind, int m, int *ours, int *peer) {
             ws_attach_client(s, WS_BINARY, "/", "localhost", now() + 10000);
         errno_assert(s >= 0);
     }
-    if(kind == K_SUFFIX) {
+    if(kind == K_SUFFIX || kind == K_TERM) {
         s = m ? suffix_attach_mem(s, "\r\n", 2, &mem.sfx) :
             suffix_attach(s, "\r\n", 2);
+        errno_assert(s >= 0);
+    }
+    if(kind == K_TERM) {
+        s = m ? term_attach_mem(s, "END", 3, &mem.term) :
+            term_attach(s, "END", 3);
         errno_assert(s >= 0);
     }
     if(kind == K_PREFIX) {
@@ -162,7 +194,7 @@ coroutine static void receiver(int kind, int h, struct report *r) {
     errno = 0;
     if(wskind(kind))
         r->rc = (int)ws_recv(h, &flags, buf, sizeof(buf), -1);
-    else if(kind == K_SUFFIX || kind == K_PREFIX)
+    else if(mkind(kind))
         r->rc = (int)mrecv(h, buf, sizeof(buf), -1);
     else if(kind == K_HTTP)
         r->rc = http_recvfield(h, (char*)buf, 32, (char*)buf + 32, 32, -1);
@@ -177,7 +209,7 @@ static char bigvalue[BIG];
 
 static int send_any(int kind, int h, size_t len) {
     if(wskind(kind)) return ws_send(h, WS_BINARY, big, len, -1);
-    if(kind == K_SUFFIX || kind == K_PREFIX) return msend(h, big, len, -1);
+    if(mkind(kind)) return msend(h, big, len, -1);
     if(kind == K_HTTP) return http_sendfield(h, "X", bigvalue, -1);
     return bsend(h, big, len, -1);
 }
@@ -298,7 +330,7 @@ coroutine static void drinker(int kind, int h, struct report *r) {
     errno = 0;
     if(wskind(kind))
         while((r->rc = (int)ws_recv(h, &flags, sink, BIG, -1)) >= 0);
-    else if(kind == K_SUFFIX)
+    else if(kind == K_SUFFIX || kind == K_TERM)
         r->rc = (int)mrecvl(h, NULL, NULL, -1);
     else
         while((r->rc = brecv(h, sink, BIG, -1)) == 0);
@@ -349,6 +381,8 @@ static void detach_busy(int kind) {
     errno_assert(bundle_go(b, receiver(kind, ours, &rr)) == 0);
     settle(0);
     if(kind == K_SUFFIX) assert_err(suffix_detach(ours, -1), EBUSY);
+    else if(kind == K_TERM) assert_err(term_detach(ours, -1), EBUSY);
+    else if(kind == K_PREFIX) assert_err(prefix_detach(ours), EBUSY);
     else assert_err(http_detach(ours, -1), EBUSY);
     assert(!rr.done);
     errno_assert(hclose(ours) == 0);
@@ -356,6 +390,89 @@ static void detach_busy(int kind) {
     assert(rr.done && rr.rc == -1 && rr.err == EBADF);
     errno_assert(hclose(b) == 0);
     errno_assert(hclose(peer) == 0);
+}
+
+/* ws_listen: ws_accept waiting for a connection when another coroutine
+   closes the listener. */
+coroutine static void acceptor(int l, struct report *r) {
+    errno = 0;
+    r->rc = ws_accept(l, NULL, 0, NULL, -1);
+    r->err = errno;
+    r->done = 1;
+}
+
+static int wslistener(struct ipaddr *addr) {
+    errno_assert(ipaddr_local(addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    struct ws_listen_options o = WS_LISTEN_OPTIONS_INIT;
+    int l = ws_listen(addr, &o);
+    errno_assert(l >= 0);
+    return l;
+}
+
+static void listener_accept(void) {
+    struct ipaddr addr;
+    int l = wslistener(&addr);
+    struct report r = {0};
+    int b = bundle();
+    errno_assert(b >= 0);
+    errno_assert(bundle_go(b, acceptor(l, &r)) == 0);
+    settle(0);
+    assert(!r.done);
+    errno_assert(hclose(l) == 0);
+    errno_assert(bundle_wait(b, now() + 5000) == 0);
+    fprintf(stderr, "ws_listen accept: %d/%d\n", r.rc, r.err);
+    assert(r.done && r.rc == -1 && r.err == EBADF);
+    errno_assert(hclose(b) == 0);
+}
+
+coroutine static void shutter(int l, struct report *r) {
+    errno = 0;
+    r->rc = ws_listen_shutdown(l, 1001, NULL, 0, -1);
+    r->err = errno;
+    r->done = 1;
+}
+
+/* ws_listen_shutdown, closed under by another coroutine: waiting for the
+   connection it handed out to be closed, or (sending set) still sending
+   it a Close, which waits for the send lock of a connection whose owner
+   is blocked sending to a peer that reads nothing.  The latter ends, with
+   EBADF, when that send does: here the owner closes the connection. */
+static void listener_shutdown(int sending) {
+    struct ipaddr addr;
+    int l = wslistener(&addr);
+    char url[64];
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", ipaddr_port(&addr));
+    int c = ws_connect(url, NULL, NULL, now() + 10000);
+    errno_assert(c >= 0);
+    int s = ws_accept(l, NULL, 0, NULL, now() + 10000);
+    errno_assert(s >= 0);
+    int f = -1;
+    if(sending) {
+        f = go(flooder(K_WS, s));
+        errno_assert(f >= 0);
+        settle(0);
+    }
+    struct report r = {0};
+    int b = bundle();
+    errno_assert(b >= 0);
+    errno_assert(bundle_go(b, shutter(l, &r)) == 0);
+    settle(0);
+    assert(!r.done);
+    errno_assert(hclose(l) == 0);
+    if(sending) {
+        settle(0);
+        assert(!r.done);
+        errno_assert(hclose(s) == 0);
+    }
+    errno_assert(bundle_wait(b, now() + 5000) == 0);
+    fprintf(stderr, "ws_listen shutdown%s: %d/%d\n",
+        sending ? " sending" : "", r.rc, r.err);
+    assert(r.done && r.rc == -1 && r.err == EBADF);
+    errno_assert(hclose(b) == 0);
+    /* The connection outlives the listener. */
+    if(!sending) errno_assert(hclose(s) == 0);
+    else errno_assert(hclose(f) == 0);
+    errno_assert(hclose(c) == 0);
 }
 
 int main(void) {
@@ -378,6 +495,11 @@ int main(void) {
         }
     }
     detach_busy(K_SUFFIX);
+    detach_busy(K_TERM);
+    detach_busy(K_PREFIX);
+    listener_accept();
+    listener_shutdown(0);
+    listener_shutdown(1);
     detach_busy(K_HTTP);
 #if !defined DILL_DISABLE_TLS
     tmpdir_remove();

@@ -110,6 +110,30 @@ static void test_sizes(void) {
     errno_assert(hclose(a) == 0);
 }
 
+/* An 8-byte size field arriving a byte at a time, a receive timing out
+   after each: the bytes kept in between (up to 7) make the size.  Little
+   endian, the size's only set byte comes first and must survive all 7
+   timeouts in place. */
+static void test_bytewise(int flags) {
+    int p[2];
+    errno_assert(ipc_pair(p) == 0);
+    int b = prefix_attach(p[1], 8, flags);
+    errno_assert(b >= 0);
+    uint8_t hdr[8] = {0};
+    hdr[flags == PREFIX_LITTLE_ENDIAN ? 0 : 7] = 5;
+    char buf[8];
+    for(int i = 0; i != 7; i++) {
+        errno_assert(bsend(p[0], hdr + i, 1, now() + 1000) == 0);
+        assert_err(mrecv(b, buf, sizeof(buf), now() + 20), ETIMEDOUT);
+    }
+    errno_assert(bsend(p[0], hdr + 7, 1, now() + 1000) == 0);
+    errno_assert(bsend(p[0], "hello", 5, now() + 1000) == 0);
+    assert(mrecv(b, buf, sizeof(buf), now() + 1000) == 5);
+    assert(memcmp(buf, "hello", 5) == 0);
+    errno_assert(hclose(b) == 0);
+    errno_assert(hclose(p[0]) == 0);
+}
+
 /* A timeout in the middle of the size field keeps what arrived; the
    next receive completes the message. */
 static void test_timeouts(void) {
@@ -221,6 +245,8 @@ int main(void) {
     test_formats();
     test_sizes();
     test_timeouts();
+    test_bytewise(PREFIX_LITTLE_ENDIAN);
+    test_bytewise(PREFIX_BIG_ENDIAN);
     test_cancel_plain();
     test_args();
     return 0;

@@ -15,12 +15,15 @@
 struct dill__prefix {
     struct dill__layer l;
     struct dill_msock_vfs mvfs;
+    struct dill__pin pin;
     /* The size field being received: a receive that times out midway keeps
-       what it got, so that the next one resumes. */
-    uint8_t hdr[8];
-    uint8_t hdrlen;
-    uint8_t hdrgot;
-    uint8_t little;
+       what it got, so that the next one resumes.  Packed so that the pin
+       fits libdill's 56-byte prefix_storage: a field of hdrlen bytes is
+       kept only while incomplete, so 7 bytes hold it. */
+    uint8_t part[7];
+    uint8_t hdrgot : 3;
+    uint8_t hdrlen1 : 3;           /* the field's size - 1 */
+    uint8_t little : 1;
 };
 
 _Static_assert(sizeof(struct dill__prefix) <= sizeof(struct dill_prefix_storage),
@@ -62,43 +65,66 @@ static void *dill__prefix_query(struct dill_hvfs *vfs, const void *type) {
     return NULL;
 }
 
+static void dill__prefix_free(struct dill__pin *p) {
+    dill__layer_free(&dill__cont(p, struct dill__prefix, pin)->l);
+}
+
+static void dill__prefix_close(struct dill_hvfs *hvfs) {
+    struct dill__prefix *self = (struct dill__prefix*)hvfs;
+    dill__layer_release(&self->l);
+    dill__pin_close(&self->pin, dill__prefix_free);
+}
+
 static int dill__prefix_msendl(struct dill_msock_vfs *mvfs,
     struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__prefix *self = dill__cont(mvfs, struct dill__prefix, mvfs);
     if(self->l.outerr) {errno = ECONNRESET; return -1;}
     uint8_t hdr[8];
-    int rc = dill__prefix_encode(hdr, self->hdrlen, self->little,
+    size_t hdrlen = self->hdrlen1 + 1u;
+    int rc = dill__prefix_encode(hdr, hdrlen, self->little,
         dill__iol_size(first));
     if(rc < 0) {errno = -rc; return -1;}
     struct dill_bsock_vfs *b = dill_hquery(self->l.u, dill_bsock_type);
     if(!b) return -1;
-    struct dill_iolist h = {hdr, self->hdrlen, first, 0};
+    struct dill_iolist h = {hdr, hdrlen, first, 0};
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     rc = b->bsendl(b, &h, first ? last : &h, deadline);
     /* Part of the message may be out: the stream cannot be trusted. */
-    if(rc < 0 && errno != EBADF) self->l.outerr = 1;
+    if(rc < 0) self->l.outerr = 1;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return rc;
 }
 
-/* Receives the rest of the size field.  With partial reads below, a
-   timeout or cancellation leaves the socket usable: the bytes taken so far
-   are kept.  EBADF: the stack was closed meanwhile and self may be gone. */
-static int dill__prefix_recvhdr(struct dill__prefix *self, int64_t deadline) {
+/* Receives the rest of the size field into hdr (the caller has pinned
+   the object).  With partial reads below, a timeout or cancellation
+   leaves the socket usable: the bytes taken so far are kept. */
+static int dill__prefix_recvhdr(struct dill__prefix *self, uint8_t *hdr,
+      int64_t deadline) {
     struct dill__bsockx_vfs *x = dill_hquery(self->l.u, dill__bsockx_type);
-    while(self->hdrgot < self->hdrlen) {
-        size_t want = self->hdrlen - self->hdrgot;
+    size_t hdrlen = self->hdrlen1 + 1u, got = self->hdrgot;
+    memcpy(hdr, self->part, got);
+    while(got < hdrlen) {
+        size_t want = hdrlen - got;
         ssize_t n;
-        if(x) n = x->ops->brecvsome(x, self->hdr + self->hdrgot, want, deadline);
-        else n = dill_brecv(self->l.u, self->hdr + self->hdrgot, want,
-            deadline) < 0 ?
+        if(x) n = x->ops->brecvsome(x, hdr + got, want, deadline);
+        else n = dill_brecv(self->l.u, hdr + got, want, deadline) < 0 ?
             -1 : (ssize_t)want;
-        if(n >= 0) {self->hdrgot += (uint8_t)n; continue;}
-        if(errno == EBADF) return -1;
-        if(errno == EPIPE && self->hdrgot == 0) return -1;
+        if(n >= 0) {
+            got += (size_t)n;
+            if(got < hdrlen) {
+                memcpy(self->part, hdr, got);
+                self->hdrgot = (uint8_t)got;
+            }
+            continue;
+        }
+        if(errno == EPIPE && got == 0) return -1;
         if(x && (errno == ETIMEDOUT || errno == ECANCELED)) return -1;
         self->l.inerr = 1;
         if(errno == EPIPE) errno = ECONNRESET;
         return -1;
     }
+    self->hdrgot = 0;
     return 0;
 }
 
@@ -123,13 +149,12 @@ static int dill__prefix_recvbody(struct dill__prefix *self,
     return rc;
 }
 
-static ssize_t dill__prefix_mrecvl(struct dill_msock_vfs *mvfs,
-    struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
-    struct dill__prefix *self = dill__cont(mvfs, struct dill__prefix, mvfs);
-    if(self->l.inerr) {errno = ECONNRESET; return -1;}
-    if(dill__prefix_recvhdr(self, deadline) < 0) return -1;
-    uint64_t size = dill__prefix_decode(self->hdr, self->hdrlen, self->little);
-    self->hdrgot = 0;
+static ssize_t dill__prefix_recv(struct dill__prefix *self,
+    struct dill_iolist *first, int64_t deadline) {
+    uint8_t hdr[8];
+    if(dill__prefix_recvhdr(self, hdr, deadline) < 0) return -1;
+    uint64_t size = dill__prefix_decode(hdr, self->hdrlen1 + 1u,
+        self->little);
     if(size > SSIZE_MAX || (first && size > dill__iol_size(first))) {
         /* The message stays in the stream: nothing after it can be read. */
         self->l.inerr = 1;
@@ -137,12 +162,22 @@ static ssize_t dill__prefix_mrecvl(struct dill_msock_vfs *mvfs,
         return -1;
     }
     if(dill__prefix_recvbody(self, first, size, deadline) < 0) {
-        if(errno == EBADF) return -1;
         self->l.inerr = 1;
         if(errno == EPIPE) errno = ECONNRESET;
         return -1;
     }
     return (ssize_t)size;
+}
+
+static ssize_t dill__prefix_mrecvl(struct dill_msock_vfs *mvfs,
+    struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
+    struct dill__prefix *self = dill__cont(mvfs, struct dill__prefix, mvfs);
+    if(self->l.inerr) {errno = ECONNRESET; return -1;}
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    ssize_t r = dill__prefix_recv(self, first, deadline);
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
+    return r;
 }
 
 static int dill__prefix_attach(int s, size_t hdrlen, int flags,
@@ -154,9 +189,11 @@ static int dill__prefix_attach(int s, size_t hdrlen, int flags,
         sizeof(struct dill__prefix));
     if(!self) return -1;
     self->l.hvfs.query = dill__prefix_query;
+    self->l.hvfs.close = dill__prefix_close;
     self->mvfs.msendl = dill__prefix_msendl;
     self->mvfs.mrecvl = dill__prefix_mrecvl;
-    self->hdrlen = (uint8_t)hdrlen;
+    dill__pin_init(&self->pin);
+    self->hdrlen1 = (uint8_t)(hdrlen - 1);
     self->little = flags == DILL_PREFIX_LITTLE_ENDIAN;
     return dill__layer_make(&self->l, s);
 }
@@ -174,6 +211,8 @@ int dill_prefix_attach_mem(int s, size_t hdrlen, int flags,
 int dill_prefix_detach(int s) {
     struct dill__prefix *self = dill_hquery(s, dill__prefix_type);
     if(!self) return -1;
+    /* The layer below cannot be handed back under a call still in it. */
+    if(self->pin.holders) {errno = EBUSY; return -1;}
     return dill__layer_detach(s, dill__prefix_type,
         self->hdrgot ? ECONNRESET : 0);
 }

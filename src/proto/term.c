@@ -15,6 +15,7 @@
 struct dill__term {
     struct dill__layer l;
     struct dill_msock_vfs mvfs;
+    struct dill__pin pin;
     uint8_t msg[DILL__TERM_MAX];
     uint8_t len;
     uint8_t txdone;     /* our terminal message is out */
@@ -35,13 +36,27 @@ static void *dill__term_query(struct dill_hvfs *vfs, const void *type) {
     return NULL;
 }
 
+static void dill__term_free(struct dill__pin *p) {
+    dill__layer_free(&dill__cont(p, struct dill__term, pin)->l);
+}
+
+static void dill__term_close(struct dill_hvfs *hvfs) {
+    struct dill__term *self = (struct dill__term*)hvfs;
+    dill__layer_release(&self->l);
+    dill__pin_close(&self->pin, dill__term_free);
+}
+
 static int dill__term_msendl(struct dill_msock_vfs *mvfs,
     struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__term *self = dill__cont(mvfs, struct dill__term, mvfs);
     if(self->txdone) {errno = EPIPE; return -1;}
     struct dill_msock_vfs *m = dill_hquery(self->l.u, dill_msock_type);
     if(!m) return -1;
-    return m->msendl(m, first, last, deadline);
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    int rc = m->msendl(m, first, last, deadline);
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
+    return rc;
 }
 
 /* Whether the first n bytes held by the list are the terminal message;
@@ -85,9 +100,11 @@ static ssize_t dill__term_mrecvl(struct dill_msock_vfs *mvfs,
         last->iol_next = &tail;
         l = &tail;
     }
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
     ssize_t r = m->mrecvl(m, f, l, deadline);
     if(first) last->iol_next = NULL;
-    if(r < 0) return -1;
+    if(dill__unpin(&self->pin, &pr) < 0 || r < 0) return -1;
     if(dill__term_is(self, f, (size_t)r)) {
         self->rxdone = 1;
         errno = EPIPE;
@@ -105,8 +122,10 @@ static int dill__term_attach(int s, const void *buf, size_t len,
         sizeof(struct dill__term));
     if(!self) return -1;
     self->l.hvfs.query = dill__term_query;
+    self->l.hvfs.close = dill__term_close;
     self->mvfs.msendl = dill__term_msendl;
     self->mvfs.mrecvl = dill__term_mrecvl;
+    dill__pin_init(&self->pin);
     if(len) memcpy(self->msg, buf, len);
     self->len = (uint8_t)len;
     return dill__layer_make(&self->l, s);
@@ -121,34 +140,38 @@ int dill_term_attach_mem(int s, const void *buf, size_t len,
     return dill__term_attach(s, buf, len, mem, 1);
 }
 
+/* Sends our terminal message (the object pinned by the caller or here). */
+static int dill__term_done(struct dill__term *self, int64_t deadline) {
+    if(self->txdone) {errno = EPIPE; return -1;}
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    int rc = dill_msend(self->l.u, self->msg, self->len, deadline);
+    if(dill__unpin(&self->pin, &pr) < 0 || rc < 0) return -1;
+    self->txdone = 1;
+    return 0;
+}
+
 int dill_term_done(int s, int64_t deadline) {
     struct dill__term *self = dill_hquery(s, dill__term_type);
     if(!self) return -1;
-    if(self->txdone) {errno = EPIPE; return -1;}
-    if(dill_msend(self->l.u, self->msg, self->len, deadline) < 0) return -1;
-    self->txdone = 1;
-    return 0;
+    return dill__term_done(self, deadline);
 }
 
 int dill_term_detach(int s, int64_t deadline) {
     struct dill__term *self = dill_hquery(s, dill__term_type);
     if(!self) return -1;
-    int err;
-    if(!self->txdone && dill_term_done(s, deadline) < 0) {
-        err = errno;
-        goto fail;
-    }
-    while(!self->rxdone) {
-        if(dill__term_mrecvl(&self->mvfs, NULL, NULL, deadline) >= 0) continue;
-        /* EBADF: the stack was closed meanwhile. */
-        if(errno == EBADF) return -1;
-        if(!self->rxdone) {err = errno; goto fail;}
-    }
-    return dill__layer_detach(s, dill__term_type, 0);
-fail:
-    /* EBADF: closed meanwhile, and the number may name another object. */
-    if(err != EBADF) dill_hclose(s);
-    if(err == EPIPE) err = ECONNRESET;
-    errno = err;
+    /* The layer below cannot be handed back under a call still in it. */
+    if(self->pin.holders) {errno = EBUSY; return -1;}
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    int rc = self->txdone ? 0 : dill__term_done(self, deadline);
+    while(rc == 0 && !self->rxdone)
+        if(dill__term_mrecvl(&self->mvfs, NULL, NULL, deadline) < 0 &&
+           !self->rxdone) rc = -1;
+    int err = errno;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
+    if(rc == 0) return dill__layer_detach(s, dill__term_type, 0);
+    dill_hclose(s);
+    errno = err == EPIPE ? ECONNRESET : err;
     return -1;
 }

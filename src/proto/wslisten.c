@@ -43,8 +43,12 @@ struct dill__wslistener {
     struct dill__list asked;
     int nlive;
     int shutting;                  /* ws_listen_shutdown was called */
-    int inshutdown;                /* ... and is running */
-    int closed;                    /* hclose came during it: it frees */
+    /* ws_listen_shutdown is sending a Close in a connection, unpinned
+       (see dill__wslistener_drain); closed: hclose came meanwhile, and
+       the shutdown frees the listener when that send returns. */
+    int sending;
+    int closed;
+    struct dill__pin pin;          /* ws_accept, ws_listen_shutdown */
     uint64_t accepted, handshakes, failed;
 };
 
@@ -80,6 +84,14 @@ static void dill__wslistener_stop(struct dill__wslistener *self) {
     self->tcp = -1;
 }
 
+/* The memory, once no call is inside any more. */
+static void dill__wslistener_free(struct dill__pin *p) {
+    struct dill__wslistener *self =
+        dill__cont(p, struct dill__wslistener, pin);
+    if(self->sending) self->closed = 1;
+    else free(self);
+}
+
 static void dill__wslistener_close(struct dill_hvfs *vfs) {
     struct dill__wslistener *self = (struct dill__wslistener*)vfs;
     dill__wslistener_stop(self);
@@ -96,13 +108,7 @@ static void dill__wslistener_close(struct dill_hvfs *vfs) {
     dill_hclose(self->ch[0]);
     dill_hclose(self->ch[1]);
     dill__wslistener_settls(self, NULL);
-    /* A shutdown sleeping in the listener frees it when it wakes. */
-    if(self->inshutdown) {
-        self->closed = 1;
-        if(self->drain_cl) dill__trigger(self->drain_cl, EBADF);
-        return;
-    }
-    free(self);
+    dill__pin_close(&self->pin, dill__wslistener_free);
 }
 
 /* Sleeps until woken through *slot or the deadline.  Returns 0, or -1 with
@@ -295,6 +301,7 @@ int dill_ws_listen(struct dill_ipaddr *addr,
     self->vfs.close = dill__wslistener_close;
     dill__list_init(&self->live);
     dill__list_init(&self->asked);
+    dill__pin_init(&self->pin);
     self->timeout = self->o.handshake_timeout > 0 ?
         self->o.handshake_timeout : 10000;
     self->maxpending = self->o.max_pending > 0 ? self->o.max_pending : 256;
@@ -320,7 +327,16 @@ int dill_ws_accept(int s, char *resource, size_t resourcelen,
     struct dill__wslistener *self = dill_hquery(s, dill__wslistener_type);
     if(!self) return -1;
     struct dill__wsconn c;
-    if(dill_chrecv(self->ch[1], &c, sizeof(c), deadline) < 0) return -1;
+    c.s = -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    int rc = dill_chrecv(self->ch[1], &c, sizeof(c), deadline);
+    if(dill__unpin(&self->pin, &pr) < 0) {
+        /* Closed after a connection was handed over, before we ran. */
+        if(c.s >= 0) dill_hclose(c.s);
+        return -1;
+    }
+    if(rc < 0) return -1;
     if(peer) *peer = c.peer;
     if(resource) {
         size_t n = strlen(c.resource);
@@ -364,7 +380,10 @@ int dill_ws_listen_stats(int s, struct dill_ws_listen_stats *st) {
 }
 
 /* Asks every connection handed out to close, then waits until their
-   owners have closed them all. */
+   owners have closed them all.  A Close is sent unpinned: a pin's
+   eviction on hclose would cut short a wait in the connection, which is
+   the application's (core.h: a pinned call waits only in what its
+   object's close closes); closed tells instead. */
 static int dill__wslistener_drain(struct dill__wslistener *self, int status,
       const void *reason, size_t len, int64_t deadline) {
     /* Always take the first connection not yet asked: closing one may free
@@ -374,15 +393,23 @@ static int dill__wslistener_drain(struct dill__wslistener *self, int status,
         dill__list_erase(it);
         dill__list_push(&self->asked, it);
         struct dill__ws *ws = dill__cont(it, struct dill__ws_st, lnode)->ws;
+        self->sending = 1;
         int rc = dill__ws_sendclose(ws, status, reason, len, deadline);
-        if(self->closed) {errno = EBADF; return -1;}
+        self->sending = 0;
+        if(self->closed) {free(self); errno = EBADF; return -1;}
         if(rc < 0 && (errno == ECANCELED || errno == ETIMEDOUT)) return -1;
     }
     /* The owners see the peers' Close replies as EPIPE from their
        receiving calls and close their handles. */
-    while(self->nlive > 0)
-        if(dill__wslistener_sleep(&self->drain_cl, deadline) < 0) return -1;
-    return 0;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    int rc = 0;
+    /* Closed during the sends while a ws_accept was still inside: nothing
+       would wake us (the connections forgot the listener). */
+    while(rc == 0 && self->nlive > 0 && !dill__pin_closed(&self->pin))
+        rc = dill__wslistener_sleep(&self->drain_cl, deadline);
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
+    return rc;
 }
 
 int dill_ws_listen_shutdown(int s, int status, const void *reason,
@@ -397,15 +424,5 @@ int dill_ws_listen_shutdown(int s, int status, const void *reason,
     }
     self->shutting = 1;
     dill__wslistener_stop(self);
-    self->inshutdown = 1;
-    int rc = dill__wslistener_drain(self, status, reason, len, deadline);
-    int err = errno;
-    if(self->closed) {
-        free(self);
-        errno = EBADF;
-        return -1;
-    }
-    self->inshutdown = 0;
-    errno = err;
-    return rc;
+    return dill__wslistener_drain(self, status, reason, len, deadline);
 }
