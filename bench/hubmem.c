@@ -37,7 +37,7 @@ static int slowone;
 static void shrink(int s, int opt) {
     struct dill__stream *st = hquery(s, dill__stream_type);
     int sz = 4096;
-    if(!st || setsockopt(st->fd, SOL_SOCKET, opt, &sz, sizeof(sz)) < 0)
+    if(!st || setsockopt(st->io.fd, SOL_SOCKET, opt, &sz, sizeof(sz)) < 0)
         die("setsockopt");
 }
 

@@ -37,9 +37,9 @@ static void small_buffers(int a, int b) {
     struct dill__stream *sb = hquery(b, dill__stream_type);
     assert(sa && sb);
     int n = 4096;
-    errno_assert(setsockopt(sa->fd, SOL_SOCKET, SO_SNDBUF, &n,
+    errno_assert(setsockopt(sa->io.fd, SOL_SOCKET, SO_SNDBUF, &n,
         sizeof(n)) == 0);
-    srvfd = sb->fd;
+    srvfd = sb->io.fd;
 }
 
 static void fill(uint8_t *b, uint32_t seq, size_t n) {

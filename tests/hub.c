@@ -36,8 +36,8 @@ static void small_buffers(int a, int b) {
     struct dill__stream *sb = hquery(b, dill__stream_type);
     assert(sa && sb);
     int n = 8192;
-    errno_assert(setsockopt(sa->fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n)) == 0);
-    errno_assert(setsockopt(sb->fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n)) == 0);
+    errno_assert(setsockopt(sa->io.fd, SOL_SOCKET, SO_RCVBUF, &n, sizeof(n)) == 0);
+    errno_assert(setsockopt(sb->io.fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof(n)) == 0);
 }
 
 static void conn_close(struct conn *k) {
@@ -393,7 +393,7 @@ static int zfd;
 static void client_fd(int a, int b) {
     struct dill__stream *sa = hquery(a, dill__stream_type);
     assert(sa && b >= 0);
-    zfd = sa->fd;
+    zfd = sa->io.fd;
 }
 
 /* Subscribers whose connections compress each message from a fresh

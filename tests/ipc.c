@@ -267,12 +267,84 @@ static void test_cancel_close(void) {
     errno_assert(hclose(s[1]) == 0);
 }
 
+/* Closing a connection from another coroutine while one sleeps in it (the
+   stream's pin, issue 14 item 3): the sleeper fails with EBADF, a
+   descriptor that came with buffered bytes is closed, nothing leaks. */
+static int sleeper_rc, sleeper_err;
+coroutine void sleep_recvfd(int s) {
+    sleeper_rc = ipc_recvfd(s, now() + 5000);
+    sleeper_err = errno;
+}
+coroutine void sleep_brecv(int s) {
+    char buf[4];
+    sleeper_rc = brecv(s, buf, sizeof(buf), now() + 5000);
+    sleeper_err = errno;
+}
+
+static void close_under(int which, int mem) {
+    int base = nfds();
+    struct ipc_pair_storage pmem;
+    int s[2];
+    errno_assert((mem ? ipc_pair_mem(&pmem, s) : ipc_pair(s)) == 0);
+    int p[2];
+    errno_assert(pipe(p) == 0);
+    if(which) {
+        /* The marker byte of a descriptor sits in the read-ahead with its
+           descriptor when the sleeper starts; it takes it as data and
+           waits for more. */
+        errno_assert(bsend(s[0], "zz", 2, -1) == 0);
+        errno_assert(ipc_sendfd(s[0], p[1], -1) == 0);
+        msleep(now() + 10);
+        char c;
+        errno_assert(brecv(s[1], &c, 1, now() + 1000) == 0);
+    }
+    sleeper_rc = 1;
+    int cr = which ? go(sleep_brecv(s[1])) : go(sleep_recvfd(s[1]));
+    errno_assert(cr >= 0);
+    msleep(now() + 20);
+    assert(sleeper_rc == 1);
+    int64_t t = now();
+    errno_assert(hclose(s[1]) == 0);
+    msleep(now() + 10);
+    assert(sleeper_rc == -1 && sleeper_err == EBADF);
+    assert(now() - t < 1000);
+    errno_assert(hclose(cr) == 0);
+    errno_assert(hclose(s[0]) == 0);
+    close(p[0]);
+    close(p[1]);
+    assert(nfds() == base);
+}
+
+static void test_close_under_sleeper(void) {
+    for(int which = 0; which != 2; which++)
+        for(int mem = 0; mem != 2; mem++) close_under(which, mem);
+    /* A descriptor pending in the read-ahead when the connection closes
+       gracefully is closed too. */
+    int base = nfds();
+    int s[2];
+    errno_assert(ipc_pair(s) == 0);
+    int p[2];
+    errno_assert(pipe(p) == 0);
+    errno_assert(bsend(s[0], "z", 1, -1) == 0);
+    errno_assert(ipc_sendfd(s[0], p[1], -1) == 0);
+    msleep(now() + 10);
+    char c;
+    errno_assert(brecv(s[1], &c, 1, now() + 1000) == 0);
+    errno_assert(ipc_done(s[0], -1) == 0);
+    errno_assert(ipc_close(s[1], now() + 1000) == 0);
+    errno_assert(hclose(s[0]) == 0);
+    close(p[0]);
+    close(p[1]);
+    assert(nfds() == base);
+}
+
 int main(void) {
     test_listen_connect();
     test_pair();
     test_sendfd();
     test_mem_fromfd();
     test_cancel_close();
+    test_close_under_sleeper();
     unlink(path);
     return 0;
 }

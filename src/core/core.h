@@ -246,6 +246,13 @@ void dill__pin_nofree(struct dill__pin *p);
    was closed while the call yielded. */
 int dill__pin_busy(struct dill__pin *p, int64_t deadline);
 int dill__pin_busy_n(struct dill__pin *p, int64_t deadline, unsigned n);
+/* Whether the innermost object the running coroutine pinned was closed:
+   for code below a pinned call that does not see the object itself (the
+   fd-level loops of a stream), to ask after dill__busy. */
+static inline int dill__pinned_closed(void) {
+    struct dill__pinref *r = dill__flags ? dill__flags->pins : NULL;
+    return r && r->free;
+}
 
 /* Call from a loop that made progress without blocking: fails with
    ECANCELED when the current coroutine is cancelled and with ETIMEDOUT once

@@ -39,28 +39,48 @@ void dill__fd_close(int fd) {
     errno = err;
 }
 
+/* What a receive buffer block holds behind its bytes: fields used only
+   while bytes are buffered, kept out of struct dill__fdrx (fd.h). */
+struct dill__fdrxtail {
+    uint16_t pos;
+    int pendfd;    /* came with the last buffered byte (AF_UNIX), or -1 */
+};
+
+static struct dill__fdrxtail *dill__fd_tail(struct dill__fdrx *rx) {
+    return (struct dill__fdrxtail*)(void*)(rx->buf + DILL__RXBUF_SIZE);
+}
+
+/* Gets an empty buffer block for rx (which has none).  NULL on ENOMEM. */
+static uint8_t *dill__fd_rxalloc(struct dill__fdrx *rx) {
+    rx->buf = dill__pool_get(DILL__POOL_FDRX,
+        DILL__RXBUF_SIZE + sizeof(struct dill__fdrxtail));
+    if(!rx->buf) {errno = ENOMEM; return NULL;}
+    dill__fd_tail(rx)->pos = 0;
+    dill__fd_tail(rx)->pendfd = -1;
+    rx->len = 0;
+    return rx->buf;
+}
+
 int dill__fd_unread(struct dill__fdrx *rx, const void *p, size_t n) {
     if(n == 0) return 0;
     if(n > (size_t)DILL__RXBUF_SIZE - rx->len) {errno = ENOBUFS; return -1;}
-    if(!rx->buf) {
-        rx->buf = dill__pool_get(DILL__POOL_FDRX, DILL__RXBUF_SIZE);
-        if(!rx->buf) {errno = ENOMEM; return -1;}
-        rx->pos = rx->len = 0;
+    if(!rx->buf && !dill__fd_rxalloc(rx)) return -1;
+    struct dill__fdrxtail *t = dill__fd_tail(rx);
+    if(t->pos < n) {
+        memmove(rx->buf + n, rx->buf + t->pos, rx->len);
+        t->pos = (uint16_t)n;
     }
-    if(rx->pos < n) {
-        memmove(rx->buf + n, rx->buf + rx->pos, rx->len);
-        rx->pos = (uint16_t)n;
-    }
-    rx->pos = (uint16_t)(rx->pos - n);
-    memcpy(rx->buf + rx->pos, p, n);
+    t->pos = (uint16_t)(t->pos - n);
+    memcpy(rx->buf + t->pos, p, n);
     rx->len = (uint16_t)(rx->len + n);
     return 0;
 }
 
 void dill__fd_rxfree(struct dill__fdrx *rx) {
+    if(rx->buf && dill__fd_tail(rx)->pendfd >= 0)
+        dill__fd_close(dill__fd_tail(rx)->pendfd);
     dill__pool_put(DILL__POOL_FDRX, rx->buf);
     rx->buf = NULL;
-    rx->pos = 0;
     rx->len = 0;
 }
 
@@ -73,14 +93,24 @@ static int dill__fd_maperr(int err) {
     }
 }
 
+/* dill__busy for a loop that goes on using fd: fails with EBADF when the
+   socket object (pinned by the caller, core.h) was closed meanwhile, as
+   its fd number may already name another file. */
+static int dill__fd_busy(int64_t deadline) {
+    if(dill__busy(deadline) < 0) return -1;
+    if(dill__pinned_closed()) {errno = EBADF; return -1;}
+    return 0;
+}
+
 /* Delivers n buffered bytes.  If that empties a buffer whose last byte
    carried a descriptor, the caller consumed the marker as data: close it. */
-static void dill__fd_rxtake(struct dill__fdrx *rx, int *pendfd, size_t n) {
-    rx->pos = (uint16_t)(rx->pos + n);
+static void dill__fd_rxtake(struct dill__fdrx *rx, size_t n) {
+    struct dill__fdrxtail *t = dill__fd_tail(rx);
+    t->pos = (uint16_t)(t->pos + n);
     rx->len = (uint16_t)(rx->len - n);
-    if(rx->len == 0 && pendfd && *pendfd >= 0) {
-        close(*pendfd);
-        *pendfd = -1;
+    if(rx->len == 0 && t->pendfd >= 0) {
+        close(t->pendfd);
+        t->pendfd = -1;
     }
 }
 
@@ -109,12 +139,9 @@ static ssize_t dill__fd_read1(int fd, struct dill__fdrx *rx, int pass,
     struct iovec *iov, int n, size_t ucap, int withbuf, int *rfd) {
     *rfd = -1;
     if(withbuf) {
-        if(!rx->buf) {
-            rx->buf = dill__pool_get(DILL__POOL_FDRX, DILL__RXBUF_SIZE);
-            /* The surplus left the socket: without memory the stream is
-               broken. */
-            if(!rx->buf) {errno = ECONNRESET; return -1;}
-        }
+        /* Without memory for the surplus, which left the socket, the
+           stream would be broken. */
+        if(!rx->buf && !dill__fd_rxalloc(rx)) {errno = ECONNRESET; return -1;}
         iov[n].iov_base = rx->buf;
         iov[n].iov_len = DILL__RXBUF_SIZE;
         n++;
@@ -147,7 +174,7 @@ static ssize_t dill__fd_read1(int fd, struct dill__fdrx *rx, int pass,
         return -1;
     }
     if((size_t)r > ucap) {
-        rx->pos = 0;
+        dill__fd_tail(rx)->pos = 0;
         rx->len = (uint16_t)((size_t)r - ucap);
     }
     return r;
@@ -155,11 +182,12 @@ static ssize_t dill__fd_read1(int fd, struct dill__fdrx *rx, int pass,
 
 /* A descriptor came with the last byte of a read: keep it while that byte
    is buffered, close it if the caller already took the byte as data. */
-static void dill__fd_placefd(int *pendfd, int rfd, int inbuf) {
+static void dill__fd_placefd(struct dill__fdrx *rx, int rfd, int inbuf) {
     if(rfd < 0) return;
     if(!inbuf) {close(rfd); return;}
-    if(*pendfd >= 0) close(*pendfd);
-    *pendfd = rfd;
+    struct dill__fdrxtail *t = dill__fd_tail(rx);
+    if(t->pendfd >= 0) close(t->pendfd);
+    t->pendfd = rfd;
 }
 
 /* Whether waiting makes sense: a deadline of 0 or in the past means "only
@@ -174,15 +202,14 @@ static int dill__fd_waitin(int fd, struct dill__fdrx *rx, int64_t deadline) {
     return dill_fdin(fd, deadline);
 }
 
-int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
-    struct dill_iolist *first, int64_t deadline, size_t *got) {
+int dill__fd_recvl(int fd, struct dill__fdrx *rx, struct dill_iolist *first, int64_t deadline, size_t *got) {
     struct dill__iolcur cur = {first, 0};
     dill__iol_advance(&cur, 0);
     size_t left = dill__iol_size(first);
     if(rx->len && left) {
         size_t n = rx->len < left ? rx->len : left;
-        dill__iol_copyin(&cur, rx->buf + rx->pos, n);
-        dill__fd_rxtake(rx, pendfd, n);
+        dill__iol_copyin(&cur, rx->buf + dill__fd_tail(rx)->pos, n);
+        dill__fd_rxtake(rx, n);
         left -= n;
         *got += n;
     }
@@ -190,8 +217,8 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
     while(left) {
         if(rx->drained && dill__fd_canwait(deadline) &&
            dill__fd_waitin(fd, rx, deadline) < 0) {
-            /* EBADF: the socket was closed under us; its memory, rx
-               included, may be gone. */
+            /* EBADF: the socket was closed under us (rx has no buffer
+               any more). */
             if(errno == EBADF) return -1;
             rc = -1;
             break;
@@ -203,7 +230,7 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
            bulk data is copied only once, by the kernel. */
         int withbuf = ucap == left && left < DILL__RXBUF_SIZE;
         int rfd;
-        ssize_t r = dill__fd_read1(fd, rx, pendfd != NULL, iov, n, ucap,
+        ssize_t r = dill__fd_read1(fd, rx, rx->ipc, iov, n, ucap,
             withbuf, &rfd);
         if(r < 0) {
             if(errno != EAGAIN) {rc = -1; break;}
@@ -212,14 +239,14 @@ int dill__fd_recvl(int fd, struct dill__fdrx *rx, int *pendfd,
             continue;
         }
         rx->drained = (size_t)r < ucap + (withbuf ? DILL__RXBUF_SIZE : 0);
-        if(pendfd) dill__fd_placefd(pendfd, rfd, (size_t)r > ucap);
+        if(rx->ipc) dill__fd_placefd(rx, rfd, (size_t)r > ucap);
         size_t u = (size_t)r < ucap ? (size_t)r : ucap;
         dill__iol_advance(&cur, u);
         left -= u;
         *got += u;
         /* A peer that keeps data coming must not keep us past the deadline
            nor starve other coroutines. */
-        if(left && dill__busy(deadline) < 0) {rc = -1; break;}
+        if(left && dill__fd_busy(deadline) < 0) {rc = -1; break;}
     }
     if(rx->buf && rx->len == 0) dill__fd_rxfree(rx);
     return rc;
@@ -277,16 +304,14 @@ static ssize_t dill__fd_aoprecv(int fd, struct dill__fdrx *rx, void *buf,
     int err = dill__wait(dl, 1) < 0 ? errno : errno == EBADF ? EBADF : 0;
     if(err == ETIMEDOUT && dl != deadline) err = 0;
     if(!o.done) o.res = dill__aop_cancel(&o.op);
-    /* Closed under us: rx, in the socket object, may be gone. */
+    /* Closed under us: rx has no buffer any more. */
     if(o.res == -EBADF || err == EBADF) {errno = EBADF; return -1;}
     if(o.res > 0) {
         size_t n = (size_t)o.res < len ? (size_t)o.res : len;
         memcpy(buf, tmp, n);
         if((size_t)o.res > n) {
-            rx->buf = dill__pool_get(DILL__POOL_FDRX, DILL__RXBUF_SIZE);
-            if(!rx->buf) return -1;
+            if(!dill__fd_rxalloc(rx)) return -1;
             memcpy(rx->buf, tmp + n, (size_t)o.res - n);
-            rx->pos = 0;
             rx->len = (uint16_t)((size_t)o.res - n);
         }
         rx->drained = (size_t)o.res < cap;
@@ -301,13 +326,12 @@ static ssize_t dill__fd_aoprecv(int fd, struct dill__fdrx *rx, void *buf,
     return -1;
 }
 
-ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, int *pendfd,
-    void *buf, size_t len, int64_t deadline) {
+ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, void *buf, size_t len, int64_t deadline) {
     if(len == 0) return 0;
     if(rx->len) {
         size_t n = rx->len < len ? rx->len : len;
-        memcpy(buf, rx->buf + rx->pos, n);
-        dill__fd_rxtake(rx, pendfd, n);
+        memcpy(buf, rx->buf + dill__fd_tail(rx)->pos, n);
+        dill__fd_rxtake(rx, n);
         if(rx->len == 0) dill__fd_rxfree(rx);
         return (ssize_t)n;
     }
@@ -315,7 +339,7 @@ ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, int *pendfd,
         /* Where the kernel fills receives, waiting and reading are one
            operation; elsewhere the wait below keeps the stack shallow
            (idle connections' resident memory). */
-        if(rx->drained && !pendfd && dill__fd_canwait(deadline) &&
+        if(rx->drained && !rx->ipc && dill__fd_canwait(deadline) &&
            dill__aop_fills()) {
             ssize_t r = dill__fd_aoprecv(fd, rx, buf, len, deadline);
             if(r >= 0) return r;
@@ -332,11 +356,11 @@ ssize_t dill__fd_recvsome(int fd, struct dill__fdrx *rx, int *pendfd,
         struct iovec iov[2] = {{buf, len}};
         int rfd;
         int withbuf = len < DILL__RXBUF_SIZE;
-        ssize_t r = dill__fd_read1(fd, rx, pendfd != NULL, iov, 1, len,
+        ssize_t r = dill__fd_read1(fd, rx, rx->ipc, iov, 1, len,
             withbuf, &rfd);
         if(r > 0) {
             rx->drained = (size_t)r < len + (withbuf ? DILL__RXBUF_SIZE : 0);
-            if(pendfd) dill__fd_placefd(pendfd, rfd, (size_t)r > len);
+            if(rx->ipc) dill__fd_placefd(rx, rfd, (size_t)r > len);
             if(rx->buf && rx->len == 0) dill__fd_rxfree(rx);
             return (size_t)r < len ? r : (ssize_t)len;
         }
@@ -386,7 +410,7 @@ int dill__fd_sendl(int fd, struct dill_iolist *first, int64_t deadline,
         dill__iol_advance(&cur, (size_t)r);
         left -= (size_t)r;
         *sent += (size_t)r;
-        if(left && dill__busy(deadline) < 0) return -1;
+        if(left && dill__fd_busy(deadline) < 0) return -1;
     }
     return 0;
 }
@@ -424,12 +448,12 @@ int dill__fd_sendfd(int fd, int sfd, int64_t deadline) {
     }
 }
 
-int dill__fd_recvfd(int fd, struct dill__fdrx *rx, int *pendfd,
-    int64_t deadline) {
+int dill__fd_recvfd(int fd, struct dill__fdrx *rx, int64_t deadline) {
     if(rx->len) {
-        if(rx->len != 1 || *pendfd < 0) {errno = EPROTO; return -1;}
-        int r = *pendfd;
-        *pendfd = -1;
+        struct dill__fdrxtail *t = dill__fd_tail(rx);
+        if(rx->len != 1 || t->pendfd < 0) {errno = EPROTO; return -1;}
+        int r = t->pendfd;
+        t->pendfd = -1;
         dill__fd_rxfree(rx);
         return r;
     }
@@ -455,7 +479,7 @@ int dill__fd_drain(int fd, struct dill__fdrx *rx, int64_t deadline) {
         ssize_t r = recv(fd, tmp, sizeof(tmp), 0);
         if(r == 0) return 0;
         if(r > 0) {
-            if(dill__busy(deadline) < 0) return -1;
+            if(dill__fd_busy(deadline) < 0) return -1;
             continue;
         }
         if(errno == EINTR) continue;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -124,10 +125,12 @@ int dill_ipc_sendfd(int s, int fd, int64_t deadline) {
     if(fd < 0) {errno = EBADF; return -1;}
     if(self->io.outdone) {errno = EPIPE; return -1;}
     if(self->io.outerr) {errno = ECONNRESET; return -1;}
-    if(self->tx && dill__stream_flush(self, deadline) < 0) return -1;
-    int rc = dill__fd_sendfd(self->fd, fd, deadline);
-    if(rc < 0 && errno == EBADF) return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    int rc = self->tx ? dill__stream_flush(self, deadline) : 0;
+    if(rc == 0) rc = dill__fd_sendfd(self->io.fd, fd, deadline);
     if(rc < 0 && errno == ECONNRESET) self->io.outerr = self->io.reset = 1;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return rc;
 }
 
@@ -136,13 +139,18 @@ int dill_ipc_recvfd(int s, int64_t deadline) {
     if(!self) return -1;
     if(self->io.indone) {errno = EPIPE; return -1;}
     if(self->io.inerr) {errno = ECONNRESET; return -1;}
-    int fd = dill__fd_recvfd(self->fd, &self->io, &self->pendfd, deadline);
-    if(fd >= 0) return fd;
-    if(errno == EBADF) return -1;
-    if(errno == EPIPE) self->io.indone = 1;
-    else if(errno == ECONNRESET || errno == EPROTO) self->io.inerr = 1;
-    if(errno == ECONNRESET) self->io.reset = 1;
-    return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    int fd = dill__fd_recvfd(self->io.fd, &self->io, deadline);
+    if(fd < 0 && errno == EPIPE) self->io.indone = 1;
+    else if(fd < 0 && (errno == ECONNRESET || errno == EPROTO))
+        self->io.inerr = 1;
+    if(fd < 0 && errno == ECONNRESET) self->io.reset = 1;
+    if(dill__unpin(&self->pin, &pr) < 0) {
+        if(fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 int dill_ipc_done(int s, int64_t deadline) {

@@ -71,12 +71,10 @@ enum dill__txstate {
     DILL__TX_ORPHAN
 };
 
-/* A coroutine waiting for a send under way to end.  gone is set if the stream
-   closes before it runs, even when it was already resumed: it must then
-   not touch the stream. */
+/* A coroutine waiting for a send under way to end (it holds the pin: a
+   close wakes it). */
 struct dill__txwait {
     struct dill__clause cl;
-    int gone;
 };
 
 struct dill__fdtx {
@@ -118,7 +116,6 @@ static void dill__stream_txfree(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
     dill__stream_txroom(tx);
     dill__undefer(&tx->d);
-    if(tx->waiter) tx->waiter->gone = 1;
     self->tx = NULL;
     dill__stream_txdrop(tx);
 }
@@ -162,7 +159,7 @@ static void dill__stream_txkick(struct dill__stream *self) {
     while(self->tx && self->tx->state == DILL__TX_IDLE) {
         struct dill__fdtx *tx = self->tx;
         if(!tx->len) {dill__stream_txfree(self); break;}
-        int rc = dill__aop_send(&tx->op, self->fd, tx->buf, tx->len);
+        int rc = dill__aop_send(&tx->op, self->io.fd, tx->buf, tx->len);
         if(rc < 0) {
             self->io.outerr = 1;
             dill__stream_txfree(self);
@@ -183,16 +180,15 @@ static void dill__stream_txdone(struct dill__aop *op, int res) {
 
 /* Waits until no send is under way, so that writes stay in order.
    Returns 0, or -1 with errno: ETIMEDOUT, ECANCELED, EBADF (closed
-   meanwhile: self is gone). */
+   meanwhile: the caller holds the pin). */
 static int dill__stream_txsettle(struct dill__stream *self,
       int64_t deadline) {
     while(self->tx && self->tx->state == DILL__TX_SENDING) {
         struct dill__txwait w;
-        w.gone = 0;
         self->tx->waiter = &w;
         dill__waitfor(&w.cl, 0, NULL);
         int rc = dill__wait(deadline, 1);
-        if(w.gone || errno == EBADF) {errno = EBADF; return -1;}
+        if(dill__pin_closed(&self->pin)) {errno = EBADF; return -1;}
         struct dill__fdtx *tx = self->tx;
         tx->waiter = NULL;
         if(tx->state == DILL__TX_WOKEN) {
@@ -238,9 +234,9 @@ static int dill__stream_send(struct dill__stream *self,
         tx->state = DILL__TX_BLOCKED;
     }
     size_t sent = 0;
-    int rc = start ? dill__fd_sendl(self->fd, start, deadline, &sent) : 0;
-    /* EBADF: closed while we waited; self may be freed already. */
-    if(rc < 0 && errno == EBADF) return -1;
+    int rc = start ? dill__fd_sendl(self->io.fd, start, deadline, &sent) : 0;
+    /* Closed while we waited: the close took tx. */
+    if(dill__pin_closed(&self->pin)) {errno = EBADF; return -1;}
     if(tx) {
         tx->state = DILL__TX_IDLE;
         dill__stream_txroom(tx);
@@ -345,9 +341,19 @@ static void dill__stream_commit(struct dill__stream *self, size_t n) {
 }
 
 
+/* dill__stream_send for a caller that does not hold the pin. */
+static int dill__stream_psend(struct dill__stream *self,
+      struct dill_iolist *first, int keep, int64_t deadline) {
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    int rc = dill__stream_send(self, first, keep, deadline);
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
+    return rc;
+}
+
 int dill__stream_flush(struct dill__stream *self, int64_t deadline) {
     if(!self->tx) return 0;
-    return dill__stream_send(self, NULL, 0, deadline);
+    return dill__stream_psend(self, NULL, 0, deadline);
 }
 
 /* On close: one last send, like the kernel that keeps sending what was
@@ -357,8 +363,7 @@ int dill__stream_flush(struct dill__stream *self, int64_t deadline) {
 static void dill__stream_txlast(struct dill__stream *self) {
     struct dill__fdtx *tx = self->tx;
     if(tx->state == DILL__TX_WOKEN || tx->state == DILL__TX_IDLE) {
-        /* A woken waiter learns of the close from gone. */
-        if(tx->waiter) tx->waiter->gone = 1;
+        /* A woken waiter learns of the close from the pin. */
         tx->waiter = NULL;
         tx->state = DILL__TX_IDLE;
         if(self->io.outerr) {dill__stream_txfree(self); return;}
@@ -370,10 +375,6 @@ static void dill__stream_txlast(struct dill__stream *self) {
         /* The operation owns the block now. */
         dill__stream_txroom(tx);
         dill__undefer(&tx->d);
-        if(tx->waiter) {
-            tx->waiter->gone = 1;
-            dill__trigger(&tx->waiter->cl, EBADF);
-        }
         tx->waiter = NULL;
         tx->s = NULL;
         tx->state = DILL__TX_ORPHAN;
@@ -390,7 +391,7 @@ static void dill__stream_txlast(struct dill__stream *self) {
 static int dill__stream_bsendl(struct dill_bsock_vfs *bvfs,
     struct dill_iolist *first, struct dill_iolist *last, int64_t deadline) {
     struct dill__stream *self = DILL__CONT(bvfs, struct dill__stream, bvfs);
-    return dill__stream_send(self, first, 0, deadline);
+    return dill__stream_psend(self, first, 0, deadline);
 }
 
 /* Records what a failed receive did to the socket.  errno is kept. */
@@ -406,12 +407,12 @@ static int dill__stream_brecvl(struct dill_bsock_vfs *bvfs,
     if(self->io.indone) {errno = EPIPE; return -1;}
     if(self->io.inerr) {errno = ECONNRESET; return -1;}
     size_t got = 0;
-    int rc = dill__fd_recvl(self->fd, &self->io,
-        self->io.ipc ? &self->pendfd : NULL, first, deadline, &got);
-    if(rc == 0) return 0;
-    if(errno == EBADF) return -1;
-    dill__stream_inerr(self, got);
-    return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    int rc = dill__fd_recvl(self->io.fd, &self->io, first, deadline, &got);
+    if(rc < 0) dill__stream_inerr(self, got);
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
+    return rc;
 }
 
 /******************************************************************************/
@@ -427,9 +428,11 @@ static ssize_t dill__stream_brecvsome(struct dill__bsockx_vfs *x,
     struct dill__stream *self = dill__stream_x(x);
     if(self->io.indone) {errno = EPIPE; return -1;}
     if(self->io.inerr) {errno = ECONNRESET; return -1;}
-    ssize_t r = dill__fd_recvsome(self->fd, &self->io,
-        self->io.ipc ? &self->pendfd : NULL, buf, len, deadline);
-    if(r < 0 && errno != EBADF) dill__stream_inerr(self, 0);
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    ssize_t r = dill__fd_recvsome(self->io.fd, &self->io, buf, len, deadline);
+    if(r < 0) dill__stream_inerr(self, 0);
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return r;
 }
 
@@ -440,7 +443,12 @@ static int dill__stream_xunread(struct dill__bsockx_vfs *x, const void *p,
 
 static uint8_t *dill__stream_xreserve(struct dill__bsockx_vfs *x, size_t n,
       int64_t deadline) {
-    return dill__stream_reserve(dill__stream_x(x), n, deadline);
+    struct dill__stream *self = dill__stream_x(x);
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    uint8_t *p = dill__stream_reserve(self, n, deadline);
+    if(dill__unpin(&self->pin, &pr) < 0) return NULL;
+    return p;
 }
 
 static void dill__stream_xcommit(struct dill__bsockx_vfs *x, size_t n) {
@@ -465,7 +473,10 @@ static int dill__stream_xwaitin(struct dill__bsockx_vfs *x,
     struct dill__stream *self = dill__stream_x(x);
     if(self->io.len || self->io.indone || self->io.inerr) return 0;
     if(self->io.buf) dill__fd_rxfree(&self->io);
-    if(dill_fdin(self->fd, deadline) < 0) return -1;
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    int rc = dill_fdin(self->io.fd, deadline);
+    if(dill__unpin(&self->pin, &pr) < 0 || rc < 0) return -1;
     /* Readable: the next receive reads at once instead of waiting again. */
     self->io.drained = 0;
     return 0;
@@ -486,13 +497,17 @@ void *dill__stream_query(struct dill_hvfs *vfs, const void *type) {
     return NULL;
 }
 
+static void dill__stream_free(struct dill__pin *p) {
+    free(dill__cont(p, struct dill__stream, pin));
+}
+
 static void dill__stream_hclose(struct dill_hvfs *vfs) {
     struct dill__stream *self = DILL__CONT(vfs, struct dill__stream, hvfs);
     if(self->tx) dill__stream_txlast(self);
-    dill__fd_close(self->fd);
+    dill__fd_close(self->io.fd);
     dill__fd_rxfree(&self->io);
-    if(self->pendfd >= 0) dill__fd_close(self->pendfd);
-    if(!self->io.mem) free(self);
+    dill__pin_close(&self->pin,
+        self->io.mem ? dill__pin_nofree : dill__stream_free);
 }
 
 int dill__stream_make(int fd, int ipc, void *mem,
@@ -508,8 +523,8 @@ int dill__stream_make(int fd, int ipc, void *mem,
     self->bvfs.bsendl = dill__stream_bsendl;
     self->bvfs.brecvl = dill__stream_brecvl;
     self->xvfs.ops = &dill__stream_xops;
-    self->fd = fd;
-    self->pendfd = -1;
+    self->io.fd = fd;
+    dill__pin_init(&self->pin);
     self->io.ipc = ipc ? 1 : 0;
     self->io.mem = mem ? 1 : 0;
     int h = dill_hmake(&self->hvfs);
@@ -526,7 +541,7 @@ int dill__stream_done(struct dill__stream *self, int64_t deadline) {
     if(self->io.outdone) {errno = EPIPE; return -1;}
     if(self->io.outerr) {errno = ECONNRESET; return -1;}
     if(dill__stream_flush(self, deadline) < 0) return -1;
-    if(shutdown(self->fd, SHUT_WR) < 0) {
+    if(shutdown(self->io.fd, SHUT_WR) < 0) {
         self->io.outerr = 1;
         errno = ECONNRESET;
         return -1;
@@ -535,31 +550,29 @@ int dill__stream_done(struct dill__stream *self, int64_t deadline) {
     return 0;
 }
 
-int dill__stream_close(int h, struct dill__stream *self, int64_t deadline) {
-    int err = 0;
+/* The terminal handshake of dill__stream_close, pinned by the caller.
+   Returns 0 or an errno value. */
+static int dill__stream_bye(struct dill__stream *self, int64_t deadline) {
     /* A receive or send that merely timed out midway does not stop the
        terminal handshake; a connection that failed does. */
-    if(self->io.reset) err = ECONNRESET;
-    if(!err && !self->io.outdone && self->tx &&
-       dill__stream_flush(self, deadline) < 0) {
-        if(errno == EBADF) return -1;
-        err = errno;
+    if(self->io.reset) return ECONNRESET;
+    if(!self->io.outdone && self->tx &&
+       dill__stream_send(self, NULL, 0, deadline) < 0) return errno;
+    if(!self->io.outdone) {
+        if(shutdown(self->io.fd, SHUT_WR) < 0) return ECONNRESET;
+        self->io.outdone = 1;
     }
-    if(!err && !self->io.outdone) {
-        if(shutdown(self->fd, SHUT_WR) < 0) err = ECONNRESET;
-        else self->io.outdone = 1;
-    }
-    if(!err && !self->io.indone) {
-        if(self->pendfd >= 0) {
-            dill__fd_close(self->pendfd);
-            self->pendfd = -1;
-        }
-        if(dill__fd_drain(self->fd, &self->io, deadline) < 0) {
-            /* Closed by someone else meanwhile: h is not ours any more. */
-            if(errno == EBADF) return -1;
-            err = errno;
-        }
-    }
+    if(!self->io.indone && dill__fd_drain(self->io.fd, &self->io,
+       deadline) < 0) return errno;
+    return 0;
+}
+
+int dill__stream_close(int h, struct dill__stream *self, int64_t deadline) {
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    int err = dill__stream_bye(self, deadline);
+    /* Closed by someone else meanwhile: h is not ours any more. */
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
     dill_hclose(h);
     if(err) {errno = err; return -1;}
     return 0;

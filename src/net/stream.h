@@ -5,6 +5,7 @@
 #define DILL_NET_STREAM_H
 
 #include "libdillimpl.h"
+#include "core/core.h"
 #include "net/bsockx.h"
 #include "net/fd.h"
 
@@ -21,11 +22,11 @@ struct dill__stream {
     struct dill_hvfs hvfs;
     struct dill_bsock_vfs bvfs;
     struct dill__bsockx_vfs xvfs;
-    struct dill__fdrx io;
+    struct dill__fdrx io;          /* io.fd is the socket */
     struct dill__fdtx *tx;         /* gathered writes, or NULL */
-    int fd;
-    /* Descriptor received with the last buffered byte (IPC only), or -1. */
-    int pendfd;
+    /* Calls that may sleep hold it (core.h), so that a close from another
+       coroutine leaves the object to them until they return EBADF. */
+    struct dill__pin pin;
 };
 
 /* Wraps connected non-blocking fd into a new handle whose hvfs uses the
@@ -44,7 +45,7 @@ extern const void *dill__stream_type;
 /* Writes out the gathered bytes now.  Returns 0 or -1 with errno: EPIPE
    (done), ECONNRESET (also for a failed earlier gathered write),
    ETIMEDOUT, ECANCELED, EBUSY (another coroutine is writing), EBADF
-   (closed meanwhile: self is gone). */
+   (closed meanwhile). */
 int dill__stream_flush(struct dill__stream *self, int64_t deadline);
 /* Half-close: writes out gathered bytes, then shutdown(SHUT_WR); later
    sends fail with EPIPE.  Errors: EPIPE (already done), ECONNRESET,

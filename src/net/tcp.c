@@ -164,7 +164,7 @@ int dill_tcp_localaddr(int s, struct dill_ipaddr *addr) {
     int fd;
     struct dill__stream *conn = dill_hquery(s, dill__tcp_type);
     if(conn) {
-        fd = conn->fd;
+        fd = conn->io.fd;
     } else {
         if(errno != ENOTSUP) return -1;
         struct dill__listener *ls = dill_hquery(s, dill__tcp_listener_type);
