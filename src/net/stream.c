@@ -444,6 +444,12 @@ static int dill__stream_xunread(struct dill__bsockx_vfs *x, const void *p,
 static uint8_t *dill__stream_xreserve(struct dill__bsockx_vfs *x, size_t n,
       int64_t deadline) {
     struct dill__stream *self = dill__stream_x(x);
+    struct dill__fdtx *tx = self->tx;
+    /* Room already (what dill__stream_reserve would find first): nothing
+       can sleep, so no pin (the per-message path of gathered writes). */
+    if(tx && tx->state != DILL__TX_BLOCKED && tx->len + n <= tx->cap &&
+       !self->io.outdone && !self->io.outerr)
+        return tx->buf + tx->len;
     struct dill__pinref pr;
     dill__pin(&self->pin, &pr);
     uint8_t *p = dill__stream_reserve(self, n, deadline);
