@@ -995,7 +995,8 @@ static size_t wtcp(void) {
     int b = bundle();
     errno_assert(b >= 0);
     errno_assert(bundle_go(b, whandler(s, 0, &r)) == 0);
-    errno_assert(bsend(c, wsc_request, strlen(wsc_request), now() + 10000) == 0);
+    errno_assert(bsend(c, wsc_request, strlen(wsc_request),
+        now() + 10000) == 0);
     char tail[4] = {0};
     while(memcmp(tail, "\r\n\r\n", 4) != 0) {
         memmove(tail, tail + 1, 3);
