@@ -998,7 +998,8 @@ static void wrun(const char *steps, int mode, int hib, struct wresult *r) {
 }
 
 /* The same handler over plain TCP, hibernated: its copy is what the
-   wss handler's must come near (its wait as shallow). */
+   wss handler's must come near (its wait as shallow).  Bytes copied are
+   read with dill__hib_bytes. */
 static size_t wtcp(void) {
     errno_assert(hibernate(10) == 0);
     struct ipaddr a;
@@ -1048,12 +1049,13 @@ static void wss(void) {
             struct wresult on, off;
             wcopy = 0;
             wrun(runs[i].steps, runs[i].mode, 1, &on);
-            /* TLS adds its waitin's frame, not its receive path (768
-               bytes more, x86-64 RelWithDebInfo). */
+            /* TLS adds its waitin's frame, not its receive path: 112
+               bytes more than ws instead of 880 (x86-64 RelWithDebInfo;
+               with ASan 224 instead of 1,776). */
             if(i == 0)
                 fprintf(stderr, "hibernated copy: ws %zu B, wss %zu B\n",
                     tcp, wcopy);
-            assert(wcopy > tcp && wcopy <= tcp + 256);
+            assert(wcopy > tcp && wcopy <= tcp + 512);
             wrun(runs[i].steps, runs[i].mode, 0, &off);
             assert(on.msgs == off.msgs && on.err == off.err);
             assert(on.msgs == runs[i].msgs);
