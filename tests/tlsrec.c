@@ -7,7 +7,8 @@
    plain OpenSSL client, in both directions, each cipher suite, KeyUpdate
    from the OpenSSL peer with and without update_requested, our own
    KeyUpdates, NewSessionTickets, close_notify, tls_detach, and a
-   corrupted record on the wire. */
+   corrupted record on the wire.  Last, a hibernated wss server handler
+   waiting shallow through TLS's waitin (both record layers). */
 
 #if defined DILL_DISABLE_TLS
 int main(void) {return 0;}
@@ -24,9 +25,11 @@ int main(void) {return 0;}
 #include <openssl/ssl.h>
 
 #include "assert.h"
+#include "core/core.h"
 #include "libdillimpl.h"
 #include "proto/tlsrec.h"
 #include "tmpdir.h"
+#include "wsclient.h"
 
 static void unhex(const char *s, uint8_t *out, size_t *len) {
     size_t n = 0;
@@ -442,9 +445,9 @@ static void peer_shutdown(SSL *ssl) {
 /* result: 1 clean close (close_notify both ways), 2 our alert seen after
    a corrupted record, 3 dropped the connection, 4 detached (plain bytes
    after close_notify), -1 something went wrong. */
-static void *peer_run(void *arg) {
-    struct peer *p = arg;
-    p->result = -1;
+/* Connects the peer and makes its SSL object (NULL: the handshake
+   failed); *fd and *ctx are for the caller to free. */
+static SSL *peer_open(struct peer *p, int *fdp, SSL_CTX **ctxp) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert(fd >= 0);
     struct sockaddr_in a;
@@ -477,7 +480,22 @@ static void *peer_run(void *arg) {
     SSL_set_fd(ssl, fd);
     SSL_set_msg_callback(ssl, peer_msgcb);
     SSL_set_msg_callback_arg(ssl, p);
-    if((p->server ? SSL_accept(ssl) : SSL_connect(ssl)) != 1) goto done;
+    *fdp = fd;
+    *ctxp = ctx;
+    if((p->server ? SSL_accept(ssl) : SSL_connect(ssl)) != 1) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    return ssl;
+}
+
+static void *peer_run(void *arg) {
+    struct peer *p = arg;
+    p->result = -1;
+    int fd = -1;
+    SSL_CTX *ctx = NULL;
+    SSL *ssl = peer_open(p, &fd, &ctx);
+    if(!ssl) goto done;
     while(1) {
         uint8_t hdr[4];
         if(peer_readall(ssl, hdr, 4) < 0) break;
@@ -549,7 +567,7 @@ static void *peer_run(void *arg) {
 done:
     SSL_free(ssl);
     SSL_CTX_free(ctx);
-    close(fd);
+    if(fd >= 0) close(fd);
     return NULL;
 }
 
@@ -602,17 +620,17 @@ static void echo(int s, size_t n) {
 
 /* Starts a peer and returns our end of the TLS connection: we are the
    client when the peer is the server. */
-static int connect_peer(struct peer *p, int peer_server, const char *suite) {
+static int connect_run(struct peer *p, void *(*run)(void*), int peer_server,
+      const char *suite) {
     struct ipaddr a;
     errno_assert(ipaddr_local(&a, "127.0.0.1", 0, IPADDR_IPV4) == 0);
     int ls = tcp_listen(&a, 4);
     errno_assert(ls >= 0);
     errno_assert(tcp_localaddr(ls, &a) == 0);
-    memset(p, 0, sizeof(*p));
     p->server = peer_server;
     p->suite = suite;
     p->port = ipaddr_port(&a);
-    assert(pthread_create(&p->t, NULL, peer_run, p) == 0);
+    assert(pthread_create(&p->t, NULL, run, p) == 0);
     /* The listener's port is an ephemeral one: under ctest -j a client of
        another test may reach it first.  Only the peer thread's connection
        counts. */
@@ -641,6 +659,11 @@ static int connect_peer(struct peer *p, int peer_server, const char *suite) {
     }
     errno_assert(s >= 0);
     return s;
+}
+
+static int connect_peer(struct peer *p, int peer_server, const char *suite) {
+    memset(p, 0, sizeof(*p));
+    return connect_run(p, peer_run, peer_server, suite);
 }
 
 static const char *const suite_names[3] = {
@@ -775,6 +798,272 @@ static void detach(int peer_server) {
     assert(p.result == 4);
 }
 
+/* A wss server handler hibernated while it waits for input (issue 16):
+   past the threshold ws waits through TLS's waitin, from a shallow frame.
+   The OpenSSL peer (a ws client here) does one step per byte main writes
+   to its go pipe and answers on its done pipe; between steps main lets
+   the handler hibernate.  Each run is done with hibernation on and off,
+   and must end the same. */
+struct wpeer {
+    struct peer p;                 /* first: the thread gets &p */
+    int go[2], done[2];
+};
+
+static int wexpect(SSL *ssl, const void *want, size_t n) {
+    uint8_t got[256];
+    assert(n <= sizeof(got));
+    return peer_readall(ssl, got, n) == 0 && memcmp(got, want, n) == 0;
+}
+
+/* A record written in two pieces, the second after the threshold. */
+static void wcut(SSL *ssl, int fd, const uint8_t *f, size_t n) {
+    BIO *mem = BIO_new(BIO_s_mem());
+    BIO *old = SSL_get_wbio(ssl);
+    BIO_up_ref(old);
+    SSL_set0_wbio(ssl, mem);
+    assert(SSL_write(ssl, f, (int)n) == (int)n);
+    char *r;
+    long rl = BIO_get_mem_data(mem, &r);
+    assert(rl > 10);
+    assert(write(fd, r, 7) == 7);
+    usleep(80000);
+    assert(write(fd, r + 7, (size_t)rl - 7) == rl - 7);
+    SSL_set0_wbio(ssl, old);
+}
+
+static int wstep(struct wpeer *w, SSL *ssl, int fd, char c) {
+    uint8_t f[64];
+    size_t n;
+    switch(c) {
+    case 'm':
+        n = wsc_frame(f, 0x2, "hello", 5);
+        assert(SSL_write(ssl, f, (int)n) == (int)n);
+        return wexpect(ssl, "\x82\x05hello", 7);
+    case 'p':
+        n = wsc_frame(f, 0x9, "ping", 4);
+        assert(SSL_write(ssl, f, (int)n) == (int)n);
+        return wexpect(ssl, "\x8a\x04ping", 6);
+    case 'c':
+        /* A message in two records, the second after the threshold. */
+        n = wsc_frame(f, 0x2, "0123456789", 10);
+        assert(SSL_write(ssl, f, 4) == 4);
+        usleep(80000);
+        assert(SSL_write(ssl, f + 4, (int)n - 4) == (int)n - 4);
+        return wexpect(ssl, "\x82\x0a" "0123456789", 12);
+    case 'r':
+        n = wsc_frame(f, 0x2, "cut record", 10);
+        wcut(ssl, fd, f, n);
+        return wexpect(ssl, "\x82\x0a" "cut record", 12);
+    case 'k':
+        /* A lone KeyUpdate asking for ours. */
+        return SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) == 1 &&
+            SSL_do_handshake(ssl) == 1;
+    case 'K':
+        /* Data both ways under the new keys, and our KeyUpdate came. */
+        return wstep(w, ssl, fd, 'm') && w->p.kus == 1;
+    case 'a':
+        /* Keepalive: three pings answered. */
+        for(int i = 0; i != 3; i++) {
+            uint8_t h[10];
+            if(peer_readall(ssl, h, sizeof(h)) < 0 || h[0] != 0x89 ||
+               h[1] != 8)
+                return 0;
+            n = wsc_frame(f, 0xa, h + 2, 8);
+            assert(SSL_write(ssl, f, (int)n) == (int)n);
+        }
+        return 1;
+    case 'e':
+        /* The end after the handler's: nothing more to do. */
+        return 1;
+    case 'z': {
+        /* close_notify; the handler then closes the connection. */
+        if(SSL_shutdown(ssl) < 0) return 0;
+        uint8_t b;
+        while(SSL_read(ssl, &b, 1) > 0) {}
+        return 1;
+    }
+    }
+    return 0;
+}
+
+static void *wpeer_run(void *arg) {
+    struct wpeer *w = arg;
+    int fd = -1;
+    SSL_CTX *ctx = NULL;
+    SSL *ssl = peer_open(&w->p, &fd, &ctx);
+    int ok = ssl && SSL_write(ssl, wsc_request, (int)strlen(wsc_request)) ==
+        (int)strlen(wsc_request);
+    char tail[4] = {0};
+    while(ok && memcmp(tail, "\r\n\r\n", 4) != 0) {
+        memmove(tail, tail + 1, 3);
+        ok = SSL_read(ssl, tail + 3, 1) == 1;
+    }
+    char c;
+    while(read(w->go[0], &c, 1) == 1) {
+        char r = ok && wstep(w, ssl, fd, c) ? 1 : 0;
+        assert(write(w->done[1], &r, 1) == 1);
+        if(c == 'z' || c == 'e') break;
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    if(fd >= 0) close(fd);
+    return NULL;
+}
+
+struct wresult {
+    int msgs;
+    int err;
+};
+
+/* How a run ends: the peer's close_notify (with keepalive on), a
+   deadline of the handler's receiving call, or its cancellation. */
+enum {W_PLAIN, W_KEEPALIVE, W_DEADLINE, W_CANCEL};
+
+coroutine static void whandler(int s, int mode, struct wresult *r) {
+    char resource[256], host[256];
+    struct ws_options o = WS_OPTIONS_INIT;
+    if(mode == W_KEEPALIVE) {
+        o.ping_interval = 100;
+        o.pong_timeout = 3000;
+    }
+    int ws = ws_attach_server_opts(s, resource, sizeof(resource), host,
+        sizeof(host), &o, NULL, now() + 10000);
+    errno_assert(ws >= 0);
+    int flags;
+    while(1) {
+        int64_t dl = mode == W_DEADLINE && r->msgs ? now() + 400 : -1;
+        ssize_t n = ws_recv(ws, &flags, resource, sizeof(resource), dl);
+        if(n < 0) break;
+        r->msgs++;
+        errno_assert(ws_send(ws, WS_BINARY, resource, (size_t)n,
+            now() + 10000) == 0);
+    }
+    r->err = errno;
+    errno_assert(hclose(ws) == 0);
+}
+
+/* The largest live stack copied for a hibernated handler. */
+static size_t wcopy;
+
+/* With hibernation on, waits (bounded) until the handler hibernates;
+   off, lets it settle in its wait. */
+static void wsettle(int hib) {
+    int64_t end = now() + 5000;
+    do errno_assert(msleep(now() + 30) == 0);
+    while(hib && hibernated() != 1 && now() < end);
+    if(hib) {
+        assert(hibernated() == 1);
+        if(dill__hib_bytes() > wcopy) wcopy = dill__hib_bytes();
+    } else {
+        assert(hibernated() == 0);
+    }
+}
+
+/* Has the peer do step c. */
+static void wgo(struct wpeer *w, char c) {
+    assert(write(w->go[1], &c, 1) == 1);
+    errno_assert(fdin(w->done[0], now() + 10000) == 0);
+    char ok = 0;
+    assert(read(w->done[0], &ok, 1) == 1);
+    assert(ok == 1);
+}
+
+static void wrun(const char *steps, int mode, int hib, struct wresult *r) {
+    errno_assert(hibernate(hib ? 10 : -1) == 0);
+    struct wpeer w;
+    memset(&w, 0, sizeof(w));
+    assert(pipe(w.go) == 0 && pipe(w.done) == 0);
+    int s = connect_run(&w.p, wpeer_run, 0, suite_names[0]);
+    memset(r, 0, sizeof(*r));
+    int b = bundle();
+    errno_assert(b >= 0);
+    errno_assert(bundle_go(b, whandler(s, mode, r)) == 0);
+    for(const char *c = steps; *c; c++) {
+        wsettle(hib);
+        wgo(&w, *c);
+    }
+    if(mode == W_CANCEL) {
+        wsettle(hib);
+        errno_assert(hclose(b) == 0);
+        b = -1;
+    }
+    if(b >= 0) errno_assert(bundle_wait(b, now() + 10000) == 0);
+    if(mode == W_DEADLINE || mode == W_CANCEL) wgo(&w, 'e');
+    if(b >= 0) errno_assert(hclose(b) == 0);
+    fdclean(w.done[0]);
+    pthread_join(w.p.t, NULL);
+    for(int i = 0; i != 2; i++) {close(w.go[i]); close(w.done[i]);}
+    assert(hibernated() == 0);
+    errno_assert(hibernate(-1) == 0);
+}
+
+/* The same handler over plain TCP, hibernated: its copy is what the
+   wss handler's must come near (its wait as shallow).  Bytes copied are
+   read with dill__hib_bytes. */
+static size_t wtcp(void) {
+    errno_assert(hibernate(10) == 0);
+    struct ipaddr a;
+    errno_assert(ipaddr_local(&a, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    int ls = tcp_listen(&a, 4);
+    errno_assert(ls >= 0);
+    errno_assert(tcp_localaddr(ls, &a) == 0);
+    int c = tcp_connect(&a, now() + 10000);
+    errno_assert(c >= 0);
+    int s = tcp_accept(ls, NULL, now() + 10000);
+    errno_assert(s >= 0);
+    struct wresult r = {0};
+    int b = bundle();
+    errno_assert(b >= 0);
+    errno_assert(bundle_go(b, whandler(s, W_PLAIN, &r)) == 0);
+    errno_assert(bsend(c, wsc_request, strlen(wsc_request),
+        now() + 10000) == 0);
+    char tail[4] = {0};
+    while(memcmp(tail, "\r\n\r\n", 4) != 0) {
+        memmove(tail, tail + 1, 3);
+        errno_assert(brecv(c, tail + 3, 1, now() + 10000) == 0);
+    }
+    wcopy = 0;
+    wsettle(1);
+    size_t n = wcopy;
+    errno_assert(hclose(c) == 0);
+    errno_assert(bundle_wait(b, now() + 10000) == 0);
+    errno_assert(hclose(b) == 0);
+    errno_assert(hclose(ls) == 0);
+    errno_assert(hibernate(-1) == 0);
+    return n;
+}
+
+static void wss(void) {
+    size_t tcp = wtcp();
+    static const struct {
+        const char *steps;
+        int mode, msgs, err;
+    } runs[] = {
+        {"mpcrkKmz", W_PLAIN, 5, ECONNRESET},
+        {"az", W_KEEPALIVE, 0, ECONNRESET},
+        {"m", W_DEADLINE, 1, ETIMEDOUT},
+        {"m", W_CANCEL, 1, ECANCELED}};
+    for(int own = 1; own >= 0; own--) {
+        setown(own);
+        for(size_t i = 0; i != sizeof(runs) / sizeof(runs[0]); i++) {
+            struct wresult on, off;
+            wcopy = 0;
+            wrun(runs[i].steps, runs[i].mode, 1, &on);
+            /* TLS adds its waitin's frame, not its receive path: 112
+               bytes more than ws instead of 880 (x86-64 RelWithDebInfo;
+               with ASan 224 instead of 1,776). */
+            if(i == 0)
+                fprintf(stderr, "hibernated copy: ws %zu B, wss %zu B\n",
+                    tcp, wcopy);
+            assert(wcopy > tcp && wcopy <= tcp + 512);
+            wrun(runs[i].steps, runs[i].mode, 0, &off);
+            assert(on.msgs == off.msgs && on.err == off.err);
+            assert(on.msgs == runs[i].msgs);
+            assert(on.err == runs[i].err);
+        }
+    }
+}
+
 static void sockets(void) {
     makecert();
     for(int own = 1; own >= 0; own--) {
@@ -794,6 +1083,7 @@ static void sockets(void) {
         tls12(1);
         tls12(0);
     }
+    wss();
     unsetenv("DILL_TLS_OWNREC");
     tmpdir_remove();
 }

@@ -14,6 +14,7 @@
 #include "bpair.h"
 #include "libdill.h"
 #include "proto/ws.h"
+#include "wsclient.h"
 
 #define DL (now() + 5000)
 
@@ -90,22 +91,8 @@ static void rd(int c, const uint8_t *want, size_t n) {
     assert(memcmp(got, want, n) == 0);
 }
 
-/* A client frame: FIN, opcode, masked with the key 0 (the payload stays
-   as it is), len < 126. */
-static size_t frame(uint8_t *out, int op, const void *p, size_t len) {
-    out[0] = (uint8_t)(0x80 | op);
-    out[1] = (uint8_t)(0x80 | len);
-    memset(out + 2, 0, 4);
-    memcpy(out + 6, p, len);
-    return 6 + len;
-}
-
 static void handshake(int c) {
-    const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\n"
-        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n";
-    errno_assert(bsend(c, req, strlen(req), DL) == 0);
+    errno_assert(bsend(c, wsc_request, strlen(wsc_request), DL) == 0);
     /* The answer ends with an empty line. */
     char tail[4] = {0};
     while(memcmp(tail, "\r\n\r\n", 4) != 0) {
@@ -145,13 +132,13 @@ static void keepalive(void) {
         uint8_t h[10], f[64];
         errno_assert(brecv(c, h, sizeof(h), DL) == 0);
         assert(h[0] == 0x89 && h[1] == 8);
-        size_t n = frame(f, 0xa, h + 2, 8);
+        size_t n = wsc_frame(f, 0xa, h + 2, 8);
         errno_assert(bsend(c, f, n, DL) == 0);
     }
     settle();
     assert(dill__ws_cb_live() == 0);
     uint8_t f[16];
-    size_t n = frame(f, 0x8, "\x03\xe8", 2);
+    size_t n = wsc_frame(f, 0x8, "\x03\xe8", 2);
     errno_assert(bsend(c, f, n, DL) == 0);
     errno_assert(bundle_wait(b, DL) == 0);
     assert(err == EPIPE);
@@ -175,16 +162,16 @@ int main(void) {
 
     /* A ping on the hibernated connection: its pong, then no block. */
     uint8_t f[512];
-    size_t n = frame(f, 0x9, "hello", 5);
+    size_t n = wsc_frame(f, 0x9, "hello", 5);
     errno_assert(bsend(c, f, n, DL) == 0);
     rd(c, (const uint8_t*)"\x8a\x05hello", 7);
     settle();
     assert(dill__ws_cb_live() == 0);
 
     /* Three pings in one write, answered in order. */
-    n = frame(f, 0x9, "a", 1);
-    n += frame(f + n, 0x9, "", 0);
-    n += frame(f + n, 0x9, "ccc", 3);
+    n = wsc_frame(f, 0x9, "a", 1);
+    n += wsc_frame(f + n, 0x9, "", 0);
+    n += wsc_frame(f + n, 0x9, "ccc", 3);
     errno_assert(bsend(c, f, n, DL) == 0);
     rd(c, (const uint8_t*)"\x8a\x01" "a" "\x8a\x00" "\x8a\x03" "ccc", 10);
     settle();
@@ -194,7 +181,7 @@ int main(void) {
        with half of it, waits for the rest holding the block. */
     uint8_t big[125];
     for(size_t i = 0; i != sizeof(big); i++) big[i] = (uint8_t)(i + 1);
-    n = frame(f, 0x9, big, sizeof(big));
+    n = wsc_frame(f, 0x9, big, sizeof(big));
     errno_assert(bsend(c, f, 60, DL) == 0);
     errno_assert(msleep(now() + 60) == 0);
     assert(dill__ws_cb_live() == 1);
@@ -206,11 +193,11 @@ int main(void) {
     assert(dill__ws_cb_live() == 0);
 
     /* An unsolicited pong needs no answer and leaves nothing. */
-    n = frame(f, 0xa, "x", 1);
+    n = wsc_frame(f, 0xa, "x", 1);
     errno_assert(bsend(c, f, n, DL) == 0);
     /* Then data: the echo proves the pong was taken and the handler is
        back in ws_recv. */
-    n = frame(f, 0x2, "\x01\x02\x03", 3);
+    n = wsc_frame(f, 0x2, "\x01\x02\x03", 3);
     errno_assert(bsend(c, f, n, DL) == 0);
     rd(c, (const uint8_t*)"\x82\x03\x01\x02\x03", 5);
     settle();
@@ -220,7 +207,7 @@ int main(void) {
     /* A message in two writes, the second after the threshold: the
        handler, woken by the first, keeps waiting for the rest (the call's
        own deadline, not the threshold, bounds that wait). */
-    n = frame(f, 0x2, big, 100);
+    n = wsc_frame(f, 0x2, big, 100);
     errno_assert(bsend(c, f, 40, DL) == 0);
     errno_assert(msleep(now() + 60) == 0);
     errno_assert(bsend(c, f + 40, n - 40, DL) == 0);
@@ -232,7 +219,7 @@ int main(void) {
 
     /* The peer's Close: its reason is kept for ws_status (the block
        stays), our answer echoes the code, and hclose frees the rest. */
-    n = frame(f, 0x8, "\x03\xe8" "bye", 5);
+    n = wsc_frame(f, 0x8, "\x03\xe8" "bye", 5);
     errno_assert(bsend(c, f, n, DL) == 0);
     rd(c, (const uint8_t*)"\x88\x02\x03\xe8", 4);
     errno_assert(bundle_wait(b, DL) == 0);

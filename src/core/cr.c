@@ -141,12 +141,14 @@ struct dill__ctx {
     struct dill__list deferred;    /* dill__defer items */
     /* Hibernation: threshold in ms (-1: off), coroutines blocked since
        (oldest first), the tick counter and the time of the next tick,
-       and how many coroutines are hibernated now / were in total. */
+       how many coroutines are hibernated now / were in total, and the
+       bytes of live stack copied for those hibernated now. */
     int64_t hib_ms;
     struct dill__list sleepers;
     unsigned int epoch;
     int64_t hib_next;
     size_t nhib;
+    size_t hib_bytes;
     uint64_t hib_total;
     struct dill__cr *hib_from;     /* to hibernate once we are off it */
     void **hib_drop;               /* stacks to give back after a tick */
@@ -450,6 +452,7 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     dill__hib_drop(cr, batch);
     dill__c.nhib++;
     dill__c.hib_total++;
+    dill__c.hib_bytes += na + nb;
     return sc;
 }
 
@@ -472,6 +475,7 @@ static struct dill__cr *dill__hib_wake(struct dill__cr *sc) {
     cr->hibernated = 0;
     free(mem);
     dill__c.nhib--;
+    dill__c.hib_bytes -= na + nb;
     return cr;
 }
 
@@ -526,6 +530,11 @@ int dill_hibernate(int64_t threshold) {
 int dill_hibernated(void) {
     dill__cur();
     return (int)dill__c.nhib;
+}
+
+size_t dill__hib_bytes(void) {
+    dill__cur();
+    return dill__c.hib_bytes;
 }
 
 /* noinline: its own frame is below the caller's, so the caller's page

@@ -1049,6 +1049,41 @@ static ssize_t dill__tls_brecvsome(struct dill__bsockx_vfs *x, void *buf,
     return r;
 }
 
+/* Whether a read may deliver without new input: plaintext, a whole
+   record, a staged byte, the end or an error to report. */
+static int dill__tls_ready(struct dill__tls *self) {
+    if(self->indone || self->inerr || self->staged || self->leof) return 1;
+    if(!self->isown) return SSL_has_pending(self->ssl);
+    struct dill__tlsown *o = self->own;
+    if(o->plen) return 1;
+    if(o->rstart == o->rend) return 0;
+    ssize_t rl = dill__tlsrec_reclen(o->rx + o->rstart, o->rend - o->rstart);
+    return rl != 0 && (rl < 0 || (size_t)rl <= o->rend - o->rstart);
+}
+
+/* bsockx waitin.  The wait is the socket below's own waitin when it has
+   one (no byte taken, no buffer held), else one byte staged as a read
+   would stage it.  A record only partly here waits for more input the
+   same way, so a wake-up may come before a whole record: the read that
+   follows then waits for the rest. */
+static int dill__tls_waitin(struct dill__bsockx_vfs *x, int64_t deadline) {
+    struct dill__tls *self = dill__tls_x(x);
+    /* A busy receive, like a ready one, is reported by the next read. */
+    if(self->rbusy || self->u < 0 || dill__tls_ready(self)) return 0;
+    struct dill__bsockx_vfs *lx = dill_hquery(self->u, dill__bsockx_type);
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    self->rbusy = 1;
+    int rc;
+    if(lx && lx->ops->waitin) rc = lx->ops->waitin(lx, deadline);
+    /* The staged byte must come first: not behind buffered records. */
+    else if(self->isown && self->own->rstart != self->own->rend) rc = 0;
+    else rc = dill__tls_wait(self, deadline);
+    self->rbusy = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
+    return rc;
+}
+
 /* Fills one buffer (NULL: skips len bytes).  *got counts what arrived. */
 static int dill__tls_readall(struct dill__tls *self, uint8_t *buf,
       size_t len, int64_t deadline, size_t *got) {
@@ -1202,12 +1237,12 @@ static int dill__tls_bsendl(struct dill_bsock_vfs *bvfs,
 /******************************************************************************/
 
 static const struct dill__bsockx_ops dill__tls_xops = {
-    dill__tls_brecvsome, NULL, NULL, NULL, NULL, NULL
+    dill__tls_brecvsome, NULL, NULL, NULL, NULL, NULL, dill__tls_waitin
 };
 /* Over a socket with gathered writes. */
 static const struct dill__bsockx_ops dill__tls_gxops = {
     dill__tls_brecvsome, NULL, dill__tls_xreserve, dill__tls_xcommit,
-    dill__tls_xflush, dill__tls_xonroom
+    dill__tls_xflush, dill__tls_xonroom, dill__tls_waitin
 };
 
 static struct dill__tls *dill__tls_x(struct dill__bsockx_vfs *x) {
