@@ -28,7 +28,7 @@
    a system call per message in request/response traffic. */
 struct dill__fdrx {
     uint8_t *buf;
-    int fd;                   /* the socket (owner's; fd.c takes it apart) */
+    int fd;                   /* the owner's socket (here for the padding) */
     uint16_t len;
     uint8_t drained : 1;
     /* State of the socket object that owns this buffer. */
