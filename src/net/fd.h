@@ -40,7 +40,7 @@ struct dill__fdrx {
     uint8_t ipc : 1;          /* AF_UNIX: descriptors may arrive */
     uint8_t mem : 1;          /* caller's storage: do not free */
 };
-_Static_assert(sizeof(struct dill__fdrx) == 16, "fdrx must stay 16 bytes");
+_Static_assert(sizeof(struct dill__fdrx) <= 16, "fdrx must stay in 16 bytes");
 
 /* Makes fd non-blocking and close-on-exec.  Returns 0 or -1 (errno). */
 int dill__fd_unblock(int fd);
