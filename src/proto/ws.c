@@ -129,22 +129,27 @@ static void dill__ws_release(struct dill__pin *p) {
     struct dill__ws *self = dill__cont(p, struct dill__ws, pin);
     if(self->rbuf && self->rbuf != self->st->stage)
         dill__ws_buf_put(self->rbuf);
-    free(self->st->protocol);
+    if(self->st->rare) {
+        free(self->st->rare->protocol);
+        free(self->st->rare);
+    }
     dill__ws_cbfree(self->st);
     if(self->st->z) {
         dill__wsz_def_free(&self->st->z->def);
         dill__wsz_inf_free(&self->st->z->inf);
         free(self->st->z);
     }
-    free(self->st);
-    if(!self->mem) free(self);
+    /* Without the caller's storage the state is in the object's block. */
+    if(self->mem) free(self->st);
+    else free(self);
 }
 
 /* Calls still inside find both sides failed (they write nothing more)
    and the socket below closed under them. */
 static void dill__ws_free(struct dill__ws *self) {
     dill__ws_answer(self);
-    if(self->st->gone) self->st->gone(self, self->st->gonearg);
+    struct dill__ws_rare *r = self->st->rare;
+    if(r && r->gone) r->gone(self, r->gonearg);
     self->serr = self->rerr = EBADF;
     if(self->u >= 0) dill_hclose(self->u);
     self->u = -1;
@@ -155,26 +160,45 @@ static void dill__ws_hclose(struct dill_hvfs *vfs) {
     dill__ws_free(dill__cont(vfs, struct dill__ws, hvfs));
 }
 
+/* An object and its state allocated together. */
+struct dill__ws_both {
+    struct dill__ws ws;
+    struct dill__ws_st st;
+};
+
+struct dill__ws_rare *dill__ws_rare(struct dill__ws *self) {
+    struct dill__ws_rare *r = self->st->rare;
+    if(r) return r;
+    r = calloc(1, sizeof(*r));
+    if(!r) {errno = ENOMEM; return NULL;}
+    r->ws = self;
+    dill__list_init(&r->lnode);
+    self->st->rare = r;
+    return r;
+}
+
 struct dill__ws *dill__ws_new(int s, int server, int text, size_t max_msg,
       void *mem) {
     struct dill_bsock_vfs *b = dill_hquery(s, dill_bsock_type);
     if(!b) return NULL;
     struct dill__bsockx_vfs *x = dill_hquery(s, dill__bsockx_type);
-    struct dill__ws *self = mem;
-    if(!self) {
-        self = malloc(sizeof(*self));
-        if(!self) {errno = ENOMEM; return NULL;}
+    struct dill__ws *self;
+    struct dill__ws_st *st;
+    if(mem) {
+        st = calloc(1, sizeof(*st));
+        if(!st) {errno = ENOMEM; return NULL;}
+        self = mem;
+        memset(self, 0, sizeof(*self));
     }
-    memset(self, 0, sizeof(*self));
-    self->st = calloc(1, sizeof(*self->st));
-    if(!self->st) {
-        if(!mem) free(self);
-        errno = ENOMEM;
-        return NULL;
+    else {
+        /* One block (one malloc header, one rounding) for both. */
+        struct dill__ws_both *both = calloc(1, sizeof(*both));
+        if(!both) {errno = ENOMEM; return NULL;}
+        self = &both->ws;
+        st = &both->st;
     }
-    self->st->ws = self;
+    self->st = st;
     dill__pin_init(&self->pin);
-    dill__list_init(&self->st->lnode);
     self->hvfs.query = dill__ws_query;
     self->hvfs.close = dill__ws_hclose;
     self->mvfs.msendl = dill__ws_msendl;
@@ -376,8 +400,8 @@ static int dill__ws_wrfail(struct dill__ws *self, int midframe) {
    anyway).  The write's deadline, capped by that window. */
 static int64_t dill__ws_txdl(struct dill__ws *self, int64_t deadline) {
     struct dill__ws_st *st = self->st;
-    if(dill__fast(!st->ping_ivl)) return deadline;
-    int64_t ka = dill_now() + st->ping_ivl + st->pong_tmo;
+    if(dill__fast(!st->ka)) return deadline;
+    int64_t ka = dill_now() + st->rare->ping_ivl + st->rare->pong_tmo;
     return deadline >= 0 && deadline <= ka ? deadline : ka;
 }
 
@@ -429,7 +453,7 @@ static int dill__ws_wrka(struct dill__ws *self, struct dill_iolist *first,
 
 static int dill__ws_wr(struct dill__ws *self, struct dill_iolist *first,
       struct dill_iolist *last, int midframe, int64_t deadline) {
-    if(self->st->ping_ivl)
+    if(self->st->ka)
         return dill__ws_wrka(self, first, midframe, deadline);
     int rc = self->b->bsendl(self->b, first, last, deadline);
     if(dill__slow(rc < 0)) return dill__ws_wrfail(self, midframe);
@@ -882,7 +906,7 @@ static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
 /* Keepalive step after a read timed out at the keepalive deadline: fail
    when a pong is overdue, else send a ping.  Returns 0 to go on reading. */
 static int dill__ws_keepalive(struct dill__ws *self, int64_t now) {
-    struct dill__ws_st *st = self->st;
+    struct dill__ws_rare *st = self->st->rare;
     if(st->pong_due) {
         if(now < st->pong_due) return 0;
         dill__ws_fail(self, DILL__WS_GOING_AWAY, ECONNRESET);
@@ -903,8 +927,9 @@ static int dill__ws_keepalive(struct dill__ws *self, int64_t now) {
 
 /* The deadline of a read: the caller's, or earlier for keepalive. */
 static int64_t dill__ws_kadl(struct dill__ws_st *st, int64_t deadline) {
-    if(!st->ping_ivl) return deadline;
-    int64_t k = st->pong_due ? st->pong_due : st->next_ping;
+    if(!st->ka) return deadline;
+    const struct dill__ws_rare *r = st->rare;
+    int64_t k = r->pong_due ? r->pong_due : r->next_ping;
     return deadline < 0 || k < deadline ? k : deadline;
 }
 
@@ -934,7 +959,8 @@ static ssize_t dill__ws_read1(struct dill__ws *self, uint8_t *dst, size_t cap,
             }
         }
         if(r > 0) {
-            if(st->ping_ivl) st->next_ping = dill_now() + st->ping_ivl;
+            if(st->ka)
+                st->rare->next_ping = dill_now() + st->rare->ping_ivl;
             return r;
         }
         if(errno == ETIMEDOUT && dl != deadline) {
@@ -1016,7 +1042,7 @@ static int dill__ws_control(struct dill__ws *self, int op, int64_t deadline) {
         return 0;
     }
     if(op == DILL__WS_PONG) {
-        st->pong_due = 0;
+        if(st->rare) st->rare->pong_due = 0;
         return 0;
     }
     int code;
@@ -1517,7 +1543,8 @@ ssize_t dill_ws_status(int s, int *status, void *buf, size_t len) {
 ssize_t dill_ws_protocol(int s, char *buf, size_t len) {
     struct dill__ws *self = dill__ws_get(s);
     if(!self) return -1;
-    const char *p = self->st->protocol ? self->st->protocol : "";
+    const char *p = self->st->rare && self->st->rare->protocol ?
+        self->st->rare->protocol : "";
     size_t n = strlen(p);
     if(!buf || len <= n) {errno = EMSGSIZE; return -1;}
     memcpy(buf, p, n + 1);
