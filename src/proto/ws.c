@@ -62,6 +62,13 @@ size_t dill__ws_cb_live(void) {
     return __atomic_load_n(&dill__ws_ncb, __ATOMIC_RELAXED);
 }
 
+/* All threads' rare blocks (as dill__ws_ncb). */
+static size_t dill__ws_nrare;
+
+size_t dill__ws_rare_live(void) {
+    return __atomic_load_n(&dill__ws_nrare, __ATOMIC_RELAXED);
+}
+
 /* The connection's block, made on first use.  NULL with ENOMEM. */
 static struct dill__ws_cb *dill__ws_cbget(struct dill__ws_st *st) {
     if(dill__fast(st->cb != NULL)) return st->cb;
@@ -132,6 +139,7 @@ static void dill__ws_release(struct dill__pin *p) {
     if(self->st->rare) {
         free(self->st->rare->protocol);
         free(self->st->rare);
+        __atomic_sub_fetch(&dill__ws_nrare, 1, __ATOMIC_RELAXED);
     }
     dill__ws_cbfree(self->st);
     if(self->st->z) {
@@ -171,6 +179,7 @@ struct dill__ws_rare *dill__ws_rare(struct dill__ws *self) {
     if(r) return r;
     r = calloc(1, sizeof(*r));
     if(!r) {errno = ENOMEM; return NULL;}
+    __atomic_add_fetch(&dill__ws_nrare, 1, __ATOMIC_RELAXED);
     r->ws = self;
     dill__list_init(&r->lnode);
     self->st->rare = r;

@@ -173,6 +173,9 @@ struct dill__ws {
 /* The rare block of self, made if needed.  Returns NULL (ENOMEM) when it
    cannot be allocated. */
 struct dill__ws_rare *dill__ws_rare(struct dill__ws *self);
+/* Rare blocks of all threads not freed yet: tests check with it that plain
+   connections have none. */
+size_t dill__ws_rare_live(void);
 
 /* Control-frame blocks (struct dill__ws_cb) allocated by this thread and
    not freed yet: tests check with it that idle connections hold none. */
