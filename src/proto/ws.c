@@ -136,16 +136,17 @@ static void dill__ws_release(struct dill__pin *p) {
     struct dill__ws *self = dill__cont(p, struct dill__ws, pin);
     if(self->rbuf && self->rbuf != self->st->stage)
         dill__ws_buf_put(self->rbuf);
+    dill__ws_cbfree(self->st);
+    struct dill__ws_z *z = dill__ws_zof(self->st);
+    if(z) {
+        dill__wsz_def_free(&z->def);
+        dill__wsz_inf_free(&z->inf);
+        free(z);
+    }
     if(self->st->rare) {
         free(self->st->rare->protocol);
         free(self->st->rare);
         __atomic_sub_fetch(&dill__ws_nrare, 1, __ATOMIC_RELAXED);
-    }
-    dill__ws_cbfree(self->st);
-    if(self->st->z) {
-        dill__wsz_def_free(&self->st->z->def);
-        dill__wsz_inf_free(&self->st->z->inf);
-        free(self->st->z);
     }
     /* Without the caller's storage the state is in the object's block. */
     if(self->mem) free(self->st);
@@ -236,6 +237,8 @@ int dill__ws_publish(struct dill__ws *self) {
 
 int dill__ws_zsetup(struct dill__ws *self, const struct dill__wsz_agreed *a,
       const struct dill__wsz_cfg *cfg, size_t threshold) {
+    struct dill__ws_rare *r = dill__ws_rare(self);
+    if(!r) return -1;
     struct dill__ws_z *z = calloc(1, sizeof(*z));
     if(!z) {errno = ENOMEM; return -1;}
     z->agreed = *a;
@@ -256,7 +259,8 @@ int dill__ws_zsetup(struct dill__ws *self, const struct dill__wsz_agreed *a,
     if(c->max_msg) c->max_msg = c->max_msg > UINT64_MAX / 4 ? 0 :
         c->max_msg * 2 + 65536;
     c->rsv = DILL__WS_RSV1;
-    self->st->z = z;
+    r->z = z;
+    self->st->zon = 1;
     return 0;
 }
 
@@ -683,7 +687,7 @@ static int dill__ws_cansend(struct dill__ws *self) {
    is unusable. */
 static int dill__ws_zsend(struct dill__ws *self, int start, int op, int fin,
       struct dill_iolist *first, int64_t deadline) {
-    struct dill__wsz_def *d = &self->st->z->def;
+    struct dill__wsz_def *d = &dill__ws_zof(self->st)->def;
     uint8_t *buf = dill__ws_pool_get(1);
     if(!buf) return -1;
     struct dill_iolist none = {NULL, 0, NULL, 0};
@@ -736,7 +740,7 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text, int plain,
     struct dill__pinref pr;
     if(dill__ws_begin(self, &pr, 1, deadline) < 0) return -1;
     int op = text ? DILL__WS_TEXT : DILL__WS_BINARY;
-    struct dill__ws_z *z = self->st->z;
+    struct dill__ws_z *z = dill__ws_zof(self->st);
     int rc;
     if(dill__slow(z != NULL) && !plain && total >= z->threshold &&
        dill__wsz_def_can(&z->def, total, 1)) {
@@ -817,7 +821,7 @@ int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
 int dill__ws_zshared(int s, struct dill__wsz_def *def, size_t *threshold) {
     struct dill__ws *self = dill__ws_get(s);
     if(!self) return -1;
-    struct dill__ws_z *z = self->st->z;
+    struct dill__ws_z *z = dill__ws_zof(self->st);
     if(!self->server || !z || !z->def.no_ctx) return 0;
     memset(def, 0, sizeof(*def));
     def->bits = z->def.bits;
@@ -860,9 +864,9 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
         struct dill_iolist io = {(void*)buf, len, NULL, 0};
         /* Pieces are compressed unless asked not to (the threshold needs
            the whole size); window 8 sends them plain (wsdeflate.h). */
-        int zp = first ? st->z && !(flags & DILL_WS_NOCOMPRESS) &&
-            dill__wsz_def_can(&st->z->def, 0, 0) : st->smz;
-        if(zp && first) st->z->def.hint = 0;
+        int zp = first ? st->zon && !(flags & DILL_WS_NOCOMPRESS) &&
+            dill__wsz_def_can(&dill__ws_zof(st)->def, 0, 0) : st->smz;
+        if(zp && first) dill__ws_zof(st)->def.hint = 0;
         if(zp) rc = dill__ws_zsend(self, first, op, fin, &io, deadline);
         else rc = dill__ws_frame(self, fin, op, 0, &io, &io, len, deadline);
         if(first) self->stext = text ? 1 : 0;
@@ -1096,7 +1100,7 @@ struct dill__ws_rxc {
 static int dill__ws_zdrain(struct dill__ws *self, struct dill__ws_rxc *c,
       int64_t deadline) {
     struct dill__ws_st *st = self->st;
-    struct dill__ws_z *z = st->z;
+    struct dill__ws_z *z = dill__ws_zof(st);
     uint8_t *scr = NULL;
     int rc = 0;
     while(!rc && !dill__wsz_inf_idle(&z->inf)) {
@@ -1154,7 +1158,7 @@ static int dill__ws_zdrain(struct dill__ws *self, struct dill__ws_rxc *c,
    exact size limit (the decoder's allows for deflate's overhead). */
 static int dill__ws_zheader(struct dill__ws *self, int op, int rsv) {
     struct dill__ws_st *st = self->st;
-    struct dill__ws_z *z = st->z;
+    struct dill__ws_z *z = dill__ws_zof(st);
     if(op != DILL__WS_CONT) {
         st->zrx = (rsv & DILL__WS_RSV1) ? 1 : 0;
         if(st->zrx) {
@@ -1173,7 +1177,9 @@ static int dill__ws_zheader(struct dill__ws *self, int op, int rsv) {
 static int dill__ws_msgend(struct dill__ws *self, struct dill__ws_rxc *c) {
     struct dill__ws_st *st = self->st;
     int drop = c->mode & DILL__WS_RX_DROP;
-    if(st->zrx && !drop && st->z->text && !dill__utf8_complete(&st->z->utf8))
+    /* zrx: deflate is on (rare->z). */
+    if(st->zrx && !drop && st->rare->z->text &&
+       !dill__utf8_complete(&st->rare->z->utf8))
         return dill__ws_fail(self, DILL__WS_INVALID_DATA, EPROTO);
     st->zrx = 0;
     st->msgop = 0;
@@ -1206,7 +1212,7 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
             }
             st->cb->ctllen = 0;
         }
-        if(dill__slow(st->z != NULL) && !st->ctlfr &&
+        if(dill__slow(st->zon) && !st->ctlfr &&
            dill__ws_zheader(self, op, ev->hdr.rsv) < 0) return -1;
         if(st->ctlfr || op == DILL__WS_CONT) return 0;
         st->msgop = (uint8_t)op;
@@ -1229,7 +1235,7 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
         }
         if(dill__slow(st->zrx)) {
             if(drop) return 0;
-            dill__wsz_inf_input(&st->z->inf, ev->data, ev->len, 0);
+            dill__wsz_inf_input(&st->rare->z->inf, ev->data, ev->len, 0);
             return dill__ws_zdrain(self, c, deadline);
         }
         if(drop || self->skipping) return 0;
@@ -1258,7 +1264,7 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
         }
         if(!ev->msg_end) return 0;
         if(dill__slow(st->zrx) && !drop) {
-            dill__wsz_inf_input(&st->z->inf, NULL, 0, 1);
+            dill__wsz_inf_input(&st->rare->z->inf, NULL, 0, 1);
             int rc = dill__ws_zdrain(self, c, deadline);
             if(rc) return rc;
         }
@@ -1289,9 +1295,10 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     size_t ipos = self->rpos, ilen = self->rlen;
     int direct = 0, reads = 0, frames = 0, rc = 0;
     /* A compressed message left output or input pending (part mode). */
-    if(dill__slow(st->zrx) && !drop && !dill__wsz_inf_idle(&st->z->inf)) {
+    if(dill__slow(st->zrx) && !drop &&
+       !dill__wsz_inf_idle(&st->rare->z->inf)) {
         rc = dill__ws_zdrain(self, c, deadline);
-        if(!rc && dill__wsz_inf_done(&st->z->inf))
+        if(!rc && dill__wsz_inf_done(&st->rare->z->inf))
             rc = dill__ws_msgend(self, c);
     }
     while(!rc) {
@@ -1345,7 +1352,7 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     /* Between calls an empty buffer goes back to the pool (unless the
        decompressor still has to read from it). */
     if(self->rpos == self->rlen && self->rbuf &&
-       !(st->zrx && dill__wsz_inf_pending(&st->z->inf))) {
+       !(st->zrx && dill__wsz_inf_pending(&st->rare->z->inf))) {
         if(self->rbuf != st->stage) dill__ws_buf_put(self->rbuf);
         self->rbuf = NULL;
         self->rpos = self->rlen = 0;
@@ -1563,7 +1570,7 @@ ssize_t dill_ws_protocol(int s, char *buf, size_t len) {
 int dill_ws_deflate(int s, struct dill_ws_deflate_params *p) {
     struct dill__ws *self = dill__ws_get(s);
     if(!self) return -1;
-    struct dill__ws_z *z = self->st->z;
+    struct dill__ws_z *z = dill__ws_zof(self->st);
     if(!z) return 0;
     if(p) {
         const struct dill__wsz_params *a = &z->agreed.p;

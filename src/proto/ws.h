@@ -84,6 +84,8 @@ struct dill__ws_rare {
     int64_t ping_ivl, pong_tmo, next_ping, pong_due;
     /* Agreed subprotocol (heap), or NULL. */
     char *protocol;
+    /* permessage-deflate (heap), NULL when not agreed (st->zon says). */
+    struct dill__ws_z *z;
     /* The application's pointer for this connection (set by its check
        callback through dill_ws_request_set_userdata). */
     void *userdata;
@@ -105,9 +107,6 @@ struct dill__ws_st {
     uint64_t frem;
     /* Payload bytes of the current data message handed to the caller. */
     uint64_t msgpos;
-    /* permessage-deflate, NULL when not agreed; the message being received
-       is compressed (zrx), the message being sent in parts is (smz). */
-    struct dill__ws_z *z;
     /* Control-frame memory, NULL while no control frame is being received
        or waits to be written (allocated on first use). */
     struct dill__ws_cb *cb;
@@ -118,7 +117,10 @@ struct dill__ws_st {
     /* What the peer's Close frame said: status (0 = none, 1006 = the
        connection ended without one); its reason is in cb. */
     uint16_t pcode;
-    uint8_t zrx, smz;
+    /* permessage-deflate was agreed (its state is rare->z); the message
+       being received is compressed (zrx), the message being sent in parts
+       is (smz). */
+    uint8_t zon, zrx, smz;
     /* Inside a frame (after its header, before its end). */
     uint8_t infr;
     /* The current frame is a control frame. */
@@ -169,6 +171,11 @@ struct dill__ws {
     unsigned int stext : 1;        /* ... and it is TEXT */
     unsigned int gather : 1;       /* x has gathered writes */
 };
+
+/* The connection's permessage-deflate state, or NULL. */
+static inline struct dill__ws_z *dill__ws_zof(const struct dill__ws_st *st) {
+    return st->zon ? st->rare->z : NULL;
+}
 
 /* The rare block of self, made if needed.  Returns NULL (ENOMEM) when it
    cannot be allocated. */
