@@ -98,6 +98,10 @@ int64_t dill__hib_deadline(int64_t deadline);
    coroutines of this thread hibernated now: what tests and benchmarks
    read to see how deep a hibernated coroutine was waiting. */
 size_t dill__hib_bytes(void);
+/* Whether the running coroutine shares its stack (dill_stackshare(3)):
+   then a wait that cannot move (a ring receive into its stack) would
+   keep the coroutines bound to the same slot from running. */
+int dill__stackshared(void);
 /* Gives back the pages of the running coroutine's stack below the
    caller's frame: what calls that have returned (a handshake) touched and
    the steady state will not need.  Costs a system call; for the end of a
