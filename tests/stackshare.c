@@ -7,6 +7,7 @@
    handle closed while its user is out of its slot. */
 
 #include <pthread.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "assert.h"
@@ -257,10 +258,238 @@ static void fds(void) {
     errno_assert(hclose(out[1]) == 0);
 }
 
+/* ws echo over real TCP, both ends bound to 8 slots: ws_listen's acceptor
+   and handshakes, an accept loop, 300 handlers and 300 clients (those
+   started while the slots' residents are connecting may get stacks of
+   their own: happy eyeballs keeps a connecting coroutine in place). */
+static struct rep hrep[300];
+
+coroutine static void handler(int ws, int id) {
+    uint8_t mine[300];
+    fill(mine, sizeof(mine), id);
+    hrep[id].addr = (uintptr_t)mine;
+    char buf[256];
+    int flags;
+    ssize_t n;
+    while((n = ws_recv(ws, &flags, buf, sizeof(buf), now() + 30000)) >= 0) {
+        assert(check(mine, sizeof(mine), id));
+        if(ws_send(ws, flags, buf, (size_t)n, now() + 30000) < 0) break;
+        hrep[id].got++;
+    }
+    hrep[id].intact = check(mine, sizeof(mine), id);
+    errno_assert(hclose(ws) == 0);
+}
+
+coroutine static void acceptor(int l, int b) {
+    for(int id = 0; ; id++) {
+        int s = ws_accept(l, NULL, 0, NULL, -1);
+        if(s < 0) return;
+        errno_assert(bundle_go(b, handler(s, id)) == 0);
+    }
+}
+
+coroutine static void client(int port, int id, int rounds, struct rep *r) {
+    uint8_t mine[500];
+    fill(mine, sizeof(mine), id);
+    r->addr = (uintptr_t)mine;
+    r->intact = 1;
+    char url[64];
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", port);
+    int ws = ws_connect(url, NULL, NULL, now() + 30000);
+    errno_assert(ws >= 0);
+    for(int i = 0; i != rounds; i++) {
+        char msg[64], back[64];
+        int len = snprintf(msg, sizeof(msg), "client %d round %d", id, i);
+        errno_assert(ws_send(ws, WS_TEXT, msg, (size_t)len,
+            now() + 30000) == 0);
+        int flags;
+        ssize_t n = ws_recv(ws, &flags, back, sizeof(back), now() + 30000);
+        errno_assert(n == len);
+        assert(flags == WS_TEXT && memcmp(msg, back, (size_t)len) == 0);
+        if(!check(mine, sizeof(mine), id)) r->intact = 0;
+        r->got++;
+    }
+    errno_assert(hclose(ws) == 0);
+}
+
+static void wsecho(void) {
+    enum {N = 300, ROUNDS = 10};
+    static struct rep r[N];
+    memset(r, 0, sizeof(r));
+    errno_assert(stackshare(8) == 0);
+    struct ipaddr addr;
+    errno_assert(ipaddr_local(&addr, "127.0.0.1", 0, IPADDR_IPV4) == 0);
+    struct ws_listen_options lo = WS_LISTEN_OPTIONS_INIT;
+    /* Few handshakes at once: the acceptor waits for room. */
+    lo.max_pending = 4;
+    int l = ws_listen(&addr, &lo);
+    errno_assert(l >= 0);
+    int hb = bundle(), cb = bundle();
+    errno_assert(hb >= 0 && cb >= 0);
+    errno_assert(bundle_go(hb, acceptor(l, hb)) == 0);
+    for(int i = 0; i != N; i++)
+        errno_assert(bundle_go(cb, client(ipaddr_port(&addr), i, ROUNDS,
+            &r[i])) == 0);
+    errno_assert(bundle_wait(cb, now() + 60000) == 0);
+    for(int i = 0; i != N; i++) {
+        assert(r[i].intact);
+        assert(r[i].got == ROUNDS);
+    }
+    errno_assert(hclose(cb) == 0);
+    errno_assert(hclose(l) == 0);
+    /* The handlers see the clients' Close. */
+    errno_assert(bundle_wait(hb, now() + 30000) == 0);
+    errno_assert(hclose(hb) == 0);
+    for(int i = 0; i != N; i++) {
+        assert(hrep[i].intact);
+        assert(hrep[i].got == ROUNDS);
+    }
+    assert(naddrs(hrep, N) <= 8);
+    assert(stackshared() == 0);
+}
+
+/* A resident that cannot move (it waits on a channel between threads)
+   keeps its slot: slot-mates woken meanwhile wait for it, and run once it
+   is woken; a coroutine started meanwhile gets a stack of its own. */
+static struct tchan *tc_go, *tc_data;
+
+static void *feeder(void *arg) {
+    (void)arg;
+    int go = tchopen(tc_go, 1), data = tchopen(tc_data, 0);
+    errno_assert(go >= 0 && data >= 0);
+    int v;
+    errno_assert(chrecv(go, &v, sizeof(v), now() + 30000) == 0);
+    errno_assert(chsend(data, &v, sizeof(v), now() + 30000) == 0);
+    errno_assert(hclose(go) == 0);
+    errno_assert(hclose(data) == 0);
+    return NULL;
+}
+
+coroutine static void holder(int h, struct rep *r) {
+    uint8_t buf[800];
+    fill(buf, sizeof(buf), 77);
+    r->addr = (uintptr_t)buf;
+    int v = 0;
+    r->rc = chrecv(h, &v, sizeof(v), now() + 30000);
+    r->err = errno;
+    r->got = v;
+    r->intact = check(buf, sizeof(buf), 77);
+}
+
+static void immovable(void) {
+    enum {N = 10};
+    struct rep r[N], hr = {0}, late = {0};
+    memset(r, 0, sizeof(r));
+    int ch[N][2], out[2];
+    errno_assert(chmake(out) == 0);
+    errno_assert(stackshare(1) == 0);
+    tc_go = tchmake();
+    tc_data = tchmake();
+    assert(tc_go && tc_data);
+    int go = tchopen(tc_go, 0), data = tchopen(tc_data, 1);
+    errno_assert(go >= 0 && data >= 0);
+    pthread_t t;
+    errno_assert(pthread_create(&t, NULL, feeder, NULL) == 0);
+    int b = bundle();
+    errno_assert(b >= 0);
+    for(int i = 0; i != N; i++) {
+        errno_assert(chmake(ch[i]) == 0);
+        errno_assert(bundle_go(b, worker(i, ch[i][1], out[0], -1,
+            &r[i])) == 0);
+    }
+    errno_assert(bundle_go(b, holder(data, &hr)) == 0);
+    /* The same slot: the holder's frame is another function's. */
+    assert(naddrs(r, N) == 1 && hr.addr - r[0].addr + 4096 < 8192);
+    for(int i = 0; i != N; i++) {
+        int v = i;
+        errno_assert(chsend(ch[i][0], &v, sizeof(v), now() + 10000) == 0);
+    }
+    /* The slot is the holder's until the feeder sends. */
+    int v;
+    assert_err(chrecv(out[1], &v, sizeof(v), now() + 100), ETIMEDOUT);
+    for(int i = 0; i != N; i++) assert(r[i].got == 0);
+    errno_assert(bundle_go(b, worker(N, ch[0][1], out[0], -1, &late)) == 0);
+    assert(late.addr - r[0].addr + 4096 >= 8192);
+    v = 4321;
+    errno_assert(chsend(go, &v, sizeof(v), now() + 10000) == 0);
+    long sum = 0;
+    for(int i = 0; i != N; i++) {
+        errno_assert(chrecv(out[1], &v, sizeof(v), now() + 10000) == 0);
+        sum += v;
+    }
+    assert(sum == N * (N - 1));
+    assert(hr.rc == 0 && hr.got == 4321 && hr.intact);
+    errno_assert(hclose(b) == 0);
+    for(int i = 0; i != N; i++) {
+        assert(r[i].intact && r[i].got == 1);
+        errno_assert(hclose(ch[i][0]) == 0);
+        errno_assert(hclose(ch[i][1]) == 0);
+    }
+    assert(late.intact && late.rc == -1 && late.err == ECANCELED);
+    errno_assert(pthread_join(t, NULL) == 0);
+    errno_assert(hclose(go) == 0);
+    errno_assert(hclose(data) == 0);
+    errno_assert(tchrelease(tc_go) == 0);
+    errno_assert(tchrelease(tc_data) == 0);
+    errno_assert(hclose(out[0]) == 0);
+    errno_assert(hclose(out[1]) == 0);
+}
+
+/* A handle closed while the coroutine blocked inside it (pinned) is out
+   of its slot: it wakes with EBADF, its stack intact.  go() coroutines
+   keep stacks of their own. */
+coroutine static void user(int s, struct rep *r) {
+    uint8_t buf[600];
+    fill(buf, sizeof(buf), 5);
+    r->addr = (uintptr_t)buf;
+    int v;
+    errno = 0;
+    r->rc = brecv(s, &v, sizeof(v), now() + 30000);
+    r->err = errno;
+    r->intact = check(buf, sizeof(buf), 5);
+}
+
+static void pins(void) {
+    enum {N = 3};
+    struct rep u = {0}, w[N], g = {0};
+    memset(w, 0, sizeof(w));
+    int ch[2], out[2], s[2];
+    errno_assert(chmake(ch) == 0);
+    errno_assert(chmake(out) == 0);
+    bpair(1, s);
+    errno_assert(stackshare(1) == 0);
+    int b = bundle();
+    errno_assert(bundle_go(b, user(s[1], &u)) == 0);
+    for(int i = 0; i != N; i++)
+        errno_assert(bundle_go(b, worker(i, ch[1], out[0], -1, &w[i])) == 0);
+    /* A worker is resident; the user is out. */
+    int v = 1;
+    errno_assert(chsend(ch[0], &v, sizeof(v), now() + 10000) == 0);
+    errno_assert(chrecv(out[1], &v, sizeof(v), now() + 10000) == 0);
+    assert(stackshared() == N);
+    errno_assert(hclose(s[1]) == 0);
+    int h = go(user(s[0], &g));
+    errno_assert(h >= 0);
+    assert(g.addr - u.addr + 4096 >= 8192);
+    errno_assert(msleep(now() + 50) == 0);
+    assert(u.rc == -1 && u.err == EBADF && u.intact);
+    errno_assert(hclose(s[0]) == 0);
+    errno_assert(hclose(h) == 0);
+    assert(g.rc == -1 && g.intact);
+    errno_assert(hclose(b) == 0);
+    errno_assert(hclose(ch[0]) == 0);
+    errno_assert(hclose(ch[1]) == 0);
+    errno_assert(hclose(out[0]) == 0);
+    errno_assert(hclose(out[1]) == 0);
+}
+
 int main(void) {
     chans();
     timers();
     fds();
+    wsecho();
+    immovable();
+    pins();
     errno_assert(stackshare(0) == 0);
     assert_err(stackshare(-1), EINVAL);
     assert_err(stackshare(1025), EINVAL);

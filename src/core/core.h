@@ -150,7 +150,9 @@ static inline void dill__noblock(int on) {
 }
 /* Keeps the running coroutine from hibernating (on = 1) until the
    matching call with on = 0: for code whose helper coroutines use memory
-   on its stack while it waits (dill_hibernate(3)). */
+   on its stack while it waits (dill_hibernate(3)).  Coroutines it starts
+   meanwhile get stacks of their own, never a shared one
+   (dill_stackshare(3)): also for those that wait on other threads. */
 static inline void dill__keepawake(int on) {
     if(dill__slow(!dill__flags)) dill__canblock_slow();
     dill__flags->awake += on ? 1 : -1;

@@ -104,6 +104,7 @@ struct dill__cr {
     unsigned int cancellable : 1;
     unsigned int done : 1;
     unsigned int hibernated : 1;
+    unsigned int yielded : 1;      /* ready after dill_yield */
 #if DILL_VALGRIND
     unsigned int vgid;
 #endif
@@ -723,13 +724,42 @@ static void dill__slot_reach(struct dill__slot *s, char *lo) {
 }
 #endif
 
-/* Copies the resident out, if it can move.  Returns 0 or -1. */
-static int dill__slot_out(struct dill__slot *s) {
+/* Whether resident r can move; with ready_ok also when it is ready (not
+   blocked) but has not run yet. */
+static int dill__slot_can(struct dill__cr *r, int ready_ok) {
+    if(r->waiting) return dill__hib_can(r);
+    if(!ready_ok || r->done) return 0;
+    /* Ready: no clause, no timer; the rest is as for a blocked one. */
+    r->waiting = 1;
+    int ok = dill__hib_can(r);
+    r->waiting = 0;
+    return ok;
+}
+
+/* Copies the resident out, if it can move (ready_ok: see above; its
+   place in the ready queue goes to the copy).  Returns 0 or -1. */
+static int dill__slot_out(struct dill__slot *s, int ready_ok) {
+    struct dill__ctx *c = &dill__c;
     struct dill__cr *r = s->top;
+    struct dill__cr **pp = NULL;
+    if(!r->waiting) {
+        if(!ready_ok || r->done || r == c->r) return -1;
+        pp = &c->ready;
+        while(*pp && *pp != r) pp = &(*pp)->next_ready;
+        if(!*pp) return -1;
+        r->waiting = 1;
+    }
 #if DILL_ASAN
     dill__slot_reach(s, dill__hib_sp(r));
 #endif
-    if(!dill__hib_sleep(r, 0)) return -1;
+    struct dill__cr *sc = dill__hib_sleep(r, 0);
+    if(pp) {
+        if(!sc) {r->waiting = 0; return -1;}
+        sc->waiting = 0;
+        *pp = sc;
+        if(c->ready_tail == &r->next_ready) c->ready_tail = &sc->next_ready;
+    }
+    if(!sc) return -1;
     s->busy = 0;
     dill__c.nevicted++;
     dill__c.evict_total++;
@@ -796,8 +826,11 @@ static struct dill__cr *dill__slot_bring(struct dill__cr *sc) {
     struct dill__slot *s = sc->slot;
     if(s->busy) {
         struct dill__cr *r = s->top;
+        /* A resident that yielded gives way; one woken and not run yet
+           is let run first (no copy: it gives the slot up once it
+           blocks). */
         if(r == c->r) {
-            if(!r->done && !dill__hib_can(r)) {
+            if(!r->done && !dill__slot_can(r, r->yielded)) {
                 dill__slot_queue(s, sc);
                 return NULL;
             }
@@ -805,7 +838,7 @@ static struct dill__cr *dill__slot_bring(struct dill__cr *sc) {
             c->xfer_to = sc;
             return &c->xfer;
         }
-        if(dill__slot_out(s) < 0) {
+        if(dill__slot_out(s, r->yielded) < 0) {
             dill__slot_queue(s, sc);
             return NULL;
         }
@@ -836,12 +869,12 @@ static struct dill__slot *dill__slot_pick(struct dill__cr *parent) {
             if(!s) continue;
             c->slots[i] = s;
         }
-        if(s->busy && (s->top == parent || !dill__hib_can(s->top)))
+        if(s->busy && (s->top == parent || !dill__slot_can(s->top, 1)))
             continue;
         if(!best || s->nbound < best->nbound) {best = s; ib = i;}
         if(!s->nbound) break;
     }
-    if(!best || (best->busy && dill__slot_out(best) < 0)) return NULL;
+    if(!best || (best->busy && dill__slot_out(best, 1) < 0)) return NULL;
     c->slot_rr = (ib + 1) % c->nslots;
     return best;
 }
@@ -870,7 +903,7 @@ __attribute__((noreturn, noinline)) static void dill__xfer_main(void) {
         struct dill__slot *s = sc->slot;
         c->xfer_to = c->xfer_from = NULL;
         struct dill__cr *next;
-        if(s->busy && dill__slot_out(s) < 0) {
+        if(s->busy && dill__slot_out(s, s->top->yielded) < 0) {
             dill__slot_queue(s, sc);
             next = dill__next();
         }
@@ -1215,8 +1248,14 @@ int dill__canblock_slow(void) {
 int dill_yield(void) {
     if(dill__slow(dill__canblock() < 0)) return -1;
     struct dill__cr *cr = dill__c.r;
+    /* Whoever waits for our shared stack goes first, and may evict us. */
+    if(dill__slow(cr->slot != NULL)) {
+        cr->yielded = 1;
+        if(cr->slot->q) dill__slot_release(cr->slot);
+    }
     dill__push_ready(cr);
     dill__suspend();
+    cr->yielded = 0;
     return 0;
 }
 
@@ -1449,6 +1488,7 @@ int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
     cr->stacksz = *ptr ? 0 : (uint32_t)sz;
     dill__list_init(&cr->hib_item);
     cr->hibernated = 0;
+    cr->yielded = 0;
     cr->slot = slot;
     int h = 0;
     if(!b) {
