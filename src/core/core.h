@@ -92,7 +92,9 @@ static inline void dill__list_moved(struct dill__list *item,
    awake when they cannot move (io_uring receives into its stack): such
    a wait uses this deadline instead and, when it expires, gives way to a
    wait that can move.  Returns deadline, or an earlier one when this
-   thread hibernates coroutines. */
+   thread hibernates coroutines, or now for a coroutine bound to a shared
+   stack (dill_stackshare(3)), which may be copied out at its next wait
+   (then better from a shallow frame). */
 int64_t dill__hib_deadline(int64_t deadline);
 /* Bytes of live stack (frames and coroutine record) copied for the
    coroutines of this thread hibernated now: what tests and benchmarks

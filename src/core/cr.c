@@ -583,6 +583,10 @@ __attribute__((noinline)) void dill__stack_trim(void) {
 
 int64_t dill__hib_deadline(int64_t deadline) {
     struct dill__ctx *c = &dill__c;
+    /* A bound coroutine may be copied out at its next wait: the wait that
+       can move, from a shallow frame, at once (a smaller copy, for one
+       more read that finds nothing). */
+    if(dill__slow(c->r->slot != NULL) && deadline != 0) return dill_now();
     if(dill__fast(c->hib_ms < 0)) return deadline;
     int64_t d = dill_now() + c->hib_ms;
     return deadline < 0 || d < deadline ? d : deadline;
