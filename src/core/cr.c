@@ -572,7 +572,8 @@ size_t dill__hib_bytes(void) {
    functions, and this one makes a call). */
 __attribute__((noinline)) void dill__stack_trim(void) {
     struct dill__cr *cr = dill__cur();
-    if(!cr->stack) return;
+    /* A shared stack's pages serve its next residents. */
+    if(!cr->stack || cr->slot) return;
     static size_t pg;
     if(!pg) pg = (size_t)sysconf(_SC_PAGESIZE);
     uintptr_t end = ((uintptr_t)__builtin_frame_address(0) - 256) &
@@ -1519,6 +1520,12 @@ int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
     char *sp = (char*)(((uintptr_t)cr - DILL_STACK_SLACK) & ~(uintptr_t)15);
     *ptr = sp;
     *jb = DILL__JB(&parent->ctx);
+#if defined(DILL_PORTABLE_CTX)
+    /* The caller saves its context right after this returns, from the
+       frame this was called from: where a copy of its stack starts if it
+       is evicted from a shared stack before it runs again. */
+    parent->sp = (char*)__builtin_frame_address(0) - 1024;
+#endif
     /* The new coroutine runs at once; the parent waits its turn. */
     dill__push_ready(parent);
     dill__setrunning(cr);
