@@ -650,13 +650,22 @@ static inline void dill__push_ready(struct dill__cr *cr) {
      of its own (xfer), which evicts the previous resident once its
      registers are saved and then copies the runner in.  Otherwise the
      copies are made right where the scheduler is.
-   - A resident that cannot move (dill__hib_can: it is ready but has not
-     run yet, it keeps awake, it waits for a ring send to end or on a
-     channel between threads) keeps its slot: the woken coroutine waits in
-     the slot's queue, and the queue goes back to the ready queue when the
-     resident next blocks (dill__wait_err) or finishes.  Nothing is lost:
-     the resident runs again first, as whatever made it unmovable wakes
-     it.  So a wait that cannot move must not depend on a coroutine of the
+   - Which coroutines: those bundle_go() starts while the mode is on in
+     their thread, in the slot with the fewest coroutines among those the
+     caller does not run on whose resident can move (it is evicted).
+     go() and the _mem variants keep their own stacks (a go() handle
+     points into its stack), and so does a coroutine for which no slot
+     is free now, rather than wait.
+   - A resident that cannot move (dill__hib_can: it keeps awake, it waits
+     for a ring send to end or on a channel between threads; or it was
+     woken and has not run yet) keeps its slot: the woken coroutine waits
+     in the slot's queue, and the queue goes back to the ready queue when
+     the resident next blocks (dill__wait_err), yields or finishes.  A
+     ready resident is evicted only when it yielded (else a busy one
+     would starve its slot-mates) or for a new coroutine; otherwise it
+     runs first, which costs no copy.  Nothing is lost: the resident runs
+     again first, as whatever made it unmovable wakes it.  So a wait that
+     cannot move must not depend on a coroutine of the
      same slot: the library's such waits end by themselves (the kernel
      finishing a ring send, a cancelled ring operation), ring receives are
      not used by bound coroutines (dill__aop_fills), ws_accept's wait
@@ -669,6 +678,12 @@ static inline void dill__push_ready(struct dill__cr *cr) {
      while a coroutine is evicted its slot holds another coroutine's
      frames, so writing through a pointer into an evicted coroutine's
      stack corrupts that other coroutine.
+   - An idle ws receive waits from its shallow frame at once
+     (dill__hib_deadline), for a smaller copy.
+   - dill__hib_wake must write back every byte of the live range it was
+     given, zeros included (slack above the first frame aside, zeroed
+     here): a slot holds the previous resident's bytes, not the zero
+     pages a hibernated stack comes back to.
    - Plain hibernation (dill_hibernate) leaves bound coroutines alone:
      they are not on its list of sleepers, an evicted one already lives
      in a copy of its live stack, and a slot's pages are shared.
@@ -890,7 +905,10 @@ static struct dill__cr *dill__next(void);
    whose slot the coroutine it ran on (xfer_from) is resident in.  Now
    that the latter's registers are saved, it can be copied out, or, if
    it finished, its slot is free (dill__arrived reaps it). */
-__attribute__((noreturn, noinline)) static void dill__xfer_main(void) {
+/* Not declared noreturn: under ASan a call to such a function first
+   unpoisons the stack it thinks it runs on, which in the middle of the
+   switch to this one is neither. */
+__attribute__((noinline)) static void dill__xfer_main(void) {
     struct dill__ctx *c = &dill__c;
 #if DILL_ASAN
     const void *bottom;
@@ -902,7 +920,8 @@ __attribute__((noreturn, noinline)) static void dill__xfer_main(void) {
     __tsan_switch_to_fiber(c->r->tsan_fiber, 0);
 #endif
     dill__swap(DILL__JB(&c->xfer.ctx), DILL__JB(&c->xfer_boot));
-    while(1) {
+    /* Forever (the stack stays until the thread ends). */
+    while(c->xfer_stack) {
         dill__arrived(&c->xfer, 0);
         struct dill__cr *sc = c->xfer_to;
         struct dill__slot *s = sc->slot;
@@ -922,6 +941,7 @@ __attribute__((noreturn, noinline)) static void dill__xfer_main(void) {
         DILL__TSAN_SWITCH(next);
         dill__swap(DILL__JB(&c->xfer.ctx), DILL__JB(&next->ctx));
     }
+    abort();
 }
 
 /* Starts the xfer context on its stack; it comes straight back. */
@@ -943,6 +963,9 @@ __attribute__((noinline)) static void dill__xfer_boot(void) {
     }
 #if DILL_ASAN
     __sanitizer_finish_switch_fiber(c->r->asan_fake, NULL, NULL);
+    /* As in dill_resume_: dill_setsp's alloca left redzones below. */
+    char *fa = __builtin_frame_address(0);
+    __asan_unpoison_memory_region(fa - 2048, 2048 + 16);
 #endif
 }
 
