@@ -1034,6 +1034,11 @@ static void dill__slots_term(void) {
 #if DILL_VALGRIND
         VALGRIND_STACK_DEREGISTER(c->slots[i]->vgid);
 #endif
+#if DILL_ASAN
+        /* The range may be mapped again (as fresh stacks), and ASan's
+           shadow outlives the mapping. */
+        __asan_unpoison_memory_region(c->slots[i]->stack, c->slots[i]->size);
+#endif
         free(c->slots[i]);
     }
     free(c->slots);
@@ -1044,6 +1049,11 @@ static void dill__slots_term(void) {
 #endif
 #if DILL_TSAN
     if(c->xfer_stack) __tsan_destroy_fiber(c->xfer.tsan_fiber);
+#endif
+#if DILL_ASAN
+    /* Its frames are where a stack's coroutine record goes. */
+    if(c->xfer_stack)
+        __asan_unpoison_memory_region(c->xfer_stack, c->xfer_size);
 #endif
     c->xfer_stack = NULL;
 }
