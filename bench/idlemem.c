@@ -21,7 +21,10 @@
    the figures are printed (bench/idlemem_multi.sh reads the kernel's
    figures meanwhile, for runs of several processes whose connections
    together exceed one process's fd limit); the server also prints how
-   many of its coroutines hibernate.
+   many of its coroutines hibernate.  With DILL_STACKSHARE=n in the
+   environment both processes share stacks (stackshare(3)); the active
+   figures then include the server's CPU time per message and how many of
+   its coroutines were out of their slot.
 
    Usage: bench_idlemem [-t] [-n N] [-a K] [-s settle_ms] [-b B] [-w ms] */
 
@@ -92,16 +95,16 @@ static long heap_kib(void) {
 }
 
 /* Answers each byte from the client with "RssAnon-KiB cpu-us heap-KiB
-   hibernated". */
+   hibernated out-of-slot". */
 coroutine static void control(int fd) {
     while(1) {
         if(fdin(fd, -1) < 0) return;
         char c;
         if(read(fd, &c, 1) != 1) exit(0);
         char out[64];
-        int n = snprintf(out, sizeof(out), "%ld %ld %ld %d\n",
+        int n = snprintf(out, sizeof(out), "%ld %ld %ld %d %d\n",
             proc_kib("/proc/self/status", "RssAnon"), cpu_us(), heap_kib(),
-            hibernated());
+            hibernated(), stackshared());
         if(write(fd, out, (size_t)n) != n) exit(1);
     }
 }
@@ -136,7 +139,7 @@ static int port;
 static int srcbase;
 static int ctl = -1;
 
-static int hib;
+static int hib, outslot;
 
 static void server_stats(long *rss, long *cpu, long *heap) {
     if(write(ctl, "r", 1) != 1) die("write");
@@ -149,7 +152,7 @@ static void server_stats(long *rss, long *cpu, long *heap) {
         n += (size_t)r;
     }
     buf[n] = 0;
-    if(sscanf(buf, "%ld %ld %ld %d", rss, cpu, heap, &hib) != 4)
+    if(sscanf(buf, "%ld %ld %ld %d %d", rss, cpu, heap, &hib, &outslot) != 5)
         die("sscanf");
 }
 
@@ -277,6 +280,8 @@ int main(int argc, char *argv[]) {
         r0, r1, (double)(r1 - r0) / n, (double)(h1 - h0) / n,
         (double)(k1 - k0) / n, hib);
     if(nactive) {
+        long rs, cs, hs;
+        server_stats(&rs, &cs, &hs);
         active_end = now() + 2000;
         int b = bundle();
         if(b < 0) die("bundle");
@@ -285,12 +290,18 @@ int main(int argc, char *argv[]) {
         msleep(now() + 1000);
         long ra, ca, ha;
         server_stats(&ra, &ca, &ha);
+        int outa = outslot;
         if(bundle_wait(b, now() + 60000) < 0) die("bundle_wait");
         hclose(b);
+        long re, ce, he;
+        server_stats(&re, &ce, &he);
         printf("active %s: %d of the %d connections echoing 20 B: server "
-            "RssAnon %ld KiB (%.2f KiB per active connection over the idle "
-            "state), %.0f msg/s\n", use_tls ? "wss" : "ws", nactive, n, ra,
-            (double)(ra - r1) / nactive, active_msgs / 2.0);
+            "RssAnon %ld KiB (%.2f KiB per connection, %.2f over the idle "
+            "state), %.0f msg/s, server CPU %.2f us per message; %d out of "
+            "their shared stack\n", use_tls ? "wss" : "ws", nactive, n, ra,
+            (double)(ra - r0) / nactive, (double)(ra - r1) / nactive,
+            active_msgs / 2.0, (double)(ce - cs) / (double)active_msgs,
+            outa);
     }
     fflush(stdout);
     if(hold) msleep(now() + hold);

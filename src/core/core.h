@@ -92,12 +92,18 @@ static inline void dill__list_moved(struct dill__list *item,
    awake when they cannot move (io_uring receives into its stack): such
    a wait uses this deadline instead and, when it expires, gives way to a
    wait that can move.  Returns deadline, or an earlier one when this
-   thread hibernates coroutines. */
+   thread hibernates coroutines, or now for a coroutine bound to a shared
+   stack (dill_stackshare(3)), which may be copied out at its next wait
+   (then better from a shallow frame). */
 int64_t dill__hib_deadline(int64_t deadline);
 /* Bytes of live stack (frames and coroutine record) copied for the
    coroutines of this thread hibernated now: what tests and benchmarks
    read to see how deep a hibernated coroutine was waiting. */
 size_t dill__hib_bytes(void);
+/* Whether the running coroutine shares its stack (dill_stackshare(3)):
+   then a wait that cannot move (a ring receive into its stack) would
+   keep the coroutines bound to the same slot from running. */
+int dill__stackshared(void);
 /* Gives back the pages of the running coroutine's stack below the
    caller's frame: what calls that have returned (a handshake) touched and
    the steady state will not need.  Costs a system call; for the end of a
@@ -146,7 +152,9 @@ static inline void dill__noblock(int on) {
 }
 /* Keeps the running coroutine from hibernating (on = 1) until the
    matching call with on = 0: for code whose helper coroutines use memory
-   on its stack while it waits (dill_hibernate(3)). */
+   on its stack while it waits (dill_hibernate(3)).  Coroutines it starts
+   meanwhile get stacks of their own, never a shared one
+   (dill_stackshare(3)): also for those that wait on other threads. */
 static inline void dill__keepawake(int on) {
     if(dill__slow(!dill__flags)) dill__canblock_slow();
     dill__flags->awake += on ? 1 : -1;

@@ -111,13 +111,30 @@ static void dill__wslistener_close(struct dill_hvfs *vfs) {
     dill__pin_close(&self->pin, dill__wslistener_free);
 }
 
+struct dill__wslsleep {
+    struct dill__clause cl;
+    struct dill__clause **slot;
+};
+
+/* The sleeper's stack was copied (hibernation, shared stacks): the waker
+   finds the clause at its new place.  The acceptor sleeps here for as
+   long as the listener is full, which must not keep it from moving. */
+static void dill__wslistener_move(struct dill__clause *cl,
+      const struct dill__move *m) {
+    struct dill__wslsleep *w = dill__cont(cl, struct dill__wslsleep, cl);
+    w->slot = dill__moved(m, w->slot);
+    *w->slot = cl;
+}
+
 /* Sleeps until woken through *slot or the deadline.  Returns 0, or -1 with
    errno (ETIMEDOUT, ECANCELED, or the error the waker gave). */
 static int dill__wslistener_sleep(struct dill__clause **slot,
       int64_t deadline) {
-    struct dill__clause cl;
-    dill__waitfor(&cl, 0, NULL);
-    *slot = &cl;
+    struct dill__wslsleep w;
+    dill__waitfor(&w.cl, 0, NULL);
+    w.cl.move = dill__wslistener_move;
+    w.slot = slot;
+    *slot = &w.cl;
     int rc = dill__wait(deadline, 1);
     int err = errno;
     *slot = NULL;
