@@ -85,8 +85,8 @@ struct dill__cr {
     struct dill__crflags f;
     /* Hibernation: while blocked, the coroutine is in its thread's list of
        sleepers (hib_item) since tick wait_epoch; once hibernated it lives
-       in a heap copy of its live stack (sp..hole, then the record and
-       above), home is where it goes back and hib_mem the allocation.
+       in a heap copy of its record and live stack (from sp; hib_words
+       words of it stored), home is where it goes back.
        (Fields are ordered to leave no padding: the record is part of
        every copy.) */
     unsigned int wait_epoch;
@@ -110,9 +110,8 @@ struct dill__cr {
     void *stack;                   /* NULL when the caller gave the memory */
     struct dill__list hib_item;
     char *sp;
-    char *hole;
     struct dill__cr *home;
-    void *hib_mem;
+    size_t hib_words;
 #if DILL_ASAN
     void *asan_fake;
     const void *asan_bottom;
@@ -326,11 +325,21 @@ static char *dill__hib_sp(struct dill__cr *cr) {
 #endif
 }
 
-/* Copies stack memory without ASan's checks: frames have poisoned
-   redzones, which the copy keeps as they are. */
+/* Stack memory is read and written without ASan's checks: frames have
+   poisoned redzones, which the copy keeps as they are.  The loops then
+   go through volatile, so as not to become calls of the checked
+   memcpy and memset. */
 #if DILL_ASAN
-__attribute__((no_sanitize_address))
-static void dill__hib_copy(void *dst, const void *src, size_t n) {
+#define DILL__NOASAN __attribute__((no_sanitize_address))
+#define DILL__HV volatile
+#else
+#define DILL__NOASAN
+#define DILL__HV
+#endif
+
+/* n: a multiple of 8. */
+#if DILL_ASAN
+DILL__NOASAN static void dill__hib_copy(void *dst, const void *src, size_t n) {
     volatile uint64_t *d = dst;
     const volatile uint64_t *s = src;
     for(size_t i = 0; i != n / 8; i++) d[i] = s[i];
@@ -371,31 +380,136 @@ static void dill__hib_drop(struct dill__cr *cr, int batch) {
     else madvise(cr->stack, cr->stacksz, MADV_DONTNEED);
 }
 
-/* Whether the n bytes at p (8-aligned) are all zero, read the way
-   dill__hib_copy reads.  Under valgrind the slack may be undefined (a
-   reused stack): it is then not looked at. */
-#if DILL_ASAN
-__attribute__((no_sanitize_address))
-#endif
-static int dill__hib_zero(const char *p, size_t n) {
-#if DILL_VALGRIND
-    if(RUNNING_ON_VALGRIND) return 0;
-#endif
-    const volatile uint64_t *w = (const volatile uint64_t*)(const void*)p;
-    for(size_t i = 0; i != n / 8; i++)
-        if(w[i]) return 0;
-    return 1;
+/* The copy of a coroutine hibernated with its frames at lo..cr:
+
+       struct dill__cr   the record, whole, at the start of the block
+       uint64_t[n]       the words of lo..cr that are kept: the nonzero
+                         ones and all of the memory others use meanwhile
+                         (clauses, pins, buffers being filled: clause move
+                         functions say which), in order
+       uint64_t[]        a bit per word of lo..cr: 1 when it is kept
+
+   Stacks hold many zero words (padding, NULL pointers, untouched parts
+   of arrays, the slack above the first frame).  The record and the kept
+   memory are addressable in the copy, so what refers to them is pointed
+   there (dill__moved) as it was with a plain copy.  Under valgrind every
+   word is kept (looking at them would trip it on undefined ones). */
+#define DILL__HIB_REC ((sizeof(struct dill__cr) + 7) & ~(size_t)7)
+_Static_assert(_Alignof(struct dill__cr) <= 16,
+    "the record's copy is where malloc puts it");
+
+/* Memory that must stay addressable in the copy, in 8-byte words of the
+   frames lo..hi, ordered by start. */
+#define DILL__KEEPS 16
+struct dill__keep {
+    char *lo;
+    char *hi;
+    int all;                       /* too much to say: keep every word */
+    size_t n;
+    char *from[DILL__KEEPS];
+    char *to[DILL__KEEPS];
+};
+
+void dill__move_keep(const struct dill__move *m, const void *p, size_t n) {
+    struct dill__keep *k = m->keep;
+    char *a = (char*)((uintptr_t)p & ~(uintptr_t)7);
+    char *b = (char*)(((uintptr_t)p + n + 7) & ~(uintptr_t)7);
+    if(a < k->lo) a = k->lo;
+    if(b > k->hi) b = k->hi;
+    if(a >= b) return;
+    if(k->n == DILL__KEEPS) {k->all = 1; return;}
+    size_t i = k->n++;
+    for(; i && k->from[i - 1] > a; i--) {
+        k->from[i] = k->from[i - 1];
+        k->to[i] = k->to[i - 1];
+    }
+    k->from[i] = a;
+    k->to[i] = b;
 }
 
-/* Where the parts of a copy at mem are: the record and what is above it
-   (nb bytes from cr) first, then the frames from lo.  Each keeps its
-   addresses' alignment modulo 64 (plain malloc: posix_memalign costs an
-   extra 64 bytes or more per copy). */
-static char *dill__hib_rec(char *mem) {
-    return mem + ((0 - (uintptr_t)mem) & 63);
+/* Bits set in map before bit i; the bit that is the k-th (0-based) set. */
+static size_t dill__hib_rank(const uint64_t *map, size_t i) {
+    size_t r = 0;
+    for(size_t j = 0; j != i / 64; j++)
+        r += (size_t)__builtin_popcountll(map[j]);
+    if(i % 64)
+        r += (size_t)__builtin_popcountll(map[i / 64] &
+            ((UINT64_C(1) << (i % 64)) - 1));
+    return r;
 }
-static char *dill__hib_frames(char *rec, size_t nb, char *lo) {
-    return rec + nb + (((uintptr_t)lo - (uintptr_t)(rec + nb)) & 63);
+static size_t dill__hib_select(const uint64_t *map, size_t k) {
+    size_t j = 0;
+    for(;; j++) {
+        size_t c = (size_t)__builtin_popcountll(map[j]);
+        if(k < c) break;
+        k -= c;
+    }
+    uint64_t b = map[j];
+    while(k--) b &= b - 1;
+    return j * 64 + (size_t)__builtin_ctzll(b);
+}
+
+void *dill__moved(const struct dill__move *m, void *p) {
+    char *c = p;
+    if(c >= m->lo2 && c < m->hi2) return c + m->delta2;
+    if(c < m->lo || c >= m->hi) return p;
+    size_t off = (size_t)(c - m->lo);
+    size_t w = m->back ? dill__hib_select(m->map, off / 8) :
+        dill__hib_rank(m->map, off / 8);
+    return m->base + w * 8 + off % 8;
+}
+
+/* Stores at dst the words of k's frames that are kept, and their bits in
+   map; with dst and map NULL only counts them.  Returns how many.  The
+   store is branch-free: it writes one word past the last kept one (map's
+   first word, written again at the end). */
+DILL__NOASAN static size_t dill__hib_pack(const struct dill__keep *k,
+      uint64_t *map, uint64_t *dst) {
+    const DILL__HV uint64_t *w = (const DILL__HV uint64_t*)(void*)k->lo;
+    size_t nw = (size_t)(k->hi - k->lo) / 8, n = 0, ki = 0;
+    size_t ka = nw, kb = 0;
+    uint64_t acc = 0, first = 0;
+    for(size_t i = 0; i != nw; i++) {
+        if(dill__slow(i == kb)) {
+            while(ki != k->n && (size_t)(k->to[ki] - k->lo) / 8 <= i) ki++;
+            ka = kb = nw;
+            if(ki != k->n) {
+                ka = (size_t)(k->from[ki] - k->lo) / 8;
+                kb = (size_t)(k->to[ki] - k->lo) / 8;
+                ki++;
+            }
+        }
+        uint64_t v = w[i];
+        uint64_t kept = (v != 0) | (i >= ka);
+        if(dst) dst[n] = v;
+        n += kept;
+        acc |= kept << (i % 64);
+        if(i % 64 == 63 || i == nw - 1) {
+            if(map) map[i / 64] = acc;
+            if(i < 64) first = acc;
+            acc = 0;
+        }
+    }
+    if(map) map[0] = first;
+    return n;
+}
+
+/* Puts the nw words of the frames back at lo from the n kept ones at
+   src, zeros where map has no bit.  Reads one word past src's last (the
+   map's first). */
+DILL__NOASAN static void dill__hib_unpack(char *lo, size_t nw,
+      const uint64_t *map, const uint64_t *src) {
+    DILL__HV uint64_t *d = (DILL__HV uint64_t*)(void*)lo;
+    size_t n = 0;
+    for(size_t j = 0; j * 64 < nw; j++) {
+        size_t i0 = j * 64, cnt = nw - i0 < 64 ? nw - i0 : 64;
+        uint64_t b = map[j];
+        for(size_t i = 0; i != cnt; i++) {
+            uint64_t bit = (b >> i) & 1, v = src[n];
+            d[i0 + i] = bit ? v : 0;
+            n += bit;
+        }
+    }
 }
 
 /* cr (at its new place) was copied with its region: its pins, which
@@ -413,28 +527,45 @@ static void dill__pins_moved(struct dill__cr *cr, const struct dill__move *m) {
     }
 }
 
-/* The copy leaves out the slack above the first frame (DILL_STACK_SLACK)
-   when nothing was written there (the first call had no arguments on the
-   stack): zero it was and zero it stays, its pages being given back, so
-   it needs neither copy nor translation. */
+/* What of cr's frames (k->lo..k->hi) others use while it sleeps. */
+static void dill__hib_keep(struct dill__cr *cr, struct dill__keep *k) {
+    k->n = 0;
+    k->all = 0;
+#if DILL_VALGRIND
+    if(RUNNING_ON_VALGRIND) k->all = 1;
+#endif
+    struct dill__move m;
+    memset(&m, 0, sizeof(m));
+    m.keep = k;
+    for(struct dill__clause *cl = cr->clauses; cl; cl = cl->next)
+        cl->move(cl, &m);
+    for(struct dill__pinref *r = cr->f.pins; r; r = r->up)
+        dill__move_keep(&m, r, sizeof(*r));
+}
+
 static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     dill__list_erase(&cr->hib_item);
     if(!dill__hib_can(cr)) return NULL;
-    char *lo = dill__hib_sp(cr);
-    char *hi = (char*)cr->stack + cr->stacksz;
-    char *hole = (char*)(((uintptr_t)cr - DILL_STACK_SLACK) & ~(uintptr_t)15);
-    if(hole <= lo || !dill__hib_zero(hole, (size_t)((char*)cr - hole)))
-        hole = (char*)cr;
-    size_t na = (size_t)(hole - lo), nb = (size_t)(hi - (char*)cr);
-    char *mem = malloc(na + nb + 126);
-    if(!mem) return NULL;
-    char *rec = dill__hib_rec(mem);
-    char *base = dill__hib_frames(rec, nb, lo);
+    struct dill__keep k;
+    k.lo = (char*)((uintptr_t)dill__hib_sp(cr) & ~(uintptr_t)7);
+    k.hi = (char*)cr;
+    dill__hib_keep(cr, &k);
+    size_t nw = (size_t)(k.hi - k.lo) / 8, nmap = (nw + 63) / 64;
+    size_t n = k.all ? nw : dill__hib_pack(&k, NULL, NULL);
+    size_t nb = DILL__HIB_REC, len = nb + (n + nmap) * 8;
+    char *rec = malloc(len);
+    if(!rec) return NULL;
+    uint64_t *words = (uint64_t*)(void*)(rec + nb), *map = words + n;
     dill__hib_copy(rec, cr, nb);
-    dill__hib_copy(base, lo, na);
-    struct dill__move m = {lo, hole, base - lo, (char*)cr, hi,
-        rec - (char*)cr};
-    struct dill__cr *sc = dill__moved(&m, cr);
+    if(k.all) {
+        dill__hib_copy(words, k.lo, nw * 8);
+        memset(map, 0xff, nmap * 8);
+        if(nw % 64) map[nmap - 1] = (UINT64_C(1) << (nw % 64)) - 1;
+    }
+    else dill__hib_pack(&k, map, words);
+    struct dill__move m = {k.lo, k.hi, (char*)words, map, 0, (char*)cr,
+        (char*)cr + nb, rec - (char*)cr, NULL};
+    struct dill__cr *sc = (struct dill__cr*)(void*)rec;
     sc->clauses = dill__moved(&m, sc->clauses);
     for(struct dill__clause *cl = sc->clauses; cl; cl = cl->next) {
         cl->cr = sc;
@@ -446,36 +577,35 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     dill__list_init(&sc->hib_item);
     sc->hibernated = 1;
     sc->home = cr;
-    sc->sp = lo;
-    sc->hole = hole;
-    sc->hib_mem = mem;
+    sc->sp = k.lo;
+    sc->hib_words = n;
     dill__hib_drop(cr, batch);
     dill__c.nhib++;
     dill__c.hib_total++;
-    dill__c.hib_bytes += na + nb;
+    dill__c.hib_bytes += len;
     return sc;
 }
 
 static struct dill__cr *dill__hib_wake(struct dill__cr *sc) {
     struct dill__cr *cr = sc->home;
     char *lo = sc->sp, *rec = (char*)sc;
-    size_t na = (size_t)(sc->hole - lo);
-    size_t nb = (size_t)((char*)sc->stack + sc->stacksz - (char*)cr);
-    char *base = dill__hib_frames(rec, nb, lo);
-    void *mem = sc->hib_mem;
+    size_t nw = (size_t)((char*)cr - lo) / 8, nmap = (nw + 63) / 64;
+    size_t n = sc->hib_words, nb = DILL__HIB_REC;
+    uint64_t *words = (uint64_t*)(void*)(rec + nb), *map = words + n;
     /* Woken: its clauses are gone (dill__resume cancelled them), only
        its bundle's list and the objects it is pinned in refer to it. */
-    dill__hib_copy(lo, base, na);
+    if(n == nw) dill__hib_copy(lo, words, nw * 8);
+    else dill__hib_unpack(lo, nw, map, words);
     dill__hib_copy(cr, rec, nb);
-    struct dill__move m = {base, base + na, lo - base, rec, rec + nb,
-        (char*)cr - rec};
+    struct dill__move m = {(char*)words, (char*)(words + n), lo, map, 1,
+        rec, rec + nb, (char*)cr - rec, NULL};
     dill__list_moved(&cr->bundle_item, &m);
     dill__pins_moved(cr, &m);
     dill__list_init(&cr->hib_item);
     cr->hibernated = 0;
-    free(mem);
+    free(rec);
     dill__c.nhib--;
-    dill__c.hib_bytes -= na + nb;
+    dill__c.hib_bytes -= nb + (n + nmap) * 8;
     return cr;
 }
 
@@ -914,7 +1044,9 @@ static void dill__bwaiter_cancel(struct dill__clause *cl) {
 
 static void dill__bwaiter_move(struct dill__clause *cl,
       const struct dill__move *m) {
-    dill__list_moved(&dill__cont(cl, struct dill__bwaiter, cl)->item, m);
+    struct dill__bwaiter *w = dill__cont(cl, struct dill__bwaiter, cl);
+    if(dill__move_keeping(m)) {dill__move_keep(m, w, sizeof(*w)); return;}
+    dill__list_moved(&w->item, m);
 }
 
 static void *dill__bundle_query(struct dill_hvfs *vfs, const void *type) {

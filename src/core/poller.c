@@ -92,8 +92,8 @@ static void dill__fdwait_cancel(struct dill__clause *cl) {
 
 static void dill__fdwait_move(struct dill__clause *cl,
       const struct dill__move *m) {
-    (void)m;
     struct dill__fdwait *w = dill__cont(cl, struct dill__fdwait, cl);
+    if(dill__move_keeping(m)) {dill__move_keep(m, w, sizeof(*w)); return;}
     struct dill__fdinfo *fi = &dill__fds[w->fd];
     if(w->dir == EPOLLIN) fi->in = cl;
     else fi->out = cl;
