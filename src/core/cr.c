@@ -106,7 +106,6 @@ struct dill__cr {
 #endif
     struct dill__bundle *bundle;
     struct dill__list bundle_item;
-    struct dill__bundle own;
     void *stack;                   /* NULL when the caller gave the memory */
     struct dill__list hib_item;
     char *sp;
@@ -120,6 +119,9 @@ struct dill__cr {
 #if DILL_TSAN
     void *tsan_fiber;
 #endif
+    /* Last: a hibernated copy leaves it out (only go() coroutines, which
+       never hibernate, use it). */
+    struct dill__bundle own;
 };
 
 _Static_assert(sizeof(struct dill__bundle) <= sizeof(struct dill_bundle_storage),
@@ -382,7 +384,8 @@ static void dill__hib_drop(struct dill__cr *cr, int batch) {
 
 /* The copy of a coroutine hibernated with its frames at lo..cr:
 
-       struct dill__cr   the record, whole, at the start of the block
+       struct dill__cr   the record, but for its last field (own), at
+                         the start of the block
        uint64_t[n]       the words of lo..cr that are kept: the nonzero
                          ones and all of the memory others use meanwhile
                          (clauses, pins, buffers being filled: clause move
@@ -394,7 +397,10 @@ static void dill__hib_drop(struct dill__cr *cr, int batch) {
    memory are addressable in the copy, so what refers to them is pointed
    there (dill__moved) as it was with a plain copy.  Under valgrind every
    word is kept (looking at them would trip it on undefined ones). */
-#define DILL__HIB_REC ((sizeof(struct dill__cr) + 7) & ~(size_t)7)
+#define DILL__HIB_REC offsetof(struct dill__cr, own)
+_Static_assert(offsetof(struct dill__cr, own) % 8 == 0 &&
+    sizeof(struct dill__cr) - offsetof(struct dill__cr, own) -
+    sizeof(struct dill__bundle) < 8, "own is the record's last field");
 _Static_assert(_Alignof(struct dill__cr) <= 16,
     "the record's copy is where malloc puts it");
 
@@ -783,8 +789,9 @@ void dill__defer(struct dill__defer *d) {
     dill__list_push(&dill__c.deferred, &d->item);
 }
 
-/* Picks the next coroutine to run, polling for events as needed. */
-static struct dill__cr *dill__next(void) {
+/* Picks the next coroutine to run, polling for events as needed.  Not
+   inlined into the waits: its frame is gone by the time they switch. */
+__attribute__((noinline)) static struct dill__cr *dill__next(void) {
     struct dill__ctx *c = &dill__c;
     while(1) {
         /* Also work that poller callbacks deferred (a completed ring send
@@ -829,8 +836,10 @@ static struct dill__cr *dill__next(void) {
 }
 
 /* Suspends the running coroutine (which must already be registered
-   somewhere to be resumed) and runs others until it is resumed. */
-static void dill__suspend(void) {
+   somewhere to be resumed) and runs others until it is resumed.  Inlined:
+   every frame between a blocked call and the switch is in the copy of a
+   hibernated coroutine. */
+__attribute__((always_inline)) static inline void dill__suspend(void) {
     struct dill__ctx *c = &dill__c;
     struct dill__cr *cur = c->r;
     struct dill__cr *next = dill__next();
@@ -898,7 +907,9 @@ static void dill__unwait(struct dill__cr *cr) {
     cr->clauses = NULL;
 }
 
-int dill__wait_err(int64_t deadline, int cancellable, int *err) {
+/* dill__wait and dill__wait_err are each one frame (see dill__suspend). */
+__attribute__((always_inline)) static inline int dill__wait_in(
+      int64_t deadline, int cancellable, int *err) {
     struct dill__cr *cr = dill__cur();
     if(cancellable && dill__slow(cr->f.canceled || cr->f.noblock)) {
         dill__unwait(cr);
@@ -925,9 +936,13 @@ int dill__wait_err(int64_t deadline, int cancellable, int *err) {
     return cr->wait_id;
 }
 
+int dill__wait_err(int64_t deadline, int cancellable, int *err) {
+    return dill__wait_in(deadline, cancellable, err);
+}
+
 int dill__wait(int64_t deadline, int cancellable) {
     int err;
-    int id = dill__wait_err(deadline, cancellable, &err);
+    int id = dill__wait_in(deadline, cancellable, &err);
     errno = err;
     return id;
 }
