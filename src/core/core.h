@@ -109,9 +109,10 @@ static inline void dill__list_moved(struct dill__list *item,
    wait that can move.  Returns deadline, or an earlier one when this
    thread hibernates coroutines. */
 int64_t dill__hib_deadline(int64_t deadline);
-/* Bytes of live stack (frames and coroutine record) copied for the
-   coroutines of this thread hibernated now: what tests and benchmarks
-   read to see how deep a hibernated coroutine was waiting. */
+/* Bytes of the copies (coroutine record, the nonzero and kept words of
+   the frames, the bitmap of those) of the coroutines of this thread
+   hibernated now: what tests and benchmarks read to see how much a
+   hibernated coroutine keeps. */
 size_t dill__hib_bytes(void);
 /* Gives back the pages of the running coroutine's stack below the
    caller's frame: what calls that have returned (a handshake) touched and
