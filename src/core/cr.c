@@ -346,8 +346,13 @@ DILL__NOASAN static void dill__hib_copy(void *dst, const void *src, size_t n) {
     const volatile uint64_t *s = src;
     for(size_t i = 0; i != n / 8; i++) d[i] = s[i];
 }
+DILL__NOASAN static void dill__hib_clear(void *dst, size_t n) {
+    volatile uint64_t *d = dst;
+    for(size_t i = 0; i != n / 8; i++) d[i] = 0;
+}
 #else
 #define dill__hib_copy memcpy
+#define dill__hib_clear(d, n) memset(d, 0, n)
 #endif
 
 /* Whether cr can follow its copy: a coroutine started by go() is named
@@ -396,13 +401,20 @@ static void dill__hib_drop(struct dill__cr *cr, int batch) {
    of arrays, the slack above the first frame).  The record and the kept
    memory are addressable in the copy, so what refers to them is pointed
    there (dill__moved) as it was with a plain copy.  Under valgrind every
-   word is kept (looking at them would trip it on undefined ones). */
+   word is kept (looking at them would trip it on undefined ones), and
+   frames deeper than 32 KiB are copied whole. */
 #define DILL__HIB_REC offsetof(struct dill__cr, own)
 _Static_assert(offsetof(struct dill__cr, own) % 8 == 0 &&
     sizeof(struct dill__cr) - offsetof(struct dill__cr, own) -
     sizeof(struct dill__bundle) < 8, "own is the record's last field");
 _Static_assert(_Alignof(struct dill__cr) <= 16,
     "the record's copy is where malloc puts it");
+
+/* The bitmap is made before the copy's size is known: here, for frames
+   of up to 32 KiB (deeper ones are copied whole). */
+#define DILL__HIB_MAPS 64
+static __thread uint64_t dill__hib_scratch[DILL__HIB_MAPS]
+    __attribute__((tls_model("initial-exec")));
 
 /* Memory that must stay addressable in the copy, in 8-byte words of the
    frames lo..hi, ordered by start. */
@@ -465,56 +477,74 @@ void *dill__moved(const struct dill__move *m, void *p) {
     return m->base + w * 8 + off % 8;
 }
 
-/* Stores at dst the words of k's frames that are kept, and their bits in
-   map; with dst and map NULL only counts them.  Returns how many.  The
-   store is branch-free: it writes one word past the last kept one (map's
-   first word, written again at the end). */
-DILL__NOASAN static size_t dill__hib_pack(const struct dill__keep *k,
-      uint64_t *map, uint64_t *dst) {
-    const DILL__HV uint64_t *w = (const DILL__HV uint64_t*)(void*)k->lo;
-    size_t nw = (size_t)(k->hi - k->lo) / 8, n = 0, ki = 0;
-    size_t ka = nw, kb = 0;
-    uint64_t acc = 0, first = 0;
-    for(size_t i = 0; i != nw; i++) {
-        if(dill__slow(i == kb)) {
-            while(ki != k->n && (size_t)(k->to[ki] - k->lo) / 8 <= i) ki++;
-            ka = kb = nw;
-            if(ki != k->n) {
-                ka = (size_t)(k->from[ki] - k->lo) / 8;
-                kb = (size_t)(k->to[ki] - k->lo) / 8;
-                ki++;
-            }
+/* Bits of the nonzero words among the cnt (at most 64) at p, bit i for
+   p[i].  Full chunks in four chains (the usual case). */
+DILL__NOASAN static uint64_t dill__hib_bits(const DILL__HV uint64_t *p,
+      size_t cnt) {
+    if(cnt == 64) {
+        uint64_t b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+        for(size_t i = 16; i-- != 0;) {
+            b0 = b0 << 1 | (p[i] != 0);
+            b1 = b1 << 1 | (p[16 + i] != 0);
+            b2 = b2 << 1 | (p[32 + i] != 0);
+            b3 = b3 << 1 | (p[48 + i] != 0);
         }
-        uint64_t v = w[i];
-        uint64_t kept = (v != 0) | (i >= ka);
-        if(dst) dst[n] = v;
-        n += kept;
-        acc |= kept << (i % 64);
-        if(i % 64 == 63 || i == nw - 1) {
-            if(map) map[i / 64] = acc;
-            if(i < 64) first = acc;
-            acc = 0;
-        }
+        return b0 | b1 << 16 | b2 << 32 | b3 << 48;
     }
-    if(map) map[0] = first;
+    uint64_t b = 0;
+    for(size_t i = cnt; i-- != 0;) b = b << 1 | (p[i] != 0);
+    return b;
+}
+
+/* Fills map (a bit per word of k's frames: kept or not) and returns how
+   many words are kept. */
+static size_t dill__hib_map(const struct dill__keep *k, uint64_t *map) {
+    const DILL__HV uint64_t *w = (const DILL__HV uint64_t*)(void*)k->lo;
+    size_t nw = (size_t)(k->hi - k->lo) / 8, nmap = (nw + 63) / 64, n = 0;
+    for(size_t j = 0; j != nmap; j++)
+        map[j] = dill__hib_bits(w + j * 64, nw - j * 64 < 64 ? nw - j * 64 : 64);
+    for(size_t r = 0; r != k->n; r++) {
+        size_t a = (size_t)(k->from[r] - k->lo) / 8;
+        size_t b = (size_t)(k->to[r] - k->lo) / 8;
+        for(size_t i = a; i != b; i++) map[i / 64] |= UINT64_C(1) << (i % 64);
+    }
+    for(size_t j = 0; j != nmap; j++) n += (size_t)__builtin_popcountll(map[j]);
     return n;
 }
 
-/* Puts the nw words of the frames back at lo from the n kept ones at
-   src, zeros where map has no bit.  Reads one word past src's last (the
-   map's first). */
+/* Stores at dst the words of k's frames that map keeps, in order. */
+DILL__NOASAN static void dill__hib_store(const struct dill__keep *k,
+      const uint64_t *map, uint64_t *dst) {
+    const DILL__HV uint64_t *w = (const DILL__HV uint64_t*)(void*)k->lo;
+    size_t nmap = ((size_t)(k->hi - k->lo) / 8 + 63) / 64;
+    for(size_t j = 0; j != nmap; j++) {
+        const DILL__HV uint64_t *p = w + j * 64;
+        uint64_t b = map[j];
+        if(b == ~UINT64_C(0)) {
+            dill__hib_copy(dst, (const void*)p, 512);
+            dst += 64;
+            continue;
+        }
+        for(; b; b &= b - 1) *dst++ = p[__builtin_ctzll(b)];
+    }
+}
+
+/* Puts the nw words of the frames back at lo from the kept ones at src,
+   zeros where map has no bit. */
 DILL__NOASAN static void dill__hib_unpack(char *lo, size_t nw,
       const uint64_t *map, const uint64_t *src) {
     DILL__HV uint64_t *d = (DILL__HV uint64_t*)(void*)lo;
-    size_t n = 0;
     for(size_t j = 0; j * 64 < nw; j++) {
-        size_t i0 = j * 64, cnt = nw - i0 < 64 ? nw - i0 : 64;
+        DILL__HV uint64_t *p = d + j * 64;
+        size_t cnt = nw - j * 64 < 64 ? nw - j * 64 : 64;
         uint64_t b = map[j];
-        for(size_t i = 0; i != cnt; i++) {
-            uint64_t bit = (b >> i) & 1, v = src[n];
-            d[i0 + i] = bit ? v : 0;
-            n += bit;
+        if(b == ~UINT64_C(0)) {
+            dill__hib_copy((void*)p, src, 512);
+            src += 64;
+            continue;
         }
+        dill__hib_clear((void*)p, cnt * 8);
+        for(; b; b &= b - 1) p[__builtin_ctzll(b)] = *src++;
     }
 }
 
@@ -557,7 +587,8 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     k.hi = (char*)cr;
     dill__hib_keep(cr, &k);
     size_t nw = (size_t)(k.hi - k.lo) / 8, nmap = (nw + 63) / 64;
-    size_t n = k.all ? nw : dill__hib_pack(&k, NULL, NULL);
+    if(nmap > DILL__HIB_MAPS) k.all = 1;
+    size_t n = k.all ? nw : dill__hib_map(&k, dill__hib_scratch);
     size_t nb = DILL__HIB_REC, len = nb + (n + nmap) * 8;
     char *rec = malloc(len);
     if(!rec) return NULL;
@@ -568,7 +599,10 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
         memset(map, 0xff, nmap * 8);
         if(nw % 64) map[nmap - 1] = (UINT64_C(1) << (nw % 64)) - 1;
     }
-    else dill__hib_pack(&k, map, words);
+    else {
+        memcpy(map, dill__hib_scratch, nmap * 8);
+        dill__hib_store(&k, map, words);
+    }
     struct dill__move m = {k.lo, k.hi, (char*)words, map, 0, (char*)cr,
         (char*)cr + nb, rec - (char*)cr, NULL};
     struct dill__cr *sc = (struct dill__cr*)(void*)rec;
