@@ -364,6 +364,66 @@ static void slack(void) {
     errno_assert(hclose(ch[1]) == 0);
 }
 
+/* A coroutine deeper than the bitmap's scratch (32 KiB of frames) is
+   copied whole; one waiting on more clauses than the copy keeps track of
+   (16 pieces of memory) too.  Both still wake intact. */
+coroutine static void deepsleeper(int ch, struct report *r) {
+    uint8_t big[40000];
+    fill(big, sizeof(big), 5);
+    int v = 0;
+    r->rc = chrecv(ch, &v, sizeof(v), now() + 10000);
+    r->err = errno;
+    r->value = v;
+    r->intact = check(big, sizeof(big), 5);
+}
+
+enum {WIDE = 20};
+coroutine static void widesleeper(const int *chs, struct report *r) {
+    uint8_t pat[2000];
+    fill(pat, sizeof(pat), 6);
+    int v[WIDE];
+    struct chclause cl[WIDE];
+    for(int i = 0; i != WIDE; i++) {
+        v[i] = 0;
+        cl[i] = (struct chclause){CHRECV, chs[i], &v[i], sizeof(v[i])};
+    }
+    r->rc = choose(cl, WIDE, now() + 10000);
+    r->err = errno;
+    r->value = r->rc >= 0 ? v[r->rc] : -1;
+    r->intact = check(pat, sizeof(pat), 6);
+    for(int i = 0; i != WIDE; i++)
+        if(i != r->rc && v[i] != 0) r->intact = 0;
+}
+
+static void whole(void) {
+    int ch[WIDE][2], chs[WIDE];
+    for(int i = 0; i != WIDE; i++) {
+        errno_assert(chmake(ch[i]) == 0);
+        chs[i] = ch[i][1];
+    }
+    struct report r = {0}, rw = {0};
+    int b = bundle();
+    errno_assert(b >= 0);
+    errno_assert(bundle_go(b, deepsleeper(ch[0][1], &r)) == 0);
+    settle();
+    assert(dill__hib_bytes() > 40000);
+    errno_assert(bundle_go(b, widesleeper(chs, &rw)) == 0);
+    settle_n(2);
+    assert(hibernated() == 2);
+    int v = 77;
+    errno_assert(chsend(ch[0][0], &v, sizeof(v), now() + 5000) == 0);
+    v = 78;
+    errno_assert(chsend(ch[13][0], &v, sizeof(v), now() + 5000) == 0);
+    errno_assert(bundle_wait(b, now() + 5000) == 0);
+    assert(r.rc == 0 && r.value == 77 && r.intact);
+    assert(rw.rc == 13 && rw.value == 78 && rw.intact);
+    errno_assert(hclose(b) == 0);
+    for(int i = 0; i != WIDE; i++) {
+        errno_assert(hclose(ch[i][0]) == 0);
+        errno_assert(hclose(ch[i][1]) == 0);
+    }
+}
+
 /* What stays awake: go() coroutines (their handle points into their
    stack), and with hibernation off, everyone. */
 static void excluded(void) {
@@ -410,6 +470,7 @@ int main(void) {
         for(size_t k = 0; k != sizeof(kinds) / sizeof(kinds[0]); k++)
             for(int w = 0; w != W_WAYS; w++) one(kinds[k], w);
     pattern = P_MIXED;
+    whole();
 #if !defined DILL_DISABLE_TLS
     tmpdir_remove();
     free((void*)cert);
