@@ -407,7 +407,7 @@ static void dill__hib_drop(struct dill__cr *cr, int batch) {
 _Static_assert(offsetof(struct dill__cr, own) % 8 == 0 &&
     sizeof(struct dill__cr) - offsetof(struct dill__cr, own) -
     sizeof(struct dill__bundle) < 8, "own is the record's last field");
-_Static_assert(_Alignof(struct dill__cr) <= 16,
+_Static_assert(_Alignof(struct dill__cr) <= _Alignof(max_align_t),
     "the record's copy is where malloc puts it");
 
 /* The bitmap is made before the copy's size is known: here, for frames
