@@ -20,7 +20,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 TESTS="cr chan threads fd iolist random compat hibernate
        base64 sha1 utf8 url wsurl httpparse wshs wsframe
        ws ws_conformance ws_gather wslisten wsproxy
-       tcp ipc udp ipaddr http socks5 uring"
+       tcp ipc udp ipaddr http socks5 uring tables"
 # Under qemu-user: uring is left out, since the emulator has no io_uring
 # (ENOSYS), so the library takes the epoll path every other test covers.
 EMU_SKIP="uring"

@@ -329,6 +329,9 @@ void dill__texit_add(struct dill__texit *e);
    block). */
 struct dill__fdcb {
     void (*fn)(struct dill__fdcb *cb);
+    /* The poller's: its fd, and its thread's list of callbacks. */
+    int fd;
+    struct dill__fdcb *next;
 };
 /* Calls cb whenever fd is readable and no coroutine waits to read it, until
    dill_fdclean.  At most one per fd.  Returns 0 or -1 (ENOMEM...). */

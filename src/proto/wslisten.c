@@ -102,7 +102,7 @@ static void dill__wslistener_close(struct dill_hvfs *vfs) {
             struct dill__list *it = lists[i]->next;
             dill__list_erase(it);
             dill__list_init(it);
-            dill__cont(it, struct dill__ws_st, lnode)->gone = NULL;
+            dill__cont(it, struct dill__ws_rare, lnode)->gone = NULL;
         }
     }
     dill_hclose(self->ch[0]);
@@ -135,8 +135,8 @@ static void dill__wslistener_wake(struct dill__clause **slot) {
 /* A handed-out connection is being freed (closed or detached). */
 static void dill__wslistener_gone(struct dill__ws *ws, void *arg) {
     struct dill__wslistener *self = arg;
-    dill__list_erase(&ws->st->lnode);
-    dill__list_init(&ws->st->lnode);
+    dill__list_erase(&ws->st->rare->lnode);
+    dill__list_init(&ws->st->rare->lnode);
     self->nlive--;
     if(self->nlive == 0) dill__wslistener_wake(&self->drain_cl);
 }
@@ -169,9 +169,16 @@ static void dill__wshandshake1(struct dill__wslistener *self, int s,
         sizeof(host), &self->ws, &peer, &ws, deadline);
     if(s < 0) goto fail;
     self->handshakes++;
-    ws->st->gone = dill__wslistener_gone;
-    ws->st->gonearg = self;
-    dill__list_push(&self->live, &ws->st->lnode);
+    struct dill__ws_rare *r = dill__ws_rare(ws);
+    if(!r) {
+        int err = errno;
+        dill_hclose(s);
+        errno = err;
+        goto fail;
+    }
+    r->gone = dill__wslistener_gone;
+    r->gonearg = self;
+    dill__list_push(&self->live, &r->lnode);
     self->nlive++;
     c.s = s;
     c.peer = peer;
@@ -392,7 +399,7 @@ static int dill__wslistener_drain(struct dill__wslistener *self, int status,
         struct dill__list *it = self->live.next;
         dill__list_erase(it);
         dill__list_push(&self->asked, it);
-        struct dill__ws *ws = dill__cont(it, struct dill__ws_st, lnode)->ws;
+        struct dill__ws *ws = dill__cont(it, struct dill__ws_rare, lnode)->ws;
         self->sending = 1;
         int rc = dill__ws_sendclose(ws, status, reason, len, deadline);
         self->sending = 0;
