@@ -88,8 +88,8 @@ struct dill__cr {
     struct dill__crflags f;
     /* Hibernation: while blocked, the coroutine is in its thread's list of
        sleepers (hib_item) since tick wait_epoch; once hibernated it lives
-       in a heap copy of its live stack (sp..hole, then the record and
-       above), home is where it goes back and hib_mem the allocation.
+       in a heap copy of its record and live stack (from sp; hib_words
+       words of it stored), home is where it goes back.
        (Fields are ordered to leave no padding: the record is part of
        every copy.) */
     unsigned int wait_epoch;
@@ -110,13 +110,11 @@ struct dill__cr {
 #endif
     struct dill__bundle *bundle;
     struct dill__list bundle_item;
-    struct dill__bundle own;
     void *stack;                   /* NULL when the caller gave the memory */
     struct dill__list hib_item;
     char *sp;
-    char *hole;
     struct dill__cr *home;
-    void *hib_mem;
+    size_t hib_words;
     struct dill__slot *slot;       /* shared stack it is bound to, or NULL */
 #if DILL_ASAN
     void *asan_fake;
@@ -126,6 +124,9 @@ struct dill__cr {
 #if DILL_TSAN
     void *tsan_fiber;
 #endif
+    /* Last: a hibernated copy leaves it out (only go() coroutines, which
+       never hibernate, use it). */
+    struct dill__bundle own;
 };
 
 _Static_assert(sizeof(struct dill__bundle) <= sizeof(struct dill_bundle_storage),
@@ -352,17 +353,32 @@ static char *dill__hib_sp(struct dill__cr *cr) {
 #endif
 }
 
-/* Copies stack memory without ASan's checks: frames have poisoned
-   redzones, which the copy keeps as they are. */
+/* Stack memory is read and written without ASan's checks: frames have
+   poisoned redzones, which the copy keeps as they are.  The loops then
+   go through volatile, so as not to become calls of the checked
+   memcpy and memset. */
 #if DILL_ASAN
-__attribute__((no_sanitize_address))
-static void dill__hib_copy(void *dst, const void *src, size_t n) {
+#define DILL__NOASAN __attribute__((no_sanitize_address))
+#define DILL__HV volatile
+#else
+#define DILL__NOASAN
+#define DILL__HV
+#endif
+
+/* n: a multiple of 8. */
+#if DILL_ASAN
+DILL__NOASAN static void dill__hib_copy(void *dst, const void *src, size_t n) {
     volatile uint64_t *d = dst;
     const volatile uint64_t *s = src;
     for(size_t i = 0; i != n / 8; i++) d[i] = s[i];
 }
+DILL__NOASAN static void dill__hib_clear(void *dst, size_t n) {
+    volatile uint64_t *d = dst;
+    for(size_t i = 0; i != n / 8; i++) d[i] = 0;
+}
 #else
 #define dill__hib_copy memcpy
+#define dill__hib_clear(d, n) memset(d, 0, n)
 #endif
 
 /* Whether cr can follow its copy: a coroutine started by go() is named
@@ -397,31 +413,165 @@ static void dill__hib_drop(struct dill__cr *cr, int batch) {
     else madvise(cr->stack, cr->stacksz, MADV_DONTNEED);
 }
 
-/* Whether the n bytes at p (8-aligned) are all zero, read the way
-   dill__hib_copy reads.  Under valgrind the slack may be undefined (a
-   reused stack): it is then not looked at. */
-#if DILL_ASAN
-__attribute__((no_sanitize_address))
-#endif
-static int dill__hib_zero(const char *p, size_t n) {
-#if DILL_VALGRIND
-    if(RUNNING_ON_VALGRIND) return 0;
-#endif
-    const volatile uint64_t *w = (const volatile uint64_t*)(const void*)p;
-    for(size_t i = 0; i != n / 8; i++)
-        if(w[i]) return 0;
-    return 1;
+/* The copy of a coroutine hibernated with its frames at lo..cr:
+
+       struct dill__cr   the record, but for its last field (own), at
+                         the start of the block
+       uint64_t[n]       the words of lo..cr that are kept: the nonzero
+                         ones and all of the memory others use meanwhile
+                         (clauses, pins, buffers being filled: clause move
+                         functions say which), in order
+       uint64_t[]        a bit per word of lo..cr: 1 when it is kept
+
+   Stacks hold many zero words (padding, NULL pointers, untouched parts
+   of arrays, the slack above the first frame).  The record and the kept
+   memory are addressable in the copy, so what refers to them is pointed
+   there (dill__moved) as it was with a plain copy.  Under valgrind every
+   word is kept (looking at them would trip it on undefined ones), and
+   frames deeper than 32 KiB are copied whole. */
+#define DILL__HIB_REC offsetof(struct dill__cr, own)
+_Static_assert(offsetof(struct dill__cr, own) % 8 == 0 &&
+    sizeof(struct dill__cr) - offsetof(struct dill__cr, own) -
+    sizeof(struct dill__bundle) < 8, "own is the record's last field");
+_Static_assert(_Alignof(struct dill__cr) <= _Alignof(max_align_t),
+    "the record's copy is where malloc puts it");
+
+/* The bitmap is made before the copy's size is known: here, for frames
+   of up to 32 KiB (deeper ones are copied whole). */
+#define DILL__HIB_MAPS 64
+static __thread uint64_t dill__hib_scratch[DILL__HIB_MAPS]
+    __attribute__((tls_model("initial-exec")));
+
+/* Memory that must stay addressable in the copy, in 8-byte words of the
+   frames lo..hi, ordered by start. */
+#define DILL__KEEPS 16
+struct dill__keep {
+    char *lo;
+    char *hi;
+    int all;                       /* too much to say: keep every word */
+    size_t n;
+    char *from[DILL__KEEPS];
+    char *to[DILL__KEEPS];
+};
+
+void dill__move_keep(const struct dill__move *m, const void *p, size_t n) {
+    struct dill__keep *k = m->keep;
+    char *a = (char*)((uintptr_t)p & ~(uintptr_t)7);
+    char *b = (char*)(((uintptr_t)p + n + 7) & ~(uintptr_t)7);
+    if(a < k->lo) a = k->lo;
+    if(b > k->hi) b = k->hi;
+    if(a >= b) return;
+    if(k->n == DILL__KEEPS) {k->all = 1; return;}
+    size_t i = k->n++;
+    for(; i && k->from[i - 1] > a; i--) {
+        k->from[i] = k->from[i - 1];
+        k->to[i] = k->to[i - 1];
+    }
+    k->from[i] = a;
+    k->to[i] = b;
 }
 
-/* Where the parts of a copy at mem are: the record and what is above it
-   (nb bytes from cr) first, then the frames from lo.  Each keeps its
-   addresses' alignment modulo 64 (plain malloc: posix_memalign costs an
-   extra 64 bytes or more per copy). */
-static char *dill__hib_rec(char *mem) {
-    return mem + ((0 - (uintptr_t)mem) & 63);
+/* Bits set in map before bit i; the bit that is the k-th (0-based) set. */
+static size_t dill__hib_rank(const uint64_t *map, size_t i) {
+    size_t r = 0;
+    for(size_t j = 0; j != i / 64; j++)
+        r += (size_t)__builtin_popcountll(map[j]);
+    if(i % 64)
+        r += (size_t)__builtin_popcountll(map[i / 64] &
+            ((UINT64_C(1) << (i % 64)) - 1));
+    return r;
 }
-static char *dill__hib_frames(char *rec, size_t nb, char *lo) {
-    return rec + nb + (((uintptr_t)lo - (uintptr_t)(rec + nb)) & 63);
+static size_t dill__hib_select(const uint64_t *map, size_t k) {
+    size_t j = 0;
+    for(;; j++) {
+        size_t c = (size_t)__builtin_popcountll(map[j]);
+        if(k < c) break;
+        k -= c;
+    }
+    uint64_t b = map[j];
+    while(k--) b &= b - 1;
+    return j * 64 + (size_t)__builtin_ctzll(b);
+}
+
+void *dill__moved(const struct dill__move *m, void *p) {
+    char *c = p;
+    if(c >= m->lo2 && c < m->hi2) return c + m->delta2;
+    if(c < m->lo || c >= m->hi) return p;
+    size_t off = (size_t)(c - m->lo);
+    size_t w = m->back ? dill__hib_select(m->map, off / 8) :
+        dill__hib_rank(m->map, off / 8);
+    return m->base + w * 8 + off % 8;
+}
+
+/* Bits of the nonzero words among the cnt (at most 64) at p, bit i for
+   p[i].  Full chunks in four chains (the usual case). */
+DILL__NOASAN static uint64_t dill__hib_bits(const DILL__HV uint64_t *p,
+      size_t cnt) {
+    if(cnt == 64) {
+        uint64_t b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+        for(size_t i = 16; i-- != 0;) {
+            b0 = b0 << 1 | (p[i] != 0);
+            b1 = b1 << 1 | (p[16 + i] != 0);
+            b2 = b2 << 1 | (p[32 + i] != 0);
+            b3 = b3 << 1 | (p[48 + i] != 0);
+        }
+        return b0 | b1 << 16 | b2 << 32 | b3 << 48;
+    }
+    uint64_t b = 0;
+    for(size_t i = cnt; i-- != 0;) b = b << 1 | (p[i] != 0);
+    return b;
+}
+
+/* Fills map (a bit per word of k's frames: kept or not) and returns how
+   many words are kept. */
+static size_t dill__hib_map(const struct dill__keep *k, uint64_t *map) {
+    const DILL__HV uint64_t *w = (const DILL__HV uint64_t*)(void*)k->lo;
+    size_t nw = (size_t)(k->hi - k->lo) / 8, nmap = (nw + 63) / 64, n = 0;
+    for(size_t j = 0; j != nmap; j++)
+        map[j] = dill__hib_bits(w + j * 64, nw - j * 64 < 64 ? nw - j * 64 : 64);
+    for(size_t r = 0; r != k->n; r++) {
+        size_t a = (size_t)(k->from[r] - k->lo) / 8;
+        size_t b = (size_t)(k->to[r] - k->lo) / 8;
+        for(size_t i = a; i != b; i++) map[i / 64] |= UINT64_C(1) << (i % 64);
+    }
+    for(size_t j = 0; j != nmap; j++) n += (size_t)__builtin_popcountll(map[j]);
+    return n;
+}
+
+/* Stores at dst the words of k's frames that map keeps, in order. */
+DILL__NOASAN static void dill__hib_store(const struct dill__keep *k,
+      const uint64_t *map, uint64_t *dst) {
+    const DILL__HV uint64_t *w = (const DILL__HV uint64_t*)(void*)k->lo;
+    size_t nmap = ((size_t)(k->hi - k->lo) / 8 + 63) / 64;
+    for(size_t j = 0; j != nmap; j++) {
+        const DILL__HV uint64_t *p = w + j * 64;
+        uint64_t b = map[j];
+        if(b == ~UINT64_C(0)) {
+            dill__hib_copy(dst, (const void*)p, 512);
+            dst += 64;
+            continue;
+        }
+        for(; b; b &= b - 1) *dst++ = p[__builtin_ctzll(b)];
+    }
+}
+
+/* Puts the nw words of the frames back at lo from the kept ones at src,
+   zeros where map has no bit. */
+DILL__NOASAN static void dill__hib_unpack(char *lo, size_t nw,
+      const uint64_t *map, const uint64_t *src) {
+    DILL__HV uint64_t *d = (DILL__HV uint64_t*)(void*)lo;
+    for(size_t j = 0; j * 64 < nw; j++) {
+        DILL__HV uint64_t *p = d + j * 64;
+        size_t cnt = nw - j * 64 < 64 ? nw - j * 64 : 64;
+        uint64_t b = map[j];
+        if(b == ~UINT64_C(0)) {
+            dill__hib_copy((void*)p, src, 512);
+            src += 64;
+            continue;
+        }
+        dill__hib_clear((void*)p, cnt * 8);
+        for(; b; b &= b - 1) p[__builtin_ctzll(b)] = *src++;
+    }
 }
 
 /* cr (at its new place) was copied with its region: its pins, which
@@ -439,28 +589,49 @@ static void dill__pins_moved(struct dill__cr *cr, const struct dill__move *m) {
     }
 }
 
-/* The copy leaves out the slack above the first frame (DILL_STACK_SLACK)
-   when nothing was written there (the first call had no arguments on the
-   stack): zero it was and zero it stays, its pages being given back, so
-   it needs neither copy nor translation. */
+/* What of cr's frames (k->lo..k->hi) others use while it sleeps. */
+static void dill__hib_keep(struct dill__cr *cr, struct dill__keep *k) {
+    k->n = 0;
+    k->all = 0;
+#if DILL_VALGRIND
+    if(RUNNING_ON_VALGRIND) k->all = 1;
+#endif
+    struct dill__move m;
+    memset(&m, 0, sizeof(m));
+    m.keep = k;
+    for(struct dill__clause *cl = cr->clauses; cl; cl = cl->next)
+        cl->move(cl, &m);
+    for(struct dill__pinref *r = cr->f.pins; r; r = r->up)
+        dill__move_keep(&m, r, sizeof(*r));
+}
+
 static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     dill__list_erase(&cr->hib_item);
     if(!dill__hib_can(cr)) return NULL;
-    char *lo = dill__hib_sp(cr);
-    char *hi = (char*)cr->stack + cr->stacksz;
-    char *hole = (char*)(((uintptr_t)cr - DILL_STACK_SLACK) & ~(uintptr_t)15);
-    if(hole <= lo || !dill__hib_zero(hole, (size_t)((char*)cr - hole)))
-        hole = (char*)cr;
-    size_t na = (size_t)(hole - lo), nb = (size_t)(hi - (char*)cr);
-    char *mem = malloc(na + nb + 126);
-    if(!mem) return NULL;
-    char *rec = dill__hib_rec(mem);
-    char *base = dill__hib_frames(rec, nb, lo);
+    struct dill__keep k;
+    k.lo = (char*)((uintptr_t)dill__hib_sp(cr) & ~(uintptr_t)7);
+    k.hi = (char*)cr;
+    dill__hib_keep(cr, &k);
+    size_t nw = (size_t)(k.hi - k.lo) / 8, nmap = (nw + 63) / 64;
+    if(nmap > DILL__HIB_MAPS) k.all = 1;
+    size_t n = k.all ? nw : dill__hib_map(&k, dill__hib_scratch);
+    size_t nb = DILL__HIB_REC, len = nb + (n + nmap) * 8;
+    char *rec = malloc(len);
+    if(!rec) return NULL;
+    uint64_t *words = (uint64_t*)(void*)(rec + nb), *map = words + n;
     dill__hib_copy(rec, cr, nb);
-    dill__hib_copy(base, lo, na);
-    struct dill__move m = {lo, hole, base - lo, (char*)cr, hi,
-        rec - (char*)cr};
-    struct dill__cr *sc = dill__moved(&m, cr);
+    if(k.all) {
+        dill__hib_copy(words, k.lo, nw * 8);
+        memset(map, 0xff, nmap * 8);
+        if(nw % 64) map[nmap - 1] = (UINT64_C(1) << (nw % 64)) - 1;
+    }
+    else {
+        memcpy(map, dill__hib_scratch, nmap * 8);
+        dill__hib_store(&k, map, words);
+    }
+    struct dill__move m = {k.lo, k.hi, (char*)words, map, 0, (char*)cr,
+        (char*)cr + nb, rec - (char*)cr, NULL};
+    struct dill__cr *sc = (struct dill__cr*)(void*)rec;
     sc->clauses = dill__moved(&m, sc->clauses);
     for(struct dill__clause *cl = sc->clauses; cl; cl = cl->next) {
         cl->cr = sc;
@@ -472,40 +643,39 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     dill__list_init(&sc->hib_item);
     sc->hibernated = 1;
     sc->home = cr;
-    sc->sp = lo;
-    sc->hole = hole;
-    sc->hib_mem = mem;
+    sc->sp = k.lo;
+    sc->hib_words = n;
     /* A shared stack's pages are the next resident's (see "Shared
        stacks"). */
     if(sc->slot) return sc;
     dill__hib_drop(cr, batch);
     dill__c.nhib++;
     dill__c.hib_total++;
-    dill__c.hib_bytes += na + nb;
+    dill__c.hib_bytes += len;
     return sc;
 }
 
 static struct dill__cr *dill__hib_wake(struct dill__cr *sc) {
     struct dill__cr *cr = sc->home;
     char *lo = sc->sp, *rec = (char*)sc;
-    size_t na = (size_t)(sc->hole - lo);
-    size_t nb = (size_t)((char*)sc->stack + sc->stacksz - (char*)cr);
-    char *base = dill__hib_frames(rec, nb, lo);
-    void *mem = sc->hib_mem;
+    size_t nw = (size_t)((char*)cr - lo) / 8, nmap = (nw + 63) / 64;
+    size_t n = sc->hib_words, nb = DILL__HIB_REC;
+    uint64_t *words = (uint64_t*)(void*)(rec + nb), *map = words + n;
     /* Woken: its clauses are gone (dill__resume cancelled them), only
        its bundle's list and the objects it is pinned in refer to it. */
-    dill__hib_copy(lo, base, na);
+    if(n == nw) dill__hib_copy(lo, words, nw * 8);
+    else dill__hib_unpack(lo, nw, map, words);
     dill__hib_copy(cr, rec, nb);
-    struct dill__move m = {base, base + na, lo - base, rec, rec + nb,
-        (char*)cr - rec};
+    struct dill__move m = {(char*)words, (char*)(words + n), lo, map, 1,
+        rec, rec + nb, (char*)cr - rec, NULL};
     dill__list_moved(&cr->bundle_item, &m);
     dill__pins_moved(cr, &m);
     dill__list_init(&cr->hib_item);
     cr->hibernated = 0;
-    free(mem);
+    free(rec);
     if(cr->slot) return cr;
     dill__c.nhib--;
-    dill__c.hib_bytes -= na + nb;
+    dill__c.hib_bytes -= nb + (n + nmap) * 8;
     return cr;
 }
 
@@ -786,18 +956,9 @@ static int dill__slot_out(struct dill__slot *s, int ready_ok) {
     return 0;
 }
 
-#if DILL_ASAN
-__attribute__((no_sanitize_address))
-#endif
-static void dill__slot_zero(char *p, size_t n) {
-    volatile uint64_t *w = (volatile uint64_t*)(void*)p;
-    for(size_t i = 0; i != n / 8; i++) w[i] = 0;
-}
-
 /* Copies the evicted sc into its (empty) slot; returns it in place. */
 static struct dill__cr *dill__slot_in(struct dill__slot *s,
       struct dill__cr *sc) {
-    char *hole = sc->hole;
 #if DILL_ASAN
     dill__slot_reach(s, sc->sp);
     __asan_unpoison_memory_region(s->asan_low, (size_t)(s->stack + s->size -
@@ -810,10 +971,9 @@ static struct dill__cr *dill__slot_in(struct dill__slot *s,
     VALGRIND_MAKE_MEM_UNDEFINED(sc->sp - 64, (size_t)(s->stack + s->size -
         sc->sp + 64));
 #endif
+    /* The copy writes back every word from the stack pointer to the
+       record, zeros included: nothing of the previous resident shows. */
     struct dill__cr *cr = dill__hib_wake(sc);
-    /* The copy left the slack above the first frame out as zero; here it
-       holds what the previous resident left. */
-    if(hole < (char*)cr) dill__slot_zero(hole, (size_t)((char*)cr - hole));
     s->busy = 1;
     dill__c.nevicted--;
     return cr;
@@ -1121,8 +1281,9 @@ void dill__defer(struct dill__defer *d) {
     dill__list_push(&dill__c.deferred, &d->item);
 }
 
-/* Picks the next coroutine to run, polling for events as needed. */
-static struct dill__cr *dill__next(void) {
+/* Picks the next coroutine to run, polling for events as needed.  Not
+   inlined into the waits: its frame is gone by the time they switch. */
+__attribute__((noinline)) static struct dill__cr *dill__next(void) {
     struct dill__ctx *c = &dill__c;
     while(1) {
         /* Also work that poller callbacks deferred (a completed ring send
@@ -1171,8 +1332,10 @@ static struct dill__cr *dill__next(void) {
 }
 
 /* Suspends the running coroutine (which must already be registered
-   somewhere to be resumed) and runs others until it is resumed. */
-static void dill__suspend(void) {
+   somewhere to be resumed) and runs others until it is resumed.  Inlined:
+   every frame between a blocked call and the switch is in the copy of a
+   hibernated coroutine. */
+__attribute__((always_inline)) static inline void dill__suspend(void) {
     struct dill__ctx *c = &dill__c;
     struct dill__cr *cur = c->r;
     struct dill__cr *next = dill__next();
@@ -1240,7 +1403,9 @@ static void dill__unwait(struct dill__cr *cr) {
     cr->clauses = NULL;
 }
 
-int dill__wait_err(int64_t deadline, int cancellable, int *err) {
+/* dill__wait and dill__wait_err are each one frame (see dill__suspend). */
+__attribute__((always_inline)) static inline int dill__wait_in(
+      int64_t deadline, int cancellable, int *err) {
     struct dill__cr *cr = dill__cur();
     if(cancellable && dill__slow(cr->f.canceled || cr->f.noblock)) {
         dill__unwait(cr);
@@ -1271,9 +1436,13 @@ int dill__wait_err(int64_t deadline, int cancellable, int *err) {
     return cr->wait_id;
 }
 
+int dill__wait_err(int64_t deadline, int cancellable, int *err) {
+    return dill__wait_in(deadline, cancellable, err);
+}
+
 int dill__wait(int64_t deadline, int cancellable) {
     int err;
-    int id = dill__wait_err(deadline, cancellable, &err);
+    int id = dill__wait_in(deadline, cancellable, &err);
     errno = err;
     return id;
 }
@@ -1396,7 +1565,9 @@ static void dill__bwaiter_cancel(struct dill__clause *cl) {
 
 static void dill__bwaiter_move(struct dill__clause *cl,
       const struct dill__move *m) {
-    dill__list_moved(&dill__cont(cl, struct dill__bwaiter, cl)->item, m);
+    struct dill__bwaiter *w = dill__cont(cl, struct dill__bwaiter, cl);
+    if(dill__move_keeping(m)) {dill__move_keep(m, w, sizeof(*w)); return;}
+    dill__list_moved(&w->item, m);
 }
 
 static void *dill__bundle_query(struct dill_hvfs *vfs, const void *type) {

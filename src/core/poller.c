@@ -145,8 +145,8 @@ static void dill__fdwait_cancel(struct dill__clause *cl) {
 
 static void dill__fdwait_move(struct dill__clause *cl,
       const struct dill__move *m) {
-    (void)m;
     struct dill__fdwait *w = dill__cont(cl, struct dill__fdwait, cl);
+    if(dill__move_keeping(m)) {dill__move_keep(m, w, sizeof(*w)); return;}
     struct dill__fdinfo *fi = dill__fdat(w->fd);
     if(w->dir == EPOLLIN) fi->in = cl;
     else fi->out = cl;
@@ -164,7 +164,12 @@ static int dill__fdpoll(int fd, uint32_t dir) {
     return 0;
 }
 
-static int dill__fdwait(int fd, uint32_t dir, int64_t deadline) {
+/* Registers w as the wait for dir on fd.  Returns 1 (registered), 0
+   (ready: no need to wait) or -1.  Apart from dill__fdwait so that the
+   frame that waits is small: it is in the copy of a hibernated
+   coroutine. */
+__attribute__((noinline)) static int dill__fdwait_reg(struct dill__fdwait *w,
+      int fd, uint32_t dir, int64_t deadline) {
     if(dill__slow(dill__canblock() < 0)) return -1;
     if(dill__slow(fd < 0)) {errno = EBADF; return -1;}
     struct dill__fdinfo *fi = dill__fdinfo(fd);
@@ -179,15 +184,20 @@ static int dill__fdwait(int fd, uint32_t dir, int64_t deadline) {
         if(errno == EPERM) return 0;
         return -1;
     }
-    struct dill__fdwait w;
-    w.fd = fd;
-    w.dir = (int)dir;
-    *slot = &w.cl;
+    w->fd = fd;
+    w->dir = (int)dir;
+    *slot = &w->cl;
     dill__waiting++;
-    dill__waitfor(&w.cl, 0, dill__fdwait_cancel);
-    w.cl.move = dill__fdwait_move;
-    int id = dill__wait(deadline, 1);
-    if(id < 0) return -1;
+    dill__waitfor(&w->cl, 0, dill__fdwait_cancel);
+    w->cl.move = dill__fdwait_move;
+    return 1;
+}
+
+static int dill__fdwait(int fd, uint32_t dir, int64_t deadline) {
+    struct dill__fdwait w;
+    int rc = dill__fdwait_reg(&w, fd, dir, deadline);
+    if(rc <= 0) return rc;
+    if(dill__wait(deadline, 1) < 0) return -1;
     if(dill__slow(errno != 0)) return -1;
     return 0;
 }

@@ -286,7 +286,9 @@ static void dill__ws_waiter_cancel(struct dill__clause *cl) {
 
 static void dill__ws_waiter_move(struct dill__clause *cl,
       const struct dill__move *m) {
-    dill__list_moved(&dill__cont(cl, struct dill__ws_waiter, cl)->item, m);
+    struct dill__ws_waiter *w = dill__cont(cl, struct dill__ws_waiter, cl);
+    if(dill__move_keeping(m)) {dill__move_keep(m, w, sizeof(*w)); return;}
+    dill__list_moved(&w->item, m);
 }
 
 /* Takes the send lock, waiting in FIFO order; data (a new message) also

@@ -122,6 +122,7 @@ struct dill__wslsleep {
 static void dill__wslistener_move(struct dill__clause *cl,
       const struct dill__move *m) {
     struct dill__wslsleep *w = dill__cont(cl, struct dill__wslsleep, cl);
+    if(dill__move_keeping(m)) {dill__move_keep(m, w, sizeof(*w)); return;}
     w->slot = dill__moved(m, w->slot);
     *w->slot = cl;
 }
