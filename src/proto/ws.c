@@ -1382,9 +1382,16 @@ static int dill__ws_idle(struct dill__ws *self) {
         !st->infr && !st->msgop && !st->zrx && !self->skipping;
 }
 
-static ssize_t dill__ws_recvany(struct dill__ws *self, int want, int *type,
-      struct dill_iolist *first, size_t cap, int mode, int *more,
-      int64_t deadline) {
+/* dill__ws_recvonce's result when the connection went idle past the
+   hibernation threshold: the caller waits (dill__ws_waitidle) and calls
+   it again. */
+#define DILL__WS_WENTIDLE (-2)
+
+/* noinline: its frame (the receive's cursor, its pin) is gone while the
+   connection waits idle, so it is not in a hibernated copy. */
+__attribute__((noinline)) static ssize_t dill__ws_recvonce(
+      struct dill__ws *self, int want, int *type, struct dill_iolist *first,
+      size_t cap, int mode, int *more, int64_t deadline) {
     if(self->rerr) {errno = self->rerr; return -1;}
     if(self->rdone) {errno = EPIPE; return -1;}
     if(self->receiving) {errno = EBUSY; return -1;}
@@ -1396,32 +1403,55 @@ static ssize_t dill__ws_recvany(struct dill__ws *self, int want, int *type,
     struct dill__pinref pr;
     dill__pin(&self->pin, &pr);
     self->receiving = 1;
-    ssize_t r;
     /* On an idle connection the first read waits up to the hibernation
-       threshold only; then the call waits here for input, with the frames
-       of the receiving path gone from the stack. */
+       threshold only; then the caller waits for input, with this frame
+       gone from the stack. */
     c.idl = dill__slow(dill__ws_idle(self)) ? dill__hib_deadline(deadline) :
         deadline;
-    while(1) {
-        r = dill__ws_rx(self, &c, more ? more : &m, deadline);
-        if(r >= 0 || c.idl == deadline || errno != ETIMEDOUT ||
-           dill__pin_closed(&self->pin) || !dill__ws_idle(self) ||
-           (deadline >= 0 && dill_now() >= deadline))
-            break;
-        int64_t kdl = dill__ws_kadl(self->st, deadline);
-        int rc = self->x->ops->waitin(self->x, kdl);
-        /* Input: read it.  Keepalive due: ping (or fail for a missing
-           pong) from here, then wait again. */
-        if(rc == 0) c.idl = dill__hib_deadline(deadline);
-        else if(errno != ETIMEDOUT || kdl == deadline ||
-           dill__ws_keepalive(self, dill_now()) < 0) {
-            r = -1;
-            break;
-        }
-    }
+    ssize_t r = dill__ws_rx(self, &c, more ? more : &m, deadline);
+    if(r < 0 && c.idl != deadline && errno == ETIMEDOUT &&
+       !dill__pin_closed(&self->pin) && dill__ws_idle(self) &&
+       (deadline < 0 || dill_now() < deadline))
+        r = DILL__WS_WENTIDLE;
     self->receiving = 0;
     if(dill__unpin(&self->pin, &pr) < 0) return -1;
     return r;
+}
+
+/* noinline: what keepalive needs stays out of dill__ws_waitidle's frame. */
+__attribute__((noinline)) static int dill__ws_kadue(struct dill__ws *self) {
+    return dill__ws_keepalive(self, dill_now());
+}
+
+/* Waits for input on an idle connection (pinging when keepalive is due):
+   0 to read again, -1 on error or at the deadline.  noinline: a small
+   frame under the caller's while the connection sleeps. */
+__attribute__((noinline)) static int dill__ws_waitidle(struct dill__ws *self,
+      int64_t deadline) {
+    struct dill__pinref pr;
+    dill__pin(&self->pin, &pr);
+    self->receiving = 1;
+    int64_t kdl = dill__ws_kadl(self->st, deadline);
+    int rc = self->x->ops->waitin(self->x, kdl);
+    /* Keepalive due: ping (or fail for a missing pong), then read again. */
+    if(rc < 0 && errno == ETIMEDOUT && kdl != deadline)
+        rc = dill__ws_kadue(self);
+    self->receiving = 0;
+    if(dill__unpin(&self->pin, &pr) < 0) return -1;
+    return rc;
+}
+
+/* Inlined in each receiving call: its frame is the one under the idle
+   wait. */
+__attribute__((always_inline)) static inline ssize_t dill__ws_recvany(
+      struct dill__ws *self, int want, int *type, struct dill_iolist *first,
+      size_t cap, int mode, int *more, int64_t deadline) {
+    while(1) {
+        ssize_t r = dill__ws_recvonce(self, want, type, first, cap, mode,
+            more, deadline);
+        if(dill__fast(r != DILL__WS_WENTIDLE)) return r;
+        if(dill__ws_waitidle(self, deadline) < 0) return -1;
+    }
 }
 
 static ssize_t dill__ws_mrecvl(struct dill_msock_vfs *mvfs,
