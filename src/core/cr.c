@@ -88,10 +88,11 @@ struct dill__cr {
     struct dill__crflags f;
     /* Hibernation: while blocked, the coroutine is in its thread's list of
        sleepers (hib_item) since tick wait_epoch; once hibernated it lives
-       in a heap copy of its record and live stack (from sp; hib_words
-       words of it stored), home is where it goes back.
-       (Fields are ordered to leave no padding: the record is part of
-       every copy.) */
+       in a heap copy of its record and live stack.  Where it goes back,
+       its stack pointer and how many words are stored are found from
+       stack, ctx and the copy's bitmap (dill__hib_home, dill__hib_lo),
+       not stored.  (Fields are ordered to leave no padding: the record
+       is part of every copy.) */
     unsigned int wait_epoch;
     uint32_t stacksz;              /* of stack (the library's: 256 KiB) */
     struct dill__regs ctx;
@@ -112,9 +113,9 @@ struct dill__cr {
     struct dill__list bundle_item;
     void *stack;                   /* NULL when the caller gave the memory */
     struct dill__list hib_item;
-    char *sp;
-    struct dill__cr *home;
-    size_t hib_words;
+#if defined(DILL_PORTABLE_CTX)
+    char *sp;                      /* _setjmp's is mangled */
+#endif
     struct dill__slot *slot;       /* shared stack it is bound to, or NULL */
 #if DILL_ASAN
     void *asan_fake;
@@ -353,6 +354,24 @@ static char *dill__hib_sp(struct dill__cr *cr) {
 #endif
 }
 
+/* Where a copy's frames start (8-byte aligned), from its saved context. */
+static char *dill__hib_lo(struct dill__cr *cr) {
+    return (char*)((uintptr_t)dill__hib_sp(cr) & ~(uintptr_t)7);
+}
+
+/* Where a coroutine's record is on its stack (stack, sz: the memory the
+   record is at the top of). */
+static struct dill__cr *dill__cr_top(void *stack, size_t sz) {
+    return (struct dill__cr*)(((uintptr_t)stack + sz -
+        sizeof(struct dill__cr)) & ~(uintptr_t)63);
+}
+
+/* Where a hibernated copy goes back: only coroutines with a stack of the
+   library's (their own or a slot's) hibernate. */
+static struct dill__cr *dill__hib_home(struct dill__cr *sc) {
+    return dill__cr_top(sc->stack, sc->stacksz);
+}
+
 /* Stack memory is read and written without ASan's checks: frames have
    poisoned redzones, which the copy keeps as they are.  The loops then
    go through volatile, so as not to become calls of the checked
@@ -417,11 +436,11 @@ static void dill__hib_drop(struct dill__cr *cr, int batch) {
 
        struct dill__cr   the record, but for its last field (own), at
                          the start of the block
+       uint64_t[]        a bit per word of lo..cr: 1 when it is kept
        uint64_t[n]       the words of lo..cr that are kept: the nonzero
                          ones and all of the memory others use meanwhile
                          (clauses, pins, buffers being filled: clause move
-                         functions say which), in order
-       uint64_t[]        a bit per word of lo..cr: 1 when it is kept
+                         functions say which), in order (n: the bits set)
 
    Stacks hold many zero words (padding, NULL pointers, untouched parts
    of arrays, the slack above the first frame).  The record and the kept
@@ -609,7 +628,7 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     dill__list_erase(&cr->hib_item);
     if(!dill__hib_can(cr)) return NULL;
     struct dill__keep k;
-    k.lo = (char*)((uintptr_t)dill__hib_sp(cr) & ~(uintptr_t)7);
+    k.lo = dill__hib_lo(cr);
     k.hi = (char*)cr;
     dill__hib_keep(cr, &k);
     size_t nw = (size_t)(k.hi - k.lo) / 8, nmap = (nw + 63) / 64;
@@ -618,7 +637,7 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     size_t nb = DILL__HIB_REC, len = nb + (n + nmap) * 8;
     char *rec = malloc(len);
     if(!rec) return NULL;
-    uint64_t *words = (uint64_t*)(void*)(rec + nb), *map = words + n;
+    uint64_t *map = (uint64_t*)(void*)(rec + nb), *words = map + nmap;
     dill__hib_copy(rec, cr, nb);
     if(k.all) {
         dill__hib_copy(words, k.lo, nw * 8);
@@ -642,9 +661,6 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
     dill__pins_moved(sc, &m);
     dill__list_init(&sc->hib_item);
     sc->hibernated = 1;
-    sc->home = cr;
-    sc->sp = k.lo;
-    sc->hib_words = n;
     /* A shared stack's pages are the next resident's (see "Shared
        stacks"). */
     if(sc->slot) return sc;
@@ -656,11 +672,12 @@ static struct dill__cr *dill__hib_sleep(struct dill__cr *cr, int batch) {
 }
 
 static struct dill__cr *dill__hib_wake(struct dill__cr *sc) {
-    struct dill__cr *cr = sc->home;
-    char *lo = sc->sp, *rec = (char*)sc;
+    struct dill__cr *cr = dill__hib_home(sc);
+    char *lo = dill__hib_lo(sc), *rec = (char*)sc;
     size_t nw = (size_t)((char*)cr - lo) / 8, nmap = (nw + 63) / 64;
-    size_t n = sc->hib_words, nb = DILL__HIB_REC;
-    uint64_t *words = (uint64_t*)(void*)(rec + nb), *map = words + n;
+    size_t n = 0, nb = DILL__HIB_REC;
+    uint64_t *map = (uint64_t*)(void*)(rec + nb), *words = map + nmap;
+    for(size_t j = 0; j != nmap; j++) n += (size_t)__builtin_popcountll(map[j]);
     /* Woken: its clauses are gone (dill__resume cancelled them), only
        its bundle's list and the objects it is pinned in refer to it. */
     if(n == nw) dill__hib_copy(lo, words, nw * 8);
@@ -902,8 +919,7 @@ static struct dill__slot *dill__slot_new(void) {
     int fresh;
     s->stack = dill__stack_alloc(&s->size, &fresh);
     if(!s->stack) {free(s); return NULL;}
-    s->top = (struct dill__cr*)(((uintptr_t)s->stack + s->size -
-        sizeof(struct dill__cr)) & ~(uintptr_t)63);
+    s->top = dill__cr_top(s->stack, s->size);
     s->qtail = &s->q;
 #if DILL_ASAN
     s->asan_low = (char*)s->top;
@@ -967,7 +983,7 @@ static int dill__slot_out(struct dill__slot *s, int ready_ok) {
 static struct dill__cr *dill__slot_in(struct dill__slot *s,
       struct dill__cr *sc) {
 #if DILL_ASAN
-    dill__slot_reach(s, sc->sp);
+    dill__slot_reach(s, dill__hib_lo(sc));
     __asan_unpoison_memory_region(s->asan_low, (size_t)(s->stack + s->size -
         s->asan_low));
 #endif
@@ -975,8 +991,8 @@ static struct dill__cr *dill__slot_in(struct dill__slot *s,
     /* Memcheck took what lies below the previous resident's stack pointer
        for gone; the copy brings its own definedness.  The switch in
        ctx.S writes the return address just below the stack pointer. */
-    VALGRIND_MAKE_MEM_UNDEFINED(sc->sp - 64, (size_t)(s->stack + s->size -
-        sc->sp + 64));
+    VALGRIND_MAKE_MEM_UNDEFINED(dill__hib_lo(sc) - 64, (size_t)(s->stack +
+        s->size - dill__hib_lo(sc) + 64));
 #endif
     /* The copy writes back every word from the stack pointer to the
        record, zeros included: nothing of the previous resident shows. */
@@ -1690,8 +1706,7 @@ int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
         else stk = dill__stack_alloc(&sz, &fresh);
         if(dill__slow(!stk)) {errno = ENOMEM; return -1;}
     }
-    uintptr_t top = ((uintptr_t)stk + sz - sizeof(struct dill__cr)) & ~(uintptr_t)63;
-    struct dill__cr *cr = (struct dill__cr*)top;
+    struct dill__cr *cr = dill__cr_top(stk, sz);
     cr->clauses = NULL;
     cr->timer.idx = 0;
     cr->waiting = 0;
