@@ -98,7 +98,6 @@ struct dill__cr {
     struct dill__regs ctx;
     struct dill__cr *next_ready;
     struct dill__clause *clauses;
-    struct dill__timer timer;
     int wait_id;
     int wait_err;
     unsigned int waiting : 1;
@@ -1426,23 +1425,9 @@ static void dill__unwait(struct dill__cr *cr) {
     cr->clauses = NULL;
 }
 
-/* dill__wait and dill__wait_err are each one frame (see dill__suspend). */
-__attribute__((always_inline)) static inline int dill__wait_in(
-      int64_t deadline, int cancellable, int *err) {
-    struct dill__cr *cr = dill__cur();
-    if(cancellable && dill__slow(cr->f.canceled || cr->f.noblock)) {
-        dill__unwait(cr);
-        *err = ECANCELED;
-        return -1;
-    }
-    if(deadline >= 0) {
-        if(deadline == 0 || deadline <= dill_now()) {
-            dill__unwait(cr);
-            *err = ETIMEDOUT;
-            return -1;
-        }
-        dill__timer_add(&cr->timer, deadline, -1);
-    }
+/* The wait itself, once its clauses are in place. */
+__attribute__((always_inline)) static inline int dill__wait_block(
+      struct dill__cr *cr, int cancellable, int *err) {
     cr->waiting = 1;
     cr->cancellable = !!cancellable;
     struct dill__ctx *c = &dill__c;
@@ -1457,6 +1442,38 @@ __attribute__((always_inline)) static inline int dill__wait_in(
     dill__suspend();
     *err = cr->wait_err;
     return cr->wait_id;
+}
+
+/* A wait with a deadline: its timer is in this frame, a clause like the
+   others (kept whole in a hibernated copy), rather than in every
+   coroutine's record (which a copy stores whole). */
+__attribute__((noinline)) static int dill__wait_timed(struct dill__cr *cr,
+      int64_t deadline, int cancellable, int *err) {
+    struct dill__timer tm;
+    tm.idx = 0;
+    dill__timer_add(&tm, deadline, -1);
+    return dill__wait_block(cr, cancellable, err);
+}
+
+/* dill__wait and dill__wait_err are each one frame (see dill__suspend)
+   when they have no deadline. */
+__attribute__((always_inline)) static inline int dill__wait_in(
+      int64_t deadline, int cancellable, int *err) {
+    struct dill__cr *cr = dill__cur();
+    if(cancellable && dill__slow(cr->f.canceled || cr->f.noblock)) {
+        dill__unwait(cr);
+        *err = ECANCELED;
+        return -1;
+    }
+    if(deadline >= 0) {
+        if(deadline == 0 || deadline <= dill_now()) {
+            dill__unwait(cr);
+            *err = ETIMEDOUT;
+            return -1;
+        }
+        return dill__wait_timed(cr, deadline, cancellable, err);
+    }
+    return dill__wait_block(cr, cancellable, err);
 }
 
 int dill__wait_err(int64_t deadline, int cancellable, int *err) {
@@ -1708,7 +1725,6 @@ int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
     }
     struct dill__cr *cr = dill__cr_top(stk, sz);
     cr->clauses = NULL;
-    cr->timer.idx = 0;
     cr->waiting = 0;
     cr->f.canceled = 0;
     cr->f.noblock = 0;
