@@ -95,10 +95,11 @@ run() {   # run ROUND NAME CONNS BYTES [perf]: prints one RUN or FAILED line
         return
     fi
     local fd lt n=0 t0="" t1="" c0="" c1="" d0="" d1="" rate="" act="" idle=""
-    local why="" ppid="" up=0
+    local why="" ppid="" up=0 lines=0 est
     exec {fd}< <(exec stdbuf -oL "$LT" "$c" 127.0.0.1 "$PORT" 0 0 "$s" 2>&1)
     lt=$!
     while read -r -t 60 -u "$fd" line; do
+        lines=$((lines + 1))
         case $line in
         Response:*) up=$((up + 1)) ;;
         Msg/sec:*)
@@ -120,6 +121,10 @@ run() {   # run ROUND NAME CONNS BYTES [perf]: prints one RUN or FAILED line
         esac
     done
     [ -n "$ppid" ] && wait "$ppid"
+    # For a failed run: the server's side of its connections, its state.
+    est=$(ss -Htn state established "( sport = :$PORT )" 2>/dev/null | wc -l)
+    est="$est established, server $(awk '{print $3}' "/proc/$SPID/stat")"
+    est="$est in $(cat "/proc/$SPID/wchan" 2>/dev/null)"
     if [ -n "$rate" ] && [ "$IDLE" != 0 ]; then
         kill -STOP "$lt"; sleep "$IDLE"; idle=$(mem "$SPID")
     fi
@@ -128,7 +133,8 @@ run() {   # run ROUND NAME CONNS BYTES [perf]: prints one RUN or FAILED line
     kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
     if [ -z "$rate" ]; then
         echo "FAILED $r $name ${c}x$s: ${why:-no second report within 60 s}" \
-            "($up of $c connections upgraded, $n reports)"
+            "($up of $c connections upgraded, $n reports, $lines lines;" \
+            "$est)"
         return 1
     fi
     local calls=""
