@@ -39,8 +39,9 @@ done
 [ -n "$PORT" ] || { echo "ws_chat did not start"; cat "$T/chat.out"; exit 1; }
 
 # setsid: the browser and its helpers form one process group, ended by id.
+# TMPDIR: Chromium's singleton directory goes away with $T, not left in /tmp.
 mkdir -p "$T/profile"
-setsid "$BROWSER" --headless=new --no-sandbox --disable-gpu --disable-quic \
+TMPDIR="$T" setsid "$BROWSER" --headless=new --no-sandbox --disable-gpu --disable-quic \
     --no-first-run --disable-background-networking --disable-component-update \
     --disable-sync --disable-extensions --user-data-dir="$T/profile" \
     --remote-debugging-port=0 about:blank >"$T/browser.out" 2>&1 </dev/null &

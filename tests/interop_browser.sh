@@ -34,8 +34,10 @@ browser_run() {
     profile=$work/profile$label
     mkdir -p "$profile"
     # setsid: the browser and all its helper processes form one process
-    # group that cleanup() ends by id.
-    setsid "$browser" --headless=new --no-sandbox --disable-gpu \
+    # group that cleanup() ends by id.  TMPDIR: Chromium puts its
+    # singleton socket in a directory of its own under TMPDIR and never
+    # removes it; here it goes away with $work.
+    TMPDIR="$work" setsid "$browser" --headless=new --no-sandbox --disable-gpu \
         --disable-quic --no-first-run --disable-background-networking \
         --disable-component-update --disable-sync --disable-extensions \
         --user-data-dir="$profile" "http://127.0.0.1:$PORT/" \

@@ -315,9 +315,64 @@ static void close_under(int which, int mem) {
     assert(nfds() == base);
 }
 
+/* A sender of a descriptor blocked on a full socket buffer, closed from
+   another coroutine (plain and hibernated): EBADF, and the descriptor it
+   was sending stays the caller's, open. */
+coroutine void sleep_sendfd(int s, int fd) {
+    sleeper_rc = ipc_sendfd(s, fd, now() + 5000);
+    sleeper_err = errno;
+}
+
+static void close_under_sendfd(int hib) {
+    int base = nfds();
+    int sv[2];
+    errno_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    int small = 1;
+    errno_assert(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small,
+        sizeof(small)) == 0);
+    errno_assert(fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0);
+    char junk[512] = {0};
+    size_t filled = 0;
+    while(1) {
+        ssize_t n = send(sv[0], junk, sizeof(junk), MSG_DONTWAIT);
+        if(n < 0) {errno_assert(errno == EAGAIN); break;}
+        filled += (size_t)n;
+    }
+    assert(filled > 0);
+    int s = ipc_fromfd(sv[0]);
+    errno_assert(s >= 0);
+    int p[2];
+    errno_assert(pipe(p) == 0);
+    if(hib) errno_assert(hibernate(0) == 0);
+    sleeper_rc = 1;
+    int b = bundle();
+    errno_assert(b >= 0);
+    errno_assert(bundle_go(b, sleep_sendfd(s, p[1])) == 0);
+    int64_t end = now() + 5000;
+    do msleep(now() + 20);
+    while(hib && hibernated() < 1 && now() < end);
+    assert(sleeper_rc == 1);
+    if(hib) assert(hibernated() == 1);
+    int64_t t = now();
+    errno_assert(hclose(s) == 0);
+    errno_assert(bundle_wait(b, now() + 1000) == 0);
+    assert(sleeper_rc == -1 && sleeper_err == EBADF);
+    assert(now() - t < 1000);
+    assert(hibernated() == 0);
+    if(hib) errno_assert(hibernate(-1) == 0);
+    errno_assert(hclose(b) == 0);
+    errno_assert(fcntl(p[1], F_GETFD) >= 0);
+    close(sv[1]);
+    close(p[0]);
+    close(p[1]);
+    assert(nfds() == base);
+}
+
 static void test_close_under_sleeper(void) {
     for(int which = 0; which != 2; which++)
         for(int mem = 0; mem != 2; mem++) close_under(which, mem);
+    close_under_sendfd(0);
+    close_under_sendfd(1);
     /* A descriptor pending in the read-ahead when the connection closes
        gracefully is closed too. */
     int base = nfds();

@@ -45,12 +45,12 @@ fail:
     return -1;
 }
 
-void dill__layer_release(struct dill__layer *l) {
+static void dill__layer_release(struct dill__layer *l) {
     if(l->u >= 0) dill_hclose(l->u);
     l->u = -1;
 }
 
-void dill__layer_free(struct dill__layer *l) {
+static void dill__layer_free(struct dill__layer *l) {
     if(!l->mem) free(l);
 }
 
@@ -58,6 +58,18 @@ void dill__layer_close(struct dill_hvfs *hvfs) {
     struct dill__layer *l = (struct dill__layer*)hvfs;
     dill__layer_release(l);
     dill__layer_free(l);
+}
+
+static void dill__player_free(struct dill__pin *p) {
+    dill__layer_free(&dill__cont(p, struct dill__player, pin)->l);
+}
+
+/* The socket below goes first: closing it wakes whoever sleeps in the
+   layers below on this layer's behalf. */
+void dill__player_close(struct dill_hvfs *hvfs) {
+    struct dill__player *self = (struct dill__player*)hvfs;
+    dill__layer_release(&self->l);
+    dill__pin_close(&self->pin, dill__player_free);
 }
 
 int dill__layer_detach(int s, const void *type, int err) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "libdillimpl.h"
+#include "core/core.h"
 
 /* The first member of every such object. */
 struct dill__layer {
@@ -36,12 +37,20 @@ int dill__layer_make(struct dill__layer *l, int s);
 
 /* Closes the object and the socket below; the usual hvfs.close. */
 void dill__layer_close(struct dill_hvfs *hvfs);
-/* Its two halves, for a layer whose calls pin it (core.h): release
-   closes the socket below, in the close function before
-   dill__pin_close; free releases the memory (unless mem), from the
-   pin's free function. */
-void dill__layer_release(struct dill__layer *l);
-void dill__layer_free(struct dill__layer *l);
+/* The start of a layer whose calls pin it (core.h): prefix, suffix and
+   term begin with these two members, in this order (each checks it with
+   DILL__PLAYER_CHECK), and set hvfs.close to dill__player_close, which
+   closes the socket below, wakes whoever is inside and frees the memory
+   (unless mem) with the last pin. */
+struct dill__player {
+    struct dill__layer l;
+    struct dill__pin pin;
+};
+void dill__player_close(struct dill_hvfs *hvfs);
+#define DILL__PLAYER_CHECK(type) \
+    _Static_assert(offsetof(type, l) == offsetof(struct dill__player, l) && \
+        offsetof(type, pin) == offsetof(struct dill__player, pin), \
+        #type " must start as struct dill__player")
 
 /* Ends layer handle s of the given type and returns the socket below.
    When err is set (the detach failed), or an earlier failure broke the

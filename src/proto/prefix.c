@@ -14,8 +14,8 @@
 
 struct dill__prefix {
     struct dill__layer l;
+    struct dill__pin pin;            /* held by every call that may sleep */
     struct dill_msock_vfs mvfs;
-    struct dill__pin pin;
     /* The size field being received: a receive that times out midway keeps
        what it got, so that the next one resumes.  Packed so that the pin
        fits libdill's 56-byte prefix_storage: a field of hdrlen bytes is
@@ -28,6 +28,7 @@ struct dill__prefix {
 
 _Static_assert(sizeof(struct dill__prefix) <= sizeof(struct dill_prefix_storage),
     "prefix object must fit prefix_storage");
+DILL__PLAYER_CHECK(struct dill__prefix);
 
 static const int dill__prefix_type_id = 0;
 static const void *dill__prefix_type = &dill__prefix_type_id;
@@ -63,16 +64,6 @@ static void *dill__prefix_query(struct dill_hvfs *vfs, const void *type) {
     if(type == dill__prefix_type) return self;
     errno = ENOTSUP;
     return NULL;
-}
-
-static void dill__prefix_free(struct dill__pin *p) {
-    dill__layer_free(&dill__cont(p, struct dill__prefix, pin)->l);
-}
-
-static void dill__prefix_close(struct dill_hvfs *hvfs) {
-    struct dill__prefix *self = (struct dill__prefix*)hvfs;
-    dill__layer_release(&self->l);
-    dill__pin_close(&self->pin, dill__prefix_free);
 }
 
 static int dill__prefix_msendl(struct dill_msock_vfs *mvfs,
@@ -189,7 +180,7 @@ static int dill__prefix_attach(int s, size_t hdrlen, int flags,
         sizeof(struct dill__prefix));
     if(!self) return -1;
     self->l.hvfs.query = dill__prefix_query;
-    self->l.hvfs.close = dill__prefix_close;
+    self->l.hvfs.close = dill__player_close;
     self->mvfs.msendl = dill__prefix_msendl;
     self->mvfs.mrecvl = dill__prefix_mrecvl;
     dill__pin_init(&self->pin);

@@ -14,9 +14,8 @@
 
 struct dill__suffix {
     struct dill__layer l;
+    struct dill__pin pin;            /* held by every call that may sleep */
     struct dill_msock_vfs mvfs;
-    /* Held by every call that may sleep (core.h). */
-    struct dill__pin pin;
     uint8_t sfx[DILL__SUFFIX_MAX];
     uint8_t fail[DILL__SUFFIX_MAX];
     uint8_t len;
@@ -25,6 +24,7 @@ struct dill__suffix {
 
 _Static_assert(sizeof(struct dill__suffix) <= sizeof(struct dill_suffix_storage),
     "suffix object must fit suffix_storage");
+DILL__PLAYER_CHECK(struct dill__suffix);
 
 static const int dill__suffix_type_id = 0;
 static const void *dill__suffix_type = &dill__suffix_type_id;
@@ -62,16 +62,6 @@ static void *dill__suffix_query(struct dill_hvfs *vfs, const void *type) {
     if(type == dill__suffix_type) return self;
     errno = ENOTSUP;
     return NULL;
-}
-
-static void dill__suffix_free(struct dill__pin *p) {
-    dill__layer_free(&dill__cont(p, struct dill__suffix, pin)->l);
-}
-
-static void dill__suffix_close(struct dill_hvfs *hvfs) {
-    struct dill__suffix *self = (struct dill__suffix*)hvfs;
-    dill__layer_release(&self->l);
-    dill__pin_close(&self->pin, dill__suffix_free);
 }
 
 static int dill__suffix_msendl(struct dill_msock_vfs *mvfs,
@@ -160,7 +150,7 @@ static int dill__suffix_attach(int s, const void *suffix, size_t suffixlen,
         sizeof(struct dill__suffix));
     if(!self) return -1;
     self->l.hvfs.query = dill__suffix_query;
-    self->l.hvfs.close = dill__suffix_close;
+    self->l.hvfs.close = dill__player_close;
     self->mvfs.msendl = dill__suffix_msendl;
     self->mvfs.mrecvl = dill__suffix_mrecvl;
     dill__pin_init(&self->pin);

@@ -14,8 +14,8 @@
 
 struct dill__term {
     struct dill__layer l;
+    struct dill__pin pin;            /* held by every call that may sleep */
     struct dill_msock_vfs mvfs;
-    struct dill__pin pin;
     uint8_t msg[DILL__TERM_MAX];
     uint8_t len;
     uint8_t txdone;     /* our terminal message is out */
@@ -24,6 +24,7 @@ struct dill__term {
 
 _Static_assert(sizeof(struct dill__term) <= sizeof(struct dill_term_storage),
     "term object must fit term_storage");
+DILL__PLAYER_CHECK(struct dill__term);
 
 static const int dill__term_type_id = 0;
 static const void *dill__term_type = &dill__term_type_id;
@@ -34,16 +35,6 @@ static void *dill__term_query(struct dill_hvfs *vfs, const void *type) {
     if(type == dill__term_type) return self;
     errno = ENOTSUP;
     return NULL;
-}
-
-static void dill__term_free(struct dill__pin *p) {
-    dill__layer_free(&dill__cont(p, struct dill__term, pin)->l);
-}
-
-static void dill__term_close(struct dill_hvfs *hvfs) {
-    struct dill__term *self = (struct dill__term*)hvfs;
-    dill__layer_release(&self->l);
-    dill__pin_close(&self->pin, dill__term_free);
 }
 
 static int dill__term_msendl(struct dill_msock_vfs *mvfs,
@@ -122,7 +113,7 @@ static int dill__term_attach(int s, const void *buf, size_t len,
         sizeof(struct dill__term));
     if(!self) return -1;
     self->l.hvfs.query = dill__term_query;
-    self->l.hvfs.close = dill__term_close;
+    self->l.hvfs.close = dill__player_close;
     self->mvfs.msendl = dill__term_msendl;
     self->mvfs.mrecvl = dill__term_mrecvl;
     dill__pin_init(&self->pin);
