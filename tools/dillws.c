@@ -1333,9 +1333,9 @@ struct conn {
 coroutine static void start_batch(int b, const struct conn *cs, int n);
 
 /* Starts the coroutines of cs[1..n-1]; returns cs[0].  A function of its
-   own so that the batch's copy is off the stack before serve runs: below
-   it, 512 bytes more of every connection's receiving path would reach
-   into a second stack page. */
+   own so that the batch's copy is off the stack before serve runs: above
+   serve's frame for the connection's whole life, its 512 bytes would push
+   the receiving path into a second stack page. */
 __attribute__((noinline)) static struct conn start_rest(int b,
       const struct conn *cs, int n) {
     /* Copied before the caller goes on (a new coroutine runs first). */
