@@ -21,9 +21,16 @@
    the figures are printed (bench/idlemem_multi.sh reads the kernel's
    figures meanwhile, for runs of several processes whose connections
    together exceed one process's fd limit); the server also prints how
-   many of its coroutines hibernate.
+   many of its coroutines hibernate.  With DILL_STACKSHARE=n in the
+   environment both processes share stacks (stackshare(3)); the active
+   figures then include the server's CPU time per message and how many of
+   its coroutines were out of their slot.  With -r the handler fills its
+   two buffers with random bytes after the handshake: a hibernated copy
+   leaves out zero words, and a handler whose buffers hold data costs
+   more than one whose buffers stayed zero.
 
-   Usage: bench_idlemem [-t] [-n N] [-a K] [-s settle_ms] [-b B] [-w ms] */
+   Usage: bench_idlemem [-t] [-r] [-n N] [-a K] [-s settle_ms] [-b B]
+          [-w ms] */
 
 #include <arpa/inet.h>
 #include <malloc.h>
@@ -42,6 +49,7 @@
 #include "clock.h"
 
 static int use_tls;
+static int fill_random;
 static char dir[64];
 #if !defined DILL_DISABLE_TLS
 static struct tls_server_ctx *sctx;
@@ -76,6 +84,14 @@ coroutine static void handler(int s) {
     int ws = ws_attach_server(s, 0, resource, sizeof(resource), host,
         sizeof(host), now() + 30000);
     if(ws < 0) return;
+    if(fill_random) {
+        uint64_t x = (uint64_t)s * 0x9e3779b97f4a7c15u + 1;
+        for(size_t i = 0; i != sizeof(resource); i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            resource[i] = (char)x;
+            host[i] = (char)(x >> 8);
+        }
+    }
     int flags;
     while(1) {
         ssize_t n = ws_recv(ws, &flags, resource, sizeof(resource), -1);
@@ -92,16 +108,16 @@ static long heap_kib(void) {
 }
 
 /* Answers each byte from the client with "RssAnon-KiB cpu-us heap-KiB
-   hibernated". */
+   hibernated out-of-slot". */
 coroutine static void control(int fd) {
     while(1) {
         if(fdin(fd, -1) < 0) return;
         char c;
         if(read(fd, &c, 1) != 1) exit(0);
         char out[64];
-        int n = snprintf(out, sizeof(out), "%ld %ld %ld %d\n",
+        int n = snprintf(out, sizeof(out), "%ld %ld %ld %d %d\n",
             proc_kib("/proc/self/status", "RssAnon"), cpu_us(), heap_kib(),
-            hibernated());
+            hibernated(), stackshared());
         if(write(fd, out, (size_t)n) != n) exit(1);
     }
 }
@@ -136,7 +152,7 @@ static int port;
 static int srcbase;
 static int ctl = -1;
 
-static int hib;
+static int hib, outslot;
 
 static void server_stats(long *rss, long *cpu, long *heap) {
     if(write(ctl, "r", 1) != 1) die("write");
@@ -149,7 +165,7 @@ static void server_stats(long *rss, long *cpu, long *heap) {
         n += (size_t)r;
     }
     buf[n] = 0;
-    if(sscanf(buf, "%ld %ld %ld %d", rss, cpu, heap, &hib) != 4)
+    if(sscanf(buf, "%ld %ld %ld %d %d", rss, cpu, heap, &hib, &outslot) != 5)
         die("sscanf");
 }
 
@@ -219,16 +235,17 @@ static void makecert(void) {
 
 int main(int argc, char *argv[]) {
     int n = 10000, nactive = 0, settle = 1000, hold = 0, opt;
-    while((opt = getopt(argc, argv, "tn:a:s:b:w:")) != -1) {
+    while((opt = getopt(argc, argv, "trn:a:s:b:w:")) != -1) {
         switch(opt) {
         case 't': use_tls = 1; break;
+        case 'r': fill_random = 1; break;
         case 'n': n = atoi(optarg); break;
         case 'a': nactive = atoi(optarg); break;
         case 's': settle = atoi(optarg); break;
         case 'b': srcbase = atoi(optarg); break;
         case 'w': hold = atoi(optarg); break;
         default:
-            fprintf(stderr, "usage: bench_idlemem [-t] [-n N] [-a K] "
+            fprintf(stderr, "usage: bench_idlemem [-t] [-r] [-n N] [-a K] "
                 "[-s settle_ms] [-b src_base] [-w hold_ms]\n");
             return 2;
         }
@@ -277,6 +294,8 @@ int main(int argc, char *argv[]) {
         r0, r1, (double)(r1 - r0) / n, (double)(h1 - h0) / n,
         (double)(k1 - k0) / n, hib);
     if(nactive) {
+        long rs, cs, hs;
+        server_stats(&rs, &cs, &hs);
         active_end = now() + 2000;
         int b = bundle();
         if(b < 0) die("bundle");
@@ -285,12 +304,18 @@ int main(int argc, char *argv[]) {
         msleep(now() + 1000);
         long ra, ca, ha;
         server_stats(&ra, &ca, &ha);
+        int outa = outslot;
         if(bundle_wait(b, now() + 60000) < 0) die("bundle_wait");
         hclose(b);
+        long re, ce, he;
+        server_stats(&re, &ce, &he);
         printf("active %s: %d of the %d connections echoing 20 B: server "
-            "RssAnon %ld KiB (%.2f KiB per active connection over the idle "
-            "state), %.0f msg/s\n", use_tls ? "wss" : "ws", nactive, n, ra,
-            (double)(ra - r1) / nactive, active_msgs / 2.0);
+            "RssAnon %ld KiB (%.2f KiB per connection, %.2f over the idle "
+            "state), %.0f msg/s, server CPU %.2f us per message; %d out of "
+            "their shared stack\n", use_tls ? "wss" : "ws", nactive, n, ra,
+            (double)(ra - r0) / nactive, (double)(ra - r1) / nactive,
+            active_msgs / 2.0, (double)(ce - cs) / (double)active_msgs,
+            outa);
     }
     fflush(stdout);
     if(hold) msleep(now() + hold);

@@ -217,6 +217,16 @@ DILL_EXPORT int dill_hibernate(int64_t threshold);
 /* dill extension: how many coroutines of the calling thread hibernate
    now. */
 DILL_EXPORT int dill_hibernated(void);
+/* dill extension: coroutines that bundle_go starts in the calling thread
+   from now on share nslots stacks (0: they get their own, the default
+   unless DILL_STACKSHARE=n is in the environment): one is resident in a
+   slot at a time, the others wait in heap copies of their live stack.
+   The rules of dill_hibernate apply.  Errors: EINVAL (nslots < 0 or
+   > 1024), ENOMEM. */
+DILL_EXPORT int dill_stackshare(int nslots);
+/* dill extension: how many coroutines of the calling thread are out of
+   their shared stack (in a copy) now. */
+DILL_EXPORT int dill_stackshared(void);
 
 #if !defined DILL_DISABLE_RAW_NAMES
 #define coroutine dill_coroutine
@@ -231,6 +241,8 @@ DILL_EXPORT int dill_hibernated(void);
 #define yield dill_yield
 #define hibernate dill_hibernate
 #define hibernated dill_hibernated
+#define stackshare dill_stackshare
+#define stackshared dill_stackshared
 #endif
 
 /******************************************************************************/

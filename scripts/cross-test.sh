@@ -17,10 +17,10 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 
 # core, codec, ws and socket tests.  Not here: tls and ws_tls (no TLS),
 # ws_interop and the script tests (peers and tools of the host).
-TESTS="cr chan threads fd iolist random compat
+TESTS="cr chan threads fd iolist random compat hibernate
        base64 sha1 utf8 url wsurl httpparse wshs wsframe
        ws ws_conformance ws_gather wslisten wsproxy
-       tcp ipc udp ipaddr http socks5 uring"
+       tcp ipc udp ipaddr http socks5 uring tables"
 # Under qemu-user: uring is left out, since the emulator has no io_uring
 # (ENOSYS), so the library takes the epoll path every other test covers.
 EMU_SKIP="uring"

@@ -27,6 +27,9 @@ timeout 120 "$CH" -n 1000 -s 10 "ws://127.0.0.1:$HPORT/churn" \
 rc=$?
 end=$(date +%s.%N)
 cat "$T/churn.out"
+# What each node's Redis link did (dillws -v): a link that broke explains
+# messages missing on one node's clients (Redis pub/sub is at most once).
+for i in 1 2 3; do grep -h '^redis:' "$T/node$i.log" | sed "s/^/node $i /"; done
 echo "figure: churn run $($PY -c "print(round($end - $start, 1))") s"
 check "1,000 clients with churn through haproxy: every message, in order" \
     "[ $rc = 0 ] && grep -q 'PASS$' $T/churn.out"

@@ -1,14 +1,27 @@
 /* Hibernation (dill_hibernate): coroutines blocked in each kind of call
    (channel, choose, msleep, fdin, tcp, ws over tcp and over TLS)
    give their stack pages back and come back with their stacks intact when
-   woken by data, a timeout, cancellation or closing what they wait on. */
+   woken by data, a timeout, cancellation or closing what they wait on.
+   The copy leaves out zero words: the same runs with stacks that are
+   all zeros (the receive buffer and the clauses in the middle of them)
+   and with stacks without a zero word. */
 
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "assert.h"
+#include "core/core.h"
 #include "libdill.h"
 #include "wstest.h"
+
+#if defined __has_include
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#if !defined RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 enum {K_CHAN, K_CHOOSE, K_MSLEEP, K_FDIN, K_TCP, K_WS, K_WSS, K_KINDS};
 enum {W_DATA, W_TIMEOUT, W_CANCEL, W_CLOSE, W_WAYS};
@@ -25,13 +38,24 @@ struct report {
     uintptr_t page;                /* a page of its stack */
 };
 
+/* What sleepers keep on their stacks: bytes of a pattern (some zero
+   words), zeros only, or bytes none of which is zero. */
+enum {P_MIXED, P_ZERO, P_DENSE};
+static int pattern = P_MIXED;
+
+static uint8_t pbyte(size_t i, int seed) {
+    if(pattern == P_ZERO) return 0;
+    uint8_t b = (uint8_t)(i * 7 + (size_t)seed);
+    return pattern == P_DENSE ? b | 1 : b;
+}
+
 static void fill(uint8_t *p, size_t n, int seed) {
-    for(size_t i = 0; i != n; i++) p[i] = (uint8_t)(i * 7 + (size_t)seed);
+    for(size_t i = 0; i != n; i++) p[i] = pbyte(i, seed);
 }
 
 static int check(const uint8_t *p, size_t n, int seed) {
     for(size_t i = 0; i != n; i++)
-        if(p[i] != (uint8_t)(i * 7 + (size_t)seed)) return 0;
+        if(p[i] != pbyte(i, seed)) return 0;
     return 1;
 }
 
@@ -47,10 +71,12 @@ static int resident(uintptr_t addr) {
    or ws socket) with deadline; data, when it comes, is one int. */
 coroutine static void sleeper(int kind, int h, int h2, int64_t deadline,
       int seed, struct report *r) {
+    /* With P_ZERO, what receives the int (and the clauses below) sits
+       among zero words. */
     uint8_t pat[6000];
     fill(pat, sizeof(pat), seed);
     r->page = (uintptr_t)(pat + 3000);
-    int v = -1, flags;
+    int v = pattern == P_ZERO ? 0 : -1, flags;
     errno = 0;
     switch(kind) {
     case K_CHAN:
@@ -178,6 +204,11 @@ static void one(int kind, int way) {
     settle();
     assert(hibernated() == 1);
     assert(!resident(r.page));
+    /* The copy: zero words left out (unless valgrind runs us), the rest
+       all there. */
+    size_t copied = dill__hib_bytes();
+    if(pattern == P_DENSE) assert(copied > 6000);
+    if(pattern == P_ZERO && !RUNNING_ON_VALGRIND) assert(copied < 3000);
     int v = 1234 + seed;
     switch(way) {
     case W_DATA:
@@ -333,6 +364,66 @@ static void slack(void) {
     errno_assert(hclose(ch[1]) == 0);
 }
 
+/* A coroutine deeper than the bitmap's scratch (32 KiB of frames) is
+   copied whole; one waiting on more clauses than the copy keeps track of
+   (16 pieces of memory) too.  Both still wake intact. */
+coroutine static void deepsleeper(int ch, struct report *r) {
+    uint8_t big[40000];
+    fill(big, sizeof(big), 5);
+    int v = 0;
+    r->rc = chrecv(ch, &v, sizeof(v), now() + 10000);
+    r->err = errno;
+    r->value = v;
+    r->intact = check(big, sizeof(big), 5);
+}
+
+enum {WIDE = 20};
+coroutine static void widesleeper(const int *chs, struct report *r) {
+    uint8_t pat[2000];
+    fill(pat, sizeof(pat), 6);
+    int v[WIDE];
+    struct chclause cl[WIDE];
+    for(int i = 0; i != WIDE; i++) {
+        v[i] = 0;
+        cl[i] = (struct chclause){CHRECV, chs[i], &v[i], sizeof(v[i])};
+    }
+    r->rc = choose(cl, WIDE, now() + 10000);
+    r->err = errno;
+    r->value = r->rc >= 0 ? v[r->rc] : -1;
+    r->intact = check(pat, sizeof(pat), 6);
+    for(int i = 0; i != WIDE; i++)
+        if(i != r->rc && v[i] != 0) r->intact = 0;
+}
+
+static void whole(void) {
+    int ch[WIDE][2], chs[WIDE];
+    for(int i = 0; i != WIDE; i++) {
+        errno_assert(chmake(ch[i]) == 0);
+        chs[i] = ch[i][1];
+    }
+    struct report r = {0}, rw = {0};
+    int b = bundle();
+    errno_assert(b >= 0);
+    errno_assert(bundle_go(b, deepsleeper(ch[0][1], &r)) == 0);
+    settle();
+    assert(dill__hib_bytes() > 40000);
+    errno_assert(bundle_go(b, widesleeper(chs, &rw)) == 0);
+    settle_n(2);
+    assert(hibernated() == 2);
+    int v = 77;
+    errno_assert(chsend(ch[0][0], &v, sizeof(v), now() + 5000) == 0);
+    v = 78;
+    errno_assert(chsend(ch[13][0], &v, sizeof(v), now() + 5000) == 0);
+    errno_assert(bundle_wait(b, now() + 5000) == 0);
+    assert(r.rc == 0 && r.value == 77 && r.intact);
+    assert(rw.rc == 13 && rw.value == 78 && rw.intact);
+    errno_assert(hclose(b) == 0);
+    for(int i = 0; i != WIDE; i++) {
+        errno_assert(hclose(ch[i][0]) == 0);
+        errno_assert(hclose(ch[i][1]) == 0);
+    }
+}
+
 /* What stays awake: go() coroutines (their handle points into their
    stack), and with hibernation off, everyone. */
 static void excluded(void) {
@@ -372,6 +463,14 @@ int main(void) {
     one(K_WS, W_DATA);
     one(K_CHAN, W_DATA);
     excluded();
+    /* Zero words everywhere, and none. */
+    errno_assert(hibernate(10) == 0);
+    static const int kinds[] = {K_CHAN, K_CHOOSE, K_MSLEEP, K_TCP, K_WS};
+    for(pattern = P_ZERO; pattern <= P_DENSE; pattern++)
+        for(size_t k = 0; k != sizeof(kinds) / sizeof(kinds[0]); k++)
+            for(int w = 0; w != W_WAYS; w++) one(kinds[k], w);
+    pattern = P_MIXED;
+    whole();
 #if !defined DILL_DISABLE_TLS
     tmpdir_remove();
     free((void*)cert);

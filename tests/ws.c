@@ -8,6 +8,7 @@
 
 #include "wstest.h"
 #include "plainsock.h"
+#include "proto/ws.h"
 
 static uint8_t *pattern(size_t n, unsigned seed) {
     uint8_t *p = malloc(n ? n : 1);
@@ -869,6 +870,8 @@ static void test_keepalive(void) {
     errno_assert(s >= 0);
     int c = ws_attach_client(p[0], WS_NOHTTP, NULL, NULL, -1);
     errno_assert(c >= 0);
+    /* The keepalive state is the server's only, in its side block. */
+    assert(dill__ws_rare_live() == 1);
     int cr = go(receiver_cancelled(c));
     char buf[8];
     int flags;
@@ -878,6 +881,7 @@ static void test_keepalive(void) {
     errno_assert(hclose(cr) == 0);
     errno_assert(hclose(c) == 0);
     errno_assert(hclose(s) == 0);
+    assert(dill__ws_rare_live() == 0);
     /* Nobody answers. */
     errno_assert(ipc_pair(p) == 0);
     s = ws_attach_server_opts(p[1], NULL, 0, NULL, 0, &o, NULL, -1);

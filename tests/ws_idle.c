@@ -159,6 +159,8 @@ int main(void) {
     settle();
     assert(r.deep_before && !r.deep_after);
     assert(dill__ws_cb_live() == 0);
+    /* Nor keepalive, subprotocol or ws_listen state. */
+    assert(dill__ws_rare_live() == 0);
 
     /* A ping on the hibernated connection: its pong, then no block. */
     uint8_t f[512];

@@ -997,6 +997,7 @@ static int nretired;
    subscribes to one topic.  A client whose queue would exceed
    --queue-bytes is dropped with status 1008. */
 static struct dill_hub *bhub;
+static int rwatch = -1;            /* redis_watch, with -v and --redis */
 
 static void on_dropped(int ws, void *arg) {
     (void)ws;
@@ -1487,9 +1488,31 @@ static int run_threads(int n) {
     }
     else msleep(deadline_in(cfg.timeout_ms));
     hclose(w);
+    if(rwatch >= 0) hclose(rwatch);
     if(bhub) hub_free(bhub);
     server_end_tls();
     return EX_OK;
+}
+
+/* -v with --redis: logs the changes of the Redis link (up, down, messages
+   dropped because the queue was full or lost with a broken connection),
+   looked at every 200 ms. */
+coroutine static void redis_watch(void) {
+    struct hub_stats last = HUB_STATS_INIT;
+    while(msleep(now() + 200) == 0) {
+        struct hub_stats st = HUB_STATS_INIT;
+        if(hub_stats(bhub, &st) < 0) return;
+        if(st.redis_up != last.redis_up ||
+           st.redis_connects != last.redis_connects)
+            vlog("redis: %s (connections made: %" PRIu64 ")",
+                st.redis_up ? "up" : "down", st.redis_connects);
+        if(st.redis_dropped != last.redis_dropped ||
+           st.redis_lost != last.redis_lost)
+            vlog("redis: messages dropped (queue full): %" PRIu64 ", lost "
+                "(connection broke): %" PRIu64, st.redis_dropped,
+                st.redis_lost);
+        last = st;
+    }
 }
 
 static int run_server(void) {
@@ -1507,6 +1530,7 @@ static int run_server(void) {
             die(errno == EINVAL ? EX_USAGE : EX_FAIL, "--redis %s: %s",
                 cfg.redis, strerror(errno));
         if(!bhub) die(EX_FAIL, "hub_make: %s", strerror(errno));
+        if(cfg.redis && cfg.verbose) rwatch = go(redis_watch());
     }
     struct ipaddr addr;
     parse_listen(cfg.listen, &addr);
@@ -1528,6 +1552,7 @@ static int run_server(void) {
     banner(&addr, 1);
     accept_loop(ls, deadline_in(cfg.timeout_ms));
     hclose(ls);
+    if(rwatch >= 0) hclose(rwatch);
     if(bhub) hub_free(bhub);
     server_end_tls();
     return EX_OK;

@@ -78,7 +78,9 @@ static int dill__aop_poll(struct dill__aop *op) {
 }
 
 int dill__aop_fills(void) {
-    return dill__uring_active();
+    /* A receive into a bound coroutine's stack would pin it in its slot
+       (cr.c, "Shared stacks"). */
+    return dill__uring_active() && !dill__stackshared();
 }
 
 int dill__aop_recv(struct dill__aop *op, int fd, void *buf, size_t len) {

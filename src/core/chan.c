@@ -133,6 +133,11 @@ static void dill__chop_cancel(struct dill__clause *cl) {
 static void dill__chop_move(struct dill__clause *cl,
       const struct dill__move *m) {
     struct dill__chop *o = dill__cont(cl, struct dill__chop, cl);
+    if(dill__move_keeping(m)) {
+        dill__move_keep(m, o, sizeof(*o));
+        dill__move_keep(m, o->val, o->len);
+        return;
+    }
     dill__list_moved(&o->item, m);
     o->val = dill__moved(m, o->val);
 }

@@ -58,28 +58,43 @@ struct dill__clause {
 };
 
 /* Hibernation (cr.c, dill_hibernate(3)) moves the live part of a blocked
-   coroutine's stack, lo..hi and lo2..hi2 (the same region cut in two
-   where it has an untouched hole), to a heap copy delta (delta2) bytes
-   away and back.
-   A clause's move function is called on the clause at its new place
-   (everything in lo..hi already copied, cl->cr and cl->next already
-   translated) and makes whatever refers to the old clause refer to the
-   new one; pointers it holds into lo..hi are translated with
-   dill__moved.  It must not fail, and must not touch lo..hi itself (its
-   pages are about to be given back): only translated addresses. */
+   coroutine's stack to a heap copy and back.  The copy keeps the
+   coroutine's record (struct dill__cr) whole but leaves out the zero
+   words of its frames, so a place in the frames and its place in the
+   copy are not a fixed distance apart: dill__moved translates one.
+   A clause's move function is called twice.  First, on the clause in
+   place and before anything is copied, with dill__move_keeping(m) true:
+   it names with dill__move_keep the stack memory that others read or
+   write while the coroutine sleeps (the object the clause is part of, a
+   buffer a peer fills), which the copy then stores whole, zero words
+   included, in one piece (8-byte aligned); it changes nothing.  Then on
+   the clause at its new place (everything copied, cl->cr and cl->next
+   already translated): it makes whatever refers to the old clause refer
+   to the new one; pointers it holds into the stack are translated with
+   dill__moved.  It must not fail, and must not touch the stack itself
+   (its pages are about to be given back): only translated addresses. */
+struct dill__keep;
 struct dill__move {
-    char *lo;
-    char *hi;
-    ptrdiff_t delta;
-    char *lo2;
+    char *lo;                      /* frames: lo..hi, word i of which is */
+    char *hi;                      /* stored at base if bit i of map is */
+    char *base;                    /* set (back: the copy's words, */
+    const uint64_t *map;           /* going back to the stack at base) */
+    int back;
+    char *lo2;                     /* the record: lo2..hi2, delta2 away */
     char *hi2;
     ptrdiff_t delta2;
+    struct dill__keep *keep;       /* the first call: what to keep */
 };
-static inline void *dill__moved(const struct dill__move *m, void *p) {
-    if((char*)p >= m->lo && (char*)p < m->hi) return (char*)p + m->delta;
-    if((char*)p >= m->lo2 && (char*)p < m->hi2) return (char*)p + m->delta2;
-    return p;
+static inline int dill__move_keeping(const struct dill__move *m) {
+    return m->keep != NULL;
 }
+/* In the first call: the n bytes at p must stay addressable in the copy
+   (ignored outside the frames). */
+void dill__move_keep(const struct dill__move *m, const void *p, size_t n);
+/* Where p (in the frames or the record, else unchanged) is after the
+   move.  For memory not kept, the result is meaningless unless the
+   word at p is nonzero. */
+void *dill__moved(const struct dill__move *m, void *p);
 /* item was copied with its region: relinks its neighbours to it. */
 static inline void dill__list_moved(struct dill__list *item,
       const struct dill__move *m) {
@@ -92,12 +107,19 @@ static inline void dill__list_moved(struct dill__list *item,
    awake when they cannot move (io_uring receives into its stack): such
    a wait uses this deadline instead and, when it expires, gives way to a
    wait that can move.  Returns deadline, or an earlier one when this
-   thread hibernates coroutines. */
+   thread hibernates coroutines, or now for a coroutine bound to a shared
+   stack (dill_stackshare(3)), which may be copied out at its next wait
+   (then better from a shallow frame). */
 int64_t dill__hib_deadline(int64_t deadline);
-/* Bytes of live stack (frames and coroutine record) copied for the
-   coroutines of this thread hibernated now: what tests and benchmarks
-   read to see how deep a hibernated coroutine was waiting. */
+/* Bytes of the copies (coroutine record, the nonzero and kept words of
+   the frames, the bitmap of those) of the coroutines of this thread
+   hibernated now: what tests and benchmarks read to see how much a
+   hibernated coroutine keeps. */
 size_t dill__hib_bytes(void);
+/* Whether the running coroutine shares its stack (dill_stackshare(3)):
+   then a wait that cannot move (a ring receive into its stack) would
+   keep the coroutines bound to the same slot from running. */
+int dill__stackshared(void);
 /* Gives back the pages of the running coroutine's stack below the
    caller's frame: what calls that have returned (a handshake) touched and
    the steady state will not need.  Costs a system call; for the end of a
@@ -146,7 +168,9 @@ static inline void dill__noblock(int on) {
 }
 /* Keeps the running coroutine from hibernating (on = 1) until the
    matching call with on = 0: for code whose helper coroutines use memory
-   on its stack while it waits (dill_hibernate(3)). */
+   on its stack while it waits (dill_hibernate(3)).  Coroutines it starts
+   meanwhile get stacks of their own, never a shared one
+   (dill_stackshare(3)): also for those that wait on other threads. */
 static inline void dill__keepawake(int on) {
     if(dill__slow(!dill__flags)) dill__canblock_slow();
     dill__flags->awake += on ? 1 : -1;
@@ -313,6 +337,9 @@ void dill__texit_add(struct dill__texit *e);
    block). */
 struct dill__fdcb {
     void (*fn)(struct dill__fdcb *cb);
+    /* The poller's: its fd, and its thread's list of callbacks. */
+    int fd;
+    struct dill__fdcb *next;
 };
 /* Calls cb whenever fd is readable and no coroutine waits to read it, until
    dill_fdclean.  At most one per fd.  Returns 0 or -1 (ENOMEM...). */

@@ -15,15 +15,19 @@
 #include "core.h"
 #include "uring.h"
 
+/* 40 bytes on 64-bit (20 on 32-bit).  The rare read callback (a thread's
+   wake-up eventfd) is not here but in a per-thread list (dill__cbs), found
+   through the cb flag. */
 struct dill__fdinfo {
     struct dill__clause *in;
     struct dill__clause *out;
-    struct dill__fdcb *incb;       /* called while readable, nobody waits */
     struct dill__aop *rop;         /* the fd's receive operation */
     struct dill__aop *sop;         /* the fd's send operation */
-    uint32_t armed;                /* EPOLLIN / EPOLLOUT as registered */
-    unsigned int registered : 1;   /* known to epoll */
+    uint8_t armed;                 /* EPOLLIN / EPOLLOUT as registered */
+    uint8_t registered;            /* known to epoll */
+    uint8_t cb;                    /* has a read callback (dill__fdin_cb) */
 };
+_Static_assert((EPOLLIN | EPOLLOUT) <= UINT8_MAX, "armed fits uint8_t");
 
 struct dill__fdwait {
     struct dill__clause cl;
@@ -32,13 +36,23 @@ struct dill__fdwait {
 };
 
 static __thread int dill__epfd __attribute__((tls_model("initial-exec")));
-static __thread struct dill__fdinfo *dill__fds
+/* The fd table is a directory of fixed-size chunks, indexed by fd: a chunk
+   is allocated when an fd in its range is first used (a lone high fd costs
+   one chunk and a directory entry per chunk below it), and entries never
+   move, so a pointer to one stays valid while the thread runs. */
+#define DILL__FDCHUNK_SHIFT 8
+#define DILL__FDCHUNK (1 << DILL__FDCHUNK_SHIFT)
+static __thread struct dill__fdinfo **dill__fds
     __attribute__((tls_model("initial-exec")));
-static __thread int dill__nfds __attribute__((tls_model("initial-exec")));
+/* Directory entries (chunks or NULL). */
+static __thread int dill__nfdchunks __attribute__((tls_model("initial-exec")));
 static __thread int dill__waiting __attribute__((tls_model("initial-exec")));
 /* Read callbacks (wake-up eventfds): they do not make the poller busy (the
-   scheduler checks their queue itself), but a blocking wait includes them. */
+   scheduler checks their queue itself), but a blocking wait includes them.
+   dill__incbs counts the list dill__cbs. */
 static __thread int dill__incbs __attribute__((tls_model("initial-exec")));
+static __thread struct dill__fdcb *dill__cbs
+    __attribute__((tls_model("initial-exec")));
 
 static int dill__epoll(void) {
     /* Stored as fd + 1 so that zeroed TLS means "not created". */
@@ -49,16 +63,55 @@ static int dill__epoll(void) {
     return fd;
 }
 
-static struct dill__fdinfo *dill__fdinfo(int fd) {
-    if(dill__fast(fd < dill__nfds)) return &dill__fds[fd];
-    int n = dill__nfds ? dill__nfds : 64;
-    while(n <= fd) n *= 2;
-    struct dill__fdinfo *f = realloc(dill__fds, n * sizeof(*f));
-    if(!f) return NULL;
-    memset(f + dill__nfds, 0, (n - dill__nfds) * sizeof(*f));
-    dill__fds = f;
-    dill__nfds = n;
-    return &f[fd];
+/* The entry of fd if its chunk exists, else NULL. */
+static inline struct dill__fdinfo *dill__fdfind(int fd) {
+    int c = fd >> DILL__FDCHUNK_SHIFT;
+    if(dill__slow((unsigned)c >= (unsigned)dill__nfdchunks || !dill__fds[c]))
+        return NULL;
+    return &dill__fds[c][fd & (DILL__FDCHUNK - 1)];
+}
+
+/* The entry of an fd that has one (a waiter, an operation or a
+   registration was made through dill__fdinfo). */
+static inline struct dill__fdinfo *dill__fdat(int fd) {
+    return &dill__fds[fd >> DILL__FDCHUNK_SHIFT][fd & (DILL__FDCHUNK - 1)];
+}
+
+static struct dill__fdinfo *dill__fdinfo_grow(int fd) {
+    int c = fd >> DILL__FDCHUNK_SHIFT;
+    if(c >= dill__nfdchunks) {
+        int n = dill__nfdchunks ? dill__nfdchunks : 4;
+        while(n <= c) n *= 2;
+        struct dill__fdinfo **d = realloc(dill__fds, n * sizeof(*d));
+        if(!d) return NULL;
+        memset(d + dill__nfdchunks, 0, (n - dill__nfdchunks) * sizeof(*d));
+        dill__fds = d;
+        dill__nfdchunks = n;
+    }
+    if(!dill__fds[c]) {
+        dill__fds[c] = calloc(DILL__FDCHUNK, sizeof(struct dill__fdinfo));
+        if(!dill__fds[c]) return NULL;
+    }
+    return dill__fdat(fd);
+}
+
+static inline struct dill__fdinfo *dill__fdinfo(int fd) {
+    struct dill__fdinfo *fi = dill__fdfind(fd);
+    if(dill__fast(fi != NULL)) return fi;
+    return dill__fdinfo_grow(fd);
+}
+
+static struct dill__fdcb *dill__fdcb_find(int fd) {
+    for(struct dill__fdcb *cb = dill__cbs; cb; cb = cb->next)
+        if(cb->fd == fd) return cb;
+    return NULL;
+}
+
+static void dill__fdcb_unlink(struct dill__fdcb *cb) {
+    struct dill__fdcb **p = &dill__cbs;
+    while(*p != cb) p = &(*p)->next;
+    *p = cb->next;
+    dill__incbs--;
 }
 
 static int dill__arm(int fd, struct dill__fdinfo *fi, uint32_t ev) {
@@ -81,7 +134,7 @@ static int dill__arm(int fd, struct dill__fdinfo *fi, uint32_t ev) {
 
 static void dill__fdwait_cancel(struct dill__clause *cl) {
     struct dill__fdwait *w = dill__cont(cl, struct dill__fdwait, cl);
-    struct dill__fdinfo *fi = &dill__fds[w->fd];
+    struct dill__fdinfo *fi = dill__fdat(w->fd);
     if(w->dir == EPOLLIN) {
         if(fi->in == cl) {fi->in = NULL; dill__waiting--;}
     }
@@ -92,9 +145,9 @@ static void dill__fdwait_cancel(struct dill__clause *cl) {
 
 static void dill__fdwait_move(struct dill__clause *cl,
       const struct dill__move *m) {
-    (void)m;
     struct dill__fdwait *w = dill__cont(cl, struct dill__fdwait, cl);
-    struct dill__fdinfo *fi = &dill__fds[w->fd];
+    if(dill__move_keeping(m)) {dill__move_keep(m, w, sizeof(*w)); return;}
+    struct dill__fdinfo *fi = dill__fdat(w->fd);
     if(w->dir == EPOLLIN) fi->in = cl;
     else fi->out = cl;
 }
@@ -111,7 +164,12 @@ static int dill__fdpoll(int fd, uint32_t dir) {
     return 0;
 }
 
-static int dill__fdwait(int fd, uint32_t dir, int64_t deadline) {
+/* Registers w as the wait for dir on fd.  Returns 1 (registered), 0
+   (ready: no need to wait) or -1.  Apart from dill__fdwait so that the
+   frame that waits is small: it is in the copy of a hibernated
+   coroutine. */
+__attribute__((noinline)) static int dill__fdwait_reg(struct dill__fdwait *w,
+      int fd, uint32_t dir, int64_t deadline) {
     if(dill__slow(dill__canblock() < 0)) return -1;
     if(dill__slow(fd < 0)) {errno = EBADF; return -1;}
     struct dill__fdinfo *fi = dill__fdinfo(fd);
@@ -126,15 +184,20 @@ static int dill__fdwait(int fd, uint32_t dir, int64_t deadline) {
         if(errno == EPERM) return 0;
         return -1;
     }
-    struct dill__fdwait w;
-    w.fd = fd;
-    w.dir = (int)dir;
-    *slot = &w.cl;
+    w->fd = fd;
+    w->dir = (int)dir;
+    *slot = &w->cl;
     dill__waiting++;
-    dill__waitfor(&w.cl, 0, dill__fdwait_cancel);
-    w.cl.move = dill__fdwait_move;
-    int id = dill__wait(deadline, 1);
-    if(id < 0) return -1;
+    dill__waitfor(&w->cl, 0, dill__fdwait_cancel);
+    w->cl.move = dill__fdwait_move;
+    return 1;
+}
+
+static int dill__fdwait(int fd, uint32_t dir, int64_t deadline) {
+    struct dill__fdwait w;
+    int rc = dill__fdwait_reg(&w, fd, dir, deadline);
+    if(rc <= 0) return rc;
+    if(dill__wait(deadline, 1) < 0) return -1;
     if(dill__slow(errno != 0)) return -1;
     return 0;
 }
@@ -151,8 +214,16 @@ int dill__fdin_cb(int fd, struct dill__fdcb *cb) {
     struct dill__fdinfo *fi = dill__fdinfo(fd);
     if(dill__slow(!fi)) {errno = ENOMEM; return -1;}
     if(!(fi->armed & EPOLLIN) && dill__arm(fd, fi, EPOLLIN) < 0) return -1;
-    if(!fi->incb) dill__incbs++;
-    fi->incb = cb;
+    if(fi->cb) {
+        struct dill__fdcb *old = dill__fdcb_find(fd);
+        if(old == cb) return 0;
+        dill__fdcb_unlink(old);
+    }
+    cb->fd = fd;
+    cb->next = dill__cbs;
+    dill__cbs = cb;
+    dill__incbs++;
+    fi->cb = 1;
     return 0;
 }
 
@@ -171,7 +242,7 @@ int dill__poller_aopset(struct dill__aop *op) {
 }
 
 int dill__poller_aoppoll(struct dill__aop *op) {
-    struct dill__fdinfo *fi = &dill__fds[op->fd];
+    struct dill__fdinfo *fi = dill__fdat(op->fd);
     uint32_t dir = op->kind == DILL__AOP_RECV ? EPOLLIN : EPOLLOUT;
     if(!(fi->armed & dir) && dill__arm(op->fd, fi, dir) < 0) return -1;
     dill__waiting++;
@@ -180,7 +251,7 @@ int dill__poller_aoppoll(struct dill__aop *op) {
 
 void dill__poller_aopclear(struct dill__aop *op) {
     if(!op->slot) return;
-    struct dill__fdinfo *fi = &dill__fds[op->fd];
+    struct dill__fdinfo *fi = dill__fdat(op->fd);
     if(op->kind == DILL__AOP_RECV) fi->rop = NULL;
     else fi->sop = NULL;
     op->slot = 0;
@@ -188,19 +259,17 @@ void dill__poller_aopclear(struct dill__aop *op) {
 }
 
 int dill_fdclean(int fd) {
-    if(fd < 0 || fd >= dill__nfds) return 0;
-    struct dill__fdinfo *fi = &dill__fds[fd];
-    if(fi->incb) {fi->incb = NULL; dill__incbs--;}
-    /* Their completions may start operations on other fds (the table may
-       move). */
+    struct dill__fdinfo *fi = dill__fdfind(fd);
+    if(!fi) return 0;
+    if(fi->cb) {
+        dill__fdcb_unlink(dill__fdcb_find(fd));
+        fi->cb = 0;
+    }
     if(fi->rop) dill__aop_clean(fi->rop);
-    fi = &dill__fds[fd];
     if(fi->sop) dill__aop_clean(fi->sop);
-    fi = &dill__fds[fd];
     /* A ring receive held the socket open in the kernel: its cancellation
        reaches the kernel before the caller closes the fd. */
     dill__uring_submit();
-    fi = &dill__fds[fd];
     if(fi->in) dill__trigger(fi->in, EBADF);
     if(fi->out) dill__trigger(fi->out, EBADF);
     if(fi->registered && dill__epfd)
@@ -294,7 +363,7 @@ static int dill__poller_epoll_in(int ep, struct epoll_event *ev, int cap,
     if(n < 0) return errno == EINTR ? 0 : -1;
     for(int i = 0; i != n; i++) {
         int fd = ev[i].data.fd;
-        struct dill__fdinfo *fi = &dill__fds[fd];
+        struct dill__fdinfo *fi = dill__fdat(fd);
         uint32_t e = ev[i].events;
         uint32_t fired = 0;
         if(e & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) fired |= EPOLLIN;
@@ -304,17 +373,17 @@ static int dill__poller_epoll_in(int ep, struct epoll_event *ev, int cap,
             if(fi->in) dill__trigger(fi->in, 0);
             else if(fi->rop && fi->rop->state == DILL__AOP_POLL)
                 dill__aop_ready(fi->rop);
-            else if(fi->incb) fi->incb->fn(fi->incb);
+            else if(fi->cb) {
+                struct dill__fdcb *cb = dill__fdcb_find(fd);
+                cb->fn(cb);
+            }
             else idle |= EPOLLIN;
-            /* A completion may have grown the table. */
-            fi = &dill__fds[fd];
         }
         if(fired & EPOLLOUT) {
             int any = 0;
             if(fi->out) {dill__trigger(fi->out, 0); any = 1;}
             if(fi->sop && fi->sop->state == DILL__AOP_POLL) {
                 dill__aop_ready(fi->sop);
-                fi = &dill__fds[fd];
                 any = 1;
             }
             if(!any) idle |= EPOLLOUT;
@@ -328,7 +397,7 @@ static int dill__poller_epoll_in(int ep, struct epoll_event *ev, int cap,
         if(!blocking) continue;
         idle &= fi->armed;
         int dead = (e & (EPOLLERR | EPOLLHUP)) && !fi->in && !fi->out &&
-            !fi->rop && !fi->sop && !fi->incb;
+            !fi->rop && !fi->sop && !fi->cb;
         if(idle || dead) {
             uint32_t keep = dead ? 0 : fi->armed & ~idle;
             if(keep) {
@@ -353,7 +422,10 @@ void dill__poller_term(void) {
     dill__epop_fired = 0;
     if(dill__epfd) close(dill__epfd - 1);
     dill__epfd = 0;
+    for(int i = 0; i != dill__nfdchunks; i++) free(dill__fds[i]);
     free(dill__fds);
     dill__fds = NULL;
-    dill__nfds = 0;
+    dill__nfdchunks = 0;
+    dill__cbs = NULL;
+    dill__incbs = 0;
 }

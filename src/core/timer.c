@@ -59,8 +59,8 @@ static void dill__timer_cancel(struct dill__clause *cl) {
 }
 
 void dill__timer_move(struct dill__clause *cl, const struct dill__move *m) {
-    (void)m;
     struct dill__timer *t = dill__cont(cl, struct dill__timer, cl);
+    if(dill__move_keeping(m)) {dill__move_keep(m, t, sizeof(*t)); return;}
     if(t->idx) dill__heap[t->idx] = t;
 }
 

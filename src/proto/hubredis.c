@@ -528,8 +528,16 @@ __attribute__((noinline)) static int dill__hubr_go_conns(
       struct dill__hubr *r) {
     int b = dill_bundle();
     if(b < 0) return -1;
+    /* They wait on signals from other threads, which cannot move: with
+       stacks of their own they keep no shared stack (dill_stackshare)
+       from the coroutines bound to it. */
+    dill__keepawake(1);
+    int rc = 0;
     if(dill_bundle_go(b, dill__hubr_conn(r, 0)) < 0 ||
-       dill_bundle_go(b, dill__hubr_conn(r, 1)) < 0) {
+       dill_bundle_go(b, dill__hubr_conn(r, 1)) < 0)
+        rc = -1;
+    dill__keepawake(0);
+    if(rc < 0) {
         dill_hclose(b);
         return -1;
     }

@@ -62,6 +62,13 @@ size_t dill__ws_cb_live(void) {
     return __atomic_load_n(&dill__ws_ncb, __ATOMIC_RELAXED);
 }
 
+/* All threads' rare blocks (as dill__ws_ncb). */
+static size_t dill__ws_nrare;
+
+size_t dill__ws_rare_live(void) {
+    return __atomic_load_n(&dill__ws_nrare, __ATOMIC_RELAXED);
+}
+
 /* The connection's block, made on first use.  NULL with ENOMEM. */
 static struct dill__ws_cb *dill__ws_cbget(struct dill__ws_st *st) {
     if(dill__fast(st->cb != NULL)) return st->cb;
@@ -129,22 +136,29 @@ static void dill__ws_release(struct dill__pin *p) {
     struct dill__ws *self = dill__cont(p, struct dill__ws, pin);
     if(self->rbuf && self->rbuf != self->st->stage)
         dill__ws_buf_put(self->rbuf);
-    free(self->st->protocol);
     dill__ws_cbfree(self->st);
-    if(self->st->z) {
-        dill__wsz_def_free(&self->st->z->def);
-        dill__wsz_inf_free(&self->st->z->inf);
-        free(self->st->z);
+    struct dill__ws_z *z = dill__ws_zof(self->st);
+    if(z) {
+        dill__wsz_def_free(&z->def);
+        dill__wsz_inf_free(&z->inf);
+        free(z);
     }
-    free(self->st);
-    if(!self->mem) free(self);
+    if(self->st->rare) {
+        free(self->st->rare->protocol);
+        free(self->st->rare);
+        __atomic_sub_fetch(&dill__ws_nrare, 1, __ATOMIC_RELAXED);
+    }
+    /* Without the caller's storage the state is in the object's block. */
+    if(self->mem) free(self->st);
+    else free(self);
 }
 
 /* Calls still inside find both sides failed (they write nothing more)
    and the socket below closed under them. */
 static void dill__ws_free(struct dill__ws *self) {
     dill__ws_answer(self);
-    if(self->st->gone) self->st->gone(self, self->st->gonearg);
+    struct dill__ws_rare *r = self->st->rare;
+    if(r && r->gone) r->gone(self, r->gonearg);
     self->serr = self->rerr = EBADF;
     if(self->u >= 0) dill_hclose(self->u);
     self->u = -1;
@@ -155,26 +169,46 @@ static void dill__ws_hclose(struct dill_hvfs *vfs) {
     dill__ws_free(dill__cont(vfs, struct dill__ws, hvfs));
 }
 
+/* An object and its state allocated together. */
+struct dill__ws_both {
+    struct dill__ws ws;
+    struct dill__ws_st st;
+};
+
+struct dill__ws_rare *dill__ws_rare(struct dill__ws *self) {
+    struct dill__ws_rare *r = self->st->rare;
+    if(r) return r;
+    r = calloc(1, sizeof(*r));
+    if(!r) {errno = ENOMEM; return NULL;}
+    __atomic_add_fetch(&dill__ws_nrare, 1, __ATOMIC_RELAXED);
+    r->ws = self;
+    dill__list_init(&r->lnode);
+    self->st->rare = r;
+    return r;
+}
+
 struct dill__ws *dill__ws_new(int s, int server, int text, size_t max_msg,
       void *mem) {
     struct dill_bsock_vfs *b = dill_hquery(s, dill_bsock_type);
     if(!b) return NULL;
     struct dill__bsockx_vfs *x = dill_hquery(s, dill__bsockx_type);
-    struct dill__ws *self = mem;
-    if(!self) {
-        self = malloc(sizeof(*self));
-        if(!self) {errno = ENOMEM; return NULL;}
+    struct dill__ws *self;
+    struct dill__ws_st *st;
+    if(mem) {
+        st = calloc(1, sizeof(*st));
+        if(!st) {errno = ENOMEM; return NULL;}
+        self = mem;
+        memset(self, 0, sizeof(*self));
     }
-    memset(self, 0, sizeof(*self));
-    self->st = calloc(1, sizeof(*self->st));
-    if(!self->st) {
-        if(!mem) free(self);
-        errno = ENOMEM;
-        return NULL;
+    else {
+        /* One block (one malloc header, one rounding) for both. */
+        struct dill__ws_both *both = calloc(1, sizeof(*both));
+        if(!both) {errno = ENOMEM; return NULL;}
+        self = &both->ws;
+        st = &both->st;
     }
-    self->st->ws = self;
+    self->st = st;
     dill__pin_init(&self->pin);
-    dill__list_init(&self->st->lnode);
     self->hvfs.query = dill__ws_query;
     self->hvfs.close = dill__ws_hclose;
     self->mvfs.msendl = dill__ws_msendl;
@@ -203,6 +237,8 @@ int dill__ws_publish(struct dill__ws *self) {
 
 int dill__ws_zsetup(struct dill__ws *self, const struct dill__wsz_agreed *a,
       const struct dill__wsz_cfg *cfg, size_t threshold) {
+    struct dill__ws_rare *r = dill__ws_rare(self);
+    if(!r) return -1;
     struct dill__ws_z *z = calloc(1, sizeof(*z));
     if(!z) {errno = ENOMEM; return -1;}
     z->agreed = *a;
@@ -223,7 +259,8 @@ int dill__ws_zsetup(struct dill__ws *self, const struct dill__wsz_agreed *a,
     if(c->max_msg) c->max_msg = c->max_msg > UINT64_MAX / 4 ? 0 :
         c->max_msg * 2 + 65536;
     c->rsv = DILL__WS_RSV1;
-    self->st->z = z;
+    r->z = z;
+    self->st->zon = 1;
     return 0;
 }
 
@@ -249,7 +286,9 @@ static void dill__ws_waiter_cancel(struct dill__clause *cl) {
 
 static void dill__ws_waiter_move(struct dill__clause *cl,
       const struct dill__move *m) {
-    dill__list_moved(&dill__cont(cl, struct dill__ws_waiter, cl)->item, m);
+    struct dill__ws_waiter *w = dill__cont(cl, struct dill__ws_waiter, cl);
+    if(dill__move_keeping(m)) {dill__move_keep(m, w, sizeof(*w)); return;}
+    dill__list_moved(&w->item, m);
 }
 
 /* Takes the send lock, waiting in FIFO order; data (a new message) also
@@ -376,8 +415,8 @@ static int dill__ws_wrfail(struct dill__ws *self, int midframe) {
    anyway).  The write's deadline, capped by that window. */
 static int64_t dill__ws_txdl(struct dill__ws *self, int64_t deadline) {
     struct dill__ws_st *st = self->st;
-    if(dill__fast(!st->ping_ivl)) return deadline;
-    int64_t ka = dill_now() + st->ping_ivl + st->pong_tmo;
+    if(dill__fast(!st->ka)) return deadline;
+    int64_t ka = dill_now() + st->rare->ping_ivl + st->rare->pong_tmo;
     return deadline >= 0 && deadline <= ka ? deadline : ka;
 }
 
@@ -429,7 +468,7 @@ static int dill__ws_wrka(struct dill__ws *self, struct dill_iolist *first,
 
 static int dill__ws_wr(struct dill__ws *self, struct dill_iolist *first,
       struct dill_iolist *last, int midframe, int64_t deadline) {
-    if(self->st->ping_ivl)
+    if(self->st->ka)
         return dill__ws_wrka(self, first, midframe, deadline);
     int rc = self->b->bsendl(self->b, first, last, deadline);
     if(dill__slow(rc < 0)) return dill__ws_wrfail(self, midframe);
@@ -650,7 +689,7 @@ static int dill__ws_cansend(struct dill__ws *self) {
    is unusable. */
 static int dill__ws_zsend(struct dill__ws *self, int start, int op, int fin,
       struct dill_iolist *first, int64_t deadline) {
-    struct dill__wsz_def *d = &self->st->z->def;
+    struct dill__wsz_def *d = &dill__ws_zof(self->st)->def;
     uint8_t *buf = dill__ws_pool_get(1);
     if(!buf) return -1;
     struct dill_iolist none = {NULL, 0, NULL, 0};
@@ -703,7 +742,7 @@ static int dill__ws_sendmsg(struct dill__ws *self, int text, int plain,
     struct dill__pinref pr;
     if(dill__ws_begin(self, &pr, 1, deadline) < 0) return -1;
     int op = text ? DILL__WS_TEXT : DILL__WS_BINARY;
-    struct dill__ws_z *z = self->st->z;
+    struct dill__ws_z *z = dill__ws_zof(self->st);
     int rc;
     if(dill__slow(z != NULL) && !plain && total >= z->threshold &&
        dill__wsz_def_can(&z->def, total, 1)) {
@@ -784,7 +823,7 @@ int dill__ws_send_built(int s, const struct dill__ws_built *f, size_t n,
 int dill__ws_zshared(int s, struct dill__wsz_def *def, size_t *threshold) {
     struct dill__ws *self = dill__ws_get(s);
     if(!self) return -1;
-    struct dill__ws_z *z = self->st->z;
+    struct dill__ws_z *z = dill__ws_zof(self->st);
     if(!self->server || !z || !z->def.no_ctx) return 0;
     memset(def, 0, sizeof(*def));
     def->bits = z->def.bits;
@@ -827,9 +866,9 @@ int dill_ws_send_part(int s, int flags, const void *buf, size_t len,
         struct dill_iolist io = {(void*)buf, len, NULL, 0};
         /* Pieces are compressed unless asked not to (the threshold needs
            the whole size); window 8 sends them plain (wsdeflate.h). */
-        int zp = first ? st->z && !(flags & DILL_WS_NOCOMPRESS) &&
-            dill__wsz_def_can(&st->z->def, 0, 0) : st->smz;
-        if(zp && first) st->z->def.hint = 0;
+        int zp = first ? st->zon && !(flags & DILL_WS_NOCOMPRESS) &&
+            dill__wsz_def_can(&dill__ws_zof(st)->def, 0, 0) : st->smz;
+        if(zp && first) dill__ws_zof(st)->def.hint = 0;
         if(zp) rc = dill__ws_zsend(self, first, op, fin, &io, deadline);
         else rc = dill__ws_frame(self, fin, op, 0, &io, &io, len, deadline);
         if(first) self->stext = text ? 1 : 0;
@@ -882,7 +921,7 @@ static int dill__ws_busy(struct dill__ws *self, int64_t deadline) {
 /* Keepalive step after a read timed out at the keepalive deadline: fail
    when a pong is overdue, else send a ping.  Returns 0 to go on reading. */
 static int dill__ws_keepalive(struct dill__ws *self, int64_t now) {
-    struct dill__ws_st *st = self->st;
+    struct dill__ws_rare *st = self->st->rare;
     if(st->pong_due) {
         if(now < st->pong_due) return 0;
         dill__ws_fail(self, DILL__WS_GOING_AWAY, ECONNRESET);
@@ -903,8 +942,9 @@ static int dill__ws_keepalive(struct dill__ws *self, int64_t now) {
 
 /* The deadline of a read: the caller's, or earlier for keepalive. */
 static int64_t dill__ws_kadl(struct dill__ws_st *st, int64_t deadline) {
-    if(!st->ping_ivl) return deadline;
-    int64_t k = st->pong_due ? st->pong_due : st->next_ping;
+    if(!st->ka) return deadline;
+    const struct dill__ws_rare *r = st->rare;
+    int64_t k = r->pong_due ? r->pong_due : r->next_ping;
     return deadline < 0 || k < deadline ? k : deadline;
 }
 
@@ -934,7 +974,8 @@ static ssize_t dill__ws_read1(struct dill__ws *self, uint8_t *dst, size_t cap,
             }
         }
         if(r > 0) {
-            if(st->ping_ivl) st->next_ping = dill_now() + st->ping_ivl;
+            if(st->ka)
+                st->rare->next_ping = dill_now() + st->rare->ping_ivl;
             return r;
         }
         if(errno == ETIMEDOUT && dl != deadline) {
@@ -1016,7 +1057,7 @@ static int dill__ws_control(struct dill__ws *self, int op, int64_t deadline) {
         return 0;
     }
     if(op == DILL__WS_PONG) {
-        st->pong_due = 0;
+        if(st->rare) st->rare->pong_due = 0;
         return 0;
     }
     int code;
@@ -1061,7 +1102,7 @@ struct dill__ws_rxc {
 static int dill__ws_zdrain(struct dill__ws *self, struct dill__ws_rxc *c,
       int64_t deadline) {
     struct dill__ws_st *st = self->st;
-    struct dill__ws_z *z = st->z;
+    struct dill__ws_z *z = dill__ws_zof(st);
     uint8_t *scr = NULL;
     int rc = 0;
     while(!rc && !dill__wsz_inf_idle(&z->inf)) {
@@ -1119,7 +1160,7 @@ static int dill__ws_zdrain(struct dill__ws *self, struct dill__ws_rxc *c,
    exact size limit (the decoder's allows for deflate's overhead). */
 static int dill__ws_zheader(struct dill__ws *self, int op, int rsv) {
     struct dill__ws_st *st = self->st;
-    struct dill__ws_z *z = st->z;
+    struct dill__ws_z *z = dill__ws_zof(st);
     if(op != DILL__WS_CONT) {
         st->zrx = (rsv & DILL__WS_RSV1) ? 1 : 0;
         if(st->zrx) {
@@ -1138,7 +1179,9 @@ static int dill__ws_zheader(struct dill__ws *self, int op, int rsv) {
 static int dill__ws_msgend(struct dill__ws *self, struct dill__ws_rxc *c) {
     struct dill__ws_st *st = self->st;
     int drop = c->mode & DILL__WS_RX_DROP;
-    if(st->zrx && !drop && st->z->text && !dill__utf8_complete(&st->z->utf8))
+    /* zrx: deflate is on (rare->z). */
+    if(st->zrx && !drop && st->rare->z->text &&
+       !dill__utf8_complete(&st->rare->z->utf8))
         return dill__ws_fail(self, DILL__WS_INVALID_DATA, EPROTO);
     st->zrx = 0;
     st->msgop = 0;
@@ -1171,7 +1214,7 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
             }
             st->cb->ctllen = 0;
         }
-        if(dill__slow(st->z != NULL) && !st->ctlfr &&
+        if(dill__slow(st->zon) && !st->ctlfr &&
            dill__ws_zheader(self, op, ev->hdr.rsv) < 0) return -1;
         if(st->ctlfr || op == DILL__WS_CONT) return 0;
         st->msgop = (uint8_t)op;
@@ -1194,7 +1237,7 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
         }
         if(dill__slow(st->zrx)) {
             if(drop) return 0;
-            dill__wsz_inf_input(&st->z->inf, ev->data, ev->len, 0);
+            dill__wsz_inf_input(&st->rare->z->inf, ev->data, ev->len, 0);
             return dill__ws_zdrain(self, c, deadline);
         }
         if(drop || self->skipping) return 0;
@@ -1223,7 +1266,7 @@ static int dill__ws_event(struct dill__ws *self, struct dill__ws_rxc *c,
         }
         if(!ev->msg_end) return 0;
         if(dill__slow(st->zrx) && !drop) {
-            dill__wsz_inf_input(&st->z->inf, NULL, 0, 1);
+            dill__wsz_inf_input(&st->rare->z->inf, NULL, 0, 1);
             int rc = dill__ws_zdrain(self, c, deadline);
             if(rc) return rc;
         }
@@ -1254,9 +1297,10 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     size_t ipos = self->rpos, ilen = self->rlen;
     int direct = 0, reads = 0, frames = 0, rc = 0;
     /* A compressed message left output or input pending (part mode). */
-    if(dill__slow(st->zrx) && !drop && !dill__wsz_inf_idle(&st->z->inf)) {
+    if(dill__slow(st->zrx) && !drop &&
+       !dill__wsz_inf_idle(&st->rare->z->inf)) {
         rc = dill__ws_zdrain(self, c, deadline);
-        if(!rc && dill__wsz_inf_done(&st->z->inf))
+        if(!rc && dill__wsz_inf_done(&st->rare->z->inf))
             rc = dill__ws_msgend(self, c);
     }
     while(!rc) {
@@ -1310,7 +1354,7 @@ static ssize_t dill__ws_rx(struct dill__ws *self, struct dill__ws_rxc *c,
     /* Between calls an empty buffer goes back to the pool (unless the
        decompressor still has to read from it). */
     if(self->rpos == self->rlen && self->rbuf &&
-       !(st->zrx && dill__wsz_inf_pending(&st->z->inf))) {
+       !(st->zrx && dill__wsz_inf_pending(&st->rare->z->inf))) {
         if(self->rbuf != st->stage) dill__ws_buf_put(self->rbuf);
         self->rbuf = NULL;
         self->rpos = self->rlen = 0;
@@ -1517,7 +1561,8 @@ ssize_t dill_ws_status(int s, int *status, void *buf, size_t len) {
 ssize_t dill_ws_protocol(int s, char *buf, size_t len) {
     struct dill__ws *self = dill__ws_get(s);
     if(!self) return -1;
-    const char *p = self->st->protocol ? self->st->protocol : "";
+    const char *p = self->st->rare && self->st->rare->protocol ?
+        self->st->rare->protocol : "";
     size_t n = strlen(p);
     if(!buf || len <= n) {errno = EMSGSIZE; return -1;}
     memcpy(buf, p, n + 1);
@@ -1527,7 +1572,7 @@ ssize_t dill_ws_protocol(int s, char *buf, size_t len) {
 int dill_ws_deflate(int s, struct dill_ws_deflate_params *p) {
     struct dill__ws *self = dill__ws_get(s);
     if(!self) return -1;
-    struct dill__ws_z *z = self->st->z;
+    struct dill__ws_z *z = dill__ws_zof(self->st);
     if(!z) return 0;
     if(p) {
         const struct dill__wsz_params *a = &z->agreed.p;

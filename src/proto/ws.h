@@ -74,24 +74,53 @@ struct dill__ws_cb {
     uint8_t pb[DILL__WS_PONGBUF];
 };
 
-/* Per-connection state kept outside the handle object. */
+/* Rarely used per-connection state (heap, made on first use, see
+   dill__ws_rare): keepalive, the agreed subprotocol, what ws_listen and its
+   check callback attach.  A plain ws_attach_server/client connection
+   without these has none. */
+struct dill__ws_rare {
+    /* Keepalive (st->ka says it is on): interval and pong timeout, when the
+       next ping is due and when the pong is due (0: none awaited). */
+    int64_t ping_ivl, pong_tmo, next_ping, pong_due;
+    /* Agreed subprotocol (heap), or NULL. */
+    char *protocol;
+    /* permessage-deflate (heap), NULL when not agreed (st->zon says). */
+    struct dill__ws_z *z;
+    /* The application's pointer for this connection (set by its check
+       callback through dill_ws_request_set_userdata). */
+    void *userdata;
+    /* The object this belongs to. */
+    struct dill__ws *ws;
+    /* Set by ws_listen on the connections it hands out: called when the
+       object is freed (closed or detached); lnode is its place in the
+       listener's list (self-linked otherwise). */
+    void (*gone)(struct dill__ws *ws, void *arg);
+    void *gonearg;
+    struct dill__list lnode;
+};
+
+/* Per-connection state kept outside the handle object (in the same heap
+   block when the object is not in the caller's storage). */
 struct dill__ws_st {
     struct dill__ws_dec dec;
     /* Payload bytes left in the current frame. */
     uint64_t frem;
     /* Payload bytes of the current data message handed to the caller. */
     uint64_t msgpos;
-    /* Keepalive: interval and pong timeout (0: off), when the next ping is
-       due and when the pong is due (0: none awaited). */
-    int64_t ping_ivl, pong_tmo, next_ping, pong_due;
-    /* Agreed subprotocol (heap), or NULL. */
-    char *protocol;
+    /* Control-frame memory, NULL while no control frame is being received
+       or waits to be written (allocated on first use). */
+    struct dill__ws_cb *cb;
+    /* See struct dill__ws_rare; NULL until one of its fields is set. */
+    struct dill__ws_rare *rare;
     /* UTF-8 state of a text message being sent in parts. */
     struct dill__utf8 sutf8;
-    /* permessage-deflate, NULL when not agreed; the message being received
-       is compressed (zrx), the message being sent in parts is (smz). */
-    struct dill__ws_z *z;
-    uint8_t zrx, smz;
+    /* What the peer's Close frame said: status (0 = none, 1006 = the
+       connection ended without one); its reason is in cb. */
+    uint16_t pcode;
+    /* permessage-deflate was agreed (its state is rare->z); the message
+       being received is compressed (zrx), the message being sent in parts
+       is (smz). */
+    uint8_t zon, zrx, smz;
     /* Inside a frame (after its header, before its end). */
     uint8_t infr;
     /* The current frame is a control frame. */
@@ -103,24 +132,9 @@ struct dill__ws_st {
     /* Exact-read fallback: header bytes fed since the frame boundary and
        the header's second byte. */
     uint8_t hb, h2;
-    /* What the peer's Close frame said: status (0 = none, 1006 = the
-       connection ended without one); its reason is in cb. */
-    uint16_t pcode;
+    /* Keepalive is on (its settings and timers are in rare). */
+    uint8_t ka;
     uint8_t stage[DILL__WS_STAGE];
-    /* Control-frame memory, NULL while no control frame is being received
-       or waits to be written (allocated on first use). */
-    struct dill__ws_cb *cb;
-    /* The object this state belongs to. */
-    struct dill__ws *ws;
-    /* Set by ws_listen on the connections it hands out: called when the
-       object is freed (closed or detached); lnode is its place in the
-       listener's list (self-linked otherwise). */
-    void (*gone)(struct dill__ws *ws, void *arg);
-    void *gonearg;
-    struct dill__list lnode;
-    /* The application's pointer for this connection (set by its check
-       callback through dill_ws_request_set_userdata). */
-    void *userdata;
 };
 
 struct dill__ws {
@@ -157,6 +171,18 @@ struct dill__ws {
     unsigned int stext : 1;        /* ... and it is TEXT */
     unsigned int gather : 1;       /* x has gathered writes */
 };
+
+/* The connection's permessage-deflate state, or NULL. */
+static inline struct dill__ws_z *dill__ws_zof(const struct dill__ws_st *st) {
+    return st->zon ? st->rare->z : NULL;
+}
+
+/* The rare block of self, made if needed.  Returns NULL (ENOMEM) when it
+   cannot be allocated. */
+struct dill__ws_rare *dill__ws_rare(struct dill__ws *self);
+/* Rare blocks of all threads not freed yet: tests check with it that plain
+   connections have none. */
+size_t dill__ws_rare_live(void);
 
 /* Control-frame blocks (struct dill__ws_cb) allocated by this thread and
    not freed yet: tests check with it that idle connections hold none. */

@@ -74,15 +74,18 @@ static int dill__ws_sendtext(struct dill__ws *self, const char *p, size_t n,
     return self->b->bsendl(self->b, &io, &io, deadline);
 }
 
-static void dill__ws_setup(struct dill__ws *self,
+static int dill__ws_setup(struct dill__ws *self,
       const struct dill_ws_options *o) {
     if(o->ping_interval > 0) {
-        struct dill__ws_st *st = self->st;
-        st->ping_ivl = o->ping_interval;
-        st->pong_tmo = o->pong_timeout > 0 ? o->pong_timeout :
+        struct dill__ws_rare *r = dill__ws_rare(self);
+        if(!r) return -1;
+        r->ping_ivl = o->ping_interval;
+        r->pong_tmo = o->pong_timeout > 0 ? o->pong_timeout :
             o->ping_interval;
-        st->next_ping = dill_now() + st->ping_ivl;
+        r->next_ping = dill_now() + r->ping_ivl;
+        self->st->ka = 1;
     }
+    return 0;
 }
 
 /* The deflate preferences of the options; 0 when deflate is off (always
@@ -108,8 +111,10 @@ static int dill__ws_zon(struct dill__ws *self, const struct dill__wsz_agreed *a,
 
 static int dill__ws_setproto(struct dill__ws *self, const char *p) {
     if(!p) return 0;
-    self->st->protocol = strdup(p);
-    if(!self->st->protocol) {errno = ENOMEM; return -1;}
+    struct dill__ws_rare *r = dill__ws_rare(self);
+    if(!r) return -1;
+    r->protocol = strdup(p);
+    if(!r->protocol) {errno = ENOMEM; return -1;}
     return 0;
 }
 
@@ -211,9 +216,11 @@ static struct dill__ws *dill__ws_begin(int s, int server, int argsok,
        (o->deflate == 0 || o->deflate == DILL_WS_DEFLATE)) {
         struct dill__ws *self = dill__ws_new(s, server,
             o->flags & DILL_WS_TEXT, o->max_message, mem);
+        if(self && dill__ws_setup(self, o) == 0) return self;
         if(self) {
-            dill__ws_setup(self, o);
-            return self;
+            /* It owns s now (and keeps errno). */
+            dill__ws_discard(self);
+            return NULL;
         }
         err = errno;
     }
@@ -299,7 +306,11 @@ static int dill__ws_server_answer(struct dill__ws *self,
             if(status < 400 || status > 599) status = 403;
             return dill__ws_refuse(self, status, EACCES, deadline);
         }
-        self->st->userdata = req.userdata;
+        if(req.userdata) {
+            struct dill__ws_rare *rr = dill__ws_rare(self);
+            if(!rr) return -1;
+            rr->userdata = req.userdata;
+        }
     }
     const char *proto = NULL;
     if(o->protocols && o->protocols[0]) {
@@ -463,7 +474,7 @@ int dill_ws_userdata(int s, void **data) {
     struct dill__ws *self = dill_hquery(s, dill__ws_type);
     if(!self) return -1;
     if(!data) {errno = EINVAL; return -1;}
-    *data = self->st->userdata;
+    *data = self->st->rare ? self->st->rare->userdata : NULL;
     return 0;
 }
 

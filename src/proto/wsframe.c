@@ -295,7 +295,7 @@ void dill__ws_dec_init(struct dill__ws_dec *d, int conn_flags, int rsv,
     d->conn.flags = conn_flags;
     d->conn.rsv = (uint8_t)(rsv & DILL__WS_RSV_ALL);
     d->conn.max_msg = max_msg;
-    d->flags = flags;
+    d->flags = (uint8_t)flags;
     d->phase = PH_HEADER;
     dill__utf8_init(&d->utf8);
 }
@@ -303,7 +303,7 @@ void dill__ws_dec_init(struct dill__ws_dec *d, int conn_flags, int rsv,
 static size_t dill__ws_fail(struct dill__ws_dec *d, int code,
       struct dill__ws_ev *ev) {
     d->phase = PH_DEAD;
-    d->error = code;
+    d->error = (uint16_t)code;
     ev->type = DILL__WS_EV_ERROR;
     ev->code = code;
     return 0;

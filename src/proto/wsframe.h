@@ -229,10 +229,11 @@ struct dill__ws_ev {
    settings dill__ws_dec_init copies in. */
 struct dill__ws_dec {
     struct dill__ws_conn conn;
-    int flags;
-    int phase; /* internal */
-    int error; /* close code once failed, else 0 */
-    int utf8_on; /* current TEXT message is being validated */
+    /* Bytes, not ints: the decoder is part of every connection's state. */
+    uint8_t flags;
+    uint8_t phase; /* internal */
+    uint8_t utf8_on; /* current TEXT message is being validated */
+    uint16_t error; /* close code once failed, else 0 */
     uint8_t hlen; /* bytes held in hbuf */
     uint8_t hbuf[DILL__WS_HDR_MAX]; /* partial header across calls */
     struct dill__ws_hdr hdr; /* current frame */

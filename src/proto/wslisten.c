@@ -102,7 +102,7 @@ static void dill__wslistener_close(struct dill_hvfs *vfs) {
             struct dill__list *it = lists[i]->next;
             dill__list_erase(it);
             dill__list_init(it);
-            dill__cont(it, struct dill__ws_st, lnode)->gone = NULL;
+            dill__cont(it, struct dill__ws_rare, lnode)->gone = NULL;
         }
     }
     dill_hclose(self->ch[0]);
@@ -111,13 +111,31 @@ static void dill__wslistener_close(struct dill_hvfs *vfs) {
     dill__pin_close(&self->pin, dill__wslistener_free);
 }
 
+struct dill__wslsleep {
+    struct dill__clause cl;
+    struct dill__clause **slot;
+};
+
+/* The sleeper's stack was copied (hibernation, shared stacks): the waker
+   finds the clause at its new place.  The acceptor sleeps here for as
+   long as the listener is full, which must not keep it from moving. */
+static void dill__wslistener_move(struct dill__clause *cl,
+      const struct dill__move *m) {
+    struct dill__wslsleep *w = dill__cont(cl, struct dill__wslsleep, cl);
+    if(dill__move_keeping(m)) {dill__move_keep(m, w, sizeof(*w)); return;}
+    w->slot = dill__moved(m, w->slot);
+    *w->slot = cl;
+}
+
 /* Sleeps until woken through *slot or the deadline.  Returns 0, or -1 with
    errno (ETIMEDOUT, ECANCELED, or the error the waker gave). */
 static int dill__wslistener_sleep(struct dill__clause **slot,
       int64_t deadline) {
-    struct dill__clause cl;
-    dill__waitfor(&cl, 0, NULL);
-    *slot = &cl;
+    struct dill__wslsleep w;
+    dill__waitfor(&w.cl, 0, NULL);
+    w.cl.move = dill__wslistener_move;
+    w.slot = slot;
+    *slot = &w.cl;
     int rc = dill__wait(deadline, 1);
     int err = errno;
     *slot = NULL;
@@ -135,8 +153,8 @@ static void dill__wslistener_wake(struct dill__clause **slot) {
 /* A handed-out connection is being freed (closed or detached). */
 static void dill__wslistener_gone(struct dill__ws *ws, void *arg) {
     struct dill__wslistener *self = arg;
-    dill__list_erase(&ws->st->lnode);
-    dill__list_init(&ws->st->lnode);
+    dill__list_erase(&ws->st->rare->lnode);
+    dill__list_init(&ws->st->rare->lnode);
     self->nlive--;
     if(self->nlive == 0) dill__wslistener_wake(&self->drain_cl);
 }
@@ -169,9 +187,16 @@ static void dill__wshandshake1(struct dill__wslistener *self, int s,
         sizeof(host), &self->ws, &peer, &ws, deadline);
     if(s < 0) goto fail;
     self->handshakes++;
-    ws->st->gone = dill__wslistener_gone;
-    ws->st->gonearg = self;
-    dill__list_push(&self->live, &ws->st->lnode);
+    struct dill__ws_rare *r = dill__ws_rare(ws);
+    if(!r) {
+        int err = errno;
+        dill_hclose(s);
+        errno = err;
+        goto fail;
+    }
+    r->gone = dill__wslistener_gone;
+    r->gonearg = self;
+    dill__list_push(&self->live, &r->lnode);
     self->nlive++;
     c.s = s;
     c.peer = peer;
@@ -392,7 +417,7 @@ static int dill__wslistener_drain(struct dill__wslistener *self, int status,
         struct dill__list *it = self->live.next;
         dill__list_erase(it);
         dill__list_push(&self->asked, it);
-        struct dill__ws *ws = dill__cont(it, struct dill__ws_st, lnode)->ws;
+        struct dill__ws *ws = dill__cont(it, struct dill__ws_rare, lnode)->ws;
         self->sending = 1;
         int rc = dill__ws_sendclose(ws, status, reason, len, deadline);
         self->sending = 0;
