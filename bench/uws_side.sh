@@ -23,7 +23,9 @@
 #                         shape under `perf stat -e raw_syscalls:sys_enter`
 #                         (its own runs: perf's cost stays out of the CPU
 #                         figures);
-#                SERVERS  which of "uring epoll uws" to run (default all).
+#                SERVERS  which of "uring epoll uws" to run (default all);
+#                         uring/N and epoll/N run ours with N shared
+#                         stacks (DILL_STACKSHARE=N, stackshare(3)).
 #
 # How a run measures: load_test prints "Msg/sec" every 4 s (uSockets'
 # LIBUS_TIMEOUT_GRANULARITY) counting the echoes since its previous line.
@@ -48,7 +50,7 @@ fi
 [ -x "$DILLWS" ] || { echo "uws_side: no dillws at '$DILLWS'" >&2; exit 1; }
 if [ -z "$UWS" ] || [ ! -x "$UWS" ]; then
     echo "uws_side: no uWebSockets EchoServer given: our rows only"
-    SERVERS=$(echo "$SERVERS" | sed 's/uws//')
+    SERVERS=$(echo " $SERVERS " | sed 's/ uws / /')
 fi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -69,12 +71,14 @@ mem() { awk '/^(VmRSS|RssAnon|RssFile):/ {printf "%s ", $2}' "/proc/$1/status"; 
 bytes() { case $1 in *k) echo $((${1%k} * 1024));; *) echo "$1";; esac; }
 
 start_server() {   # start_server NAME; sets SPID and PORT
+    local ss=""
+    case $1 in */*) ss=${1#*/};; esac
     case $1 in
     uws) "$UWS" 0 >"$T/srv.log" 2>&1 & ;;
-    uring) DILL_URING=1 "$DILLWS" --listen 127.0.0.1:0 --echo --threads 1 \
-        --timeout 300 >"$T/srv.log" 2>&1 & ;;
-    epoll) DILL_URING=0 "$DILLWS" --listen 127.0.0.1:0 --echo --threads 1 \
-        --timeout 300 >"$T/srv.log" 2>&1 & ;;
+    uring*) DILL_URING=1 DILL_STACKSHARE=$ss "$DILLWS" --listen 127.0.0.1:0 \
+        --echo --threads 1 --timeout 300 >"$T/srv.log" 2>&1 & ;;
+    epoll*) DILL_URING=0 DILL_STACKSHARE=$ss "$DILLWS" --listen 127.0.0.1:0 \
+        --echo --threads 1 --timeout 300 >"$T/srv.log" 2>&1 & ;;
     esac
     SPID=$!
     PORT=""
