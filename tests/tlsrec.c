@@ -944,13 +944,19 @@ coroutine static void whandler(int s, int mode, struct wresult *r) {
 
 /* The largest live stack copied for a hibernated handler. */
 static size_t wcopy;
+/* Whether the runs are on our record layer, whose idle connection puts
+   its two cipher contexts at rest before it hibernates. */
+static int wown;
 
 /* With hibernation on, waits (bounded) until the handler hibernates;
    off, lets it settle in its wait. */
 static void wsettle(int hib) {
     int64_t end = now() + 5000;
+    size_t rest = hib && wown ? 2 : 0;
     do errno_assert(msleep(now() + 30) == 0);
-    while(hib && hibernated() != 1 && now() < end);
+    while(hib && (hibernated() != 1 || dill__tlsrec_resting() != rest) &&
+        now() < end);
+    assert(dill__tlsrec_resting() == rest);
     if(hib) {
         assert(hibernated() == 1);
         if(dill__hib_bytes() > wcopy) wcopy = dill__hib_bytes();
@@ -1045,6 +1051,7 @@ static void wss(void) {
         {"m", W_CANCEL, 1, ECANCELED}};
     for(int own = 1; own >= 0; own--) {
         setown(own);
+        wown = own;
         for(size_t i = 0; i != sizeof(runs) / sizeof(runs[0]); i++) {
             struct wresult on, off;
             wcopy = 0;

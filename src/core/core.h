@@ -111,6 +111,12 @@ static inline void dill__list_moved(struct dill__list *item,
    stack (dill_stackshare(3)), which may be copied out at its next wait
    (then better from a shallow frame). */
 int64_t dill__hib_deadline(int64_t deadline);
+/* deadline, or the end of the hibernation threshold from now when this
+   thread hibernates coroutines and it comes first: where a wait that has
+   gone on that long may give back what an idle connection need not hold
+   (the TLS layer's cipher contexts).  Unlike dill__hib_deadline, the
+   same for every coroutine. */
+int64_t dill__hib_idle(int64_t deadline);
 /* Bytes of the copies (coroutine record, the nonzero and kept words of
    the frames, the bitmap of those) of the coroutines of this thread
    hibernated now: what tests and benchmarks read to see how much a

@@ -763,6 +763,13 @@ int64_t dill__hib_deadline(int64_t deadline) {
     return deadline < 0 || d < deadline ? d : deadline;
 }
 
+int64_t dill__hib_idle(int64_t deadline) {
+    struct dill__ctx *c = &dill__c;
+    if(dill__fast(c->hib_ms < 0) || deadline == 0) return deadline;
+    int64_t d = dill_now() + c->hib_ms;
+    return deadline < 0 || d < deadline ? d : deadline;
+}
+
 /******************************************************************************/
 /*  Switching                                                                 */
 /******************************************************************************/

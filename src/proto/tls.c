@@ -842,6 +842,8 @@ static ssize_t dill__tls_ownrec(struct dill__tls *self, void *buf,
     size_t ilen = (size_t)rl - DILL__TLSREC_HDR - DILL__TLSREC_TAG;
     uint8_t *out = len >= ilen ? buf : NULL;
     uint8_t type = 0;
+    /* Out of memory is no bad record: nothing is taken, no alert. */
+    if(dill__tlsrec_wake(&o->rd) < 0) return -1;
     ssize_t n = dill__tlsrec_open(&o->rd, rec, (size_t)rl, out, &type);
     o->rstart += (uint32_t)rl;
     if(n < 0) return dill__tls_ownfail(self, (int)-n);
@@ -1066,6 +1068,22 @@ static int dill__tls_ready(struct dill__tls *self) {
    would stage it.  A record only partly here waits for more input the
    same way, so a wake-up may come before a whole record: the read that
    follows then waits for the rest. */
+/* Waits in the socket below for input.  A connection on our record layer
+   still idle after the hibernation threshold puts its cipher contexts at
+   rest (about 2 KiB together), to be made again by the next record in
+   either direction. */
+static int dill__tls_waitidle(struct dill__tls *self,
+      struct dill__bsockx_vfs *lx, int64_t deadline) {
+    int64_t idle = self->isown ? dill__hib_idle(deadline) : deadline;
+    int rc = lx->ops->waitin(lx, idle);
+    if(rc == 0 || idle == deadline || errno != ETIMEDOUT ||
+       dill__pin_closed(&self->pin))
+        return rc;
+    dill__tlsrec_rest(&self->own->rd);
+    dill__tlsrec_rest(&self->own->wr);
+    return lx->ops->waitin(lx, deadline);
+}
+
 static int dill__tls_waitin(struct dill__bsockx_vfs *x, int64_t deadline) {
     struct dill__tls *self = dill__tls_x(x);
     /* A busy receive, like a ready one, is reported by the next read. */
@@ -1075,7 +1093,7 @@ static int dill__tls_waitin(struct dill__bsockx_vfs *x, int64_t deadline) {
     dill__pin(&self->pin, &pr);
     self->rbusy = 1;
     int rc;
-    if(lx && lx->ops->waitin) rc = lx->ops->waitin(lx, deadline);
+    if(lx && lx->ops->waitin) rc = dill__tls_waitidle(self, lx, deadline);
     /* The staged byte must come first: not behind buffered records. */
     else if(self->isown && self->own->rstart != self->own->rend) rc = 0;
     else rc = dill__tls_wait(self, deadline);

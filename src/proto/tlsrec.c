@@ -85,32 +85,59 @@ int dill__tlsrec_expand(uint16_t suite, const uint8_t *secret,
     return 0;
 }
 
+/* Directions at rest (dill__tlsrec_resting). */
+static __thread size_t dill__tlsrec_nrest;
+
+/* A cipher context keyed with d->key in place of d's (freed). */
+static int dill__tlsrec_ctx(struct dill__tlsrec_dir *d) {
+    pthread_once(&dill__tlsrec_once, dill__tlsrec_fetch);
+    EVP_CIPHER *cipher = dill__tlsrec_ciphers[d->suite -
+        DILL__TLSREC_AES128GCM];
+    EVP_CIPHER_CTX *c = cipher ? EVP_CIPHER_CTX_new() : NULL;
+    if(!c || EVP_CipherInit_ex(c, cipher, NULL, d->key, NULL, d->enc) != 1) {
+        EVP_CIPHER_CTX_free(c);
+        errno = ENOMEM;
+        return -1;
+    }
+    EVP_CIPHER_CTX_free(d->c);
+    d->c = c;
+    return 0;
+}
+
 /* Key and iv from d->secret into a fresh cipher context. */
 static int dill__tlsrec_key(struct dill__tlsrec_dir *d) {
-    uint8_t key[32];
     size_t klen = dill__tlsrec_keylen(d->suite);
-    if(dill__tlsrec_expand(d->suite, d->secret, "key", NULL, 0, key,
+    if(dill__tlsrec_expand(d->suite, d->secret, "key", NULL, 0, d->key,
        klen) < 0 ||
        dill__tlsrec_expand(d->suite, d->secret, "iv", NULL, 0, d->iv,
        12) < 0) {
         errno = ENOMEM;
         return -1;
     }
-    pthread_once(&dill__tlsrec_once, dill__tlsrec_fetch);
-    EVP_CIPHER *cipher = dill__tlsrec_ciphers[d->suite -
-        DILL__TLSREC_AES128GCM];
-    EVP_CIPHER_CTX *c = cipher ? EVP_CIPHER_CTX_new() : NULL;
-    if(!c || EVP_CipherInit_ex(c, cipher, NULL, key, NULL, d->enc) != 1) {
-        OPENSSL_cleanse(key, sizeof(key));
-        EVP_CIPHER_CTX_free(c);
-        errno = ENOMEM;
-        return -1;
-    }
-    OPENSSL_cleanse(key, sizeof(key));
-    EVP_CIPHER_CTX_free(d->c);
-    d->c = c;
+    if(dill__tlsrec_ctx(d) < 0) return -1;
+    if(d->rest) {d->rest = 0; dill__tlsrec_nrest--;}
     d->seq = 0;
     return 0;
+}
+
+void dill__tlsrec_rest(struct dill__tlsrec_dir *d) {
+    if(d->rest) return;
+    EVP_CIPHER_CTX_free(d->c);
+    d->c = NULL;
+    d->rest = 1;
+    dill__tlsrec_nrest++;
+}
+
+int dill__tlsrec_wake(struct dill__tlsrec_dir *d) {
+    if(!d->rest) return 0;
+    if(dill__tlsrec_ctx(d) < 0) return -1;
+    d->rest = 0;
+    dill__tlsrec_nrest--;
+    return 0;
+}
+
+size_t dill__tlsrec_resting(void) {
+    return dill__tlsrec_nrest;
 }
 
 int dill__tlsrec_init(struct dill__tlsrec_dir *d, uint16_t suite, int enc,
@@ -140,10 +167,12 @@ int dill__tlsrec_update(struct dill__tlsrec_dir *d) {
 }
 
 void dill__tlsrec_term(struct dill__tlsrec_dir *d) {
+    if(d->rest) {d->rest = 0; dill__tlsrec_nrest--;}
     EVP_CIPHER_CTX_free(d->c);
     d->c = NULL;
     OPENSSL_cleanse(d->secret, sizeof(d->secret));
     OPENSSL_cleanse(d->iv, sizeof(d->iv));
+    OPENSSL_cleanse(d->key, sizeof(d->key));
 }
 
 /* The per-record nonce (RFC 8446 5.3) goes into the context; then the
@@ -170,6 +199,7 @@ ssize_t dill__tlsrec_seal(struct dill__tlsrec_dir *d, uint8_t type,
         return -1;
     }
     if(d->seq == UINT64_MAX) {errno = EOVERFLOW; return -1;}
+    if(dill__tlsrec_wake(d) < 0) return -1;
     size_t ilen = n + 1 + pad;
     size_t ctlen = ilen + DILL__TLSREC_TAG;
     uint8_t *body = out + DILL__TLSREC_HDR;
@@ -209,7 +239,8 @@ ssize_t dill__tlsrec_open(struct dill__tlsrec_dir *d, uint8_t *rec,
     ssize_t want = dill__tlsrec_reclen(rec, reclen);
     if(want <= 0) return want ? want : -DILL__TLSREC_DECODE;
     if((size_t)want != reclen) return -DILL__TLSREC_DECODE;
-    if(d->seq == UINT64_MAX) return -DILL__TLSREC_INTERNAL;
+    if(d->seq == UINT64_MAX || dill__tlsrec_wake(d) < 0)
+        return -DILL__TLSREC_INTERNAL;
     size_t ilen = reclen - DILL__TLSREC_HDR - DILL__TLSREC_TAG;
     uint8_t *body = rec + DILL__TLSREC_HDR;
     if(!out) out = body;

@@ -54,8 +54,10 @@ struct dill__tlsrec_dir {
     uint16_t suite;
     uint8_t enc;                    /* 1: seals, 0: opens */
     uint8_t hlen;                   /* hash length: 32 or 48 */
+    uint8_t rest;                   /* c freed by dill__tlsrec_rest */
     uint8_t iv[12];
     uint8_t secret[48];
+    uint8_t key[32];                /* of c (which may be NULL: at rest) */
 };
 
 /* Whether suite (a TLS code point) is one of the three above. */
@@ -81,6 +83,17 @@ int dill__tlsrec_init(struct dill__tlsrec_dir *d, uint16_t suite, int enc,
    sequence number 0.  Returns 0 or -1 (ENOMEM). */
 int dill__tlsrec_update(struct dill__tlsrec_dir *d);
 
+/* An idle connection's direction at rest: frees d's cipher context (about
+   1 KiB in OpenSSL 3), keeping its key; the next seal or open makes it
+   again (dill__tlsrec_wake).  d must be set up (dill__tlsrec_init). */
+void dill__tlsrec_rest(struct dill__tlsrec_dir *d);
+/* Makes d's cipher context again if it is at rest.  Returns 0 or -1
+   (ENOMEM).  Seal and open call it; a caller that must tell a failure to
+   make it from a bad record calls it first. */
+int dill__tlsrec_wake(struct dill__tlsrec_dir *d);
+/* Directions of this thread at rest now (for tests). */
+size_t dill__tlsrec_resting(void);
+
 /* Frees d's cipher context and wipes its secrets.  d may be zeroed. */
 void dill__tlsrec_term(struct dill__tlsrec_dir *d);
 
@@ -92,7 +105,8 @@ void dill__tlsrec_term(struct dill__tlsrec_dir *d);
    Advances the sequence number.
    Returns the record's length (n + pad + DILL__TLSREC_OVERHEAD), or -1
    with errno: EMSGSIZE (too long for a record or for out), EOVERFLOW (the
-   sequence number is spent: a KeyUpdate was due), EIO (cipher failure). */
+   sequence number is spent: a KeyUpdate was due), ENOMEM (a context at
+   rest could not be made again), EIO (cipher failure). */
 ssize_t dill__tlsrec_seal(struct dill__tlsrec_dir *d, uint8_t type,
     const uint8_t *content, size_t n, size_t pad, uint8_t *out,
     size_t outlen);
@@ -115,7 +129,8 @@ ssize_t dill__tlsrec_reclen(const uint8_t *p, size_t len);
    (the tag does not match: altered, or out of sequence), -DILL__TLSREC_
    OVERFLOW (inner plaintext over 2^14 + 1 bytes), -DILL__TLSREC_UNEXPECTED
    (no content type: all zeros), -DILL__TLSREC_INTERNAL (sequence numbers
-   spent, or a cipher failure).  On failure what out holds is garbage. */
+   spent, a cipher failure, or a context at rest that could not be made
+   again).  On failure what out holds is garbage. */
 ssize_t dill__tlsrec_open(struct dill__tlsrec_dir *d, uint8_t *rec,
     size_t reclen, uint8_t *out, uint8_t *type);
 
