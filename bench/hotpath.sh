@@ -1,6 +1,7 @@
 #!/bin/bash
 # Server CPU per echoed WebSocket message, two dillws builds alternated:
-# dillws --listen --echo (one thread) against one load generator
+# dillws --listen --echo --threads 1 (ST=N: N threads; without --threads
+# the server runs one thread per core) against one load generator
 # (dillws bench -c C -s S, always the first build's), for each of
 # io_uring and DILL_URING=0, the message shapes below, and optionally
 # busy-polling in the server (DILL_BUSYPOLL=us, busypoll(3)).
@@ -29,7 +30,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 run() {   # run LABEL BINARY URING BUSYPOLL CONNS SIZE
     DILL_URING=$3 DILL_BUSYPOLL=$4 "$2" --listen 127.0.0.1:0 --echo \
-        --timeout 120 2>"$T/srv.log" &
+        --threads "${ST:-1}" --timeout 120 2>"$T/srv.log" &
     local pid=$! port=""
     for _ in $(seq 400); do
         port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$T/srv.log" 2>/dev/null)

@@ -462,13 +462,17 @@ struct dbuf {
     size_t cap;
 };
 
-/* Receives one whole message, piece by piece, into b (grown as needed; the
-   library enforces the size limit).  Returns its size. */
+/* A connection's first receive buffer: small, so that a server's thousand
+   connections exchanging small messages do not each keep a page of it. */
+#define RECV_FIRST 1024
+
+/* Receives one whole message, piece by piece, into b (doubled whenever
+   full; the library enforces the size limit).  Returns its size. */
 static ssize_t recv_msg(int ws, int *type, struct dbuf *b, int64_t deadline) {
     size_t len = 0;
     while(1) {
-        if(b->cap - len < 4096) {
-            size_t cap = b->cap ? b->cap * 2 : CHUNK;
+        if(b->cap == len) {
+            size_t cap = b->cap ? b->cap * 2 : RECV_FIRST;
             uint8_t *p = realloc(b->p, cap);
             if(!p) {errno = ENOMEM; return -1;}
             b->p = p;
@@ -1045,8 +1049,9 @@ static int http_request(const struct ws_request *req,
     return 0;
 }
 
-/* The handshake of one accepted connection; returns the WebSocket. */
-static int server_attach(int s, int id) {
+/* The handshake of one accepted connection; returns the WebSocket.  Not
+   inlined: its frame would stay in serve's, on every connection's stack. */
+__attribute__((noinline)) static int server_attach(int s, int id) {
     /* Not --timeout: that one is for how long the server runs. */
     int64_t dl = now() + cfg.hs_ms;
 #if !defined DILL_DISABLE_TLS
@@ -1073,24 +1078,33 @@ static int server_attach(int s, int id) {
         o.http_arg = &healthy;
     }
     deflate_opts(&o);
-    char res[1024], host[256], proto[256];
-    int ws = ws_attach_server_opts(s, res, sizeof(res), host, sizeof(host),
-        &o, NULL, dl);
+    /* On the heap: on the stack they would keep a second page of every
+       connection's stack resident (the handshake's pages below this frame
+       are given back, this frame's are not). */
+    struct {char res[1024], host[256], proto[256];} *n = malloc(sizeof(*n));
+    if(!n) {hclose(s); errno = ENOMEM; return -1;}
+    int ws = ws_attach_server_opts(s, n->res, sizeof(n->res), n->host,
+        sizeof(n->host), &o, NULL, dl);
+    int err = errno;
+    if(ws >= 0 && ws_protocol(ws, n->proto, sizeof(n->proto)) < 0)
+        n->proto[0] = 0;
     /* Checks come every second or so: -v stays readable. */
-    if(ws < 0 && healthy && errno == EACCES) return -1;
-    if(ws < 0) {
-        vlog("[%d] handshake failed: %s", id, strerror(errno));
-        return -1;
-    }
-    if(ws_protocol(ws, proto, sizeof(proto)) < 0) proto[0] = 0;
-    vlog("[%d] open: %s%s%s", id, res, proto[0] ? " protocol " : "", proto);
+    if(ws < 0 && !(healthy && err == EACCES))
+        vlog("[%d] handshake failed: %s", id, strerror(err));
+    else if(ws >= 0)
+        vlog("[%d] open: %s%s%s", id, n->res, n->proto[0] ? " protocol " : "",
+            n->proto);
+    free(n);
+    if(ws < 0) {errno = err; return -1;}
     char prefix[32];
     snprintf(prefix, sizeof(prefix), "[%d] ", id);
     deflate_log(ws, prefix);
     return ws;
 }
 
-static void log_end(int ws, int id, int err) {
+/* Not inlined: its buffers would stay in serve's frame, on every
+   connection's stack. */
+__attribute__((noinline)) static void log_end(int ws, int id, int err) {
     if(err == EPIPE) {
         int code;
         char reason[128];
@@ -1317,7 +1331,14 @@ struct conn {
     int id;
 };
 
-coroutine static void start_batch(int b, const struct conn *cs, int n) {
+coroutine static void start_batch(int b, const struct conn *cs, int n);
+
+/* Starts the coroutines of cs[1..n-1]; returns cs[0].  A function of its
+   own so that the batch's copy is off the stack before serve runs: above
+   serve's frame for the connection's whole life, its 512 bytes would push
+   the receiving path into a second stack page. */
+__attribute__((noinline)) static struct conn start_rest(int b,
+      const struct conn *cs, int n) {
     /* Copied before the caller goes on (a new coroutine runs first). */
     struct conn mine[ACCEPT_BATCH];
     memcpy(mine, cs, sizeof(*cs) * (size_t)n);
@@ -1329,7 +1350,12 @@ coroutine static void start_batch(int b, const struct conn *cs, int n) {
         }
         n = h;
     }
-    serve(mine[0].s, mine[0].id);
+    return mine[0];
+}
+
+coroutine static void start_batch(int b, const struct conn *cs, int n) {
+    struct conn c = start_rest(b, cs, n);
+    serve(c.s, c.id);
 }
 
 /* Takes up to ACCEPT_BATCH connections: the first waits until end, the
