@@ -1071,9 +1071,9 @@ static void wss(void) {
             wrun(runs[i].steps, runs[i].mode, 1, &on);
             /* TLS adds its waitin's frame, not its receive path: 112
                bytes more than ws instead of 880 (x86-64 RelWithDebInfo;
-               with ASan 224 instead of 1,776).  A wait with a deadline
-               (keepalive, W_DEADLINE) adds its timer and its frame
-               (dill__wait_timed, ~100 bytes; with ASan ~250) to that. */
+               with ASan 224 instead of 1,776).  The keepalive run waits
+               through more frames (~530 bytes more than ws; with ASan
+               ~640). */
             if(i == 0)
                 fprintf(stderr, "hibernated copy: ws %zu B, wss %zu B\n",
                     tcp, wcopy);

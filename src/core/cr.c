@@ -98,6 +98,7 @@ struct dill__cr {
     struct dill__regs ctx;
     struct dill__cr *next_ready;
     struct dill__clause *clauses;
+    struct dill__timer timer;
     int wait_id;
     int wait_err;
     unsigned int waiting : 1;
@@ -1425,38 +1426,7 @@ static void dill__unwait(struct dill__cr *cr) {
     cr->clauses = NULL;
 }
 
-/* The wait itself, once its clauses are in place. */
-__attribute__((always_inline)) static inline int dill__wait_block(
-      struct dill__cr *cr, int cancellable, int *err) {
-    cr->waiting = 1;
-    cr->cancellable = !!cancellable;
-    struct dill__ctx *c = &dill__c;
-    if(dill__slow(cr->slot != NULL)) {
-        /* It may be movable now. */
-        if(cr->slot->q) dill__slot_release(cr->slot);
-    }
-    else if(dill__slow(c->hib_ms >= 0) && cr->stack) {
-        cr->wait_epoch = c->epoch;
-        dill__list_push(&c->sleepers, &cr->hib_item);
-    }
-    dill__suspend();
-    *err = cr->wait_err;
-    return cr->wait_id;
-}
-
-/* A wait with a deadline: its timer is in this frame, a clause like the
-   others (kept whole in a hibernated copy), rather than in every
-   coroutine's record (which a copy stores whole). */
-__attribute__((noinline)) static int dill__wait_timed(struct dill__cr *cr,
-      int64_t deadline, int cancellable, int *err) {
-    struct dill__timer tm;
-    tm.idx = 0;
-    dill__timer_add(&tm, deadline, -1);
-    return dill__wait_block(cr, cancellable, err);
-}
-
-/* dill__wait and dill__wait_err are each one frame (see dill__suspend)
-   when they have no deadline. */
+/* dill__wait and dill__wait_err are each one frame (see dill__suspend). */
 __attribute__((always_inline)) static inline int dill__wait_in(
       int64_t deadline, int cancellable, int *err) {
     struct dill__cr *cr = dill__cur();
@@ -1471,9 +1441,22 @@ __attribute__((always_inline)) static inline int dill__wait_in(
             *err = ETIMEDOUT;
             return -1;
         }
-        return dill__wait_timed(cr, deadline, cancellable, err);
+        dill__timer_add(&cr->timer, deadline, -1);
     }
-    return dill__wait_block(cr, cancellable, err);
+    cr->waiting = 1;
+    cr->cancellable = !!cancellable;
+    struct dill__ctx *c = &dill__c;
+    if(dill__slow(cr->slot != NULL)) {
+        /* It may be movable now. */
+        if(cr->slot->q) dill__slot_release(cr->slot);
+    }
+    else if(dill__slow(c->hib_ms >= 0) && cr->stack) {
+        cr->wait_epoch = c->epoch;
+        dill__list_push(&c->sleepers, &cr->hib_item);
+    }
+    dill__suspend();
+    *err = cr->wait_err;
+    return cr->wait_id;
 }
 
 int dill__wait_err(int64_t deadline, int cancellable, int *err) {
@@ -1725,6 +1708,7 @@ int dill_prologue(struct dill_jmpbuf **jb, void **ptr, size_t len, int bndl,
     }
     struct dill__cr *cr = dill__cr_top(stk, sz);
     cr->clauses = NULL;
+    cr->timer.idx = 0;
     cr->waiting = 0;
     cr->f.canceled = 0;
     cr->f.noblock = 0;
