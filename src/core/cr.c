@@ -126,8 +126,9 @@ struct dill__cr {
     void *tsan_fiber;
 #endif
     /* Last: a hibernated copy leaves it out (only go() coroutines, which
-       never hibernate, use it). */
-    struct dill__bundle own;
+       never hibernate, use it).  At an 8-byte boundary: the copy's
+       words follow the record's part before it (32-bit targets). */
+    _Alignas(8) struct dill__bundle own;
 };
 
 _Static_assert(sizeof(struct dill__bundle) <= sizeof(struct dill_bundle_storage),
