@@ -776,9 +776,7 @@ int64_t dill__hib_deadline(int64_t deadline) {
        can move, from a shallow frame, at once (a smaller copy, for one
        more read that finds nothing). */
     if(dill__slow(c->r->slot != NULL) && deadline != 0) return dill_now();
-    if(dill__fast(c->hib_ms < 0)) return deadline;
-    int64_t d = dill_now() + c->hib_ms;
-    return deadline < 0 || d < deadline ? d : deadline;
+    return dill__hib_idle(deadline);
 }
 
 int64_t dill__hib_idle(int64_t deadline) {
