@@ -110,6 +110,24 @@ static void stuck(struct result *r) {
     assert(r->sent > 0);
 }
 
+/* A ws connection over TCP with the smallest kernel buffers: *c ours,
+   *s the peer's. */
+static void small_pair(int *c, int *s) {
+    wst_bpair_hook = small_buffers;
+    wst_pair(1, 0, c, s);
+    wst_bpair_hook = NULL;
+}
+
+/* small_pair with a writer on *c (no deadline) reporting in r, stuck
+   behind a send in flight; returns the writer's handle. */
+static int stuck_writer(int *c, int *s, struct result *r) {
+    small_pair(c, s);
+    int cr = go(writer(*c, -1, r));
+    errno_assert(cr >= 0);
+    stuck(r);
+    return cr;
+}
+
 /* Reads n messages 0..n-1, checking each. */
 static void expect(int s, int n) {
     uint8_t b[MSG];
@@ -120,15 +138,22 @@ static void expect(int s, int n) {
     }
 }
 
+/* A ws connection over TCP (*c ours, *s the peer's) with a reader on *s
+   (no deadline) reporting in r, let to block; returns its handle. */
+static int waiting_reader(int *c, int *s, struct result *r) {
+    wst_pair(1, 0, c, s);
+    int cr = go(reader(*s, -1, r));
+    errno_assert(cr >= 0);
+    errno_assert(msleep(now() + 30) == 0);
+    return cr;
+}
+
 /* A waiting receive ends by cancellation or its deadline, and the
    socket then works. */
 static void recv_cancel(void) {
     int c, s;
-    wst_pair(1, 0, &c, &s);
     struct result r = {0};
-    int cr = go(reader(s, -1, &r));
-    errno_assert(cr >= 0);
-    errno_assert(msleep(now() + 30) == 0);
+    int cr = waiting_reader(&c, &s, &r);
     int64_t t0 = now();
     errno_assert(hclose(cr) == 0);
     assert(r.rc == -1 && r.err == ECANCELED);
@@ -171,11 +196,8 @@ static void recv_cancel(void) {
    the kernel lets go of the socket (the peer sees it closed). */
 static void recv_hclose(void) {
     int c, s;
-    wst_pair(1, 0, &c, &s);
     struct result r = {0};
-    int cr = go(reader(s, -1, &r));
-    errno_assert(cr >= 0);
-    errno_assert(msleep(now() + 30) == 0);
+    int cr = waiting_reader(&c, &s, &r);
     errno_assert(hclose(s) == 0);
     errno_assert(bundle_wait(cr, now() + 5000) == 0);
     assert(r.rc == -1 && r.err == EBADF);
@@ -192,9 +214,7 @@ static void recv_hclose(void) {
    and in order, then the ones sent after. */
 static void send_cancel(int bydeadline) {
     int c, s;
-    wst_bpair_hook = small_buffers;
-    wst_pair(1, 0, &c, &s);
-    wst_bpair_hook = NULL;
+    small_pair(&c, &s);
     struct result r = {0};
     int cr = go(writer(c, bydeadline ? now() + 300 : -1, &r));
     errno_assert(cr >= 0);
@@ -240,9 +260,7 @@ coroutine static void varwriter(int s, int n, struct result *r) {
    (completion with bytes left, new send). */
 static void short_sends(void) {
     int c, s;
-    wst_bpair_hook = small_buffers;
-    wst_pair(1, 0, &c, &s);
-    wst_bpair_hook = NULL;
+    small_pair(&c, &s);
     enum {N = 400};
     struct result r = {0};
     int cr = go(varwriter(c, N, &r));
@@ -268,13 +286,8 @@ static void short_sends(void) {
    in flight: the writer fails with ECONNRESET, at once. */
 static void send_reset(void) {
     int c, s;
-    wst_bpair_hook = small_buffers;
-    wst_pair(1, 0, &c, &s);
-    wst_bpair_hook = NULL;
     struct result r = {0};
-    int cr = go(writer(c, -1, &r));
-    errno_assert(cr >= 0);
-    stuck(&r);
+    int cr = stuck_writer(&c, &s, &r);
     struct linger l = {1, 0};
     errno_assert(setsockopt(srvfd, SOL_SOCKET, SO_LINGER, &l,
         sizeof(l)) == 0);
@@ -296,13 +309,8 @@ static void send_reset(void) {
    the connection rather than waiting for ever. */
 static void send_hclose(void) {
     int c, s;
-    wst_bpair_hook = small_buffers;
-    wst_pair(1, 0, &c, &s);
-    wst_bpair_hook = NULL;
     struct result r = {0};
-    int cr = go(writer(c, -1, &r));
-    errno_assert(cr >= 0);
-    stuck(&r);
+    int cr = stuck_writer(&c, &s, &r);
     int64_t t0 = now();
     errno_assert(hclose(c) == 0);
     errno_assert(bundle_wait(cr, now() + 5000) == 0);

@@ -710,6 +710,17 @@ static void session(int peer_server, const char *suite, int own) {
     (void)own;
 }
 
+/* Ends a connection to the peer thread p: our goodbye, its close_notify
+   (EPIPE), ours, and the peer's verdict. */
+static void bye(int s, struct peer *p) {
+    errno_assert(fsend(s, "!BYE", 4) == 0);
+    assert_err(brecv(s, ibuf, 1, now() + 10000), EPIPE);
+    errno_assert(tls_done(s, now() + 10000) == 0);
+    pthread_join(p->t, NULL);
+    assert(p->result == 1);
+    errno_assert(hclose(s) == 0);
+}
+
 /* TLS 1.2 stays with OpenSSL's record layer. */
 static void tls12(int peer_server) {
     struct peer p;
@@ -717,12 +728,7 @@ static void tls12(int peer_server) {
     static const size_t sizes[] = {0, 20, 16384, 16385, 100000};
     for(size_t i = 0; i != sizeof(sizes) / sizeof(sizes[0]); i++)
         echo(s, sizes[i]);
-    errno_assert(fsend(s, "!BYE", 4) == 0);
-    assert_err(brecv(s, ibuf, 1, now() + 10000), EPIPE);
-    errno_assert(tls_done(s, now() + 10000) == 0);
-    pthread_join(p.t, NULL);
-    assert(p.result == 1);
-    errno_assert(hclose(s) == 0);
+    bye(s, &p);
 }
 
 static void setown(int own) {
@@ -741,12 +747,7 @@ static void rekey(int peer_server, const char *suite, int own) {
     int n = kus(s);
     if(own) assert(n >= 5);
     else assert(n == 0);
-    errno_assert(fsend(s, "!BYE", 4) == 0);
-    assert_err(brecv(s, ibuf, 1, now() + 10000), EPIPE);
-    errno_assert(tls_done(s, now() + 10000) == 0);
-    pthread_join(p.t, NULL);
-    assert(p.result == 1);
-    errno_assert(hclose(s) == 0);
+    bye(s, &p);
 }
 
 /* A record altered on the wire: EPROTO, then the connection is broken
